@@ -1,0 +1,1 @@
+"""Board configurations (platform, Nmax, Dmax, format, lanes, clock), build and flash."""

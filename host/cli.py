@@ -1,0 +1,257 @@
+"""The ``spherecode`` command line.
+
+Every failure the user can cause (bad numbers, bad files, unknown backends) ends in one line on stderr and
+exit status 2; results go to stdout, as a short table or, with ``--json``, one JSON object; progress bars
+go to stderr and only appear on a terminal, after two seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spherecode import __version__
+
+from .backend import BACKENDS, get_backend
+from .codefile import SUFFIXES, CodeFileError, read_code, write_code
+from .metrics import edge_occurrences, gram_checks, summary
+from .reference import random_start
+from .starts import StartTask, run_starts
+
+__all__ = ["main"]
+
+#: Largest N for which ``verify`` lists edge-length occurrences (they hold N²/2 values).
+EDGE_LIST_MAX = 4096
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print the whole usage; one line is the contract
+        raise UsageError(message)
+
+
+def _integer(name: str, minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not (np.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _out_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in SUFFIXES:
+        raise argparse.ArgumentTypeError(f"--out must end in one of {', '.join(SUFFIXES)}, got {text!r}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"--out: directory {str(path.parent)!r} does not exist")
+    return path
+
+
+def _progress(total: int, unit: str):
+    from tqdm import tqdm
+
+    # disable=None: no bar when stderr is not a terminal (CI, pipes); delay: none for short runs.
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=None, delay=2.0, leave=False)
+
+
+def _common(p: argparse.ArgumentParser, with_points: bool = True) -> None:
+    p.add_argument("--dim", "-d", type=_integer("--dim", 2), required=True, help="dimension D (≥ 2)")
+    if with_points:
+        p.add_argument("--points", "-n", type=_integer("--points", 2), required=True, help="number of points N (≥ 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="spherecode", description="Spherical codes by the variable-repulsion-force method.")
+    p.add_argument("--version", action="version", version=f"spherecode {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="design a code with force loosening, best of several random starts")
+    _common(run)
+    run.add_argument("--iters", "-k", type=_integer("--iters", 1), default=3000, help="loosening iterations (3000)")
+    run.add_argument("--starts", "-s", type=_integer("--starts", 1), default=1, help="independent starts (1)")
+    run.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
+    run.add_argument("--backend", "-b", choices=sorted(BACKENDS), default="reference")
+    run.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
+    run.add_argument("--out", "-o", type=_out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
+
+    verify = sub.add_parser("verify", help="metrics and Gram-matrix checks of a code file")
+    verify.add_argument("file", help=f"code file ({', '.join(SUFFIXES)})")
+    _common(verify, with_points=False)
+    verify.add_argument("--tol", type=_positive_float("--tol"), default=1e-8, help="Gram check tolerance (1e-8)")
+    verify.add_argument("--edge-tol", type=_positive_float("--edge-tol"), default=1e-6, help="edge grouping (1e-6)")
+
+    bench = sub.add_parser("bench", help="time iterations of a backend")
+    _common(bench)
+    bench.add_argument("--backend", "-b", choices=sorted(BACKENDS), default="reference")
+    bench.add_argument("--repeats", "-r", type=_integer("--repeats", 1), default=5, help="timed iterations (5)")
+    bench.add_argument("--beta", type=_positive_float("--beta"), default=8.0, help="repulsion exponent β (8)")
+    bench.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
+    bench.add_argument("--threads", type=_integer("--threads", 1), default=None, help="threads (all cores)")
+    return p
+
+
+def _cmd_run(args) -> tuple[dict, str]:
+    single = args.starts == 1 or args.jobs == 1
+    # One process running the starts in turn gives each update all cores; worker processes get one each.
+    options = {"threads": os.cpu_count() or 1} if single and args.backend == "reference" else {}
+    tasks = [
+        StartTask(args.backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options)
+        for k in range(args.starts)
+    ]
+    t0 = time.perf_counter()
+    with _progress(args.iters * args.starts if single else args.starts, "it" if single else "start") as bar:
+        best, _ = run_starts(
+            tasks,
+            jobs=args.jobs,
+            on_done=None if single else (lambda _: bar.update(1)),
+            on_step=(lambda _: bar.update(1)) if single else None,
+        )
+    seconds = time.perf_counter() - t0
+    result = {
+        "command": "run",
+        "backend": args.backend,
+        "iterations": args.iters,
+        "starts": args.starts,
+        "seed": args.seed,
+        "best_start": best.index,
+        "final_beta": best.final_beta,
+        **summary(best.vectors),
+        "seconds": seconds,
+        "out": None,
+        **best.stats,
+    }
+    if args.out:
+        write_code(args.out, best.vectors, {k: result[k] for k in ("backend", "iterations", "starts", "seed")})
+        result["out"] = str(args.out)
+    head = (
+        f"spherecode run: D={args.dim} N={args.points}, backend {args.backend}, "
+        f"best of {args.starts} start(s) × {args.iters} iterations, seed {args.seed} ({seconds:.1f} s)"
+    )
+    return result, head + "\n" + _quality_table(result) + (f"\n  wrote         {args.out}" if args.out else "")
+
+
+def _quality_table(r: dict) -> str:
+    lines = [f"  min angle     {r['min_angle_deg']:.6f}°"]
+    if r["best_known_angle_deg"] is not None:
+        lines[0] += f"   best known {r['best_known_angle_deg']:.6f}° (short by {r['best_known_gap_deg']:.6f}°)"
+    lines += [
+        f"  min distance  {r['min_distance']:.9f}",
+        f"  max cosine    {r['max_cosine']:.9f}",
+        f"  gap (2R = 1)  {r['gap']:+.9f}",
+    ]
+    return "\n".join(lines)
+
+
+def _cmd_verify(args) -> tuple[dict, str, int]:
+    try:
+        vectors = read_code(args.file, args.dim)
+    except CodeFileError as exc:
+        raise UsageError(str(exc)) from None
+    n = vectors.shape[0]
+    gram = gram_checks(vectors, args.tol)
+    edges = edge_occurrences(vectors, args.edge_tol) if n <= EDGE_LIST_MAX else None
+    ok = gram["valid"]
+    result = {"command": "verify", "file": args.file, **summary(vectors), "gram": gram, "valid": ok}
+    result["edge_occurrences"] = edges
+    text = [f"spherecode verify: {args.file}: D={args.dim} N={n}", _quality_table(result)]
+    text.append(f"  max |norm−1|  {result['max_norm_error']:.3e}")
+    if edges is not None:
+        shown = ", ".join(f"{e['count']}×{e['cosine']:.6f}" for e in edges[:4])
+        text.append(f"  edges         {len(edges)} distinct inner products (largest: {shown})")
+    else:
+        text.append(f"  edges         not listed for N > {EDGE_LIST_MAX}")
+    checks = [("symmetric", "symmetric"), ("unit diagonal", "unit_diagonal"), ("rank ≤ D", "rank_ok"), ("PSD", "psd")]
+    text.append("  Gram          " + ", ".join(f"{label} {'yes' if gram[key] else 'NO'}" for label, key in checks))
+    text.append("  valid spherical code" if ok else "  NOT a valid spherical code within the tolerance")
+    return result, "\n".join(text), 0 if ok else 1
+
+
+def _cmd_bench(args) -> tuple[dict, str]:
+    threads = args.threads or os.cpu_count() or 1
+    backend = get_backend(args.backend, **({"threads": threads} if args.backend == "reference" else {}))
+    vectors = random_start(args.points, args.dim, np.random.default_rng(args.seed))
+    vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed
+    times = []
+    t0 = time.perf_counter()
+    with _progress(args.repeats, "it") as bar:
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            vectors = backend.update(vectors, args.beta).vectors
+            times.append(time.perf_counter() - t)
+            bar.update(1)
+    seconds = time.perf_counter() - t0
+    median = statistics.median(times)
+    pairs = args.points * (args.points - 1)
+    result = {
+        "command": "bench",
+        "backend": args.backend,
+        "iterations": args.repeats,
+        "starts": 1,
+        "seed": args.seed,
+        "beta": args.beta,
+        "threads": threads,
+        **summary(vectors),
+        "seconds": seconds,
+        "ms_per_iteration": median * 1e3,
+        "ms_min": min(times) * 1e3,
+        "ms_max": max(times) * 1e3,
+        "pairs_per_second": pairs / median,
+    }
+    text = (
+        f"spherecode bench: backend {args.backend}, D={args.dim} N={args.points}, {args.repeats} iterations\n"
+        f"  {median * 1e3:.3f} ms per iteration (median; min {min(times) * 1e3:.3f}, max {max(times) * 1e3:.3f})\n"
+        f"  {pairs / median:.4g} ordered pairs (i ≠ j) per second"
+    )
+    return result, text
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        status = 0
+        if args.command == "run":
+            result, text = _cmd_run(args)
+        elif args.command == "verify":
+            result, text, status = _cmd_verify(args)
+        else:
+            result, text = _cmd_bench(args)
+    except UsageError as exc:
+        print(f"spherecode: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spherecode: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(text)
+    return status

@@ -1,0 +1,76 @@
+"""Force loosening (paper §II.C): raise β as fast as the move norm allows.
+
+1. n := 1, l := 2.
+2. From r, with β = 2l, compute r' and S'.
+3. From r, with β = 2l(1 + 1/n), compute r'' and S''.
+4. If S' > S'', r := r'; otherwise r := r'' and l := l(1 + 1/n).
+5. n := n + 1; repeat.
+
+Written against :class:`~spherecode.host.backend.Backend` only, so every execution plugs in unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import Backend, Update
+
+__all__ = ["Step", "LooseningResult", "force_loosening"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One loosening iteration: the two candidates and which one was kept."""
+
+    n: int
+    beta_keep: float  #: β = 2l
+    beta_raise: float  #: β = 2l(1 + 1/n)
+    s_keep: float  #: S'
+    s_raise: float  #: S''
+    raised: bool  #: True when r'' was kept and l raised
+
+
+@dataclass
+class LooseningResult:
+    vectors: np.ndarray  #: (N, D) the vectors after the last iteration
+    l: float  #: final l (the last kept β is 2l or 2l/(1 + 1/n))
+    trace: list[Step] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)  #: summed backend statistics (e.g. cycles)
+
+
+def force_loosening(
+    backend: Backend,
+    vectors: np.ndarray,
+    iterations: int,
+    on_step: Callable[[Step], None] | None = None,
+    keep_trace: bool = False,
+) -> LooseningResult:
+    """Run ``iterations`` loosening iterations (each computes two updates) from ``vectors`` (N, D)."""
+    if iterations < 1:
+        raise ValueError("iterations must be at least 1")
+    r = vectors
+    l = 2.0
+    trace: list[Step] = []
+    stats: dict = {}
+    for n in range(1, iterations + 1):
+        grow = 1.0 + 1.0 / n
+        first: Update = backend.update(r, 2.0 * l)
+        second: Update = backend.update(r, 2.0 * l * grow)
+        raised = not first.move_norm > second.move_norm
+        step = Step(n, 2.0 * l, 2.0 * l * grow, first.move_norm, second.move_norm, raised)
+        if raised:
+            r = second.vectors
+            l *= grow
+        else:
+            r = first.vectors
+        for update in (first, second):
+            for key, value in update.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        if keep_trace:
+            trace.append(step)
+        if on_step is not None:
+            on_step(step)
+    return LooseningResult(r, l, trace, stats)

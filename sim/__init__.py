@@ -1,0 +1,1 @@
+"""cocotb testbenches and the runner glue: Verilog generation and the Verilator build cache."""

@@ -1,0 +1,3 @@
+from spherecode.host.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,129 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spherecode.host.cli import main
+from spherecode.host.codefile import read_code, write_code
+
+from .codes import icosahedron
+
+RUN_FIELDS = {"backend", "dim", "points", "iterations", "starts", "seed", "min_distance", "min_angle_deg",
+              "best_known_angle_deg", "seconds"}
+
+
+def run_json(capsys, *argv):
+    assert main(list(argv) + ["--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    return json.loads(out)
+
+
+def test_run_json_fields_and_icosahedron(capsys, tmp_path):
+    out = tmp_path / "ico.json"
+    r = run_json(capsys, "run", "--dim", "3", "--points", "12", "--iters", "1000", "--out", str(out))
+    assert RUN_FIELDS <= r.keys()
+    assert (r["backend"], r["dim"], r["points"], r["iterations"], r["starts"], r["seed"]) == ("reference", 3, 12, 1000, 1, 0)
+    assert r["min_angle_deg"] >= 63.434
+    assert r["best_known_angle_deg"] == pytest.approx(63.434948823)
+    v = read_code(out, 3)
+    assert v.shape == (12, 3)
+    assert np.sqrt(min(np.sum((a - b) ** 2) for i, a in enumerate(v) for b in v[:i])) == pytest.approx(r["min_distance"])
+
+
+def test_run_is_reproducible_from_the_seed(capsys, tmp_path):
+    files = []
+    for k in range(2):
+        files.append(tmp_path / f"c{k}.txt")
+        main(["run", "-d", "3", "-n", "9", "-k", "40", "-s", "2", "--seed", "5", "-o", str(files[-1])])
+    assert files[0].read_bytes() == files[1].read_bytes()
+    assert "best of 2 start(s)" in capsys.readouterr().out
+
+
+def test_human_summary(capsys):
+    assert main(["run", "--dim", "3", "--points", "6", "--iters", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "min angle" in text and "best known 90.000000°" in text
+
+
+def test_unknown_best_known_is_null(capsys):
+    r = run_json(capsys, "run", "--dim", "7", "--points", "3", "--iters", "5")
+    assert r["best_known_angle_deg"] is None
+
+
+def test_verify(capsys, tmp_path):
+    path = tmp_path / "ico.txt"
+    write_code(path, icosahedron())
+    r = run_json(capsys, "verify", str(path), "--dim", "3")
+    assert r["valid"] and r["gram"]["rank"] == 3
+    assert r["min_angle_deg"] == pytest.approx(63.4349488, abs=1e-6)
+    assert [e["count"] for e in r["edge_occurrences"]] == [30, 30, 6]
+    assert main(["verify", str(path), "--dim", "3"]) == 0
+    assert "valid spherical code" in capsys.readouterr().out
+
+
+def test_verify_rejects_a_non_unit_code_with_status_1(capsys, tmp_path):
+    path = tmp_path / "bad.npy"
+    np.save(path, icosahedron() * 1.01)
+    assert main(["verify", str(path), "--dim", "3"]) == 1
+    assert "NOT a valid" in capsys.readouterr().out
+
+
+def test_bench_json(capsys):
+    r = run_json(capsys, "bench", "--backend", "reference", "--dim", "3", "--points", "64", "--repeats", "3")
+    assert {"ms_per_iteration", "pairs_per_second"} <= r.keys() and RUN_FIELDS <= r.keys()
+    assert r["ms_per_iteration"] > 0
+    assert r["pairs_per_second"] == pytest.approx(64 * 63 / (r["ms_per_iteration"] / 1e3))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--dim", "3", "--points", "1"], "--points must be at least 2"),
+        (["run", "--dim", "1", "--points", "5"], "--dim must be at least 2"),
+        (["run", "--dim", "2.5", "--points", "5"], "--dim must be an integer"),
+        (["run", "--dim", "3", "--points", "ten"], "--points must be an integer"),
+        (["run", "--dim", "3", "--points", "5", "--iters", "0"], "--iters must be at least 1"),
+        (["run", "--dim", "3", "--points", "5", "--iters", "-3"], "--iters must be at least 1"),
+        (["run", "--dim", "3", "--points", "5", "--starts", "0"], "--starts must be at least 1"),
+        (["run", "--dim", "3", "--points", "5", "--backend", "gpu"], "invalid choice"),
+        (["run", "--dim", "3", "--points", "5", "--out", "x.csv"], "--out must end in"),
+        (["run", "--dim", "3", "--points", "5", "--out", "/no/such/dir/x.txt"], "does not exist"),
+        (["run", "--points", "5"], "required: --dim"),
+        (["bench", "--dim", "3", "--points", "5", "--beta", "nan"], "--beta must be a positive number"),
+        (["verify", "/no/such/file.txt", "--dim", "3"], "no such file"),
+        ([], "required"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("spherecode: error:")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("m.txt", "0.1\nfoo\n0.3\n0.4\n0.5\n0.6\n", "not a number"),
+        ("n.txt", "0.1\nnan\n0.3\n0.4\n0.5\n0.6\n", "non-finite"),
+        ("s.txt", "1\n0\n0\n0\n1\n", "whole number of 3-vectors"),
+        ("w.json", "[[1, 0], [0, 1]]", "--dim is 3"),
+    ],
+)
+def test_bad_files_are_one_line_and_status_2(capsys, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    assert main(["verify", str(path), "--dim", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_installed_entry_point_has_no_traceback(tmp_path):
+    exe = [sys.executable, "-m", "spherecode"]
+    bad = subprocess.run(exe + ["run", "--dim", "3", "--points", "1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+    good = subprocess.run(exe + ["run", "--dim", "3", "--points", "4", "--iters", "200", "--json"],
+                          capture_output=True, text=True)
+    assert good.returncode == 0 and json.loads(good.stdout)["min_angle_deg"] == pytest.approx(109.4712206, abs=1e-3)
