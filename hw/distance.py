@@ -1,0 +1,105 @@
+"""The δ unit's arithmetic: squared distance d² = |r_j − r_i|² of two D-vectors, and the running minimum
+δ_j = min_i d² over a row (paper eq. 9)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .fixed import Q, round_shift, saturate
+from .multiplier import LimbProduct
+from .pipeline import delay
+
+__all__ = ["SquaredDistance", "RunningMin", "GUARD_BITS", "d2_format"]
+
+#: Fraction bits kept below the output's when each square is truncated before the sum.
+GUARD_BITS = 4
+
+
+def d2_format(fmt: Q) -> Q:
+    """Squared distances of coordinates in ``fmt``: unsigned, 3 integer bits, so d² = 4 (antipodal
+    points) fits; sums above 8 − ulp (never reached by unit vectors) saturate."""
+    return Q(3, fmt.f, signed=False)
+
+
+class SquaredDistance(wiring.Component):
+    """``o = d² = Σ_k (a_k − b_k)²`` for two ``dim``-vectors of raw ``fmt`` coordinates.
+
+    Each difference is exact; each square is exact, then truncated to f + ``GUARD_BITS`` fraction bits;
+    the sum is exact and rounded to nearest at f bits, then saturated to :func:`d2_format`. Error ≤ ½ +
+    dim · 2^−GUARD_BITS ulp. Ports: ``i`` — stream of ``{a, b}`` (arrays of ``dim`` raw values); ``o`` —
+    stream of raw d². II = 1; :attr:`latency` = 6 + ⌈log2 dim⌉ cycles.
+    """
+
+    def __init__(self, fmt: Q, dim: int):
+        self.fmt, self.dim = fmt, dim
+        self.out_fmt = d2_format(fmt)
+        self.levels = max(0, (dim - 1).bit_length())
+        self.latency = 1 + 1 + LimbProduct.LATENCY + 1 + self.levels + 1
+        vec = data.ArrayLayout(fmt.shape(), dim)
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"a": vec, "b": vec}), always_ready=True)),
+            "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        f, w = self.fmt.f, self.fmt.width
+        a = Signal(data.ArrayLayout(self.fmt.shape(), self.dim))
+        b = Signal(data.ArrayLayout(self.fmt.shape(), self.dim))
+        m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.b)]
+        sq_width = 2 * (w + 1) - (f - GUARD_BITS)
+        terms = []
+        for k in range(self.dim):
+            diff = Signal(signed(w + 1), name=f"diff{k}")
+            m.d.sync += diff.eq(a[k] - b[k])
+            sq = LimbProduct(diff.shape(), diff.shape())
+            m.submodules[f"sq{k}"] = sq
+            m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
+            trunc = Signal(unsigned(sq_width), name=f"sqt{k}")
+            m.d.sync += trunc.eq(sq.p >> (f - GUARD_BITS))  # squares are ≥ 0: floor = truncation
+            terms.append(trunc)
+        level = 0
+        while len(terms) > 1:  # a registered adder tree, pairs in index order
+            nxt = []
+            for j in range(0, len(terms), 2):
+                s = Signal(unsigned(sq_width + level + 1), name=f"sum{level}_{j // 2}")
+                m.d.sync += s.eq(terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j])
+                nxt.append(s)
+            terms, level = nxt, level + 1
+        m.d.sync += self.o.payload.eq(saturate(round_shift(terms[0], GUARD_BITS, "nearest"), self.out_fmt))
+        m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
+        return m
+
+
+class RunningMin(wiring.Component):
+    """δ: the minimum of a row of d² values.
+
+    Ports: ``i`` — stream of ``{d2, first, last, mask}``: ``first`` starts a row, ``last`` ends it,
+    ``mask`` leaves the value out (the pair i = j is masked, not skipped); ``o`` — the row's minimum, valid
+    for one cycle after its ``last`` input (:attr:`latency` = 1). A row whose values are all masked gives
+    the format's largest value.
+    """
+
+    latency = 1
+
+    def __init__(self, d2_fmt: Q):
+        self.fmt = d2_fmt
+        layout = data.StructLayout({"d2": d2_fmt.shape(), "first": 1, "last": 1, "mask": 1})
+        super().__init__({
+            "i": In(stream.Signature(layout, always_ready=True)),
+            "o": Out(stream.Signature(d2_fmt.shape(), always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.i.payload
+        best = Signal(self.fmt.shape(), init=self.fmt.max_raw)
+        start = Mux(p.first, self.fmt.max_raw, best)
+        candidate = Mux(p.mask | (p.d2 >= start), start, p.d2)
+        with m.If(self.i.valid):
+            m.d.sync += best.eq(candidate)
+        m.d.sync += self.o.valid.eq(self.i.valid & p.last)
+        m.d.comb += self.o.payload.eq(best)
+        return m

@@ -1,0 +1,135 @@
+"""Table + polynomial evaluation of a smooth function: the mantissa core of log2, exp2 and rsqrt.
+
+The domain is cut into segments; on each, f is replaced by its Taylor polynomial about the segment's
+midpoint, written in the local variable u ∈ [−½, ½) (the offset from the midpoint in segment widths), so
+that every segment uses one fixed-point layout. The degree is the smallest whose Lagrange remainder bound
+max|f⁽ᵖ⁺¹⁾| (w/2)ᵖ⁺¹ / (p+1)! is below the requested error. Coefficients come from closed-form derivatives
+evaluated in IEEE double (deterministic), rounded to ``frac`` bits: one table, used by the gateware
+(:class:`PiecewisePolynomial`) and by the model (``spherecode.host.model.units``).
+
+Evaluation is Horner's rule in fixed point with ``frac`` fraction bits everywhere:
+``acc := c_p; acc := c_n + round_nearest(u · acc)`` for n = p−1 … 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from .fixed import round_shift
+from .multiplier import LimbProduct
+from .pipeline import delay
+
+__all__ = ["PolyTable", "make_table", "PiecewisePolynomial"]
+
+#: Integer bits of coefficients and accumulator (sign included): |c_n|, |acc| < 4 for our functions.
+COEFF_INT = 3
+
+
+@dataclass(frozen=True)
+class PolyTable:
+    """Coefficients ``coeffs[n][s]`` (raw, ``frac`` bits) of segment s's polynomial in u, degree p."""
+
+    name: str
+    frac: int
+    degree: int
+    coeffs: tuple[tuple[int, ...], ...]
+    error_bound: float  #: the Taylor remainder bound, before coefficient and arithmetic rounding
+
+    @property
+    def segments(self) -> int:
+        return len(self.coeffs[0])
+
+    @property
+    def index_bits(self) -> int:
+        return max(1, (self.segments - 1).bit_length())
+
+    @property
+    def latency(self) -> int:
+        return 1 + self.degree * (LimbProduct.LATENCY + 1)
+
+
+def make_table(
+    name: str,
+    derivative: Callable[[float, int], float],
+    starts: Sequence[float],
+    widths: Sequence[float],
+    frac: int,
+    error: float,
+    max_degree: int = 8,
+) -> PolyTable:
+    """Build the table for f on segments ``[starts[s], starts[s] + widths[s])``.
+
+    ``derivative(x, n)`` is the n-th derivative of f at x (n = 0 is f itself); |f⁽ⁿ⁺¹⁾| must be monotone
+    on each segment (true for log2(1+x), 2^−x and x^−½), so its maximum is at an end.
+    """
+    for degree in range(1, max_degree + 1):
+        bound = max(
+            max(abs(derivative(a, degree + 1)), abs(derivative(a + w, degree + 1)))
+            * (w / 2) ** (degree + 1)
+            / math.factorial(degree + 1)
+            for a, w in zip(starts, widths)
+        )
+        if bound <= error:
+            break
+    else:
+        raise ValueError(f"{name}: no degree ≤ {max_degree} reaches error {error}")
+    coeffs = []
+    for n in range(degree + 1):
+        row = []
+        for a, w in zip(starts, widths):
+            c = derivative(a + w / 2, n) * w**n / math.factorial(n)
+            row.append(math.floor(c * 2.0**frac + 0.5))
+        coeffs.append(tuple(row))
+    return PolyTable(name, frac, degree, tuple(coeffs), bound)
+
+
+class PiecewisePolynomial(wiring.Component):
+    """Evaluates a :class:`PolyTable`: ``y ≈ f`` on segment ``k`` at local offset ``u``.
+
+    Ports: ``k`` (segment index), ``u`` (signed, ``frac`` fraction bits, in [−½, ½)) in; ``y`` (signed,
+    ``COEFF_INT``.``frac``) out, :attr:`latency` = 1 + 4·degree cycles later. II = 1, no valid: the
+    enclosing unit carries valid beside it.
+    """
+
+    def __init__(self, table: PolyTable):
+        self.table = table
+        self.latency = table.latency
+        super().__init__({
+            "k": In(table.index_bits),
+            "u": In(signed(table.frac + 1)),
+            "y": Out(signed(COEFF_INT + table.frac)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        t = self.table
+        acc_shape = signed(COEFF_INT + t.frac)
+
+        def coefficient(n: int, address):
+            mem = memory.Memory(shape=acc_shape, depth=t.segments, init=t.coeffs[n])
+            m.submodules[f"c{n}"] = mem
+            port = mem.read_port(transparent_for=())
+            m.d.comb += port.addr.eq(address)
+            return port.data
+
+        acc = coefficient(t.degree, self.k)  # read at t = 0, data at t = 1
+        when = 1
+        for n in range(t.degree - 1, -1, -1):
+            product = LimbProduct(signed(t.frac + 1), acc_shape)
+            m.submodules[f"mul{n}"] = product
+            m.d.comb += [product.a.eq(delay(m, self.u, when, f"u{n}")), product.b.eq(acc)]
+            when += LimbProduct.LATENCY
+            c = coefficient(n, delay(m, self.k, when - 1, f"k{n}"))
+            acc_next = Signal(acc_shape, name=f"acc{n}")
+            m.d.sync += acc_next.eq(c + round_shift(product.p, t.frac, "nearest"))
+            acc = acc_next
+            when += 1
+        assert when == self.latency
+        m.d.comb += self.y.eq(acc)
+        return m

@@ -1,0 +1,123 @@
+"""Amaranth → Verilog → a cached Verilator build, and running a cocotb testbench against it.
+
+Builds are cached per configuration: the key is a hash of the generated Verilog, the top-level name and
+the Verilator options, so the test suite and the ``sim`` backend build each configuration once. The cache
+lives in ``$SPHERECODE_SIM_CACHE`` (default ``~/.cache/spherecode/verilator``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Const, Value
+
+from .toolchain import setup
+
+__all__ = ["to_verilog", "Build", "build", "cache_dir"]
+
+TOP = "top"
+_OPTIONS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SPHERECODE_SIM_CACHE", Path.home() / ".cache" / "spherecode" / "verilator"))
+
+
+def to_verilog(component, name: str = TOP) -> str:
+    """Verilog of a ``wiring.Component``; ports are its signature's members (constant ones left out)."""
+    ports = []
+    for _, _, value in component.signature.flatten(component):
+        value = Value.cast(value)
+        if not isinstance(value, Const):
+            ports.append(value)
+    return verilog.convert(component, name=name, ports=ports, emit_src=False)
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built simulator: its folder and top-level name."""
+
+    directory: Path
+    toplevel: str = TOP
+
+    def run(self, test_module: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+        """Run the cocotb ``test_module`` against this build; raise ``RuntimeError`` if a test fails."""
+        from cocotb_tools.runner import get_results, get_runner
+
+        setup()
+        with tempfile.TemporaryDirectory(prefix="spherecode-sim-") as work:
+            runner = get_runner("verilator")
+            log = log or Path(work) / "sim.log"
+            try:
+                tests, failed = get_results(runner.test(
+                    test_module=test_module,
+                    hdl_toplevel=self.toplevel,
+                    hdl_toplevel_lang="verilog",
+                    build_dir=self.directory,
+                    test_dir=work,
+                    extra_env=env or {},
+                    log_file=log,
+                ))
+            except SystemExit:  # the runner exits when a test fails
+                tests, failed = None, None
+            if not tests or failed:
+                text = log.read_text(errors="replace") if log.exists() else ""
+                raise RuntimeError(f"cocotb: a test failed in {test_module}\n{text[-4000:]}")
+
+
+def build(component, extra_options: tuple[str, ...] = ()) -> Build:
+    """Generate Verilog for ``component`` and build it with Verilator, or reuse the cached build."""
+    source = to_verilog(component)
+    options = _OPTIONS + tuple(extra_options)
+    key = hashlib.sha256(json.dumps([source, TOP, options, _versions()]).encode()).hexdigest()[:20]
+    directory = cache_dir() / key
+    if (directory / TOP).is_file():
+        return Build(directory)
+    from cocotb_tools.runner import get_runner
+
+    setup()
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (parallel) builds of
+    # larger designs; a variable in MAKEFLAGS acts like one given on make's command line.
+    os.environ["MAKEFLAGS"] = " ".join(
+        w for w in os.environ.get("MAKEFLAGS", "").split() if not w.startswith("CFG_CXXFLAGS_PCH_I=")
+    ) + " CFG_CXXFLAGS_PCH_I=-include"
+    staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=_ensure(cache_dir())))
+    try:
+        (staging / f"{TOP}.v").write_text(source)
+        get_runner("verilator").build(
+            sources=[staging / f"{TOP}.v"],
+            hdl_toplevel=TOP,
+            build_dir=staging,
+            build_args=list(options),
+            log_file=staging / "build.log",
+        )
+        try:
+            staging.rename(directory)  # atomic: a concurrent build of the same key may have won
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    except RuntimeError:
+        log = (staging / "build.log").read_text(errors="replace") if (staging / "build.log").exists() else ""
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeError(f"Verilator build failed:\n{log[-3000:]}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Build(directory)
+
+
+def _versions() -> list[str]:
+    from importlib.metadata import version
+
+    return [version("verilator"), version("cocotb"), os.environ.get("CXXFLAGS", "")]
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

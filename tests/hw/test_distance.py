@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from spherecode.host.model import units as model
+from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.sim.pipeline import stream_through
+
+from .rtl import FORMATS, RANDOM, check_rtl, ids
+
+
+def vectors(rng, fmt, n, dim):
+    """Random points near the unit sphere (raw coordinates in [−1, 1])."""
+    v = rng.standard_normal((n, dim))
+    return fmt.from_float(v / np.linalg.norm(v, axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("fmt, dim", [(FORMATS[0], 3), (FORMATS[1], 3), (FORMATS[1], 6)], ids=["Q3.44-D3", "Q2.20-D3", "Q2.20-D6"])
+def test_squared_distance_bit_exact(fmt, dim):
+    rng = np.random.default_rng(dim)
+    unit = SquaredDistance(fmt, dim)
+    a, b = vectors(rng, fmt, RANDOM, dim), vectors(rng, fmt, RANDOM, dim)
+    b[:100] = a[:100] + rng.integers(-3, 4, (100, dim))  # near-coincident pairs
+    b[100:110] = a[100:110]  # coincident: d² = 0
+    one = 1 << fmt.f
+    e = np.zeros((4, dim), dtype=np.int64)
+    e[0, 0], e[1, 0] = one, -one  # antipodal: d² = 4
+    e[2, :], e[3, :] = fmt.max_raw, fmt.min_raw  # far outside the sphere: saturates
+    a = np.concatenate([a, e[[0, 2]]])
+    b = np.concatenate([b, e[[1, 3]]])
+    expected = model.squared_distance(unit, a, b)
+    assert expected[100:110].tolist() == [0] * 10
+    assert expected[-2] == 4 << fmt.f and expected[-1] == d2_format(fmt).max_raw
+    # Accuracy: within ½ + dim/16 ulp of the exact value.
+    exact = np.sum((a[:RANDOM] * 2.0**-fmt.f - b[:RANDOM] * 2.0**-fmt.f) ** 2, axis=1)
+    assert np.max(np.abs(expected[:RANDOM] * 2.0**-fmt.f - exact)) <= (0.5 + dim / 16) * 2.0**-fmt.f
+    check_rtl(unit, [{"a": x.tolist(), "b": y.tolist()} for x, y in zip(a, b)], expected.tolist())
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=ids)
+def test_running_min_bit_exact(fmt):
+    rng = np.random.default_rng(fmt.f)
+    d2f = d2_format(fmt)
+    unit = RunningMin(d2f)
+    lengths = np.concatenate([[1, 1, 3], rng.integers(1, 30, RANDOM // 15)])
+    n = int(lengths.sum())
+    d2 = rng.integers(0, 4 << fmt.f, n)
+    first = np.zeros(n, dtype=np.int64)
+    first[np.concatenate([[0], np.cumsum(lengths)[:-1]])] = 1
+    last = np.zeros(n, dtype=np.int64)
+    last[np.cumsum(lengths) - 1] = 1
+    mask = (rng.random(n) < 0.1).astype(np.int64)
+    mask[0] = 1  # a one-element row, masked: all masked gives the largest value
+    mask[2:5] = [1, 1, 1]  # a fully masked three-element row
+    expected = model.running_min(unit, d2, first, last, mask)
+    assert expected[0] == d2f.max_raw and expected[2] == d2f.max_raw and expected[1] == d2[1]
+    payloads = [{"d2": int(v), "first": int(f), "last": int(la), "mask": int(mk)}
+                for v, f, la, mk in zip(d2, first, last, mask)]
+    out, cycles = stream_through(unit, payloads)
+    assert out == expected.tolist()
+    assert cycles == (np.flatnonzero(last) + 1).tolist()

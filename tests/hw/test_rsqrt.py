@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from spherecode.host.model import units as model
+from spherecode.hw.fixed import Q
+from spherecode.hw.rsqrt import RSqrt
+
+from .rtl import FORMATS, RANDOM, check_rtl, ids, log_uniform
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=ids)
+def test_rsqrt_bit_exact_within_2_ulp(fmt):
+    in_fmt = Q(8, fmt.f, signed=False)  # |F*|² and |r*|² ranges fit with room
+    unit = RSqrt(in_fmt)
+    rng = np.random.default_rng(9)
+    one = 1 << fmt.f
+    edges = [0, 1, 2, 3, one, 2 * one, 4 * one, one - 1, in_fmt.max_raw]
+    x = np.concatenate([edges, log_uniform(rng, -fmt.f, 8, RANDOM, fmt.f)])
+    x = np.minimum(x, in_fmt.max_raw)
+    mant, exp = model.rsqrt(unit, x)
+    assert (mant[0], exp[0]) == (0, 0)
+    assert (mant[4], exp[4]) == (one, 0) and (mant[6], exp[6]) == (one, -1)
+    value = mant[1:] * 2.0**-fmt.f * 2.0 ** exp[1:].astype(float)
+    ulps = np.abs(value - 1 / np.sqrt(x[1:] * in_fmt.ulp)) / 2.0 ** exp[1:].astype(float) / 2.0**-fmt.f
+    assert ulps.max() <= 2
+    assert np.all((mant[1:] >= one // 2) & (mant[1:] <= one))
+    check_rtl(unit, [int(v) for v in x], [{"mant": int(m), "exp": int(e)} for m, e in zip(mant, exp)])
