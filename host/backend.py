@@ -26,8 +26,9 @@ class Update:
         The new vectors r'_j, unit length.
     move_norm : float
         S = Σ_j |r'_j − r_j|² (paper eq. 13).
-    delta : ndarray, shape (N,), float64
-        δ_j = min_{i≠j} |r_j − r_i|² of the *old* set (paper eq. 9).
+    delta : ndarray, shape (N,), float64, or None
+        δ_j = min_{i≠j} |r_j − r_i|² of the *old* set (paper eq. 9); None where the hardware returns only
+        their minimum (``stats["delta_min"]``).
     stats : dict
         Backend-specific figures (for hardware: ``cycles``).
     """
@@ -54,8 +55,20 @@ def _reference(**options) -> Backend:
     return ReferenceBackend(**options)
 
 
+def _model(**options) -> Backend:
+    from .model.updater import ModelBackend
+
+    return ModelBackend(**options)
+
+
+def _sim(**options) -> Backend:
+    from ..sim.backend import SimBackend
+
+    return SimBackend(**options)
+
+
 #: Backend name → factory taking keyword options. Factories are module-level so that start tasks pickle.
-BACKENDS = {"reference": _reference}
+BACKENDS = {"reference": _reference, "model": _model, "sim": _sim}
 
 
 def get_backend(name: str, **options) -> Backend:

@@ -89,6 +89,36 @@ def _common(p: argparse.ArgumentParser, with_points: bool = True) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def _format(text: str) -> str:
+    from spherecode.hw.fixed import Q
+
+    try:
+        fmt = Q.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not fmt.signed or fmt.i < 2 or not 8 <= fmt.f <= 48:
+        raise argparse.ArgumentTypeError(f"--format must be a signed Qi.f with i ≥ 2 and 8 ≤ f ≤ 48, got {text!r}")
+    return str(fmt)
+
+
+def _hardware(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", type=_format, default="Q3.44", help="fixed-point coordinates (Q3.44)")
+    p.add_argument("--lanes", type=int, choices=(1, 2, 4), default=1, help="pairs per cycle (1)")
+
+
+def _backend_options(args, threads: int) -> dict:
+    """Options for the chosen backend from the command line."""
+    if args.backend == "model":
+        return {"fmt": args.format, "threads": threads, "lanes": args.lanes, "dmax": max(6, args.dim),
+                "nmax": max(16384, args.points)}
+    return {"threads": threads}
+
+
+def _check_backend(args) -> None:
+    if args.backend == "model" and args.dim > 7:
+        raise UsageError(f"--dim {args.dim}: the fixed-point datapath supports D ≤ 7")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="spherecode", description="Spherical codes by the variable-repulsion-force method.")
     p.add_argument("--version", action="version", version=f"spherecode {__version__}")
@@ -100,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--starts", "-s", type=_integer("--starts", 1), default=1, help="independent starts (1)")
     run.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     run.add_argument("--backend", "-b", choices=sorted(BACKENDS), default="reference")
+    _hardware(run)
     run.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
     run.add_argument("--out", "-o", type=_out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
 
@@ -112,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time iterations of a backend")
     _common(bench)
     bench.add_argument("--backend", "-b", choices=sorted(BACKENDS), default="reference")
+    _hardware(bench)
     bench.add_argument("--repeats", "-r", type=_integer("--repeats", 1), default=5, help="timed iterations (5)")
     bench.add_argument("--beta", type=_positive_float("--beta"), default=8.0, help="repulsion exponent β (8)")
     bench.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
@@ -120,25 +152,31 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args) -> tuple[dict, str]:
+    _check_backend(args)
     single = args.starts == 1 or args.jobs == 1
     # One process running the starts in turn gives each update all cores; worker processes get one each.
-    options = {"threads": os.cpu_count() or 1} if single and args.backend == "reference" else {}
+    options = _backend_options(args, (os.cpu_count() or 1) if single else 1)
     tasks = [
         StartTask(args.backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options)
         for k in range(args.starts)
     ]
     t0 = time.perf_counter()
     with _progress(args.iters * args.starts if single else args.starts, "it" if single else "start") as bar:
-        best, _ = run_starts(
-            tasks,
-            jobs=args.jobs,
-            on_done=None if single else (lambda _: bar.update(1)),
-            on_step=(lambda _: bar.update(1)) if single else None,
-        )
+        try:
+            best, _ = run_starts(
+                tasks,
+                jobs=args.jobs,
+                on_done=None if single else (lambda _: bar.update(1)),
+                on_step=(lambda _: bar.update(1)) if single else None,
+            )
+        except ValueError as exc:  # e.g. β beyond the hardware's range after many iterations
+            raise UsageError(f"backend {args.backend}: {exc}") from None
     seconds = time.perf_counter() - t0
     result = {
         "command": "run",
         "backend": args.backend,
+        "format": args.format if args.backend != "reference" else None,
+        "lanes": args.lanes if args.backend != "reference" else None,
         "iterations": args.iters,
         "starts": args.starts,
         "seed": args.seed,
@@ -196,8 +234,9 @@ def _cmd_verify(args) -> tuple[dict, str, int]:
 
 
 def _cmd_bench(args) -> tuple[dict, str]:
+    _check_backend(args)
     threads = args.threads or os.cpu_count() or 1
-    backend = get_backend(args.backend, **({"threads": threads} if args.backend == "reference" else {}))
+    backend = get_backend(args.backend, **_backend_options(args, threads))
     vectors = random_start(args.points, args.dim, np.random.default_rng(args.seed))
     vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed
     times = []
@@ -214,6 +253,8 @@ def _cmd_bench(args) -> tuple[dict, str]:
     result = {
         "command": "bench",
         "backend": args.backend,
+        "format": args.format if args.backend != "reference" else None,
+        "lanes": args.lanes if args.backend != "reference" else None,
         "iterations": args.repeats,
         "starts": 1,
         "seed": args.seed,

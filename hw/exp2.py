@@ -35,7 +35,7 @@ class Exp2(wiring.Component):
             lambda x, n: (-ln2) ** n * 2.0**-x,
             [s / 2**k for s in range(2**k)], [2.0**-k] * 2**k, frac=out_fmt.f + 4, error=2.0 ** -(out_fmt.f + 3),
         )
-        self.latency = 1 + self.table.latency + 1
+        self.latency = 1 + self.table.latency + 2
         super().__init__({
             "i": In(stream.Signature(t_fmt.shape(), always_ready=True)),
             "o": Out(stream.Signature(out_fmt.shape(), always_ready=True)),
@@ -52,8 +52,8 @@ class Exp2(wiring.Component):
         n = delay(m, x[ft:], t.latency, "n")
         # Round half up of y / 2^s as (floor(2y / 2^s) + 1) >> 1, so the shift may vary per input.
         s = n + (t.frac - self.out_fmt.f)
-        halves = Signal(t.frac + 4)
-        m.d.comb += halves.eq((poly.y << 1) >> s)
+        halves = Signal(t.frac + 4)  # registered: the barrel shift and the rounding add in separate cycles
+        m.d.sync += halves.eq((poly.y << 1) >> s)
         one = 1 << self.out_fmt.f
         w = (halves + 1) >> 1
         m.d.sync += self.o.payload.eq(Mux(w > one, one, w))

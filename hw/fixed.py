@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Q", "ROUNDINGS", "round_shift", "saturate"]
+__all__ = ["Q", "ROUNDINGS", "round_shift", "rounding_bias", "saturate"]
 
 ROUNDINGS = ("trunc", "nearest")
 
@@ -94,6 +94,14 @@ def round_shift(value, shift: int, rounding: str):
     if rounding == "nearest":
         value = value + (1 << (shift - 1))
     return value >> shift
+
+
+def rounding_bias(shift: int, rounding: str) -> int:
+    """The constant ``round_shift`` adds before shifting: adding it earlier (e.g. inside a product's
+    adder tree) and then shifting with ``trunc`` gives the same result one adder sooner."""
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {ROUNDINGS}, not {rounding!r}")
+    return (1 << (shift - 1)) if rounding == "nearest" and shift > 0 else 0
 
 
 def saturate(value, fmt: Q):

@@ -12,7 +12,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import Q, round_shift, saturate
+from .fixed import Q, round_shift, rounding_bias, saturate
 
 __all__ = ["LIMB", "LimbProduct", "Multiplier"]
 
@@ -30,16 +30,17 @@ def _limbs(value, width: int, is_signed: bool):
 
 
 class LimbProduct(wiring.Component):
-    """``p = a · b`` exactly, three cycles after ``a`` and ``b`` are presented (II = 1, no valid).
+    """``p = a · b + bias`` exactly, three cycles after ``a`` and ``b`` are presented (II = 1, no valid).
 
     Ports: ``a`` (``a_shape``), ``b`` (``b_shape``) in; ``p`` out, signed (or unsigned if both operands
     are) and wide enough for any product. Latency :attr:`LATENCY` = 3: limb products, row sums, total.
+    ``bias`` (a constant, e.g. the rounding half-ulp of a following shift) rides in a row sum for free.
     """
 
     LATENCY = 3
 
-    def __init__(self, a_shape, b_shape):
-        self._a_shape, self._b_shape = a_shape, b_shape
+    def __init__(self, a_shape, b_shape, bias: int = 0):
+        self._a_shape, self._b_shape, self._bias = a_shape, b_shape, bias
         both_unsigned = not (a_shape.signed or b_shape.signed)
         width = a_shape.width + b_shape.width
         super().__init__({
@@ -60,7 +61,7 @@ class LimbProduct(wiring.Component):
                 m.d.sync += pp.eq(a_part * b_part)
                 terms.append(pp << (a_pos + b_pos))
             row = Signal(self.p.shape(), name=f"row_{ai}")
-            m.d.sync += row.eq(sum(terms))
+            m.d.sync += row.eq(sum(terms) + (self._bias if ai == 0 else 0))
             rows.append(row)
         m.d.sync += self.p.eq(sum(rows))
         return m
@@ -98,9 +99,9 @@ class Multiplier(wiring.Component):
         a = Signal(self.a_fmt.shape())
         b = Signal(self.b_fmt.shape())
         m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.a if self.square else self.i.payload.b)]
-        m.submodules.product = product = LimbProduct(self.a_fmt.shape(), self.b_fmt.shape())
+        m.submodules.product = product = LimbProduct(self.a_fmt.shape(), self.b_fmt.shape(), rounding_bias(self.shift, self.rounding))
         m.d.comb += [product.a.eq(a), product.b.eq(b)]
-        m.d.sync += self.o.payload.eq(saturate(round_shift(product.p, self.shift, self.rounding), self.o_fmt))
+        m.d.sync += self.o.payload.eq(saturate(round_shift(product.p, self.shift, "trunc"), self.o_fmt))
         valid = Signal(self.latency)
         m.d.sync += valid.eq((valid << 1) | self.i.valid)
         m.d.comb += self.o.valid.eq(valid[-1])

@@ -14,3 +14,10 @@ def delay(m: Module, value, cycles: int, name: str):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def parameters_only(unit):
+    """Mark ``unit`` as a holder of parameters (formats, tables, latency) for a model or a parent's
+    arithmetic, never placed in a design: Amaranth then does not warn that it went unused."""
+    unit._MustUse__silence = True
+    return unit

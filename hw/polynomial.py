@@ -21,7 +21,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import round_shift
+from .fixed import round_shift, rounding_bias
 from .multiplier import LimbProduct
 from .pipeline import delay
 
@@ -121,13 +121,13 @@ class PiecewisePolynomial(wiring.Component):
         acc = coefficient(t.degree, self.k)  # read at t = 0, data at t = 1
         when = 1
         for n in range(t.degree - 1, -1, -1):
-            product = LimbProduct(signed(t.frac + 1), acc_shape)
+            product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"))
             m.submodules[f"mul{n}"] = product
             m.d.comb += [product.a.eq(delay(m, self.u, when, f"u{n}")), product.b.eq(acc)]
             when += LimbProduct.LATENCY
             c = coefficient(n, delay(m, self.k, when - 1, f"k{n}"))
             acc_next = Signal(acc_shape, name=f"acc{n}")
-            m.d.sync += acc_next.eq(c + round_shift(product.p, t.frac, "nearest"))
+            m.d.sync += acc_next.eq(c + round_shift(product.p, t.frac, "trunc"))
             acc = acc_next
             when += 1
         assert when == self.latency

@@ -11,10 +11,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .exp2 import Exp2
-from .fixed import Q, round_shift, saturate
+from .fixed import Q, round_shift, rounding_bias, saturate
 from .log2 import Log2
 from .multiplier import LimbProduct
-from .pipeline import delay
+from .pipeline import delay, parameters_only
 
 __all__ = ["RepulsionWeight", "half_beta_format"]
 
@@ -41,8 +41,8 @@ class RepulsionWeight(wiring.Component):
         self.hb_fmt = half_beta_format()
         self.w_fmt = Q(1, f, signed=False)
         self.t_fmt = Q(6, f - 8, signed=False)
-        self.log2 = Log2(d2_fmt)
-        self.exp2 = Exp2(self.t_fmt, self.w_fmt)
+        self.log2 = parameters_only(Log2(d2_fmt))
+        self.exp2 = parameters_only(Exp2(self.t_fmt, self.w_fmt))
         self.diff_fmt = Q(9, self.log2.out_fmt.f)
         self.t_shift = self.diff_fmt.f + self.hb_fmt.f - self.t_fmt.f
         self.latency = self.log2.latency + 1 + LimbProduct.LATENCY + 1 + self.exp2.latency + 1
@@ -64,10 +64,11 @@ class RepulsionWeight(wiring.Component):
         diff = Signal(self.diff_fmt.shape())
         raw = log_d2.o.payload - log_delta.o.payload
         m.d.sync += diff.eq(Mux(raw < 0, 0, raw))
-        m.submodules.mul = mul = LimbProduct(self.diff_fmt.shape(), self.hb_fmt.shape())
+        m.submodules.mul = mul = LimbProduct(self.diff_fmt.shape(), self.hb_fmt.shape(),
+                                             rounding_bias(self.t_shift, "nearest"))
         m.d.comb += [mul.a.eq(diff), mul.b.eq(delay(m, p.half_beta, lat + 1, "hb"))]
         t = Signal(self.t_fmt.shape())
-        m.d.sync += t.eq(saturate(round_shift(mul.p, self.t_shift, "nearest"), self.t_fmt))
+        m.d.sync += t.eq(saturate(round_shift(mul.p, self.t_shift, "trunc"), self.t_fmt))
         m.submodules.exp2 = exp2 = Exp2(self.t_fmt, self.w_fmt)
         m.d.comb += [exp2.i.payload.eq(t), exp2.i.valid.eq(1)]
         before_exp = lat + 1 + LimbProduct.LATENCY + 1 + self.exp2.latency

@@ -20,7 +20,7 @@ from amaranth.hdl import Const, Value
 
 from .toolchain import setup
 
-__all__ = ["to_verilog", "Build", "build", "cache_dir"]
+__all__ = ["ports", "to_verilog", "Build", "build", "cache_dir"]
 
 TOP = "top"
 _OPTIONS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
@@ -30,14 +30,16 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SPHERECODE_SIM_CACHE", Path.home() / ".cache" / "spherecode" / "verilator"))
 
 
+def ports(component) -> list[Value]:
+    """A ``wiring.Component``'s signature members as port values, constant ones (e.g. the ``ready`` of an
+    always-ready stream) left out: Amaranth refuses constants as ports."""
+    values = (Value.cast(value) for _, _, value in component.signature.flatten(component))
+    return [value for value in values if not isinstance(value, Const)]
+
+
 def to_verilog(component, name: str = TOP) -> str:
-    """Verilog of a ``wiring.Component``; ports are its signature's members (constant ones left out)."""
-    ports = []
-    for _, _, value in component.signature.flatten(component):
-        value = Value.cast(value)
-        if not isinstance(value, Const):
-            ports.append(value)
-    return verilog.convert(component, name=name, ports=ports, emit_src=False)
+    """Verilog of a ``wiring.Component``, ports named ``<member>__payload``, ``__valid``, …"""
+    return verilog.convert(component, name=name, ports=ports(component), emit_src=False)
 
 
 @dataclass(frozen=True)

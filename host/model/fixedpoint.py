@@ -36,7 +36,9 @@ def saturate(x: np.ndarray, fmt: Q) -> np.ndarray:
 
 def bit_length(x: np.ndarray) -> np.ndarray:
     """Bit length of non-negative int64 values (0 for 0), exactly, without floating point."""
-    x = np.asarray(x, dtype=np.int64).copy()
+    x = np.asarray(x, dtype=np.int64)
+    if x.size == 0 or x.max() < (1 << 53):  # int → float64 is exact: read the exponent
+        return np.frexp(x.astype(np.float64))[1].astype(np.int64)
     n = np.zeros(x.shape, dtype=np.int64)
     for step in (32, 16, 8, 4, 2, 1):
         big = x >= (np.int64(1) << np.int64(step))

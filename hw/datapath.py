@@ -1,0 +1,104 @@
+"""The vector updater's datapath: every unit of the paper's steps 1–5 and every intermediate format.
+
+One :class:`Datapath` object is the single definition both the gateware (``VectorUpdater``) and the
+bit-exact whole-iteration model (``spherecode.host.model.updater``) are built from. For coordinates in
+Q(i, f) and at most ``nmax`` vectors of ``dmax`` coordinates:
+
+==========================  ==========================================  ==================================
+quantity                    unit                                        format
+==========================  ==========================================  ==================================
+d²_ji = |r_j − r_i|²        :class:`~.distance.SquaredDistance`         UQ3.f
+δ_j = min_i d²_ji           :class:`~.distance.RunningMin`              UQ3.f
+w_ji = (δ_j / d²_ji)^(β/2)  :class:`~.weight.RepulsionWeight`           UQ1.f
+w_ji (r_j − r_i)            :class:`~.multiplier.Multiplier` (nearest)  Q(i + 1).(f + 2)
+F*_j = Σ_i …                exact accumulator                           Q(bits(nmax) + 2).(f + 2)
+F̂_j = F*_j · 2^s            block normalisation (max |F*_jd| ∈ [½, 1))  Q2.f (floor)
+|F̂_j|²                      :class:`~.distance.SquaredDistance` to 0    UQ3.f
+1/|F̂_j|                     :class:`~.rsqrt.RSqrt`                      mantissa UQ1.f, exponent
+F_j = F̂_j / |F̂_j|           :class:`~.scale.Scale`                      Q2.f
+α_j = δ_j · 1/(2β)          :class:`~.multiplier.Multiplier` (nearest)  UQ1.(f + 4); 1/(2β) in UQ1.(f + 4)
+r*_j = r_j + α_j F_j        :class:`~.multiplier.Multiplier`, add       Q(i).f, saturated
+r'_j = r*_j / |r*_j|        SquaredDistance to 0, RSqrt, Scale          Q(i).f
+S_j = |r'_j − r_j|²         :class:`~.distance.SquaredDistance`         UQ3.f; S = Σ_j S_j exact
+==========================  ==========================================  ==================================
+
+β/2 arrives in UQ17.16 (:func:`~.weight.half_beta_format`). Every sum is exact, so the result does not
+depend on the order of reduction (and so not on the number of lanes).
+"""
+
+from __future__ import annotations
+
+from .distance import RunningMin, SquaredDistance, d2_format
+from .fixed import Q
+from .multiplier import Multiplier
+from .pipeline import parameters_only
+from .rsqrt import RSqrt
+from .scale import Scale
+from .weight import RepulsionWeight, half_beta_format
+
+__all__ = ["Datapath"]
+
+#: Fraction bits kept below f in each force product and in the force accumulator.
+FORCE_GUARD = 2
+#: Fraction bits kept below f in 1/(2β) and in the step α.
+STEP_GUARD = 4
+
+
+class Datapath:
+    """The units and formats of one updater configuration (see the module docstring)."""
+
+    def __init__(self, fmt: Q = Q(3, 44), nmax: int = 1024, dmax: int = 6):
+        if not fmt.signed or fmt.i < 2:
+            raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
+        if not 2 <= dmax <= 7:
+            raise ValueError("dmax must be in 2..7 (|F̂|² < dmax must fit UQ3.f)")
+        if nmax < 2:
+            raise ValueError("nmax must be at least 2")
+        f = fmt.f
+        self.fmt, self.nmax, self.dmax = fmt, nmax, dmax
+        self.d2_fmt = d2_format(fmt)
+        self.half_beta_fmt = half_beta_format()
+        self.step_fmt = Q(1, f + STEP_GUARD, signed=False)  # 1/(2β) and α
+        self.diff_fmt = Q(fmt.i + 1, f)
+        self.prod_fmt = Q(fmt.i + 1, f + FORCE_GUARD)
+        self.acc_fmt = Q(nmax.bit_length() + 2, f + FORCE_GUARD)
+        self.unit_fmt = Q(2, f)  # F̂ and F
+        self.s_fmt = Q(3 + nmax.bit_length(), f, signed=False)
+
+        w_fmt = Q(1, f, signed=False)
+        mant_fmt = Q(1, f, signed=False)  # RSqrt(d2_fmt)'s mantissa
+        self._factories = {
+            "distance": lambda: SquaredDistance(fmt, dmax),
+            "running_min": lambda: RunningMin(self.d2_fmt),
+            "weight": lambda: RepulsionWeight(self.d2_fmt),
+            "force_product": lambda: Multiplier(w_fmt, self.diff_fmt, self.prod_fmt),
+            "force_norm": lambda: SquaredDistance(self.unit_fmt, dmax),
+            "force_rsqrt": lambda: RSqrt(self.d2_fmt),
+            "direction": lambda: Scale(self.unit_fmt, mant_fmt, self.unit_fmt),
+            "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt),
+            "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt),
+            "moved_norm": lambda: SquaredDistance(fmt, dmax),
+            "moved_rsqrt": lambda: RSqrt(self.d2_fmt),
+            "renormalise": lambda: Scale(fmt, mant_fmt, fmt),
+            "move_norm": lambda: SquaredDistance(fmt, dmax),
+        }
+        # One instance of each, for the model and for reading latencies; the gateware makes its own
+        # copies with :meth:`make` (an elaboratable can be placed in a design only once).
+        for name in self._factories:
+            setattr(self, name, parameters_only(self.make(name)))
+
+    def make(self, name: str):
+        """A new instance of the unit called ``name``, with this configuration's parameters."""
+        return self._factories[name]()
+
+    def constants(self, beta: float) -> tuple[int, int]:
+        """The host's runtime constants for β: raw β/2 (UQ17.16) and raw 1/(2β) (UQ1.(f + 4)).
+
+        Raises ``ValueError`` when β/2 is outside [1, 65536], the range the weight unit covers.
+        """
+        half = beta / 2
+        if not 1 <= half <= 65536:
+            raise ValueError(f"β/2 = {half:g} is outside the hardware's range [1, 65536]")
+        hb = int(self.half_beta_fmt.from_float(half))
+        c = int(self.step_fmt.from_float(1 / (2 * beta)))
+        return hb, c

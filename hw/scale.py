@@ -1,0 +1,48 @@
+"""Scaling by a reciprocal square root given as mantissa and exponent (the normalisation multiply)."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .fixed import Q, saturate
+from .multiplier import LimbProduct
+from .pipeline import delay
+
+__all__ = ["Scale"]
+
+
+class Scale(wiring.Component):
+    """``o = saturate(round_half_up(x · mant · 2^exp))`` in ``out_fmt``, for ``x`` in ``x_fmt`` (signed),
+    ``mant`` in ``mant_fmt`` (unsigned) and a signed integer ``exp`` (from :class:`~.rsqrt.RSqrt`).
+
+    The shift s = x.f + mant.f − out.f − exp varies per input; half-up rounding is computed as
+    ``(floor(2p / 2^s) + 1) >> 1``. Ports: ``i`` — stream of ``{x, mant, exp}``; ``o`` — stream of raw
+    ``out_fmt`` values. II = 1; :attr:`latency` = 5.
+    """
+
+    latency = 1 + LimbProduct.LATENCY + 1
+
+    def __init__(self, x_fmt: Q, mant_fmt: Q, out_fmt: Q):
+        self.x_fmt, self.mant_fmt, self.out_fmt = x_fmt, mant_fmt, out_fmt
+        self.base_shift = x_fmt.f + mant_fmt.f - out_fmt.f
+        layout = data.StructLayout({"x": x_fmt.shape(), "mant": mant_fmt.shape(), "exp": signed(8)})
+        super().__init__({
+            "i": In(stream.Signature(layout, always_ready=True)),
+            "o": Out(stream.Signature(out_fmt.shape(), always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.i.payload
+        x, mant, exp = Signal(self.x_fmt.shape()), Signal(self.mant_fmt.shape()), Signal(signed(8))
+        m.d.sync += [x.eq(p.x), mant.eq(p.mant), exp.eq(p.exp)]
+        m.submodules.mul = mul = LimbProduct(self.x_fmt.shape(), self.mant_fmt.shape())
+        m.d.comb += [mul.a.eq(x), mul.b.eq(mant)]
+        shift = Signal(range(self.base_shift + 130))
+        m.d.comb += shift.eq(delay(m, self.base_shift - exp, LimbProduct.LATENCY, "shift"))
+        halves = (mul.p << 1) >> shift
+        m.d.sync += self.o.payload.eq(saturate((halves + 1) >> 1, self.out_fmt))
+        m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
+        return m

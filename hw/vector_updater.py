@@ -1,0 +1,245 @@
+"""The vector updater (paper §III.B, Figure 1): on-chip vector memory, the δ pipeline overlapped with the
+force accumulation, and the per-vector step.
+
+Schedule. After the N vectors are loaded, rows k = 0 … N stream every r_i out of the memory once, L at a
+time (memory banked by i mod L): ⌈N/L⌉ cycles per row. In row k the δ path computes δ_k = min_i d²(r_k, r_i)
+while the force path — the same read, one cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1},
+r_i)) (r_{k−1} − r_i), so both consume one read. The pair i = j is masked, not skipped; lanes past N are
+masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
+:class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .datapath import Datapath
+from .pipeline import delay, parameters_only
+from .vector_step import VectorStep, _unit
+
+__all__ = ["VectorUpdater"]
+
+
+class VectorUpdater(wiring.Component):
+    """Ports:
+
+    - ``i`` — stream of vectors (``dmax`` raw coordinates, unused ones 0), accepted while loading;
+    - ``o`` — stream of the new vectors r'_0 … r'_{N−1}, in order, always ready (one per row at most);
+    - ``n``, ``half_beta``, ``step`` — runtime N (2 ≤ N ≤ nmax), β/2 and 1/(2β), held during a run;
+    - ``start`` — a pulse: load N vectors, then compute; ``busy`` while running; ``done`` pulses at the end;
+    - ``move_norm`` — S = Σ_j |r'_j − r_j|²; ``delta_min`` — min_j δ_j; both valid from ``done``.
+
+    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading:
+    :meth:`cycles` = N + (N + 1)·⌈N/L⌉ + :attr:`tail`.
+    """
+
+    def __init__(self, dp: Datapath, lanes: int = 1):
+        if lanes not in (1, 2, 4):
+            raise ValueError("lanes must be 1, 2 or 4")
+        self.dp, self.lanes = dp, lanes
+        self.shift = lanes.bit_length() - 1  # i // L = i >> shift
+        self.depth = -(-dp.nmax // lanes)
+        self.step_unit = parameters_only(VectorStep(dp))
+        lsd, lw, lm = dp.distance.latency, dp.weight.latency, dp.force_product.latency
+        # read (1) → force stage (1) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep → o
+        self.force_latency = 1 + 1 + lsd + lw + lm + 1 + 1
+        self.tail = self.force_latency + self.step_unit.latency + 1
+        vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
+        super().__init__({
+            "i": In(stream.Signature(vec)),
+            "o": Out(stream.Signature(vec, always_ready=True)),
+            "n": In(range(dp.nmax + 1)),
+            "half_beta": In(dp.half_beta_fmt.shape()),
+            "step": In(dp.step_fmt.shape()),
+            "start": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "move_norm": Out(dp.s_fmt.shape()),
+            "delta_min": Out(dp.d2_fmt.shape()),
+        })
+
+    def cycles(self, n: int) -> int:
+        """Cycles from ``start`` to ``done`` for N vectors offered back to back."""
+        return n + (n + 1) * -(-n // self.lanes) + self.tail
+
+    def elaborate(self, platform):
+        m = Module()
+        dp, lanes = self.dp, self.lanes
+        vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
+        n = Signal.like(self.n)
+        rows_len = Signal(range(self.depth + 1))  # ⌈N/L⌉
+
+        banks = []
+        for b in range(lanes):
+            mem = memory.Memory(shape=vec, depth=self.depth, init=[])
+            m.submodules[f"bank{b}"] = mem
+            banks.append((mem.write_port(), mem.read_port(transparent_for=())))
+
+        # ---- control: IDLE → LOAD → COMPUTE → WAIT → IDLE
+        load_bank, load_addr, loaded = Signal(range(lanes)), Signal(range(self.depth)), Signal(range(dp.nmax + 1))
+        row, addr = Signal(range(dp.nmax + 2)), Signal(range(self.depth))
+        reading = Signal()
+        outputs = Signal(range(dp.nmax + 1))
+        m.d.comb += self.busy.eq(1)
+        m.d.sync += self.done.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.busy.eq(0)
+                with m.If(self.start):
+                    m.d.sync += [n.eq(self.n), rows_len.eq((self.n + lanes - 1) >> self.shift),
+                                 load_bank.eq(0), load_addr.eq(0), loaded.eq(0), outputs.eq(0)]
+                    m.next = "LOAD"
+            with m.State("LOAD"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(self.i.valid):
+                    for b, (wp, _) in enumerate(banks):
+                        m.d.comb += [wp.addr.eq(load_addr), wp.data.eq(self.i.payload), wp.en.eq(load_bank == b)]
+                    m.d.sync += loaded.eq(loaded + 1)
+                    with m.If(load_bank == lanes - 1):
+                        m.d.sync += [load_bank.eq(0), load_addr.eq(load_addr + 1)]
+                    with m.Else():
+                        m.d.sync += load_bank.eq(load_bank + 1)
+                    with m.If(loaded + 1 == n):
+                        m.d.sync += [row.eq(0), addr.eq(0)]
+                        m.next = "COMPUTE"
+            with m.State("COMPUTE"):
+                m.d.comb += reading.eq(1)
+                with m.If(addr == rows_len - 1):
+                    m.d.sync += [addr.eq(0), row.eq(row + 1)]
+                    with m.If(row == n):
+                        m.next = "WAIT"
+                with m.Else():
+                    m.d.sync += addr.eq(addr + 1)
+            with m.State("WAIT"):
+                with m.If((outputs == n) & ~self.o.valid):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+
+        # ---- stage 1: memory data, with the read's tags
+        for _, rp in banks:
+            m.d.comb += rp.addr.eq(addr)
+        tag = data.StructLayout({"valid": 1, "row": row.shape(), "addr": addr.shape(), "first": 1, "last": 1})
+        t0 = Signal(tag)
+        m.d.comb += [t0.valid.eq(reading), t0.row.eq(row), t0.addr.eq(addr), t0.first.eq(addr == 0),
+                     t0.last.eq(addr == rows_len - 1)]
+        t1 = delay(m, t0, 1, "tag")
+        lane_data = [rp.data for _, rp in banks]
+        index = [Signal(range(dp.nmax + lanes), name=f"index{b}") for b in range(lanes)]
+        for b in range(lanes):
+            m.d.comb += index[b].eq(t1.addr * lanes + b)
+
+        # r_k for the δ path; r_{k−1} (``previous``) for the force path. Vector k + 1 passes by in row k.
+        current, previous, upcoming = Signal(vec), Signal(vec), Signal(vec)
+        nxt = Signal(range(dp.nmax + lanes + 1))
+        m.d.comb += nxt.eq(t1.row + 1)
+        passing = Signal(vec)
+        m.d.comb += passing.eq(lane_data[0])
+        for b in range(1, lanes):
+            with m.If(index[b] == nxt):
+                m.d.comb += passing.eq(lane_data[b])
+        here = Signal()
+        m.d.comb += here.eq(t1.valid & (t1.addr == (nxt >> self.shift)))
+        with m.If(here):
+            m.d.sync += upcoming.eq(passing)
+        with m.If(t1.valid & t1.last):  # row boundary: r_{k+1} becomes current
+            m.d.sync += [previous.eq(current), current.eq(Mux(here, passing, upcoming))]
+        with m.If(self.start):
+            m.d.sync += upcoming.eq(0)
+        with m.If(loaded == 0):
+            m.d.sync += current.eq(self.i.payload)  # r_0 (the first vector loaded)
+
+        # ---- δ path: d²(r_k, r_i), masked min per lane, min across lanes
+        lane_mins = []
+        for b in range(lanes):
+            sd = _unit(m, dp.make("distance"), f"delta_distance{b}", {"a": current, "b": lane_data[b]})
+            ts = delay(m, t1, dp.distance.latency, f"dtag{b}")
+            idx = delay(m, index[b], dp.distance.latency, f"didx{b}")
+            rm = dp.make("running_min")
+            m.submodules[f"delta_min{b}"] = rm
+            m.d.comb += [
+                rm.i.valid.eq(ts.valid), rm.i.payload.d2.eq(sd.o.payload), rm.i.payload.first.eq(ts.first),
+                rm.i.payload.last.eq(ts.last),
+                rm.i.payload.mask.eq((idx == ts.row) | (idx >= n) | (ts.row >= n)),
+            ]
+            lane_mins.append(rm.o)
+        delta = Signal(dp.d2_fmt.shape())  # δ_k, held until the next row's is ready
+        delta_row = Signal.like(row)
+        lane_min = _min_tree([o.payload for o in lane_mins])
+        row_at_min = delay(m, t1.row, dp.distance.latency + 1, "mrow")
+        delta_fifo = fifo.SyncFIFO(width=dp.d2_fmt.width, depth=_fifo_depth(self))
+        m.submodules.delta_fifo = delta_fifo
+        with m.If(lane_mins[0].valid):
+            m.d.sync += [delta.eq(lane_min), delta_row.eq(row_at_min)]
+        m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
+        with m.If(self.start):
+            m.d.sync += self.delta_min.eq(dp.d2_fmt.max_raw)
+        with m.Elif(lane_mins[0].valid & (row_at_min < n) & (lane_min < self.delta_min)):
+            m.d.sync += self.delta_min.eq(lane_min)
+
+        # ---- force path: the same reads one cycle later, r_{k−1} against r_i, weighted, accumulated
+        t2 = delay(m, t1, 1, "ftag")
+        previous = delay(m, previous, 1, "previous")  # r_{k−1} as the force path, one cycle behind, needs it
+        data2 = [delay(m, lane_data[b], 1, f"fdata{b}") for b in range(lanes)]
+        idx2 = [delay(m, index[b], 1, f"fidx{b}") for b in range(lanes)]
+        r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(self))
+        m.submodules.r_fifo = r_fifo
+        m.d.comb += [r_fifo.w_data.eq(previous.as_value()), r_fifo.w_en.eq(t2.valid & t2.first & (t2.row >= 1))]
+        to_product = dp.distance.latency + dp.weight.latency
+        lane_acc = []
+        for b in range(lanes):
+            sd = _unit(m, dp.make("distance"), f"force_distance{b}", {"a": previous, "b": data2[b]})
+            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta, "d2": sd.o.payload,
+                                                            "half_beta": self.half_beta})
+            diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
+            for d in range(dp.dmax):
+                m.d.sync += diff[d].eq(previous[d] - data2[b][d])
+            diff_late = delay(m, diff, to_product - 1, f"diff{b}")
+            prods = [_unit(m, dp.make("force_product"), f"product{b}_{d}", {"a": wt.o.payload, "b": diff_late[d]})
+                     for d in range(dp.dmax)]
+            tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
+            ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
+            live = tp.valid & (tp.row >= 1) & (ip < n)
+            acc = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax), name=f"acc{b}")
+            for d in range(dp.dmax):
+                base = Mux(tp.first, 0, acc[d])
+                with m.If(tp.valid):
+                    m.d.sync += acc[d].eq(base + Mux(live, prods[d].o.payload, 0))
+            lane_acc.append(acc)
+            if b == 0:
+                tag_p = tp
+        row_done = Signal()
+        m.d.sync += row_done.eq(tag_p.valid & tag_p.last & (tag_p.row >= 1))
+        force = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax))
+        for d in range(dp.dmax):
+            m.d.sync += force[d].eq(sum(acc[d] for acc in lane_acc))
+        force_valid = delay(m, row_done, 1, "fvalid")
+
+        # ---- steps 3–5 for vector k − 1
+        m.submodules.step = vs = VectorStep(dp)
+        m.d.comb += [
+            r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid),
+            vs.i.valid.eq(force_valid), vs.i.payload.force.eq(force), vs.i.payload.delta.eq(delta_fifo.r_data),
+            vs.i.payload.r.eq(r_fifo.r_data), vs.step.eq(self.step),
+            self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload.r),
+        ]
+        with m.If(self.start):
+            m.d.sync += self.move_norm.eq(0)
+        with m.Elif(vs.o.valid):
+            m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s), outputs.eq(outputs + 1)]
+        return m
+
+
+def _fifo_depth(updater: VectorUpdater) -> int:
+    # Rows can be one cycle long; a row's F* leaves the force pipeline ``force_latency`` cycles after its
+    # r and δ were queued, so that many entries can wait at once.
+    return 1 << (updater.force_latency + 4).bit_length()
+
+
+def _min_tree(values):
+    values = list(values)
+    while len(values) > 1:
+        values = [Mux(values[j + 1] < values[j], values[j + 1], values[j]) if j + 1 < len(values) else values[j]
+                  for j in range(0, len(values), 2)]
+    return values[0]

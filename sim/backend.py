@@ -1,0 +1,95 @@
+"""The ``sim`` backend: every update runs on the RTL (:class:`~spherecode.hw.core.UpdaterCore`) under
+Verilator, through cocotb. One simulator process serves all updates of a backend over two named pipes
+(:mod:`spherecode.sim.tb_core`); builds are cached per configuration (:mod:`spherecode.sim.build`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..host.backend import Update
+from ..hw.core import UpdaterCore
+from ..hw.fixed import Q
+from .build import build
+
+__all__ = ["SimBackend"]
+
+
+class SimBackend:
+    """Parameters: ``fmt`` (coordinate format), ``nmax``, ``dmax``, ``lanes`` — the hardware simulated."""
+
+    name = "sim"
+
+    def __init__(self, fmt: str | Q = "Q3.44", nmax: int = 64, dmax: int = 3, lanes: int = 1, **_):
+        self.core = UpdaterCore(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax, lanes)
+        self.dp = self.core.dp
+        self._server = None
+
+    def _start(self):
+        sim = build(self.core)
+        self._work = tempfile.TemporaryDirectory(prefix="spherecode-simb-")
+        req, resp = Path(self._work.name) / "req", Path(self._work.name) / "resp"
+        os.mkfifo(req)
+        os.mkfifo(resp)
+        env = {"SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)}
+        self._error = None
+
+        def serve():
+            try:
+                sim.run("spherecode.sim.tb_core", env, log=Path(self._work.name) / "sim.log")
+            except Exception as exc:  # reported by the next request
+                self._error = exc
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        self._req = open(req, "w")
+        self._resp = open(resp)
+        self._server = True
+
+    def close(self):
+        if self._server:
+            self._req.write(json.dumps({"quit": True}) + "\n")
+            self._req.close()
+            self._thread.join(timeout=30)
+            self._resp.close()
+            self._work.cleanup()
+            self._server = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def update(self, vectors: np.ndarray, beta: float) -> Update:
+        dp = self.dp
+        n, d = vectors.shape
+        if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
+            raise ValueError(f"N = {n}, D = {d} outside the simulated hardware (2 ≤ N ≤ {dp.nmax}, 2 ≤ D ≤ {dp.dmax})")
+        hb, c = dp.constants(beta)
+        if not self._server:
+            self._start()
+        raw = dp.fmt.from_float(vectors).ravel()
+        mask = (1 << dp.fmt.width) - 1
+        req = {"n": n, "d": d, "half_beta": hb, "step": c, "coords": [format(int(x) & mask, "x") for x in raw]}
+        self._req.write(json.dumps(req) + "\n")
+        self._req.flush()
+        line = self._resp.readline()
+        if not line:
+            raise RuntimeError(f"the simulator stopped: {self._error}")
+        ans = json.loads(line)
+        if ans["error"]:
+            raise ValueError(ans["error"])
+        out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
+        out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
+        return Update(
+            out * dp.fmt.ulp,
+            int(ans["move_norm"], 16) * dp.s_fmt.ulp,
+            None,
+            {"cycles": ans["cycles"], "delta_min": int(ans["delta_min"], 16) * dp.d2_fmt.ulp},
+        )

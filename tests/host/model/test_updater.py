@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from spherecode.host.loosening import force_loosening
+from spherecode.host.metrics import summary
+from spherecode.host.model.updater import ModelBackend, iterate
+from spherecode.host.reference import random_start, reference_update
+from spherecode.hw.datapath import Datapath
+from spherecode.hw.fixed import Q
+
+
+@pytest.mark.parametrize("n, dim", [(2, 2), (50, 3), (40, 5)])
+@pytest.mark.parametrize("beta", [4.0, 50.0, 3000.0])
+def test_q3_44_tracks_the_float64_reference(n, dim, beta):
+    r = random_start(n, dim, np.random.default_rng(n + dim))
+    a = ModelBackend("Q3.44", nmax=64).update(r, beta)
+    b = reference_update(r, beta)
+    np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-12)
+    np.testing.assert_allclose(a.delta, b.delta, atol=1e-12)
+    assert a.move_norm == pytest.approx(b.move_norm, rel=1e-9, abs=1e-12)
+
+
+def test_narrow_format_is_close_and_unit_norm():
+    r = random_start(30, 3, np.random.default_rng(1))
+    a = ModelBackend("Q2.20", nmax=64).update(r, 12.0)
+    assert np.abs(a.vectors - reference_update(r, 12.0).vectors).max() < 2e-5
+    np.testing.assert_allclose(np.linalg.norm(a.vectors, axis=1), 1.0, atol=8 * 2.0**-20)
+
+
+def test_unit_norm_within_a_few_ulp():
+    r = random_start(64, 6, np.random.default_rng(2))
+    out = ModelBackend("Q3.44", nmax=64).update(r, 9.0).vectors
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=4 * 2.0**-44)
+
+
+def test_deterministic_and_independent_of_blocks_and_threads(monkeypatch):
+    import spherecode.host.model.updater as upd
+
+    dp = Datapath(Q(3, 44), 256, 3)
+    r = dp.fmt.from_float(random_start(200, 3, np.random.default_rng(3)))
+    hb, c = dp.constants(10.0)
+    a = iterate(dp, r, hb, c)
+    monkeypatch.setattr(upd, "_BLOCK_PAIRS", 997)
+    b = iterate(dp, r, hb, c, threads=2)
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    np.testing.assert_array_equal(a.delta, b.delta)
+    assert a.move_norm == b.move_norm
+
+
+def test_coincident_points_stay_finite():
+    r = random_start(8, 3, np.random.default_rng(4))
+    r[5] = r[2]
+    out = ModelBackend("Q3.44", nmax=16).update(r, 6.0)
+    assert out.delta[2] == 0 and out.delta[5] == 0
+    assert np.all(np.isfinite(out.vectors))
+    np.testing.assert_allclose(np.linalg.norm(out.vectors, axis=1), 1.0, atol=1e-12)
+
+
+def test_configuration_limits():
+    backend = ModelBackend("Q3.44", nmax=8, dmax=3)
+    with pytest.raises(ValueError, match="outside this configuration"):
+        backend.update(random_start(9, 3, np.random.default_rng(0)), 4.0)
+    with pytest.raises(ValueError, match="outside this configuration"):
+        backend.update(random_start(4, 4, np.random.default_rng(0)), 4.0)
+    with pytest.raises(ValueError, match="range"):
+        backend.update(random_start(4, 3, np.random.default_rng(0)), 2 * 70000.0)
+    with pytest.raises(ValueError):
+        Datapath(Q(3, 44), 8, 9)
+
+
+def test_icosahedron_on_the_model():
+    r = random_start(12, 3, np.random.default_rng(0))
+    out = force_loosening(ModelBackend("Q3.44", nmax=16, dmax=3), r, 600)
+    assert summary(out.vectors)["min_angle_deg"] == pytest.approx(63.4349488, abs=1e-4)
