@@ -106,17 +106,42 @@ def _hardware(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lanes", type=int, choices=(1, 2, 4), default=1, help="pairs per cycle (1)")
 
 
+def _hardware_config(args) -> dict:
+    """The hardware configuration simulated or modelled: Nmax = 64 or the next power of two ≥ N,
+    Dmax = max(3, D), so that runs of similar sizes share one Verilator build."""
+    return {"fmt": args.format, "lanes": args.lanes, "dmax": max(3, args.dim),
+            "nmax": max(64, 1 << (args.points - 1).bit_length())}
+
+
 def _backend_options(args, threads: int) -> dict:
     """Options for the chosen backend from the command line."""
     if args.backend == "model":
-        return {"fmt": args.format, "threads": threads, "lanes": args.lanes, "dmax": max(6, args.dim),
-                "nmax": max(16384, args.points)}
+        return {**_hardware_config(args), "threads": threads}
+    if args.backend == "sim":
+        return _hardware_config(args)
     return {"threads": threads}
 
 
 def _check_backend(args) -> None:
-    if args.backend == "model" and args.dim > 7:
+    if args.backend in ("model", "sim") and args.dim > 7:
         raise UsageError(f"--dim {args.dim}: the fixed-point datapath supports D ≤ 7")
+    if args.backend in ("model", "sim") and args.points > 16384:
+        raise UsageError(f"--points {args.points}: the hardware holds at most Nmax = 16384 vectors")
+
+
+def _cycles(args, stats: dict) -> dict:
+    """``cycles_per_iteration``: measured by the RTL's counter (sim) or from the exact formula (model)."""
+    if args.backend == "sim" and stats.get("updates"):
+        return {"cycles_per_iteration": stats["cycles"] / stats["updates"],
+                "sim_cycles_per_second": stats["cycles"] / stats["update_seconds"]}
+    if args.backend == "model":
+        from spherecode.hw.core import UpdaterCore
+        from spherecode.hw.fixed import Q
+
+        cfg = _hardware_config(args)
+        core = UpdaterCore(Q.parse(cfg["fmt"]), cfg["nmax"], cfg["dmax"], cfg["lanes"])
+        return {"cycles_per_iteration": core.cycles_for(args.points, args.dim)}
+    return {}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     _hardware(run)
     run.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
     run.add_argument("--out", "-o", type=_out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
+    run.add_argument("--vs", choices=sorted(BACKENDS), help="also run the same starts on this backend, side by side")
 
     verify = sub.add_parser("verify", help="metrics and Gram-matrix checks of a code file")
     verify.add_argument("file", help=f"code file ({', '.join(SUFFIXES)})")
@@ -151,13 +177,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_run(args) -> tuple[dict, str]:
-    _check_backend(args)
+def _run_backend(args, backend: str) -> tuple[dict, object]:
+    """Run every start on ``backend``; returns the result fields and the best start."""
     single = args.starts == 1 or args.jobs == 1
     # One process running the starts in turn gives each update all cores; worker processes get one each.
-    options = _backend_options(args, (os.cpu_count() or 1) if single else 1)
+    options = _backend_options(argparse.Namespace(**{**vars(args), "backend": backend}),
+                               (os.cpu_count() or 1) if single else 1)
     tasks = [
-        StartTask(args.backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options)
+        StartTask(backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options)
         for k in range(args.starts)
     ]
     t0 = time.perf_counter()
@@ -170,13 +197,13 @@ def _cmd_run(args) -> tuple[dict, str]:
                 on_step=(lambda _: bar.update(1)) if single else None,
             )
         except ValueError as exc:  # e.g. β beyond the hardware's range after many iterations
-            raise UsageError(f"backend {args.backend}: {exc}") from None
+            raise UsageError(f"backend {backend}: {exc}") from None
     seconds = time.perf_counter() - t0
+    hardware = backend != "reference"
     result = {
-        "command": "run",
-        "backend": args.backend,
-        "format": args.format if args.backend != "reference" else None,
-        "lanes": args.lanes if args.backend != "reference" else None,
+        "backend": backend,
+        "format": args.format if hardware else None,
+        "lanes": args.lanes if hardware else None,
         "iterations": args.iters,
         "starts": args.starts,
         "seed": args.seed,
@@ -184,17 +211,34 @@ def _cmd_run(args) -> tuple[dict, str]:
         "final_beta": best.final_beta,
         **summary(best.vectors),
         "seconds": seconds,
-        "out": None,
-        **best.stats,
+        **_cycles(argparse.Namespace(**{**vars(args), "backend": backend}), best.stats),
     }
+    return result, best
+
+
+def _cmd_run(args) -> tuple[dict, str]:
+    _check_backend(args)
+    result, best = _run_backend(args, args.backend)
+    result = {"command": "run", **result, "out": None}
     if args.out:
         write_code(args.out, best.vectors, {k: result[k] for k in ("backend", "iterations", "starts", "seed")})
         result["out"] = str(args.out)
-    head = (
-        f"spherecode run: D={args.dim} N={args.points}, backend {args.backend}, "
-        f"best of {args.starts} start(s) × {args.iters} iterations, seed {args.seed} ({seconds:.1f} s)"
-    )
-    return result, head + "\n" + _quality_table(result) + (f"\n  wrote         {args.out}" if args.out else "")
+    text = [_headline(args, result), _quality_table(result)]
+    if args.vs:
+        other, _ = _run_backend(args, args.vs)
+        result["vs"] = other
+        text += [_headline(args, other), _quality_table(other),
+                 f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle"]
+    if args.out:
+        text.append(f"  wrote         {args.out}")
+    return result, "\n".join(text)
+
+
+def _headline(args, r: dict) -> str:
+    hw = f" {r['format']}, {r['lanes']} lane(s)," if r["format"] else ""
+    cycles = f", {r['cycles_per_iteration']:.0f} cycles/iteration" if "cycles_per_iteration" in r else ""
+    return (f"spherecode run: D={args.dim} N={args.points}, backend {r['backend']},{hw} best of {args.starts} "
+            f"start(s) × {args.iters} iterations, seed {args.seed} ({r['seconds']:.1f} s{cycles})")
 
 
 def _quality_table(r: dict) -> str:
@@ -240,12 +284,15 @@ def _cmd_bench(args) -> tuple[dict, str]:
     vectors = random_start(args.points, args.dim, np.random.default_rng(args.seed))
     vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed
     times = []
+    cycles = 0
     t0 = time.perf_counter()
     with _progress(args.repeats, "it") as bar:
         for _ in range(args.repeats):
             t = time.perf_counter()
-            vectors = backend.update(vectors, args.beta).vectors
+            update = backend.update(vectors, args.beta)
             times.append(time.perf_counter() - t)
+            vectors = update.vectors
+            cycles += update.stats.get("cycles", 0)
             bar.update(1)
     seconds = time.perf_counter() - t0
     median = statistics.median(times)
@@ -266,6 +313,7 @@ def _cmd_bench(args) -> tuple[dict, str]:
         "ms_min": min(times) * 1e3,
         "ms_max": max(times) * 1e3,
         "pairs_per_second": pairs / median,
+        **_cycles(args, {"updates": args.repeats, "cycles": cycles, "update_seconds": sum(times)}),
     }
     text = (
         f"spherecode bench: backend {args.backend}, D={args.dim} N={args.points}, {args.repeats} iterations\n"

@@ -11,6 +11,7 @@ Written against :class:`~spherecode.host.backend.Backend` only, so every executi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,7 +39,8 @@ class LooseningResult:
     vectors: np.ndarray  #: (N, D) the vectors after the last iteration
     l: float  #: final l (the last kept β is 2l or 2l/(1 + 1/n))
     trace: list[Step] = field(default_factory=list)
-    stats: dict = field(default_factory=dict)  #: summed backend statistics (e.g. cycles)
+    #: ``updates`` made, the seconds spent in them and, from hardware, their ``cycles``
+    stats: dict = field(default_factory=dict)
 
 
 def force_loosening(
@@ -57,8 +59,10 @@ def force_loosening(
     stats: dict = {}
     for n in range(1, iterations + 1):
         grow = 1.0 + 1.0 / n
+        t0 = time.perf_counter()
         first: Update = backend.update(r, 2.0 * l)
         second: Update = backend.update(r, 2.0 * l * grow)
+        stats["update_seconds"] = stats.get("update_seconds", 0.0) + time.perf_counter() - t0
         raised = not first.move_norm > second.move_norm
         step = Step(n, 2.0 * l, 2.0 * l * grow, first.move_norm, second.move_norm, raised)
         if raised:
@@ -67,8 +71,9 @@ def force_loosening(
         else:
             r = first.vectors
         for update in (first, second):
-            for key, value in update.stats.items():
-                stats[key] = stats.get(key, 0) + value
+            stats["updates"] = stats.get("updates", 0) + 1
+            if "cycles" in update.stats:
+                stats["cycles"] = stats.get("cycles", 0) + update.stats["cycles"]
         if keep_trace:
             trace.append(step)
         if on_step is not None:

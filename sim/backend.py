@@ -29,9 +29,10 @@ class SimBackend:
         self.core = UpdaterCore(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax, lanes)
         self.dp = self.core.dp
         self._server = None
+        self._sim = build(self.core)  # at construction, so that no update's time includes a build
 
     def _start(self):
-        sim = build(self.core)
+        sim = self._sim
         self._work = tempfile.TemporaryDirectory(prefix="spherecode-simb-")
         req, resp = Path(self._work.name) / "req", Path(self._work.name) / "resp"
         os.mkfifo(req)
@@ -66,17 +67,14 @@ class SimBackend:
         except Exception:
             pass
 
-    def update(self, vectors: np.ndarray, beta: float) -> Update:
-        dp = self.dp
-        n, d = vectors.shape
-        if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
-            raise ValueError(f"N = {n}, D = {d} outside the simulated hardware (2 ≤ N ≤ {dp.nmax}, 2 ≤ D ≤ {dp.dmax})")
-        hb, c = dp.constants(beta)
+    def exchange(self, n: int, d: int, half_beta: int, step: int, coords: np.ndarray) -> dict:
+        """One iteration on the simulated core with raw inputs, unchecked; returns the testbench's answer.
+        Raises ``ValueError`` when the core refuses the configuration (its ``error`` flag)."""
         if not self._server:
             self._start()
-        raw = dp.fmt.from_float(vectors).ravel()
-        mask = (1 << dp.fmt.width) - 1
-        req = {"n": n, "d": d, "half_beta": hb, "step": c, "coords": [format(int(x) & mask, "x") for x in raw]}
+        mask = (1 << self.dp.fmt.width) - 1
+        req = {"n": n, "d": d, "half_beta": half_beta, "step": step,
+               "coords": [format(int(x) & mask, "x") for x in coords]}
         self._req.write(json.dumps(req) + "\n")
         self._req.flush()
         line = self._resp.readline()
@@ -85,6 +83,15 @@ class SimBackend:
         ans = json.loads(line)
         if ans["error"]:
             raise ValueError(ans["error"])
+        return ans
+
+    def update(self, vectors: np.ndarray, beta: float) -> Update:
+        dp = self.dp
+        n, d = vectors.shape
+        if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
+            raise ValueError(f"N = {n}, D = {d} outside the simulated hardware (2 ≤ N ≤ {dp.nmax}, 2 ≤ D ≤ {dp.dmax})")
+        hb, c = dp.constants(beta)
+        ans = self.exchange(n, d, hb, c, dp.fmt.from_float(vectors).ravel())
         out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
         out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
         return Update(

@@ -40,7 +40,7 @@ def test_schedule_against_hand_computed_trace():
     assert [s.raised for s in out.trace] == [True, False, True, True]
     assert out.l == pytest.approx(20 / 3)
     assert np.all(out.vectors == pytest.approx(40 / 3))  # the last kept candidate is r''
-    assert out.stats == {"cycles": 80}
+    assert out.stats["updates"] == 8 and out.stats["cycles"] == 80 and out.stats["update_seconds"] >= 0
 
 
 def test_keeping_the_first_candidate_keeps_its_vectors():
