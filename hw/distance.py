@@ -29,7 +29,7 @@ class SquaredDistance(wiring.Component):
     Each difference is exact; each square is exact, then truncated to f + ``GUARD_BITS`` fraction bits;
     the sum is exact and rounded to nearest at f bits, then saturated to :func:`d2_format`. Error ≤ ½ +
     dim · 2^−GUARD_BITS ulp. Ports: ``i`` — stream of ``{a, b}`` (arrays of ``dim`` raw values); ``o`` —
-    stream of raw d². II = 1; :attr:`latency` = 6 + ⌈log2 dim⌉ cycles.
+    stream of raw d². II = 1; :attr:`latency` = 7 + ⌈log2 dim⌉ cycles.
     """
 
     def __init__(self, fmt: Q, dim: int):

@@ -33,11 +33,12 @@ class LimbProduct(wiring.Component):
     """``p = a · b + bias`` exactly, three cycles after ``a`` and ``b`` are presented (II = 1, no valid).
 
     Ports: ``a`` (``a_shape``), ``b`` (``b_shape``) in; ``p`` out, signed (or unsigned if both operands
-    are) and wide enough for any product. Latency :attr:`LATENCY` = 3: limb products, row sums, total.
+    are) and wide enough for any product. Latency :attr:`LATENCY` = 4: limbs registered, limb products,
+    row sums, total.
     ``bias`` (a constant, e.g. the rounding half-ulp of a following shift) rides in a row sum for free.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, a_shape, b_shape, bias: int = 0):
         self._a_shape, self._b_shape, self._bias = a_shape, b_shape, bias
@@ -57,8 +58,12 @@ class LimbProduct(wiring.Component):
         for ai, (a_part, a_pos) in enumerate(a_limbs):
             terms = []
             for bi, (b_part, b_pos) in enumerate(b_limbs):
+                # Limbs registered before the DSPs: long routes to them were the critical paths.
+                a_reg = Signal(a_part.shape(), name=f"a_{ai}_{bi}")
+                b_reg = Signal(b_part.shape(), name=f"b_{ai}_{bi}")
+                m.d.sync += [a_reg.eq(a_part), b_reg.eq(b_part)]
                 pp = Signal((a_part * b_part).shape(), name=f"pp_{ai}_{bi}")
-                m.d.sync += pp.eq(a_part * b_part)
+                m.d.sync += pp.eq(a_reg * b_reg)
                 terms.append(pp << (a_pos + b_pos))
             row = Signal(self.p.shape(), name=f"row_{ai}")
             m.d.sync += row.eq(sum(terms) + (self._bias if ai == 0 else 0))
@@ -71,7 +76,7 @@ class Multiplier(wiring.Component):
     """``o = saturate(round_shift(a · b, a.f + b.f − o.f, rounding), o_fmt)``; with ``square``, ``o = a²``.
 
     Ports: ``i`` — stream of ``{a, b}`` (or ``{a}`` for a square) raw values in ``a_fmt``/``b_fmt``; ``o``
-    — stream of raw ``o_fmt`` values. One result per clock, :attr:`latency` = 5 cycles (input register,
+    — stream of raw ``o_fmt`` values. One result per clock, :attr:`latency` = 6 cycles (input register,
     :class:`LimbProduct`, round and saturate). No backpressure: both streams are always ready.
     """
 

@@ -93,7 +93,7 @@ class PiecewisePolynomial(wiring.Component):
     """Evaluates a :class:`PolyTable`: ``y ≈ f`` on segment ``k`` at local offset ``u``.
 
     Ports: ``k`` (segment index), ``u`` (signed, ``frac`` fraction bits, in [−½, ½)) in; ``y`` (signed,
-    ``COEFF_INT``.``frac``) out, :attr:`latency` = 2 + 4·degree cycles later. II = 1, no valid: the
+    ``COEFF_INT``.``frac``) out, :attr:`latency` = 2 + 5·degree cycles later. II = 1, no valid: the
     enclosing unit carries valid beside it.
     """
 

@@ -19,7 +19,7 @@ class Scale(wiring.Component):
 
     The shift s = x.f + mant.f − out.f − exp varies per input; half-up rounding is computed as
     ``(floor(2p / 2^s) + 1) >> 1``. Ports: ``i`` — stream of ``{x, mant, exp}``; ``o`` — stream of raw
-    ``out_fmt`` values. II = 1; :attr:`latency` = 5.
+    ``out_fmt`` values. II = 1; :attr:`latency` = 6.
     """
 
     latency = 1 + LimbProduct.LATENCY + 1

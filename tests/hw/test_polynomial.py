@@ -12,7 +12,7 @@ def test_degree_follows_the_error_bound():
     coarse = make_table("e", deriv, starts, widths, frac=40, error=2.0**-12)
     fine = make_table("e", deriv, starts, widths, frac=40, error=2.0**-36)
     assert coarse.degree < fine.degree and fine.error_bound <= 2.0**-36 and fine.segments == 16
-    assert fine.latency == 2 + 4 * fine.degree
+    assert fine.latency == 2 + 5 * fine.degree
 
 
 def test_horner_model_matches_the_function():

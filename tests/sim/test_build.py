@@ -23,7 +23,7 @@ def test_build_is_cached_per_configuration(tmp_path, monkeypatch):
     other = sim_build.build(Multiplier(Q(2, 7)))
     assert other.directory != first.directory
     out, cycles = stream_through(unit, [{"a": 64, "b": -32}, {"a": 127, "b": 127}], gaps=[3, 0])
-    assert out == [-32, 127] and cycles == [5, 9]  # 127 · 127 / 64 saturates
+    assert out == [-32, 127] and cycles == [6, 10]  # 127 · 127 / 64 saturates
 
 
 def test_pack_round_trip():
