@@ -91,6 +91,15 @@ class Datapath:
         """A new instance of the unit called ``name``, with this configuration's parameters."""
         return self._factories[name]()
 
+    def inputs(self, vectors, beta: float):
+        """What the host sends for one iteration: raw coordinates (N, D), raw β/2 and raw 1/(2β).
+
+        Raises ``ValueError`` when N or D is outside this configuration or β outside its range."""
+        n, d = vectors.shape
+        if not (2 <= n <= self.nmax and 2 <= d <= self.dmax):
+            raise ValueError(f"N = {n}, D = {d} outside this configuration (2 ≤ N ≤ {self.nmax}, 2 ≤ D ≤ {self.dmax})")
+        return (self.fmt.from_float(vectors), *self.constants(beta))
+
     def constants(self, beta: float) -> tuple[int, int]:
         """The host's runtime constants for β: raw β/2 (UQ17.16) and raw 1/(2β) (UQ1.(f + 4)).
 

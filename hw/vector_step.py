@@ -67,14 +67,7 @@ class VectorStep(wiring.Component):
         t += self.normalise_latency
 
         # F = F̂ / |F̂|
-        norm = _unit(m, dp.make("force_norm"), "force_norm", {"a": fhat, "b": [0] * dmax})
-        rsq = _unit(m, dp.make("force_rsqrt"), "force_rsqrt", norm.o.payload)
-        fhat_late = delay(m, fhat, dp.force_norm.latency + dp.force_rsqrt.latency, "fhat")
-        direction = []
-        for d in range(dmax):
-            sc = _unit(m, dp.make("direction"), f"direction{d}",
-                       {"x": fhat_late[d], "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp})
-            direction.append(sc.o.payload)
+        direction = _divide_by_norm(m, dp, fhat, ("force_norm", "force_rsqrt", "direction"), "fhat")
         t += dp.force_norm.latency + dp.force_rsqrt.latency + dp.direction.latency
         assert t == 1 + self.force_latency
 
@@ -98,14 +91,7 @@ class VectorStep(wiring.Component):
         assert t == 1 + self.moved_latency
 
         # r' = r* / |r*|
-        norm2 = _unit(m, dp.make("moved_norm"), "moved_norm", {"a": moved, "b": [0] * dmax})
-        rsq2 = _unit(m, dp.make("moved_rsqrt"), "moved_rsqrt", norm2.o.payload)
-        moved_late = delay(m, moved, dp.moved_norm.latency + dp.moved_rsqrt.latency, "moved")
-        new = []
-        for d in range(dmax):
-            sc = _unit(m, dp.make("renormalise"), f"renormalise{d}",
-                       {"x": moved_late[d], "mant": rsq2.o.payload.mant, "exp": rsq2.o.payload.exp})
-            new.append(sc.o.payload)
+        new = _divide_by_norm(m, dp, moved, ("moved_norm", "moved_rsqrt", "renormalise"), "moved")
         t += dp.moved_norm.latency + dp.moved_rsqrt.latency + dp.renormalise.latency
         new_vec = Signal(vec(dp.fmt))
         m.d.comb += [new_vec[d].eq(new[d]) for d in range(dmax)]
@@ -120,6 +106,18 @@ class VectorStep(wiring.Component):
             self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid")),
         ]
         return m
+
+
+def _divide_by_norm(m: Module, dp: Datapath, x, units: tuple[str, str, str], name: str) -> list:
+    """x / |x| coordinate by coordinate: squared norm, reciprocal square root, one scaling per coordinate
+    (the three datapath units named in ``units``); ``latency`` of the three added up."""
+    norm_name, rsqrt_name, scale_name = units
+    norm = _unit(m, dp.make(norm_name), norm_name, {"a": x, "b": [0] * dp.dmax})
+    rsq = _unit(m, dp.make(rsqrt_name), rsqrt_name, norm.o.payload)
+    late = delay(m, x, getattr(dp, norm_name).latency + getattr(dp, rsqrt_name).latency, name)
+    return [_unit(m, dp.make(scale_name), f"{scale_name}{d}",
+                  {"x": late[d], "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp}).o.payload
+            for d in range(dp.dmax)]
 
 
 def _or_all(values):

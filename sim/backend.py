@@ -88,10 +88,8 @@ class SimBackend:
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp = self.dp
         n, d = vectors.shape
-        if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
-            raise ValueError(f"N = {n}, D = {d} outside the simulated hardware (2 ≤ N ≤ {dp.nmax}, 2 ≤ D ≤ {dp.dmax})")
-        hb, c = dp.constants(beta)
-        ans = self.exchange(n, d, hb, c, dp.fmt.from_float(vectors).ravel())
+        raw, hb, c = dp.inputs(vectors, beta)
+        ans = self.exchange(n, d, hb, c, raw.ravel())
         out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
         out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
         return Update(

@@ -128,11 +128,7 @@ class ModelBackend:
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp = self.datapath
-        n, d = vectors.shape
-        if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
-            raise ValueError(f"N = {n}, D = {d} outside this configuration (2 ≤ N ≤ {dp.nmax}, 2 ≤ D ≤ {dp.dmax})")
-        hb, c = dp.constants(beta)
-        out = iterate(dp, dp.fmt.from_float(vectors), hb, c, self.threads)
+        out = iterate(dp, *dp.inputs(vectors, beta), self.threads)
         return Update(
             out.vectors * dp.fmt.ulp,
             out.move_norm * dp.s_fmt.ulp,
