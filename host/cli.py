@@ -181,8 +181,8 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
     """Run every start on ``backend``; returns the result fields and the best start."""
     single = args.starts == 1 or args.jobs == 1
     # One process running the starts in turn gives each update all cores; worker processes get one each.
-    options = _backend_options(argparse.Namespace(**{**vars(args), "backend": backend}),
-                               (os.cpu_count() or 1) if single else 1)
+    args = argparse.Namespace(**{**vars(args), "backend": backend})
+    options = _backend_options(args, (os.cpu_count() or 1) if single else 1)
     tasks = [
         StartTask(backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options)
         for k in range(args.starts)
@@ -211,7 +211,7 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
         "final_beta": best.final_beta,
         **summary(best.vectors),
         "seconds": seconds,
-        **_cycles(argparse.Namespace(**{**vars(args), "backend": backend}), best.stats),
+        **_cycles(args, best.stats),
     }
     return result, best
 

@@ -165,13 +165,12 @@ class VectorUpdater(wiring.Component):
             ]
             lane_mins.append(rm.o)
         delta = Signal(dp.d2_fmt.shape())  # δ_k, held until the next row's is ready
-        delta_row = Signal.like(row)
         lane_min = _min_tree([o.payload for o in lane_mins])
         row_at_min = delay(m, t1.row, dp.distance.latency + 1, "mrow")
         delta_fifo = fifo.SyncFIFO(width=dp.d2_fmt.width, depth=_fifo_depth(self))
         m.submodules.delta_fifo = delta_fifo
         with m.If(lane_mins[0].valid):
-            m.d.sync += [delta.eq(lane_min), delta_row.eq(row_at_min)]
+            m.d.sync += delta.eq(lane_min)
         m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
         with m.If(self.start):
             m.d.sync += self.delta_min.eq(dp.d2_fmt.max_raw)

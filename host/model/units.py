@@ -119,7 +119,11 @@ def repulsion_weight(unit: RepulsionWeight, delta, d2, half_beta) -> np.ndarray:
     diff = np.maximum(diff, 0)
     bits = unit.diff_fmt.width + unit.hb_fmt.width
     t = saturate(mul_shift(diff, hb, unit.t_shift, "nearest", bits), unit.t_fmt)
-    w = exp2(unit.exp2, t)
+    # exp2 only where it can be non-zero: 2^−t with t ≥ f + 2 rounds to 0 in the RTL too (large β makes
+    # that most pairs, so this is where the whole-iteration model saves its time).
+    w = np.zeros(t.shape, dtype=np.int64)
+    live = t < ((unit.w_fmt.f + 2) << unit.t_fmt.f)
+    w[live] = exp2(unit.exp2, t[live])
     return np.where(d2 == 0, 1 << unit.w_fmt.f, np.where(delta == 0, 0, w))
 
 

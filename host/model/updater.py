@@ -2,8 +2,8 @@
 integers, built from the unit models and the :class:`~spherecode.hw.datapath.Datapath` definition.
 
 Rows are processed in blocks (memory O(N · block · D)); within a block, every step is a vectorised unit
-model. Weights are only evaluated past the exponent where they are non-zero, products only where a
-weight is non-zero: the skipped values are exactly 0 in the RTL too, so this changes no bit.
+model. Products are only formed where a weight is non-zero: the skipped values are exactly 0 in the RTL
+too, so this changes no bit.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ...hw.fixed import Q
 from ..backend import Update
 from ..pairs import block_ranges
 from . import units
-from .fixedpoint import bit_length, mul_shift, saturate
+from .fixedpoint import bit_length, saturate
 
 __all__ = ["IterationResult", "iterate", "ModelBackend"]
 
@@ -40,26 +40,12 @@ def _force(dp: Datapath, r: np.ndarray, j0: int, j1: int, hb: int) -> tuple[np.n
     masked = d2.copy()
     masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
     delta = masked.min(axis=1)
-    w = _weights(dp, np.broadcast_to(delta[:, None], d2.shape), d2, hb)
+    w = units.repulsion_weight(dp.weight, np.broadcast_to(delta[:, None], d2.shape), d2, hb)
     jj, ii = np.nonzero(w)
     prods = units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii])
     acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
     np.add.at(acc, jj, prods)
     return delta, acc
-
-
-def _weights(dp: Datapath, delta: np.ndarray, d2: np.ndarray, hb: int) -> np.ndarray:
-    """The weight model, evaluated only where it can be non-zero (t below the underflow point)."""
-    unit = dp.weight
-    logs_d2 = units.log2(unit.log2, d2)
-    logs_delta = units.log2(unit.log2, delta)
-    diff = np.maximum(logs_d2 - logs_delta, 0)
-    t = saturate(mul_shift(diff, np.int64(hb), unit.t_shift, "nearest", unit.diff_fmt.width + unit.hb_fmt.width),
-                 unit.t_fmt)
-    w = np.zeros(d2.shape, dtype=np.int64)
-    live = t < ((unit.w_fmt.f + 2) << unit.t_fmt.f)  # 2^−t < 2^−(f + 2) rounds to 0
-    w[live] = units.exp2(unit.exp2, t[live])
-    return np.where(d2 == 0, 1 << unit.w_fmt.f, np.where(delta == 0, 0, w))
 
 
 def _block_normalise(dp: Datapath, acc: np.ndarray) -> np.ndarray:
