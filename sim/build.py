@@ -13,15 +13,16 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.hdl import Const, Value
 
 from .toolchain import setup
 
-__all__ = ["ports", "to_verilog", "Build", "build", "cache_dir"]
+__all__ = ["ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "cache_dir", "cache_key", "cached", "compile_model"]
 
 TOP = "top"
 _OPTIONS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
@@ -40,7 +41,18 @@ def ports(component) -> list[Value]:
 
 def to_verilog(component, name: str = TOP) -> str:
     """Verilog of a ``wiring.Component``, ports named ``<member>__payload``, ``__valid``, …"""
-    return verilog.convert(component, name=name, ports=ports(component), emit_src=False)
+    return rtlil_to_verilog(to_rtlil(component, name))
+
+
+def to_rtlil(component, name: str = TOP) -> str:
+    """The RTLIL that :func:`to_verilog` translates: pure Python and fast, so a cache key can be computed
+    from it without running Yosys."""
+    return rtlil.convert(component, name=name, ports=ports(component), emit_src=False)
+
+
+def rtlil_to_verilog(text: str) -> str:
+    """What ``amaranth.back.verilog.convert`` does after generating RTLIL (Yosys: ``proc``, ``write_verilog``)."""
+    return verilog._convert_rtlil_text(text)
 
 
 @dataclass(frozen=True)
@@ -79,15 +91,31 @@ def build(component, extra_options: tuple[str, ...] = ()) -> Build:
     """Generate Verilog for ``component`` and build it with Verilator, or reuse the cached build."""
     source = to_verilog(component)
     options = _OPTIONS + tuple(extra_options)
-    key = hashlib.sha256(json.dumps([source, TOP, options, _versions(), _MAKE_VARS]).encode()).hexdigest()[:20]
+
+    def fill(staging: Path) -> None:
+        (staging / f"{TOP}.v").write_text(source)
+        _verilate(staging, options)
+
+    return Build(cached(cache_key(source, TOP, options), TOP, fill))
+
+
+def cache_key(*parts) -> str:
+    """The cache key of a build made from ``parts`` (JSON-able: Verilog, options, …), the tool versions and
+    the make variables."""
+    return hashlib.sha256(json.dumps([*parts, _versions(), _MAKE_VARS]).encode()).hexdigest()[:20]
+
+
+def cached(key: str, target: str, fill: Callable[[Path], None]) -> Path:
+    """The cache folder of ``key``; unless it already holds the file ``target``, ``fill(staging)`` fills a
+    fresh folder with the Verilator toolchain set up, which then becomes the cache folder. A failing
+    Verilator or make step raises ``RuntimeError`` with the end of its output."""
     directory = cache_dir() / key
-    if (directory / TOP).is_file():
-        return Build(directory)
+    if (directory / target).is_file():
+        return directory
     setup()
     staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=_ensure(cache_dir())))
     try:
-        (staging / f"{TOP}.v").write_text(source)
-        _verilate(staging, options)
+        fill(staging)
         try:
             staging.rename(directory)  # atomic: a concurrent build of the same key may have won
         except OSError:
@@ -99,7 +127,7 @@ def build(component, extra_options: tuple[str, ...] = ()) -> Build:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Build(directory)
+    return directory
 
 
 #: Make variables for the generated C++: optimise for speed (Verilator's default is -Os), and fill in
@@ -122,6 +150,11 @@ def _verilate(directory: Path, options: tuple[str, ...]) -> None:
          str(directory / f"{TOP}.v")],
         check=True, capture_output=True,
     )
+    compile_model(directory)
+
+
+def compile_model(directory: Path) -> None:
+    """Compile what Verilator generated in ``directory`` (``--prefix Vtop``) with :data:`_MAKE_VARS`."""
     subprocess.run(["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk", *_MAKE_VARS],
                    check=True, capture_output=True)
 
