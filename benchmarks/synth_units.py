@@ -1,6 +1,6 @@
 """Resources and post-route fmax of each arithmetic unit alone on an LFE5U-85F, speed grade 6.
 
-    pip install -e '.[synth]'
+    pip install -e .
     python benchmarks/synth_units.py [--format Q3.44] [--freq 100] [--units multiply weight …] [--json FILE]
 
 Each unit is synthesised with YoWASP yosys (``synth_ecp5 -abc9``) and placed and routed out of context

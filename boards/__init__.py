@@ -1,1 +1,82 @@
-"""Board configurations (platform, Nmax, Dmax, format, lanes, clock), build and flash."""
+"""Board configurations: which amaranth-boards platform, which core (format, Nmax, Dmax, lanes), which
+clock and baud rate. :mod:`.build` turns one into a bitstream, :mod:`.flash` programs it, and
+:func:`twin` gives the same :class:`~spherecode.hw.board.BoardTop` for the Verilator twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..hw.fixed import Q
+
+__all__ = ["BoardConfig", "BOARDS", "DEFAULT", "get_board", "TWIN_DIVISOR", "TWIN_TIMEOUT_BYTES"]
+
+#: The twin's UART: clock cycles per bit.
+TWIN_DIVISOR = 8
+#: The twin abandons a stalled request after this many byte times.
+TWIN_TIMEOUT_BYTES = 256
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), the core's
+    ``fmt``/``nmax``/``dmax``/``lanes``, ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable``
+    (openFPGALoader's arguments), and ``note`` (why this configuration)."""
+
+    name: str
+    platform: str
+    family: str
+    fmt: Q
+    nmax: int
+    dmax: int
+    lanes: int
+    clock_hz: int
+    baud: int
+    cable: tuple[str, ...]
+    note: str = ""
+
+    def platform_class(self):
+        import importlib
+
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)
+
+    def top(self, divisor: int | None = None, timeout: int | None = None):
+        """The board's :class:`~spherecode.hw.board.BoardTop` (``divisor``/``timeout`` for the twin)."""
+        from ..hw.board import BoardTop
+
+        return BoardTop(self.fmt, self.nmax, self.dmax, self.lanes, clock_hz=self.clock_hz, baud=self.baud,
+                        divisor=divisor, timeout=timeout)
+
+    def twin(self, divisor: int = TWIN_DIVISOR):
+        """The top the board twin simulates: this board's, with a UART of ``divisor`` cycles per bit (a
+        pty has no baud rate, and simulated cycles are dear) and a request timeout of
+        :data:`TWIN_TIMEOUT_BYTES` byte times instead of 20 ms."""
+        return self.top(divisor=divisor, timeout=TWIN_TIMEOUT_BYTES * 10 * divisor)
+
+
+def _ulx3s(size: str, **kw) -> BoardConfig:
+    return BoardConfig(name=f"ulx3s-{size.lower()}", platform=f"ulx3s:ULX3S_{size}_Platform", family="ecp5",
+                       baud=3_000_000, cable=("-b", "ulx3s"), **kw)
+
+
+BOARDS = {b.name: b for b in [
+    _ulx3s("85F", fmt=Q(2, 20), nmax=1024, dmax=3, lanes=1, clock_hz=75_000_000,
+           note="Q3.44 needs 423 MULT18X18D and 85.6 k flip-flops at L = 1; the LFE5U-85F has 156 and 83.6 k"),
+    _ulx3s("25F", fmt=Q(2, 14), nmax=256, dmax=3, lanes=1, clock_hz=75_000_000,
+           note="28 MULT18X18D on the LFE5U-25F"),
+    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", Q(2, 20), 1024, 3, 1, 100_000_000, 3_000_000,
+                ("-c", "ft2232"), note="LFE5UM5G-85F, speed grade 8, 100 MHz oscillator"),
+    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", Q(2, 12), 32, 3, 1, 12_000_000, 1_000_000,
+                ("-b", "ice40_generic"), note="iCE40UP5K: 8 SB_MAC16, 5280 LUT4"),
+    # A small configuration for the CI twin and synthesis tests (any ECP5 board would do).
+    _ulx3s("12F", fmt=Q(2, 14), nmax=16, dmax=3, lanes=1, clock_hz=50_000_000, note="the smallest ECP5"),
+]}
+DEFAULT = "ulx3s-85f"
+
+
+def get_board(name: str) -> BoardConfig:
+    """The configuration called ``name``; ``ValueError`` listing the known ones otherwise."""
+    try:
+        return BOARDS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r} (known: {', '.join(BOARDS)})") from None

@@ -67,8 +67,14 @@ def _sim(**options) -> Backend:
     return SimBackend(**options)
 
 
+def _board(**options) -> Backend:
+    from .board import BoardBackend
+
+    return BoardBackend(**options)
+
+
 #: Backend name → factory taking keyword options. Factories are module-level so that start tasks pickle.
-BACKENDS = {"reference": _reference, "model": _model, "sim": _sim}
+BACKENDS = {"reference": _reference, "model": _model, "sim": _sim, "board": _board}
 
 
 def get_backend(name: str, **options) -> Backend:

@@ -20,6 +20,7 @@ import numpy as np
 from spherecode import __version__
 
 from .backend import BACKENDS, get_backend
+from .link import BoardError
 from .codefile import SUFFIXES, CodeFileError, read_code, write_code
 from .metrics import edge_occurrences, gram_checks, summary
 from .reference import random_start
@@ -102,14 +103,20 @@ def _format(text: str) -> str:
 
 
 def _hardware(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", type=_format, default="Q3.44", help="fixed-point coordinates (Q3.44)")
-    p.add_argument("--lanes", type=int, choices=(1, 2, 4), default=1, help="pairs per cycle (1)")
+    p.add_argument("--format", type=_format, default=None, help="fixed-point coordinates (Q3.44; a board: its own)")
+    p.add_argument("--lanes", type=int, choices=(1, 2, 4), default=None, help="pairs per cycle (1; a board: its own)")
+    p.add_argument("--port", help="serial port of a board, or the pty of `spherecode emulate` (--backend board)")
+    p.add_argument("--baud", type=_integer("--baud", 300), default=3_000_000, help="baud rate (3000000)")
+    p.add_argument("--timeout", type=_positive_float("--timeout"), default=5.0,
+                   help="seconds to wait for a board's answer beyond its transfer time (5)")
+    p.add_argument("--retries", type=_integer("--retries", 0), default=3,
+                   help="repeats after a damaged or lost exchange, or a board reset (3)")
 
 
 def _hardware_config(args) -> dict:
     """The hardware configuration simulated or modelled: Nmax = 64 or the next power of two ≥ N,
     Dmax = max(3, D), so that runs of similar sizes share one Verilator build."""
-    return {"fmt": args.format, "lanes": args.lanes, "dmax": max(3, args.dim),
+    return {"fmt": args.format or "Q3.44", "lanes": args.lanes or 1, "dmax": max(3, args.dim),
             "nmax": max(64, 1 << (args.points - 1).bit_length())}
 
 
@@ -119,18 +126,47 @@ def _backend_options(args, threads: int) -> dict:
         return {**_hardware_config(args), "threads": threads}
     if args.backend == "sim":
         return _hardware_config(args)
+    if args.backend == "board":
+        return {"port": args.port, "baud": args.baud, "timeout": args.timeout, "retries": args.retries,
+                "fmt": args.format, "lanes": args.lanes}
     return {"threads": threads}
 
 
-def _check_backend(args) -> None:
-    if args.backend in ("model", "sim") and args.dim > 7:
+def _check_backend(args, backend: str | None = None) -> None:
+    """Refuse what the chosen hardware cannot do before any work starts; for a board, ask it (its
+    identity fixes format, lanes, Nmax and Dmax, which then describe the run)."""
+    backend = backend or args.backend
+    if backend == "board":
+        args.format, args.lanes = _check_board(args)
+        args.jobs = 1  # one serial port: the starts take turns
+        return
+    if backend in ("model", "sim") and args.dim > 7:
         raise UsageError(f"--dim {args.dim}: the fixed-point datapath supports D ≤ 7")
-    if args.backend in ("model", "sim") and args.points > 16384:
+    if backend in ("model", "sim") and args.points > 16384:
         raise UsageError(f"--points {args.points}: the hardware holds at most Nmax = 16384 vectors")
 
 
+def _check_board(args) -> tuple[str, int]:
+    from .board import BoardBackend
+    from .link import BoardError
+
+    try:
+        board = BoardBackend(**_backend_options(argparse.Namespace(**{**vars(args), "backend": "board"}), 1))
+    except BoardError as exc:
+        raise UsageError(str(exc)) from None
+    ident = board.board.identity
+    board.close()
+    if args.points > ident.nmax or args.dim > ident.dmax:
+        raise UsageError(f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
+                         f"(Nmax = {ident.nmax}, Dmax = {ident.dmax})")
+    return str(ident.fmt), ident.lanes
+
+
 def _cycles(args, stats: dict) -> dict:
-    """``cycles_per_iteration``: measured by the RTL's counter (sim) or from the exact formula (model)."""
+    """``cycles_per_iteration``: measured by the RTL's counter (sim, board) or from the exact formula
+    (model)."""
+    if args.backend == "board" and stats.get("updates"):
+        return {"cycles_per_iteration": stats["cycles"] / stats["updates"]}
     if args.backend == "sim" and stats.get("updates"):
         return {"cycles_per_iteration": stats["cycles"] / stats["updates"],
                 "sim_cycles_per_second": stats["cycles"] / stats["update_seconds"]}
@@ -174,7 +210,40 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--beta", type=_positive_float("--beta"), default=8.0, help="repulsion exponent β (8)")
     bench.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     bench.add_argument("--threads", type=_integer("--threads", 1), default=None, help="threads (all cores)")
+
+    build = sub.add_parser("build", help="a board's bitstream and its timing/utilisation report (YoWASP)")
+    build.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
+    build.add_argument("--out", type=Path, default=None, help="build folder (build/BOARD)")
+    build.add_argument("--seed", type=_integer("--seed", 0), default=1, help="nextpnr placement seed (1)")
+    build.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    flash = sub.add_parser("flash", help="program a board with openFPGALoader")
+    flash.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
+    flash.add_argument("--bitstream", type=Path, default=None, help="bitstream (build/BOARD/top.bit)")
+    flash.add_argument("--persist", action="store_true", help="write the configuration flash, not SRAM")
+    flash.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    emulate = sub.add_parser("emulate", help="the board's whole design in Verilator behind a pseudo-terminal")
+    emulate.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
+    emulate.add_argument("--divisor", type=_integer("--divisor", 4), default=8,
+                         help="clock cycles per UART bit in the twin (8)")
+    emulate.set_defaults(json=False)
     return p
+
+
+def _default_board() -> str:
+    from spherecode.boards import DEFAULT
+
+    return DEFAULT
+
+
+def _board(text: str):
+    from spherecode.boards import get_board
+
+    try:
+        return get_board(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run_backend(args, backend: str) -> tuple[dict, object]:
@@ -198,12 +267,14 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
             )
         except ValueError as exc:  # e.g. β beyond the hardware's range after many iterations
             raise UsageError(f"backend {backend}: {exc}") from None
+        except BoardError as exc:
+            raise UsageError(f"backend {backend}: {exc}") from None
     seconds = time.perf_counter() - t0
     hardware = backend != "reference"
     result = {
         "backend": backend,
-        "format": args.format if hardware else None,
-        "lanes": args.lanes if hardware else None,
+        "format": (args.format or "Q3.44") if hardware else None,
+        "lanes": (args.lanes or 1) if hardware else None,
         "iterations": args.iters,
         "starts": args.starts,
         "seed": args.seed,
@@ -217,7 +288,8 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
 
 
 def _cmd_run(args) -> tuple[dict, str]:
-    _check_backend(args)
+    for backend in sorted({args.backend, args.vs or args.backend}, key=lambda b: b != "board"):
+        _check_backend(args, backend)  # a board first: its format and lanes then hold for both
     result, best = _run_backend(args, args.backend)
     result = {"command": "run", **result, "out": None}
     if args.out:
@@ -300,8 +372,8 @@ def _cmd_bench(args) -> tuple[dict, str]:
     result = {
         "command": "bench",
         "backend": args.backend,
-        "format": args.format if args.backend != "reference" else None,
-        "lanes": args.lanes if args.backend != "reference" else None,
+        "format": (args.format or "Q3.44") if args.backend != "reference" else None,
+        "lanes": (args.lanes or 1) if args.backend != "reference" else None,
         "iterations": args.repeats,
         "starts": 1,
         "seed": args.seed,
@@ -323,6 +395,48 @@ def _cmd_bench(args) -> tuple[dict, str]:
     return result, text
 
 
+def _cmd_build(args) -> tuple[dict, str, int]:
+    from spherecode.boards.build import BuildError, build
+
+    cfg = args.board
+    out = args.out or Path("build") / cfg.name
+    try:
+        r = build(cfg, out, seed=args.seed)
+    except BuildError as exc:
+        raise UsageError(str(exc)) from None
+    r = {"command": "build", **r}
+    u = r["utilisation"]
+    rows = "\n".join(f"  {k:<6} {v['used']:>7} / {v['available']}" for k, v in u.items() if v["used"] is not None)
+    verdict = "met" if r["timing_met"] else "FAILED"
+    text = (f"spherecode build: {cfg.name} ({r['device']}), {r['format']}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, "
+            f"{cfg.lanes} lane(s)\n"
+            f"  timing {verdict}: fmax {r['fmax_mhz']:.1f} MHz for a {r['clock_mhz']:g} MHz clock (post-route)\n"
+            f"{rows}\n  bitstream {r['bitstream']}  ({r['seconds']:.0f} s)")
+    return r, text, 0 if r["timing_met"] else 1
+
+
+def _cmd_flash(args) -> tuple[dict, str]:
+    from spherecode.boards.flash import FlashError, flash
+
+    cfg = args.board
+    bitstream = args.bitstream or Path("build") / cfg.name / ("top.bit" if cfg.family == "ecp5" else "top.bin")
+    try:
+        last = flash(cfg, bitstream, persist=args.persist)
+    except FlashError as exc:
+        raise UsageError(str(exc)) from None
+    return ({"command": "flash", "board": cfg.name, "bitstream": str(bitstream), "message": last},
+            f"spherecode flash: {cfg.name} programmed from {bitstream}: {last}")
+
+
+def _cmd_emulate(args) -> int:
+    from spherecode.sim.twin import serve
+
+    cfg = args.board
+    print(f"spherecode emulate: {cfg.name} ({cfg.fmt}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, {cfg.lanes} lane(s)); "
+          "building the twin (cached after the first time)…", file=sys.stderr)
+    return serve(cfg.twin(args.divisor), args.divisor)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -331,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
             result, text = _cmd_run(args)
         elif args.command == "verify":
             result, text, status = _cmd_verify(args)
+        elif args.command == "build":
+            result, text, status = _cmd_build(args)
+        elif args.command == "flash":
+            result, text = _cmd_flash(args)
+        elif args.command == "emulate":
+            return _cmd_emulate(args)
         else:
             result, text = _cmd_bench(args)
     except UsageError as exc:

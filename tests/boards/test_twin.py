@@ -1,0 +1,333 @@
+"""The default board's twin end to end: `spherecode emulate` behind a pty, `spherecode run --backend board`
+against it, bit-identical to the model; and every fault of the issue injected on the serial path."""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from spherecode.boards import DEFAULT, get_board
+from spherecode.host.board import BoardBackend
+from spherecode.host.cli import main
+from spherecode.host.link import BoardError, Link, response_frame
+from spherecode.host.model.updater import ModelBackend
+from spherecode.hw import protocol as p
+from spherecode.hw.protocol import Command, Status
+from spherecode.sim.twin import Twin
+
+BOARD = get_board(DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def twin():
+    with Twin(BOARD.twin(), 8) as t:
+        yield t
+
+
+def vectors(n, d=3, seed=0):
+    v = np.random.default_rng(seed).normal(size=(n, d))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def model():
+    return ModelBackend(BOARD.fmt, BOARD.nmax, BOARD.dmax)
+
+
+def same(a, b):
+    assert np.array_equal(a.vectors, b.vectors) and a.move_norm == b.move_norm
+
+
+class Proxy:
+    """A pty between the host and the twin; ``fault(direction, data) -> data`` may change what passes
+    (direction "up": host → board, "down": board → host)."""
+
+    def __init__(self, port, fault=None):
+        import tty
+
+        self.fault = fault or (lambda direction, data: data)
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
+        self._slave = slave
+        self.board = os.open(port, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.board)
+        self._stop = False
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self):
+        while not self._stop:
+            ready, _, _ = select.select([self.master, self.board], [], [], 0.05)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue
+                up = fd == self.master
+                data = self.fault("up" if up else "down", data)
+                if data:
+                    os.write(self.board if up else self.master, data)
+
+    def close(self):
+        self._stop = True
+        self._thread.join()
+        for fd in (self.master, self._slave, self.board):
+            os.close(fd)
+
+
+class Frames:
+    """Fault helper: acts on the k-th frame (counted by sync bytes at frame starts) of one direction."""
+
+    def __init__(self, direction, sync, action, nth=0, cmd=None):
+        self.direction, self.sync, self.action, self.nth, self.cmd = direction, sync, action, nth, cmd
+        self.seen, self.done = 0, False
+
+    def __call__(self, direction, data):
+        if direction != self.direction or self.done or not data or data[0] != self.sync:
+            return data
+        if self.cmd is not None and data[1:2] != bytes([self.cmd]):
+            return data
+        if self.seen == self.nth:
+            self.done = True
+            return self.action(data)
+        self.seen += 1
+        return data
+
+
+def flip(data, at=-3):
+    out = bytearray(data)
+    out[at] ^= 0x04
+    return bytes(out)
+
+
+def test_identity(twin):
+    board = BoardBackend(twin.port, timeout=10)
+    ident = board.board.identity
+    assert (ident.fmt, ident.nmax, ident.dmax, ident.lanes) == (BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
+    assert (ident.clock_hz, ident.baud) == (BOARD.clock_hz, BOARD.baud)
+    board.close()
+
+
+def test_iteration_is_bit_identical_to_the_model_and_cycles_match(twin):
+    board = BoardBackend(twin.port, timeout=10)
+    v = vectors(64)
+    t0 = time.perf_counter()
+    got = board.update(v, 9.0)
+    seconds = time.perf_counter() - t0
+    want = model().update(v, 9.0)
+    same(got, want)
+    from spherecode.hw.core import UpdaterCore
+
+    assert got.stats["cycles"] == UpdaterCore(BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes).cycles_for(64, 3)
+    print(f"N = 64, D = 3: one iteration through the twin in {seconds:.2f} s")
+    board.close()
+
+
+def test_emulate_and_run_through_the_cli(tmp_path, capsys):
+    """Exactly what a user does: `spherecode emulate`, then `spherecode run --backend board --port PTY`."""
+    emu = subprocess.Popen([sys.executable, "-m", "spherecode", "emulate", "--board", DEFAULT],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        port = emu.stdout.readline().strip()
+        assert port.startswith("/dev/"), port
+        files = {}
+        for backend in ("board", "model"):
+            files[backend] = tmp_path / f"{backend}.txt"
+            argv = ["run", "--dim", "3", "--points", "12", "--iters", "15", "--seed", "2", "--starts", "2",
+                    "--backend", backend, "--out", str(files[backend]), "--json", "--timeout", "10"]
+            if backend == "board":
+                argv += ["--port", port]
+            else:
+                argv += ["--format", str(BOARD.fmt)]
+            assert main(argv) == 0
+            result = json.loads(capsys.readouterr().out)
+            assert result["format"] == str(BOARD.fmt)
+            if backend == "board":
+                board_cycles = result["cycles_per_iteration"]
+            else:
+                model_cycles = result["cycles_per_iteration"]
+        assert files["board"].read_bytes() == files["model"].read_bytes()
+        assert board_cycles == model_cycles
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        assert emu.wait(timeout=30) == 0
+
+
+# ---- faults --------------------------------------------------------------------------------------------
+
+def run_with(twin, fault, n=12, **options):
+    proxy = Proxy(twin.port, fault)
+    try:
+        board = BoardBackend(proxy.port, **{"timeout": 1.0, **options})
+        v = vectors(n, seed=5)
+        got = board.update(v, 7.0)
+        board.close()
+        return got, v
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("cmd", [Command.CONFIGURE, Command.LOAD, Command.RUN, Command.READ])
+def test_corrupted_request_is_refused_by_crc_and_resent(twin, cmd):
+    fault = Frames("up", p.SYNC_REQUEST, flip, cmd=cmd)
+    got, v = run_with(twin, fault)
+    assert fault.done
+    same(got, model().update(v, 7.0))
+
+
+@pytest.mark.parametrize("cmd", [Command.IDENTIFY, Command.LOAD, Command.READ])
+def test_corrupted_response_is_detected_and_the_request_repeated(twin, cmd):
+    fault = Frames("down", p.SYNC_RESPONSE, flip, cmd=cmd)
+    got, v = run_with(twin, fault)
+    assert fault.done
+    same(got, model().update(v, 7.0))
+
+
+def test_truncated_request_times_out_on_the_board_and_is_resent(twin):
+    fault = Frames("up", p.SYNC_REQUEST, lambda d: d[:-4], cmd=Command.LOAD)
+    got, v = run_with(twin, fault)
+    assert fault.done
+    same(got, model().update(v, 7.0))
+
+
+def test_truncated_response_times_out_on_the_host_and_is_repeated(twin):
+    fault = Frames("down", p.SYNC_RESPONSE, lambda d: d[:5], cmd=Command.READ)
+    got, v = run_with(twin, fault)
+    same(got, model().update(v, 7.0))
+
+
+def test_lost_run_answer_repeats_the_whole_iteration_never_a_second_run(twin):
+    fault = Frames("down", p.SYNC_RESPONSE, lambda d: b"", cmd=Command.RUN)
+    got, v = run_with(twin, fault)
+    assert fault.done
+    same(got, model().update(v, 7.0))
+
+
+def test_board_reset_mid_run_repeats_the_iteration(twin):
+    def reset_after_run_request(direction, data):
+        if direction == "up" and data[:2] == bytes([p.SYNC_REQUEST, Command.RUN]) and not state["done"]:
+            state["done"] = True
+            threading.Timer(0.001, twin.reset).start()
+        return data
+
+    state = {"done": False}
+    got, v = run_with(twin, reset_after_run_request)
+    assert state["done"]
+    same(got, model().update(v, 7.0))
+
+
+def test_board_reset_without_retries_is_a_clear_error(twin, capsys):
+    def reset_before_run(direction, data):
+        if direction == "up" and data[:2] == bytes([p.SYNC_REQUEST, Command.RUN]):
+            twin.reset()
+            time.sleep(0.2)
+        return data
+
+    with pytest.raises(BoardError, match="reset"):
+        run_with(twin, reset_before_run, retries=0)
+
+
+def test_persistent_corruption_gives_up_with_exit_status_2(twin, capsys):
+    proxy = Proxy(twin.port, lambda direction, data: flip(data) if direction == "up" and len(data) > 4 else data)
+    try:
+        status = main(["run", "--dim", "3", "--points", "8", "--iters", "2", "--backend", "board",
+                       "--port", proxy.port, "--timeout", "1", "--retries", "1"])
+    finally:
+        proxy.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and "damaged request" in err[0], err
+
+
+def test_n_above_nmax_is_refused_by_host_and_board(twin, capsys):
+    status = main(["run", "--dim", "3", "--points", str(BOARD.nmax + 1), "--iters", "1", "--backend", "board",
+                   "--port", twin.port])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and f"Nmax = {BOARD.nmax}" in err[0], err
+    # and the board itself, asked directly
+    import serial
+
+    with serial.Serial(twin.port, timeout=0.05) as port:
+        link = Link(port, timeout=5)
+        with pytest.raises(BoardError, match="BAD_CONFIG"):
+            link.request(Command.CONFIGURE, (BOARD.nmax + 1).to_bytes(2, "little") + bytes([3]) + bytes(5 + 4))
+
+
+def test_board_refuses_out_of_order_commands(twin):
+    import serial
+
+    from spherecode.hw.datapath import Datapath
+
+    lay = p.Layout.of(Datapath(BOARD.fmt, BOARD.nmax, BOARD.dmax))
+    with serial.Serial(twin.port, timeout=0.05) as port:
+        # A fresh configuration: RUN before LOAD, READ before RUN, LOAD skipping ahead, bad lengths.
+        link = Link(port, timeout=5, retries=0)
+        cfg = (4).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta) + bytes(lay.step)
+        link.request(Command.CONFIGURE, cfg)
+        for cmd, payload, status in [
+            (Command.RUN, b"", "NOT_LOADED"),
+            (Command.READ, bytes(4), "NO_RESULT"),
+            (Command.LOAD, (3).to_bytes(2, "little") + bytes(lay.coord), "BAD_RANGE"),
+            (Command.LOAD, (0).to_bytes(2, "little") + bytes(13 * lay.coord), "BAD_RANGE"),
+            (Command.LOAD, b"\x00", "BAD_LENGTH"),
+            (Command.IDENTIFY, b"\x00", "BAD_LENGTH"),
+            (0x7F, b"", "UNKNOWN_COMMAND"),
+        ]:
+            with pytest.raises(BoardError, match=status):
+                link.request(cmd, payload)
+
+
+def test_silent_port_is_a_clear_error(capsys):
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
+                       "--port", os.ttyname(slave), "--timeout", "0.3", "--retries", "1"])
+    finally:
+        os.close(master)
+        os.close(slave)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and "no answer" in err[0], err
+
+
+def test_a_device_that_is_not_a_spherecode_board(capsys):
+    """Something that frames its answers correctly but is another device."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+
+    def impostor():
+        data = b""
+        while len(data) < 7:
+            ready, _, _ = select.select([master], [], [], 2)
+            if not ready:
+                return
+            data += os.read(master, 64)
+        os.write(master, response_frame(data[1], data[2], Status.OK, 0, b"ACME" + bytes(15)))
+
+    threading.Thread(target=impostor, daemon=True).start()
+    try:
+        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
+                       "--port", os.ttyname(slave), "--timeout", "1"])
+    finally:
+        time.sleep(0.1)
+        os.close(master)
+        os.close(slave)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and "not a spherecode board" in err[0], err
+
+
+def test_missing_port(capsys):
+    assert main(["run", "--dim", "3", "--points", "8", "--backend", "board", "--port", "/dev/nonexistent"]) == 2
+    assert "cannot open serial port /dev/nonexistent" in capsys.readouterr().err
+    assert main(["run", "--dim", "3", "--points", "8", "--backend", "board"]) == 2
+    assert "needs --port" in capsys.readouterr().err
