@@ -215,6 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
     build.add_argument("--out", type=Path, default=None, help="build folder (build/BOARD)")
     build.add_argument("--seed", type=_integer("--seed", 0), default=1, help="nextpnr placement seed (1)")
+    build.add_argument("--synth-only", action="store_true",
+                       help="yosys alone: does it fit? (minutes; no placement, timing or bitstream)")
     build.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     flash = sub.add_parser("flash", help="program a board with openFPGALoader")
@@ -401,12 +403,16 @@ def _cmd_build(args) -> tuple[dict, str, int]:
     cfg = args.board
     out = args.out or Path("build") / cfg.name
     try:
-        r = build(cfg, out, seed=args.seed)
+        r = build(cfg, out, seed=args.seed, synth_only=args.synth_only)
     except BuildError as exc:
         raise UsageError(str(exc)) from None
     r = {"command": "build", **r}
     u = r["utilisation"]
     rows = "\n".join(f"  {k:<6} {v['used']:>7} / {v['available']}" for k, v in u.items() if v["used"] is not None)
+    if args.synth_only:
+        verdict = "fits" if r["fits"] else "does NOT fit"
+        return r, (f"spherecode build --synth-only: {cfg.name} ({r['device']}), {r['format']}: {verdict} "
+                   f"(yosys cell counts)\n{rows}\n  ({r['seconds']:.0f} s)"), 0 if r["fits"] else 1
     verdict = "met" if r["timing_met"] else "FAILED"
     text = (f"spherecode build: {cfg.name} ({r['device']}), {r['format']}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, "
             f"{cfg.lanes} lane(s)\n"

@@ -101,3 +101,15 @@ def test_the_pypi_loader_is_found_and_its_failure_explained(tmp_path, monkeypatc
     with pytest.raises(FlashError) as info:  # no cable here; or no libusb at all
         flash(get_board(DEFAULT), bit)
     assert "\n" not in str(info.value)
+
+
+def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
+    """CI's one synthesis (yosys, through amaranth-boards, as `spherecode build` runs it) of the smallest
+    configuration that fits a board: the default. Placement, routing, timing and the bitstream take tens
+    of minutes more and run on demand (`spherecode build`; measured in docs/boards.md)."""
+    status = main(["build", "--board", DEFAULT, "--synth-only", "--out", str(tmp_path), "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert status == 0 and r["fits"], r
+    u = r["utilisation"]
+    assert 0 < u["dsp"]["used"] <= u["dsp"]["available"] and u["ff"]["used"] > 10_000
+    assert (tmp_path / "top.json").stat().st_size > 1_000_000  # the netlist nextpnr would place
