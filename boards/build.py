@@ -149,10 +149,8 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
     platform = config.platform_class()()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # BoardDesign's BoardTop is the submodule "top" of the design "top": its blocks are top.top.<path>.
     overrides = {
         "synth_opts": "-abc9" if config.family == "ecp5" else "",
-        "script_after_read": "; ".join(["proc"] + [f"booth top.top.{p}*/t:$mul" for p in config.lut_multipliers]),
         "script_after_synth": "tee -q -o stat.json stat -json",
         "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed}",
     }
