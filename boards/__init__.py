@@ -64,11 +64,12 @@ def _ulx3s(size: str, **kw) -> BoardConfig:
 #: Q2.20 at L = 1 needs 156 MULT18X18D and about 30 k flip-flops (yosys, docs/boards.md); Q3.44 needs
 #: 423 and 86 k. So only the 85k-LUT ECP5 parts take the updater today.
 BOARDS = {b.name: b for b in [
-    _ulx3s("85F", fmt=Q(2, 20), nmax=1024, dmax=3, lanes=1, clock_hz=75_000_000,
+    _ulx3s("85F", fmt=Q(2, 20), nmax=1024, dmax=3, lanes=1, clock_hz=60_000_000,
            note="Q3.44 needs 423 MULT18X18D and 86 k flip-flops at L = 1; the LFE5U-85F has 156 and 84 k"),
-    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", Q(2, 20), 1024, 3, 1, 100_000_000, 3_000_000,
-                ("-c", "ft2232"), note="LFE5UM5G-85F (speed grade 8), the board's 100 MHz oscillator, no PLL"),
-    _ulx3s("25F", fmt=Q(2, 20), nmax=256, dmax=3, lanes=1, clock_hz=75_000_000,
+    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", Q(2, 20), 1024, 3, 1, 60_000_000, 3_000_000,
+                ("-c", "ft2232"), note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
+                                       "from the board's 100 MHz oscillator"),
+    _ulx3s("25F", fmt=Q(2, 20), nmax=256, dmax=3, lanes=1, clock_hz=60_000_000,
            fits="the LFE5U-25F has 28 MULT18X18D and 24 k flip-flops; the updater needs 156 and 30 k "
                 "even in Q2.20, and the units do not go below 17 fraction bits"),
     BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", Q(2, 20), 64, 3, 1, 12_000_000, 1_000_000,

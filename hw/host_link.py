@@ -104,10 +104,17 @@ class HostLink(wiring.Component):
         feed_valid = Signal()
         out_addr = Signal(range(depth + 1))
         done_seen = Signal()
-        hold = Signal(2)                         # cycles until the next response byte is offered
+        # Response bytes are chosen combinationally (``sel``) and offered from a register (``out_byte``):
+        # the buffer's read data, the byte select and the CRC update then take separate cycles. ``hold``
+        # keeps ``valid`` low for the 3 cycles after each byte until the next one has settled (the UART
+        # is busy for 10 bit times anyway).
+        sel, out_byte = Signal(8), Signal(8)
+        m.d.sync += out_byte.eq(sel)
+        m.d.comb += self.tx.payload.eq(out_byte)
+        hold = Signal(2, init=3)
 
         def respond(code, nbytes=0, source=0):
-            m.d.sync += [status.eq(code), resp_len.eq(nbytes), kind.eq(source), count.eq(0), hold.eq(0)]
+            m.d.sync += [status.eq(code), resp_len.eq(nbytes), kind.eq(source), count.eq(0), hold.eq(3)]
             m.next = "RESP_HEADER"
 
         with m.FSM():
@@ -277,13 +284,13 @@ class HostLink(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 header = Cat(Const(p.SYNC_RESPONSE, 8), cmd, seq, status, state_byte.as_unsigned(),
                              Const(0, 5), resp_len)
-                m.d.comb += self.tx.payload.eq(header.word_select(count, 8))
+                m.d.comb += sel.eq(header.word_select(count, 8))
                 m.d.comb += [self.tx.valid.eq(hold == 0), crc_tx.start.eq(count == 0),
                              crc_tx.valid.eq(self.tx.ready & (hold == 0) & (count != 0))]
                 with m.If(hold != 0):
                     m.d.sync += hold.eq(hold - 1)
                 with m.Elif(self.tx.ready):
-                    m.d.sync += [count.eq(count + 1), hold.eq(2)]
+                    m.d.sync += [count.eq(count + 1), hold.eq(3)]
                     with m.If(count == p.RESPONSE_HEADER - 1):
                         m.d.sync += count.eq(0)
                         m.next = "RESP_PAYLOAD"
@@ -295,17 +302,17 @@ class HostLink(wiring.Component):
                 m.d.comb += [rd.en.eq(1), rd.addr.eq(feed_addr)]
                 with m.Switch(kind):
                     with m.Case(1):
-                        m.d.comb += self.tx.payload.eq(ident.word_select(count[:5], 8))
+                        m.d.comb += sel.eq(ident.word_select(count[:5], 8))
                     with m.Case(2):
-                        m.d.comb += self.tx.payload.eq(stats.word_select(count[:5], 8))
+                        m.d.comb += sel.eq(stats.word_select(count[:5], 8))
                     with m.Default():
                         data = Cat(rd.data, rd.data[-1].replicate(8 * lay.coord - fmt.width))  # sign-extended
-                        m.d.comb += self.tx.payload.eq(data.word_select(wpos, 8))
+                        m.d.comb += sel.eq(data.word_select(wpos, 8))
                 m.d.comb += [self.tx.valid.eq(hold == 0), crc_tx.valid.eq(self.tx.ready & (hold == 0))]
                 with m.If(hold != 0):
                     m.d.sync += hold.eq(hold - 1)
                 with m.Elif(self.tx.ready):
-                    m.d.sync += [count.eq(count + 1), hold.eq(2), wpos.eq(wpos + 1)]
+                    m.d.sync += [count.eq(count + 1), hold.eq(3), wpos.eq(wpos + 1)]
                     with m.If(wpos == lay.coord - 1):
                         m.d.sync += [wpos.eq(0), feed_addr.eq(feed_addr + 1)]
                     with m.If(count == resp_len - 1):
@@ -314,12 +321,12 @@ class HostLink(wiring.Component):
 
             with m.State("RESP_CRC"):
                 m.d.comb += self.busy.eq(1)
-                m.d.comb += [self.tx.payload.eq(Mux(count == 0, crc_tx.crc[8:], crc_tx.crc[:8])),
+                m.d.comb += [sel.eq(Mux(count == 0, crc_tx.crc[8:], crc_tx.crc[:8])),
                              self.tx.valid.eq(hold == 0)]
                 with m.If(hold != 0):
                     m.d.sync += hold.eq(hold - 1)
                 with m.Elif(self.tx.ready):
-                    m.d.sync += [count.eq(count + 1), hold.eq(2)]
+                    m.d.sync += [count.eq(count + 1), hold.eq(3)]
                     with m.If(count == 1):
                         m.next = "IDLE"
         return m

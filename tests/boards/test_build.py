@@ -31,6 +31,7 @@ def test_pll_parameters_from_ecppll():
     assert achieved == 75e6
     assert (params["p_CLKI_DIV"], params["p_CLKFB_DIV"], params["p_CLKOP_DIV"]) == (1, 3, 8)
     assert params["p_FEEDBK_PATH"] == "CLKOP"
+    assert ecp5_pll(100e6, 60e6)[1] == 60e6 and ecp5_pll(25e6, 60e6)[1] == 60e6
 
 
 @pytest.mark.parametrize("name", [n for n, c in BOARDS.items() if c.fits is None])
