@@ -22,6 +22,7 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from spherecode.boards.build import tool
 from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
 from spherecode.hw.exp2 import Exp2
 from spherecode.hw.fixed import Q
@@ -44,12 +45,6 @@ def units(fmt: Q) -> dict:
         "repulsion_weight": lambda: RepulsionWeight(d2f),
         "rsqrt": lambda: RSqrt(Q(8, fmt.f, signed=False)),
     }
-
-
-def tool(name: str) -> str:
-    """A console script of this environment (it need not be activated)."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
 
 
 def synthesise(unit, work: Path, freq: float) -> dict:
