@@ -1,8 +1,10 @@
 """The ``spherecode`` command line.
 
-Every failure the user can cause (bad numbers, bad files, unknown backends) ends in one line on stderr and
-exit status 2; results go to stdout, as a short table or, with ``--json``, one JSON object; progress bars
-go to stderr and only appear on a terminal, after two seconds.
+Every failure the user can cause or meet (bad numbers, bad files, unknown backends, a board or simulator
+that fails, too little memory) ends in one line on stderr and exit status 2; results go to stdout, as a
+short table or, with ``--json``, one JSON object; progress bars go to stderr and only appear on a
+terminal, after two seconds. Ctrl-C ends a command with one line and status 130 (SIGTERM: 143, SIGHUP:
+129), its worker processes and simulators stopped and no partial output file left.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
+import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +26,11 @@ from spherecode import __version__
 
 from .backend import BACKENDS, get_backend
 from .link import BoardError
-from .codefile import SUFFIXES, CodeFileError, read_code, write_code
+from .codefile import SUFFIXES, CodeFileError, check_writable, read_code, write_code
+from .loosening import max_beta
 from .metrics import edge_occurrences, gram_checks, summary
 from .reference import random_start
-from .starts import StartTask, run_starts
+from .starts import StartTask, initial_vectors, run_starts
 
 __all__ = ["main"]
 
@@ -34,6 +40,18 @@ EDGE_LIST_MAX = 4096
 
 class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that every ``finally`` runs (exit 128 + signal)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,8 +89,10 @@ def _out_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() not in SUFFIXES:
         raise argparse.ArgumentTypeError(f"--out must end in one of {', '.join(SUFFIXES)}, got {text!r}")
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"--out: directory {str(path.parent)!r} does not exist")
+    try:
+        check_writable(path)  # before the run, not after it
+    except CodeFileError as exc:
+        raise argparse.ArgumentTypeError(f"--out {exc}") from None
     return path
 
 
@@ -91,14 +111,16 @@ def _common(p: argparse.ArgumentParser, with_points: bool = True) -> None:
 
 
 def _format(text: str) -> str:
+    from spherecode.hw.datapath import MIN_FRACTION
     from spherecode.hw.fixed import Q
 
     try:
         fmt = Q.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    if not fmt.signed or fmt.i < 2 or not 8 <= fmt.f <= 48:
-        raise argparse.ArgumentTypeError(f"--format must be a signed Qi.f with i ≥ 2 and 8 ≤ f ≤ 48, got {text!r}")
+    if not fmt.signed or fmt.i < 2 or not MIN_FRACTION <= fmt.f <= 48:
+        raise argparse.ArgumentTypeError(f"--format must be a signed Qi.f with i ≥ 2 and {MIN_FRACTION} ≤ f ≤ 48 "
+                                         f"(the widths the units build for), got {text!r}")
     return str(fmt)
 
 
@@ -132,10 +154,18 @@ def _backend_options(args, threads: int) -> dict:
     return {"threads": threads}
 
 
+#: Arrays of N × D float64 a run holds at once (vectors, two candidates, force, copies in the metrics), on
+#: top of the blocked pairwise work arrays: the basis of the memory check before a run.
+_ARRAYS = 12
+
+
 def _check_backend(args, backend: str | None = None) -> None:
     """Refuse what the chosen hardware cannot do before any work starts; for a board, ask it (its
     identity fixes format, lanes, Nmax and Dmax, which then describe the run)."""
     backend = backend or args.backend
+    _check_memory(args)
+    if backend != "reference":
+        _check_beta(args)
     if backend == "board":
         args.format, args.lanes = _check_board(args)
         args.jobs = 1  # one serial port: the starts take turns
@@ -144,6 +174,33 @@ def _check_backend(args, backend: str | None = None) -> None:
         raise UsageError(f"--dim {args.dim}: the fixed-point datapath supports D ≤ 7")
     if backend in ("model", "sim") and args.points > 16384:
         raise UsageError(f"--points {args.points}: the hardware holds at most Nmax = 16384 vectors")
+
+
+def _check_beta(args) -> None:
+    """β within what the hardware's weight unit covers: for ``bench`` the given β, for ``run`` every β
+    that force loosening may ask for in ``--iters`` iterations."""
+    from spherecode.hw.datapath import HALF_BETA_RANGE
+
+    low, high = HALF_BETA_RANGE
+    if args.command == "bench" and not low <= args.beta / 2 <= high:
+        raise UsageError(f"--beta {args.beta:g}: the hardware computes with {2 * low} ≤ β ≤ {2 * high}")
+    if args.command == "run" and max_beta(args.iters) / 2 > high:
+        most = int(high // 2 - 1)
+        raise UsageError(f"--iters {args.iters}: force loosening may ask for β/2 up to "
+                         f"{max_beta(args.iters) / 2:g}, beyond the hardware's {high}: at most {most} iterations")
+
+
+def _check_memory(args) -> None:
+    """Refuse a size that cannot fit this machine's memory before anything is allocated."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    workers = 1 if getattr(args, "starts", 1) == 1 else min(args.starts, args.jobs or os.cpu_count() or 1)
+    need = _ARRAYS * 8 * args.points * args.dim * workers
+    if need > total:
+        raise UsageError(f"--points {args.points} --dim {args.dim} needs about {need / 2**30:.3g} GiB of memory "
+                         f"({workers} worker(s)); this machine has {total / 2**30:.3g} GiB")
 
 
 def _check_board(args) -> tuple[str, int]:
@@ -248,6 +305,24 @@ def _board(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Iterations:
+    """Advances a bar counting iterations smoothly: by fractions as blocks of rows finish (backends that
+    report them; an iteration is ``rows`` rows), and to the whole iteration when it ends."""
+
+    def __init__(self, bar, rows: int):
+        self.bar, self.rows, self.done = bar, rows, 0
+
+    def on_rows(self, k: int) -> None:
+        k = min(k, self.rows - 1 - self.done)  # never a whole iteration before it has ended
+        if k > 0:
+            self.done += k
+            self.bar.update(k / self.rows)
+
+    def on_step(self, _=None) -> None:
+        self.bar.update(1 - self.done / self.rows)
+        self.done = 0
+
+
 def _run_backend(args, backend: str) -> tuple[dict, object]:
     """Run every start on ``backend``; returns the result fields and the best start."""
     single = args.starts == 1 or args.jobs == 1
@@ -260,18 +335,26 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
     ]
     t0 = time.perf_counter()
     with _progress(args.iters * args.starts if single else args.starts, "it" if single else "start") as bar:
+        steps = _Iterations(bar, 2 * args.points)  # an iteration is two updates of N rows
         try:
-            best, _ = run_starts(
+            best, results = run_starts(
                 tasks,
                 jobs=args.jobs,
                 on_done=None if single else (lambda _: bar.update(1)),
-                on_step=(lambda _: bar.update(1)) if single else None,
+                on_step=steps.on_step if single else None,
+                on_rows=steps.on_rows if single else None,
             )
-        except ValueError as exc:  # e.g. β beyond the hardware's range after many iterations
+        except ValueError as exc:  # e.g. points that keep coinciding in a narrow format
             raise UsageError(f"backend {backend}: {exc}") from None
         except BoardError as exc:
             raise UsageError(f"backend {backend}: {exc}") from None
+        except BrokenProcessPool:
+            raise UsageError(f"backend {backend}: a worker process died (killed, or out of memory?)") from None
     seconds = time.perf_counter() - t0
+    redrawn = sum(r.redrawn for r in results)
+    if redrawn:
+        print(f"spherecode: note: {redrawn} start point(s) coincided after rounding to {args.format or 'Q3.44'} "
+              f"and were redrawn ({backend})", file=sys.stderr)
     hardware = backend != "reference"
     result = {
         "backend": backend,
@@ -282,30 +365,46 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
         "seed": args.seed,
         "best_start": best.index,
         "final_beta": best.final_beta,
-        **summary(best.vectors),
+        **_summary(best.vectors),
         "seconds": seconds,
         **_cycles(args, best.stats),
     }
     return result, best
 
 
-def _cmd_run(args) -> tuple[dict, str]:
+def _summary(vectors: np.ndarray) -> dict:
+    """:func:`summary`, with a progress bar (it is O(N²)) and NaN refused."""
+    with _progress(2 * len(vectors), "row") as bar:
+        try:
+            return summary(vectors, bar.update)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _cmd_run(args) -> tuple[dict, str, int]:
     for backend in sorted({args.backend, args.vs or args.backend}, key=lambda b: b != "board"):
         _check_backend(args, backend)  # a board first: its format and lanes then hold for both
     result, best = _run_backend(args, args.backend)
     result = {"command": "run", **result, "out": None}
+    failed = None
     if args.out:
-        write_code(args.out, best.vectors, {k: result[k] for k in ("backend", "iterations", "starts", "seed")})
-        result["out"] = str(args.out)
+        try:
+            write_code(args.out, best.vectors, {k: result[k] for k in ("backend", "iterations", "starts", "seed")})
+            result["out"] = str(args.out)
+        except OSError as exc:  # the result is still printed; the old file, if any, is intact
+            failed = str(exc)
     text = [_headline(args, result), _quality_table(result)]
     if args.vs:
         other, _ = _run_backend(args, args.vs)
         result["vs"] = other
         text += [_headline(args, other), _quality_table(other),
                  f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle"]
-    if args.out:
+    if result["out"]:
         text.append(f"  wrote         {args.out}")
-    return result, "\n".join(text)
+    if failed:
+        _print(args, result, "\n".join(text))
+        raise UsageError(f"{failed} (the result is printed above)")
+    return result, "\n".join(text), 0
 
 
 def _headline(args, r: dict) -> str:
@@ -333,10 +432,11 @@ def _cmd_verify(args) -> tuple[dict, str, int]:
     except CodeFileError as exc:
         raise UsageError(str(exc)) from None
     n = vectors.shape[0]
+    metrics = _summary(vectors)
     gram = gram_checks(vectors, args.tol)
     edges = edge_occurrences(vectors, args.edge_tol) if n <= EDGE_LIST_MAX else None
     ok = gram["valid"]
-    result = {"command": "verify", "file": args.file, **summary(vectors), "gram": gram, "valid": ok}
+    result = {"command": "verify", "file": args.file, **metrics, "gram": gram, "valid": ok}
     result["edge_occurrences"] = edges
     text = [f"spherecode verify: {args.file}: D={args.dim} N={n}", _quality_table(result)]
     text.append(f"  max |norm−1|  {result['max_norm_error']:.3e}")
@@ -354,21 +454,35 @@ def _cmd_verify(args) -> tuple[dict, str, int]:
 def _cmd_bench(args) -> tuple[dict, str]:
     _check_backend(args)
     threads = args.threads or os.cpu_count() or 1
-    backend = get_backend(args.backend, **_backend_options(args, threads))
-    vectors = random_start(args.points, args.dim, np.random.default_rng(args.seed))
-    vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed
+    task = StartTask(args.backend, args.dim, args.points, 0, args.seed, 0, 1, _backend_options(args, threads))
+    try:
+        vectors = initial_vectors(task)
+        backend = get_backend(args.backend, **task.options)
+    except (ValueError, BoardError) as exc:
+        raise UsageError(f"backend {args.backend}: {exc}") from None
     times = []
     cycles = 0
-    t0 = time.perf_counter()
-    with _progress(args.repeats, "it") as bar:
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            update = backend.update(vectors, args.beta)
-            times.append(time.perf_counter() - t)
-            vectors = update.vectors
-            cycles += update.stats.get("cycles", 0)
-            bar.update(1)
-    seconds = time.perf_counter() - t0
+    try:
+        with _progress(args.repeats + 1, "it") as bar:
+            steps = _Iterations(bar, args.points)
+            if hasattr(backend, "on_rows"):
+                backend.on_rows = steps.on_rows
+            vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed
+            steps.on_step()
+            t0 = time.perf_counter()
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                update = backend.update(vectors, args.beta)
+                times.append(time.perf_counter() - t)
+                vectors = update.vectors
+                cycles += update.stats.get("cycles", 0)
+                steps.on_step()
+            seconds = time.perf_counter() - t0
+    except (ValueError, BoardError) as exc:
+        raise UsageError(f"backend {args.backend}: {exc}") from None
+    finally:
+        if hasattr(backend, "close"):
+            backend.close()
     median = statistics.median(times)
     pairs = args.points * (args.points - 1)
     result = {
@@ -381,7 +495,7 @@ def _cmd_bench(args) -> tuple[dict, str]:
         "seed": args.seed,
         "beta": args.beta,
         "threads": threads,
-        **summary(vectors),
+        **_summary(vectors),
         "seconds": seconds,
         "ms_per_iteration": median * 1e3,
         "ms_min": min(times) * 1e3,
@@ -402,6 +516,8 @@ def _cmd_build(args) -> tuple[dict, str, int]:
 
     cfg = args.board
     out = args.out or Path("build") / cfg.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
     try:
         r = build(cfg, out, seed=args.seed, synth_only=args.synth_only)
     except BuildError as exc:
@@ -443,12 +559,34 @@ def _cmd_emulate(args) -> int:
     return serve(cfg.twin(args.divisor), args.divisor)
 
 
+def _print(args, result: dict, text: str) -> None:
+    if args.json:
+        try:
+            print(json.dumps(result, allow_nan=False))
+        except ValueError:
+            raise UsageError("a result is not a finite number (NaN or infinity); nothing printed") from None
+    else:
+        print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {signum: signal.signal(signum, _terminate) for signum in handled} if main_thread else {}
+    try:
+        return _main(argv)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main(argv: list[str] | None) -> int:
+    args = None
     try:
         args = _parser().parse_args(argv)
         status = 0
         if args.command == "run":
-            result, text = _cmd_run(args)
+            result, text, status = _cmd_run(args)
         elif args.command == "verify":
             result, text, status = _cmd_verify(args)
         elif args.command == "build":
@@ -459,14 +597,29 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_emulate(args)
         else:
             result, text = _cmd_bench(args)
-    except UsageError as exc:
-        print(f"spherecode: error: {exc}", file=sys.stderr)
-        return 2
+        _print(args, result, text)
+        return status
+    except Terminated as exc:
+        print(f"spherecode: terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("spherecode: interrupted", file=sys.stderr)
         return 130
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(text)
-    return status
+    except (UsageError, BoardError, CodeFileError) as exc:
+        return _error(exc)
+    except MemoryError:
+        return _error("out of memory: try fewer --points, a smaller --dim or fewer --jobs")
+    except OSError as exc:
+        return _error(exc)
+    except RuntimeError as exc:
+        from spherecode.sim.build import SimError
+
+        if isinstance(exc, SimError):
+            return _error(exc)
+        raise
+
+
+def _error(message) -> int:
+    line = " ".join(str(message).split()) or type(message).__name__
+    print(f"spherecode: error: {line}", file=sys.stderr)
+    return 2

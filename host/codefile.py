@@ -9,12 +9,15 @@ Every problem with a file raises :class:`CodeFileError` with a one-line message.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code"]
+__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable"]
 
 SUFFIXES = (".txt", ".npy", ".json")
 
@@ -52,7 +55,9 @@ def _shape(values: np.ndarray, dim: int | None, path: Path) -> np.ndarray:
 
 
 def read_code(path: str | Path, dim: int | None = None) -> np.ndarray:
-    """Read a code as an (N, D) float64 array; ``dim`` is required for the flat ``.txt`` layout."""
+    """Read a code as an (N, D) float64 array; ``dim`` is required for the flat ``.txt`` layout.
+
+    Every vector must have a finite, non-zero length (a point on the sphere, perhaps unnormalised)."""
     path = Path(path)
     suffix = _suffix(path)
     if not path.is_file():
@@ -65,37 +70,110 @@ def read_code(path: str | Path, dim: int | None = None) -> np.ndarray:
             except ValueError as exc:
                 raise CodeFileError(f"{path}: not a number: {str(exc).split(': ', 1)[-1]}") from None
         elif suffix == ".npy":
-            values = np.load(path, allow_pickle=False)
-            if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
-                raise CodeFileError(f"{path}: array of {values.dtype}, expected real numbers")
-            values = values.astype(np.float64)
+            values = _read_npy(path)
         else:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except RecursionError:
+                raise CodeFileError(f"{path}: JSON nested too deeply") from None
             if isinstance(data, dict):
                 if "vectors" not in data:
                     raise CodeFileError(f"{path}: JSON object without a 'vectors' field")
                 data = data["vectors"]
             try:
                 values = np.array(data, dtype=np.float64)
-            except (TypeError, ValueError):
+            except OverflowError:
+                raise CodeFileError(f"{path}: a number is too large for float64") from None
+            except (TypeError, ValueError, RecursionError):
                 raise CodeFileError(f"{path}: 'vectors' is not a rectangular array of numbers") from None
     except CodeFileError:
         raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CodeFileError(f"{path}: cannot read: {exc}") from None
-    return _shape(values, dim, path)
+    return _lengths(_shape(values, dim, path), path)
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A real-valued ``.npy`` array, its header checked against the file's size before anything is read."""
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        try:
+            version = fmt.read_magic(fh)
+            header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+            if header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = header(fh)
+        except (ValueError, EOFError, SyntaxError) as exc:
+            raise CodeFileError(f"{path}: not a .npy array file ({str(exc) or 'empty'})") from None
+        if dtype.kind not in "biuf" or dtype.hasobject:
+            raise CodeFileError(f"{path}: array of {dtype}, expected real numbers")
+        size = path.stat().st_size - fh.tell()
+        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if need != size:
+            raise CodeFileError(f"{path}: the header promises {need} bytes of data for shape {shape}, "
+                                f"the file holds {size}")
+        fh.seek(0)
+        return np.load(fh, allow_pickle=False).astype(np.float64)
+
+
+def _lengths(values: np.ndarray, path: Path) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        lengths = np.sqrt(np.einsum("ij,ij->i", values, values))
+    bad = np.flatnonzero(~np.isfinite(lengths) | (lengths == 0))
+    if bad.size:
+        j = int(bad[0])
+        what = "length 0" if lengths[j] == 0 else "a length beyond float64's range"
+        raise CodeFileError(f"{path}: vector {j} has {what}: not a point on a sphere")
+    return values
 
 
 def write_code(path: str | Path, vectors: np.ndarray, meta: dict | None = None) -> None:
-    """Write an (N, D) code in the format the suffix names; ``.txt`` uses 17 significant digits."""
+    """Write an (N, D) code in the format the suffix names; ``.txt`` uses 17 significant digits.
+
+    The file is written under a temporary name in the same folder and renamed over ``path`` when complete:
+    an existing file survives any failure, and no partial file is left. Raises ``OSError`` (its message
+    names ``path``) when the write fails."""
     path = Path(path)
     suffix = _suffix(path)
     vectors = np.asarray(vectors, dtype=np.float64)
-    if suffix == ".txt":
-        path.write_text("".join(f"{x:.17g}\n" for x in vectors.ravel()), encoding="utf-8")
-    elif suffix == ".npy":
-        np.save(path, vectors)
-    else:
-        n, dim = vectors.shape
-        doc = {"dim": dim, "points": n, **(meta or {}), "vectors": vectors.tolist()}
-        path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if suffix == ".txt":
+                fh.write("".join(f"{x:.17g}\n" for x in vectors.ravel()).encode())
+            elif suffix == ".npy":
+                np.save(fh, vectors)  # a file object: np.save adds no ".npy" to an upper-case suffix
+            else:
+                n, dim = vectors.shape
+                doc = {"dim": dim, "points": n, **(meta or {}), "vectors": vectors.tolist()}
+                fh.write((json.dumps(doc, indent=1) + "\n").encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # what a plain open() would have given; mkstemp makes 0600
+        os.replace(temp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise :class:`CodeFileError` unless a code can be written to ``path`` (checked before a long run):
+    a known suffix, not a folder, in an existing folder where a file can be created."""
+    path = Path(path)
+    _suffix(path)
+    if path.is_dir():
+        raise CodeFileError(f"{path}: is a directory")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CodeFileError(f"{path}: directory {str(folder)!r} does not exist")
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        os.close(fd)
+        os.unlink(temp)
+    except OSError as exc:
+        raise CodeFileError(f"{path}: cannot write in {str(folder)!r}: {exc.strerror or exc}") from None

@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import Backend, Update
 
-__all__ = ["Step", "LooseningResult", "force_loosening"]
+__all__ = ["Step", "LooseningResult", "force_loosening", "max_beta"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,13 @@ class LooseningResult:
     trace: list[Step] = field(default_factory=list)
     #: ``updates`` made, the seconds spent in them and, from hardware, their ``cycles``
     stats: dict = field(default_factory=dict)
+
+
+def max_beta(iterations: int) -> float:
+    """The largest β that ``iterations`` loosening iterations can ask a backend for: l ≤ 2n after n − 1
+    iterations (every raise multiplies l by 1 + 1/m, a telescoping product), so iteration n asks for
+    β = 2l(1 + 1/n) ≤ 4(n + 1)."""
+    return 4.0 * (iterations + 1)
 
 
 def force_loosening(

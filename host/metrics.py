@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .bestknown import best_known
@@ -22,25 +24,35 @@ __all__ = ["min_squared_distance", "summary", "edge_occurrences", "gram_checks",
 GRAM_DIRECT_MAX = 2000
 
 
-def min_squared_distance(vectors: np.ndarray) -> float:
-    """min_{i≠j} |r_i − r_j|², blocked."""
-    return float(min(d2.min() for _, _, d2 in squared_distance_blocks(np.asarray(vectors, np.float64))))
+def min_squared_distance(vectors: np.ndarray, on_rows: Callable[[int], None] | None = None) -> float:
+    """min_{i≠j} |r_i − r_j|², blocked; ``on_rows(k)`` is told after each block of k rows (progress)."""
+    best = np.inf
+    for start, stop, d2 in squared_distance_blocks(np.asarray(vectors, np.float64)):
+        best = min(best, d2.min())
+        if on_rows is not None:
+            on_rows(stop - start)
+    return float(best)
 
 
 def _directions(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def summary(vectors: np.ndarray) -> dict:
+def summary(vectors: np.ndarray, on_rows: Callable[[int], None] | None = None) -> dict:
     """The headline figures of a code (N, D) and its gap to the best known, as a JSON-ready dict.
 
     ``min_distance`` is measured on the vectors as given; angles and cosines on their directions, with
-    θ = 2 arcsin(d/2) so that small angles keep their precision.
+    θ = 2 arcsin(d/2) so that small angles keep their precision. ``on_rows`` sees progress (2N rows in
+    all). Raises ``ValueError`` for vectors that are not finite or have length 0: no metric is ever NaN.
     """
     r = np.asarray(vectors, dtype=np.float64)
     n, dim = r.shape
-    d_min = float(np.sqrt(min_squared_distance(r)))
-    u2 = min_squared_distance(_directions(r))
+    with np.errstate(over="ignore"):
+        lengths = np.linalg.norm(r, axis=1)
+    if not np.all(np.isfinite(lengths) & (lengths > 0)):
+        raise ValueError("the code has non-finite coordinates or a vector of length 0: no metric is defined")
+    d_min = float(np.sqrt(min_squared_distance(r, on_rows)))
+    u2 = min_squared_distance(_directions(r), on_rows)
     angle = float(np.degrees(2.0 * np.arcsin(min(1.0, np.sqrt(u2) / 2.0))))
     best = best_known(dim, n)
     return {

@@ -16,6 +16,7 @@ method's step δ_j/2β is zero there — which random Gaussian starts never hit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
@@ -44,7 +45,12 @@ def _step(vectors: np.ndarray, force: np.ndarray, delta: np.ndarray, beta: float
     """Steps 3–5 and the move norm, for all rows at once."""
     fnorm = np.linalg.norm(force, axis=1, keepdims=True)
     direction = np.divide(force, fnorm, out=np.zeros_like(force), where=fnorm > 0)
-    moved = vectors + (delta / (2.0 * beta))[:, None] * direction
+    step = (delta / (2.0 * beta))[:, None]
+    # r* = r + α F; only its direction is kept, so a long step (α > 1, only for β < 2) uses r/α + F instead:
+    # the same direction, finite even where α overflows (β → 0).
+    with np.errstate(over="ignore", divide="ignore"):
+        long = step > 1.0
+        moved = np.where(long, vectors / np.where(long, step, 1.0) + direction, vectors + step * direction)
     new = moved / np.linalg.norm(moved, axis=1, keepdims=True)
     return new, float(np.sum((new - vectors) ** 2))
 
@@ -68,12 +74,14 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def reference_update(vectors: np.ndarray, beta: float, block: int | None = None, threads: int = 1) -> Update:
+def reference_update(vectors: np.ndarray, beta: float, block: int | None = None, threads: int = 1,
+                     on_rows: Callable[[int], None] | None = None) -> Update:
     """One iteration of steps 1–5 on ``vectors`` (N, D) with exponent ``beta`` > 0, blocked over rows.
 
     Memory is O(N · block · threads); the force is accumulated as r_j Σ_i w_ji − Σ_i w_ji r_i, a matrix
     product. With ``threads`` > 1 the row blocks are shared among threads (NumPy releases the GIL in its
-    kernels); the result does not depend on the number of threads.
+    kernels); the result does not depend on the number of threads. ``on_rows(k)`` is told after each block
+    of k rows (progress).
     """
     r = np.ascontiguousarray(vectors, dtype=np.float64)
     n, _ = r.shape
@@ -83,7 +91,13 @@ def reference_update(vectors: np.ndarray, beta: float, block: int | None = None,
         raise ValueError("beta must be positive")
     norms = squared_norms(r)
     ranges = block_ranges(n, block)
-    work = lambda rows: _rows(r, norms, *rows, 0.5 * beta)  # noqa: E731
+
+    def work(rows):
+        part = _rows(r, norms, *rows, 0.5 * beta)
+        if on_rows is not None:
+            on_rows(rows[1] - rows[0])
+        return part
+
     if threads > 1 and len(ranges) > 1:
         # Our threads share the blocks; BLAS threads on top of them would only contend for the cores.
         with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
@@ -132,6 +146,7 @@ class ReferenceBackend:
     def __init__(self, block: int | None = None, threads: int = 1):
         self.block = block
         self.threads = threads
+        self.on_rows: Callable[[int], None] | None = None  #: progress: told after each block of rows
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
-        return reference_update(vectors, beta, self.block, self.threads)
+        return reference_update(vectors, beta, self.block, self.threads, self.on_rows)

@@ -3,14 +3,26 @@
 Each start is a self-contained :class:`StartTask` (backend name and options, D, N, iterations, its own seed
 sequence) turned into a :class:`StartResult` by the pure function :func:`run_start`: nothing is shared
 between tasks, so any executor — a process pool here, a cluster engine later — can run them.
-Start k of seed X draws its initial vectors from ``SeedSequence(X).spawn(S)[k]``: the same start gives the
-same code whatever the number of workers.
+Start k of seed X draws its initial vectors from ``SeedSequence(X, spawn_key=(k,))`` — the k-th child
+``SeedSequence(X).spawn(S)`` would give, without spawning S of them: the same start gives the same code
+whatever the number of starts before it or of workers.
+
+A hardware backend computes on the starts rounded to its format; rows that coincide after rounding (a 0° code
+from the first iteration on) are redrawn from the start's generator until all are distinct.
+
+Interrupts: workers ignore SIGINT (the parent decides), end cleanly on SIGTERM (their backend's ``close``
+runs) and get SIGTERM when the parent dies. A parent interrupted by Ctrl-C or SIGTERM cancels the queued
+starts and terminates the running ones before the exception goes on.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -44,19 +56,57 @@ class StartResult:
     min_squared_distance: float
     final_beta: float  #: 2l after the last iteration
     stats: dict
+    redrawn: int = 0  #: start points redrawn because they coincided after rounding to the hardware's format
+
+
+#: Rounds of redrawing coinciding start points before giving up (each round redraws only the coinciding rows).
+REDRAW_ROUNDS = 100
 
 
 def initial_vectors(task: StartTask) -> np.ndarray:
-    """The start's Gaussian, normalised initial vectors (N, D)."""
-    seq = np.random.SeedSequence(task.seed).spawn(task.starts)[task.index]
-    return random_start(task.points, task.dim, np.random.default_rng(seq))
+    """The start's Gaussian, normalised initial vectors (N, D), distinct in the hardware's format."""
+    return _initial(task)[0]
 
 
-def run_start(task: StartTask, on_step: Callable[[Step], None] | None = None) -> StartResult:
-    """Run one start to the end of force loosening."""
+def _initial(task: StartTask) -> tuple[np.ndarray, int]:
+    """(initial vectors, rows redrawn because they coincided after rounding to the task's format)."""
+    rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(task.index,)))
+    r = random_start(task.points, task.dim, rng)
+    fmt = task.options.get("fmt") if task.backend != "reference" else None
+    if not fmt:
+        return r, 0
+    from ..hw.fixed import Q
+
+    fmt = Q.parse(fmt) if isinstance(fmt, str) else fmt
+    redrawn = 0
+    for _ in range(REDRAW_ROUNDS):
+        _, first = np.unique(fmt.from_float(r), axis=0, return_index=True)
+        repeats = np.setdiff1d(np.arange(task.points), first)
+        if repeats.size == 0:
+            return r, redrawn
+        r[repeats] = random_start(repeats.size, task.dim, rng)
+        redrawn += repeats.size
+    raise ValueError(f"{task.points} points in D = {task.dim} keep coinciding after rounding to {fmt}: "
+                     "use a wider --format or fewer points")
+
+
+def run_start(task: StartTask, on_step: Callable[[Step], None] | None = None,
+              on_rows: Callable[[int], None] | None = None) -> StartResult:
+    """Run one start to the end of force loosening; the backend is closed on every way out. ``on_rows``
+    sees progress within an update (blocks of rows) where the backend reports it (``reference``,
+    ``model``)."""
+    vectors, redrawn = _initial(task)
     backend = get_backend(task.backend, **task.options)
-    result = force_loosening(backend, initial_vectors(task), task.iterations, on_step=on_step)
-    return StartResult(task.index, result.vectors, min_squared_distance(result.vectors), 2.0 * result.l, result.stats)
+    if on_rows is not None and hasattr(backend, "on_rows"):
+        backend.on_rows = on_rows
+    try:
+        result = force_loosening(backend, vectors, task.iterations, on_step=on_step)
+    finally:
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
+    return StartResult(task.index, result.vectors, min_squared_distance(result.vectors), 2.0 * result.l,
+                       result.stats, redrawn)
 
 
 _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -67,17 +117,19 @@ def run_starts(
     jobs: int | None = None,
     on_done: Callable[[StartResult], None] | None = None,
     on_step: Callable[[Step], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[StartResult, list[StartResult]]:
     """Run ``tasks`` on ``jobs`` worker processes (default: all cores); return (best, all by index).
 
     The best start has the largest minimum distance; ties go to the lower index. With one task or one job
-    the starts run in this process, and ``on_step`` sees every loosening iteration.
+    the starts run in this process, and ``on_step`` sees every loosening iteration and ``on_rows`` the
+    progress within updates (see :func:`run_start`).
     """
     jobs = max(1, min(len(tasks), jobs or os.cpu_count() or 1))
     results: list[StartResult] = []
     if jobs == 1:
         for task in tasks:
-            results.append(run_start(task, on_step))
+            results.append(run_start(task, on_step, on_rows))
             if on_done:
                 on_done(results[-1])
     else:
@@ -86,12 +138,17 @@ def run_starts(
         os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
         try:
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-                futures = [pool.submit(run_start, task) for task in tasks]
+            pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+            try:
+                futures = [pool.submit(_worker_start, task) for task in tasks]
                 for future in as_completed(futures):
                     results.append(future.result())
                     if on_done:
                         on_done(results[-1])
+            except BaseException:  # Ctrl-C, SIGTERM or a failed start: stop the rest now
+                _stop(pool)
+                raise
+            pool.shutdown()
         finally:
             for var, value in saved.items():
                 if value is None:
@@ -101,3 +158,59 @@ def run_starts(
     results.sort(key=lambda r: r.index)
     best = max(results, key=lambda r: (r.min_squared_distance, -r.index))
     return best, results
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (a no-op elsewhere); exit at once if the
+    parent ``parent`` is already gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(143)
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _worker_init(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminated)
+    die_with_parent(parent)
+
+
+def _worker_start(task: StartTask) -> StartResult:
+    try:
+        return run_start(task)
+    except SystemExit as exc:  # SIGTERM: run_start has closed its backend; leave without taking another task
+        os._exit(exc.code if isinstance(exc.code, int) else 143)
+
+
+def _stop(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
+    """Cancel the queued starts and end the running ones: SIGTERM, then SIGKILL after ``grace`` seconds.
+    A second Ctrl-C meanwhile is ignored, so that no worker is left behind."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    try:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + grace
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

@@ -36,12 +36,18 @@ from .rsqrt import RSqrt
 from .scale import Scale
 from .weight import RepulsionWeight, half_beta_format
 
-__all__ = ["Datapath"]
+__all__ = ["Datapath", "MIN_FRACTION", "HALF_BETA_RANGE"]
 
 #: Fraction bits kept below f in each force product and in the force accumulator.
 FORCE_GUARD = 2
 #: Fraction bits kept below f in 1/(2β) and in the step α.
 STEP_GUARD = 4
+#: Fewest fraction bits f the units build for: the weight's t is UQ6.(f − 8) and the exp2 table takes 8 of
+#: its fraction bits as the segment index, leaving at least one for the polynomial (f ≤ 16 fails there).
+MIN_FRACTION = 17
+#: The β/2 the weight unit covers (UQ17.16 in, t saturating at 64): force loosening's K iterations ask for
+#: β/2 ≤ 2(K + 1) (:func:`spherecode.host.loosening.max_beta`), so K ≤ 32767.
+HALF_BETA_RANGE = (1, 65536)
 
 
 class Datapath:
@@ -50,6 +56,9 @@ class Datapath:
     def __init__(self, fmt: Q = Q(3, 44), nmax: int = 1024, dmax: int = 6):
         if not fmt.signed or fmt.i < 2:
             raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
+        if fmt.f < MIN_FRACTION:
+            raise ValueError(f"coordinates need at least {MIN_FRACTION} fraction bits (the weight unit's exp2), "
+                             f"not {fmt}")
         if not 2 <= dmax <= 7:
             raise ValueError("dmax must be in 2..7 (|F̂|² < dmax must fit UQ3.f)")
         if nmax < 2:
@@ -105,9 +114,9 @@ class Datapath:
 
         Raises ``ValueError`` when β/2 is outside [1, 65536], the range the weight unit covers.
         """
-        half = beta / 2
-        if not 1 <= half <= 65536:
-            raise ValueError(f"β/2 = {half:g} is outside the hardware's range [1, 65536]")
+        half, (low, high) = beta / 2, HALF_BETA_RANGE
+        if not low <= half <= high:
+            raise ValueError(f"β/2 = {half:g} is outside the hardware's range [{low}, {high}]")
         hb = int(self.half_beta_fmt.from_float(half))
         c = int(self.step_fmt.from_float(1 / (2 * beta)))
         return hb, c

@@ -8,6 +8,8 @@ too, so this changes no bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -69,8 +71,10 @@ def _vector_step(dp: Datapath, r: np.ndarray, delta: np.ndarray, acc: np.ndarray
     return new, units.squared_distance(dp.move_norm, new, r)
 
 
-def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1) -> IterationResult:
-    """One iteration on raw coordinates ``r`` (N, D), D ≤ dmax, N ≤ nmax, with raw β/2 and 1/(2β)."""
+def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1,
+            on_rows: Callable[[int], None] | None = None) -> IterationResult:
+    """One iteration on raw coordinates ``r`` (N, D), D ≤ dmax, N ≤ nmax, with raw β/2 and 1/(2β);
+    ``on_rows(k)`` is told after each block of k rows (progress)."""
     r = np.asarray(r, dtype=np.int64)
     n = r.shape[0]
     ranges = block_ranges(n, max(1, _BLOCK_PAIRS // n))
@@ -79,6 +83,8 @@ def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1) -> I
         j0, j1 = rows
         delta, acc = _force(dp, r, j0, j1, hb)
         new, s = _vector_step(dp, r[j0:j1], delta, acc, c)
+        if on_rows is not None:
+            on_rows(j1 - j0)
         return delta, new, s
 
     if threads > 1 and len(ranges) > 1:
@@ -111,10 +117,11 @@ class ModelBackend:
         self.datapath = Datapath(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax)
         self.threads = threads
         self.lanes = lanes
+        self.on_rows: Callable[[int], None] | None = None  #: progress: told after each block of rows
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp = self.datapath
-        out = iterate(dp, *dp.inputs(vectors, beta), self.threads)
+        out = iterate(dp, *dp.inputs(vectors, beta), self.threads, self.on_rows)
         return Update(
             out.vectors * dp.fmt.ulp,
             out.move_norm * dp.s_fmt.ulp,

@@ -67,3 +67,12 @@ def test_beta_grows_on_a_real_run():
     assert len(raised) > 50
     assert out.l == pytest.approx(2.0 * np.prod([1 + 1 / n for n in raised]))
     assert all((s.s_keep > s.s_raise) != s.raised for s in out.trace)
+
+
+@pytest.mark.parametrize("iterations", [1, 2, 7, 50])
+def test_max_beta_is_reached_when_every_iteration_raises(iterations):
+    from spherecode.host.loosening import max_beta
+
+    backend = Scripted([(0.0, 1.0)] * iterations)  # S' ≤ S'' every time: l is raised every iteration
+    force_loosening(backend, random_start(4, 3, np.random.default_rng(0)), iterations)
+    assert max(backend.calls) == pytest.approx(max_beta(iterations))

@@ -68,6 +68,14 @@ def test_configuration_limits():
         Datapath(Q(3, 44), 8, 9)
 
 
+def test_narrowest_format():
+    with pytest.raises(ValueError, match=r"at least 17 fraction bits .*, not Q2\.16"):
+        Datapath(Q(2, 16), 8, 3)
+    backend = ModelBackend("Q2.17", nmax=16, dmax=3)  # the narrowest format that builds does compute
+    out = backend.update(random_start(12, 3, np.random.default_rng(0)), 8.0)
+    assert np.all(np.isfinite(out.vectors)) and out.move_norm > 0
+
+
 def test_icosahedron_on_the_model():
     r = random_start(12, 3, np.random.default_rng(0))
     out = force_loosening(ModelBackend("Q3.44", nmax=16, dmax=3), r, 600)

@@ -1,0 +1,122 @@
+"""The bad-input table: every case through the CLI gives one line on stderr, exit status 2, no traceback.
+
+Each row is a case an audit found giving a traceback, a hang or a silently wrong result; the row stays here
+so that it stays fixed. Cases that need a simulator, a board or a signal live beside their subject
+(tests/sim, tests/boards, tests/host/test_interrupts.py).
+"""
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+from spherecode.host.cli import main
+
+
+def _npy_header(shape) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _npz_as_npy(path):
+    np.savez(path.with_suffix(".npz"), a=np.eye(3))
+    path.with_suffix(".npz").rename(path)
+
+
+#: name → (files to create: name → bytes, or a callable making it; argv; a phrase of the message)
+CASES = {
+    "empty npy": ({"c.npy": b""}, ["verify", "c.npy", "-d", "3"], "not a .npy array file"),
+    "npz renamed npy": ({"c.npy": _npz_as_npy}, ["verify", "c.npy", "-d", "3"], "not a .npy array file"),
+    "npy header claims a huge shape": ({"c.npy": _npy_header((10**12, 3)) + bytes(48)},
+                                       ["verify", "c.npy", "-d", "3"], "the header promises"),
+    "json nested thousands deep": ({"c.json": b"[" * 100000 + b"]" * 100000},
+                                   ["verify", "c.json", "-d", "3"], "nested too deeply"),
+    "json integer above 1e308": ({"c.json": b"[[1" + b"0" * 400 + b", 0, 0], [0, 1, 0]]"},
+                                 ["verify", "c.json", "-d", "3"], "too large for float64"),
+    "json number above 1e308": ({"c.json": b"[[1e309, 0, 0], [0, 1, 0]]"}, ["verify", "c.json", "-d", "3"],
+                                "non-finite"),
+    "finite values near 1e300": ({"c.json": b"[[1e300, 1e300, 1e300], [0, 1, 0]]"},
+                                 ["verify", "c.json", "-d", "3"], "length beyond float64"),
+    "zero vector": ({"c.txt": b"0\n0\n0\n0\n1\n0\n1\n0\n0\n"}, ["verify", "c.txt", "-d", "3"], "length 0"),
+    "missing file": ({}, ["verify", "nope.txt", "-d", "3"], "no such file"),
+    "wrong dimension": ({"c.json": b"[[1, 0], [0, 1]]"}, ["verify", "c.json", "-d", "3"], "--dim is 3"),
+    "unknown suffix": ({"c.csv": b"1"}, ["verify", "c.csv", "-d", "3"], "unknown code file type"),
+    "--dim 10^9": ({}, ["run", "-d", "1000000000", "-n", "2"], "GiB of memory"),
+    "--points 10^12": ({}, ["run", "-d", "3", "-n", "1000000000000"], "GiB of memory"),
+    "bench --points 10^12": ({}, ["bench", "-d", "3", "-n", "1000000000000"], "GiB of memory"),
+    "--points 1": ({}, ["run", "-d", "3", "-n", "1"], "at least 2"),
+    "--dim x": ({}, ["run", "-d", "x", "-n", "5"], "must be an integer"),
+    "--iters 0": ({}, ["run", "-d", "3", "-n", "5", "-k", "0"], "at least 1"),
+    "unknown backend": ({}, ["run", "-d", "3", "-n", "5", "-b", "gpu"], "invalid choice"),
+    "--format below the units' fraction bits": ({}, ["run", "-d", "3", "-n", "5", "-b", "model", "--format",
+                                                     "Q2.16"], "17 ≤ f ≤ 48"),
+    "--iters past the hardware's β": ({}, ["run", "-d", "3", "-n", "5", "-b", "model", "-k", "40000"],
+                                      "at most 32767 iterations"),
+    "bench β below the hardware's": ({}, ["bench", "-d", "3", "-n", "5", "-b", "model", "--beta", "1"],
+                                     "2 ≤ β ≤ 131072"),
+    "bench β above the hardware's": ({}, ["bench", "-d", "3", "-n", "5", "-b", "model", "--beta", "3e5"],
+                                     "2 ≤ β ≤ 131072"),
+    "--dim above the datapath's": ({}, ["run", "-d", "8", "-n", "5", "-b", "model"], "D ≤ 7"),
+    "--out a folder": ({"d.txt/x": b""}, ["run", "-d", "3", "-n", "5", "-k", "2", "-o", "d.txt"],
+                       "is a directory"),
+    "--out in a missing folder": ({}, ["run", "-d", "3", "-n", "5", "-k", "2", "-o", "no/c.txt"],
+                                  "does not exist"),
+    "--out unknown suffix": ({}, ["run", "-d", "3", "-n", "5", "-k", "2", "-o", "c.csv"], "must end in"),
+    "build --out onto a file": ({"f": b"x"}, ["build", "--out", "f"], "not a folder"),
+    "board without --port": ({}, ["run", "-d", "3", "-n", "5", "-b", "board"], "needs --port"),
+    "bench on a missing port": ({}, ["bench", "-d", "3", "-n", "5", "-b", "board", "--port", "no-such-tty"],
+                                "cannot open serial port"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_input_is_one_line_and_status_2(name, tmp_path, monkeypatch, capsys):
+    files, argv, phrase = CASES[name]
+    for rel, content in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if callable(content):
+            content(path)
+        else:
+            path.write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spherecode: error: "), captured.err
+    assert phrase in lines[0] or __import__("re").search(phrase, lines[0]), lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, nothing left behind
+
+
+def test_a_serial_port_that_does_not_answer(capsys):
+    """A pty nobody serves: IDENTIFY times out, one line."""
+    master, slave = os.openpty()
+    try:
+        argv = ["bench", "-d", "3", "-n", "5", "-b", "board", "--port", os.ttyname(slave), "--timeout", "0.05",
+                "--retries", "0"]
+        assert main(argv) == 2
+    finally:
+        os.close(master)
+        os.close(slave)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "no answer" in err[0]
+
+
+def test_tiny_beta_gives_finite_json(capsys):
+    """β = 1e-300 used to give NaN coordinates and invalid JSON (the step δ/2β overflowed)."""
+    assert main(["bench", "-d", "3", "-n", "10", "-r", "2", "--beta", "1e-300", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert 0 < r["min_angle_deg"] < 180 and np.isfinite(r["ms_per_iteration"])
+
+
+def test_narrow_format_start_points_are_redrawn_distinct(capsys):
+    """D = 2 in Q2.17: at N = 4096 random points coincide after rounding; they are redrawn, with a word."""
+    assert main(["run", "-d", "2", "-n", "4096", "-k", "1", "-b", "model", "--format", "Q2.17", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "coincided after rounding to Q2.17 and were redrawn" in captured.err
+    assert json.loads(captured.out)["min_distance"] > 0
