@@ -1,0 +1,97 @@
+"""Interrupts: Ctrl-C, SIGTERM and a killed parent stop every worker promptly and leave nothing behind.
+
+The command runs in its own session (a process group, as a shell gives a foreground job), so that "Ctrl-C"
+is SIGINT to the whole group, as a terminal sends it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LONG_RUN = ["run", "-d", "3", "-n", "300", "-k", "100000", "-s", "6", "-j", "2"]
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid`` (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _start(tmp_path, argv=LONG_RUN):
+    process = subprocess.Popen([sys.executable, "-m", "spherecode", *argv, "-o", str(tmp_path / "c.json")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, "TMPDIR": str(tmp_path)})
+    deadline = time.monotonic() + 60
+    while len(_children(process.pid)) < 2:  # both workers started
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "workers did not start"
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the starts
+    return process, _children(process.pid)
+
+
+def _gone(pids, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("signum, status, word", [
+    (signal.SIGINT, 130, "interrupted"),
+    (signal.SIGTERM, 143, "terminated (SIGTERM)"),
+])
+def test_interrupt_is_prompt_one_line_and_leaves_nothing(tmp_path, signum, status, word):
+    process, workers = _start(tmp_path)
+    t0 = time.monotonic()
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # Ctrl-C: the whole foreground group
+    else:
+        process.send_signal(signum)  # SIGTERM: the parent alone must pass it on
+    out, err = process.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10  # not after the queued starts have run
+    assert process.returncode == status
+    assert err.splitlines() == [f"spherecode: {word}"] and out == ""
+    assert _gone(workers, 5), "workers outlived the command"
+    assert list(tmp_path.iterdir()) == []  # no output file, no temporary file
+
+
+def test_a_second_ctrl_c_does_not_hang(tmp_path):
+    process, workers = _start(tmp_path)
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert _gone(workers, 5)
+
+
+def test_workers_die_with_a_killed_parent(tmp_path):
+    process, workers = _start(tmp_path)
+    process.kill()
+    process.communicate(timeout=30)
+    assert _gone(workers, 10), "workers outlived a SIGKILLed parent"
