@@ -147,3 +147,19 @@ def test_hardware_options_refused(capsys, argv, message):
     assert main(base + argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_a_failed_write_after_the_run_keeps_the_old_file_and_prints_the_result(tmp_path):
+    """A file-size limit (like a full disk) stops the write: the old file stays whole, the result is printed,
+    one line on stderr, status 2, no partial file."""
+    import resource
+
+    out = tmp_path / "c.json"
+    out.write_text("old")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))  # noqa: E731
+    r = subprocess.run([sys.executable, "-m", "spherecode", "run", "-d", "3", "-n", "200", "-k", "2", "-o", str(out),
+                        "--json"], capture_output=True, text=True, preexec_fn=limit)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and f"cannot write {out}" in r.stderr and "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["points"] == 200
+    assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["c.json"]

@@ -86,3 +86,13 @@ def test_best_known_table():
     assert "Robinson" in best_known(3, 24).status
     assert best_known(3, 10**6) is None
     assert summary(np.random.default_rng(0).normal(size=(5, 9)))["best_known_angle_deg"] is None
+
+
+def test_summary_refuses_what_has_no_metric_and_reports_progress():
+    r = np.eye(3)
+    for bad in (np.array([[0.0, 0, 0], [0, 1, 0]]), np.array([[np.nan, 0, 0], [0, 1, 0]])):
+        with pytest.raises(ValueError, match="no metric"):
+            summary(bad)
+    rows = []
+    summary(np.vstack([r, -r]), rows.append)
+    assert sum(rows) == 12  # 2N rows: distances of the vectors, then of their directions

@@ -44,3 +44,21 @@ def test_starts_differ_and_seeds_differ():
 def test_best_is_the_largest_minimum_distance():
     best, results = run_starts(tasks(3, 13, 100, 3, seed=3), jobs=1)
     assert best.min_squared_distance == max(r.min_squared_distance for r in results)
+
+
+def test_seeding_is_the_spawned_child_without_spawning():
+    """Start k of S draws from SeedSequence(X).spawn(S)[k], made directly (O(1) per start, not O(S))."""
+    for k, starts in ((0, 1), (2, 3), (2999, 3000)):
+        child = np.random.SeedSequence(11).spawn(starts)[k]
+        expected = np.random.default_rng(child).standard_normal((4, 3))
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        np.testing.assert_array_equal(initial_vectors(tasks(3, 4, 1, starts, seed=11)[k]), expected)
+
+
+def test_coinciding_points_are_redrawn_for_hardware_only():
+    hw = StartTask("model", 2, 4096, 1, 0, 0, 1, {"fmt": "Q2.17"})
+    sw = StartTask("reference", 2, 4096, 1, 0, 0, 1, {})
+    raw = initial_vectors(hw) * 2**17
+    assert len(np.unique(np.round(raw), axis=0)) == 4096
+    changed = np.any(initial_vectors(hw) != initial_vectors(sw), axis=1)
+    assert 0 < changed.sum() < 10  # only the coinciding rows were redrawn
