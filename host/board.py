@@ -2,8 +2,10 @@
 
 The board's identity fixes the format, Nmax, Dmax and lanes; the host converts vectors and β exactly as
 the ``model`` backend does, so results are bit-identical to ``--backend model --format <the board's>``.
-An iteration is repeated from the host's own copy of the vectors when the board lost its state (a reset)
-or the answer to RUN was lost; every other failure is a :class:`~spherecode.host.link.BoardError`.
+An iteration is repeated from the host's own copy of the vectors when the board lost its state (a reset,
+or answers that show another process's requests in between) or the answer to RUN was lost; every other
+failure, the serial port's own included, is a :class:`~spherecode.host.link.BoardError`. The port is
+opened exclusively (:func:`~spherecode.host.link.open_port`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import numpy as np
 
 from .backend import Update
-from .link import Board, BoardError, Link, Lost, Reset, open_port
+from .link import Board, BoardError, Link, Lost, PortError, Reset, open_port
 
 __all__ = ["BoardBackend"]
 
@@ -33,6 +35,9 @@ class BoardBackend:
         self.retries = retries
         try:
             self.board = Board(Link(self._serial, baud, timeout, retries))
+        except PortError:
+            self.close()
+            raise
         except BoardError as exc:
             self.close()
             raise BoardError(f"{port}: {exc}") from None

@@ -3,10 +3,12 @@ with timeouts and retries, and the board's identity.
 
 It mirrors :class:`~spherecode.hw.host_link.HostLink` and speaks to anything with pyserial's
 ``read``/``write``/``reset_input_buffer``: a board's serial port or the board twin's pseudo-terminal.
+Every failure, the port's own included, is a :class:`BoardError` with a one-line message.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -16,7 +18,13 @@ from ..hw import protocol as p
 from ..hw.fixed import Q
 from ..hw.protocol import Command, State, Status
 
-__all__ = ["BoardError", "Reset", "Lost", "Identity", "Response", "Link", "request_frame", "response_frame", "open_port"]
+try:
+    from termios import error as _TermiosError  # pyserial's reset_input_buffer() raises it on a dead tty
+except ImportError:  # pragma: no cover (not POSIX)
+    _TermiosError = OSError
+
+__all__ = ["BoardError", "Reset", "Lost", "Refused", "PortError", "Identity", "Response", "Link", "Board",
+           "request_frame", "response_frame", "open_port"]
 
 #: Coordinates per LOAD or READ frame: a retry resends at most this many.
 CHUNK = 512
@@ -32,6 +40,27 @@ class Reset(BoardError):
 
 class Lost(BoardError):
     """The response to a request that must not be repeated (RUN) was lost or garbled."""
+
+
+class Refused(BoardError):
+    """The board refused a request with :attr:`status` (not a damaged request, not a lost state)."""
+
+    def __init__(self, message: str, status: Status):
+        super().__init__(message)
+        self.status = status
+
+
+class PortError(BoardError):
+    """The serial port itself failed: it could not be opened, is in use, or closed under the host."""
+
+
+#: What pyserial (and termios under it) raise for a port that cannot be opened or read, or died: its
+#: ``SerialException`` is an ``OSError``; a baud rate beyond a C int is an ``OverflowError``.
+_PORT_ERRORS = (OSError, ValueError, OverflowError, _TermiosError)
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -80,17 +109,34 @@ def response_frame(cmd: int, seq: int, status: int, state: int, payload: bytes =
 
 
 def open_port(port: str, baud: int):
-    """Open a serial port with pyserial; a clear :class:`BoardError` when that fails."""
+    """Open a serial port with pyserial, exclusively: pyserial's ``exclusive=True`` takes a ``flock`` on it,
+    which every other spherecode host (and anything else that locks the port) meets as "in use". A clear
+    :class:`PortError` when that fails.
+
+    Not also ``TIOCEXCL``: root ignores it, and on the twin's pty (whose slave the twin itself keeps open) it
+    outlives the host that set it — measured: after the host closed the pty, a non-root open still failed
+    with EBUSY — so one killed host would lock everyone else out until the twin restarts."""
     import serial
 
     try:
-        return serial.Serial(port, baud, timeout=0.05, write_timeout=10)
-    except (serial.SerialException, OSError, ValueError) as exc:
-        raise BoardError(f"cannot open serial port {port}: {exc}") from None
+        return serial.Serial(port, baud, timeout=0.05, write_timeout=10, exclusive=True)
+    except _PORT_ERRORS as exc:
+        if isinstance(exc, serial.SerialException) and "exclusively lock" in str(exc):
+            raise PortError(f"serial port {port} is in use by another process") from None
+        raise PortError(f"cannot open serial port {port}: {_line(exc)}") from None
 
 
-class _Garbled(Exception):
-    pass
+class _Again(Exception):
+    """One exchange failed in a way a new attempt may cure; ``lost``: the request may have been executed
+    (no answer, or a garbled one), not only refused as damaged."""
+
+    def __init__(self, reason: str, lost: bool):
+        super().__init__(reason)
+        self.lost = lost
+
+
+def _bits(state: int) -> str:
+    return "+".join(flag.name.lower() for flag in State if state & flag) or "none"
 
 
 class Link:
@@ -101,58 +147,76 @@ class Link:
     the board rejected was not executed, so it is retried whatever the command; after a lost or garbled
     response only idempotent commands (all but RUN) are repeated — RUN raises, and the caller repeats the
     whole iteration from its own copy of the vectors.
+
+    Sequence numbers start at a random value per link, so that the answers to another host's requests
+    (which may reach this one on a shared line) rarely carry this host's (command, sequence number).
     """
 
     def __init__(self, port, baud: int = 3_000_000, timeout: float = 5.0, retries: int = 3):
         self.port, self.baud, self.timeout, self.retries = port, baud, timeout, retries
-        self._seq = 0
+        self.name = getattr(port, "port", None) or "?"
+        self._seq = secrets.randbelow(256)
         self.retried = 0  # exchanges repeated so far (reported in statistics)
 
     def _wire(self, nbytes: int) -> float:
         return nbytes * 10 / self.baud
 
-    def request(self, cmd: Command, payload: bytes = b"", expect: int = 0, extra: float = 0.0) -> Response:
-        """Send one request, return the board's OK response (``expect`` payload bytes)."""
-        last = "no answer"
-        name = Command(cmd).name if cmd in set(Command) else f"command 0x{cmd:02x}"
+    def _port(self, method: str, *args):
+        try:
+            return getattr(self.port, method)(*args)
+        except _PORT_ERRORS as exc:
+            raise PortError(f"the serial port {self.name} closed or failed: {_line(exc)}") from None
+
+    def request(self, cmd: Command, payload: bytes = b"", expect: int = 0, extra: float = 0.0,
+                state: tuple[int, int] | None = None) -> Response:
+        """Send one request, return the board's OK response (``expect`` payload bytes), with retries."""
+        name = _name(cmd)
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retried += 1
-            self._seq = (self._seq + 1) & 0xFF
-            frame = request_frame(cmd, self._seq, payload)
-            self.port.reset_input_buffer()  # stale bytes of an earlier, abandoned exchange
-            self.port.write(frame)
-            deadline = time.monotonic() + self.timeout + extra + 2 * self._wire(len(frame) + expect + 9)
             try:
-                resp = self._receive(cmd, self._seq, deadline)
-            except TimeoutError:
-                last = f"no answer within {self.timeout:g} s"
-                if cmd in p.IDEMPOTENT:
-                    continue
-                raise Lost(f"{name}: {last}") from None
-            except _Garbled as exc:
-                last = f"garbled response ({exc})"
-                if cmd in p.IDEMPOTENT:
-                    continue
-                raise Lost(f"{name}: {last}") from None
-            if resp.status in (Status.BAD_CRC, Status.TIMEOUT):  # the request was damaged: not executed
-                last = f"the board received a damaged request ({resp.status.name})"
-                continue
-            if resp.status in (Status.NOT_LOADED, Status.NO_RESULT, Status.NOT_CONFIGURED):
-                raise Reset(f"{name}: the board lost its state ({resp.status.name}): was it reset?")
-            if resp.status != Status.OK:
-                raise BoardError(f"{name}: the board refused the request ({resp.status.name})")
-            if len(resp.payload) != expect:
-                raise BoardError(f"{name}: {len(resp.payload)} payload bytes, expected {expect}")
-            return resp
+                return self.exchange(cmd, payload, expect, extra, state)
+            except _Again as exc:
+                if exc.lost and cmd not in p.IDEMPOTENT:
+                    raise Lost(f"{name}: {exc}") from None
+                last = str(exc)
         raise BoardError(f"{name}: {last}, {self.retries + 1} attempts")
+
+    def exchange(self, cmd: Command, payload: bytes = b"", expect: int = 0, extra: float = 0.0,
+                 state: tuple[int, int] | None = None) -> Response:
+        """One attempt of :meth:`request`: raises :class:`_Again` where a new attempt may help, else
+        :class:`Reset`, :class:`Refused` or :class:`BoardError`. ``state`` = (mask, value): the state bits
+        that this host's own requests imply; an OK response whose ``state & mask`` differs shows that
+        someone else's requests reached the board in between, and is a :class:`Reset`."""
+        name = _name(cmd)
+        self._seq = (self._seq + 1) & 0xFF
+        frame = request_frame(cmd, self._seq, payload)
+        self._port("reset_input_buffer")  # stale bytes of an earlier, abandoned exchange
+        self._port("write", frame)
+        deadline = time.monotonic() + self.timeout + extra + 2 * self._wire(len(frame) + expect + 9)
+        try:
+            resp = self._receive(cmd, self._seq, deadline)
+        except TimeoutError:
+            raise _Again(f"no answer within {self.timeout:g} s", lost=True) from None
+        if resp.status in (Status.BAD_CRC, Status.TIMEOUT):  # the request was damaged: not executed
+            raise _Again(f"the board received a damaged request ({resp.status.name})", lost=False)
+        if resp.status in (Status.NOT_LOADED, Status.NO_RESULT, Status.NOT_CONFIGURED):
+            raise Reset(f"{name}: the board lost its state ({resp.status.name}): was it reset?")
+        if resp.status != Status.OK:
+            raise Refused(f"{name}: the board refused the request ({resp.status.name})", resp.status)
+        if len(resp.payload) != expect:
+            raise BoardError(f"{name}: {len(resp.payload)} payload bytes, expected {expect}")
+        if state is not None and resp.state & state[0] != state[1]:
+            raise Reset(f"{name}: the board's state is {_bits(resp.state)}, not what this host's requests "
+                        f"leave ({_bits(state[1])}): is another process using the port?")
+        return resp
 
     def _read(self, n: int, deadline: float) -> bytes:
         data = b""
         while len(data) < n:
             if time.monotonic() > deadline:
                 raise TimeoutError
-            data += self.port.read(n - len(data))
+            data += self._port("read", n - len(data))
         return data
 
     def _receive(self, cmd: int, seq: int, deadline: float) -> Response:
@@ -165,7 +229,7 @@ class Link:
             rest = self._read(length + 2, deadline)
             body = head + rest[:-2]
             if _crc(body) != rest[-2:]:
-                raise _Garbled("CRC mismatch")
+                raise _Again("garbled response (CRC mismatch)", lost=True)
             if head[1] != seq or head[0] != cmd:
                 if head[2] in (Status.BAD_CRC, Status.TIMEOUT):
                     return Response(head[0], head[1], Status(head[2]), State(head[3] & 7), rest[:-2])
@@ -173,8 +237,12 @@ class Link:
             try:
                 status = Status(head[2])
             except ValueError:
-                raise _Garbled(f"unknown status {head[2]}") from None
+                raise _Again(f"garbled response (unknown status {head[2]})", lost=True) from None
             return Response(head[0], head[1], status, State(head[3] & 7), rest[:-2])
+
+
+def _name(cmd: int) -> str:
+    return Command(cmd).name if cmd in set(Command) else f"command 0x{cmd:02x}"
 
 
 class Board:
@@ -183,37 +251,72 @@ class Board:
     def __init__(self, link: Link):
         self.link = link
         self.identity = Identity.parse(link.request(Command.IDENTIFY, expect=p.Layout.identity).payload)
+        from ..hw.core import UpdaterCore
         from ..hw.datapath import Datapath
 
         ident = self.identity
         self.dp = Datapath(ident.fmt, ident.nmax, ident.dmax)
         self.layout = p.Layout.of(self.dp)
+        self.core = UpdaterCore(ident.fmt, ident.nmax, ident.dmax, ident.lanes)  # for cycles_for()
 
     def iterate(self, raw: np.ndarray, half_beta: int, step: int) -> tuple[np.ndarray, int, int, int]:
-        """One iteration on raw coordinates (N, D) → (new raw coordinates, cycles, raw S, raw δ_min)."""
+        """One iteration on raw coordinates (N, D) → (new raw coordinates, cycles, raw S, raw δ_min).
+
+        Raises :class:`Reset` (repeat the iteration) where the board's answers show that its state is not
+        what this host's requests left: a lost state, state bits or a RUN cycle count that another
+        configuration produced (another process on the port)."""
         lay, link = self.layout, self.link
         n, d = raw.shape
+        held = (7, State.CONFIGURED | State.RESULT)
         link.request(Command.CONFIGURE, n.to_bytes(2, "little") + bytes([d])
-                     + int(half_beta).to_bytes(lay.half_beta, "little") + int(step).to_bytes(lay.step, "little"))
+                     + int(half_beta).to_bytes(lay.half_beta, "little") + int(step).to_bytes(lay.step, "little"),
+                     state=(7, State.CONFIGURED))
         flat = raw.ravel()
-        mask = (1 << (8 * lay.coord)) - 1
-        for k in range(0, flat.size, CHUNK):
-            words = b"".join((int(x) & mask).to_bytes(lay.coord, "little") for x in flat[k:k + CHUNK])
-            link.request(Command.LOAD, k.to_bytes(2, "little") + words)
+        self._load(flat)
         cycles_bound = n * d + (n + 1) * n + 1000  # L = 1 and a generous tail: only sets the deadline
-        stats = link.request(Command.RUN, expect=lay.stats,
+        stats = link.request(Command.RUN, expect=lay.stats, state=held,
                              extra=cycles_bound / max(self.identity.clock_hz, 1)).payload
+        cycles = int.from_bytes(stats[:4], "little")
+        if cycles != self.core.cycles_for(n, d):
+            raise Reset(f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
+                        f"{self.core.cycles_for(n, d)}: is another process using the port?")
         out = []
         for k in range(0, flat.size, CHUNK):
             count = min(CHUNK, flat.size - k)
             data = link.request(Command.READ, k.to_bytes(2, "little") + count.to_bytes(2, "little"),
-                                expect=count * lay.coord).payload
+                                expect=count * lay.coord, state=held).payload
             out.append(np.frombuffer(data, dtype=np.uint8).reshape(count, lay.coord))
         new = _words(np.concatenate(out), self.dp.fmt.width).reshape(n, d)
-        cycles = int.from_bytes(stats[:4], "little")
         s = int.from_bytes(stats[4:4 + lay.move_norm], "little")
         dmin = int.from_bytes(stats[4 + lay.move_norm:], "little")
         return new, cycles, s, dmin
+
+    def _load(self, flat: np.ndarray) -> None:
+        """LOAD all coordinates, CHUNK per request. A failed LOAD makes the board forget its loaded prefix
+        (docs/protocol.md), so after any failure — a damaged request (BAD_CRC, TIMEOUT), a lost or garbled
+        answer, or BAD_RANGE for a LOAD past the first (the prefix is gone) — the load starts again from
+        index 0, at most ``retries`` times."""
+        link, lay = self.link, self.layout
+        mask = (1 << (8 * lay.coord)) - 1
+        chunks = [k.to_bytes(2, "little")
+                  + b"".join((int(x) & mask).to_bytes(lay.coord, "little") for x in flat[k:k + CHUNK])
+                  for k in range(0, flat.size, CHUNK)]
+        i, failures = 0, 0
+        while i < len(chunks):
+            last = i == len(chunks) - 1
+            try:  # before the last chunk the prefix may already be whole, from an earlier pass
+                link.exchange(Command.LOAD, chunks[i], state=(7, State.CONFIGURED | State.LOADED) if last
+                              else (State.CONFIGURED | State.RESULT, State.CONFIGURED))
+                i += 1
+            except (_Again, Refused) as exc:
+                if isinstance(exc, Refused) and (exc.status != Status.BAD_RANGE or i == 0):
+                    raise
+                failures += 1
+                reason = str(exc).removeprefix("LOAD: ")
+                if failures > link.retries:
+                    raise BoardError(f"LOAD: {reason}, {failures} attempts from index 0") from None
+                link.retried += 1
+                i = 0
 
 
 def _words(octets: np.ndarray, width: int) -> np.ndarray:

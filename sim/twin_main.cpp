@@ -5,6 +5,9 @@
 // `pty: <slave path>`, on stdout; everything after it goes to stderr.
 // Signals: SIGUSR1 resets the design (rst high for 16 cycles); SIGTERM, SIGINT and SIGHUP end the run
 // with status 0. `--stats` (or SPHERECODE_TWIN_STATS=1) prints `cycles: N` on stderr at exit.
+// SPHERECODE_TWIN_PARENT=<pid>: the run also ends (status 0) once that process is no longer our parent, so
+// that a killed host never leaves the twin running and holding its pty. (Not prctl(PR_SET_PDEATHSIG): that
+// fires when the forking *thread* exits, which would stop a twin started from a short-lived thread.)
 
 #include "Vtop.h"
 #include "verilated.h"
@@ -86,6 +89,11 @@ int main(int argc, char** argv) {
     // up to this line, and a full pipe would stall the simulation.
     dup2(2, 1);
 
+    pid_t parent = 0;
+    if (const char* env = std::getenv("SPHERECODE_TWIN_PARENT")) parent = pid_t(std::atol(env));
+    // Reparented (to init or a subreaper) once the parent is gone; one getppid() per CHECK cycles is cheap.
+    auto orphaned = [&]() { return parent > 0 && getppid() != parent; };
+
     auto ctx = std::make_unique<VerilatedContext>();
     // The model is single-threaded; the context would otherwise start an idle worker per core, and a
     // signal could land on one of those instead of interrupting the main thread's poll().
@@ -136,6 +144,7 @@ int main(int argc, char** argv) {
     while (!stop_requested && !ctx->gotFinish()) {
         if (until_check == 0) {
             until_check = CHECK;
+            if (orphaned()) break;
             // Read before looking at the reset flag: a byte read here may have been sent after a reset().
             if (to_board.size() < RX_LOW) pull();
             if (reset_requested) {
@@ -153,7 +162,7 @@ int main(int argc, char** argv) {
                 // Nothing can change until the host writes or a signal comes: sleep instead of spinning.
                 // The timeout covers a signal that lands between the flag checks and poll().
                 pollfd p{master, POLLIN, 0};
-                while (!stop_requested && !reset_requested && to_board.empty()) {
+                while (!stop_requested && !reset_requested && to_board.empty() && !orphaned()) {
                     if (poll(&p, 1, 5) > 0) {
                         if (p.revents & POLLIN) pull();
                         else usleep(5000);  // POLLHUP or POLLERR (not expected): still do not spin

@@ -16,9 +16,10 @@ import pytest
 from spherecode.boards import DEFAULT, get_board
 from spherecode.host.board import BoardBackend
 from spherecode.host.cli import main
-from spherecode.host.link import BoardError, Link, response_frame
+from spherecode.host.link import BoardError, Link, request_frame, response_frame
 from spherecode.host.model.updater import ModelBackend
 from spherecode.hw import protocol as p
+from spherecode.hw.datapath import Datapath
 from spherecode.hw.protocol import Command, Status
 from spherecode.sim.twin import Twin
 
@@ -331,3 +332,193 @@ def test_missing_port(capsys):
     assert "cannot open serial port /dev/nonexistent" in capsys.readouterr().err
     assert main(["run", "--dim", "3", "--points", "8", "--backend", "board"]) == 2
     assert "needs --port" in capsys.readouterr().err
+
+
+# ---- a damaged LOAD past the first chunk: the board forgot its prefix, the host loads again from 0 -------
+
+LONG = 200  # N·D = 600 coordinates: two LOAD chunks
+
+
+@pytest.mark.parametrize("damage", [flip, lambda d: d[:-4]], ids=["BAD_CRC", "TIMEOUT"])
+def test_damaged_second_load_reloads_from_index_0(twin, damage):
+    fault = Frames("up", p.SYNC_REQUEST, damage, nth=1, cmd=Command.LOAD)
+    got, v = run_with(twin, fault, n=LONG, retries=1)
+    assert fault.done
+    same(got, model().update(v, 7.0))
+
+
+def test_damaged_second_load_with_its_answer_lost_reloads_from_index_0(twin):
+    up = Frames("up", p.SYNC_REQUEST, flip, nth=1, cmd=Command.LOAD)
+    down = Frames("down", p.SYNC_RESPONSE, lambda d: b"", nth=1, cmd=Command.LOAD)  # the BAD_CRC answer
+    got, v = run_with(twin, lambda direction, data: down(direction, up(direction, data)), n=LONG, retries=1)
+    assert up.done and down.done
+    same(got, model().update(v, 7.0))
+
+
+def test_persistently_damaged_second_load_gives_up_after_the_retries(twin):
+    def damage_every_second_load(direction, data):
+        if direction == "up" and data[:2] == bytes([p.SYNC_REQUEST, Command.LOAD]) and data[5:7] != b"\0\0":
+            return flip(data)
+        return data
+
+    with pytest.raises(BoardError, match=r"^LOAD: the board received a damaged request \(BAD_CRC\), "
+                                         r"3 attempts from index 0$"):
+        run_with(twin, damage_every_second_load, n=LONG, retries=2)
+
+
+# ---- a shared port -------------------------------------------------------------------------------------
+
+def test_a_second_host_on_the_port_is_refused(twin, capsys):
+    first = BoardBackend(twin.port, timeout=10)
+    try:
+        with pytest.raises(BoardError, match=f"^serial port {twin.port} is in use by another process$"):
+            BoardBackend(twin.port, timeout=10)
+        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
+                       "--port", twin.port])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert status == 2 and len(err) == 1 and "in use by another process" in err[0], err
+        v = vectors(12)
+        same(first.update(v, 7.0), model().update(v, 7.0))  # the first host is undisturbed
+    finally:
+        first.close()
+    BoardBackend(twin.port, timeout=10).close()  # free again
+
+
+def foreign(cmd, payload):
+    """A request of another host (which does not lock the port) that reaches the board in between ours."""
+    return request_frame(cmd, 1, payload)
+
+
+def inject_before(cmd, frames):
+    """Fault: ``frames`` reach the board just before this host's first request ``cmd``."""
+    def fault(direction, data):
+        if direction == "up" and not state["done"] and data[:2] == bytes([p.SYNC_REQUEST, cmd]):
+            state["done"] = True
+            return b"".join(frames) + data
+        return data
+
+    state = {"done": False}
+    fault.state = state
+    return fault
+
+
+def load_frames(n, d=3, seed=9):
+    dp = Datapath(BOARD.fmt, BOARD.nmax, BOARD.dmax)
+    lay = p.Layout.of(dp)
+    raw, hb, c = dp.inputs(vectors(n, d, seed), 3.0)
+    configure = (n.to_bytes(2, "little") + bytes([d]) + int(hb).to_bytes(lay.half_beta, "little")
+                 + int(c).to_bytes(lay.step, "little"))
+    words = b"".join((int(x) & 0xFFFFFF).to_bytes(lay.coord, "little") for x in raw.ravel())
+    return foreign(Command.CONFIGURE, configure), foreign(Command.LOAD, bytes(2) + words)
+
+
+def test_foreign_load_over_the_result_is_detected(twin):
+    """Another host's LOAD between this host's RUN and READ overwrites the result: the state bits show it
+    (the loaded prefix is whole again), and the iteration is repeated."""
+    fault = inject_before(Command.READ, [load_frames(12)[1]])
+    got, v = run_with(twin, fault)
+    assert fault.state["done"]
+    same(got, model().update(v, 7.0))
+
+
+def test_foreign_configuration_before_run_is_detected_by_the_cycle_count(twin):
+    """Another host's whole CONFIGURE and LOAD (N = 16) just before this host's RUN (N = 12): the board runs
+    the other configuration, with the state bits this host expects; only the cycle count shows it."""
+    fault = inject_before(Command.RUN, load_frames(16))
+    got, v = run_with(twin, fault)
+    assert fault.state["done"]
+    same(got, model().update(v, 7.0))
+
+
+# ---- the port or the twin fails ------------------------------------------------------------------------
+
+def test_twin_killed_mid_run_is_a_one_line_error():
+    with Twin(BOARD.twin(), 8) as own:
+        board = BoardBackend(own.port, timeout=10)
+        real = board.board.link.port
+
+        class KillOnRun:
+            port = own.port
+
+            def write(self, frame):
+                real.write(frame)
+                if frame[1] == Command.RUN:
+                    own.process.kill()
+                    own.process.wait()
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+        board.board.link.port = KillOnRun()
+        with pytest.raises(BoardError, match=f"^the serial port {own.port} closed or failed: ") as info:
+            board.update(vectors(12), 7.0)
+        assert "\n" not in str(info.value)
+        board.close()
+
+
+def test_twin_killed_under_the_cli_is_a_one_line_error(capsys):
+    with Twin(BOARD.twin(), 8) as own:
+        threading.Timer(2.0, own.process.kill).start()
+        status = main(["run", "--dim", "3", "--points", "8", "--iters", "30000", "--backend", "board",
+                       "--port", own.port, "--timeout", "5"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and f"the serial port {own.port} closed or failed" in err[0], err
+
+
+def test_impossible_baud_rate_is_a_one_line_error(twin, capsys):
+    status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
+                   "--port", twin.port, "--baud", "99999999999"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and f"cannot open serial port {twin.port}" in err[0], err
+
+
+# ---- `spherecode emulate` and its twin live and die together -------------------------------------------
+
+def emulate():
+    emu = subprocess.Popen([sys.executable, "-m", "spherecode", "emulate", "--board", DEFAULT],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = emu.stdout.readline().strip()
+    assert port.startswith("/dev/"), port
+    children = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _ppid(int(entry)) == emu.pid]
+    assert len(children) == 1, children
+    return emu, children[0]
+
+
+def _ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def test_twin_dies_with_a_killed_emulate():
+    emu, twin_pid = emulate()
+    emu.kill()
+    emu.wait()
+    deadline = time.monotonic() + 2
+    while _running(twin_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = _running(twin_pid)
+    if alive:
+        os.kill(twin_pid, signal.SIGKILL)
+    assert not alive, "the twin outlived its emulate"
+
+
+def test_emulate_reports_a_twin_that_died():
+    emu, twin_pid = emulate()
+    os.kill(twin_pid, signal.SIGKILL)
+    try:
+        assert emu.wait(timeout=30) == 1
+    finally:
+        emu.kill()
+    err = [line for line in emu.stderr.read().splitlines() if not line.startswith("spherecode emulate:")]
+    assert err == ["spherecode: error: the board twin was killed by SIGKILL"], err

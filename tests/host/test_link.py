@@ -1,11 +1,17 @@
 """The host's side of the protocol against scripted answers (the board itself is tested through the twin
 in tests/sim/test_twin_board.py)."""
 
+import os
+import termios
+import tty
+
 import pytest
+from serial import SerialException, SerialTimeoutException
 
 from spherecode.hw import protocol as p
-from spherecode.hw.protocol import Command, Status
-from spherecode.host.link import (BoardError, Identity, Link, Lost, Reset, request_frame, response_frame)
+from spherecode.hw.protocol import Command, State, Status
+from spherecode.host.link import (BoardError, Identity, Link, Lost, PortError, Reset, open_port, request_frame,
+                                  response_frame)
 
 
 class ScriptedPort:
@@ -99,3 +105,67 @@ def test_identity():
     assert (ident.fmt, ident.lanes, ident.dmax, ident.nmax, ident.clock_hz) == (Q(2, 20), 1, 3, 1024, 75_000_000)
     with pytest.raises(BoardError, match="not a spherecode board"):
         Identity.parse(b"ABCD" + bytes(15))
+
+
+def test_sequence_numbers_start_at_random():
+    """Two hosts on one line must not answer each other's (command, sequence number) pairs in lockstep."""
+    first = set()
+    for _ in range(32):
+        port = ScriptedPort(ok())
+        Link(port, timeout=0.2).request(Command.STATS)
+        first.add(port.sent[0][2])
+    assert len(first) > 8
+
+
+def test_state_bits_this_host_did_not_cause_are_a_reset():
+    answer = lambda frame: response_frame(frame[1], frame[2], Status.OK, 7, b"")  # noqa: E731
+    with pytest.raises(Reset, match="another process"):
+        Link(ScriptedPort(answer), timeout=0.2).request(Command.CONFIGURE, b"", state=(7, State.CONFIGURED))
+    assert Link(ScriptedPort(ok()), timeout=0.2).request(Command.CONFIGURE, b"", state=(7, State.CONFIGURED))
+
+
+class FailingPort(ScriptedPort):
+    """A pyserial port whose ``method`` raises ``exc`` (what pyserial raises when the device goes away)."""
+
+    port = "/dev/ttyTEST"
+
+    def __init__(self, method, exc):
+        super().__init__(ok())
+        setattr(self, method, self._fail)
+        self.exc = exc
+
+    def _fail(self, *args):
+        raise self.exc
+
+
+@pytest.mark.parametrize("method, exc", [
+    ("read", SerialException("device reports readiness to read but returned no data (device disconnected "
+                             "or multiple access on port?)")),
+    ("write", SerialTimeoutException("Write timeout")),
+    ("write", SerialException("write failed: [Errno 5] Input/output error")),
+    ("reset_input_buffer", termios.error(5, "Input/output error")),
+])
+def test_port_failures_are_one_line_board_errors(method, exc):
+    link = Link(FailingPort(method, exc), timeout=0.2)
+    with pytest.raises(PortError, match="the serial port /dev/ttyTEST closed or failed: ") as info:
+        link.request(Command.IDENTIFY, expect=p.Layout.identity)
+    assert "\n" not in str(info.value)
+
+
+def test_open_port_errors(tmp_path):
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    try:
+        with pytest.raises(PortError, match=f"cannot open serial port {path}: .*integer"):
+            open_port(path, 99999999999)  # pyserial's OverflowError from the termios custom-baud call
+        first = open_port(path, 115200)
+        with pytest.raises(PortError, match=f"^serial port {path} is in use by another process$"):
+            open_port(path, 115200)
+        first.close()
+        open_port(path, 115200).close()  # the lock goes with the port
+        with pytest.raises(PortError, match="cannot open serial port"):
+            open_port(str(tmp_path / "none"), 115200)
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -1,6 +1,8 @@
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -213,3 +215,89 @@ def test_serve_until_sigterm():
     thread.join()
     assert not failures, failures
     assert signal.getsignal(signal.SIGTERM) is handler
+
+
+@pytest.mark.parametrize("signum, line", [
+    (signal.SIGKILL, "spherecode: error: the board twin was killed by SIGKILL"),
+    (signal.SIGTERM, "spherecode: error: the board twin exited with status 0"),  # stopped by someone else
+])
+def test_serve_reports_a_twin_that_stopped_on_its_own(monkeypatch, capsys, signum, line):
+    started = []
+
+    class Recorded(Twin):
+        def start(self, *args, **kwargs):
+            started.append(self)
+            return super().start(*args, **kwargs)
+
+    class Out:
+        def write(self, text):
+            started[0].process.send_signal(signum)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(twin_module, "Twin", Recorded)
+    assert serve(Echo(), 8, out=Out()) == 1
+    assert capsys.readouterr().err.splitlines() == [line]
+
+
+def test_twin_outlives_the_thread_that_started_it():
+    """The twin watches its parent process, not the thread (which PR_SET_PDEATHSIG would)."""
+    box = []
+    thread = threading.Thread(target=lambda: box.append(Twin(Echo(), divisor=8).start()))
+    thread.start()
+    thread.join()
+    twin = box[0]
+    try:
+        time.sleep(0.3)
+        assert twin.process.poll() is None
+        with serial.Serial(twin.port, 115200, timeout=5) as port:
+            port.write(b"alive")
+            assert port.read(5) == b"alive"
+    finally:
+        assert twin.close() == 0
+
+
+def test_twin_stops_when_its_parent_dies(tmp_path):
+    """A host killed with SIGKILL never leaves its twin running (and holding the pty)."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        "from amaranth.hdl import Module, Signal\n"
+        "from amaranth.lib import wiring\n"
+        "from amaranth.lib.wiring import In, Out\n"
+        "from spherecode.sim.twin import Twin\n"
+        "class Echo(wiring.Component):\n"
+        "    rx: In(1)\n"
+        "    tx: Out(1)\n"
+        "    busy: Out(1)\n"
+        "    def elaborate(self, platform):\n"
+        "        m = Module()\n"
+        "        a, b = Signal(init=1), Signal(init=1)\n"  # as Echo above: its cached build
+        "        m.d.sync += [a.eq(self.rx), b.eq(a)]\n"
+        "        m.d.comb += [self.tx.eq(b), self.busy.eq(0)]\n"
+        "        return m\n"
+        "twin = Twin(Echo(), divisor=8).start(timeout=600)\n"
+        "print(twin.process.pid, flush=True)\n"
+        "time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 2
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = running(pid)
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "the twin outlived its parent"
+
+
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
