@@ -1,86 +1,95 @@
 """The ``sim`` backend: every update runs on the RTL (:class:`~spherecode.hw.core.UpdaterCore`) under
 Verilator, through cocotb. One simulator process serves all updates of a backend over two named pipes
-(:mod:`spherecode.sim.tb_core`); builds are cached per configuration (:mod:`spherecode.sim.build`)."""
+(:mod:`spherecode.sim.tb_core`); builds are cached per configuration (:mod:`spherecode.sim.build`).
+
+The simulator is a child process the backend owns. No pipe operation blocks without a bound: the
+response pipe is opened read-write (its open never waits for the simulator), the request pipe is opened
+non-blocking in a polling loop, and reads and writes wait in ``select()`` in short slices, checking that
+the simulator is alive. Every failure is a :class:`~spherecode.sim.build.SimError` naming the
+simulator's log.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import tempfile
-import threading
-from pathlib import Path
+import select
+import shutil
+import time
+import weakref
 
 import numpy as np
 
 from ..host.backend import Update
 from ..hw.core import UpdaterCore
 from ..hw.fixed import Q
-from .build import build
+from .build import Build, SimError, _mkdtemp, build, end_process, keep_log
 
 __all__ = ["SimBackend"]
 
+#: Seconds for the simulator to start (Python, cocotb and the testbench) and open its request pipe.
+START_TIMEOUT = 60.0
+#: An answer is due within ANSWER_TIMEOUT seconds plus one per MIN_RATE cycles of the iteration (the
+#: measured rate is 7e4 to 9e4 cycles/s, docs/benchmarks.md), so only a simulator that is stuck times out.
+ANSWER_TIMEOUT, MIN_RATE = 60.0, 1e4
+
 
 class SimBackend:
-    """Parameters: ``fmt`` (coordinate format), ``nmax``, ``dmax``, ``lanes`` — the hardware simulated."""
+    """Parameters: ``fmt`` (coordinate format), ``nmax``, ``dmax``, ``lanes`` — the hardware simulated.
+
+    The constructor builds (or finds in the cache) the simulator; the first update starts it, in the
+    calling thread, and it is ended when that thread ends (Linux), at :meth:`close`, when the backend is
+    collected, or at interpreter exit. The constructor and :meth:`update`/:meth:`exchange` raise
+    :class:`~spherecode.sim.build.SimError` for every failure of the toolchain or the simulator (which
+    then is ended and its folder removed; the next update starts a fresh one); :meth:`exchange` raises
+    ``ValueError`` when the core refuses N or D. :meth:`close` raises nothing of its own."""
 
     name = "sim"
 
     def __init__(self, fmt: str | Q = "Q3.44", nmax: int = 64, dmax: int = 3, lanes: int = 1, **_):
         self.core = UpdaterCore(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax, lanes)
         self.dp = self.core.dp
-        self._server = None
+        self._server: _Server | None = None
+        self._finalizer = None
         self._sim = build(self.core)  # at construction, so that no update's time includes a build
 
-    def _start(self):
-        sim = self._sim
-        self._work = tempfile.TemporaryDirectory(prefix="spherecode-simb-")
-        req, resp = Path(self._work.name) / "req", Path(self._work.name) / "resp"
-        os.mkfifo(req)
-        os.mkfifo(resp)
-        env = {"SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)}
-        self._error = None
+    @property
+    def process(self):
+        """The running simulator's ``Popen``, or None."""
+        return self._server.process if self._server else None
 
-        def serve():
-            try:
-                sim.run("spherecode.sim.tb_core", env, log=Path(self._work.name) / "sim.log")
-            except Exception as exc:  # reported by the next request
-                self._error = exc
+    def close(self) -> None:
+        """End the simulator (a quit request, then SIGTERM, then SIGKILL, within about two seconds) and
+        remove its folder. Idempotent; safe in a ``finally:`` while an interrupt propagates."""
+        server, finalizer = self._server, self._finalizer
+        self._server = self._finalizer = None
+        if finalizer is not None:
+            finalizer()
+        elif server is not None:
+            server.close()
 
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        self._req = open(req, "w")
-        self._resp = open(resp)
-        self._server = True
+    def __enter__(self) -> SimBackend:
+        return self
 
-    def close(self):
-        if self._server:
-            self._req.write(json.dumps({"quit": True}) + "\n")
-            self._req.close()
-            self._thread.join(timeout=30)
-            self._resp.close()
-            self._work.cleanup()
-            self._server = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def exchange(self, n: int, d: int, half_beta: int, step: int, coords: np.ndarray) -> dict:
         """One iteration on the simulated core with raw inputs, unchecked; returns the testbench's answer.
         Raises ``ValueError`` when the core refuses the configuration (its ``error`` flag)."""
-        if not self._server:
-            self._start()
         mask = (1 << self.dp.fmt.width) - 1
         req = {"n": n, "d": d, "half_beta": half_beta, "step": step,
                "coords": [format(int(x) & mask, "x") for x in coords]}
-        self._req.write(json.dumps(req) + "\n")
-        self._req.flush()
-        line = self._resp.readline()
-        if not line:
-            raise RuntimeError(f"the simulator stopped: {self._error}")
-        ans = json.loads(line)
+        try:
+            if self._server is None:
+                self._server = _Server(self._sim)
+                self._finalizer = weakref.finalize(self, self._server.close)
+            ans = self._server.request((json.dumps(req) + "\n").encode(),
+                                       ANSWER_TIMEOUT + self.core.cycles_for(n, d) / MIN_RATE)
+        except BaseException:  # a half-done exchange leaves the pipes out of step: start afresh next time
+            self.close()
+            raise
         if ans["error"]:
             raise ValueError(ans["error"])
         return ans
@@ -98,3 +107,98 @@ class SimBackend:
             None,
             {"cycles": ans["cycles"], "delta_min": int(ans["delta_min"], 16) * dp.d2_fmt.ulp},
         )
+
+
+class _Server:
+    """A running simulator of :mod:`spherecode.sim.tb_core`, its folder (``spherecode-simb-*``: the two
+    pipes and the log) and the host's ends of the pipes. Holds no reference to the backend, so that the
+    backend's finalizer can close it."""
+
+    def __init__(self, sim: Build):
+        self.process = self.req = self.resp = None
+        self.buffer = bytearray()
+        self.work = _mkdtemp("spherecode-simb-")
+        self.log = self.work / "sim.log"
+        try:
+            req, resp = self.work / "req", self.work / "resp"
+            try:
+                os.mkfifo(req)
+                os.mkfifo(resp)
+                self.resp = os.open(resp, os.O_RDWR | os.O_NONBLOCK)  # never waits for the simulator
+            except OSError as exc:
+                raise SimError(f"cannot make the simulator's pipes in {self.work}: {exc.strerror}") from None
+            self.process = sim.start("spherecode.sim.tb_core", self.work,
+                                     {"SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)}, self.log)
+            deadline = time.monotonic() + START_TIMEOUT
+            while self.req is None:  # ENXIO until the testbench opens its end
+                try:
+                    self.req = os.open(req, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError as exc:
+                    if exc.errno != errno.ENXIO:
+                        raise SimError(f"cannot open the simulator's request pipe {req}: {exc.strerror}") from None
+                    self._check(deadline, f"the simulator did not start within {START_TIMEOUT:g} s")
+                    time.sleep(0.01)
+        except BaseException:
+            self.close()
+            raise
+
+    def request(self, data: bytes, timeout: float) -> dict:
+        """Send one request line and return the decoded answer line."""
+        deadline = time.monotonic() + timeout
+        late = f"the simulator did not answer within {timeout:.0f} s"
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.req, view):]
+            except BlockingIOError:
+                if not select.select([], [self.req], [], 0.1)[1]:
+                    self._check(deadline, late)
+            except BrokenPipeError:
+                raise self._failure("the simulator stopped reading requests") from None
+        while (end := self.buffer.find(b"\n")) < 0:
+            if select.select([self.resp], [], [], 0.1)[0]:
+                try:
+                    self.buffer += os.read(self.resp, 1 << 16)
+                except BlockingIOError:
+                    pass
+            else:
+                self._check(deadline, late)
+        line = bytes(self.buffer[:end])
+        del self.buffer[:end + 1]
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise self._failure(f"the simulator answered {line[:60]!r}, not JSON") from None
+
+    def _check(self, deadline: float, late: str) -> None:
+        """Raise :class:`SimError` if the simulator has exited or ``deadline`` has passed."""
+        if self.process.poll() is not None:
+            raise self._failure("the simulator stopped")
+        if time.monotonic() > deadline:
+            raise self._failure(late)
+
+    def _failure(self, message: str) -> SimError:
+        """End the simulator and keep its log out of the folder, for the error that names it."""
+        status = self.process.poll()
+        end_process(self.process)
+        if status is not None:
+            message += f" (exit status {status})"
+        return SimError(message, keep_log(self.log, self.work))
+
+    def close(self) -> None:
+        """Ask the simulator to quit, end it if it does not within a second, close the pipes and remove
+        the folder. Idempotent."""
+        try:
+            if self.req is not None:
+                try:
+                    os.write(self.req, b'{"quit": true}\n')
+                except OSError:
+                    pass
+            if self.process is not None:
+                end_process(self.process, grace=1.0)
+        finally:
+            for fd in (self.req, self.resp):
+                if fd is not None:
+                    os.close(fd)
+            self.req = self.resp = None
+            shutil.rmtree(self.work, ignore_errors=True)

@@ -2,16 +2,24 @@
 
 Builds are cached per configuration: the key is a hash of the generated Verilog, the top-level name and
 the Verilator options, so the test suite and the ``sim`` backend build each configuration once. The cache
-lives in ``$SPHERECODE_SIM_CACHE`` (default ``~/.cache/spherecode/verilator``).
+lives in ``$SPHERECODE_SIM_CACHE`` (default ``~/.cache/spherecode/verilator``). An entry is used only if
+its manifest (written last, at the end of a successful build) matches its executable's size and SHA-256;
+anything else — an interrupted build, a truncated or deleted executable — is moved aside and rebuilt.
+
+Every failure a user can meet here (no cache folder, a failed build, a simulator that dies or fails) is a
+:class:`SimError`, one line naming the log file where there is one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +28,24 @@ from pathlib import Path
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import Const, Value
 
-from .toolchain import setup
+from .toolchain import make_vars, setup
 
-__all__ = ["ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "cache_dir", "cache_key", "cached", "compile_model"]
+__all__ = ["SimError", "ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "end_process",
+           "keep_log", "cache_dir", "cache_key", "cached", "compile_model"]
 
 TOP = "top"
 _OPTIONS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
+MANIFEST = "manifest.json"
+
+
+class SimError(RuntimeError):
+    """A failure of the simulation toolchain or of a simulator, for the user: ``str()`` is one line (it
+    names a log file where there is more to read)."""
+
+    def __init__(self, message: str, log: Path | None = None):
+        self.log = log
+        line = " ".join(str(message).split())
+        super().__init__(f"{line} (log: {log})" if log else line)
 
 
 def cache_dir() -> Path:
@@ -62,33 +82,128 @@ class Build:
     directory: Path
     toplevel: str = TOP
 
-    def run(self, test_module: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
-        """Run the cocotb ``test_module`` against this build; raise ``RuntimeError`` if a test fails."""
-        from cocotb_tools.runner import get_results, get_runner
+    def start(self, test_module: str, work: Path, env: dict[str, str] | None = None,
+              log: Path | None = None) -> subprocess.Popen:
+        """Start the simulator on the cocotb ``test_module`` in the folder ``work`` (results in
+        ``work/results.xml``, output in ``log``, default ``work/sim.log``) and return its process: the
+        caller owns it and ends it (:func:`end_process`); it gets SIGTERM if the calling thread ends
+        first. The command and environment are those of ``cocotb_tools.runner``'s Verilator runner, ``env``
+        taking precedence over the inherited environment. Raises :class:`SimError` if it cannot start."""
+        import cocotb_tools.config as cfg
+        import find_libpython
 
         setup()
-        with tempfile.TemporaryDirectory(prefix="spherecode-sim-") as work:
-            runner = get_runner("verilator")
-            log = log or Path(work) / "sim.log"
+        env = {**os.environ, **(env or {})}
+        env["PATH"] = env.get("PATH", "") + os.pathsep + str(cfg.libs_dir)
+        env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        env["PYGPI_PYTHON_BIN"] = sys.executable
+        if "GPI_USERS" not in env:
+            libpython = env.get("LIBPYTHON_LOC") or find_libpython.find_libpython()
+            if libpython is None:
+                raise SimError("cannot find libpython, which cocotb needs to run a simulator")
+            env["GPI_USERS"] = f"{libpython};{cfg.pygpi_entry_point()}"
+        env.setdefault("COCOTB_TRUST_INERTIAL_WRITES", "1")
+        env.update(COCOTB_TOPLEVEL=self.toplevel, COCOTB_TEST_MODULES=test_module, TOPLEVEL_LANG="verilog",
+                   COCOTB_RESULTS_FILE=str(Path(work) / "results.xml"))
+        log = log or Path(work) / "sim.log"
+        try:
+            with open(log, "wb") as out:
+                # A session of its own: a terminal's Ctrl-C reaches the host only, which ends the simulator.
+                return subprocess.Popen([str(self.directory / self.toplevel)], cwd=work, env=env,
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+        except OSError as exc:
+            exe = self.directory / self.toplevel
+            raise SimError(f"cannot start the simulator {exe}: {exc.strerror or exc}") from None
+
+    def run(self, test_module: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+        """Run the cocotb ``test_module`` against this build and wait for it; raise :class:`SimError` (a
+        ``RuntimeError``) if a test fails or the simulator does, naming its log (kept where ``log`` was not
+        given). The temporary folder is removed and the simulator ended on every way out, interrupts
+        included."""
+        from cocotb_tools.check_results import get_results
+
+        work = _mkdtemp("spherecode-sim-")
+        try:
+            log = log or work / "sim.log"
+            process = self.start(test_module, work, env, log)
             try:
-                tests, failed = get_results(runner.test(
-                    test_module=test_module,
-                    hdl_toplevel=self.toplevel,
-                    hdl_toplevel_lang="verilog",
-                    build_dir=self.directory,
-                    test_dir=work,
-                    extra_env=env or {},
-                    log_file=log,
-                ))
-            except SystemExit:  # the runner exits when a test fails
-                tests, failed = None, None
-            if not tests or failed:
-                text = log.read_text(errors="replace") if log.exists() else ""
-                raise RuntimeError(f"cocotb: a test failed in {test_module}\n{text[-4000:]}")
+                status = process.wait()
+            finally:
+                end_process(process)
+            try:
+                tests, failed = get_results(work / "results.xml")
+            except Exception:  # no results, or unreadable ones: the simulator did not finish
+                tests, failed = 0, 0
+            if status or not tests or failed:
+                raise SimError(f"cocotb: a test failed in {test_module} (simulator exit status {status})",
+                               keep_log(log, work))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def end_process(process: subprocess.Popen, grace: float = 0.0) -> None:
+    """Wait up to ``grace`` seconds for ``process`` to exit, then SIGTERM it, then SIGKILL it after a
+    second; reaps it. Safe while an exception propagates (an interrupt during the wait still ends it)."""
+    try:
+        if grace > 0 and process.poll() is None:
+            process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(1.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def keep_log(log: Path, work: Path) -> Path | None:
+    """``log`` if it lies outside the temporary folder ``work``; else moved out of it to a file of its
+    own in the system's temporary folder, which the caller names in an error. None if there is none."""
+    try:
+        if not log.is_file():
+            return None
+        if not log.resolve().is_relative_to(Path(work).resolve()):
+            return log
+        fd, kept = tempfile.mkstemp(prefix="spherecode-sim-", suffix=".log")
+        os.close(fd)
+        shutil.move(log, kept)
+        return Path(kept)
+    except OSError:
+        return None
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent(parent: int):
+    """A ``preexec_fn``: the child gets SIGTERM when the thread that started it ends (Linux's
+    PR_SET_PDEATHSIG follows the thread, not the process), and exits if that already happened."""
+    if _libc is None:
+        return None
+
+    def preexec():
+        _libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM))
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def _mkdtemp(prefix: str) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix))
+    except OSError as exc:
+        raise SimError(f"cannot create a temporary folder in {tempfile.gettempdir()}: {exc.strerror or exc}") from None
 
 
 def build(component, extra_options: tuple[str, ...] = ()) -> Build:
-    """Generate Verilog for ``component`` and build it with Verilator, or reuse the cached build."""
+    """Generate Verilog for ``component`` and build it with Verilator, or reuse the cached build. Raises
+    :class:`SimError` if the cache cannot be written or the build fails."""
     source = to_verilog(component)
     options = _OPTIONS + tuple(extra_options)
 
@@ -101,33 +216,90 @@ def build(component, extra_options: tuple[str, ...] = ()) -> Build:
 
 def cache_key(*parts) -> str:
     """The cache key of a build made from ``parts`` (JSON-able: Verilog, options, …), the tool versions and
-    the make variables."""
+    the make variables. The interpreter (:func:`~spherecode.sim.toolchain.make_vars`) is not part of it."""
     return hashlib.sha256(json.dumps([*parts, _versions(), _MAKE_VARS]).encode()).hexdigest()[:20]
 
 
 def cached(key: str, target: str, fill: Callable[[Path], None]) -> Path:
-    """The cache folder of ``key``; unless it already holds the file ``target``, ``fill(staging)`` fills a
-    fresh folder with the Verilator toolchain set up, which then becomes the cache folder. A failing
-    Verilator or make step raises ``RuntimeError`` with the end of its output."""
-    directory = cache_dir() / key
-    if (directory / target).is_file():
+    """The cache folder of ``key``, holding the file ``target`` and a manifest that matches it. Otherwise
+    ``fill(staging)`` fills a fresh folder with the Verilator toolchain set up; the manifest is written
+    and the folder renamed into place (atomically: a concurrent builder of the same key that wins keeps
+    its entry, and a broken entry is moved aside first). Raises :class:`SimError` when the cache cannot
+    be written or a Verilator or make step fails (its output goes to ``<cache>/<key>.log``)."""
+    root = cache_dir()
+    directory = root / key
+    if _valid(directory, target):
         return directory
     setup()
-    staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=_ensure(cache_dir())))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=root))
+    except OSError as exc:
+        raise SimError(f"cannot create the simulator cache {root}: {exc.strerror or exc} "
+                       "(set SPHERECODE_SIM_CACHE)") from None
+    log = root / f"{key}.log"
     try:
         fill(staging)
-        try:
-            staging.rename(directory)  # atomic: a concurrent build of the same key may have won
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
+        _write_manifest(staging, target)
+        _install(staging, directory, target)
+        log.unlink(missing_ok=True)  # of an earlier failed build
     except subprocess.CalledProcessError as exc:
-        log = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
-        shutil.rmtree(staging, ignore_errors=True)
-        raise RuntimeError(f"Verilator build failed:\n{log[-3000:]}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        try:
+            log.write_bytes(f"$ {' '.join(map(str, exc.cmd))}\n".encode() + (exc.stdout or b"") + (exc.stderr or b""))
+        except OSError:
+            log = None
+        raise SimError("Verilator build failed", log) from None
+    except OSError as exc:
+        raise SimError(f"cannot build in the simulator cache {root}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone once installed
     return directory
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_manifest(directory: Path, target: str) -> None:
+    path = directory / target
+    manifest = {"target": target, "size": path.stat().st_size, "sha256": _digest(path)}
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+
+
+def _valid(directory: Path, target: str) -> bool:
+    """Whether ``directory`` is a complete cache entry: its manifest names ``target`` with its size and
+    SHA-256 (hashing costs milliseconds next to a simulator's start)."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        path = directory / target
+        return (manifest["target"] == target and path.stat().st_size == manifest["size"]
+                and _digest(path) == manifest["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _install(staging: Path, directory: Path, target: str) -> None:
+    """Rename ``staging`` to ``directory``, moving a broken entry there aside first; if a concurrent
+    builder installed a valid entry meanwhile, keep that one."""
+    for _ in range(5):
+        try:
+            staging.rename(directory)
+            return
+        except OSError:  # not empty: a concurrent builder won, or a broken entry is there
+            if _valid(directory, target):
+                return
+        aside = Path(tempfile.mkdtemp(prefix=f"{directory.name}-broken-", dir=directory.parent))
+        try:
+            directory.rename(aside / "entry")
+        except FileNotFoundError:  # another builder moved it
+            pass
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
+    staging.rename(directory)
 
 
 #: Make variables for the generated C++: optimise for speed (Verilator's default is -Os), and fill in
@@ -154,17 +326,13 @@ def _verilate(directory: Path, options: tuple[str, ...]) -> None:
 
 
 def compile_model(directory: Path) -> None:
-    """Compile what Verilator generated in ``directory`` (``--prefix Vtop``) with :data:`_MAKE_VARS`."""
-    subprocess.run(["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk", *_MAKE_VARS],
-                   check=True, capture_output=True)
+    """Compile what Verilator generated in ``directory`` (``--prefix Vtop``) with :data:`_MAKE_VARS` and
+    the running interpreter as make's PYTHON3."""
+    subprocess.run(["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk", *_MAKE_VARS,
+                    *make_vars()], check=True, capture_output=True)
 
 
 def _versions() -> list[str]:
     from importlib.metadata import version
 
     return [version("verilator"), version("cocotb"), os.environ.get("CXXFLAGS", "")]
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path

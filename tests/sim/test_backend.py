@@ -1,8 +1,26 @@
-"""The ``sim`` backend end to end through the CLI: every iteration of every start on the simulated RTL."""
+"""The ``sim`` backend: end to end through the CLI, and its simulator process (failures are one-line
+``SimError``s, never a hang; the process and its folder never outlive the backend)."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 from spherecode.host.cli import main
+from spherecode.host.reference import random_start
+from spherecode.sim import backend as sim_backend
+from spherecode.sim.backend import SimBackend
+from spherecode.sim.build import Build, SimError
+
+#: The smallest configuration already built for tests/hw/test_vector_updater.py (cached once).
+SMALL = {"fmt": "Q2.20", "nmax": 16, "dmax": 3, "lanes": 1}
 
 
 def test_sim_and_model_write_byte_identical_codes(tmp_path, capsys):
@@ -21,3 +39,118 @@ def test_sim_and_model_write_byte_identical_codes(tmp_path, capsys):
             model_cycles = result["cycles_per_iteration"]
     assert files["sim"].read_bytes() == files["model"].read_bytes()
     assert sim_cycles == model_cycles  # measured by the RTL's counter = the documented formula
+
+
+@pytest.fixture
+def small():
+    with SimBackend(**SMALL) as sim:
+        yield sim
+
+
+def _update(sim, n=5):
+    return sim.update(random_start(n, 3, np.random.default_rng(n)), 4.0)
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: nobody may reap an orphan in a container)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_close_ends_the_simulator_and_removes_its_folder(small):
+    _update(small)
+    process, work = small.process, small._server.work
+    assert process.poll() is None and work.is_dir()
+    t = time.monotonic()
+    small.close()
+    assert time.monotonic() - t < 3
+    assert process.returncode is not None and not work.exists()
+    small.close()  # idempotent
+    assert _update(small).stats["cycles"] > 0  # a fresh simulator
+    small.close()
+
+
+def test_close_while_an_interrupt_propagates():
+    with pytest.raises(KeyboardInterrupt):
+        with SimBackend(**SMALL) as sim:
+            _update(sim)
+            process, work = sim.process, sim._server.work
+            raise KeyboardInterrupt
+    assert process.returncode is not None and not work.exists()
+
+
+def test_killed_simulator_is_a_sim_error_not_a_hang(small):
+    _update(small)
+    process, work = small.process, small._server.work
+    os.kill(process.pid, signal.SIGKILL)
+    t = time.monotonic()
+    with pytest.raises(SimError, match=r"^the simulator stopped \(exit status -9\) \(log: .*\)$") as exc:
+        _update(small, 16)
+    assert time.monotonic() - t < 5 and "\n" not in str(exc.value)
+    assert not work.exists() and small.process is None
+    exc.value.log.unlink()
+    assert _update(small).stats["cycles"] > 0  # the next update starts a fresh simulator
+
+
+def test_stuck_simulator_is_a_sim_error(small, monkeypatch):
+    monkeypatch.setattr(sim_backend, "ANSWER_TIMEOUT", 1.0)
+    _update(small)
+    process = small.process
+    os.kill(process.pid, signal.SIGSTOP)
+    with pytest.raises(SimError, match=r"^the simulator did not answer within 1 s") as exc:
+        _update(small)
+    assert process.returncode is not None
+    exc.value.log.unlink()
+
+
+@pytest.mark.parametrize("script, timeout, message", [
+    ("echo oops; exit 3", 60, r"^the simulator stopped \(exit status 3\) \(log: "),
+    ("exec sleep 60", 1, r"^the simulator did not start within 1 s \(log: "),
+])
+def test_simulator_that_never_opens_its_pipe(small, tmp_path, monkeypatch, script, timeout, message):
+    monkeypatch.setattr(sim_backend, "START_TIMEOUT", timeout)
+    (tmp_path / "top").write_text(f"#!/bin/sh\n{script}\n")
+    (tmp_path / "top").chmod(0o755)
+    small._sim = Build(tmp_path)
+    t = time.monotonic()
+    with pytest.raises(SimError, match=message) as exc:
+        _update(small)
+    assert time.monotonic() - t < timeout + 5
+    if "oops" in script:
+        assert exc.value.log.read_text() == "oops\n"
+    exc.value.log.unlink()
+
+
+def test_simulator_dies_with_its_parent(tmp_path):
+    """The host is SIGKILLed while a third process holds the request pipe open (so the testbench never
+    reads its end): the simulator ends anyway (PR_SET_PDEATHSIG)."""
+    child = textwrap.dedent(f"""
+        import os, subprocess, time, numpy as np
+        from spherecode.host.reference import random_start
+        from spherecode.sim.backend import SimBackend
+        sim = SimBackend(**{SMALL!r})
+        sim.update(random_start(5, 3, np.random.default_rng(5)), 4.0)
+        fd = os.open(sim._server.work / "req", os.O_WRONLY)
+        holder = subprocess.Popen(["sleep", "60"], pass_fds=[fd])
+        print(sim.process.pid, holder.pid, sim._server.work, flush=True)
+        time.sleep(60)
+    """)
+    host = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    try:
+        sim_pid, holder_pid, work = host.stdout.readline().split()
+        sim_pid, holder_pid = int(sim_pid), int(holder_pid)
+        host.kill()
+        host.wait()
+        deadline = time.monotonic() + 5
+        while not _gone(sim_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(sim_pid)
+    finally:
+        host.kill()
+        host.wait()
+        if "holder_pid" in locals() and isinstance(holder_pid, int):
+            os.kill(holder_pid, signal.SIGKILL)
+        if "work" in locals():
+            subprocess.run(["rm", "-rf", work])  # a SIGKILLed host cannot clean up
