@@ -29,7 +29,6 @@ from .link import BoardError
 from .codefile import SUFFIXES, CodeFileError, check_writable, read_code, write_code
 from .loosening import max_beta
 from .metrics import edge_occurrences, gram_checks, summary
-from .reference import random_start
 from .starts import StartTask, initial_vectors, run_starts
 
 __all__ = ["main"]
@@ -51,7 +50,20 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame):
+    _ignore_further()
     raise Terminated(signum)
+
+
+def _interrupt(signum, frame):
+    _ignore_further()
+    raise KeyboardInterrupt
+
+
+def _ignore_further() -> None:
+    """After the first interrupt, the next ones would only break the clean-up (workers, simulators and
+    temporary files being stopped and removed, a bounded wait): ignore them until the command returns."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -556,7 +568,10 @@ def _cmd_emulate(args) -> int:
     cfg = args.board
     print(f"spherecode emulate: {cfg.name} ({cfg.fmt}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, {cfg.lanes} lane(s)); "
           "building the twin (cached after the first time)…", file=sys.stderr)
-    return serve(cfg.twin(args.divisor), args.divisor)
+    try:
+        return serve(cfg.twin(args.divisor), args.divisor)
+    except RuntimeError as exc:  # the twin could not be built (SimError) or died before printing its pty
+        raise UsageError(f"emulate: {exc}") from None
 
 
 def _print(args, result: dict, text: str) -> None:
@@ -570,14 +585,14 @@ def _print(args, result: dict, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    handled = (signal.SIGTERM, signal.SIGHUP)
+    handlers = {signal.SIGINT: _interrupt, signal.SIGTERM: _terminate, signal.SIGHUP: _terminate}
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = {signum: signal.signal(signum, _terminate) for signum in handled} if main_thread else {}
-    try:
-        return _main(argv)
-    finally:
+    previous = {signum: signal.signal(signum, h) for signum, h in handlers.items()} if main_thread else {}
+    status = _main(argv)
+    if status < 128:  # after an interrupt the signals stay ignored: the process is only exiting now
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    return status
 
 
 def _main(argv: list[str] | None) -> int:

@@ -17,7 +17,6 @@ starts and terminates the running ones before the exception goes on.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -32,6 +31,7 @@ import numpy as np
 from .backend import get_backend
 from .loosening import Step, force_loosening
 from .metrics import min_squared_distance
+from .process import die_with_parent
 from .reference import random_start
 
 __all__ = ["StartTask", "StartResult", "run_start", "run_starts", "initial_vectors"]
@@ -158,20 +158,6 @@ def run_starts(
     results.sort(key=lambda r: r.index)
     best = max(results, key=lambda r: (r.min_squared_distance, -r.index))
     return best, results
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent: int) -> None:
-    """Ask Linux to send this process SIGTERM when its parent dies (a no-op elsewhere); exit at once if the
-    parent ``parent`` is already gone."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        os._exit(143)
 
 
 def _terminated(signum, frame):

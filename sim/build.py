@@ -12,12 +12,11 @@ Every failure a user can meet here (no cache folder, a failed build, a simulator
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import Const, Value
 
+from ..host.process import die_with_parent
 from .toolchain import make_vars, setup
 
 __all__ = ["SimError", "ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "end_process",
@@ -111,7 +111,7 @@ class Build:
                 # A session of its own: a terminal's Ctrl-C reaches the host only, which ends the simulator.
                 return subprocess.Popen([str(self.directory / self.toplevel)], cwd=work, env=env,
                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+                                        start_new_session=True, preexec_fn=functools.partial(die_with_parent, os.getpid()))
         except OSError as exc:
             exe = self.directory / self.toplevel
             raise SimError(f"cannot start the simulator {exe}: {exc.strerror or exc}") from None
@@ -174,24 +174,6 @@ def keep_log(log: Path, work: Path) -> Path | None:
         return Path(kept)
     except OSError:
         return None
-
-
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
-def _die_with_parent(parent: int):
-    """A ``preexec_fn``: the child gets SIGTERM when the thread that started it ends (Linux's
-    PR_SET_PDEATHSIG follows the thread, not the process), and exits if that already happened."""
-    if _libc is None:
-        return None
-
-    def preexec():
-        _libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM))
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
 
 
 def _mkdtemp(prefix: str) -> Path:

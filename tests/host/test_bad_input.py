@@ -120,3 +120,13 @@ def test_narrow_format_start_points_are_redrawn_distinct(capsys):
     captured = capsys.readouterr()
     assert "coincided after rounding to Q2.17 and were redrawn" in captured.err
     assert json.loads(captured.out)["min_distance"] > 0
+
+
+@pytest.mark.parametrize("argv", [["run", "-d", "3", "-n", "5", "-k", "1", "-b", "sim"], ["emulate"]])
+def test_an_unwritable_simulator_cache_is_one_line(argv, tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path / "file" / "cache"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("spherecode: error: ") and "cannot create the simulator cache" in err[-1]
+    assert not any(line.startswith("Traceback") for line in err)

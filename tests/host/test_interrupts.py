@@ -41,12 +41,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start(tmp_path, argv=LONG_RUN):
+def _start(tmp_path, argv=LONG_RUN, processes=2):
     process = subprocess.Popen([sys.executable, "-m", "spherecode", *argv, "-o", str(tmp_path / "c.json")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                                env={**os.environ, "TMPDIR": str(tmp_path)})
-    deadline = time.monotonic() + 60
-    while len(_children(process.pid)) < 2:  # both workers started
+    deadline = time.monotonic() + 600  # a simulator may have to be built first
+    while len(_children(process.pid)) < processes:  # workers (and their simulators) started
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "workers did not start"
         time.sleep(0.1)
@@ -95,3 +95,15 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     process.kill()
     process.communicate(timeout=30)
     assert _gone(workers, 10), "workers outlived a SIGKILLed parent"
+
+
+def test_ctrl_c_stops_simulators_and_removes_their_folders(tmp_path):
+    """--backend sim: each worker's Verilator simulator runs in a session of its own (a terminal's Ctrl-C does
+    not reach it); the worker, terminated by the parent, closes it and removes its temporary folder."""
+    argv = ["run", "-d", "3", "-n", "12", "-k", "30000", "-s", "4", "-j", "2", "-b", "sim"]
+    process, children = _start(tmp_path, argv, processes=4)  # 2 workers + 2 simulators
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err.splitlines() == ["spherecode: interrupted"]
+    assert _gone(children, 10), "a worker or simulator outlived the command"
+    assert list(tmp_path.iterdir()) == []
