@@ -45,7 +45,7 @@ class Lost(BoardError):
 class Refused(BoardError):
     """The board refused a request with :attr:`status` (not a damaged request, not a lost state)."""
 
-    def __init__(self, message: str, status: Status):
+    def __init__(self, message: str, status: Status | None = None):  # a default: exceptions must unpickle
         super().__init__(message)
         self.status = status
 

@@ -163,3 +163,25 @@ def test_a_failed_write_after_the_run_keeps_the_old_file_and_prints_the_result(t
     assert r.stderr.count("\n") == 1 and f"cannot write {out}" in r.stderr and "Traceback" not in r.stderr
     assert json.loads(r.stdout)["points"] == 200
     assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["c.json"]
+
+
+def test_progress_advances_within_iterations_and_lands_on_whole_ones():
+    from spherecode.host.cli import _Iterations
+
+    class Bar:
+        n = 0.0
+
+        def update(self, k):
+            assert k >= 0
+            self.n += k
+
+    bar = Bar()
+    steps = _Iterations(bar, rows=10)
+    for i in range(3):
+        steps.on_rows(4)
+        assert bar.n == pytest.approx(i + 0.4)
+        for k in (4, 4):  # more rows reported than an iteration has: the bar waits for its end
+            steps.on_rows(k)
+        assert bar.n == pytest.approx(i + 0.9)
+        steps.on_step()
+    assert bar.n == pytest.approx(3.0)
