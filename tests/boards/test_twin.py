@@ -23,6 +23,8 @@ from spherecode.hw.datapath import Datapath
 from spherecode.hw.protocol import Command, Status
 from spherecode.sim.twin import Twin
 
+from ..processes import gone
+
 BOARD = get_board(DEFAULT)
 
 
@@ -492,22 +494,13 @@ def _ppid(pid):
         return None
 
 
-def _running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
-    except OSError:
-        return False
 
 
 def test_twin_dies_with_a_killed_emulate():
     emu, twin_pid = emulate()
     emu.kill()
     emu.wait()
-    deadline = time.monotonic() + 2
-    while _running(twin_pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    alive = _running(twin_pid)
+    alive = not gone(twin_pid, 2)
     if alive:
         os.kill(twin_pid, signal.SIGKILL)
     assert not alive, "the twin outlived its emulate"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ..processes import gone
+
 LONG_RUN = ["run", "-d", "3", "-n", "300", "-k", "100000", "-s", "6", "-j", "2"]
 
 
@@ -33,14 +35,6 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _start(tmp_path, argv=LONG_RUN, processes=2):
     process = subprocess.Popen([sys.executable, "-m", "spherecode", *argv, "-o", str(tmp_path / "c.json")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -52,13 +46,6 @@ def _start(tmp_path, argv=LONG_RUN, processes=2):
         time.sleep(0.1)
     time.sleep(1.0)  # into the starts
     return process, _children(process.pid)
-
-
-def _gone(pids, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(_alive(pid) for pid in pids)
 
 
 @pytest.mark.parametrize("signum, status, word", [
@@ -76,7 +63,7 @@ def test_interrupt_is_prompt_one_line_and_leaves_nothing(tmp_path, signum, statu
     assert time.monotonic() - t0 < 10  # not after the queued starts have run
     assert process.returncode == status
     assert err.splitlines() == [f"spherecode: {word}"] and out == ""
-    assert _gone(workers, 5), "workers outlived the command"
+    assert gone(workers, 5), "workers outlived the command"
     assert list(tmp_path.iterdir()) == []  # no output file, no temporary file
 
 
@@ -87,14 +74,14 @@ def test_a_second_ctrl_c_does_not_hang(tmp_path):
     os.killpg(process.pid, signal.SIGINT)
     process.communicate(timeout=30)
     assert process.returncode == 130
-    assert _gone(workers, 5)
+    assert gone(workers, 5)
 
 
 def test_workers_die_with_a_killed_parent(tmp_path):
     process, workers = _start(tmp_path)
     process.kill()
     process.communicate(timeout=30)
-    assert _gone(workers, 10), "workers outlived a SIGKILLed parent"
+    assert gone(workers, 10), "workers outlived a SIGKILLed parent"
 
 
 def test_ctrl_c_stops_simulators_and_removes_their_folders(tmp_path):
@@ -105,5 +92,5 @@ def test_ctrl_c_stops_simulators_and_removes_their_folders(tmp_path):
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err.splitlines() == ["spherecode: interrupted"]
-    assert _gone(children, 10), "a worker or simulator outlived the command"
+    assert gone(children, 10), "a worker or simulator outlived the command"
     assert list(tmp_path.iterdir()) == []

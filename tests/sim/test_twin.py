@@ -15,6 +15,8 @@ from amaranth.lib.wiring import In, Out
 from spherecode.sim import twin as twin_module
 from spherecode.sim.twin import Twin, build_twin, serve
 
+from ..processes import gone
+
 
 class Echo(wiring.Component):
     """tx follows rx through two flip-flops: every byte comes back as it went."""
@@ -286,18 +288,9 @@ def test_twin_stops_when_its_parent_dies(tmp_path):
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 2
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    alive = running(pid)
+    alive = not gone(pid, 2)
     if alive:
         os.kill(pid, signal.SIGKILL)
     assert not alive, "the twin outlived its parent"
 
 
-def running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
-    except OSError:
-        return False
