@@ -96,3 +96,12 @@ def test_summary_refuses_what_has_no_metric_and_reports_progress():
     rows = []
     summary(np.vstack([r, -r]), rows.append)
     assert sum(rows) == 12  # 2N rows: distances of the vectors, then of their directions
+
+
+def test_exact_d4_d5_cases_carry_their_sources():
+    row = best_known(4, 10)
+    assert row.min_angle_deg == pytest.approx(np.degrees(np.arccos(1 / 6)), abs=1e-9)
+    assert row.min_distance == pytest.approx(np.sqrt(2 - 2 / 6))
+    assert "0805.0776" in row.source and row.status == "proven optimal"
+    assert "Rankin" in best_known(5, 9).source
+    assert best_known(5, 16).status.startswith("construction")
