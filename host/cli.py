@@ -35,6 +35,8 @@ __all__ = ["main"]
 
 #: Largest N for which ``verify`` lists edge-length occurrences (they hold N²/2 values).
 EDGE_LIST_MAX = 4096
+#: Seconds before a progress bar appears (none for short commands).
+PROGRESS_DELAY = 2.0
 
 
 class UsageError(Exception):
@@ -112,7 +114,10 @@ def _progress(total: int, unit: str):
     from tqdm import tqdm
 
     # disable=None: no bar when stderr is not a terminal (CI, pipes); delay: none for short runs.
-    return tqdm(total=total, unit=unit, file=sys.stderr, disable=None, delay=2.0, leave=False)
+    # Iterations advance by fractions (blocks of rows, :class:`_Iterations`): one decimal.
+    fmt = "{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]" if unit == "it" else None
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=None, delay=PROGRESS_DELAY, leave=False,
+                bar_format=fmt)
 
 
 def _common(p: argparse.ArgumentParser, with_points: bool = True) -> None:

@@ -185,3 +185,28 @@ def test_progress_advances_within_iterations_and_lands_on_whole_ones():
         assert bar.n == pytest.approx(i + 0.9)
         steps.on_step()
     assert bar.n == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("argv, unit", [
+    (["verify", "code.npy", "-d", "3"], r"\d+/6000 .*row/s"),
+    (["run", "-d", "3", "-n", "3000", "-k", "2"], r"\d\.\d/2 \["),
+    (["bench", "-d", "3", "-n", "3000", "-r", "2"], r"\d\.\d/3 \["),
+])
+def test_progress_bars_on_a_terminal(argv, unit, tmp_path, monkeypatch):
+    """A long run, bench or verify shows a bar on a terminal (how it advances within iterations: above)."""
+    import io
+    import re
+
+    import spherecode.host.cli as cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    g = np.random.default_rng(0).normal(size=(3000, 3))
+    np.save(tmp_path / "code.npy", g / np.linalg.norm(g, axis=1, keepdims=True))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert main(argv) == 0
+    assert re.search(unit, sys.stderr.getvalue())
