@@ -1,0 +1,462 @@
+"""Tables of codes over a range of N: every (N, start) pair an independent task on Dask distributed, resumable.
+
+:func:`table_tasks` makes the :class:`~.starts.StartTask` of every (N, start) (backend ``reference`` on one
+thread: the starts already fill the cores); :func:`sweep` runs those not yet in the output file on a Dask
+cluster — a ``LocalCluster`` of processes with one thread each (as many as cores unless told), or an existing
+cluster by its scheduler's address — and appends each finished row to the file as it arrives; :func:`best_rows`
+keeps the best start of each N.
+
+Files, by suffix: ``.tsv`` (a header of :data:`COLUMNS`, one row a line, appended whole with flush + fsync)
+or ``.json`` (a list of row objects, one a line, rewritten to a temporary file and renamed). Floats are
+written as ``repr`` and read back bit-identical; an unknown best-known angle (and gap) is empty / null.
+A row is keyed by (dim, points, method, polish, iterations, seed, start): a re-run with the same parameters
+runs only the missing keys (start k of seed X is the same code whatever the number of starts, see
+:mod:`.starts`), and may extend the range of N or the number of starts. A file with rows of other
+(dim, method, polish, iterations, seed), another header or a damaged line is refused with a one-line
+``ValueError`` before anything runs. A completed sweep leaves the file sorted by (points, start).
+
+Tasks are submitted largest N first (the long ones start early, the short ones fill in at the end); a
+task's exception comes back as it is, after the same clean-up as an interrupt.
+
+Interrupts: a ``KeyboardInterrupt`` (or any exception) cancels the pending tasks, terminates the local
+workers without waiting for their running starts (0.6 s from Ctrl-C to exit, measured; up to ~2.5 s while the
+workers are still starting), closes the client and the local cluster and goes on; the rows already written
+stay. Local workers ignore SIGINT from their first instruction (the terminal sends it to them too: this
+process decides), and end by themselves when this process dies. SIGINT, SIGTERM and SIGHUP wait for the
+~0.1 s in which the cluster and its client are made (an interrupt inside left them half-made). On an
+existing cluster a running task finishes on its worker and its result is dropped.
+
+The local cluster is quiet (Dask's logs at CRITICAL, its warnings ignored during the sweep), opens no
+dashboard (only Dask's internal HTTP server, on a free loopback port) and keeps its scratch files in a
+temporary folder removed afterwards; nothing is written under HOME.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .metrics import summary
+from .starts import METHODS, StartTask, run_start
+
+__all__ = ["COLUMNS", "SUFFIXES", "table_tasks", "sweep", "best_rows", "read_rows"]
+
+COLUMNS = ("dim", "points", "method", "polish", "iterations", "seed", "start", "min_angle_deg", "min_distance",
+           "best_known_angle_deg", "gap_deg", "seconds")
+#: The columns that must be the same for every row of a file (one sweep's parameters).
+PARAMETERS = ("dim", "method", "polish", "iterations", "seed")
+#: A row's identity for resuming.
+KEY = ("dim", "points", "method", "polish", "iterations", "seed", "start")
+SUFFIXES = (".tsv", ".json")
+
+_INT = ("dim", "points", "iterations", "seed", "start")
+_FLOAT = ("min_angle_deg", "min_distance", "seconds")
+_OPTIONAL_FLOAT = ("best_known_angle_deg", "gap_deg")
+
+#: Seconds to wait for an existing scheduler before giving up (a refused port is retried until then).
+CONNECT_TIMEOUT = 5.0
+#: Seconds to wait for the client and the local cluster to close.
+CLOSE_TIMEOUT = 10.0
+#: Seconds an interrupted local worker has (× 0.8) to stop before it is terminated.
+STOP_TIMEOUT = 0.5
+
+
+def table_tasks(dim: int, points: Iterable[int], starts: int, iterations: int, seed: int, method: str = "vrf",
+                polish: bool = False) -> list[StartTask]:
+    """The tasks of a table: for each N of ``points``, starts 0 … ``starts`` − 1, in that order."""
+    points = list(points)
+    if dim < 2 or not points or min(points) < 2 or starts < 1 or iterations < 0:
+        got = f"D = {dim}, N in {min(points)}..{max(points)}" if points else f"D = {dim}, no N"
+        raise ValueError(f"a table needs D ≥ 2, N ≥ 2, at least one start and iterations ≥ 0 "
+                         f"(got {got}, {starts} starts, {iterations} iterations)")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (available: {', '.join(METHODS)})")
+    if polish:
+        import importlib.util
+
+        if importlib.util.find_spec(f"{__package__}.polish") is None:
+            raise ValueError("--polish is not available in this version")
+    return [StartTask("reference", dim, n, iterations, seed, k, starts, {"threads": 1}, method, bool(polish))
+            for n in points for k in range(starts)]
+
+
+def row_of(task: StartTask) -> dict:
+    """Run one task (on a worker) and return its table row; ``seconds``: the start's own wall time."""
+    t0 = time.perf_counter()
+    result = run_start(task)
+    seconds = time.perf_counter() - t0
+    s = summary(result.vectors)
+    return {**_key_dict(task), "min_angle_deg": s["min_angle_deg"], "min_distance": s["min_distance"],
+            "best_known_angle_deg": s["best_known_angle_deg"], "gap_deg": s["best_known_gap_deg"],
+            "seconds": round(seconds, 3)}
+
+
+def best_rows(rows: Iterable[dict]) -> list[dict]:
+    """The best start of each (parameters, N): largest minimum distance, ties to the lower start (as
+    :func:`~.starts.run_starts`); sorted by N."""
+    best: dict[tuple, dict] = {}
+    for row in rows:
+        group = tuple(row[c] for c in PARAMETERS) + (row["points"],)
+        b = best.get(group)
+        if b is None or (row["min_distance"], -row["start"]) > (b["min_distance"], -b["start"]):
+            best[group] = row
+    return sorted(best.values(), key=lambda r: r["points"])
+
+
+def sweep(tasks: list[StartTask], out: Path, *, scheduler: str | None = None, workers: int | None = None,
+          progress: bool = True, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run the tasks not already in ``out`` on Dask, appending each finished row to ``out`` as it arrives;
+    return all rows of the file (old and new), sorted by (points, start).
+
+    ``scheduler``: the address of an existing cluster's scheduler (``tcp://host:8786``), else a LocalCluster
+    of ``workers`` processes (default: the cores this process may use, at most one per task) is started and
+    closed. ``progress``: a tqdm bar on stderr, shown only on a terminal. ``on_row`` sees each new row once it
+    is in the file. Raises ``ValueError`` (one line) for a bad ``out`` (see the module) or a scheduler that
+    cannot be reached within :data:`CONNECT_TIMEOUT` seconds; a task's exception goes on as it is.
+    """
+    out = Path(out)
+    suffix = _suffix(out)
+    rows = {_key(r): r for r in read_rows(out)}
+    if not os.access(out.parent, os.W_OK):  # before the cluster runs anything
+        raise ValueError(f"cannot write {out}: {out.parent} is not a writable folder")
+    if tasks:
+        _check_parameters(out, rows.values(), tasks)
+    pending = list({_key(_key_dict(t)): t for t in tasks if _key(_key_dict(t)) not in rows}.values())
+    if pending:
+        bar = _bar(len(tasks), len(tasks) - len(pending), progress)
+        try:
+            # closing: an exception here (on_row, a full disk) must stop the cluster now, not when the
+            # traceback holding the generator is dropped.
+            with contextlib.closing(_run(pending, scheduler, workers)) as batches:
+                for batch in batches:
+                    _append(out, suffix, rows, batch)
+                    bar.update(len(batch))
+                    if on_row is not None:
+                        for row in batch:
+                            on_row(row)
+        finally:
+            bar.close()
+    result = _sorted(rows.values())
+    if suffix == ".tsv" and list(rows.values()) != result:  # appended as they came: now in table order
+        _rewrite(out, suffix, result)
+    return result
+
+
+# -- running on Dask ------------------------------------------------------------------------------------------
+
+def _run(tasks: list[StartTask], scheduler: str | None, workers: int | None):
+    """Yield lists of finished rows as they come, until all of ``tasks`` are done."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise ValueError(f"a table needs Dask distributed ({exc}): pip install distributed") from None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet())
+        cluster = None
+        if scheduler is None:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="spherecode-dask-",
+                                                                      ignore_cleanup_errors=True))
+            stack.enter_context(dask.config.set({"temporary-directory": scratch}))
+            stack.enter_context(_workers_ignore_sigint(scratch))
+            with _signals_deferred():
+                cluster = _local_cluster(LocalCluster, scratch)
+                stack.callback(_close, cluster)
+                client = Client(cluster, set_as_default=False)  # 0.04 s before the workers, 1.6 s after
+                stack.callback(_close, client)
+            cluster.scale(max(1, min(len(tasks), workers or len(os.sched_getaffinity(0)))))  # started meanwhile
+        else:
+            try:
+                with _signals_deferred():  # at most CONNECT_TIMEOUT
+                    client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+                    stack.callback(_close, client)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                message = " ".join(str(exc).split()) or type(exc).__name__
+                raise ValueError(f"cannot reach the Dask scheduler at {scheduler}: {message}") from None
+        # Largest N first: the long tasks start early and the short ones fill the gaps at the end.
+        futures = [client.submit(row_of, t, key=_task_key(t), priority=t.points) for t in tasks]
+        try:
+            for batch in as_completed(futures, loop=client.loop).batches():
+                yield client.gather(batch)
+                for f in batch:
+                    f.release()
+        except BaseException:  # Ctrl-C, a failed task, a lost scheduler: nothing more to run
+            with contextlib.suppress(Exception):
+                client.cancel(futures)
+            if cluster is not None:
+                # A worker with a running task would be given 4 s to finish it before being terminated
+                # (Nanny.close's default timeout × 0.8, measured 4.0 s): no wait, the rows done are in the file.
+                with contextlib.suppress(Exception):
+                    cluster.sync(_stop_workers, cluster)
+            raise
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT, SIGTERM and SIGHUP wait till the end of the block, then go to their handlers as usual.
+
+    For the making of the cluster and its client: a KeyboardInterrupt inside Client() left it half-made, not
+    closed here, and Dask's finalizer then closed it at exit on a stopped loop: a 60 s hang and a traceback
+    (measured). Only in the main thread, where Python runs signal handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    signums = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if s is not None and signal.getsignal(s) is not None]  # None: a handler not set from Python
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):
+            signal.raise_signal(s)
+
+
+def _local_cluster(LocalCluster, scratch: str):
+    """A LocalCluster without workers yet (:meth:`scale` adds them), on this machine's loopback only."""
+    # dashboard_address=None alone still starts Dask's HTTP server on port 8787 (with a warning when that is
+    # taken): no dashboard, and that server on a free loopback port. No worker is started here, so that a
+    # Ctrl-C landing in this call leaves no process behind.
+    return LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=None, local_directory=scratch, silence_logs=logging.CRITICAL,
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint(scratch: str):
+    """Worker processes spawned meanwhile start with SIGINT ignored, from their first instruction on.
+
+    The terminal's Ctrl-C goes to the whole foreground group: each Dask worker printed a KeyboardInterrupt
+    traceback (measured); this process decides and stops them. Ignoring it from the worker's own Python code
+    would leave its start-up (about a second) exposed; a blocked signal mask did not reach the workers
+    (multiprocessing unblocks SIGINT in the spawning thread when it starts its resource tracker) and a
+    handler is reset by exec; an ignored signal stays ignored across exec, and Python leaves it so. Hence
+    the interpreter that multiprocessing spawns is, for the duration, a shell script that ignores SIGINT and
+    execs it. Not on a noexec folder (then a Ctrl-C may show the workers' tracebacks).
+    """
+    from multiprocessing import spawn
+
+    original = spawn.get_executable()
+    exe = os.fsdecode(original)
+    if not os.path.exists("/bin/sh") or os.statvfs(scratch).f_flag & getattr(os, "ST_NOEXEC", 0):
+        yield
+        return
+    wrapper = Path(scratch, "python")
+    wrapper.write_text(f'#!/bin/sh\ntrap "" INT\nexec {shlex.quote(exe)} "$@"\n')
+    wrapper.chmod(0o755)
+    spawn.set_executable(str(wrapper))
+    try:
+        yield
+    finally:
+        spawn.set_executable(original)
+
+
+async def _stop_workers(cluster) -> None:
+    import asyncio
+
+    await asyncio.gather(*(w.close(timeout=STOP_TIMEOUT) for w in list(cluster.workers.values())))
+
+
+def _sorted(rows: Iterable[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["points"], r["start"]))
+
+
+def _close(resource) -> None:
+    with contextlib.suppress(Exception):
+        resource.close(timeout=CLOSE_TIMEOUT)
+
+
+def _task_key(task: StartTask) -> str:
+    polish = "-polish" if task.polish else ""
+    return (f"spherecode-table-d{task.dim}-n{task.points}-{task.method}{polish}-k{task.iterations}"
+            f"-seed{task.seed}-start{task.index}")
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Dask's logs at CRITICAL and its warnings ignored, in this process, for the duration."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _bar(total: int, done: int, progress: bool):
+    from tqdm import tqdm
+
+    # As the CLI's bars: none off a terminal, none for a sweep shorter than two seconds.
+    return tqdm(total=total, initial=done, unit="start", file=sys.stderr, disable=None if progress else True,
+                delay=2.0, leave=False)
+
+
+# -- the file -------------------------------------------------------------------------------------------------
+
+def _suffix(out: Path) -> str:
+    suffix = out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"a table file must end in {' or '.join(SUFFIXES)}, got {str(out)!r}")
+    return suffix
+
+
+def _key_dict(task: StartTask) -> dict:
+    return {"dim": task.dim, "points": task.points, "method": task.method, "polish": task.polish,
+            "iterations": task.iterations, "seed": task.seed, "start": task.index}
+
+
+def _key(row: dict) -> tuple:
+    return tuple(row[c] for c in KEY)
+
+
+def _describe(p: tuple) -> str:
+    d = dict(zip(PARAMETERS, p))
+    return (f"D = {d['dim']}, method {d['method']}{', polish' if d['polish'] else ''}, "
+            f"{d['iterations']} iterations, seed {d['seed']}")
+
+
+def _check_parameters(out: Path, rows: Iterable[dict], tasks: list[StartTask]) -> None:
+    wanted = {tuple(_key_dict(t)[c] for c in PARAMETERS) for t in tasks}
+    for row in rows:
+        p = tuple(row[c] for c in PARAMETERS)
+        if p not in wanted:
+            raise ValueError(f"{out} holds rows of other parameters ({_describe(p)}) than this table "
+                             f"({_describe(min(wanted, key=str))}): choose another output file")
+
+
+def read_rows(out: Path) -> list[dict]:
+    """The rows of a table file (none if it does not exist or is empty), checked; ``ValueError`` (one line)
+    for another header, a damaged line or a repeated row."""
+    out = Path(out)
+    suffix = _suffix(out)
+    try:
+        text = out.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {out}: {exc}") from None
+    if not text:
+        return []
+    if suffix == ".json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{out} is not a JSON table: {exc}") from None
+        if not isinstance(doc, list):
+            raise ValueError(f"{out} is not a JSON table (a list of rows)")
+        rows = [_checked(row, f"{out}: row {i + 1}") for i, row in enumerate(doc)]
+    else:
+        lines = text.split("\n")
+        if lines[0] != "\t".join(COLUMNS):
+            raise ValueError(f"{out} is not a table of these columns (its header: {lines[0][:80]!r})")
+        if lines[-1]:
+            raise ValueError(f"{out}: line {len(lines)} is damaged (no end of line)")
+        rows = [_parsed(line, f"{out}: line {i + 2}") for i, line in enumerate(lines[1:-1])]
+    seen = set()
+    for row in rows:
+        if _key(row) in seen:
+            raise ValueError(f"{out} holds the row of N = {row['points']}, start {row['start']} twice")
+        seen.add(_key(row))
+    return rows
+
+
+def _parsed(line: str, where: str) -> dict:
+    fields = line.split("\t")
+    if len(fields) != len(COLUMNS):
+        raise ValueError(f"{where} is damaged ({len(fields)} fields, {len(COLUMNS)} expected)")
+    row = dict(zip(COLUMNS, fields))
+    try:
+        for c in _INT:
+            row[c] = int(row[c])
+        for c in _FLOAT:
+            row[c] = float(row[c])
+        for c in _OPTIONAL_FLOAT:
+            row[c] = float(row[c]) if row[c] else None
+        row["polish"] = {"true": True, "false": False}[row["polish"]]
+    except (ValueError, KeyError):
+        raise ValueError(f"{where} is damaged: {line[:80]!r}") from None
+    return _checked(row, where)
+
+
+def _checked(row, where: str) -> dict:
+    """``row`` if it has exactly the columns, of their types, else ``ValueError``."""
+    def number(x, optional=False):
+        return (optional and x is None) or (isinstance(x, (int, float)) and not isinstance(x, bool)
+                                            and math.isfinite(x))
+
+    ok = (isinstance(row, dict) and set(row) == set(COLUMNS)
+          and all(isinstance(row[c], int) and not isinstance(row[c], bool) for c in _INT)
+          and all(number(row[c]) for c in _FLOAT) and all(number(row[c], True) for c in _OPTIONAL_FLOAT)
+          and row["method"] in METHODS and isinstance(row["polish"], bool))
+    if not ok:
+        raise ValueError(f"{where} is damaged: {str(row)[:80]!r}")
+    return {c: float(row[c]) if c in _FLOAT + _OPTIONAL_FLOAT and row[c] is not None else row[c]
+            for c in COLUMNS}
+
+
+def _tsv_line(row: dict) -> str:
+    def text(x) -> str:
+        if x is None:
+            return ""
+        if isinstance(x, bool):
+            return "true" if x else "false"
+        return repr(x) if isinstance(x, float) else str(x)  # repr: the shortest text that reads back exactly
+
+    return "\t".join(text(row[c]) for c in COLUMNS) + "\n"
+
+
+def _append(out: Path, suffix: str, rows: dict, batch: list[dict]) -> None:
+    """Add ``batch`` to ``rows`` and to the file: TSV lines in one write + fsync, JSON by a rewrite."""
+    new_file = not rows and not (out.exists() and out.stat().st_size)
+    for row in batch:
+        rows[_key(row)] = row
+    if suffix == ".json":
+        _rewrite(out, suffix, _sorted(rows.values()))
+        return
+    data = ("\t".join(COLUMNS) + "\n" if new_file else "") + "".join(_tsv_line(r) for r in batch)
+    with open(out, "ab") as fh:
+        fh.write(data.encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _rewrite(out: Path, suffix: str, rows: list[dict]) -> None:
+    """Write the whole table to a temporary file beside ``out`` and rename it over ``out``."""
+    if suffix == ".json":
+        text = "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n" if rows else "[]\n"
+    else:
+        text = "\t".join(COLUMNS) + "\n" + "".join(_tsv_line(r) for r in rows)
+    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # what a plain open() would have given; mkstemp makes 0600
+        os.replace(temp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

@@ -1,0 +1,183 @@
+"""Tables on Dask: rows as in-process starts, resuming, refused files and schedulers, nothing left behind.
+
+Each sweep starts a LocalCluster (about 1.5 s here), so the tests use four in all.
+"""
+
+import json
+import multiprocessing.spawn
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from spherecode.host import table
+from spherecode.host.metrics import summary
+from spherecode.host.starts import run_start
+from spherecode.host.table import COLUMNS, best_rows, read_rows, sweep, table_tasks
+
+from ..processes import gone
+
+TASKS = table_tasks(3, range(4, 8), 2, 30, 0)  # 8 tasks of about 10 ms
+
+
+def _workers(pid: int = os.getpid()) -> set[int]:
+    """The children of ``pid`` but the interpreter's lifelong multiprocessing resource tracker."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
+                    and b"resource_tracker" not in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_sweep_resumes_and_matches_in_process_starts(tmp_path):
+    out = tmp_path / "t.tsv"
+    before = _workers()
+    first = sweep(TASKS[:3], out, workers=2, progress=False)
+    assert [(r["points"], r["start"]) for r in first] == [(4, 0), (4, 1), (5, 0)]
+
+    class Stop(KeyboardInterrupt):
+        pass
+
+    def interrupt(row):  # Ctrl-C once the first new row is in the file
+        raise Stop
+
+    with pytest.raises(Stop):
+        sweep(TASKS, out, workers=2, progress=False, on_row=interrupt)
+    assert gone(_workers() - before, 5.0)  # the cluster's workers ended with the interrupt
+    kept = read_rows(out)
+    assert len(kept) >= 4 and all(r in kept for r in first)
+
+    new = []
+    rows = sweep(TASKS, out, workers=2, progress=False, on_row=new.append)
+    assert len(new) == len(TASKS) - len(kept)  # only the missing ones ran
+    assert all(r in rows for r in kept)  # the rows kept are as they were (their seconds too)
+    assert [(r["points"], r["start"]) for r in rows] == [(t.points, t.index) for t in TASKS]
+    assert read_rows(out) == rows  # the file, sorted, reads back bit-identical
+    assert out.read_text().splitlines()[0].split("\t") == list(COLUMNS)
+    assert gone(_workers() - before, 5.0)
+    assert os.fsdecode(multiprocessing.spawn.get_executable()) == sys.executable  # restored
+
+    for row in best_rows(rows):  # the same starts in this process
+        results = [run_start(t) for t in TASKS if t.points == row["points"]]
+        best = max(results, key=lambda r: (r.min_squared_distance, -r.index))
+        assert (row["start"], row["min_distance"]) == (best.index, summary(best.vectors)["min_distance"])
+        assert row["gap_deg"] == row["best_known_angle_deg"] - row["min_angle_deg"]
+
+    assert sweep(TASKS, out, scheduler="tcp://127.0.0.1:1") == rows  # nothing to run: no cluster is reached
+
+
+def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
+    """Ctrl-C to the process group while a long start runs: exit within a second or two, no process left,
+    the rows already written (a valid JSON file) kept, no temporary file left, nothing written to HOME."""
+    out = tmp_path / "t.json"
+    script = textwrap.dedent(f"""
+        import sys
+        from spherecode.host.table import sweep, table_tasks
+        if __name__ == "__main__":
+            tasks = table_tasks(3, [4], 2, 30, 0) + table_tasks(3, [400], 1, 10**6, 0)
+            try:
+                sweep(tasks, {str(out)!r}, workers=2)
+            except KeyboardInterrupt:
+                raise SystemExit(130)
+    """)
+    (tmp_path / "sweep.py").write_text(script)
+    (tmp_path / "home").mkdir()  # a fresh HOME; Dask's scratch folder in TMPDIR
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py")], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.exists() and len(json.loads(out.read_text())) == 2):  # the N = 4 starts, beside N = 400
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the short starts did not finish"
+            time.sleep(0.05)
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        for pid in workers:  # SIGINT ignored from the start: no worker prints a KeyboardInterrupt, whenever
+            ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                           if line.startswith("SigIgn:"))
+            assert int(ignored.split()[1], 16) >> (signal.SIGINT - 1) & 1
+        t0 = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=20)
+        elapsed = time.monotonic() - t0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert elapsed < 3.0  # measured 0.6 s (Dask alone would give a busy worker 4 s)
+    assert gone(workers, 5.0)
+    assert (stdout, stderr) == ("", "")  # no log, warning or bar off a terminal
+    assert [(r["points"], r["start"]) for r in read_rows(out)] == [(4, 0), (4, 1)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "sweep.py", "t.json"]  # no temporary files
+    assert not list((tmp_path / "home").iterdir())
+
+
+@pytest.mark.parametrize("suffix, text, match", [
+    (".tsv", "dim\tpoints\n", "not a table of these columns"),
+    (".tsv", None, "line 2 is damaged"),  # a row cut short
+    (".tsv", "truncate", "no end of line"),
+    (".tsv", "other", "other parameters"),
+    (".tsv", "twice", "twice"),
+    (".json", '[{"dim": 3', "not a JSON table"),
+    (".json", "[1]", "row 1 is damaged"),
+    (".json", "other", "other parameters"),
+])
+def test_bad_files_are_refused_before_anything_runs(tmp_path, suffix, text, match):
+    out = tmp_path / f"t{suffix}"
+    row = {"dim": 3, "points": 4, "method": "vrf", "polish": False, "iterations": 30, "seed": 0, "start": 0,
+           "min_angle_deg": 100.0, "min_distance": 1.5, "best_known_angle_deg": None, "gap_deg": None,
+           "seconds": 0.1}
+    good = table._tsv_line(row)
+    header = "\t".join(COLUMNS) + "\n"
+    if text is None:
+        text = header + good[:20] + "\n"
+    elif text == "truncate":
+        text = header + good[:-1]
+    elif text == "twice":
+        text = header + good + good
+    elif text == "other":
+        other = {**row, "iterations": 31}
+        text = header + table._tsv_line(other) if suffix == ".tsv" else json.dumps([other])
+    out.write_text(text)
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match=match) as info:
+        sweep(TASKS, out, scheduler="tcp://127.0.0.1:1")  # would fail, later, if it got that far
+    assert "\n" not in str(info.value) and time.monotonic() - t0 < 1.0
+    assert out.read_text() == text
+
+
+def test_good_rows_read_back(tmp_path):
+    rows = [{"dim": 3, "points": n, "method": "vrf", "polish": False, "iterations": 30, "seed": 0, "start": 0,
+             "min_angle_deg": 0.1 + n, "min_distance": 1 / 3, "best_known_angle_deg": None if n == 5 else 1.0,
+             "gap_deg": None, "seconds": 0.1} for n in (5, 4)]
+    for suffix in (".tsv", ".json"):
+        out = tmp_path / f"t{suffix}"
+        table._rewrite(out, suffix, rows)
+        assert read_rows(out) == rows
+    assert [r["points"] for r in best_rows(rows)] == [4, 5]
+
+
+def test_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypatch, capfd):
+    with socket.socket() as s:  # a free port that nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(table, "CONNECT_TIMEOUT", 2.0)
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}") as info:
+        sweep(TASKS, tmp_path / "t.tsv", scheduler=f"tcp://127.0.0.1:{port}")
+    assert time.monotonic() - t0 < 5.0
+    assert "\n" not in str(info.value) and info.value.__suppress_context__
+    assert not (tmp_path / "t.tsv").exists()
+    assert capfd.readouterr() == ("", "")
