@@ -34,7 +34,10 @@ from .metrics import min_squared_distance
 from .process import die_with_parent
 from .reference import random_start
 
-__all__ = ["StartTask", "StartResult", "run_start", "run_starts", "initial_vectors"]
+__all__ = ["METHODS", "StartTask", "StartResult", "run_start", "run_starts", "initial_vectors"]
+
+#: The methods a start can run.
+METHODS = ("vrf", "cg")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class StartTask:
     index: int  #: which start of ``starts``
     starts: int
     options: dict = field(default_factory=dict)  #: backend options
+    method: str = "vrf"  #: "vrf" (force loosening on ``backend``) or "cg" (seed 003's energy CG, float64)
+    polish: bool = False  #: climb to a local max–min optimum afterwards (:mod:`.polish`)
 
 
 @dataclass
@@ -54,7 +59,7 @@ class StartResult:
     index: int
     vectors: np.ndarray
     min_squared_distance: float
-    final_beta: float  #: 2l after the last iteration
+    final_beta: float | None  #: 2l after the last iteration (``vrf``; None for ``cg``)
     stats: dict
     redrawn: int = 0  #: start points redrawn because they coincided after rounding to the hardware's format
 
@@ -96,17 +101,29 @@ def run_start(task: StartTask, on_step: Callable[[Step], None] | None = None,
     sees progress within an update (blocks of rows) where the backend reports it (``reference``,
     ``model``)."""
     vectors, redrawn = _initial(task)
-    backend = get_backend(task.backend, **task.options)
-    if on_rows is not None and hasattr(backend, "on_rows"):
-        backend.on_rows = on_rows
-    try:
-        result = force_loosening(backend, vectors, task.iterations, on_step=on_step)
-    finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
-    return StartResult(task.index, result.vectors, min_squared_distance(result.vectors), 2.0 * result.l,
-                       result.stats, redrawn)
+    if task.method == "cg":
+        from .cg import cg_optimize
+
+        vectors, stats = cg_optimize(vectors, task.iterations, on_step)
+        final_beta = None
+    elif task.method == "vrf":
+        backend = get_backend(task.backend, **task.options)
+        if on_rows is not None and hasattr(backend, "on_rows"):
+            backend.on_rows = on_rows
+        try:
+            result = force_loosening(backend, vectors, task.iterations, on_step=on_step)
+        finally:
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
+        vectors, stats, final_beta = result.vectors, result.stats, 2.0 * result.l
+    else:
+        raise ValueError(f"unknown method {task.method!r} (available: {', '.join(METHODS)})")
+    if task.polish:
+        from .polish import polish
+
+        vectors, stats["polish"] = polish(vectors)
+    return StartResult(task.index, vectors, min_squared_distance(vectors), final_beta, stats, redrawn)
 
 
 _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
