@@ -269,12 +269,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
     run.add_argument("--out", "-o", type=_out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
     run.add_argument("--vs", choices=sorted(BACKENDS), help="also run the same starts on this backend, side by side")
+    _method(run)
 
     verify = sub.add_parser("verify", help="metrics and Gram-matrix checks of a code file")
     verify.add_argument("file", help=f"code file ({', '.join(SUFFIXES)})")
     _common(verify, with_points=False)
     verify.add_argument("--tol", type=_positive_float("--tol"), default=1e-8, help="Gram check tolerance (1e-8)")
     verify.add_argument("--edge-tol", type=_positive_float("--edge-tol"), default=1e-6, help="edge grouping (1e-6)")
+
+    polish = sub.add_parser("polish", help="climb from a code file to a local max–min optimum")
+    polish.add_argument("file", help=f"code file ({', '.join(SUFFIXES)})")
+    _common(polish, with_points=False)
+    polish.add_argument("--out", "-o", type=_out_path, help=f"write the polished code ({', '.join(SUFFIXES)})")
+
+    table = sub.add_parser("table", help="best codes for a range of N: every (N, start) a Dask task")
+    table.add_argument("--dim", "-d", type=_integer("--dim", 2), required=True, help="dimension D (≥ 2)")
+    table.add_argument("--points", "-n", type=_points_range, required=True, help="N range A..B (or one N)")
+    table.add_argument("--starts", "-s", type=_integer("--starts", 1), default=8, help="starts per N (8)")
+    table.add_argument("--iters", "-k", type=_integer("--iters", 1), default=3000, help="iterations per start (3000)")
+    table.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
+    _method(table)
+    table.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster here)")
+    table.add_argument("--workers", type=_integer("--workers", 1), default=None,
+                       help="LocalCluster worker processes (all cores)")
+    table.add_argument("--out", "-o", type=_table_path, required=True,
+                       help="the table, .tsv or .json; an existing one is resumed")
+    table.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     bench = sub.add_parser("bench", help="time iterations of a backend")
     _common(bench)
@@ -305,6 +325,35 @@ def _parser() -> argparse.ArgumentParser:
                          help="clock cycles per UART bit in the twin (8)")
     emulate.set_defaults(json=False)
     return p
+
+
+def _method(p: argparse.ArgumentParser) -> None:
+    from .starts import METHODS
+
+    p.add_argument("--method", "-m", choices=METHODS, default="vrf",
+                   help="vrf: force loosening (the paper's, on --backend); cg: energy CG of seed 003 (float64)")
+    p.add_argument("--polish", action="store_true", help="climb each start's code to a local max–min optimum")
+
+
+def _points_range(text: str) -> range:
+    first, sep, last = text.partition("..")
+    try:
+        a, b = int(first, 10), int(last, 10) if sep else int(first, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--points must be A..B or N, got {text!r}") from None
+    if not 2 <= a <= b:
+        raise argparse.ArgumentTypeError(f"--points needs 2 ≤ A ≤ B, got {text!r}")
+    return range(a, b + 1)
+
+
+def _table_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in (".tsv", ".json"):
+        raise argparse.ArgumentTypeError(f"--out must end in .tsv or .json, got {text!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"--out {text}: not a file in an existing folder")
+    return path
 
 
 def _default_board() -> str:
@@ -347,7 +396,8 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
     args = argparse.Namespace(**{**vars(args), "backend": backend})
     options = _backend_options(args, (os.cpu_count() or 1) if single else 1)
     tasks = [
-        StartTask(backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options)
+        StartTask(backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options, args.method,
+                  args.polish)
         for k in range(args.starts)
     ]
     t0 = time.perf_counter()
@@ -375,6 +425,8 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
     hardware = backend != "reference"
     result = {
         "backend": backend,
+        "method": args.method,
+        "polish": best.stats.get("polish"),
         "format": (args.format or "Q3.44") if hardware else None,
         "lanes": (args.lanes or 1) if hardware else None,
         "iterations": args.iters,
@@ -399,6 +451,8 @@ def _summary(vectors: np.ndarray) -> dict:
 
 
 def _cmd_run(args) -> tuple[dict, str, int]:
+    if args.method != "vrf" and (args.backend, args.vs or "reference") != ("reference", "reference"):
+        raise UsageError(f"--method {args.method} runs in float64 only (--backend reference)")
     for backend in sorted({args.backend, args.vs or args.backend}, key=lambda b: b != "board"):
         _check_backend(args, backend)  # a board first: its format and lanes then hold for both
     result, best = _run_backend(args, args.backend)
@@ -425,10 +479,11 @@ def _cmd_run(args) -> tuple[dict, str, int]:
 
 
 def _headline(args, r: dict) -> str:
-    hw = f" {r['format']}, {r['lanes']} lane(s)," if r["format"] else ""
+    hw = f", {r['format']}, {r['lanes']} lane(s)" if r["format"] else ""
     cycles = f", {r['cycles_per_iteration']:.0f} cycles/iteration" if "cycles_per_iteration" in r else ""
-    return (f"spherecode run: D={args.dim} N={args.points}, backend {r['backend']},{hw} best of {args.starts} "
-            f"start(s) × {args.iters} iterations, seed {args.seed} ({r['seconds']:.1f} s{cycles})")
+    method = ("" if r["method"] == "vrf" else f", method {r['method']}") + (", polished" if r["polish"] else "")
+    return (f"spherecode run: D={args.dim} N={args.points}, backend {r['backend']}{hw}{method}, best of "
+            f"{args.starts} start(s) × {args.iters} iterations, seed {args.seed} ({r['seconds']:.1f} s{cycles})")
 
 
 def _quality_table(r: dict) -> str:
@@ -462,10 +517,73 @@ def _cmd_verify(args) -> tuple[dict, str, int]:
         text.append(f"  edges         {len(edges)} distinct inner products (largest: {shown})")
     else:
         text.append(f"  edges         not listed for N > {EDGE_LIST_MAX}")
+    graph = result["contacts"] = _contacts(vectors)
+    if graph is not None:
+        text.append(f"  contacts      {graph['edges']} pairs at the minimum distance, {graph['min_contacts']}–"
+                    f"{graph['max_contacts']} per point, {len(graph['rattlers'])} rattler(s)")
     checks = [("symmetric", "symmetric"), ("unit diagonal", "unit_diagonal"), ("rank ≤ D", "rank_ok"), ("PSD", "psd")]
     text.append("  Gram          " + ", ".join(f"{label} {'yes' if gram[key] else 'NO'}" for label, key in checks))
     text.append("  valid spherical code" if ok else "  NOT a valid spherical code within the tolerance")
     return result, "\n".join(text), 0 if ok else 1
+
+
+def _contacts(vectors: np.ndarray) -> dict | None:
+    """The contact graph (pairs within 1e−9 of the minimum distance), for N ≤ ``EDGE_LIST_MAX``."""
+    from .polish import contacts
+
+    return contacts(vectors) if len(vectors) <= EDGE_LIST_MAX else None
+
+
+def _cmd_polish(args) -> tuple[dict, str]:
+    from .polish import polish
+
+    try:
+        vectors = read_code(args.file, args.dim)
+    except CodeFileError as exc:
+        raise UsageError(str(exc)) from None
+    before = _summary(vectors)
+    t0 = time.perf_counter()
+    with _progress(None, "round") as bar:
+        try:
+            polished, stats = polish(vectors, on_round=lambda *_: bar.update(1))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    seconds = time.perf_counter() - t0
+    after = _summary(polished)
+    result = {"command": "polish", "file": args.file, **after, "before": before, "polish": stats,
+              "seconds": seconds, "out": None}
+    text = [f"spherecode polish: {args.file}: D={args.dim} N={len(vectors)}, {stats['rounds']} round(s), "
+            f"{seconds:.1f} s", f"  before        {before['min_angle_deg']:.9f}°", _quality_table(result)]
+    if args.out:
+        try:
+            write_code(args.out, polished, {"polished_from": args.file})
+        except OSError as exc:
+            _print(args, result, "\n".join(text))
+            raise UsageError(f"{exc} (the result is printed above)") from None
+        result["out"] = str(args.out)
+        text.append(f"  wrote         {args.out}")
+    return result, "\n".join(text)
+
+
+def _cmd_table(args) -> tuple[dict, str]:
+    from .table import best_rows, sweep, table_tasks
+
+    try:
+        tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish)
+        rows = sweep(tasks, args.out, scheduler=args.scheduler, workers=args.workers)
+    except ValueError as exc:  # bad parameters or file, no scheduler there, no Dask
+        raise UsageError(str(exc)) from None
+    best = [r for r in best_rows(rows) if r["points"] in args.points]  # the file may hold other N too
+    result = {"command": "table", "out": str(args.out), "rows": len(rows), "best": best}
+    lines = [f"spherecode table: D={args.dim} N={args.points.start}..{args.points.stop - 1}, method {args.method}"
+             f"{' + polish' if args.polish else ''}, best of {args.starts} start(s) × {args.iters} iterations, "
+             f"seed {args.seed} → {args.out}",
+             "      N   min angle        best known       short by"]
+    for r in best:
+        known = r["best_known_angle_deg"]
+        lines.append(f"  {r['points']:5d}   {r['min_angle_deg']:.9f}°  " + (
+            f"{known:.9f}°  {r['gap_deg']:.9f}°" if known is not None else "—"))
+    return result, "\n".join(lines)
 
 
 def _cmd_bench(args) -> tuple[dict, str]:
@@ -609,6 +727,10 @@ def _main(argv: list[str] | None) -> int:
             result, text, status = _cmd_run(args)
         elif args.command == "verify":
             result, text, status = _cmd_verify(args)
+        elif args.command == "polish":
+            result, text = _cmd_polish(args)
+        elif args.command == "table":
+            result, text = _cmd_table(args)
         elif args.command == "build":
             result, text, status = _cmd_build(args)
         elif args.command == "flash":

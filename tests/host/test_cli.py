@@ -210,3 +210,41 @@ def test_progress_bars_on_a_terminal(argv, unit, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", Terminal())
     assert main(argv) == 0
     assert re.search(unit, sys.stderr.getvalue())
+
+
+def test_table_resumes_and_prints_the_best_per_n(tmp_path, capsys):
+    out = tmp_path / "t.tsv"
+    r = run_json(capsys, "table", "-d", "3", "-n", "4..5", "-s", "2", "-k", "60", "-o", str(out), "--workers", "2")
+    assert [b["points"] for b in r["best"]] == [4, 5] and r["rows"] == 4
+    first = out.read_text().splitlines()
+    r = run_json(capsys, "table", "-d", "3", "-n", "4..6", "-s", "2", "-k", "60", "-o", str(out), "--workers", "2")
+    assert r["rows"] == 6 and [b["points"] for b in r["best"]] == [4, 5, 6]
+    lines = out.read_text().splitlines()
+    assert set(first) <= set(lines)  # the finished rows were kept, not redone (their timings are unchanged)
+    assert r["best"][0]["min_angle_deg"] == pytest.approx(109.4712206, abs=1e-3)
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["table", "-d", "3", "-n", "5..4", "-o", "t.tsv"], "2 ≤ A ≤ B"),
+    (["table", "-d", "3", "-n", "4..5", "-o", "t.txt"], ".tsv or .json"),
+    (["run", "-d", "3", "-n", "5", "-m", "cg", "-b", "model"], "float64 only"),
+])
+def test_table_and_method_bad_input(argv, phrase, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and phrase in err[0]
+
+
+def test_polish_cg_and_contacts_through_the_cli(tmp_path, capsys):
+    """run --method cg, run --polish, polish FILE and verify's contact graph, on the snub cube (N = 24)."""
+    rough, polished = tmp_path / "rough.txt", tmp_path / "polished.json"
+    r = run_json(capsys, "run", "-d", "3", "-n", "24", "-k", "300", "-o", str(rough))
+    p = run_json(capsys, "polish", str(rough), "-d", "3", "-o", str(polished))
+    assert p["before"]["min_angle_deg"] == pytest.approx(r["min_angle_deg"])
+    assert p["min_angle_deg"] >= r["min_angle_deg"] and p["polish"]["rounds"] >= 1
+    v = run_json(capsys, "verify", str(polished), "-d", "3")
+    assert v["valid"] and set(v["contacts"]) >= {"edges", "per_point", "rattlers"}
+    c = run_json(capsys, "run", "-d", "3", "-n", "24", "-m", "cg", "-s", "2", "--polish")
+    assert (c["method"], c["final_beta"]) == ("cg", None) and c["polish"]["rounds"] >= 1
+    assert c["min_angle_deg"] == pytest.approx(43.6907671077, abs=1e-6)
