@@ -127,8 +127,10 @@ def _trial(x, p, alpha, c2, s) -> _Point:
     energy, grad, min_d2 = energy_and_gradient(y, c2, s)
     slope = np.nan
     if np.isfinite(energy):
-        # dy/dα = (p − (y·p) y) / |x + α p| row by row
-        slope = float(np.sum(grad * _tangent(p, y) / lengths))
+        # dy/dα = (p − (y·p) y) / |x + α p| row by row; a gradient that overflowed gives a NaN slope, and the
+        # trial then counts as too long (no warning: it is an expected outcome of a long trial step)
+        with np.errstate(over="ignore", invalid="ignore"):
+            slope = float(np.sum(grad * _tangent(p, y) / lengths))
         if not np.isfinite(slope):
             energy = np.inf
     return _Point(alpha, y, energy, grad, slope, min_d2)
