@@ -13,11 +13,13 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable"]
+__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable", "write_atomically"]
 
 SUFFIXES = (".txt", ".npy", ".json")
 
@@ -136,28 +138,40 @@ def write_code(path: str | Path, vectors: np.ndarray, meta: dict | None = None) 
     path = Path(path)
     suffix = _suffix(path)
     vectors = np.asarray(vectors, dtype=np.float64)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+
+    def write(fh) -> None:
+        if suffix == ".txt":
+            fh.write("".join(f"{x:.17g}\n" for x in vectors.ravel()).encode())
+        elif suffix == ".npy":
+            np.save(fh, vectors)  # a file object: np.save adds no ".npy" to an upper-case suffix
+        else:
+            n, dim = vectors.shape
+            doc = {"dim": dim, "points": n, **(meta or {}), "vectors": vectors.tolist()}
+            fh.write((json.dumps(doc, indent=1) + "\n").encode())
+
+    try:
+        write_atomically(path, write)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Fill ``path`` through ``write(file)``: into a temporary file in the same folder, fsynced, then renamed
+    over ``path`` with the permissions a plain ``open()`` would give. An existing file survives any failure
+    (an exception, a full disk, an interrupt) and no partial file is left."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            if suffix == ".txt":
-                fh.write("".join(f"{x:.17g}\n" for x in vectors.ravel()).encode())
-            elif suffix == ".npy":
-                np.save(fh, vectors)  # a file object: np.save adds no ".npy" to an upper-case suffix
-            else:
-                n, dim = vectors.shape
-                doc = {"dim": dim, "points": n, **(meta or {}), "vectors": vectors.tolist()}
-                fh.write((json.dumps(doc, indent=1) + "\n").encode())
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # what a plain open() would have given; mkstemp makes 0600
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600
         os.replace(temp, path)
-    except BaseException as exc:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 
 

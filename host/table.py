@@ -48,6 +48,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .codefile import write_atomically
 from .metrics import summary
 from .starts import METHODS, StartTask, run_start
 
@@ -446,17 +447,4 @@ def _rewrite(out: Path, suffix: str, rows: list[dict]) -> None:
         text = "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n" if rows else "[]\n"
     else:
         text = "\t".join(COLUMNS) + "\n" + "".join(_tsv_line(r) for r in rows)
-    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # what a plain open() would have given; mkstemp makes 0600
-        os.replace(temp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    write_atomically(out, lambda fh: fh.write(text.encode()))
