@@ -1,5 +1,8 @@
 """Helpers for tests that check which processes a command leaves behind."""
 
+import contextlib
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -20,3 +23,13 @@ def gone(pids, seconds: float = 10.0) -> bool:
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
     return not any(alive(pid) for pid in pids)
+
+
+def gone_or_killed(pid: int, seconds: float) -> bool:
+    """Whether ``pid`` ended within ``seconds``; if not, it is SIGKILLed so that a failing test leaves
+    nothing running."""
+    if gone(pid, seconds):
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return False

@@ -23,7 +23,7 @@ from spherecode.hw.datapath import Datapath
 from spherecode.hw.protocol import Command, Status
 from spherecode.sim.twin import Twin
 
-from ..processes import gone
+from ..processes import gone_or_killed
 
 BOARD = get_board(DEFAULT)
 
@@ -500,10 +500,7 @@ def test_twin_dies_with_a_killed_emulate():
     emu, twin_pid = emulate()
     emu.kill()
     emu.wait()
-    alive = not gone(twin_pid, 2)
-    if alive:
-        os.kill(twin_pid, signal.SIGKILL)
-    assert not alive, "the twin outlived its emulate"
+    assert gone_or_killed(twin_pid, 2), "the twin outlived its emulate"
 
 
 def test_emulate_reports_a_twin_that_died():
