@@ -37,12 +37,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-from .pairs import block_ranges, squared_distances, squared_norms
+from .pairs import blas, block_ranges, squared_distances, squared_norms
 
 __all__ = ["cg_optimize", "energy_and_gradient", "START_EXPONENTS", "FINAL_EXPONENT", "PROJECT_FROM"]
 
@@ -244,13 +242,8 @@ def cg_optimize(vectors: np.ndarray, iterations: int, on_step: Callable[[int], N
     rng = rng if rng is not None else _default_rng(x)
     # One BLAS thread: the products are skinny ((block, N) by (N, D)); measured N = 2000, D = 3 on 2 busy
     # cores: 27 ms an evaluation with one thread, 80–240 ms with two.
-    with _blas().limit(limits=1, user_api="blas"):
+    with blas().limit(limits=1, user_api="blas"):
         return _optimize(x / lengths[:, None], iterations, on_step, rng)
-
-
-@cache
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()
 
 
 def _optimize(x, iterations, on_step, rng) -> tuple[np.ndarray, dict]:

@@ -347,11 +347,12 @@ def _points_range(text: str) -> range:
 
 
 def _table_path(text: str) -> Path:
+    from .table import SUFFIXES as TABLE_SUFFIXES
+
     path = Path(text)
-    if path.suffix.lower() not in (".tsv", ".json"):
-        raise argparse.ArgumentTypeError(f"--out must end in .tsv or .json, got {text!r}")
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not folder.is_dir():
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"--out must end in {' or '.join(TABLE_SUFFIXES)}, got {text!r}")
+    if path.is_dir() or not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"--out {text}: not a file in an existing folder")
     return path
 

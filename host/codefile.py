@@ -182,7 +182,7 @@ def check_writable(path: str | Path) -> None:
     _suffix(path)
     if path.is_dir():
         raise CodeFileError(f"{path}: is a directory")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent  # Path("c.txt").parent is Path(".")
     if not folder.is_dir():
         raise CodeFileError(f"{path}: directory {str(folder)!r} does not exist")
     try:

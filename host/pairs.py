@@ -6,10 +6,12 @@ Used by the float64 reference iteration and by the code metrics, so that both se
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
-__all__ = ["default_block", "block_ranges", "squared_norms", "squared_distances", "squared_distance_blocks"]
+__all__ = ["default_block", "block_ranges", "squared_norms", "squared_distances", "squared_distance_blocks", "blas"]
 
 #: Elements per (block, N) work array: 2¹⁸ float64 = 2 MiB, so a block's passes stay in cache.
 _BLOCK_ELEMENTS = 1 << 18
@@ -52,3 +54,10 @@ def squared_distance_blocks(vectors: np.ndarray, block: int | None = None) -> It
     norms = squared_norms(vectors)
     for start, stop in block_ranges(vectors.shape[0], block):
         yield start, stop, squared_distances(vectors, norms, start, stop)
+
+
+@cache
+def blas() -> ThreadpoolController:
+    """The process's BLAS thread pools, to limit while blocked work runs (e.g. ``blas().limit(limits=1,
+    user_api="blas")``: skinny products, or our own threads over the blocks)."""
+    return ThreadpoolController()

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from .backend import Update
-from .pairs import block_ranges, squared_distances, squared_norms
+from .pairs import blas, block_ranges, squared_distances, squared_norms
 
 __all__ = ["ReferenceBackend", "reference_update", "naive_update", "random_start"]
 
@@ -69,11 +67,6 @@ def _rows(r: np.ndarray, norms: np.ndarray, start: int, stop: int, half_beta: fl
     return d, r[start:stop] * w.sum(axis=1)[:, None] - w @ r
 
 
-@cache
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
 def reference_update(vectors: np.ndarray, beta: float, block: int | None = None, threads: int = 1,
                      on_rows: Callable[[int], None] | None = None) -> Update:
     """One iteration of steps 1–5 on ``vectors`` (N, D) with exponent ``beta`` > 0, blocked over rows.
@@ -100,7 +93,7 @@ def reference_update(vectors: np.ndarray, beta: float, block: int | None = None,
 
     if threads > 1 and len(ranges) > 1:
         # Our threads share the blocks; BLAS threads on top of them would only contend for the cores.
-        with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        with blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
             parts = list(pool.map(work, ranges))
     else:
         parts = [work(rows) for rows in ranges]
