@@ -13,6 +13,7 @@ import argparse
 from spherecode.host.bestknown import best_known
 from spherecode.host.metrics import summary
 from spherecode.host.starts import StartTask, run_starts
+from spherecode.hw.config import CoreConfig
 
 
 def main() -> None:
@@ -37,7 +38,7 @@ def main() -> None:
         ref = angle("reference", {})
         cells = []
         for fmt in args.formats:
-            a = angle("model", {"fmt": fmt, "nmax": 64, "dmax": 3})
+            a = angle("model", {"config": CoreConfig(fmt, max(64, n), max(3, args.dim))})
             cells.append(f"{a:.6f}° ({a - ref:+.6f}°)")
         bk = best_known(args.dim, n)
         print(f"| {n} | {bk.min_angle_deg:.6f}° | {ref:.6f}° | " + " | ".join(cells) + " |", flush=True)

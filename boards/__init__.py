@@ -1,11 +1,12 @@
-"""Board configurations: which amaranth-boards platform, which core (format, Nmax, Dmax, lanes), which
-clock and baud rate. :mod:`.build` turns one into a bitstream, :mod:`.flash` programs it, and
+"""Board configurations: which amaranth-boards platform, which core (a
+:class:`~spherecode.hw.config.CoreConfig`: format, Nmax, Dmax, lanes), which clock and baud rate. :mod:`.build` turns one into a bitstream, :mod:`.flash` programs it, and
 :func:`twin` gives the same :class:`~spherecode.hw.board.BoardTop` for the Verilator twin."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..hw.config import CoreConfig
 from ..hw.fixed import Q
 
 __all__ = ["BoardConfig", "BOARDS", "DEFAULT", "get_board", "TWIN_DIVISOR", "TWIN_TIMEOUT_BYTES"]
@@ -18,23 +19,36 @@ TWIN_TIMEOUT_BYTES = 256
 
 @dataclass(frozen=True)
 class BoardConfig:
-    """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), the core's
-    ``fmt``/``nmax``/``dmax``/``lanes``, ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable``
+    """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), ``core`` (the
+    :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it), ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable``
     (openFPGALoader's arguments), ``note`` (why this configuration) and ``fits`` (None, or why the
     updater does not fit the device: measured, see docs/boards.md)."""
 
     name: str
     platform: str
     family: str
-    fmt: Q
-    nmax: int
-    dmax: int
-    lanes: int
+    core: CoreConfig
     clock_hz: int
     baud: int
     cable: tuple[str, ...]
     note: str = ""
     fits: str | None = None  #: None, or why this configuration does not fit its device
+
+    @property
+    def fmt(self) -> Q:
+        return self.core.fmt
+
+    @property
+    def nmax(self) -> int:
+        return self.core.nmax
+
+    @property
+    def dmax(self) -> int:
+        return self.core.dmax
+
+    @property
+    def lanes(self) -> int:
+        return self.core.lanes
 
     def platform_class(self):
         import importlib
@@ -46,8 +60,7 @@ class BoardConfig:
         """The board's :class:`~spherecode.hw.board.BoardTop` (``divisor``/``timeout`` for the twin)."""
         from ..hw.board import BoardTop
 
-        return BoardTop(self.fmt, self.nmax, self.dmax, self.lanes, clock_hz=self.clock_hz, baud=self.baud,
-                        divisor=divisor, timeout=timeout)
+        return BoardTop(self.core, clock_hz=self.clock_hz, baud=self.baud, divisor=divisor, timeout=timeout)
 
     def twin(self, divisor: int = TWIN_DIVISOR):
         """The top the board twin simulates: this board's, with a UART of ``divisor`` cycles per bit (a
@@ -64,16 +77,16 @@ def _ulx3s(size: str, **kw) -> BoardConfig:
 #: Q2.20 at L = 1 needs 156 MULT18X18D and about 30 k flip-flops (yosys, docs/boards.md); Q3.44 needs
 #: 423 and 86 k. So only the 85k-LUT ECP5 parts take the updater today.
 BOARDS = {b.name: b for b in [
-    _ulx3s("85F", fmt=Q(2, 20), nmax=1024, dmax=3, lanes=1, clock_hz=60_000_000,
+    _ulx3s("85F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1), clock_hz=60_000_000,
            note="Q3.44 needs 423 MULT18X18D and 86 k flip-flops at L = 1; the LFE5U-85F has 156 and 84 k"),
-    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", Q(2, 20), 1024, 3, 1, 60_000_000, 3_000_000,
-                ("-c", "ft2232"), note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
+    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(2, 20), 1024, 3, 1), 60_000_000,
+                3_000_000, ("-c", "ft2232"), note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
                                        "from the board's 100 MHz oscillator"),
-    _ulx3s("25F", fmt=Q(2, 20), nmax=256, dmax=3, lanes=1, clock_hz=60_000_000,
+    _ulx3s("25F", core=CoreConfig(Q(2, 20), nmax=256, dmax=3, lanes=1), clock_hz=60_000_000,
            fits="the LFE5U-25F has 28 MULT18X18D and 24 k flip-flops; the updater needs 156 and 30 k "
                 "even in Q2.20, and the units do not go below 17 fraction bits"),
-    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", Q(2, 20), 64, 3, 1, 12_000_000, 1_000_000,
-                ("-b", "ice40_generic"),
+    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", CoreConfig(Q(2, 20), 64, 3, 1), 12_000_000,
+                1_000_000, ("-b", "ice40_generic"),
                 fits="the iCE40UP5K has 8 SB_MAC16 and 5280 logic cells; the updater needs 156 18x18 multipliers "
                      "and 30 k flip-flops in Q2.20, the narrowest format its units support"),
 ]}

@@ -10,25 +10,39 @@ opened exclusively (:func:`~spherecode.host.link.open_port`).
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
 
-from .backend import Update
+from ..hw.config import CoreConfig
+from .argtypes import integer, positive_float
+from .backends.base import Update
+from .backends.hardware import FixedPointBackend, add_core_arguments
 from .link import Board, BoardError, Link, Lost, PortError, Reset, open_port
 
-__all__ = ["BoardBackend"]
+__all__ = ["BoardBackend", "BAUD", "TIMEOUT", "RETRIES"]
+
+#: Defaults of ``--baud``, ``--timeout`` (seconds beyond a response's wire time) and ``--retries``.
+BAUD, TIMEOUT, RETRIES = 3_000_000, 5.0, 3
 
 
-class BoardBackend:
+class BoardBackend(FixedPointBackend):
     """Parameters: ``port`` (a serial device or the twin's pty), ``baud``, ``timeout`` (s, per response
-    beyond its wire time), ``retries`` (per request, and per iteration after a reset); ``fmt`` and
-    ``lanes``, when given, must match the board's."""
+    beyond its wire time), ``retries`` (per request, and per iteration after a reset); ``config``, when
+    given, must be the board's (its IDENTIFY answer).
+
+    Options: ``--port``, ``--baud``, ``--timeout``, ``--retries``, and ``--format``/``--lanes``, which
+    must match the board's. :meth:`options` asks the board (IDENTIFY) and refuses N or D beyond it; the
+    board's configuration then describes the run (``fixed_config``). Starts take turns on the one port
+    (``parallel`` is False)."""
 
     name = "board"
+    parallel = False
+    fixed_config = True
 
-    def __init__(self, port: str | None = None, baud: int = 3_000_000, timeout: float = 5.0, retries: int = 3,
-                 fmt: str | None = None, lanes: int | None = None, **_):
+    def __init__(self, port: str | None = None, baud: int = BAUD, timeout: float = TIMEOUT, retries: int = RETRIES,
+                 config: CoreConfig | None = None):
         if not port:
             raise BoardError("--backend board needs --port (the board's serial port or the twin's pty)")
         self._serial = open_port(port, baud)
@@ -41,15 +55,43 @@ class BoardBackend:
         except BoardError as exc:
             self.close()
             raise BoardError(f"{port}: {exc}") from None
-        ident = self.board.identity
+        self.port = port
+        self.config = self.board.config
         self.dp = self.board.dp
-        if fmt is not None and str(fmt) != str(ident.fmt):
+        if config is not None and config != self.config:
             self.close()
-            raise BoardError(f"the board at {port} computes in {ident.fmt}, not {fmt}")
-        if lanes is not None and lanes != ident.lanes:
-            self.close()
-            raise BoardError(f"the board at {port} has {ident.lanes} lane(s), not {lanes}")
+            raise BoardError(f"the board at {port} is {self.config}, not {config}")
         self.resets = 0
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_core_arguments(parser)
+        parser.add_argument("--port", help="serial port of a board, or the pty of `spherecode emulate` "
+                                           "(--backend board)")
+        parser.add_argument("--baud", type=integer("--baud", 300), default=BAUD, help=f"baud rate ({BAUD})")
+        parser.add_argument("--timeout", type=positive_float("--timeout"), default=TIMEOUT,
+                            help=f"seconds to wait for a board's answer beyond its transfer time ({TIMEOUT:g})")
+        parser.add_argument("--retries", type=integer("--retries", 0), default=RETRIES,
+                            help=f"repeats after a damaged or lost exchange, or a board reset ({RETRIES})")
+
+    @classmethod
+    def options(cls, args: argparse.Namespace, threads: int) -> dict:
+        """Ask the board at ``args.port`` who it is; refuse ``--format``/``--lanes`` other than its own and
+        N, D beyond its Nmax, Dmax (:class:`BoardError`)."""
+        board = cls(args.port, args.baud, args.timeout, args.retries)
+        try:
+            config = board.config
+        finally:
+            board.close()
+        if args.format is not None and args.format != str(config.fmt):
+            raise BoardError(f"the board at {args.port} computes in {config.fmt}, not {args.format}")
+        if args.lanes is not None and args.lanes != config.lanes:
+            raise BoardError(f"the board at {args.port} has {config.lanes} lane(s), not {args.lanes}")
+        if not config.fits(args.points, args.dim):
+            raise BoardError(f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
+                             f"(Nmax = {config.nmax}, Dmax = {config.dmax})")
+        return {"port": args.port, "baud": args.baud, "timeout": args.timeout, "retries": args.retries,
+                "config": config}
 
     def close(self):
         if self._serial is not None:
@@ -63,10 +105,10 @@ class BoardBackend:
             pass
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
-        dp, ident = self.dp, self.board.identity
+        dp, config = self.dp, self.config
         n, d = vectors.shape
-        if n > ident.nmax or d > ident.dmax:
-            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {ident.nmax}, Dmax = {ident.dmax})")
+        if n > config.nmax or d > config.dmax:
+            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {config.nmax}, Dmax = {config.dmax})")
         raw, hb, c = dp.inputs(vectors, beta)
         for attempt in range(self.retries + 1):
             try:

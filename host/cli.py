@@ -24,7 +24,9 @@ import numpy as np
 
 from spherecode import __version__
 
-from .backend import BACKENDS, get_backend
+from .argtypes import integer as _integer
+from .argtypes import positive_float as _positive_float
+from .backends import BACKENDS, backend_class
 from .link import BoardError
 from .codefile import SUFFIXES, CodeFileError, check_writable, read_code, write_code
 from .loosening import max_beta
@@ -73,32 +75,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _integer(name: str, minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _positive_float(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not (np.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {text!r}")
-        return value
-
-    return parse
-
-
 def _out_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() not in SUFFIXES:
@@ -127,84 +103,52 @@ def _common(p: argparse.ArgumentParser, with_points: bool = True) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _format(text: str) -> str:
-    from spherecode.hw.datapath import MIN_FRACTION
-    from spherecode.hw.fixed import Q
-
-    try:
-        fmt = Q.parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if not fmt.signed or fmt.i < 2 or not MIN_FRACTION <= fmt.f <= 48:
-        raise argparse.ArgumentTypeError(f"--format must be a signed Qi.f with i ≥ 2 and {MIN_FRACTION} ≤ f ≤ 48 "
-                                         f"(the widths the units build for), got {text!r}")
-    return str(fmt)
-
-
-def _hardware(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", type=_format, default=None, help="fixed-point coordinates (Q3.44; a board: its own)")
-    p.add_argument("--lanes", type=int, choices=(1, 2, 4), default=None, help="pairs per cycle (1; a board: its own)")
-    p.add_argument("--port", help="serial port of a board, or the pty of `spherecode emulate` (--backend board)")
-    p.add_argument("--baud", type=_integer("--baud", 300), default=3_000_000, help="baud rate (3000000)")
-    p.add_argument("--timeout", type=_positive_float("--timeout"), default=5.0,
-                   help="seconds to wait for a board's answer beyond its transfer time (5)")
-    p.add_argument("--retries", type=_integer("--retries", 0), default=3,
-                   help="repeats after a damaged or lost exchange, or a board reset (3)")
-
-
-def _hardware_config(args) -> dict:
-    """The hardware configuration simulated or modelled: Nmax = 64 or the next power of two ≥ N,
-    Dmax = max(3, D), so that runs of similar sizes share one Verilator build."""
-    return {"fmt": args.format or "Q3.44", "lanes": args.lanes or 1, "dmax": max(3, args.dim),
-            "nmax": max(64, 1 << (args.points - 1).bit_length())}
-
-
-def _backend_options(args, threads: int) -> dict:
-    """Options for the chosen backend from the command line."""
-    if args.backend == "model":
-        return {**_hardware_config(args), "threads": threads}
-    if args.backend == "sim":
-        return _hardware_config(args)
-    if args.backend == "board":
-        return {"port": args.port, "baud": args.baud, "timeout": args.timeout, "retries": args.retries,
-                "fmt": args.format, "lanes": args.lanes}
-    return {"threads": threads}
-
-
 #: Arrays of N × D float64 a run holds at once (vectors, two candidates, force, copies in the metrics), on
 #: top of the blocked pairwise work arrays: the basis of the memory check before a run.
 _ARRAYS = 12
 
 
-def _check_backend(args, backend: str | None = None) -> None:
-    """Refuse what the chosen hardware cannot do before any work starts; for a board, ask it (its
-    identity fixes format, lanes, Nmax and Dmax, which then describe the run)."""
-    backend = backend or args.backend
+def _prepare(args, names: list[str]) -> None:
+    """Refuse what the chosen backends cannot do before any work starts: the memory of this machine, the
+    β the run asks for; backends that cannot run starts in parallel (one serial port) take turns."""
     _check_memory(args)
-    if backend != "reference":
-        _check_beta(args)
-    if backend == "board":
-        args.format, args.lanes = _check_board(args)
-        args.jobs = 1  # one serial port: the starts take turns
+    classes = [backend_class(name) for name in names]
+    for cls in classes:
+        _check_beta(args, cls)
+    if not all(cls.parallel for cls in classes):
+        args.jobs = 1
+
+
+def _options(args, names: list[str], threads: int) -> dict[str, dict]:
+    """Each chosen backend's constructor options, built by the backend from ``args``. A backend whose
+    configuration is a device's (a board: ``fixed_config``) is asked first; its format and lanes then
+    hold for the other one too."""
+    options = {}
+    for name in sorted(dict.fromkeys(names), key=lambda b: not backend_class(b).fixed_config):
+        cls = backend_class(name)
+        try:
+            options[name] = cls.options(args, threads)
+        except ValueError as exc:
+            raise UsageError(f"backend {name}: {exc}") from None
+        config = options[name].get("config")
+        if cls.fixed_config and config is not None:
+            args.format, args.lanes = str(config.fmt), config.lanes
+    return options
+
+
+def _check_beta(args, cls) -> None:
+    """β within what the backend ``cls`` computes with (its ``beta_range``): for ``bench`` the given β,
+    for ``run`` every β that force loosening may ask for in ``--iters`` iterations."""
+    if cls.beta_range is None:
         return
-    if backend in ("model", "sim") and args.dim > 7:
-        raise UsageError(f"--dim {args.dim}: the fixed-point datapath supports D ≤ 7")
-    if backend in ("model", "sim") and args.points > 16384:
-        raise UsageError(f"--points {args.points}: the hardware holds at most Nmax = 16384 vectors")
-
-
-def _check_beta(args) -> None:
-    """β within what the hardware's weight unit covers: for ``bench`` the given β, for ``run`` every β
-    that force loosening may ask for in ``--iters`` iterations."""
-    from spherecode.hw.datapath import HALF_BETA_RANGE
-
-    low, high = HALF_BETA_RANGE
-    if args.command == "bench" and not low <= args.beta / 2 <= high:
-        raise UsageError(f"--beta {args.beta:g}: the hardware computes with {2 * low} ≤ β ≤ {2 * high}")
-    if args.command == "run" and max_beta(args.iters) / 2 > high:
-        most = int(high // 2 - 1)
+    low, high = cls.beta_range
+    if args.command == "bench" and not low <= args.beta <= high:
+        raise UsageError(f"--beta {args.beta:g}: the hardware computes with {low:g} ≤ β ≤ {high:g}")
+    if args.command == "run" and max_beta(args.iters) > high:
+        most = int(high // 4 - 1)  # max_beta(K) = 4(K + 1) ≤ high
         raise UsageError(f"--iters {args.iters}: force loosening may ask for β/2 up to "
-                         f"{max_beta(args.iters) / 2:g}, beyond the hardware's {high}: at most {most} iterations")
+                         f"{max_beta(args.iters) / 2:g}, beyond the hardware's {high / 2:g}: at most {most} "
+                         "iterations")
 
 
 def _check_memory(args) -> None:
@@ -220,40 +164,6 @@ def _check_memory(args) -> None:
                          f"({workers} worker(s)); this machine has {total / 2**30:.3g} GiB")
 
 
-def _check_board(args) -> tuple[str, int]:
-    from .board import BoardBackend
-    from .link import BoardError
-
-    try:
-        board = BoardBackend(**_backend_options(argparse.Namespace(**{**vars(args), "backend": "board"}), 1))
-    except BoardError as exc:
-        raise UsageError(str(exc)) from None
-    ident = board.board.identity
-    board.close()
-    if args.points > ident.nmax or args.dim > ident.dmax:
-        raise UsageError(f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
-                         f"(Nmax = {ident.nmax}, Dmax = {ident.dmax})")
-    return str(ident.fmt), ident.lanes
-
-
-def _cycles(args, stats: dict) -> dict:
-    """``cycles_per_iteration``: measured by the RTL's counter (sim, board) or from the exact formula
-    (model)."""
-    if args.backend == "board" and stats.get("updates"):
-        return {"cycles_per_iteration": stats["cycles"] / stats["updates"]}
-    if args.backend == "sim" and stats.get("updates"):
-        return {"cycles_per_iteration": stats["cycles"] / stats["updates"],
-                "sim_cycles_per_second": stats["cycles"] / stats["update_seconds"]}
-    if args.backend == "model":
-        from spherecode.hw.core import UpdaterCore
-        from spherecode.hw.fixed import Q
-
-        cfg = _hardware_config(args)
-        core = UpdaterCore(Q.parse(cfg["fmt"]), cfg["nmax"], cfg["dmax"], cfg["lanes"])
-        return {"cycles_per_iteration": core.cycles_for(args.points, args.dim)}
-    return {}
-
-
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="spherecode", description="Spherical codes by the variable-repulsion-force method.")
     p.add_argument("--version", action="version", version=f"spherecode {__version__}")
@@ -265,7 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--starts", "-s", type=_integer("--starts", 1), default=1, help="independent starts (1)")
     run.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     run.add_argument("--backend", "-b", choices=sorted(BACKENDS), default="reference")
-    _hardware(run)
+    _backend_arguments(run)
     run.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
     run.add_argument("--out", "-o", type=_out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
     run.add_argument("--vs", choices=sorted(BACKENDS), help="also run the same starts on this backend, side by side")
@@ -299,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time iterations of a backend")
     _common(bench)
     bench.add_argument("--backend", "-b", choices=sorted(BACKENDS), default="reference")
-    _hardware(bench)
+    _backend_arguments(bench)
     bench.add_argument("--repeats", "-r", type=_integer("--repeats", 1), default=5, help="timed iterations (5)")
     bench.add_argument("--beta", type=_positive_float("--beta"), default=8.0, help="repulsion exponent β (8)")
     bench.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
@@ -325,6 +235,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="clock cycles per UART bit in the twin (8)")
     emulate.set_defaults(json=False)
     return p
+
+
+def _backend_arguments(p: argparse.ArgumentParser) -> None:
+    """Every backend's own options (shared ones, such as ``--format``, declared once)."""
+    for name in BACKENDS:
+        backend_class(name).add_arguments(p)
 
 
 def _method(p: argparse.ArgumentParser) -> None:
@@ -390,12 +306,10 @@ class _Iterations:
         self.done = 0
 
 
-def _run_backend(args, backend: str) -> tuple[dict, object]:
-    """Run every start on ``backend``; returns the result fields and the best start."""
+def _run_backend(args, backend: str, options: dict) -> tuple[dict, object]:
+    """Run every start on ``backend``, built from ``options``; returns the result fields and the best
+    start."""
     single = args.starts == 1 or args.jobs == 1
-    # One process running the starts in turn gives each update all cores; worker processes get one each.
-    args = argparse.Namespace(**{**vars(args), "backend": backend})
-    options = _backend_options(args, (os.cpu_count() or 1) if single else 1)
     tasks = [
         StartTask(backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options, args.method,
                   args.polish)
@@ -419,17 +333,15 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
         except BrokenProcessPool:
             raise UsageError(f"backend {backend}: a worker process died (killed, or out of memory?)") from None
     seconds = time.perf_counter() - t0
+    report = backend_class(backend).report(options, best.stats)
     redrawn = sum(r.redrawn for r in results)
     if redrawn:
-        print(f"spherecode: note: {redrawn} start point(s) coincided after rounding to {args.format or 'Q3.44'} "
+        print(f"spherecode: note: {redrawn} start point(s) coincided after rounding to {report['format']} "
               f"and were redrawn ({backend})", file=sys.stderr)
-    hardware = backend != "reference"
     result = {
         "backend": backend,
         "method": args.method,
         "polish": best.stats.get("polish"),
-        "format": (args.format or "Q3.44") if hardware else None,
-        "lanes": (args.lanes or 1) if hardware else None,
         "iterations": args.iters,
         "starts": args.starts,
         "seed": args.seed,
@@ -437,7 +349,7 @@ def _run_backend(args, backend: str) -> tuple[dict, object]:
         "final_beta": best.final_beta,
         **_summary(best.vectors),
         "seconds": seconds,
-        **_cycles(args, best.stats),
+        **report,
     }
     return result, best
 
@@ -454,9 +366,12 @@ def _summary(vectors: np.ndarray) -> dict:
 def _cmd_run(args) -> tuple[dict, str, int]:
     if args.method != "vrf" and (args.backend, args.vs or "reference") != ("reference", "reference"):
         raise UsageError(f"--method {args.method} runs in float64 only (--backend reference)")
-    for backend in sorted({args.backend, args.vs or args.backend}, key=lambda b: b != "board"):
-        _check_backend(args, backend)  # a board first: its format and lanes then hold for both
-    result, best = _run_backend(args, args.backend)
+    names = [args.backend] + ([args.vs] if args.vs else [])
+    _prepare(args, names)
+    # One process running the starts in turn gives each update all cores; worker processes get one each.
+    single = args.starts == 1 or args.jobs == 1
+    options = _options(args, names, (os.cpu_count() or 1) if single else 1)
+    result, best = _run_backend(args, args.backend, options[args.backend])
     result = {"command": "run", **result, "out": None}
     failed = None
     if args.out:
@@ -467,7 +382,7 @@ def _cmd_run(args) -> tuple[dict, str, int]:
             failed = str(exc)
     text = [_headline(args, result), _quality_table(result)]
     if args.vs:
-        other, _ = _run_backend(args, args.vs)
+        other, _ = _run_backend(args, args.vs, options[args.vs])
         result["vs"] = other
         text += [_headline(args, other), _quality_table(other),
                  f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle"]
@@ -588,12 +503,14 @@ def _cmd_table(args) -> tuple[dict, str]:
 
 
 def _cmd_bench(args) -> tuple[dict, str]:
-    _check_backend(args)
+    _prepare(args, [args.backend])
     threads = args.threads or os.cpu_count() or 1
-    task = StartTask(args.backend, args.dim, args.points, 0, args.seed, 0, 1, _backend_options(args, threads))
+    cls = backend_class(args.backend)
+    options = _options(args, [args.backend], threads)[args.backend]
+    task = StartTask(args.backend, args.dim, args.points, 0, args.seed, 0, 1, options)
     try:
         vectors = initial_vectors(task)
-        backend = get_backend(args.backend, **task.options)
+        backend = cls(**options)
     except (ValueError, BoardError) as exc:
         raise UsageError(f"backend {args.backend}: {exc}") from None
     times = []
@@ -617,15 +534,12 @@ def _cmd_bench(args) -> tuple[dict, str]:
     except (ValueError, BoardError) as exc:
         raise UsageError(f"backend {args.backend}: {exc}") from None
     finally:
-        if hasattr(backend, "close"):
-            backend.close()
+        backend.close()
     median = statistics.median(times)
     pairs = args.points * (args.points - 1)
     result = {
         "command": "bench",
         "backend": args.backend,
-        "format": (args.format or "Q3.44") if args.backend != "reference" else None,
-        "lanes": (args.lanes or 1) if args.backend != "reference" else None,
         "iterations": args.repeats,
         "starts": 1,
         "seed": args.seed,
@@ -637,7 +551,7 @@ def _cmd_bench(args) -> tuple[dict, str]:
         "ms_min": min(times) * 1e3,
         "ms_max": max(times) * 1e3,
         "pairs_per_second": pairs / median,
-        **_cycles(args, {"updates": args.repeats, "cycles": cycles, "update_seconds": sum(times)}),
+        **cls.report(options, {"updates": args.repeats, "cycles": cycles, "update_seconds": sum(times)}),
     }
     text = (
         f"spherecode bench: backend {args.backend}, D={args.dim} N={args.points}, {args.repeats} iterations\n"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hw import protocol as p
+from ..hw.config import CoreConfig
 from ..hw.fixed import Q
 from ..hw.protocol import Command, State, Status
 
@@ -65,23 +66,43 @@ def _line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Identity:
+    """A board's answer to IDENTIFY: protocol version, its core's configuration, clock and baud rate."""
+
     version: int
-    fmt: Q
-    lanes: int
-    dmax: int
-    nmax: int
+    config: CoreConfig
     clock_hz: int
     baud: int
+
+    @property
+    def fmt(self) -> Q:
+        return self.config.fmt
+
+    @property
+    def lanes(self) -> int:
+        return self.config.lanes
+
+    @property
+    def dmax(self) -> int:
+        return self.config.dmax
+
+    @property
+    def nmax(self) -> int:
+        return self.config.nmax
 
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
         if len(payload) != p.Layout.identity or payload[:4] != p.MAGIC:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
-        version, i, f, lanes, dmax = payload[4:9]
+        version = payload[4]
         if version != p.VERSION:
             raise BoardError(f"the board speaks protocol version {version}, this host {p.VERSION}: rebuild and flash")
-        return cls(version, Q(i, f), lanes, dmax, int.from_bytes(payload[9:11], "little"),
-                   int.from_bytes(payload[11:15], "little"), int.from_bytes(payload[15:19], "little"))
+        core = payload[5:5 + CoreConfig.IDENTIFY_BYTES]
+        try:
+            config = CoreConfig.from_identify(core)
+        except ValueError as exc:
+            raise BoardError(f"the board reports a core this host cannot compute with: {exc}") from None
+        rest = payload[5 + CoreConfig.IDENTIFY_BYTES:]
+        return cls(version, config, int.from_bytes(rest[:4], "little"), int.from_bytes(rest[4:8], "little"))
 
 
 @dataclass(frozen=True)
@@ -251,13 +272,9 @@ class Board:
     def __init__(self, link: Link):
         self.link = link
         self.identity = Identity.parse(link.request(Command.IDENTIFY, expect=p.Layout.identity).payload)
-        from ..hw.core import UpdaterCore
-        from ..hw.datapath import Datapath
-
-        ident = self.identity
-        self.dp = Datapath(ident.fmt, ident.nmax, ident.dmax)
+        self.config = self.identity.config
+        self.dp = self.config.datapath
         self.layout = p.Layout.of(self.dp)
-        self.core = UpdaterCore(ident.fmt, ident.nmax, ident.dmax, ident.lanes)  # for cycles_for()
 
     def iterate(self, raw: np.ndarray, half_beta: int, step: int) -> tuple[np.ndarray, int, int, int]:
         """One iteration on raw coordinates (N, D) → (new raw coordinates, cycles, raw S, raw δ_min).
@@ -273,13 +290,13 @@ class Board:
                      state=(7, State.CONFIGURED))
         flat = raw.ravel()
         self._load(flat)
-        cycles_bound = n * d + (n + 1) * n + 1000  # L = 1 and a generous tail: only sets the deadline
+        expected = self.config.cycles(n, d)
         stats = link.request(Command.RUN, expect=lay.stats, state=held,
-                             extra=cycles_bound / max(self.identity.clock_hz, 1)).payload
+                             extra=expected / max(self.identity.clock_hz, 1)).payload
         cycles = int.from_bytes(stats[:4], "little")
-        if cycles != self.core.cycles_for(n, d):
+        if cycles != expected:
             raise Reset(f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
-                        f"{self.core.cycles_for(n, d)}: is another process using the port?")
+                        f"{expected}: is another process using the port?")
         out = []
         for k in range(0, flat.size, CHUNK):
             count = min(CHUNK, flat.size - k)

@@ -6,7 +6,7 @@
 4. If S' > S'', r := r'; otherwise r := r'' and l := l(1 + 1/n).
 5. n := n + 1; repeat.
 
-Written against :class:`~spherecode.host.backend.Backend` only, so every execution plugs in unchanged.
+Written against :class:`~spherecode.host.backends.base.Backend` only, so every execution plugs in unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import Backend, Update
+from .backends.base import Backend, Update
 
 __all__ = ["Step", "LooseningResult", "force_loosening", "max_beta"]
 

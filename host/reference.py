@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .backend import Update
+from .backends.base import Backend, Update
 from .pairs import blas, block_ranges, squared_distances, squared_norms
 
 __all__ = ["ReferenceBackend", "reference_update", "naive_update", "random_start"]
@@ -123,8 +123,9 @@ def naive_update(vectors: np.ndarray, beta: float) -> Update:
     return Update(new, s, delta)
 
 
-class ReferenceBackend:
-    """float64 NumPy execution of the method: the quality oracle.
+class ReferenceBackend(Backend):
+    """float64 NumPy execution of the method: the quality oracle. No command-line options of its own;
+    its options are the ``threads`` the CLI gives it.
 
     Parameters
     ----------
@@ -135,6 +136,10 @@ class ReferenceBackend:
     """
 
     name = "reference"
+
+    @classmethod
+    def options(cls, args, threads: int) -> dict:
+        return {"threads": threads}
 
     def __init__(self, block: int | None = None, threads: int = 1):
         self.block = block

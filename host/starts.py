@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import get_backend
+from .backends import get_backend
 from .loosening import Step, force_loosening
 from .metrics import min_squared_distance
 from .process import die_with_parent
@@ -49,7 +49,7 @@ class StartTask:
     seed: int
     index: int  #: which start of ``starts``
     starts: int
-    options: dict = field(default_factory=dict)  #: backend options
+    options: dict = field(default_factory=dict)  #: the backend's constructor options (its ``options()``)
     method: str = "vrf"  #: "vrf" (force loosening on ``backend``) or "cg" (seed 003's energy CG, float64)
     polish: bool = False  #: climb to a local max–min optimum afterwards (:mod:`.polish`)
 
@@ -77,12 +77,10 @@ def _initial(task: StartTask) -> tuple[np.ndarray, int]:
     """(initial vectors, rows redrawn because they coincided after rounding to the task's format)."""
     rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(task.index,)))
     r = random_start(task.points, task.dim, rng)
-    fmt = task.options.get("fmt") if task.backend != "reference" else None
-    if not fmt:
+    config = task.options.get("config")  # a fixed-point backend's CoreConfig
+    if config is None:
         return r, 0
-    from ..hw.fixed import Q
-
-    fmt = Q.parse(fmt) if isinstance(fmt, str) else fmt
+    fmt = config.fmt
     redrawn = 0
     for _ in range(REDRAW_ROUNDS):
         _, first = np.unique(fmt.from_float(r), axis=0, return_index=True)

@@ -8,8 +8,8 @@ from amaranth.hdl import Module
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out, connect
 
+from .config import CoreConfig
 from .core import UpdaterCore
-from .fixed import Q
 from .host_link import HostLink
 from .uart import UARTReceiver, UARTTransmitter, divisor_for
 
@@ -23,15 +23,14 @@ class BoardTop(wiring.Component):
     """Ports: ``rx`` (UART line in, idle high), ``tx`` (UART line out), ``busy`` (a request is in progress
     or waiting: drives an LED, and tells the board twin when simulated time may pause).
 
-    Parameters: the core's ``fmt``, ``nmax``, ``dmax``, ``lanes``; ``clock_hz`` and ``baud`` (the UART
+    Parameters: the core's ``config`` (:class:`~.config.CoreConfig`; default ``CoreConfig()``); ``clock_hz`` and ``baud`` (the UART
     divisor is their rounded ratio unless ``divisor`` is given — the twin uses a small one); ``timeout``
     (cycles of silence that abandon a request; default 20 ms of the clock, at least 256 byte times).
     """
 
-    def __init__(self, fmt: Q = Q(3, 44), nmax: int = 64, dmax: int = 3, lanes: int = 1, *,
-                 clock_hz: int = 50_000_000, baud: int = 3_000_000, divisor: int | None = None,
-                 timeout: int | None = None):
-        self.fmt, self.nmax, self.dmax, self.lanes = fmt, nmax, dmax, lanes
+    def __init__(self, config: CoreConfig | None = None, *, clock_hz: int = 50_000_000, baud: int = 3_000_000,
+                 divisor: int | None = None, timeout: int | None = None):
+        self.config = config if config is not None else CoreConfig()
         self.clock_hz, self.baud = clock_hz, baud
         self.divisor = divisor if divisor is not None else divisor_for(clock_hz, baud)
         self.timeout = timeout if timeout is not None else max(clock_hz // 50, 2560 * self.divisor)
@@ -39,7 +38,7 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = UpdaterCore(self.fmt, self.nmax, self.dmax, self.lanes)
+        m.submodules.core = core = UpdaterCore(self.config)
         m.submodules.link = link = HostLink(core, self.clock_hz, self.baud, self.timeout)
         m.submodules.uart_rx = urx = UARTReceiver(self.divisor)
         m.submodules.uart_tx = utx = UARTTransmitter(self.divisor)

@@ -7,10 +7,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from .datapath import Datapath
-from .fixed import Q
+from .config import CoreConfig
 from .parallel_to_serial import ParallelToSerial
-from .pipeline import parameters_only
 from .serial_to_parallel import SerialToParallel
 from .vector_updater import VectorUpdater
 
@@ -26,15 +24,15 @@ class UpdaterCore(wiring.Component):
     - ``busy``, ``done`` (a pulse when the last new vector is in the output buffer), ``error``;
     - ``cycles`` — cycles from ``start`` to ``done`` of the last iteration; ``move_norm``, ``delta_min``.
 
-    With coordinates offered back to back: :meth:`cycles_for` = N·D + (N + 1)⌈N/L⌉ + :attr:`tail` + 1.
+    Parameter: ``config`` (:class:`~.config.CoreConfig`; default ``CoreConfig()``). With coordinates
+    offered back to back, ``cycles`` = :meth:`CoreConfig.cycles <.config.CoreConfig.cycles>` (N, D).
     """
 
-    def __init__(self, fmt: Q = Q(3, 44), nmax: int = 64, dmax: int = 3, lanes: int = 1):
-        self.dp = Datapath(fmt, nmax, dmax)
-        self.lanes = lanes
-        self.updater = parameters_only(VectorUpdater(self.dp, lanes))
-        self.tail = self.updater.tail + 1
-        dp = self.dp
+    def __init__(self, config: CoreConfig | None = None):
+        self.config = config = config if config is not None else CoreConfig()
+        self.dp = dp = config.datapath
+        self.lanes = config.lanes
+        fmt, nmax, dmax = config.fmt, config.nmax, config.dmax
         super().__init__({
             "i": In(stream.Signature(fmt.shape())),
             "o": Out(stream.Signature(fmt.shape())),
@@ -50,10 +48,6 @@ class UpdaterCore(wiring.Component):
             "move_norm": Out(dp.s_fmt.shape()),
             "delta_min": Out(dp.d2_fmt.shape()),
         })
-
-    def cycles_for(self, n: int, d: int) -> int:
-        """The exact cycle count of one iteration (``start`` to ``done``), inputs back to back."""
-        return n * d + (n + 1) * -(-n // self.lanes) + self.tail + 1
 
     def elaborate(self, platform):
         m = Module()

@@ -38,6 +38,7 @@ class HostLink(wiring.Component):
     """
 
     def __init__(self, core, clock_hz: int, baud: int, timeout: int):
+        self.config = core.config
         self.dp = dp = core.dp
         self.lanes = core.lanes
         self.layout = p.Layout.of(dp)
@@ -96,7 +97,7 @@ class HostLink(wiring.Component):
         stats = Cat(core.cycles, core.move_norm.as_unsigned(),
                     Const(0, 8 * lay.move_norm - len(core.move_norm)),
                     core.delta_min.as_unsigned(), Const(0, 8 * lay.delta_min - len(core.delta_min)))
-        ident = Const(int.from_bytes(p.identity(fmt, self.lanes, dp.dmax, dp.nmax, self.clock_hz, self.baud),
+        ident = Const(int.from_bytes(p.identity(self.config, self.clock_hz, self.baud),
                                      "little"), 8 * lay.identity)
         resp_len = Signal(16)
         kind = Signal(2)                         # payload source: 0 none, 1 identity, 2 stats, 3 buffer

@@ -91,7 +91,8 @@ class Layout:
     identity = 19
 
 
-def identity(fmt, lanes: int, dmax: int, nmax: int, clock_hz: int, baud: int) -> bytes:
-    """The IDENTIFY payload."""
-    return (MAGIC + bytes([VERSION, fmt.i, fmt.f, lanes, dmax]) + nmax.to_bytes(2, "little")
+def identity(config, clock_hz: int, baud: int) -> bytes:
+    """The IDENTIFY payload of a core ``config`` (:class:`~.config.CoreConfig`, whose
+    :meth:`~.config.CoreConfig.to_identify` gives the format, lanes, Dmax and Nmax fields)."""
+    return (MAGIC + bytes([VERSION]) + config.to_identify()
             + int(clock_hz).to_bytes(4, "little") + int(baud).to_bytes(4, "little"))

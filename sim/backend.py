@@ -21,9 +21,10 @@ import weakref
 
 import numpy as np
 
-from ..host.backend import Update
+from ..host.backends.base import Update
+from ..host.backends.hardware import FixedPointBackend
+from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
-from ..hw.fixed import Q
 from .build import Build, SimError, _mkdtemp, build, end_process, keep_log
 
 __all__ = ["SimBackend"]
@@ -35,8 +36,10 @@ START_TIMEOUT = 60.0
 ANSWER_TIMEOUT, MIN_RATE = 60.0, 1e4
 
 
-class SimBackend:
-    """Parameters: ``fmt`` (coordinate format), ``nmax``, ``dmax``, ``lanes`` — the hardware simulated.
+class SimBackend(FixedPointBackend):
+    """Parameter: ``config`` (:class:`~spherecode.hw.config.CoreConfig`, default ``CoreConfig()``) — the
+    core simulated. Options: ``--format``, ``--lanes`` (:mod:`spherecode.host.backends.hardware`); it
+    reports the cycles the RTL's counter measured and the simulated cycles per second.
 
     The constructor builds (or finds in the cache) the simulator; the first update starts it, in the
     calling thread, and it is ended when that thread ends (Linux), at :meth:`close`, when the backend is
@@ -47,12 +50,22 @@ class SimBackend:
 
     name = "sim"
 
-    def __init__(self, fmt: str | Q = "Q3.44", nmax: int = 64, dmax: int = 3, lanes: int = 1, **_):
-        self.core = UpdaterCore(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax, lanes)
+    def __init__(self, config: CoreConfig | None = None):
+        self.core = UpdaterCore(config)
+        self.config = self.core.config
         self.dp = self.core.dp
         self._server: _Server | None = None
         self._finalizer = None
         self._sim = build(self.core)  # at construction, so that no update's time includes a build
+
+    @classmethod
+    def report(cls, options: dict, stats: dict) -> dict:
+        """:meth:`FixedPointBackend.report` and ``sim_cycles_per_second``: simulated cycles per second of
+        the time spent in updates (``update_seconds``)."""
+        out = super().report(options, stats)
+        if stats.get("update_seconds") and "cycles" in stats:
+            out["sim_cycles_per_second"] = stats["cycles"] / stats["update_seconds"]
+        return out
 
     @property
     def process(self):
@@ -86,7 +99,7 @@ class SimBackend:
                 self._server = _Server(self._sim)
                 self._finalizer = weakref.finalize(self, self._server.close)
             ans = self._server.request((json.dumps(req) + "\n").encode(),
-                                       ANSWER_TIMEOUT + self.core.cycles_for(n, d) / MIN_RATE)
+                                       ANSWER_TIMEOUT + self.config.cycles(n, d) / MIN_RATE)
         except BaseException:  # a half-done exchange leaves the pipes out of step: start afresh next time
             self.close()
             raise

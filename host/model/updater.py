@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
-from ...hw.fixed import Q
-from ..backend import Update
+from ..backends.base import Update
+from ..backends.hardware import FixedPointBackend, run_config
 from ..pairs import block_ranges
 from . import units
 from .fixedpoint import bit_length, saturate
@@ -98,26 +99,30 @@ def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1,
     return IterationResult(new, s, delta)
 
 
-class ModelBackend:
+class ModelBackend(FixedPointBackend):
     """The bit-exact fixed-point model as a backend: float64 in and out, exact conversions at the edges.
+    Options: ``--format``, ``--lanes`` (:mod:`~spherecode.host.backends.hardware`).
 
     Parameters
     ----------
-    fmt : str or Q
-        Coordinate format (default Q3.44, the paper's).
-    nmax, dmax : int
-        The hardware configuration modelled (N ≤ nmax, D ≤ dmax are checked).
+    config : CoreConfig
+        The core modelled (default ``CoreConfig()``); N ≤ Nmax and D ≤ Dmax are checked. Each update
+        reports the ``cycles`` that core takes (:meth:`CoreConfig.cycles`, the exact formula).
     threads : int
         Threads sharing the row blocks.
     """
 
     name = "model"
 
-    def __init__(self, fmt: str | Q = "Q3.44", nmax: int = 16384, dmax: int = 6, threads: int = 1, lanes: int = 1):
-        self.datapath = Datapath(Q.parse(fmt) if isinstance(fmt, str) else fmt, nmax, dmax)
+    def __init__(self, config: CoreConfig | None = None, threads: int = 1):
+        self.config = config if config is not None else CoreConfig()
+        self.datapath = self.config.datapath
         self.threads = threads
-        self.lanes = lanes
         self.on_rows: Callable[[int], None] | None = None  #: progress: told after each block of rows
+
+    @classmethod
+    def options(cls, args, threads: int) -> dict:
+        return {"config": run_config(args), "threads": threads}
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp = self.datapath
@@ -126,4 +131,5 @@ class ModelBackend:
             out.vectors * dp.fmt.ulp,
             out.move_norm * dp.s_fmt.ulp,
             out.delta * dp.d2_fmt.ulp,
+            {"cycles": self.config.cycles(*vectors.shape)},
         )

@@ -40,7 +40,7 @@ def vectors(n, d=3, seed=0):
 
 
 def model():
-    return ModelBackend(BOARD.fmt, BOARD.nmax, BOARD.dmax)
+    return ModelBackend(BOARD.core)
 
 
 def same(a, b):
@@ -113,6 +113,7 @@ def flip(data, at=-3):
 def test_identity(twin):
     board = BoardBackend(twin.port, timeout=10)
     ident = board.board.identity
+    assert ident.config == BOARD.core
     assert (ident.fmt, ident.nmax, ident.dmax, ident.lanes) == (BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
     assert (ident.clock_hz, ident.baud) == (BOARD.clock_hz, BOARD.baud)
     board.close()
@@ -126,9 +127,7 @@ def test_iteration_is_bit_identical_to_the_model_and_cycles_match(twin):
     seconds = time.perf_counter() - t0
     want = model().update(v, 9.0)
     same(got, want)
-    from spherecode.hw.core import UpdaterCore
-
-    assert got.stats["cycles"] == UpdaterCore(BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes).cycles_for(64, 3)
+    assert got.stats["cycles"] == BOARD.core.cycles(64, 3) == want.stats["cycles"]
     print(f"N = 64, D = 3: one iteration through the twin in {seconds:.2f} s")
     board.close()
 

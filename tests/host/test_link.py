@@ -99,12 +99,19 @@ def test_noise_gives_up_after_the_retries():
 
 
 def test_identity():
+    from spherecode.hw.config import CoreConfig
     from spherecode.hw.fixed import Q
 
-    ident = Identity.parse(p.identity(Q(2, 20), 1, 3, 1024, 75_000_000, 3_000_000))
-    assert (ident.fmt, ident.lanes, ident.dmax, ident.nmax, ident.clock_hz) == (Q(2, 20), 1, 3, 1024, 75_000_000)
+    config = CoreConfig(Q(2, 20), 1024, 3, 1)
+    ident = Identity.parse(p.identity(config, 75_000_000, 3_000_000))
+    assert ident.config == config and (ident.clock_hz, ident.baud) == (75_000_000, 3_000_000)
+    assert (ident.fmt, ident.lanes, ident.dmax, ident.nmax) == (Q(2, 20), 1, 3, 1024)
     with pytest.raises(BoardError, match="not a spherecode board"):
         Identity.parse(b"ABCD" + bytes(15))
+    bad = bytearray(p.identity(config, 75_000_000, 3_000_000))
+    bad[8] = 9  # Dmax 9: no datapath for it
+    with pytest.raises(BoardError, match="cannot compute with: dmax must be"):
+        Identity.parse(bytes(bad))
 
 
 def test_sequence_numbers_start_at_random():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spherecode.host.backend import Update
+from spherecode.host.backends.base import Update
 from spherecode.host.loosening import force_loosening
 from spherecode.host.reference import ReferenceBackend, random_start
 

@@ -56,7 +56,9 @@ def test_seeding_is_the_spawned_child_without_spawning():
 
 
 def test_coinciding_points_are_redrawn_for_hardware_only():
-    hw = StartTask("model", 2, 4096, 1, 0, 0, 1, {"fmt": "Q2.17"})
+    from spherecode.hw.config import CoreConfig
+
+    hw = StartTask("model", 2, 4096, 1, 0, 0, 1, {"config": CoreConfig("Q2.17", 4096, 3)})
     sw = StartTask("reference", 2, 4096, 1, 0, 0, 1, {})
     raw = initial_vectors(hw) * 2**17
     assert len(np.unique(np.round(raw), axis=0)) == 4096

@@ -5,6 +5,7 @@ import pytest
 
 from spherecode.host.model.updater import ModelBackend
 from spherecode.host.reference import random_start
+from spherecode.hw.config import CoreConfig
 from spherecode.sim.backend import SimBackend
 
 NMAX, DMAX = 16, 3
@@ -28,8 +29,9 @@ def cases(rng):
                 ids=["Q2.20-L1", "Q2.20-L2", "Q2.20-L4", "Q3.44-L1"])
 def backends(request):
     fmt, lanes = request.param
-    sim = SimBackend(fmt, nmax=NMAX, dmax=DMAX, lanes=lanes)
-    yield sim, ModelBackend(fmt, nmax=NMAX, dmax=DMAX)
+    config = CoreConfig(fmt, NMAX, DMAX, lanes)
+    sim = SimBackend(config)
+    yield sim, ModelBackend(config)
     sim.close()
 
 
@@ -41,7 +43,7 @@ def test_rtl_iteration_is_bit_exact(backends):
         np.testing.assert_array_equal(a.vectors, b.vectors)
         assert a.move_norm == b.move_norm
         assert a.stats["delta_min"] == b.delta.min()
-        assert a.stats["cycles"] == sim.core.cycles_for(n, d)  # the documented formula, exactly
+        assert a.stats["cycles"] == sim.config.cycles(n, d) == b.stats["cycles"]  # the documented formula, exactly
         tol = 8 * sim.dp.fmt.ulp
         np.testing.assert_allclose(np.linalg.norm(a.vectors, axis=1), 1.0, atol=tol)
 
@@ -57,4 +59,4 @@ def test_out_of_range_configuration_is_refused(backends):
         sim.exchange(1, 3, 1 << 16, 1 << 20, np.zeros(3, dtype=np.int64))
     # and the core still works afterwards
     r = random_start(5, 3, np.random.default_rng(0))
-    np.testing.assert_array_equal(sim.update(r, 6.0).vectors, ModelBackend(sim.dp.fmt, NMAX, DMAX).update(r, 6.0).vectors)
+    np.testing.assert_array_equal(sim.update(r, 6.0).vectors, ModelBackend(sim.config).update(r, 6.0).vectors)

@@ -15,12 +15,13 @@ import pytest
 
 from spherecode.host.cli import main
 from spherecode.host.reference import random_start
+from spherecode.hw.config import CoreConfig
 from spherecode.sim import backend as sim_backend
 from spherecode.sim.backend import SimBackend
 from spherecode.sim.build import Build, SimError
 
 #: The smallest configuration already built for tests/hw/test_vector_updater.py (cached once).
-SMALL = {"fmt": "Q2.20", "nmax": 16, "dmax": 3, "lanes": 1}
+SMALL = CoreConfig("Q2.20", 16, 3, 1)
 
 
 def test_sim_and_model_write_byte_identical_codes(tmp_path, capsys):
@@ -43,7 +44,7 @@ def test_sim_and_model_write_byte_identical_codes(tmp_path, capsys):
 
 @pytest.fixture
 def small():
-    with SimBackend(**SMALL) as sim:
+    with SimBackend(SMALL) as sim:
         yield sim
 
 
@@ -74,7 +75,7 @@ def test_close_ends_the_simulator_and_removes_its_folder(small):
 
 def test_close_while_an_interrupt_propagates():
     with pytest.raises(KeyboardInterrupt):
-        with SimBackend(**SMALL) as sim:
+        with SimBackend(SMALL) as sim:
             _update(sim)
             process, work = sim.process, sim._server.work
             raise KeyboardInterrupt
@@ -129,8 +130,9 @@ def test_simulator_dies_with_its_parent(tmp_path):
     child = textwrap.dedent(f"""
         import os, subprocess, time, numpy as np
         from spherecode.host.reference import random_start
+        from spherecode.hw.config import CoreConfig
         from spherecode.sim.backend import SimBackend
-        sim = SimBackend(**{SMALL!r})
+        sim = SimBackend(CoreConfig({str(SMALL.fmt)!r}, {SMALL.nmax}, {SMALL.dmax}, {SMALL.lanes}))
         sim.update(random_start(5, 3, np.random.default_rng(5)), 4.0)
         fd = os.open(sim._server.work / "req", os.O_WRONLY)
         holder = subprocess.Popen(["sleep", "60"], pass_fds=[fd])

@@ -5,6 +5,7 @@ from spherecode.host.loosening import force_loosening
 from spherecode.host.metrics import summary
 from spherecode.host.model.updater import ModelBackend, iterate
 from spherecode.host.reference import random_start, reference_update
+from spherecode.hw.config import CoreConfig
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
 
@@ -13,7 +14,7 @@ from spherecode.hw.fixed import Q
 @pytest.mark.parametrize("beta", [4.0, 50.0, 3000.0])
 def test_q3_44_tracks_the_float64_reference(n, dim, beta):
     r = random_start(n, dim, np.random.default_rng(n + dim))
-    a = ModelBackend("Q3.44", nmax=64).update(r, beta)
+    a = ModelBackend(CoreConfig("Q3.44", nmax=64, dmax=6)).update(r, beta)
     b = reference_update(r, beta)
     np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-12)
     np.testing.assert_allclose(a.delta, b.delta, atol=1e-12)
@@ -22,14 +23,14 @@ def test_q3_44_tracks_the_float64_reference(n, dim, beta):
 
 def test_narrow_format_is_close_and_unit_norm():
     r = random_start(30, 3, np.random.default_rng(1))
-    a = ModelBackend("Q2.20", nmax=64).update(r, 12.0)
+    a = ModelBackend(CoreConfig("Q2.20", nmax=64)).update(r, 12.0)
     assert np.abs(a.vectors - reference_update(r, 12.0).vectors).max() < 2e-5
     np.testing.assert_allclose(np.linalg.norm(a.vectors, axis=1), 1.0, atol=8 * 2.0**-20)
 
 
 def test_unit_norm_within_a_few_ulp():
     r = random_start(64, 6, np.random.default_rng(2))
-    out = ModelBackend("Q3.44", nmax=64).update(r, 9.0).vectors
+    out = ModelBackend(CoreConfig("Q3.44", nmax=64, dmax=6)).update(r, 9.0).vectors
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=4 * 2.0**-44)
 
 
@@ -50,14 +51,14 @@ def test_deterministic_and_independent_of_blocks_and_threads(monkeypatch):
 def test_coincident_points_stay_finite():
     r = random_start(8, 3, np.random.default_rng(4))
     r[5] = r[2]
-    out = ModelBackend("Q3.44", nmax=16).update(r, 6.0)
+    out = ModelBackend(CoreConfig("Q3.44", nmax=16)).update(r, 6.0)
     assert out.delta[2] == 0 and out.delta[5] == 0
     assert np.all(np.isfinite(out.vectors))
     np.testing.assert_allclose(np.linalg.norm(out.vectors, axis=1), 1.0, atol=1e-12)
 
 
 def test_configuration_limits():
-    backend = ModelBackend("Q3.44", nmax=8, dmax=3)
+    backend = ModelBackend(CoreConfig("Q3.44", nmax=8, dmax=3))
     with pytest.raises(ValueError, match="outside this configuration"):
         backend.update(random_start(9, 3, np.random.default_rng(0)), 4.0)
     with pytest.raises(ValueError, match="outside this configuration"):
@@ -71,12 +72,20 @@ def test_configuration_limits():
 def test_narrowest_format():
     with pytest.raises(ValueError, match=r"at least 17 fraction bits .*, not Q2\.16"):
         Datapath(Q(2, 16), 8, 3)
-    backend = ModelBackend("Q2.17", nmax=16, dmax=3)  # the narrowest format that builds does compute
+    backend = ModelBackend(CoreConfig("Q2.17", nmax=16, dmax=3))  # the narrowest format that builds does compute
     out = backend.update(random_start(12, 3, np.random.default_rng(0)), 8.0)
     assert np.all(np.isfinite(out.vectors)) and out.move_norm > 0
 
 
+def test_updates_report_the_cores_cycles():
+    """The model reports the cycles its core takes: CoreConfig.cycles, the formula the RTL's counter is
+    tested against."""
+    config = CoreConfig("Q2.20", nmax=16, dmax=3, lanes=2)
+    out = ModelBackend(config).update(random_start(7, 2, np.random.default_rng(0)), 8.0)
+    assert out.stats["cycles"] == config.cycles(7, 2) == 7 * 2 + 8 * 4 + config.tail
+
+
 def test_icosahedron_on_the_model():
     r = random_start(12, 3, np.random.default_rng(0))
-    out = force_loosening(ModelBackend("Q3.44", nmax=16, dmax=3), r, 600)
+    out = force_loosening(ModelBackend(CoreConfig("Q3.44", nmax=16, dmax=3)), r, 600)
     assert summary(out.vectors)["min_angle_deg"] == pytest.approx(63.4349488, abs=1e-4)

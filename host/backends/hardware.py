@@ -1,0 +1,77 @@
+"""What the fixed-point backends (``model``, ``sim``, ``board``) share: the options ``--format`` and
+``--lanes``, the core configuration a run models or simulates, the β range of the weight unit and the
+cycle report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ...hw.config import NMAX_LIMIT, CoreConfig
+from ...hw.datapath import HALF_BETA_RANGE
+from .base import Backend, add_shared
+
+__all__ = ["FixedPointBackend", "add_core_arguments", "run_config"]
+
+
+def _format(text: str) -> str:
+    try:
+        return str(CoreConfig(fmt=text).fmt)  # the format's checks are CoreConfig's
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _lanes(text: str) -> int:
+    try:
+        lanes = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lanes must be an integer, got {text!r}") from None
+    try:
+        return CoreConfig(lanes=lanes).lanes  # the lane counts the vector updater builds for
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_core_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--lanes`` (default: :class:`~spherecode.hw.config.CoreConfig`'s; a board: its
+    own)."""
+    add_shared(parser, "--format", type=_format, default=None,
+               help=f"fixed-point coordinates ({CoreConfig().fmt}; a board: its own)")
+    add_shared(parser, "--lanes", type=_lanes, default=None,
+               help=f"pairs per cycle ({CoreConfig().lanes}; a board: its own)")
+
+
+def run_config(args: argparse.Namespace) -> CoreConfig:
+    """The core a run of ``args.points`` vectors in ``args.dim`` dimensions models or simulates:
+    ``--format`` and ``--lanes`` (or CoreConfig's defaults), Nmax = 64 or the next power of two ≥ N,
+    Dmax = max(3, D) — so that runs of similar sizes share one Verilator build. ``ValueError`` (from
+    :class:`CoreConfig`) for a size no core holds."""
+    if args.points > NMAX_LIMIT:
+        raise ValueError(f"--points {args.points}: the hardware holds at most Nmax = {NMAX_LIMIT} vectors")
+    given = {k: v for k, v in (("fmt", args.format), ("lanes", args.lanes)) if v is not None}
+    return CoreConfig(nmax=max(64, 1 << (args.points - 1).bit_length()), dmax=max(3, args.dim), **given)
+
+
+class FixedPointBackend(Backend):
+    """Defaults for a backend computing with a :class:`~spherecode.hw.config.CoreConfig`: its options are
+    ``{"config": run_config(args)}``; its updates report ``cycles`` in their statistics."""
+
+    beta_range = (2.0 * HALF_BETA_RANGE[0], 2.0 * HALF_BETA_RANGE[1])
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        add_core_arguments(parser)
+
+    @classmethod
+    def options(cls, args: argparse.Namespace, threads: int) -> dict[str, Any]:
+        return {"config": run_config(args)}
+
+    @classmethod
+    def report(cls, options: dict[str, Any], stats: dict) -> dict[str, Any]:
+        """``format``, ``lanes`` and ``cycles_per_iteration`` (the mean of the updates' ``cycles``)."""
+        config = options.get("config") or CoreConfig()
+        out: dict[str, Any] = {"format": str(config.fmt), "lanes": config.lanes}
+        if stats.get("updates") and "cycles" in stats:
+            out["cycles_per_iteration"] = stats["cycles"] / stats["updates"]
+        return out

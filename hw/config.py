@@ -1,0 +1,200 @@
+"""CoreConfig: the elaboration parameters of one updater core — coordinate format, Nmax, Dmax, lanes —
+with their checks, the exact cycle formula, the block-RAM sizing rule and the IDENTIFY encoding.
+
+It is the one place these four are defaulted and checked: :class:`~.core.UpdaterCore`,
+:class:`~.board.BoardTop`, :class:`~.host_link.HostLink`'s identity, the board configurations, the host's
+link (:class:`spherecode.host.link.Identity`), the bit-exact model and the ``sim`` backend all take a
+``CoreConfig``.
+
+The cycle count of one iteration, ``start`` to ``done`` with coordinates offered back to back, is
+(docs/architecture.md)::
+
+    cycles(N, D) = N·D + (N + 1)·⌈N/L⌉ + T,    T = VectorUpdater.tail + 2
+
+N·D is the load through the S/P converter, (N + 1)·⌈N/L⌉ the rows, and the tail T is read from the RTL's
+own latency attribute (:attr:`~.vector_updater.VectorUpdater.tail`: force path + per-vector step + output)
+plus the core's two cycles (the S/P converter's register and ``done``). The RTL tests check the core's
+cycle counter against :meth:`CoreConfig.cycles` for every tested (N, D, L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import ceil
+
+from .datapath import Datapath, MIN_FRACTION
+from .fixed import Q
+from .pipeline import parameters_only
+
+__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR"]
+
+#: Most fraction bits the units build for (their tables and products are sized up to Q·.48).
+MAX_FRACTION = 48
+#: Most vectors a core holds: the paper's largest configuration (16384 at D ≤ 6); IDENTIFY sends Nmax in
+#: two bytes.
+NMAX_LIMIT = 16384
+#: Most coordinates per vector: |F̂|² < Dmax must fit the datapath's UQ3.f (:class:`~.datapath.Datapath`).
+DMAX_LIMIT = 7
+
+
+@dataclass(frozen=True)
+class BlockRAM:
+    """One FPGA family's block RAM: ``bits`` per block and the (depth, width) shapes one block can take."""
+
+    family: str
+    bits: int
+    shapes: tuple[tuple[int, int], ...]
+
+    def blocks(self, depth: int, width: int) -> int:
+        """Blocks for a memory of ``depth`` words of ``width`` bits: the cheapest tiling by one shape."""
+        return min(ceil(depth / d) * ceil(width / w) for d, w in self.shapes)
+
+
+#: ECP5 DP16KD (18 kbit): 16384×1 … 1024×18 true dual port, 512×36 pseudo dual port (Lattice TN1264,
+#: "ECP5 and ECP5-5G Memory Usage Guide", sysMEM EBR configurations).
+ECP5_EBR = BlockRAM("ecp5", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """One updater core's elaboration parameters.
+
+    Parameters
+    ----------
+    fmt : Q or str
+        Coordinate format, a signed Qi.f with i ≥ 2 and 17 ≤ f ≤ 48 (a string such as ``"Q3.44"`` is
+        parsed). Default Q3.44, the paper's.
+    nmax : int
+        Most vectors per iteration, 2 … 16384.
+    dmax : int
+        Most coordinates per vector, 2 … 7.
+    lanes : int
+        Pairs per cycle (the vector memory is banked by i mod L): what
+        :class:`~.vector_updater.VectorUpdater` builds for.
+
+    Every check raises ``ValueError`` ("…, not {x!r}"). Instances are immutable, hashable and pickle as
+    their four fields; :attr:`datapath` and :attr:`tail` are computed once.
+    """
+
+    fmt: Q = Q(3, 44)
+    nmax: int = 64
+    dmax: int = 3
+    lanes: int = 1
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        fmt = self.fmt
+        if isinstance(fmt, str):
+            fmt = Q.parse(fmt)
+            object.__setattr__(self, "fmt", fmt)
+        if not isinstance(fmt, Q):
+            raise ValueError(f"fmt must be a Q or a string such as 'Q3.44', not {fmt!r}")
+        if not fmt.signed or fmt.i < 2 or not MIN_FRACTION <= fmt.f <= MAX_FRACTION:
+            raise ValueError(f"fmt must be a signed Qi.f with i ≥ 2 and {MIN_FRACTION} ≤ f ≤ {MAX_FRACTION} "
+                             f"(the widths the units build for), not {str(fmt)!r}")
+        if not _integer(self.nmax) or not 2 <= self.nmax <= NMAX_LIMIT:
+            raise ValueError(f"nmax must be an integer in 2..{NMAX_LIMIT}, not {self.nmax!r}")
+        if not _integer(self.dmax) or not 2 <= self.dmax <= DMAX_LIMIT:
+            raise ValueError(f"dmax must be an integer in 2..{DMAX_LIMIT} (the datapath supports D ≤ "
+                             f"{DMAX_LIMIT}), not {self.dmax!r}")
+        if not _integer(self.lanes) or self.lanes < 1:
+            raise ValueError(f"lanes must be a positive integer, not {self.lanes!r}")
+        self._updater()  # the vector updater decides which lane counts it builds for
+
+    def __reduce__(self):
+        return (CoreConfig, (self.fmt, self.nmax, self.dmax, self.lanes))
+
+    @property
+    def datapath(self) -> Datapath:
+        """The :class:`~.datapath.Datapath` (units and formats) of this configuration."""
+        if "datapath" not in self._derived:
+            self._derived["datapath"] = Datapath(self.fmt, self.nmax, self.dmax)
+        return self._derived["datapath"]
+
+    def _updater(self):
+        if "updater" not in self._derived:
+            from .vector_updater import VectorUpdater
+
+            try:
+                self._derived["updater"] = parameters_only(VectorUpdater(self.datapath, self.lanes))
+            except ValueError as exc:
+                message = str(exc).rstrip(".")
+                raise ValueError(message if repr(self.lanes) in message.split()[-1:]
+                                 else f"{message}, not {self.lanes!r}") from None
+        return self._derived["updater"]
+
+    @property
+    def tail(self) -> int:
+        """T: the cycles after the last row until ``done``, from the RTL's latency attributes."""
+        return self._updater().tail + 2
+
+    def cycles(self, n: int, d: int) -> int:
+        """The exact cycle count of one iteration (``start`` to ``done``), inputs back to back:
+        N·D + (N + 1)·⌈N/L⌉ + T. The core's counter gives exactly this (tested under Verilator)."""
+        return n * d + (n + 1) * -(-n // self.lanes) + self.tail
+
+    def fits(self, n: int, d: int) -> bool:
+        """Whether the core computes N vectors of D coordinates (2 ≤ N ≤ Nmax, 2 ≤ D ≤ Dmax)."""
+        return 2 <= n <= self.nmax and 2 <= d <= self.dmax
+
+    # ---- block RAM: the sizing rule
+
+    def vector_memory_blocks(self, ram: BlockRAM = ECP5_EBR) -> int:
+        """Blocks of ``ram`` that the memories sized by Nmax take on a board: the updater's L banks
+        (⌈Nmax/L⌉ vectors of Dmax·W bits each), the P/S converter's output buffer (Nmax vectors) and the
+        host link's vector buffer (Nmax·Dmax coordinates of W bits), W the coordinate width. The units'
+        tables and the small FIFOs do not depend on Nmax and are not counted here."""
+        return _memory_blocks(self.fmt.width, self.nmax, self.dmax, self.lanes, ram)
+
+    @classmethod
+    def sized(cls, fmt: Q | str, dmax: int, lanes: int, blocks: int, reserved: int,
+              ram: BlockRAM = ECP5_EBR) -> CoreConfig:
+        """The configuration with the largest Nmax whose vector memories
+        (:meth:`vector_memory_blocks`) fit the ``blocks`` − ``reserved`` blocks of ``ram`` a board leaves
+        them — ``reserved``: what the rest of the design takes (its tables; measured by
+        ``spherecode build``) — and whose Nmax·Dmax coordinates a LOAD/READ index (two bytes,
+        docs/protocol.md) can number; at most :data:`NMAX_LIMIT`. ``ValueError`` when not even Nmax = 2
+        fits."""
+        base = cls(fmt, 2, dmax, lanes)
+        free = blocks - reserved
+
+        def fits(nmax: int) -> bool:
+            return nmax * dmax <= 1 << 16 and _memory_blocks(base.fmt.width, nmax, dmax, lanes, ram) <= free
+
+        if not fits(2):
+            raise ValueError(f"no Nmax fits {free} free blocks for {base.fmt}, Dmax {dmax}, {lanes} lane(s), "
+                             f"not {blocks!r} blocks less {reserved!r} reserved")
+        low, high = 2, NMAX_LIMIT + 1  # fits(low), and the answer is below high; block counts grow with Nmax
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if fits(mid) else (low, mid)
+        return cls(base.fmt, low, dmax, lanes)
+
+    # ---- IDENTIFY (docs/protocol.md): format i, format f, lanes, Dmax, Nmax (2 bytes, little-endian)
+
+    IDENTIFY_BYTES = 6
+
+    def to_identify(self) -> bytes:
+        """The core's fields of the IDENTIFY payload."""
+        return bytes([self.fmt.i, self.fmt.f, self.lanes, self.dmax]) + self.nmax.to_bytes(2, "little")
+
+    @classmethod
+    def from_identify(cls, fields: bytes) -> CoreConfig:
+        """The configuration a board reports in its IDENTIFY payload's core fields (:meth:`to_identify`);
+        ``ValueError`` when they are not a configuration this host can compute with."""
+        if len(fields) != cls.IDENTIFY_BYTES:
+            raise ValueError(f"the IDENTIFY core fields are {cls.IDENTIFY_BYTES} bytes, not {len(fields)!r}")
+        i, f, lanes, dmax = fields[:4]
+        return cls(Q(i, f), int.from_bytes(fields[4:6], "little"), dmax, lanes)
+
+    def __str__(self) -> str:
+        return f"{self.fmt}, Nmax {self.nmax}, Dmax {self.dmax}, {self.lanes} lane(s)"
+
+
+def _memory_blocks(width: int, nmax: int, dmax: int, lanes: int, ram: BlockRAM) -> int:
+    vec = dmax * width
+    return lanes * ram.blocks(-(-nmax // lanes), vec) + ram.blocks(nmax, vec) + ram.blocks(nmax * dmax, width)
+
+
+def _integer(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)

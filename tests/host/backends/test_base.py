@@ -1,0 +1,133 @@
+"""The backend interface: the registry, each backend's own options and reports, and the import graph
+(host never imports sim at import time)."""
+
+import argparse
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spherecode.host.backends import BACKENDS, backend_class, get_backend
+from spherecode.host.backends.base import Backend, Update, add_shared
+from spherecode.host.backends.hardware import run_config
+from spherecode.host.reference import random_start
+from spherecode.host.starts import StartTask
+from spherecode.hw.config import CoreConfig
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(exit_on_error=False)
+    p.add_argument("--dim", type=int)
+    p.add_argument("--points", type=int)
+    for name in BACKENDS:
+        backend_class(name).add_arguments(p)
+    return p
+
+
+def test_registry_gives_classes_by_name():
+    assert set(BACKENDS) == {"reference", "model", "sim", "board"}
+    for name in BACKENDS:
+        cls = backend_class(name)
+        assert cls.name == name and Backend in cls.__mro__  # the protocol's defaults are inherited
+    with pytest.raises(ValueError, match="unknown backend 'gpu' \\(available: reference, model, sim, board\\)"):
+        backend_class("gpu")
+
+
+def test_every_option_is_declared_once_and_shared_ones_mean_the_same():
+    p = parser()
+    flags = [s for a in p._actions for s in a.option_strings]
+    assert len(flags) == len(set(flags))
+    for flag in ("--format", "--lanes", "--port", "--baud", "--timeout", "--retries"):
+        assert flag in flags
+    args = p.parse_args(["--dim", "3", "--points", "5"])
+    assert (args.format, args.lanes, args.port, args.baud, args.timeout, args.retries) == (None, None, None,
+                                                                                             3_000_000, 5.0, 3)
+    add_shared(p, "--format", help="declared again")  # a second declaration is a no-op
+    assert [a for a in p._actions if "--format" in a.option_strings][0].help != "declared again"
+
+
+def test_options_build_each_backend():
+    args = parser().parse_args(["--dim", "4", "--points", "100", "--format", "Q2.20", "--lanes", "2"])
+    assert backend_class("reference").options(args, 3) == {"threads": 3}
+    model = backend_class("model").options(args, 2)
+    assert model == {"config": CoreConfig("Q2.20", 128, 4, 2), "threads": 2}
+    assert backend_class("sim").options(args, 2) == {"config": CoreConfig("Q2.20", 128, 4, 2)}
+    backend = backend_class("model").from_args(args, 2)
+    assert backend.config == CoreConfig("Q2.20", 128, 4, 2) and backend.threads == 2
+    update = get_backend("model", **model).update(random_start(5, 4, np.random.default_rng(0)), 8.0)
+    assert isinstance(update, Update) and update.stats["cycles"] == model["config"].cycles(5, 4)
+
+
+def test_run_config_defaults_come_from_core_config():
+    args = argparse.Namespace(dim=2, points=65, format=None, lanes=None)
+    config = run_config(args)
+    assert (config.fmt, config.lanes) == (CoreConfig().fmt, CoreConfig().lanes)
+    assert (config.nmax, config.dmax) == (128, 3)
+    assert run_config(argparse.Namespace(dim=7, points=3, format=None, lanes=None)).nmax == 64
+    with pytest.raises(ValueError, match="--points 16385: the hardware holds at most Nmax = 16384"):
+        run_config(argparse.Namespace(dim=3, points=16385, format=None, lanes=None))
+    with pytest.raises(ValueError, match="the datapath supports D ≤ 7"):
+        run_config(argparse.Namespace(dim=8, points=5, format=None, lanes=None))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--format", "Q2.16"], "17 ≤ f ≤ 48"),
+    (["--format", "UQ3.44"], "signed"),
+    (["--lanes", "3"], "lanes must be 1, 2 or 4, not 3"),
+    (["--lanes", "x"], "--lanes must be an integer, got 'x'"),
+    (["--baud", "10"], "--baud must be at least 300"),
+])
+def test_option_types_refuse_with_one_line(argv, message):
+    with pytest.raises(argparse.ArgumentError, match=message):
+        parser().parse_args(["--dim", "3", "--points", "5", *argv])
+
+
+def test_reports():
+    stats = {"updates": 4, "cycles": 400, "update_seconds": 2.0}
+    assert backend_class("reference").report({"threads": 1}, stats) == {"format": None, "lanes": None}
+    config = CoreConfig("Q2.20", 64, 3, 2)
+    assert backend_class("model").report({"config": config}, stats) == {
+        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0}
+    assert backend_class("sim").report({"config": config}, stats) == {
+        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "sim_cycles_per_second": 200.0}
+    assert backend_class("board").report({"config": config}, {"updates": 0}) == {"format": "Q2.20", "lanes": 2}
+
+
+def test_class_attributes():
+    board, model, reference = (backend_class(n) for n in ("board", "model", "reference"))
+    assert not board.parallel and board.fixed_config
+    assert model.parallel and not model.fixed_config and model.beta_range == (2.0, 131072.0)
+    assert reference.beta_range is None
+
+
+def test_start_tasks_pickle_with_their_options():
+    args = parser().parse_args(["--dim", "3", "--points", "5"])
+    task = StartTask("model", 3, 5, 10, 0, 0, 1, backend_class("model").options(args, 1))
+    again = pickle.loads(pickle.dumps(task))
+    assert again == task and again.options["config"].tail == CoreConfig().tail
+
+
+def test_board_options_need_a_port():
+    from spherecode.host.link import BoardError
+
+    args = parser().parse_args(["--dim", "3", "--points", "5"])
+    with pytest.raises(BoardError, match="needs --port"):
+        backend_class("board").options(args, 1)
+
+
+def test_host_never_imports_sim():
+    """Importing every host module leaves spherecode.sim unimported (the registry names the sim backend
+    by module path and imports it when asked for it): the import dependency runs sim → host only."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import spherecode.host as h\n"
+        "for m in pkgutil.walk_packages(h.__path__, 'spherecode.host.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert not [m for m in sys.modules if m.startswith('spherecode.sim')], sorted(sys.modules)\n"
+        "from spherecode.host.backends import backend_class\n"
+        "backend_class('sim')\n"
+        "assert 'spherecode.sim.backend' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
