@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..hw.config import CoreConfig
+from ..hw.config import ECP5_EBR, ICE40_EBR, BlockRAM, CoreConfig
 from ..hw.fixed import Q
 
 __all__ = ["BoardConfig", "BOARDS", "DEFAULT", "get_board", "TWIN_DIVISOR", "TWIN_TIMEOUT_BYTES"]
@@ -20,9 +20,10 @@ TWIN_TIMEOUT_BYTES = 256
 @dataclass(frozen=True)
 class BoardConfig:
     """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), ``core`` (the
-    :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it), ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable``
-    (openFPGALoader's arguments), ``note`` (why this configuration) and ``fits`` (None, or why the
-    updater does not fit the device: measured, see docs/boards.md)."""
+    :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it),
+    ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable`` (openFPGALoader's arguments),
+    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration) and
+    ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md)."""
 
     name: str
     platform: str
@@ -31,6 +32,7 @@ class BoardConfig:
     clock_hz: int
     baud: int
     cable: tuple[str, ...]
+    ram_blocks: int
     note: str = ""
     fits: str | None = None  #: None, or why this configuration does not fit its device
 
@@ -49,6 +51,17 @@ class BoardConfig:
     @property
     def lanes(self) -> int:
         return self.core.lanes
+
+    @property
+    def ram(self) -> BlockRAM:
+        """The device family's block RAM (ECP5 DP16KD or iCE40 SB_RAM40_4K)."""
+        return {"ecp5": ECP5_EBR, "ice40": ICE40_EBR}[self.family]
+
+    def sized_core(self, reserved: int) -> CoreConfig:
+        """This board's core with the largest Nmax its block RAM allows
+        (:meth:`CoreConfig.sized <spherecode.hw.config.CoreConfig.sized>`), ``reserved`` blocks left to the
+        rest of the design (the units' tables: read them off a ``spherecode build`` report)."""
+        return CoreConfig.sized(self.fmt, self.dmax, self.lanes, self.ram_blocks, reserved, self.ram)
 
     def platform_class(self):
         import importlib
@@ -69,9 +82,15 @@ class BoardConfig:
         return self.top(divisor=divisor, timeout=TWIN_TIMEOUT_BYTES * 10 * divisor)
 
 
+#: Block RAMs per device (Lattice data sheets: ECP5 family FPGA-DS-02012 table 1.1, LFE5U-25F 56 and
+#: LFE5U-85F / LFE5UM5G-85F 208 sysMEM blocks — nextpnr reports the same 208 for the 85F, docs/boards.md;
+#: iCE40 UltraPlus FPGA-DS-02008, iCE40UP5K 30 EBR).
+_EBR = {"25F": 56, "85F": 208}
+
+
 def _ulx3s(size: str, **kw) -> BoardConfig:
     return BoardConfig(name=f"ulx3s-{size.lower()}", platform=f"ulx3s:ULX3S_{size}_Platform", family="ecp5",
-                       baud=3_000_000, cable=("-b", "ulx3s"), **kw)
+                       baud=3_000_000, cable=("-b", "ulx3s"), ram_blocks=_EBR[size], **kw)
 
 
 #: Q2.20 at L = 1 needs 156 MULT18X18D and about 30 k flip-flops (yosys, docs/boards.md); Q3.44 needs
@@ -80,13 +99,13 @@ BOARDS = {b.name: b for b in [
     _ulx3s("85F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1), clock_hz=60_000_000,
            note="Q3.44 needs 423 MULT18X18D and 86 k flip-flops at L = 1; the LFE5U-85F has 156 and 84 k"),
     BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(2, 20), 1024, 3, 1), 60_000_000,
-                3_000_000, ("-c", "ft2232"), note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
+                3_000_000, ("-c", "ft2232"), 208, note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
                                        "from the board's 100 MHz oscillator"),
     _ulx3s("25F", core=CoreConfig(Q(2, 20), nmax=256, dmax=3, lanes=1), clock_hz=60_000_000,
            fits="the LFE5U-25F has 28 MULT18X18D and 24 k flip-flops; the updater needs 156 and 30 k "
                 "even in Q2.20, and the units do not go below 17 fraction bits"),
     BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", CoreConfig(Q(2, 20), 64, 3, 1), 12_000_000,
-                1_000_000, ("-b", "ice40_generic"),
+                1_000_000, ("-b", "ice40_generic"), 30,
                 fits="the iCE40UP5K has 8 SB_MAC16 and 5280 logic cells; the updater needs 156 18x18 multipliers "
                      "and 30 k flip-flops in Q2.20, the narrowest format its units support"),
 ]}

@@ -26,7 +26,7 @@ from .datapath import Datapath, MIN_FRACTION
 from .fixed import Q
 from .pipeline import parameters_only
 
-__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR"]
+__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR"]
 
 #: Most fraction bits the units build for (their tables and products are sized up to Q·.48).
 MAX_FRACTION = 48
@@ -53,6 +53,9 @@ class BlockRAM:
 #: ECP5 DP16KD (18 kbit): 16384×1 … 1024×18 true dual port, 512×36 pseudo dual port (Lattice TN1264,
 #: "ECP5 and ECP5-5G Memory Usage Guide", sysMEM EBR configurations).
 ECP5_EBR = BlockRAM("ecp5", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
+#: iCE40 SB_RAM40_4K (4 kbit): 256×16, 512×8, 1024×4, 2048×2 (Lattice TN1250, "Memory Usage Guide for
+#: iCE40 Devices").
+ICE40_EBR = BlockRAM("ice40", 4096, ((256, 16), (512, 8), (1024, 4), (2048, 2)))
 
 
 @dataclass(frozen=True)

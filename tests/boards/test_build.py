@@ -114,3 +114,23 @@ def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
     u = r["utilisation"]
     assert 0 < u["dsp"]["used"] <= u["dsp"]["available"] and u["ff"]["used"] > 10_000
     assert (tmp_path / "top.json").stat().st_size > 1_000_000  # the netlist nextpnr would place
+
+
+def test_block_ram_and_the_sizing_rule():
+    """Each board's block RAM (data sheet), its shipped core within it, and the largest core the sizing
+    rule gives: the vector memories of one more vector would not fit (or a limit caps Nmax)."""
+    from spherecode.hw.config import NMAX_LIMIT
+
+    assert {n: c.ram_blocks for n, c in BOARDS.items()} == {"ulx3s-85f": 208, "ecpix5-85f": 208, "ulx3s-25f": 56,
+                                                          "icebreaker": 30}
+    for cfg in BOARDS.values():
+        assert cfg.core.vector_memory_blocks(cfg.ram) <= cfg.ram_blocks
+    board = BOARDS[DEFAULT]
+    reserved = 27 - board.core.vector_memory_blocks(board.ram)  # 27 DP16KD post-route (docs/boards.md)
+    sized = board.sized_core(reserved)
+    assert (sized.fmt, sized.dmax, sized.lanes) == (board.fmt, board.dmax, board.lanes)
+    assert board.nmax <= sized.nmax <= NMAX_LIMIT
+    assert sized.vector_memory_blocks(board.ram) <= board.ram_blocks - reserved
+    small = BOARDS["ulx3s-25f"].sized_core(reserved)
+    assert small.nmax < NMAX_LIMIT
+    assert type(small)(small.fmt, small.nmax + 1, small.dmax, small.lanes).vector_memory_blocks() > 56 - reserved
