@@ -46,7 +46,9 @@ class BlockRAM:
     shapes: tuple[tuple[int, int], ...]
 
     def blocks(self, depth: int, width: int) -> int:
-        """Blocks for a memory of ``depth`` words of ``width`` bits: the cheapest tiling by one shape."""
+        """Blocks for a memory of ``depth`` words of ``width`` bits: the cheapest tiling by one shape. yosys
+        may mix shapes across the width and use fewer (3072×22: 5 DP16KD, not 6; docs/architecture.md), so
+        this errs on the safe side."""
         return min(ceil(depth / d) * ceil(width / w) for d, w in self.shapes)
 
 

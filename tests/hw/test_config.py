@@ -120,7 +120,8 @@ def test_block_ram_tiling():
 
 def test_vector_memory_blocks_of_the_shipped_board():
     """ULX3S-85F, Q2.20, Nmax 1024, Dmax 3, L = 1: updater bank 4 + output buffer 4 + link buffer 6 = 14 of
-    the 27 DP16KD its post-route report counts (docs/boards.md); the other 13 are the units' tables."""
+    the 27 DP16KD its post-route report counts (docs/boards.md; yosys maps the link buffer in 5, see
+    docs/architecture.md)."""
     assert CoreConfig("Q2.20", 1024, 3, 1).vector_memory_blocks() == 14
     # L = 4: four banks of 256 vectors × 66 bits, two 512×36 blocks each
     assert CoreConfig("Q2.20", 1024, 3, 4).vector_memory_blocks() == 4 * 2 + 4 + 6
