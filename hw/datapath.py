@@ -51,9 +51,11 @@ HALF_BETA_RANGE = (1, 65536)
 
 
 class Datapath:
-    """The units and formats of one updater configuration (see the module docstring)."""
+    """The units and formats of one updater configuration (see the module docstring). Built by
+    :attr:`CoreConfig.datapath <spherecode.hw.config.CoreConfig.datapath>`, where the configuration is
+    defaulted and checked; no defaults here."""
 
-    def __init__(self, fmt: Q = Q(3, 44), nmax: int = 1024, dmax: int = 6):
+    def __init__(self, fmt: Q, nmax: int, dmax: int):
         if not fmt.signed or fmt.i < 2:
             raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
         if fmt.f < MIN_FRACTION:

@@ -6,6 +6,7 @@ cycle report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from ...hw.config import NMAX_LIMIT, CoreConfig
@@ -36,10 +37,11 @@ def _lanes(text: str) -> int:
 def add_core_arguments(parser: argparse.ArgumentParser) -> None:
     """``--format`` and ``--lanes`` (default: :class:`~spherecode.hw.config.CoreConfig`'s; a board: its
     own)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(CoreConfig)}  # without building a datapath
     add_shared(parser, "--format", type=_format, default=None,
-               help=f"fixed-point coordinates ({CoreConfig().fmt}; a board: its own)")
+               help=f"fixed-point coordinates ({defaults['fmt']}; a board: its own)")
     add_shared(parser, "--lanes", type=_lanes, default=None,
-               help=f"pairs per cycle ({CoreConfig().lanes}; a board: its own)")
+               help=f"pairs per cycle ({defaults['lanes']}; a board: its own)")
 
 
 def run_config(args: argparse.Namespace) -> CoreConfig:

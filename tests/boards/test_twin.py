@@ -19,7 +19,6 @@ from spherecode.host.cli import main
 from spherecode.host.link import BoardError, Link, request_frame, response_frame
 from spherecode.host.model.updater import ModelBackend
 from spherecode.hw import protocol as p
-from spherecode.hw.datapath import Datapath
 from spherecode.hw.protocol import Command, Status
 from spherecode.sim.twin import Twin
 
@@ -264,9 +263,7 @@ def test_n_above_nmax_is_refused_by_host_and_board(twin, capsys):
 def test_board_refuses_out_of_order_commands(twin):
     import serial
 
-    from spherecode.hw.datapath import Datapath
-
-    lay = p.Layout.of(Datapath(BOARD.fmt, BOARD.nmax, BOARD.dmax))
+    lay = p.Layout.of(BOARD.core.datapath)
     with serial.Serial(twin.port, timeout=0.05) as port:
         # A fresh configuration: RUN before LOAD, READ before RUN, LOAD skipping ahead, bad lengths.
         link = Link(port, timeout=5, retries=0)
@@ -404,7 +401,7 @@ def inject_before(cmd, frames):
 
 
 def load_frames(n, d=3, seed=9):
-    dp = Datapath(BOARD.fmt, BOARD.nmax, BOARD.dmax)
+    dp = BOARD.core.datapath
     lay = p.Layout.of(dp)
     raw, hb, c = dp.inputs(vectors(n, d, seed), 3.0)
     configure = (n.to_bytes(2, "little") + bytes([d]) + int(hb).to_bytes(lay.half_beta, "little")
