@@ -2,7 +2,7 @@
 after polish, and wall time — the numbers behind docs/methods.md.
 
     nice python benchmarks/methods.py [--cases 3:12,3:24,4:24] [--starts 4] [--iters 3000] [--jobs 2]
-                                      [--methods vrf,cg,riesz,penalty,rrr] [--raw FILE.tsv]
+                                      [--methods vrf,cg,riesz,penalty,rrr] [--raw FILE.tsv] [--no-polish]
 
 Each (case, method, start) runs as one task (start k of seed 0 — the same initial vectors as
 ``spherecode run --seed 0`` start k — float64 ``reference``, one BLAS thread) on ``--jobs`` worker processes:
@@ -10,7 +10,8 @@ the method for ``--iters`` of its own iterations (timed), then :func:`~spherecod
 result (timed apart). Rows go to ``--raw`` as they finish (a finished row is not run again when the script is
 rerun with the same file); the summary table (markdown) goes to stdout: per case and method, the best angle of
 the starts and its shortfall to the best known, without and with polish, the starts within 1e-6° of the best
-known after polish, and the median seconds per start of the method and of the polish.
+known after polish, and the median seconds per start of the method and of the polish. ``--no-polish`` skips
+the polish (its columns then repeat the method's angle, with 0 s).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ COLUMNS = ("dim", "points", "method", "start", "angle", "seconds", "polished_ang
 HIT = 1e-6
 
 
-def _one(dim: int, points: int, method: str, start: int, starts: int, iters: int) -> dict:
+def _one(dim: int, points: int, method: str, start: int, starts: int, iters: int, with_polish: bool = True) -> dict:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from spherecode.host.metrics import summary
     from spherecode.host.polish import polish
@@ -40,7 +41,7 @@ def _one(dim: int, points: int, method: str, start: int, starts: int, iters: int
     result = run_start(task)
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    polished, _ = polish(result.vectors)
+    polished = polish(result.vectors)[0] if with_polish else result.vectors
     polish_seconds = time.perf_counter() - t0
     return {"dim": dim, "points": points, "method": method, "start": start,
             "angle": summary(result.vectors)["min_angle_deg"], "seconds": seconds,
@@ -74,13 +75,13 @@ def _summary(rows: list[dict], cases, methods) -> str:
                 continue
             a = max(r["angle"] for r in rs)
             p = max(r["polished_angle"] for r in rs)
-            hits = sum(ref is not None and ref - r["polished_angle"] <= HIT for r in rs)
+            hits = f"{sum(ref - r['polished_angle'] <= HIT for r in rs)}/{len(rs)}" if ref is not None else "—"
 
             def short(x):
                 return f"{ref - x:.2e}" if ref is not None else "—"
 
-            out.append(f"| {dim} | {points} | {ref if ref is None else f'{ref:.6f}'} | {method} | {a:.6f} | "
-                       f"{short(a)} | {p:.6f} | {short(p)} | {hits}/{len(rs)} | "
+            out.append(f"| {dim} | {points} | {'—' if ref is None else f'{ref:.6f}'} | {method} | {a:.6f} | "
+                       f"{short(a)} | {p:.6f} | {short(p)} | {hits} | "
                        f"{statistics.median(r['seconds'] for r in rs):.2f} | "
                        f"{statistics.median(r['polish_seconds'] for r in rs):.2f} |")
     return "\n".join(out)
@@ -94,6 +95,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--methods", default=None, help="comma-separated (default: the whole registry)")
     p.add_argument("--raw", type=Path, default=Path("methods-raw.tsv"))
+    p.add_argument("--no-polish", action="store_true", help="skip the polish (for sizes where it is too slow)")
     args = p.parse_args()
     from spherecode.host.methods import METHODS
 
@@ -108,13 +110,14 @@ def main() -> None:
     with args.raw.open("a") as fh, ProcessPoolExecutor(args.jobs) as pool:
         if new:
             fh.write("\t".join(COLUMNS) + "\n")
-        futures = [pool.submit(_one, d, n, m, k, args.starts, args.iters) for d, n, m, k in todo]
+        futures = [pool.submit(_one, d, n, m, k, args.starts, args.iters, not args.no_polish) for d, n, m, k in todo]
         for f in as_completed(futures):
             r = f.result()
             rows.append(r)
             fh.write("\t".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in COLUMNS) + "\n")
             fh.flush()
-    print(f"{args.starts} starts (seed 0) × {args.iters} iterations per method, float64, polish after each start; "
+    print(f"{args.starts} starts (seed 0) × {args.iters} iterations per method, float64, "
+          f"{'no polish' if args.no_polish else 'polish after each start'}; "
           f"hits: starts within {HIT:g}° of the best known after polish")
     print(_summary(rows, cases, methods))
 
