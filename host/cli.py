@@ -244,10 +244,10 @@ def _backend_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _method(p: argparse.ArgumentParser) -> None:
-    from .starts import METHODS
+    from .methods import METHODS
 
-    p.add_argument("--method", "-m", choices=METHODS, default="vrf",
-                   help="vrf: force loosening (the paper's, on --backend); cg: energy CG of seed 003 (float64)")
+    p.add_argument("--method", "-m", choices=tuple(METHODS), default="vrf",
+                   help="; ".join(f"{m.name}: {m.description}" for m in METHODS.values()))
     p.add_argument("--polish", action="store_true", help="climb each start's code to a local max–min optimum")
 
 
@@ -364,8 +364,14 @@ def _summary(vectors: np.ndarray) -> dict:
 
 
 def _cmd_run(args) -> tuple[dict, str, int]:
-    if args.method != "vrf" and (args.backend, args.vs or "reference") != ("reference", "reference"):
-        raise UsageError(f"--method {args.method} runs in float64 only (--backend reference)")
+    from .methods import get_method
+
+    method = get_method(args.method)
+    if method.host_only:
+        for option, backend in (("--backend", args.backend), ("--vs", args.vs or args.backend)):
+            if backend not in method.backends:
+                raise UsageError(f"--method {args.method} runs in float64 only (--backend "
+                                 f"{' or '.join(method.backends)}), not {option} {backend}")
     names = [args.backend] + ([args.vs] if args.vs else [])
     _prepare(args, names)
     # One process running the starts in turn gives each update all cores; worker processes get one each.

@@ -29,15 +29,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends import get_backend
-from .loosening import Step, force_loosening
+from .loosening import Step
+from .methods import get_method, names
 from .metrics import min_squared_distance
 from .process import die_with_parent
 from .reference import random_start
 
 __all__ = ["METHODS", "StartTask", "StartResult", "run_start", "run_starts", "initial_vectors"]
 
-#: The methods a start can run.
-METHODS = ("vrf", "cg")
+#: The methods a start can run (the registry's names, :mod:`.methods`).
+METHODS = names()
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class StartTask:
     seed: int
     index: int  #: which start of ``starts``
     starts: int
-    options: dict = field(default_factory=dict)  #: the backend's constructor options (its ``options()``)
-    method: str = "vrf"  #: "vrf" (force loosening on ``backend``) or "cg" (seed 003's energy CG, float64)
+    options: dict = field(default_factory=dict)  #: backend options
+    method: str = "vrf"  #: a name of :data:`.methods.METHODS` ("vrf" runs on ``backend``, the others float64)
     polish: bool = False  #: climb to a local max–min optimum afterwards (:mod:`.polish`)
 
 
@@ -59,7 +60,7 @@ class StartResult:
     index: int
     vectors: np.ndarray
     min_squared_distance: float
-    final_beta: float | None  #: 2l after the last iteration (``vrf``; None for ``cg``)
+    final_beta: float | None  #: 2l after the last iteration (``vrf``; None for the other methods)
     stats: dict
     redrawn: int = 0  #: start points redrawn because they coincided after rounding to the hardware's format
 
@@ -95,28 +96,26 @@ def _initial(task: StartTask) -> tuple[np.ndarray, int]:
 
 def run_start(task: StartTask, on_step: Callable[[Step], None] | None = None,
               on_rows: Callable[[int], None] | None = None) -> StartResult:
-    """Run one start to the end of force loosening; the backend is closed on every way out. ``on_rows``
-    sees progress within an update (blocks of rows) where the backend reports it (``reference``,
-    ``model``)."""
+    """Run one start with its method (:mod:`.methods`) to the end; a backend is closed on every way out.
+    ``on_rows`` sees progress within an update (blocks of rows) where ``vrf``'s backend reports it
+    (``reference``, ``model``). ``ValueError`` for an unknown method or a host method on another backend."""
+    method = get_method(task.method)
+    if method.host_only and task.backend not in method.backends:
+        raise ValueError(f"method {task.method} runs on backend {' or '.join(method.backends)} only, "
+                         f"not {task.backend!r}")
     vectors, redrawn = _initial(task)
-    if task.method == "cg":
-        from .cg import cg_optimize
-
-        vectors, stats = cg_optimize(vectors, task.iterations, on_step)
-        final_beta = None
-    elif task.method == "vrf":
+    if method.host_only:
+        vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_step)
+    else:
         backend = get_backend(task.backend, **task.options)
         if on_rows is not None and hasattr(backend, "on_rows"):
             backend.on_rows = on_rows
         try:
-            result = force_loosening(backend, vectors, task.iterations, on_step=on_step)
+            vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_step, backend=backend)
         finally:
             close = getattr(backend, "close", None)
             if close is not None:
                 close()
-        vectors, stats, final_beta = result.vectors, result.stats, 2.0 * result.l
-    else:
-        raise ValueError(f"unknown method {task.method!r} (available: {', '.join(METHODS)})")
     if task.polish:
         from .polish import polish
 

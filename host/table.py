@@ -50,7 +50,8 @@ from pathlib import Path
 
 from .codefile import write_atomically
 from .metrics import summary
-from .starts import METHODS, StartTask, run_start
+from .methods import METHODS
+from .starts import StartTask, run_start
 
 __all__ = ["COLUMNS", "SUFFIXES", "table_tasks", "sweep", "best_rows", "read_rows"]
 

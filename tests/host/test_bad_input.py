@@ -43,7 +43,7 @@ CASES = {
     "zero vector": ({"c.txt": b"0\n0\n0\n0\n1\n0\n1\n0\n0\n"}, ["verify", "c.txt", "-d", "3"], "length 0"),
     "missing file": ({}, ["verify", "nope.txt", "-d", "3"], "no such file"),
     "polish a zero vector": ({"c.txt": b"0\n0\n0\n0\n1\n0\n1\n0\n0\n"}, ["polish", "c.txt", "-d", "3"], "length 0"),
-    "table with an unknown method": ({}, ["table", "-d", "3", "-n", "4..5", "-m", "rrr", "-o", "t.tsv"],
+    "table with an unknown method": ({}, ["table", "-d", "3", "-n", "4..5", "-m", "annealing", "-o", "t.tsv"],
                                      "invalid choice"),
     "wrong dimension": ({"c.json": b"[[1, 0], [0, 1]]"}, ["verify", "c.json", "-d", "3"], "--dim is 3"),
     "unknown suffix": ({"c.csv": b"1"}, ["verify", "c.csv", "-d", "3"], "unknown code file type"),
