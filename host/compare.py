@@ -119,6 +119,8 @@ class Options:
                   "--starts", str(self.starts), "--iters", str(self.iters), "--seed", str(self.seed)]
         if self.jobs:
             words += ["--jobs", str(self.jobs)]
+        if self.builds != "build":
+            words += ["--builds", self.builds]
         words += ["--out", out]
         overrides = {k: v for k, v in self.power.values.items() if self.power.kinds[k].startswith("override")}
         if overrides:  # the same numbers through --power FILE.json
@@ -766,6 +768,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
         "host at the mains: idle 68 W, software 88 W, hardware 74 W (Table II).")
     add("")
     for b, build in report["builds"].items():
+        if b not in boards:
+            continue
         p = build["power"]
         res = ", ".join(f"{k} {v}" for k, v in build["resources"].items())
         idle = "—" if p["idle_w"] is None else f"{p['idle_w']:.3g} W"
@@ -919,7 +923,8 @@ def command(args, progress: Callable | None = None) -> tuple[dict, str, int]:
     options = options_from(args)
     check_out(args.out)
     report = compare(options, progress)
-    files = write_report(report, args.out, options.command_line(str(args.out)))
+    report["command_line"] = options.command_line(str(args.out))
+    files = write_report(report, args.out, report["command_line"])
     failed = [c for kind in ("cycles", "link") for c in report["checks"][kind] if not c["passed"]]
     text = [f"spherecode compare: {args.out / 'report.md'} ({len(files)} files)"]
     for s in report["speed"]:

@@ -157,7 +157,7 @@ class Rapl:
         if before is None:
             return seconds, None
         after = self._read()
-        joules = sum(((a - b) % top if a < b else a - b) for a, b, (_, top) in zip(after, before, self.zones)) * 1e-6
+        joules = sum((a - b) % top for a, b, (_, top) in zip(after, before, self.zones)) * 1e-6  # one wrap at most
         return seconds, joules / seconds if seconds > 0 else None
 
 
