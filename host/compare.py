@@ -157,8 +157,10 @@ def compare(options: Options, progress: Callable | None = None) -> dict:
     bar_cm = progress(total, "step") if progress else None
     bar = bar_cm.__enter__() if bar_cm else None
     steps = _Steps(bar)
+    load_before = _load()
     try:
         software = _software(options, cores, rapl, steps)
+        load_software = _load()
         checks = _checks(boards, steps)
         quality = _quality(options, groups, steps)
     finally:
@@ -168,7 +170,8 @@ def compare(options: Options, progress: Callable | None = None) -> dict:
     report = {
         "command": "compare",
         "quick": options.quick,
-        "machine": _machine(cores, rapl),
+        "machine": {**_machine(cores, rapl), "load_average": {"start": load_before, "after_timing": load_software,
+                                                                "end": _load()}},
         "options": {k: v for k, v in asdict(options).items() if k != "power"},
         "unit": "one update = the paper's steps 1–5 for all N vectors (its 'iteration'); a force-loosening "
                 "iteration is two updates, on both sides",
@@ -228,6 +231,14 @@ def _time_software(vectors: np.ndarray, threads: int, cores: int, rapl: Rapl, po
     return {"points": n, "dim": d, "threads": threads, "seconds": seconds, "repeats": len(times),
             "time": "measured", "watts": watts, "power": kind, "power_source": source,
             "joules": watts * seconds, "joules_per_pair": watts * seconds / (n * (n - 1))}
+
+
+def _load() -> float | None:
+    """The 1-minute load average (other work sharing the cores while this one was timed), or None."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 def _machine(cores: int, rapl: Rapl) -> dict:
@@ -659,6 +670,13 @@ def _fmt_j(x: float | None) -> str:
     return f"{x / 1e-15:.3g} fJ"
 
 
+def _load_text(load: dict) -> str:
+    values = [load.get(k) for k in ("start", "after_timing", "end")]
+    if any(v is None for v in values):
+        return "unknown"
+    return f"{values[0]:.1f} at the start, {values[1]:.1f} after the software timing, {values[2]:.1f} at the end"
+
+
 def _markdown(report: dict, figures: list[str]) -> str:
     m = report["machine"]
     opts = report["options"]
@@ -668,7 +686,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add("# spherecode: software against hardware" + (" (quick)" if report["quick"] else ""))
     add("")
     add(f"Written by `{report['command_line']}` on {m['cpu']}, {cores} core(s), Python {m['python']}, "
-        f"NumPy {m['numpy']} (a shared machine: treat software times as ±20 %). "
+        f"NumPy {m['numpy']}; 1-minute load average {_load_text(m['load_average'])} — other work shared the "
+        "cores, so software times are upper bounds (±20 % on a quiet machine, more under load). "
         f"RAPL {'readable: CPU power measured' if m['rapl'] else 'not readable here: CPU power modelled'}. "
         "Every number below says whether it was **measured** here or **modelled**; the model's constants are "
         "listed at the end and each can be overridden (`--power FILE.json`, `--cpu-watts`, `--board-watts`).")
