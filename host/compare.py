@@ -22,6 +22,7 @@ all files written to a temporary folder first and moved into place only when com
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -154,18 +155,13 @@ def compare(options: Options, progress: Callable | None = None) -> dict:
     rapl = Rapl()
     groups = _quality_groups(options, boards)
     total = len(options.points) * len(options.dims) * 2 + sum(options.starts for _ in groups) + 2 * len(boards)
-    bar_cm = progress(total, "step") if progress else None
-    bar = bar_cm.__enter__() if bar_cm else None
-    steps = _Steps(bar)
     load_before = _load()
-    try:
+    with progress(total, "step") if progress else contextlib.nullcontext() as bar:
+        steps = _Steps(bar)
         software = _software(options, cores, rapl, steps)
         load_software = _load()
         checks = _checks(boards, steps)
         quality = _quality(options, groups, steps)
-    finally:
-        if bar_cm:
-            bar_cm.__exit__(None, None, None)
     hardware, builds = _hardware(options, boards)
     report = {
         "command": "compare",
