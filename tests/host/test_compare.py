@@ -64,6 +64,7 @@ def test_energy_is_power_times_time(report):
     v = {c["key"]: c["value"] for c in r["power_model"]}
     for s in r["software"]:
         assert s["time"] == "measured" and s["repeats"] >= 3
+        assert s["seconds"] == (s["cpu_seconds"] if s["threads"] == 1 else s["wall_seconds"])
         if not r["machine"]["rapl"]:
             assert s["power"] == "modelled" and s["watts"] == v["cpu_watts_per_core"] * (1 if s["threads"] == 1 else r["machine"]["cores"])
         assert s["joules"] == pytest.approx(s["watts"] * s["seconds"])
