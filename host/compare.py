@@ -629,7 +629,8 @@ def _figures(report: dict, folder: Path) -> list[str]:
         known = sorted((r["points"], r["best_known_distance"]) for r in rows
                        if r["backend"] == "reference" and r["best_known_distance"] is not None)
         if known:
-            ax.plot(*zip(*known), "--", color=cmap(i), alpha=0.6, label=f"D = {d}, best known")
+            ax.plot(*zip(*known), linestyle="none", marker="_", ms=16, mew=2, color=cmap(i), alpha=0.7,
+                    label=f"D = {d}, best known")  # markers: the table has gaps, a line would invent values
     ax.set(xscale="log", xlabel="N (vectors)", ylabel="minimum distance",
            title="Minimum distance, best of the starts, against the best known")
     ticks = sorted({r["points"] for r in report["quality"]})
@@ -805,8 +806,9 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add("")
     add("![minimum distance](quality.svg)")
     add("")
+    workers = "one after another" if opts["jobs"] == 1 else f"in parallel on {opts['jobs'] or cores} worker processes"
     add(f"Best of {opts['starts']} starts × {opts['iters']} force-loosening iterations (seed {opts['seed']}, starts "
-        "in parallel), measured: float64 reference, the bit-exact model in Q3.44 (the paper's format) and in each "
+        f"{workers}), measured: float64 reference, the bit-exact model in Q3.44 (the paper's format) and in each "
         "board's format where the board holds N and D. Δ = model − float64 in the minimum angle.")
     add("")
     add("| D | N | backend | min angle | min distance | Δ vs float64 | best known | short of best known |")
