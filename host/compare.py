@@ -450,7 +450,7 @@ def _quality(options: Options, groups, steps) -> list[dict]:
         try:
             best, _ = run_starts(tasks, jobs=options.jobs, on_done=lambda _: steps())
         except BrokenProcessPool:
-            raise RuntimeError("a worker process of the quality runs died (killed, or out of memory?)") from None
+            raise ValueError("a worker process of the quality runs died (killed, or out of memory?)") from None
         metrics = summary(best.vectors)
         known = best_known(d, n)
         rows.append({

@@ -253,11 +253,12 @@ class Board:
         self.identity = Identity.parse(link.request(Command.IDENTIFY, expect=p.Layout.identity).payload)
         from ..hw.core import UpdaterCore
         from ..hw.datapath import Datapath
+        from ..hw.pipeline import parameters_only
 
         ident = self.identity
         self.dp = Datapath(ident.fmt, ident.nmax, ident.dmax)
         self.layout = p.Layout.of(self.dp)
-        self.core = UpdaterCore(ident.fmt, ident.nmax, ident.dmax, ident.lanes)  # for cycles_for()
+        self.core = parameters_only(UpdaterCore(ident.fmt, ident.nmax, ident.dmax, ident.lanes))  # cycles_for()
 
     def iterate(self, raw: np.ndarray, half_beta: int, step: int) -> tuple[np.ndarray, int, int, int]:
         """One iteration on raw coordinates (N, D) → (new raw coordinates, cycles, raw S, raw δ_min).
