@@ -234,6 +234,11 @@ def _parser() -> argparse.ArgumentParser:
     emulate.add_argument("--divisor", type=_integer("--divisor", 4), default=8,
                          help="clock cycles per UART bit in the twin (8)")
     emulate.set_defaults(json=False)
+
+    from .compare import add_arguments as _compare_arguments
+
+    _compare_arguments(sub.add_parser("compare", help="software against hardware: time, energy and quality, "
+                                                      "a report with figures"))
     return p
 
 
@@ -387,11 +392,19 @@ def _cmd_run(args) -> tuple[dict, str, int]:
         except OSError as exc:  # the result is still printed; the old file, if any, is intact
             failed = str(exc)
     text = [_headline(args, result), _quality_table(result)]
+    runs = {args.backend: best.stats}
     if args.vs:
-        other, _ = _run_backend(args, args.vs, options[args.vs])
+        other, other_best = _run_backend(args, args.vs, options[args.vs])
+        runs[args.vs] = other_best.stats
         result["vs"] = other
         text += [_headline(args, other), _quality_table(other),
                  f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle"]
+    if args.method == "vrf":
+        from .hwtime import iteration_comparison
+
+        fields, lines = iteration_comparison(args.points, args.dim, runs)
+        result.update(fields)
+        text += lines
     if result["out"]:
         text.append(f"  wrote         {args.out}")
     if failed:
@@ -618,6 +631,15 @@ def _cmd_emulate(args) -> int:
         raise UsageError(f"emulate: {exc}") from None
 
 
+def _cmd_compare(args) -> tuple[dict, str, int]:
+    from .compare import command
+
+    try:
+        return command(args, _progress)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _print(args, result: dict, text: str) -> None:
     if args.json:
         try:
@@ -658,6 +680,8 @@ def _main(argv: list[str] | None) -> int:
             result, text = _cmd_flash(args)
         elif args.command == "emulate":
             return _cmd_emulate(args)
+        elif args.command == "compare":
+            result, text, status = _cmd_compare(args)
         else:
             result, text = _cmd_bench(args)
         _print(args, result, text)

@@ -1,0 +1,141 @@
+"""The modelled time of one update on a board: core cycles at the board's clock plus the bytes that the
+host link moves at the board's baud rate (docs/protocol.md), for host-run force loosening.
+
+One *update* is the paper's iteration (steps 1–5 for all N vectors, §III.C); a force-loosening iteration is
+two updates. With host-run loosening every update is one protocol exchange — CONFIGURE, LOAD in chunks of
+:data:`~spherecode.host.link.CHUNK` coordinates, RUN, READ in chunks — so all N·D coordinates cross the
+link both ways every update. Nothing here is hard-coded: the cycle count comes from the core's own
+formula and the byte count from the frames :mod:`spherecode.host.link` builds, with the field widths of
+the board's :class:`~spherecode.hw.protocol.Layout`.
+
+Times are in seconds; a UART byte is 10 bits on the wire (8N1: start, 8 data, stop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from ..boards import DEFAULT, BoardConfig, get_board
+
+__all__ = ["BITS_PER_BYTE", "HardwareTime", "core_cycles", "exchange_bytes", "update_time", "fits",
+           "iteration_comparison"]
+
+#: 8N1: a start bit, 8 data bits, a stop bit.
+BITS_PER_BYTE = 10
+
+
+def core_cycles(board: BoardConfig, n: int, d: int) -> int:
+    """Clock cycles of one update of N vectors in D dimensions on ``board``'s core (start to done, inputs
+    back to back): the core's exact cycle formula. The one place this module asks for it."""
+    return board.core.cycles(n, d)
+
+
+@lru_cache(maxsize=None)
+def _layout(fmt: str, nmax: int, dmax: int):
+    from ..hw.datapath import Datapath
+    from ..hw.fixed import Q
+    from ..hw.protocol import Layout
+
+    return Layout.of(Datapath(Q.parse(fmt), nmax, dmax))
+
+
+def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
+    """Bytes on the wire, both directions, for one update on ``board`` as :class:`~spherecode.host.link.Board`
+    runs it: ``{"configure", "load", "run", "read", "total"}``, each the request plus its response frame
+    (sync byte, header, payload, CRC). No retries."""
+    from ..hw.protocol import Command
+    from .link import CHUNK, request_frame, response_frame
+
+    lay = _layout(str(board.fmt), board.nmax, board.dmax)
+
+    def both(cmd, request: int, response: int) -> int:
+        return len(request_frame(cmd, 0, bytes(request))) + len(response_frame(cmd, 0, 0, 0, bytes(response)))
+
+    coords = n * d
+    chunks = [min(CHUNK, coords - k) for k in range(0, coords, CHUNK)]
+    out = {
+        "configure": both(Command.CONFIGURE, lay.configure, 0),
+        "load": sum(both(Command.LOAD, 2 + m * lay.coord, 0) for m in chunks),
+        "run": both(Command.RUN, 0, lay.stats),
+        "read": sum(both(Command.READ, 4, m * lay.coord) for m in chunks),
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
+def fits(board: BoardConfig, n: int, d: int) -> str | None:
+    """None if N vectors in D dimensions fit ``board``'s core, else why not (one phrase)."""
+    if board.fits:
+        return "the core does not fit this board's device"
+    if n > board.nmax:
+        return f"N > Nmax = {board.nmax}"
+    if d > board.dmax:
+        return f"D > Dmax = {board.dmax}"
+    return None
+
+
+@dataclass(frozen=True)
+class HardwareTime:
+    """One update on one board (modelled): ``cycles`` at ``clock_hz`` give ``compute_s``; ``bytes`` at
+    ``baud`` give ``link_s``; ``seconds`` = their sum (the link and the core take turns: LOAD, then RUN,
+    then READ)."""
+
+    board: str
+    points: int
+    dim: int
+    cycles: int
+    clock_hz: int
+    bytes: int
+    baud: int
+    compute_s: float
+    link_s: float
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
+    """The modelled time of one update of N vectors in D dimensions on ``board`` (host-run loosening).
+    ``ValueError`` if they do not fit (:func:`fits`)."""
+    why = fits(board, n, d)
+    if why:
+        raise ValueError(f"{board.name}: N = {n}, D = {d} does not fit: {why}")
+    cycles = core_cycles(board, n, d)
+    nbytes = exchange_bytes(board, n, d)["total"]
+    compute, link = cycles / board.clock_hz, nbytes * BITS_PER_BYTE / board.baud
+    return HardwareTime(board.name, n, d, cycles, board.clock_hz, nbytes, board.baud, compute, link, compute + link)
+
+
+def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: str = DEFAULT) -> tuple[dict, list[str]]:
+    """For ``spherecode run``: time per update measured for each backend that ran, beside the modelled time
+    on ``board`` (the default board). ``runs`` maps a backend name to its best start's loosening
+    statistics (``updates``, ``update_seconds``). Returns (JSON fields, lines of text). A ``sim`` backend's
+    time is the simulator's wall time, labelled as simulation."""
+    cfg = get_board(board)
+    fields: dict = {"seconds_per_update": {}, "hardware_model": None}
+    lines = ["  time per update (steps 1–5 for all N vectors; a loosening iteration is two updates)"]
+    labels = {"reference": "float64 reference, measured here", "model": "bit-exact model, measured here (software)",
+              "sim": "RTL under Verilator: simulation wall time, not hardware speed",
+              "board": "board, measured over its serial port"}
+    for name, stats in runs.items():
+        if stats.get("updates"):
+            seconds = stats["update_seconds"] / stats["updates"]
+            fields["seconds_per_update"][name] = seconds
+            lines.append(f"    {name:<10} {_ms(seconds):>12}   {labels.get(name, name)}")
+    why = fits(cfg, points, dim)
+    if why:
+        lines.append(f"    {cfg.name:<10} {'—':>12}   modelled: does not fit ({why})")
+        fields["hardware_model"] = {"board": cfg.name, "fits": False, "reason": why}
+    else:
+        t = update_time(cfg, points, dim)
+        fields["hardware_model"] = {"fits": True, **t.as_dict()}
+        lines.append(f"    {cfg.name:<10} {_ms(t.seconds):>12}   modelled: {cfg.fmt} core, {t.cycles} cycles at "
+                     f"{cfg.clock_hz / 1e6:g} MHz ({_ms(t.compute_s)}) + {t.bytes} bytes at {cfg.baud / 1e6:g} Mbaud "
+                     f"({_ms(t.link_s)})")
+    return fields, lines
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.4g} ms"
