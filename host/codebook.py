@@ -14,8 +14,9 @@ which is the data term used here (it tends to the hard MSE as τ → 0).
 
 The seed calls min_{i≠j} ‖c_i − c_j‖ the "gap" g with R = 0 (its §2.2 g = d_min − 2R; the experiments
 of §7–8 compare d_min itself); this module names it ``min_distance`` (``spherecode run``'s gap is
-d_min − 1). Two deviations, both options: the data term may use a random mini-batch of ``batch`` rows per
-step (the seed uses all rows; ``batch=None`` does too), and the baseline is *spherical* k-means
+d_min − 1). Deviations: the data term may use a random mini-batch of ``batch`` rows per step (the seed
+uses all rows; ``batch=None`` does too); a run of K ≠ 5000 steps stretches the seed's τ schedule onto K
+steps; and the baseline is *spherical* k-means
 (k-means++ seeding, Lloyd steps whose centroids are renormalised onto the sphere) so that both codebooks
 are unit vectors measured alike; SciPy's ``kmeans2(minit='++')`` has no renormalisation step.
 
