@@ -239,6 +239,25 @@ def _parser() -> argparse.ArgumentParser:
 
     _compare_arguments(sub.add_parser("compare", help="software against hardware: time, energy and quality, "
                                                       "a report with figures"))
+    codebook = sub.add_parser("codebook", help="an IVF codebook: k-means++ beside MSE + gap penalty (seed 000)")
+    source = codebook.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="data set: .npy of shape (M, dim); rows are normalised")
+    source.add_argument("--synthetic", metavar="MxDIM", help="clustered synthetic data, e.g. 50000x128")
+    codebook.add_argument("--clusters", type=_integer("--clusters", 1), default=None,
+                          help="clusters of --synthetic (100)")
+    codebook.add_argument("--spread", type=float, default=3.0,
+                          help="--synthetic noise: cosine to the centre ≈ 1/√(1 + spread²) (3)")
+    codebook.add_argument("--codewords", "-n", type=_integer("--codewords", 2), required=True, help="codebook size N")
+    codebook.add_argument("--lambda", dest="lam", type=float, default=2.0, help="gap penalty weight λ (2)")
+    codebook.add_argument("--steps", "-k", type=_integer("--steps", 1), default=5000, help="Adam steps (5000)")
+    codebook.add_argument("--batch", type=_integer("--batch", 1), default=2048,
+                          help="data rows per Adam step (2048; at least M: all rows)")
+    codebook.add_argument("--probe", type=_integer("--probe", 1), default=4, help="IVF lists scanned per query (4)")
+    codebook.add_argument("--queries", type=_integer("--queries", 1), default=1000,
+                          help="held-out queries for recall@10 (1000)")
+    codebook.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
+    codebook.add_argument("--out", "-o", type=_out_path, help=f"write the joint codebook ({', '.join(SUFFIXES)})")
+    codebook.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return p
 
 
@@ -638,6 +657,51 @@ def _cmd_compare(args) -> tuple[dict, str, int]:
         return command(args, _progress)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+def _cmd_codebook(args) -> tuple[dict, str]:
+    from . import codebook as cb
+
+    try:
+        if args.data is not None:
+            if args.clusters is not None:
+                raise ValueError("--clusters applies to --synthetic data only")
+            data = cb.load_data(args.data)
+            order = np.random.default_rng([args.seed, 0x9E]).permutation(len(data))
+            if args.queries >= len(data):
+                raise ValueError(f"--queries must be below the data's {len(data)} rows, not {args.queries}")
+            data, queries = data[order[args.queries:]], data[order[:args.queries]]
+            source = args.data
+        else:
+            m, dim = cb.parse_shape(args.synthetic)
+            all_rows = cb.synthetic(m + args.queries, dim, args.clusters or 100, args.seed, args.spread)
+            data, queries = all_rows[:m], all_rows[m:]
+            source = f"synthetic {m}x{dim}, {args.clusters or 100} clusters, spread {args.spread:g}"
+        with _progress(None, "step") as bar:
+            result, joint = cb.compare(data, queries, args.codewords, args.lam, args.steps, args.seed, args.probe,
+                                       args.batch, on_progress=bar.update)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    result = {"command": "codebook", "data": source, "points": len(data), "dim": data.shape[1],
+              "queries": len(queries), "codewords": args.codewords, "lambda": args.lam, "steps": args.steps,
+              "batch": min(args.batch, len(data)), "probe": args.probe, "seed": args.seed, **result, "out": None}
+    km, jt, ch = result["kmeans"], result["joint"], result["change"]
+    text = [f"spherecode codebook: {source}, {len(queries)} queries; N={args.codewords}, λ={args.lam:g}, "
+            f"{args.steps} steps, probe {args.probe}, seed {args.seed}",
+            "              MSE        min distance   recall@10   seconds",
+            f"  k-means++   {km['mse']:.6f}   {km['min_distance']:.6f}       {km['recall']:.4f}      "
+            f"{km['seconds']:.1f}",
+            f"  joint       {jt['mse']:.6f}   {jt['min_distance']:.6f}       {jt['recall']:.4f}      "
+            f"{jt['seconds']:.1f}",
+            f"  change      {ch['mse_pct']:+.2f} %    {ch['min_distance_pct']:+.2f} %        "
+            f"{ch['recall_points']:+.2f} pt   (target min distance {result['target']:.6f})"]
+    if args.out:
+        try:
+            write_code(args.out, joint, {"codebook": source, "lambda": args.lam, "seed": args.seed})
+        except OSError as exc:
+            _print(args, result, "\n".join(text))
+            raise UsageError(f"{exc} (the result is printed above)") from None
+        result["out"] = str(args.out)
+        text.append(f"  wrote       {args.out}")
+    return result, "\n".join(text)
 
 
 def _print(args, result: dict, text: str) -> None:
@@ -682,6 +746,8 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_emulate(args)
         elif args.command == "compare":
             result, text, status = _cmd_compare(args)
+        elif args.command == "codebook":
+            result, text = _cmd_codebook(args)
         else:
             result, text = _cmd_bench(args)
         _print(args, result, text)
