@@ -25,6 +25,8 @@ class VectorStep(wiring.Component):
 
     def __init__(self, dp: Datapath):
         self.dp = dp
+        #: Fewest cycles between two inputs.
+        self.interval = 1
         self.normalise_latency = 3
         self.force_latency = self.normalise_latency + dp.force_norm.latency + dp.force_rsqrt.latency + dp.direction.latency
         self.moved_latency = self.force_latency + dp.move.latency + 1
