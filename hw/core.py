@@ -26,9 +26,9 @@ class UpdaterCore(wiring.Component):
     - ``busy``, ``done`` (a pulse when the last new vector is in the output buffer), ``error``;
     - ``cycles`` — cycles from ``start`` to ``done`` of the last iteration; ``move_norm``, ``delta_min``.
 
-    With coordinates offered back to back, exactly: :meth:`cycles_for` = N·D + (N + 1)·max(⌈N/L⌉, C) +
+    With coordinates offered back to back, exactly: :meth:`cycles_for` = N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ +
     :attr:`tail` + 1, where C = ``updater.row_min`` is the per-vector step's interval (a row shorter than C
-    waits). ``lanes`` is 1..16.
+    waits; the last row's result does not wait). ``lanes`` is 1..16.
     """
 
     def __init__(self, fmt: Q = Q(3, 44), nmax: int = 64, dmax: int = 3, lanes: int = 1):
@@ -55,7 +55,7 @@ class UpdaterCore(wiring.Component):
 
     def cycles_for(self, n: int, d: int) -> int:
         """The exact cycle count of one iteration (``start`` to ``done``), inputs back to back."""
-        return n * d + (n + 1) * self.updater.row_cycles(n) + self.tail + 1
+        return n * d - n + self.updater.cycles(n) + 2
 
     def elaborate(self, platform):
         m = Module()

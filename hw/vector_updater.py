@@ -2,10 +2,14 @@
 force accumulation, and the per-vector step.
 
 Schedule. After the N vectors are loaded, rows k = 0 … N stream every r_i out of the memory once, L at a
-time (memory banked by i mod L): ⌈N/L⌉ cycles per row. In row k the δ path computes δ_k = min_i d²(r_k, r_i)
-while the force path — the same read, one cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1},
-r_i)) (r_{k−1} − r_i), so both consume one read. The pair i = j is masked, not skipped; lanes past N are
-masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
+time (memory banked by i mod L, 1 ≤ L ≤ 16; banks, addresses and indices come from counters): ⌈N/L⌉ cycles
+of reads per row, and a row lasts max(⌈N/L⌉, C) cycles, C the per-vector step's interval (a shorter row
+waits). In row k the δ path computes δ_k = min_i d²(r_k, r_i) while the force path — the same read, one
+cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1}, r_i)) (r_{k−1} − r_i), so both consume one
+read. Each lane has one squared-distance unit: the δ path's d² row goes into a double-buffered block RAM
+(2·⌈Nmax/L⌉ words, halves by row parity) and the force path reads row k − 1 back while row k passes; the
+difference r_{k−1} − r_i for the force product is one subtraction. The pair i = j is masked, not skipped;
+lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
 """
 
@@ -34,8 +38,9 @@ class VectorUpdater(wiring.Component):
     - ``start`` — a pulse: load N vectors, then compute; ``busy`` while running; ``done`` pulses at the end;
     - ``move_norm`` — S = Σ_j |r'_j − r_j|²; ``delta_min`` — min_j δ_j; both valid from ``done``.
 
-    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading:
-    :meth:`cycles` = N + (N + 1)·⌈N/L⌉ + :attr:`tail`.
+    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
+    :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
+    :class:`~.vector_step.VectorStep`'s interval max(Dmax, 3). ``lanes`` must be an int in 1..16.
     """
 
     def __init__(self, dp: Datapath, lanes: int = 1):
@@ -70,9 +75,11 @@ class VectorUpdater(wiring.Component):
         return max(-(-n // self.lanes), self.row_min)
 
     def cycles(self, n: int) -> int:
-        """Cycles from ``start`` to ``done`` for N vectors offered back to back:
-        N + (N + 1)·max(⌈N/L⌉, :attr:`row_min`) + :attr:`tail` (exact)."""
-        return n + (n + 1) * self.row_cycles(n) + self.tail
+        """Cycles from ``start`` to ``done`` for N vectors offered back to back, exactly:
+        N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail` — rows 0 … N − 1 last
+        :meth:`row_cycles`, and the last row's result leaves :attr:`tail` cycles after its last read,
+        whether or not the row then waits."""
+        return n + n * self.row_cycles(n) + -(-n // self.lanes) + self.tail
 
     def elaborate(self, platform):
         m = Module()
