@@ -129,14 +129,21 @@ class CoreConfig:
         return self._derived["updater"]
 
     @property
+    def updater(self):
+        """The configuration's :class:`~.vector_updater.VectorUpdater`, parameters only (never elaborated):
+        its lane check, row length and latencies are the source of :meth:`cycles`."""
+        return self._updater()
+
+    @property
     def tail(self) -> int:
         """T: the cycles after the last row until ``done``, from the RTL's latency attributes."""
         return self._updater().tail + 2
 
     def cycles(self, n: int, d: int) -> int:
         """The exact cycle count of one iteration (``start`` to ``done``), inputs back to back:
-        N·D + (N + 1)·⌈N/L⌉ + T. The core's counter gives exactly this (tested under Verilator)."""
-        return n * d + (n + 1) * -(-n // self.lanes) + self.tail
+        N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T, C the per-vector step's interval (a row shorter than C waits;
+        the last row's result does not). The core's counter gives exactly this (tested under Verilator)."""
+        return n * d + n * self._updater().row_cycles(n) + -(-n // self.lanes) + self.tail
 
     def fits(self, n: int, d: int) -> bool:
         """Whether the core computes N vectors of D coordinates (2 ≤ N ≤ Nmax, 2 ≤ D ≤ Dmax)."""

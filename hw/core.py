@@ -25,7 +25,9 @@ class UpdaterCore(wiring.Component):
     - ``cycles`` — cycles from ``start`` to ``done`` of the last iteration; ``move_norm``, ``delta_min``.
 
     Parameter: ``config`` (:class:`~.config.CoreConfig`; default ``CoreConfig()``). With coordinates
-    offered back to back, ``cycles`` = :meth:`CoreConfig.cycles <.config.CoreConfig.cycles>` (N, D).
+    offered back to back, ``cycles`` = :meth:`CoreConfig.cycles <.config.CoreConfig.cycles>` (N, D) =
+    N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T, where C is the per-vector step's interval (a row shorter than C
+    waits; the last row's result does not wait).
     """
 
     def __init__(self, config: CoreConfig | None = None):

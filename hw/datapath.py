@@ -13,13 +13,13 @@ w_ji = (δ_j / d²_ji)^(β/2)  :class:`~.weight.RepulsionWeight`           UQ1.f
 w_ji (r_j − r_i)            :class:`~.multiplier.Multiplier` (nearest)  Q(i + 1).(f + 2)
 F*_j = Σ_i …                exact accumulator                           Q(bits(nmax) + 2).(f + 2)
 F̂_j = F*_j · 2^s            block normalisation (max |F*_jd| ∈ [½, 1))  Q2.f (floor)
-|F̂_j|²                      :class:`~.distance.SquaredDistance` to 0    UQ3.f
+|F̂_j|²                      :class:`~.distance.SerialSquaredDistance`   UQ3.f
 1/|F̂_j|                     :class:`~.rsqrt.RSqrt`                      mantissa UQ1.f, exponent
 F_j = F̂_j / |F̂_j|           :class:`~.scale.Scale`                      Q2.f
 α_j = δ_j · 1/(2β)          :class:`~.multiplier.Multiplier` (nearest)  UQ1.(f + 4); 1/(2β) in UQ1.(f + 4)
 r*_j = r_j + α_j F_j        :class:`~.multiplier.Multiplier`, add       Q(i).f, saturated
-r'_j = r*_j / |r*_j|        SquaredDistance to 0, RSqrt, Scale          Q(i).f
-S_j = |r'_j − r_j|²         :class:`~.distance.SquaredDistance`         UQ3.f; S = Σ_j S_j exact
+r'_j = r*_j / |r*_j|        SerialSquaredDistance, RSqrt, Scale         Q(i).f
+S_j = |r'_j − r_j|²         :class:`~.distance.SerialSquaredDistance`   UQ3.f; S = Σ_j S_j exact
 ==========================  ==========================================  ==================================
 
 β/2 arrives in UQ17.16 (:func:`~.weight.half_beta_format`). Every sum is exact, so the result does not
@@ -28,7 +28,7 @@ depend on the order of reduction (and so not on the number of lanes).
 
 from __future__ import annotations
 
-from .distance import RunningMin, SquaredDistance, d2_format
+from .distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from .fixed import Q
 from .multiplier import Multiplier
 from .pipeline import parameters_only
@@ -83,15 +83,15 @@ class Datapath:
             "running_min": lambda: RunningMin(self.d2_fmt),
             "weight": lambda: RepulsionWeight(self.d2_fmt),
             "force_product": lambda: Multiplier(w_fmt, self.diff_fmt, self.prod_fmt),
-            "force_norm": lambda: SquaredDistance(self.unit_fmt, dmax),
+            "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax),
             "force_rsqrt": lambda: RSqrt(self.d2_fmt),
             "direction": lambda: Scale(self.unit_fmt, mant_fmt, self.unit_fmt),
             "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt),
             "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt),
-            "moved_norm": lambda: SquaredDistance(fmt, dmax),
+            "moved_norm": lambda: SerialSquaredDistance(fmt, dmax),
             "moved_rsqrt": lambda: RSqrt(self.d2_fmt),
             "renormalise": lambda: Scale(fmt, mant_fmt, fmt),
-            "move_norm": lambda: SquaredDistance(fmt, dmax),
+            "move_norm": lambda: SerialSquaredDistance(fmt, dmax),
         }
         # One instance of each, for the model and for reading latencies; the gateware makes its own
         # copies with :meth:`make` (an elaboratable can be placed in a design only once).

@@ -11,7 +11,7 @@ from .fixed import Q, round_shift, saturate
 from .multiplier import LimbProduct
 from .pipeline import delay
 
-__all__ = ["SquaredDistance", "RunningMin", "GUARD_BITS", "d2_format"]
+__all__ = ["SquaredDistance", "SerialSquaredDistance", "RunningMin", "GUARD_BITS", "d2_format"]
 
 #: Fraction bits kept below the output's when each square is truncated before the sum.
 GUARD_BITS = 4
@@ -70,6 +70,57 @@ class SquaredDistance(wiring.Component):
             terms, level = nxt, level + 1
         m.d.sync += self.o.payload.eq(saturate(round_shift(terms[0], GUARD_BITS, "nearest"), self.out_fmt))
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
+        return m
+
+
+class SerialSquaredDistance(wiring.Component):
+    """:class:`SquaredDistance` with the coordinates in series: one square, an exact accumulator.
+
+    The same arithmetic (exact difference, exact square truncated to f + ``GUARD_BITS`` fraction bits,
+    exact sum, rounding to nearest, saturation to :func:`d2_format`), so the same result bit for bit: the
+    sum is exact, its order does not matter. Ports: ``i`` — stream of ``{a, b, first, last}``, one
+    coordinate pair per cycle, ``first`` on a vector's first coordinate and ``last`` on its last; ``o`` —
+    d², valid for one cycle :attr:`latency` = 5 + 4 cycles after the ``last`` input, held until the next
+    result. ``dim`` (the vector length the parameters describe) is for the model; any run of coordinates
+    from ``first`` to ``last`` is summed.
+    """
+
+    latency = 1 + 1 + LimbProduct.LATENCY + 1 + 1 + 1
+
+    def __init__(self, fmt: Q, dim: int):
+        self.fmt, self.dim = fmt, dim
+        self.out_fmt = d2_format(fmt)
+        layout = data.StructLayout({"a": fmt.shape(), "b": fmt.shape(), "first": 1, "last": 1})
+        super().__init__({
+            "i": In(stream.Signature(layout, always_ready=True)),
+            "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        f, w = self.fmt.f, self.fmt.width
+        p = self.i.payload
+        a, b = Signal(self.fmt.shape()), Signal(self.fmt.shape())
+        m.d.sync += [a.eq(p.a), b.eq(p.b)]
+        diff = Signal(signed(w + 1))
+        m.d.sync += diff.eq(a - b)
+        m.submodules.sq = sq = LimbProduct(diff.shape(), diff.shape())
+        m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
+        sq_width = 2 * (w + 1) - (f - GUARD_BITS)
+        trunc = Signal(unsigned(sq_width))
+        m.d.sync += trunc.eq(sq.p >> (f - GUARD_BITS))
+        to_trunc = 1 + 1 + LimbProduct.LATENCY + 1
+        valid = delay(m, self.i.valid, to_trunc, "valid")
+        first = delay(m, self.i.valid & p.first, to_trunc, "first")
+        last = delay(m, self.i.valid & p.last, to_trunc, "last")
+        acc = Signal(unsigned(sq_width + 8))  # room for 256 terms
+        with m.If(valid):
+            m.d.sync += acc.eq(Mux(first, 0, acc) + trunc)
+        done = Signal()
+        m.d.sync += done.eq(last)
+        with m.If(done):
+            m.d.sync += self.o.payload.eq(saturate(round_shift(acc, GUARD_BITS, "nearest"), self.out_fmt))
+        m.d.sync += self.o.valid.eq(done)
         return m
 
 

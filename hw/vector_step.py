@@ -1,13 +1,21 @@
 """Steps 3–5 for one vector, once per row: normalise the force, step, renormalise, and the move S_j.
 
 F̂ = F*·2^s (block normalisation), F = F̂/|F̂|, r* = r + (δ/2β) F, r' = r*/|r*|, S_j = |r' − r|², in the
-formats of :class:`~.datapath.Datapath`. Pipelined: one vector per clock could enter (the updater sends
-one per row), :attr:`latency` cycles to the result.
+formats of :class:`~.datapath.Datapath`.
+
+Time-multiplexed over the coordinates: the updater sends one vector per row, so every vector-wide unit
+exists once and takes the vector's ``dmax`` coordinates one per cycle — one square-and-accumulate per norm
+(:class:`~.distance.SerialSquaredDistance`: |F̂|², |r*|², |r' − r|²), one :class:`~.scale.Scale` per
+normalisation, one multiplier for the move, plus one reciprocal square root per normalisation and one
+multiplier for α = δ/(2β), each used once per vector. A new vector may enter every :attr:`interval` =
+max(``dmax``, 3) cycles; the updater makes a row wait when it is shorter than that. The arithmetic is that of the
+fully parallel step, bit for bit: every sum is exact.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, unsigned
+import numpy as np
+from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,17 +27,29 @@ __all__ = ["VectorStep"]
 
 
 class VectorStep(wiring.Component):
-    """Ports: ``i`` — stream of ``{force, r, delta}`` (F*_j raw in the accumulator format, r_j, δ_j);
-    ``step`` — 1/(2β) raw (UQ1.(f + 4)), held during an iteration; ``o`` — stream of ``{r, s}`` (r'_j and
-    S_j). Always ready; :attr:`latency` cycles; coordinates beyond the runtime D are zero in and out."""
+    """Ports: ``i`` — stream of ``{force, r, delta}`` (F*_j raw in the accumulator format, r_j, δ_j), at
+    most one valid input every :attr:`interval` cycles; ``step`` — 1/(2β) raw (UQ1.(f + 4)), held during an
+    iteration; ``o`` — stream of ``{r, s}`` (r'_j and S_j). Always ready; :attr:`latency` cycles from an
+    input to its output; coordinates beyond the runtime D are zero in and out.
+
+    Schedule (cycles after the input; Dm = ``dmax``, each serial stage takes coordinate d at its start + d):
+    F̂ at 4 (block normalisation), |F̂|² → 1/|F̂| → F = F̂/|F̂| → r* = r + α F → |r*|² → 1/|r*| →
+    r' = r*/|r*| → S_j = |r' − r|²; :attr:`latency` = 4 + 3(Dm − 1 + L_norm) + 2 L_rsqrt + 2 L_scale
+    + L_move + 1, the L being the units' latencies."""
 
     def __init__(self, dp: Datapath):
         self.dp = dp
-        self.normalise_latency = 3
-        self.force_latency = self.normalise_latency + dp.force_norm.latency + dp.force_rsqrt.latency + dp.direction.latency
-        self.moved_latency = self.force_latency + dp.move.latency + 1
-        self.new_latency = self.moved_latency + dp.moved_norm.latency + dp.moved_rsqrt.latency + dp.renormalise.latency
-        self.latency = 1 + self.new_latency + dp.move_norm.latency
+        dm = dp.dmax
+        #: Fewest cycles between two inputs: one per coordinate, and at least 3 (the block normalisation
+        #: reads the held input for three cycles).
+        self.interval = max(dm, 3)
+        self.fhat_at = 4
+        self.direction_at = self.fhat_at + dm - 1 + dp.force_norm.latency + dp.force_rsqrt.latency
+        self.move_at = self.direction_at + dp.direction.latency
+        self.moved_at = self.move_at + dp.move.latency + 1
+        self.renormalise_at = self.moved_at + dm - 1 + dp.moved_norm.latency + dp.moved_rsqrt.latency
+        self.new_at = self.renormalise_at + dp.renormalise.latency
+        self.latency = self.new_at + dm - 1 + dp.move_norm.latency
         vec = lambda fmt: data.ArrayLayout(fmt.shape(), dp.dmax)  # noqa: E731
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
@@ -39,85 +59,127 @@ class VectorStep(wiring.Component):
                                       always_ready=True)),
         })
 
+    def compute(self, r, delta, force, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The bit-exact model: (r', S_j) for rows of raw r (…, D), δ (…) and F* (…, D, accumulator
+        format), with raw 1/(2β) ``step``; D ≤ ``dmax`` (the RTL's coordinates past D are zero and stay
+        zero). Vectorised over the leading axes; the same steps, widths and roundings as the RTL."""
+        from ..host.model import units  # the unit models (imported here: host.model imports this module)
+        from ..host.model.fixedpoint import bit_length, saturate
+
+        dp = self.dp
+        r, delta, force = (np.asarray(x, dtype=np.int64) for x in (r, delta, force))
+        zeros = np.zeros_like(r)
+        # Block normalisation: F̂ = F* · 2^(f − P), P the bit length of max_d |F*_d| (floor).
+        shift = dp.unit_fmt.f - bit_length(np.max(np.abs(force), axis=-1))[..., None]
+        fhat = (force << np.maximum(shift, 0)) >> np.minimum(np.maximum(-shift, 0), 63)
+        mant, exp = units.rsqrt(dp.force_rsqrt, units.squared_distance(dp.force_norm, fhat, zeros))
+        direction = units.scale(dp.direction, fhat, mant[..., None], exp[..., None])
+        alpha = units.multiply(dp.step, delta, np.full_like(delta, step))
+        moved = saturate(r + units.multiply(dp.move, alpha[..., None], direction), dp.fmt)
+        mant, exp = units.rsqrt(dp.moved_rsqrt, units.squared_distance(dp.moved_norm, moved, zeros))
+        new = units.scale(dp.renormalise, moved, mant[..., None], exp[..., None])
+        return new, units.squared_distance(dp.move_norm, new, r)
+
     def elaborate(self, platform):
         m = Module()
-        dp, dmax = self.dp, self.dp.dmax
-        vec = lambda fmt: data.ArrayLayout(fmt.shape(), dmax)  # noqa: E731
+        dp, dm = self.dp, self.dp.dmax
+        vec = lambda fmt: data.ArrayLayout(fmt.shape(), dm)  # noqa: E731
+        # The input, held until the next one (at least ``interval`` cycles).
         force, r, delta = Signal(vec(dp.acc_fmt)), Signal(vec(dp.fmt)), Signal(dp.d2_fmt.shape())
-        m.d.sync += [force.eq(self.i.payload.force), r.eq(self.i.payload.r), delta.eq(self.i.payload.delta)]
-        t = 1  # the cycle at which the values being built are available
+        with m.If(self.i.valid):
+            m.d.sync += [force.eq(self.i.payload.force), r.eq(self.i.payload.r), delta.eq(self.i.payload.delta)]
+        history = Signal(self.latency, name="valid_history")  # bit t − 1: an input came t cycles ago
+        m.d.sync += history.eq(Cat(self.i.valid, history[:-1]))
 
-        # Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1.
+        def at(t):
+            """The input's valid pulse, ``t`` cycles later."""
+            return self.i.valid if t == 0 else history[t - 1]
+
+        # Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1 (F̂ ready at 4).
         w_acc, f = dp.acc_fmt.width, dp.unit_fmt.f
         ored = Signal(unsigned(w_acc))
-        m.d.sync += ored.eq(_or_all(abs(force[d]) for d in range(dmax)))
-        force2 = delay(m, force, 1, "force")
+        m.d.sync += ored.eq(_or_all(abs(force[d]) for d in range(dm)))
         length = Signal(range(w_acc + 1))  # bit length of ored
         for bit in range(w_acc):
             with m.If(ored[bit]):
                 m.d.comb += length.eq(bit + 1)
-        length3 = Signal.like(length)
-        m.d.sync += length3.eq(length)
-        force3 = delay(m, force2, 1, "force")
-        fhat = Signal(vec(dp.unit_fmt))
         left = Signal(range(w_acc + 1))
-        m.d.comb += left.eq(w_acc - length3)
-        for d in range(dmax):
-            m.d.sync += fhat[d].eq((force3[d] << left) >> (w_acc - f))
-        t += self.normalise_latency
+        m.d.sync += left.eq(w_acc - length)
+        fhat = Signal(vec(dp.unit_fmt))
+        for d in range(dm):
+            m.d.sync += fhat[d].eq((force[d] << left) >> (w_acc - f))
 
-        # F = F̂ / |F̂|
-        direction = _divide_by_norm(m, dp, fhat, ("force_norm", "force_rsqrt", "direction"), "fhat")
-        t += dp.force_norm.latency + dp.force_rsqrt.latency + dp.direction.latency
-        assert t == 1 + self.force_latency
+        # F = F̂ / |F̂|, coordinate by coordinate
+        fhat_s = _serialise(m, fhat, at(self.fhat_at), "fhat")
+        direction = _divide_by_norm(m, dp, fhat_s, at, self.fhat_at, ("force_norm", "force_rsqrt", "direction"))
 
-        # α = δ · 1/(2β), timed to meet F; r* = r + α F
-        step = _unit(m, dp.make("step"), "step", {"a": delay(m, delta, t - 1 - dp.step.latency, "delta"),
+        # α = δ · 1/(2β), ready at move_at and steady for dm cycles (δ is held); r* = r + α F
+        step = _unit(m, dp.make("step"), "step", {"a": delay(m, delta, self.move_at - dp.step.latency - 1, "delta"),
                                                   "b": self.step})
-        r_at = {"t": 1, "r": r}
-
-        def r_until(when):
-            r_at["r"] = delay(m, r_at["r"], when - r_at["t"], f"r{when}")
-            r_at["t"] = when
-            return r_at["r"]
-
-        moved = Signal(vec(dp.fmt))
-        mv = [_unit(m, dp.make("move"), f"move{d}", {"a": step.o.payload, "b": direction[d]}) for d in range(dmax)]
-        t += dp.move.latency
-        r_now = r_until(t)
-        for d in range(dmax):
-            m.d.sync += moved[d].eq(saturate(r_now[d] + mv[d].o.payload, dp.fmt))
-        t += 1
-        assert t == 1 + self.moved_latency
+        r_s = _serialise(m, r, at(1), "r")
+        mv = _unit(m, dp.make("move"), "move", {"a": step.o.payload, "b": direction})
+        moved = Signal(dp.fmt.shape())
+        m.d.sync += moved.eq(saturate(delay(m, r_s, self.moved_at - 2, "r_moved") + mv.o.payload, dp.fmt))
 
         # r' = r* / |r*|
-        new = _divide_by_norm(m, dp, moved, ("moved_norm", "moved_rsqrt", "renormalise"), "moved")
-        t += dp.moved_norm.latency + dp.moved_rsqrt.latency + dp.renormalise.latency
-        new_vec = Signal(vec(dp.fmt))
-        m.d.comb += [new_vec[d].eq(new[d]) for d in range(dmax)]
+        new = _divide_by_norm(m, dp, moved, at, self.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"))
 
-        # S_j = |r' − r|²
-        s = _unit(m, dp.make("move_norm"), "move_norm", {"a": new_vec, "b": r_until(t)})
-        t += dp.move_norm.latency
-        assert t == self.latency
+        # S_j = |r' − r|², and r' gathered into a vector as S_j completes
+        s = _serial_norm(m, dp.make("move_norm"), "move_norm", new, delay(m, r_s, self.new_at - 1, "r_new"),
+                         at, self.new_at)
+        gather_at = self.latency - dm
+        out = _gather(m, delay(m, new, gather_at - self.new_at, "new"), dm, "new")
         m.d.comb += [
-            self.o.payload.r.eq(delay(m, new_vec, dp.move_norm.latency, "new")),
-            self.o.payload.s.eq(s.o.payload),
-            self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid")),
+            self.o.payload.r.eq(out),
+            self.o.payload.s.eq(s),
+            self.o.valid.eq(at(self.latency)),
         ]
         return m
 
 
-def _divide_by_norm(m: Module, dp: Datapath, x, units: tuple[str, str, str], name: str) -> list:
-    """x / |x| coordinate by coordinate: squared norm, reciprocal square root, one scaling per coordinate
-    (the three datapath units named in ``units``); ``latency`` of the three added up."""
+def _serialise(m: Module, vector, pulse, name: str):
+    """The coordinates of ``vector`` one per cycle, coordinate d ``d`` cycles after ``pulse`` (from
+    ``vector`` as it is when ``pulse`` is high)."""
+    dim = vector.shape().length
+    rest = Signal(data.ArrayLayout(vector.shape().elem_shape, max(1, dim - 1)), name=f"{name}_rest")
+    coord = Signal(vector.shape().elem_shape, name=f"{name}_coord")
+    with m.If(pulse):
+        m.d.comb += coord.eq(vector[0])
+        m.d.sync += [rest[k].eq(vector[k + 1]) for k in range(dim - 1)]
+    with m.Else():
+        m.d.comb += coord.eq(rest[0])
+        m.d.sync += [rest[k].eq(rest[k + 1]) for k in range(dim - 2)]
+    return coord
+
+
+def _gather(m: Module, coord, dim: int, name: str):
+    """A vector of the last ``dim`` values of the coordinate stream ``coord`` (coordinate 0 the oldest)."""
+    out = Signal(data.ArrayLayout(coord.shape(), dim), name=f"{name}_vector")
+    m.d.sync += [out[k].eq(out[k + 1]) for k in range(dim - 1)] + [out[dim - 1].eq(coord)]
+    return out
+
+
+def _serial_norm(m: Module, unit, name: str, a, b, at, start: int):
+    """|a − b|² of the coordinate streams ``a`` and ``b`` that begin ``start`` cycles after the input;
+    the result is valid ``dmax − 1 + unit.latency`` cycles after ``start`` and held until the next."""
+    dm = unit.dim
+    m.submodules[name] = unit
+    m.d.comb += [unit.i.valid.eq(_or_all(at(start + k) for k in range(dm))), unit.i.payload.a.eq(a),
+                 unit.i.payload.b.eq(b), unit.i.payload.first.eq(at(start)),
+                 unit.i.payload.last.eq(at(start + dm - 1))]
+    return unit.o.payload
+
+
+def _divide_by_norm(m: Module, dp: Datapath, x, at, start: int, units: tuple[str, str, str]):
+    """x / |x| for the coordinate stream ``x`` beginning ``start`` cycles after the input: serial squared
+    norm, reciprocal square root (steady for a whole vector: its input is held), one scaling per
+    coordinate; the result stream begins ``dmax − 1`` + the three units' latencies after ``start``."""
     norm_name, rsqrt_name, scale_name = units
-    norm = _unit(m, dp.make(norm_name), norm_name, {"a": x, "b": [0] * dp.dmax})
-    rsq = _unit(m, dp.make(rsqrt_name), rsqrt_name, norm.o.payload)
-    late = delay(m, x, getattr(dp, norm_name).latency + getattr(dp, rsqrt_name).latency, name)
-    return [_unit(m, dp.make(scale_name), f"{scale_name}{d}",
-                  {"x": late[d], "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp}).o.payload
-            for d in range(dp.dmax)]
+    norm = _serial_norm(m, dp.make(norm_name), norm_name, x, 0, at, start)
+    rsq = _unit(m, dp.make(rsqrt_name), rsqrt_name, norm)
+    late = delay(m, x, dp.dmax - 1 + getattr(dp, norm_name).latency + getattr(dp, rsqrt_name).latency, f"{norm_name}_x")
+    return _unit(m, dp.make(scale_name), scale_name,
+                 {"x": late, "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp}).o.payload
 
 
 def _or_all(values):

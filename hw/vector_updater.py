@@ -2,16 +2,20 @@
 force accumulation, and the per-vector step.
 
 Schedule. After the N vectors are loaded, rows k = 0 … N stream every r_i out of the memory once, L at a
-time (memory banked by i mod L): ⌈N/L⌉ cycles per row. In row k the δ path computes δ_k = min_i d²(r_k, r_i)
-while the force path — the same read, one cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1},
-r_i)) (r_{k−1} − r_i), so both consume one read. The pair i = j is masked, not skipped; lanes past N are
-masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
+time (memory banked by i mod L, 1 ≤ L ≤ 16; banks, addresses and indices come from counters): ⌈N/L⌉ cycles
+of reads per row, and a row lasts max(⌈N/L⌉, C) cycles, C the per-vector step's interval (a shorter row
+waits). In row k the δ path computes δ_k = min_i d²(r_k, r_i) while the force path — the same read, one
+cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1}, r_i)) (r_{k−1} − r_i), so both consume one
+read. Each lane has one squared-distance unit: the δ path's d² row goes into a double-buffered block RAM
+(2·⌈Nmax/L⌉ words, halves by row parity) and the force path reads row k − 1 back while row k passes; the
+difference r_{k−1} − r_i for the force product is one subtraction. The pair i = j is masked, not skipped;
+lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,7 +23,10 @@ from .datapath import Datapath
 from .pipeline import delay, parameters_only
 from .vector_step import VectorStep, _unit
 
-__all__ = ["VectorUpdater"]
+__all__ = ["VectorUpdater", "MAX_LANES"]
+
+#: Most lanes a :class:`VectorUpdater` builds (memory banks, squared-distance units, weights).
+MAX_LANES = 16
 
 
 class VectorUpdater(wiring.Component):
@@ -31,17 +38,19 @@ class VectorUpdater(wiring.Component):
     - ``start`` — a pulse: load N vectors, then compute; ``busy`` while running; ``done`` pulses at the end;
     - ``move_norm`` — S = Σ_j |r'_j − r_j|²; ``delta_min`` — min_j δ_j; both valid from ``done``.
 
-    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading:
-    :meth:`cycles` = N + (N + 1)·⌈N/L⌉ + :attr:`tail`.
+    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
+    :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
+    :class:`~.vector_step.VectorStep`'s interval max(Dmax, 3). ``lanes`` must be an int in 1..16.
     """
 
     def __init__(self, dp: Datapath, lanes: int = 1):
-        if lanes not in (1, 2, 4):
-            raise ValueError("lanes must be 1, 2 or 4")
+        if not (isinstance(lanes, int) and 1 <= lanes <= MAX_LANES):
+            raise ValueError(f"lanes must be in 1..{MAX_LANES}, not {lanes!r}")
         self.dp, self.lanes = dp, lanes
-        self.shift = lanes.bit_length() - 1  # i // L = i >> shift
         self.depth = -(-dp.nmax // lanes)
         self.step_unit = parameters_only(VectorStep(dp))
+        #: Fewest cycles a row lasts: the per-vector step takes a vector at most every ``interval`` cycles.
+        self.row_min = self.step_unit.interval
         lsd, lw, lm = dp.distance.latency, dp.weight.latency, dp.force_product.latency
         # read (1) → force stage (1) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep → o
         self.force_latency = 1 + 1 + lsd + lw + lm + 1 + 1
@@ -60,16 +69,26 @@ class VectorUpdater(wiring.Component):
             "delta_min": Out(dp.d2_fmt.shape()),
         })
 
+    def row_cycles(self, n: int) -> int:
+        """Cycles of one row: max(⌈N/L⌉, :attr:`row_min`) — a row shorter than the per-vector step's
+        interval waits (its last cycles read nothing)."""
+        return max(-(-n // self.lanes), self.row_min)
+
     def cycles(self, n: int) -> int:
-        """Cycles from ``start`` to ``done`` for N vectors offered back to back."""
-        return n + (n + 1) * -(-n // self.lanes) + self.tail
+        """Cycles from ``start`` to ``done`` for N vectors offered back to back, exactly:
+        N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail` — rows 0 … N − 1 last
+        :meth:`row_cycles`, and the last row's result leaves :attr:`tail` cycles after its last read,
+        whether or not the row then waits."""
+        return n + n * self.row_cycles(n) + -(-n // self.lanes) + self.tail
 
     def elaborate(self, platform):
         m = Module()
         dp, lanes = self.dp, self.lanes
         vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
         n = Signal.like(self.n)
-        rows_len = Signal(range(self.depth + 1))  # ⌈N/L⌉
+        rows_len = Signal(range(self.depth + 1))  # ⌈N/L⌉, counted while loading
+        row_len = Signal(range(max(self.depth, self.row_min) + 1))  # max(⌈N/L⌉, row_min), once loaded
+        m.d.comb += row_len.eq(Mux(rows_len < self.row_min, self.row_min, rows_len))
 
         banks = []
         for b in range(lanes):
@@ -79,7 +98,11 @@ class VectorUpdater(wiring.Component):
 
         # ---- control: IDLE → LOAD → COMPUTE → WAIT → IDLE
         load_bank, load_addr, loaded = Signal(range(lanes)), Signal(range(self.depth)), Signal(range(dp.nmax + 1))
-        row, addr = Signal(range(dp.nmax + 2)), Signal(range(self.depth))
+        row, tick = Signal(range(dp.nmax + 2)), Signal(range(max(self.depth, self.row_min)))
+        addr = Signal(range(self.depth))  # the read address: tick, while the row reads
+        m.d.comb += addr.eq(tick)
+        base = Signal(range(self.depth * lanes + 1))  # addr · L, counted: index of lane 0's vector
+        next_bank, next_addr = Signal(range(lanes)), Signal(range(self.depth + 1))  # where r_{row+1} lies
         reading = Signal()
         outputs = Signal(range(dp.nmax + 1))
         m.d.comb += self.busy.eq(1)
@@ -88,7 +111,7 @@ class VectorUpdater(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.busy.eq(0)
                 with m.If(self.start):
-                    m.d.sync += [n.eq(self.n), rows_len.eq((self.n + lanes - 1) >> self.shift),
+                    m.d.sync += [n.eq(self.n), rows_len.eq(0),
                                  load_bank.eq(0), load_addr.eq(0), loaded.eq(0), outputs.eq(0)]
                     m.next = "LOAD"
             with m.State("LOAD"):
@@ -97,21 +120,28 @@ class VectorUpdater(wiring.Component):
                     for b, (wp, _) in enumerate(banks):
                         m.d.comb += [wp.addr.eq(load_addr), wp.data.eq(self.i.payload), wp.en.eq(load_bank == b)]
                     m.d.sync += loaded.eq(loaded + 1)
+                    with m.If(load_bank == 0):
+                        m.d.sync += rows_len.eq(rows_len + 1)
                     with m.If(load_bank == lanes - 1):
                         m.d.sync += [load_bank.eq(0), load_addr.eq(load_addr + 1)]
                     with m.Else():
                         m.d.sync += load_bank.eq(load_bank + 1)
                     with m.If(loaded + 1 == n):
-                        m.d.sync += [row.eq(0), addr.eq(0)]
+                        m.d.sync += [row.eq(0), tick.eq(0), base.eq(0),
+                                     next_bank.eq(1 % lanes), next_addr.eq(1 if lanes == 1 else 0)]
                         m.next = "COMPUTE"
             with m.State("COMPUTE"):
-                m.d.comb += reading.eq(1)
-                with m.If(addr == rows_len - 1):
-                    m.d.sync += [addr.eq(0), row.eq(row + 1)]
+                m.d.comb += reading.eq(tick < rows_len)
+                with m.If(tick == row_len - 1):
+                    m.d.sync += [tick.eq(0), base.eq(0), row.eq(row + 1)]
+                    with m.If(next_bank == lanes - 1):
+                        m.d.sync += [next_bank.eq(0), next_addr.eq(next_addr + 1)]
+                    with m.Else():
+                        m.d.sync += next_bank.eq(next_bank + 1)
                     with m.If(row == n):
                         m.next = "WAIT"
                 with m.Else():
-                    m.d.sync += addr.eq(addr + 1)
+                    m.d.sync += [tick.eq(tick + 1), base.eq(base + lanes)]
             with m.State("WAIT"):
                 with m.If((outputs == n) & ~self.o.valid):
                     m.d.sync += self.done.eq(1)
@@ -120,27 +150,27 @@ class VectorUpdater(wiring.Component):
         # ---- stage 1: memory data, with the read's tags
         for _, rp in banks:
             m.d.comb += rp.addr.eq(addr)
-        tag = data.StructLayout({"valid": 1, "row": row.shape(), "addr": addr.shape(), "first": 1, "last": 1})
+        tag = data.StructLayout({"valid": 1, "row": row.shape(), "addr": addr.shape(), "base": base.shape(),
+                                 "first": 1, "last": 1, "here": 1, "bank": next_bank.shape()})
         t0 = Signal(tag)
-        m.d.comb += [t0.valid.eq(reading), t0.row.eq(row), t0.addr.eq(addr), t0.first.eq(addr == 0),
-                     t0.last.eq(addr == rows_len - 1)]
+        m.d.comb += [t0.valid.eq(reading), t0.row.eq(row), t0.addr.eq(addr), t0.base.eq(base),
+                     t0.first.eq(tick == 0), t0.last.eq(tick == rows_len - 1),
+                     t0.here.eq(reading & (addr == next_addr)), t0.bank.eq(next_bank)]
         t1 = delay(m, t0, 1, "tag")
         lane_data = [rp.data for _, rp in banks]
-        index = [Signal(range(dp.nmax + lanes), name=f"index{b}") for b in range(lanes)]
+        index = [Signal(range(self.depth * lanes + lanes), name=f"index{b}") for b in range(lanes)]
         for b in range(lanes):
-            m.d.comb += index[b].eq(t1.addr * lanes + b)
+            m.d.comb += index[b].eq(t1.base + b)
 
         # r_k for the δ path; r_{k−1} (``previous``) for the force path. Vector k + 1 passes by in row k.
         current, previous, upcoming = Signal(vec), Signal(vec), Signal(vec)
-        nxt = Signal(range(dp.nmax + lanes + 1))
-        m.d.comb += nxt.eq(t1.row + 1)
         passing = Signal(vec)
         m.d.comb += passing.eq(lane_data[0])
         for b in range(1, lanes):
-            with m.If(index[b] == nxt):
+            with m.If(t1.bank == b):
                 m.d.comb += passing.eq(lane_data[b])
         here = Signal()
-        m.d.comb += here.eq(t1.valid & (t1.addr == (nxt >> self.shift)))
+        m.d.comb += here.eq(t1.valid & t1.here)
         with m.If(here):
             m.d.sync += upcoming.eq(passing)
         with m.If(t1.valid & t1.last):  # row boundary: r_{k+1} becomes current
@@ -151,10 +181,21 @@ class VectorUpdater(wiring.Component):
             m.d.sync += current.eq(self.i.payload)  # r_0 (the first vector loaded)
 
         # ---- δ path: d²(r_k, r_i), masked min per lane, min across lanes
-        lane_mins = []
+        lane_mins, row_d2 = [], []
         for b in range(lanes):
-            sd = _unit(m, dp.make("distance"), f"delta_distance{b}", {"a": current, "b": lane_data[b]})
+            sd = _unit(m, dp.make("distance"), f"distance{b}", {"a": current, "b": lane_data[b]})
             ts = delay(m, t1, dp.distance.latency, f"dtag{b}")
+            # The d² row, double-buffered by row parity: row k is written as it leaves the unit and read
+            # back by the force path while row k + 1 leaves it (same address, the other half), so
+            # d²(r_{k−1}, r_i) arrives one cycle after d²(r_k, r_i) left — the force path's one cycle of skew.
+            d2_ram = memory.Memory(shape=dp.d2_fmt.shape(), depth=2 << (self.depth - 1).bit_length(), init=[])
+            m.submodules[f"d2_row{b}"] = d2_ram
+            d2_w, d2_r = d2_ram.write_port(), d2_ram.read_port(transparent_for=())
+            m.d.comb += [
+                d2_w.addr.eq(Cat(ts.addr, ts.row[0])), d2_w.data.eq(sd.o.payload), d2_w.en.eq(ts.valid),
+                d2_r.addr.eq(Cat(ts.addr, ~ts.row[0])),
+            ]
+            row_d2.append(d2_r.data)
             idx = delay(m, index[b], dp.distance.latency, f"didx{b}")
             rm = dp.make("running_min")
             m.submodules[f"delta_min{b}"] = rm
@@ -188,8 +229,7 @@ class VectorUpdater(wiring.Component):
         to_product = dp.distance.latency + dp.weight.latency
         lane_acc = []
         for b in range(lanes):
-            sd = _unit(m, dp.make("distance"), f"force_distance{b}", {"a": previous, "b": data2[b]})
-            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta, "d2": sd.o.payload,
+            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta, "d2": row_d2[b],
                                                             "half_beta": self.half_beta})
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):

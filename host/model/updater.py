@@ -3,7 +3,8 @@ integers, built from the unit models and the :class:`~spherecode.hw.datapath.Dat
 
 Rows are processed in blocks (memory O(N · block · D)); within a block, every step is a vectorised unit
 model. Products are only formed where a weight is non-zero: the skipped values are exactly 0 in the RTL
-too, so this changes no bit.
+too, so this changes no bit. Steps 3–5 are :meth:`~spherecode.hw.vector_step.VectorStep.compute`, the
+model that lives beside its RTL.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
 from ..backends.base import Update
 from ..backends.hardware import FixedPointBackend, run_config
+from ...hw.pipeline import parameters_only
+from ...hw.vector_step import VectorStep
 from ..pairs import block_ranges
 from . import units
-from .fixedpoint import bit_length, saturate
 
 __all__ = ["IterationResult", "iterate", "ModelBackend"]
 
@@ -51,39 +53,19 @@ def _force(dp: Datapath, r: np.ndarray, j0: int, j1: int, hb: int) -> tuple[np.n
     return delta, acc
 
 
-def _block_normalise(dp: Datapath, acc: np.ndarray) -> np.ndarray:
-    """F̂ = F* · 2^(f − P), P the bit length of max_d |F*_d| (floor): max |F̂_d| ∈ [½, 1)."""
-    shift = dp.unit_fmt.f - bit_length(np.max(np.abs(acc), axis=1))[:, None]
-    up = np.maximum(shift, 0)
-    down = np.minimum(np.maximum(-shift, 0), 63)
-    return (acc << up) >> down
-
-
-def _vector_step(dp: Datapath, r: np.ndarray, delta: np.ndarray, acc: np.ndarray, c: int):
-    """Steps 3–5 and S_j for a block of rows."""
-    zeros = np.zeros_like(r)
-    fhat = _block_normalise(dp, acc)
-    mant, exp = units.rsqrt(dp.force_rsqrt, units.squared_distance(dp.force_norm, fhat, zeros))
-    direction = units.scale(dp.direction, fhat, mant[:, None], exp[:, None])
-    alpha = units.multiply(dp.step, delta, np.full_like(delta, c))
-    moved = saturate(r + units.multiply(dp.move, alpha[:, None], direction), dp.fmt)
-    mant, exp = units.rsqrt(dp.moved_rsqrt, units.squared_distance(dp.moved_norm, moved, zeros))
-    new = units.scale(dp.renormalise, moved, mant[:, None], exp[:, None])
-    return new, units.squared_distance(dp.move_norm, new, r)
-
-
 def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1,
             on_rows: Callable[[int], None] | None = None) -> IterationResult:
     """One iteration on raw coordinates ``r`` (N, D), D ≤ dmax, N ≤ nmax, with raw β/2 and 1/(2β);
     ``on_rows(k)`` is told after each block of k rows (progress)."""
     r = np.asarray(r, dtype=np.int64)
     n = r.shape[0]
+    step = parameters_only(VectorStep(dp))  # steps 3–5: its own bit-exact model
     ranges = block_ranges(n, max(1, _BLOCK_PAIRS // n))
 
     def work(rows):
         j0, j1 = rows
         delta, acc = _force(dp, r, j0, j1, hb)
-        new, s = _vector_step(dp, r[j0:j1], delta, acc, c)
+        new, s = step.compute(r[j0:j1], delta, acc, c)
         if on_rows is not None:
             on_rows(j1 - j0)
         return delta, new, s

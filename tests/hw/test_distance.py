@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from spherecode.host.model import units as model
-from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.hw.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from spherecode.sim.pipeline import stream_through
 
 from .rtl import FORMATS, RANDOM, check_rtl, ids
@@ -34,6 +34,28 @@ def test_squared_distance_bit_exact(fmt, dim):
     exact = np.sum((a[:RANDOM] * 2.0**-fmt.f - b[:RANDOM] * 2.0**-fmt.f) ** 2, axis=1)
     assert np.max(np.abs(expected[:RANDOM] * 2.0**-fmt.f - exact)) <= (0.5 + dim / 16) * 2.0**-fmt.f
     check_rtl(unit, [{"a": x.tolist(), "b": y.tolist()} for x, y in zip(a, b)], expected.tolist())
+
+
+@pytest.mark.parametrize("fmt, dim", [(FORMATS[0], 3), (FORMATS[1], 7)], ids=["Q3.44-D3", "Q2.20-D7"])
+def test_serial_squared_distance_is_the_parallel_one_bit_for_bit(fmt, dim):
+    """The coordinates one per cycle, vectors back to back and with gaps: the model of SquaredDistance."""
+    rng = np.random.default_rng(dim + 1)
+    unit = SerialSquaredDistance(fmt, dim)
+    count = RANDOM // dim
+    a, b = vectors(rng, fmt, count, dim), vectors(rng, fmt, count, dim)
+    b[:50] = a[:50] + rng.integers(-3, 4, (50, dim))
+    b[50:55] = a[50:55]
+    a[55], b[55] = fmt.max_raw, fmt.min_raw  # saturates
+    expected = model.squared_distance(SquaredDistance(fmt, dim), a, b)
+    assert expected[55] == d2_format(fmt).max_raw and expected[50:55].tolist() == [0] * 5
+    payloads = [{"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
+                for j in range(count) for k in range(dim)]
+    gaps = [int(rng.integers(0, 3)) if k == dim - 1 else 0 for j in range(count) for k in range(dim)]
+    out, cycles = stream_through(unit, payloads, gaps)
+    assert out == expected.tolist()
+    clock = np.concatenate([[0], np.cumsum(np.array(gaps) + 1)[:-1]])  # the clock each payload goes in
+    lasts = clock[dim - 1::dim]
+    assert cycles == (lasts + unit.latency).tolist()
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)

@@ -1,8 +1,12 @@
-"""The whole updater (UpdaterCore) under Verilator against the bit-exact model, for several lane counts."""
+"""The whole updater (UpdaterCore) under Verilator against the bit-exact model, for several lane counts
+(1, 2, 3, 4 and 16: banks by i mod L, lanes past N masked), with the exact cycle formula checked against the
+RTL's counter — for rows that read for ⌈N/L⌉ cycles and for rows that wait for the per-vector step."""
 
 import numpy as np
 import pytest
 
+from spherecode.hw.fixed import Q
+from spherecode.hw.vector_updater import MAX_LANES, VectorUpdater
 from spherecode.host.model.updater import ModelBackend
 from spherecode.host.reference import random_start
 from spherecode.hw.config import CoreConfig
@@ -25,8 +29,25 @@ def cases(rng):
     ]
 
 
-@pytest.fixture(scope="module", params=[("Q2.20", 1), ("Q2.20", 2), ("Q2.20", 4), ("Q3.44", 1)],
-                ids=["Q2.20-L1", "Q2.20-L2", "Q2.20-L4", "Q3.44-L1"])
+CONFIGS = [("Q2.20", 16), ("Q2.20", 3), ("Q2.20", 1), ("Q3.44", 1), ("Q2.20", 2), ("Q3.44", 3)]
+
+
+@pytest.mark.parametrize("lanes", [0, MAX_LANES + 1, -1, 2.0, "3", None])
+def test_lanes_are_checked(lanes):
+    with pytest.raises(ValueError, match=rf"lanes must be in 1\.\.16, not {lanes!r}"):
+        VectorUpdater(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, lanes)
+
+
+def test_rows_wait_only_when_shorter_than_the_step():
+    config = CoreConfig(Q(2, 20), 64, 3, 4)
+    c = config.updater.row_min
+    for n in range(2, 65):
+        rows = max(-(-n // 4), c)
+        assert config.cycles(n, 3) == n * 3 + n * rows + -(-n // 4) + config.updater.tail + 2
+    assert config.updater.row_cycles(2) == c and config.updater.row_cycles(64) == 16
+
+
+@pytest.fixture(scope="module", params=CONFIGS, ids=[f"{f}-L{lanes}" for f, lanes in CONFIGS])
 def backends(request):
     fmt, lanes = request.param
     config = CoreConfig(fmt, NMAX, DMAX, lanes)
@@ -37,15 +58,19 @@ def backends(request):
 
 def test_rtl_iteration_is_bit_exact(backends):
     sim, model = backends
-    for r, beta in cases(np.random.default_rng(sim.core.lanes)):
+    waited = []
+    for r, beta in cases(np.random.default_rng(sim.config.lanes)):
         n, d = r.shape
         a, b = sim.update(r, beta), model.update(r, beta)
         np.testing.assert_array_equal(a.vectors, b.vectors)
         assert a.move_norm == b.move_norm
         assert a.stats["delta_min"] == b.delta.min()
         assert a.stats["cycles"] == sim.config.cycles(n, d) == b.stats["cycles"]  # the documented formula, exactly
+        waited.append(-(-n // sim.config.lanes) < sim.config.updater.row_min)
         tol = 8 * sim.dp.fmt.ulp
         np.testing.assert_allclose(np.linalg.norm(a.vectors, axis=1), 1.0, atol=tol)
+    if sim.config.updater.row_min > 1:  # N = 2 always has rows shorter than the step's interval
+        assert any(waited) and (sim.config.lanes > 1 or not all(waited))
 
 
 def test_out_of_range_configuration_is_refused(backends):
