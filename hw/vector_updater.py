@@ -43,8 +43,11 @@ class VectorUpdater(wiring.Component):
         self.depth = -(-dp.nmax // lanes)
         self.step_unit = parameters_only(VectorStep(dp))
         lsd, lw, lm = dp.distance.latency, dp.weight.latency, dp.force_product.latency
-        # read (1) → force stage (1) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep → o
-        self.force_latency = 1 + 1 + lsd + lw + lm + 1 + 1
+        #: the force path runs this many cycles behind the δ path's reads, so that 1/δ_{k−1} (the
+        #: reciprocal unit, fed with δ_{k−1} when its row ends) is ready with δ_{k−1}
+        self.recip_wait = dp.reciprocal.latency
+        # read (1) → force stage (1 + 1/δ wait) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep
+        self.force_latency = 1 + 1 + self.recip_wait + lsd + lw + lm + 1 + 1
         self.tail = self.force_latency + self.step_unit.latency + 1
         vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
         super().__init__({
@@ -171,6 +174,13 @@ class VectorUpdater(wiring.Component):
         m.submodules.delta_fifo = delta_fifo
         with m.If(lane_mins[0].valid):
             m.d.sync += delta.eq(lane_min)
+        # 1/δ_k once per row; the force path sees δ_k and 1/δ_k together, recip_wait cycles later
+        m.submodules.reciprocal = rec = dp.make("reciprocal")
+        m.d.comb += [rec.i.payload.eq(lane_min), rec.i.valid.eq(lane_mins[0].valid)]
+        recip = Signal(rec.o_layout)
+        with m.If(rec.o.valid):
+            m.d.sync += recip.eq(rec.o.payload)
+        delta_w = delay(m, delta, self.recip_wait, "delta_w")
         m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
         with m.If(self.start):
             m.d.sync += self.delta_min.eq(dp.d2_fmt.max_raw)
@@ -178,10 +188,11 @@ class VectorUpdater(wiring.Component):
             m.d.sync += self.delta_min.eq(lane_min)
 
         # ---- force path: the same reads one cycle later, r_{k−1} against r_i, weighted, accumulated
-        t2 = delay(m, t1, 1, "ftag")
-        previous = delay(m, previous, 1, "previous")  # r_{k−1} as the force path, one cycle behind, needs it
-        data2 = [delay(m, lane_data[b], 1, f"fdata{b}") for b in range(lanes)]
-        idx2 = [delay(m, index[b], 1, f"fidx{b}") for b in range(lanes)]
+        lag = 1 + self.recip_wait
+        t2 = delay(m, t1, lag, "ftag")
+        previous = delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
+        data2 = [delay(m, lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
+        idx2 = [delay(m, index[b], lag, f"fidx{b}") for b in range(lanes)]
         r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(self))
         m.submodules.r_fifo = r_fifo
         m.d.comb += [r_fifo.w_data.eq(previous.as_value()), r_fifo.w_en.eq(t2.valid & t2.first & (t2.row >= 1))]
@@ -189,7 +200,7 @@ class VectorUpdater(wiring.Component):
         lane_acc = []
         for b in range(lanes):
             sd = _unit(m, dp.make("distance"), f"force_distance{b}", {"a": previous, "b": data2[b]})
-            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta, "d2": sd.o.payload,
+            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta_w, "d2": sd.o.payload, "recip": recip,
                                                             "half_beta": self.half_beta})
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):
