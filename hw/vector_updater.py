@@ -3,8 +3,9 @@ force accumulation, and the per-vector step.
 
 Schedule. After the N vectors are loaded, rows k = 0 … N stream every r_i out of the memory once, L at a
 time (memory banked by i mod L): ⌈N/L⌉ cycles per row. In row k the δ path computes δ_k = min_i d²(r_k, r_i)
-while the force path — the same read, one cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1},
-r_i)) (r_{k−1} − r_i), so both consume one read. The pair i = j is masked, not skipped; lanes past N are
+and then 1/δ_k (the reciprocal unit, once per row), while the force path — the same read, 1 + ``recip_wait``
+cycles later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, 1/δ_{k−1}, d²(r_{k−1}, r_i)) (r_{k−1} − r_i), so both
+consume one read. The pair i = j is masked, not skipped; lanes past N are
 masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
 """
@@ -187,7 +188,7 @@ class VectorUpdater(wiring.Component):
         with m.Elif(lane_mins[0].valid & (row_at_min < n) & (lane_min < self.delta_min)):
             m.d.sync += self.delta_min.eq(lane_min)
 
-        # ---- force path: the same reads one cycle later, r_{k−1} against r_i, weighted, accumulated
+        # ---- force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted, accumulated
         lag = 1 + self.recip_wait
         t2 = delay(m, t1, lag, "ftag")
         previous = delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
