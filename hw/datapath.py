@@ -9,7 +9,8 @@ quantity                    unit                                        format
 ==========================  ==========================================  ==================================
 d²_ji = |r_j − r_i|²        :class:`~.distance.SquaredDistance`         UQ3.f
 δ_j = min_i d²_ji           :class:`~.distance.RunningMin`              UQ3.f
-w_ji = (δ_j / d²_ji)^(β/2)  :class:`~.weight.RepulsionWeight`           UQ1.f
+1/δ_j (once per row)        :class:`~.reciprocal.Reciprocal`            mantissa UQ1.P, exponent
+w_ji = (δ_j / d²_ji)^(β/2)  :class:`~.weight.RepulsionWeight`           UQ1.f (internally P = f − 4 ≤ 30)
 w_ji (r_j − r_i)            :class:`~.multiplier.Multiplier` (nearest)  Q(i + 1).(f + 2)
 F*_j = Σ_i …                exact accumulator                           Q(bits(nmax) + 2).(f + 2)
 F̂_j = F*_j · 2^s            block normalisation (max |F*_jd| ∈ [½, 1))  Q2.f (floor)
@@ -32,9 +33,10 @@ from .distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_for
 from .fixed import Q
 from .multiplier import Multiplier
 from .pipeline import parameters_only
+from .reciprocal import Reciprocal
 from .rsqrt import RSqrt
 from .scale import Scale
-from .weight import RepulsionWeight, half_beta_format
+from .weight import RepulsionWeight, half_beta_format, weight_precision
 
 __all__ = ["Datapath", "MIN_FRACTION", "HALF_BETA_RANGE"]
 
@@ -42,8 +44,8 @@ __all__ = ["Datapath", "MIN_FRACTION", "HALF_BETA_RANGE"]
 FORCE_GUARD = 2
 #: Fraction bits kept below f in 1/(2β) and in the step α.
 STEP_GUARD = 4
-#: Fewest fraction bits f the units build for: the weight's t is UQ6.(f − 8) and the exp2 table takes 8 of
-#: its fraction bits as the segment index, leaving at least one for the polynomial (f ≤ 16 fails there).
+#: Fewest fraction bits f the datapath is built and tested for (the weight unit alone needs f ≥ 12, its
+#: precision P = f − 4 ≥ 8; narrower formats have not been measured).
 MIN_FRACTION = 17
 #: The β/2 the weight unit covers (UQ17.16 in, t saturating at 64): force loosening's K iterations ask for
 #: β/2 ≤ 2(K + 1) (:func:`spherecode.host.loosening.max_beta`), so K ≤ 32767.
@@ -59,8 +61,8 @@ class Datapath:
         if not fmt.signed or fmt.i < 2:
             raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
         if fmt.f < MIN_FRACTION:
-            raise ValueError(f"coordinates need at least {MIN_FRACTION} fraction bits (the weight unit's exp2), "
-                             f"not {fmt}")
+            raise ValueError(f"coordinates need at least {MIN_FRACTION} fraction bits (the narrowest format "
+                             f"measured), not {fmt}")
         if not 2 <= dmax <= 7:
             raise ValueError("dmax must be in 2..7 (|F̂|² < dmax must fit UQ3.f)")
         if nmax < 2:
@@ -81,6 +83,7 @@ class Datapath:
         self._factories = {
             "distance": lambda: SquaredDistance(fmt, dmax),
             "running_min": lambda: RunningMin(self.d2_fmt),
+            "reciprocal": lambda: Reciprocal(self.d2_fmt, weight_precision(self.d2_fmt.f)),
             "weight": lambda: RepulsionWeight(self.d2_fmt),
             "force_product": lambda: Multiplier(w_fmt, self.diff_fmt, self.prod_fmt),
             "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax),

@@ -4,12 +4,13 @@ force accumulation, and the per-vector step.
 Schedule. After the N vectors are loaded, rows k = 0 … N stream every r_i out of the memory once, L at a
 time (memory banked by i mod L, 1 ≤ L ≤ 16; banks, addresses and indices come from counters): ⌈N/L⌉ cycles
 of reads per row, and a row lasts max(⌈N/L⌉, C) cycles, C the per-vector step's interval (a shorter row
-waits). In row k the δ path computes δ_k = min_i d²(r_k, r_i) while the force path — the same read, one
-cycle later — accumulates F*_{k−1} = Σ_i w(δ_{k−1}, d²(r_{k−1}, r_i)) (r_{k−1} − r_i), so both consume one
-read. Each lane has one squared-distance unit: the δ path's d² row goes into a double-buffered block RAM
-(2·⌈Nmax/L⌉ words, halves by row parity) and the force path reads row k − 1 back while row k passes; the
-difference r_{k−1} − r_i for the force product is one subtraction. The pair i = j is masked, not skipped;
-lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
+waits). In row k the δ path computes δ_k = min_i d²(r_k, r_i) and then 1/δ_k (the reciprocal unit, once per
+row), while the force path — the same read, 1 + ``recip_wait`` cycles later — accumulates
+F*_{k−1} = Σ_i w(δ_{k−1}, 1/δ_{k−1}, d²(r_{k−1}, r_i)) (r_{k−1} − r_i), so both consume one read. Each lane
+has one squared-distance unit: the δ path's d² row goes into a double-buffered block RAM (2·⌈Nmax/L⌉ words,
+halves by row parity), read back for row k − 1 while row k passes and delayed by ``recip_wait`` to meet the
+force path; the difference r_{k−1} − r_i for the force product is one subtraction. The pair i = j is masked,
+not skipped; lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
 """
 
@@ -52,8 +53,11 @@ class VectorUpdater(wiring.Component):
         #: Fewest cycles a row lasts: the per-vector step takes a vector at most every ``interval`` cycles.
         self.row_min = self.step_unit.interval
         lsd, lw, lm = dp.distance.latency, dp.weight.latency, dp.force_product.latency
-        # read (1) → force stage (1) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep → o
-        self.force_latency = 1 + 1 + lsd + lw + lm + 1 + 1
+        #: the force path runs this many cycles behind the δ path's reads, so that 1/δ_{k−1} (the
+        #: reciprocal unit, fed with δ_{k−1} when its row ends) is ready with δ_{k−1}
+        self.recip_wait = dp.reciprocal.latency
+        # read (1) → force stage (1 + 1/δ wait) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep
+        self.force_latency = 1 + 1 + self.recip_wait + lsd + lw + lm + 1 + 1
         self.tail = self.force_latency + self.step_unit.latency + 1
         vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
         super().__init__({
@@ -212,24 +216,33 @@ class VectorUpdater(wiring.Component):
         m.submodules.delta_fifo = delta_fifo
         with m.If(lane_mins[0].valid):
             m.d.sync += delta.eq(lane_min)
+        # 1/δ_k once per row; the force path sees δ_k and 1/δ_k together, recip_wait cycles later
+        m.submodules.reciprocal = rec = dp.make("reciprocal")
+        m.d.comb += [rec.i.payload.eq(lane_min), rec.i.valid.eq(lane_mins[0].valid)]
+        recip = Signal(rec.o_layout)
+        with m.If(rec.o.valid):
+            m.d.sync += recip.eq(rec.o.payload)
+        delta_w = delay(m, delta, self.recip_wait, "delta_w")
         m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
         with m.If(self.start):
             m.d.sync += self.delta_min.eq(dp.d2_fmt.max_raw)
         with m.Elif(lane_mins[0].valid & (row_at_min < n) & (lane_min < self.delta_min)):
             m.d.sync += self.delta_min.eq(lane_min)
 
-        # ---- force path: the same reads one cycle later, r_{k−1} against r_i, weighted, accumulated
-        t2 = delay(m, t1, 1, "ftag")
-        previous = delay(m, previous, 1, "previous")  # r_{k−1} as the force path, one cycle behind, needs it
-        data2 = [delay(m, lane_data[b], 1, f"fdata{b}") for b in range(lanes)]
-        idx2 = [delay(m, index[b], 1, f"fidx{b}") for b in range(lanes)]
+        # ---- force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted, accumulated
+        lag = 1 + self.recip_wait
+        t2 = delay(m, t1, lag, "ftag")
+        previous = delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
+        data2 = [delay(m, lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
+        idx2 = [delay(m, index[b], lag, f"fidx{b}") for b in range(lanes)]
         r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(self))
         m.submodules.r_fifo = r_fifo
         m.d.comb += [r_fifo.w_data.eq(previous.as_value()), r_fifo.w_en.eq(t2.valid & t2.first & (t2.row >= 1))]
         to_product = dp.distance.latency + dp.weight.latency
         lane_acc = []
         for b in range(lanes):
-            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta, "d2": row_d2[b],
+            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta_w, "recip": recip,
+                                                            "d2": delay(m, row_d2[b], self.recip_wait, f"fd2{b}"),
                                                             "half_beta": self.half_beta})
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):

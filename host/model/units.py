@@ -2,7 +2,9 @@
 
 Each function takes the unit (the ``wiring.Component`` object itself: formats, tables and shifts are read
 from it, so there is one definition of each) and NumPy int64 arrays of raw inputs, and returns what the
-RTL outputs, computed in the same steps with the same widths and rounding. Vectorised throughout.
+RTL outputs, computed in the same steps with the same widths and rounding. Vectorised throughout. The
+repulsion weight and the reciprocal carry their models themselves (``RepulsionWeight.compute``,
+``Reciprocal.compute``, beside their gateware).
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ from ...hw.multiplier import Multiplier
 from ...hw.polynomial import PolyTable
 from ...hw.rsqrt import SEGMENT_BITS as RSQRT_SEGMENT_BITS, RSqrt
 from ...hw.scale import Scale
-from ...hw.weight import RepulsionWeight
 from .fixedpoint import bit_length, mul_shift, saturate, shift_round
 
 __all__ = [
-    "multiply", "squared_distance", "running_min", "polynomial", "log2", "exp2", "repulsion_weight", "rsqrt",
+    "multiply", "squared_distance", "running_min", "polynomial", "log2", "exp2", "rsqrt",
     "scale",
 ]
 
@@ -110,21 +111,6 @@ def exp2(unit: Exp2, t_raw) -> np.ndarray:
     halves = (y << 1) >> s
     w = (halves + 1) >> 1
     return np.minimum(w, 1 << fo)
-
-
-def repulsion_weight(unit: RepulsionWeight, delta, d2, half_beta) -> np.ndarray:
-    """:class:`~spherecode.hw.weight.RepulsionWeight`."""
-    delta, d2, hb = _i64(delta), _i64(d2), _i64(half_beta)
-    diff = log2(unit.log2, d2) - log2(unit.log2, delta)
-    diff = np.maximum(diff, 0)
-    bits = unit.diff_fmt.width + unit.hb_fmt.width
-    t = saturate(mul_shift(diff, hb, unit.t_shift, "nearest", bits), unit.t_fmt)
-    # exp2 only where it can be non-zero: 2^−t with t ≥ f + 2 rounds to 0 in the RTL too (large β makes
-    # that most pairs, so this is where the whole-iteration model saves its time).
-    w = np.zeros(t.shape, dtype=np.int64)
-    live = t < ((unit.w_fmt.f + 2) << unit.t_fmt.f)
-    w[live] = exp2(unit.exp2, t[live])
-    return np.where(d2 == 0, 1 << unit.w_fmt.f, np.where(delta == 0, 0, w))
 
 
 def rsqrt(unit: RSqrt, x) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,8 @@ def _force(dp: Datapath, r: np.ndarray, j0: int, j1: int, hb: int) -> tuple[np.n
     masked = d2.copy()
     masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
     delta = masked.min(axis=1)
-    w = units.repulsion_weight(dp.weight, np.broadcast_to(delta[:, None], d2.shape), d2, hb)
+    mant, exp = dp.reciprocal.compute(delta)  # 1/δ_j, once per row
+    w = dp.weight.compute(delta[:, None], d2, hb, (mant[:, None], exp[:, None]))
     jj, ii = np.nonzero(w)
     prods = units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii])
     acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)

@@ -69,12 +69,14 @@ def test_pickles_as_its_fields():
 
 @pytest.mark.parametrize("fmt, lanes", [("Q3.44", 1), ("Q2.20", 1), ("Q2.20", 2), ("Q2.20", 4)])
 def test_cycle_formula(fmt, lanes):
-    """N·D + (N + 1)·⌈N/L⌉ + T, T from the RTL's latency attributes (the updater's tail + the core's 2)."""
+    """N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T, C the per-vector step's interval, T from the RTL's latency
+    attributes (the updater's tail + the core's 2)."""
     config = CoreConfig(fmt, 64, 3, lanes)
     updater = VectorUpdater(config.datapath, lanes)
     assert config.tail == updater.tail + 2
     for n, d in [(2, 2), (5, 3), (64, 3), (17, 2)]:
-        assert config.cycles(n, d) == n * d + (n + 1) * -(-n // lanes) + config.tail
+        rows = -(-n // lanes)
+        assert config.cycles(n, d) == n * d + n * max(rows, updater.row_min) + rows + config.tail
         # the updater's own count (vectors offered back to back) plus the S/P load and the core's cycles
         assert config.cycles(n, d) == updater.cycles(n) + n * (d - 1) + 2
 

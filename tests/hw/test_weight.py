@@ -1,54 +1,97 @@
 import numpy as np
 import pytest
 
-from spherecode.host.model import units as model
 from spherecode.hw.distance import d2_format
-from spherecode.hw.weight import RepulsionWeight
+from spherecode.hw.fixed import Q
+from spherecode.hw.pipeline import parameters_only
+from spherecode.hw.weight import RepulsionWeight, weight_precision
 
 from .rtl import FORMATS, RANDOM, check_rtl, ids, log_uniform
 
 
-def inputs(rng, fmt, n, max_half_beta_exp=16):
-    d2 = np.minimum(log_uniform(rng, -fmt.f + 2, 2, n, fmt.f), 4 << fmt.f)
-    delta = np.maximum((d2 * rng.uniform(0, 1, n) ** 4).astype(np.int64), 1)
-    hb = (2.0 ** rng.uniform(0, max_half_beta_exp, n) * 2**16).astype(np.int64)
+def inputs(rng, fmt, n):
+    """δ in every binade of (0, 4), d² = δ·(1 + ρ) with ρ log-uniform in [2^−44, 2^48) (near contact to
+    far), clipped to d² ≤ 4; β/2 log-uniform in [1, 65536]."""
+    f = fmt.f
+    delta = log_uniform(rng, -f, 2, n, f)
+    rho = 2.0 ** rng.uniform(-44, 48, n)
+    d2 = np.floor(np.minimum(delta * (1 + rho), 4 << f)).astype(np.int64)
+    d2 = np.maximum(d2, delta)
+    hb = (2.0 ** rng.uniform(0, 16, n) * 2**16).astype(np.int64)
     return delta, d2, hb
+
+
+def edges(fmt):
+    one, four, hb1, hbmax = 1 << fmt.f, 4 << fmt.f, 1 << 16, 65536 << 16
+    return np.array([
+        # delta, d2, half_beta
+        [one, one, hb1], [four, four, hbmax], [5, 5, hbmax],  # d² = δ: w = 1
+        [one, one + 1, hbmax], [1, 2, hb1], [1, four, hb1],   # next to contact; smallest δ
+        [1, 1, hbmax], [1, 2, hbmax],                         # w underflows to 0 in the second
+        [one, four, hb1], [one, four, hbmax],                 # d² = 4
+        [0, one, hb1], [0, 0, hb1], [one, 0, hb1],            # degenerate: δ = 0, d² = 0
+        [one, one - 1, hb1],                                  # d² < δ: w = 1
+    ])
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_weight_bit_exact(fmt):
-    d2f = d2_format(fmt)
-    unit = RepulsionWeight(d2f)
+    unit = RepulsionWeight(d2_format(fmt))
     rng = np.random.default_rng(10)
-    one, four, hb1, hbmax = 1 << fmt.f, 4 << fmt.f, 1 << 16, 65536 << 16
-    edge = np.array([
-        # delta, d2, half_beta
-        [one, one, hb1], [four, four, hbmax],           # d² = δ: w = 1
-        [1, four, hb1], [1, 1, hbmax], [1, 2, hbmax],   # smallest δ; w underflows to 0
-        [one, four, hb1], [one, four, hbmax],           # d² = 4
-        [0, one, hb1], [0, 0, hb1], [one, 0, hb1],      # degenerate: δ = 0, d² = 0
-    ])
+    edge = edges(fmt)
     delta, d2, hb = inputs(rng, fmt, RANDOM)
     delta, d2, hb = (np.concatenate([edge[:, k], v]) for k, v in enumerate((delta, d2, hb)))
-    expected = model.repulsion_weight(unit, delta, d2, hb)
-    assert expected[:10].tolist()[:2] == [one, one]
-    assert expected[3] == one and expected[4] == 0
-    assert abs(expected[5] - one // 4) <= 1 and expected[6] == 0
-    assert expected[7:10].tolist() == [0, one, one]
-    check_rtl(unit, [{"delta": int(a), "d2": int(b), "half_beta": int(c)} for a, b, c in zip(delta, d2, hb)],
-              expected.tolist())
+    mant, exp = unit.reciprocal.compute(delta)
+    expected = unit.compute(delta, d2, hb, (mant, exp))
+    np.testing.assert_array_equal(expected, unit.compute(delta, d2, hb))  # recip computed when omitted
+    one = 1 << fmt.f
+    assert expected[:3].tolist() == [one] * 3
+    near = (1 + 2.0**-fmt.f) ** -65536  # d² = δ + 1 ulp at β/2 = 65536
+    assert abs(expected[3] - near * one) <= 4 * 2.0**-unit.precision * one and expected[6] == one and expected[7] == 0
+    assert abs(expected[8] - one // 4) <= 1 and expected[9] == 0
+    assert expected[10:14].tolist() == [0, one, one, one]
+    check_rtl(unit, [{"delta": int(a), "d2": int(b), "recip": {"mant": int(m), "exp": int(e)}, "half_beta": int(c)}
+                     for a, b, m, e, c in zip(delta, d2, mant, exp, hb)], expected.tolist())
 
 
-def test_weight_accuracy_q3_44():
-    """Relative error ≤ 2^−20 wherever w ≥ 2^−20, for β/2 ≤ 1024 (and, measured, up to 65536)."""
-    fmt = FORMATS[0]
-    unit = RepulsionWeight(d2_format(fmt))
-    rng = np.random.default_rng(11)
-    delta, d2, hb = inputs(rng, fmt, 200_000)
-    w = model.repulsion_weight(unit, delta, d2, hb) * 2.0**-fmt.f
-    ref = (delta / d2) ** (hb * 2.0**-16)
+def relative_errors(fmt, rng, n, low, high):
+    unit = parameters_only(RepulsionWeight(d2_format(fmt)))
+    delta, d2, _ = inputs(rng, fmt, n)
+    hb = (2.0 ** rng.uniform(low, high, n) * 2**16).astype(np.int64)
+    w = unit.compute(delta, d2, hb) * 2.0**-fmt.f
+    t = hb * 2.0**-16 * np.log1p((d2 - delta) / delta) / np.log(2)
+    ref = np.exp2(-t)
     big = ref >= 2.0**-20
-    rel = np.abs(w - ref) / np.where(big, ref, 1.0)
-    assert big.sum() > 20_000
-    assert rel[big & (hb <= 1024 << 16)].max() <= 2.0**-20
-    assert rel[big].max() <= 2.0**-20
+    return np.abs(w - ref)[big] / ref[big], t[big]
+
+
+def test_weight_error_does_not_grow_with_beta():
+    """Q3.44: relative error ≤ ln 2·t·6·2^−P + 2.1·2^−P + ½ ulp/w wherever w ≥ 2^−20, in every octave of β/2."""
+    fmt = FORMATS[0]
+    p = weight_precision(fmt.f + 0)
+    rng = np.random.default_rng(11)
+    worst = []
+    for octave in range(16):
+        rel, t = relative_errors(fmt, rng, 20_000, octave, octave + 1)
+        assert rel.size > 300
+        bound = np.log(2) * t * 6 * 2.0**-p + 2.1 * 2.0**-p + 2.0 ** -(fmt.f + 1) * np.exp2(t)
+        assert np.all(rel <= bound)
+        worst.append(rel.max())
+    assert max(worst) <= 2.0**-24
+    assert max(worst) / min(worst) < 4  # flat in β
+
+
+@pytest.mark.parametrize("arg, message", [
+    (Q(3, 44), r"unsigned squared-distance format, not Q\(i=3, f=44, signed=True\)"),
+    ("UQ3.44", r"unsigned squared-distance format, not 'UQ3.44'"),
+    (Q(3, 8, signed=False), r"needs 12 ≤ f and a width ≤ 62, not UQ3.8"),
+])
+def test_weight_format_is_checked(arg, message):
+    with pytest.raises(ValueError, match=message):
+        RepulsionWeight(arg)
+
+
+@pytest.mark.parametrize("precision", [7, 41, 2.5])
+def test_weight_precision_is_checked(precision):
+    with pytest.raises(ValueError, match=rf"precision must be an integer in 8\.\.30, not {precision!r}"):
+        RepulsionWeight(Q(3, 44, signed=False), precision)
