@@ -139,7 +139,7 @@ def test_model_backend_json(capsys, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--format", "Q3"], "not a fixed-point format"),
     (["--format", "UQ3.44"], "signed"),
-    (["--lanes", "3"], "lanes must be 1, 2 or 4, not 3"),
+    (["--lanes", "17"], "lanes must be in 1..16, not 17"),
     (["--dim", "9"], "D ≤ 7"),
 ])
 def test_hardware_options_refused(capsys, argv, message):

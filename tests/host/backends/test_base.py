@@ -75,7 +75,7 @@ def test_run_config_defaults_come_from_core_config():
 @pytest.mark.parametrize("argv, message", [
     (["--format", "Q2.16"], "17 ≤ f ≤ 48"),
     (["--format", "UQ3.44"], "signed"),
-    (["--lanes", "3"], "lanes must be 1, 2 or 4, not 3"),
+    (["--lanes", "17"], "lanes must be in 1..16, not 17"),
     (["--lanes", "x"], "--lanes must be an integer, got 'x'"),
     (["--baud", "10"], "--baud must be at least 300"),
 ])
