@@ -488,6 +488,19 @@ def _contacts(vectors: np.ndarray) -> dict | None:
     return contacts(vectors) if len(vectors) <= EDGE_LIST_MAX else None
 
 
+
+def _write_out(args, result: dict, text: list[str], vectors: np.ndarray, meta: dict, label: str) -> None:
+    """Write ``vectors`` to ``args.out`` (if given) atomically; on failure print the result, then one line."""
+    if not args.out:
+        return
+    try:
+        write_code(args.out, vectors, meta)
+    except OSError as exc:
+        _print(args, result, "\n".join(text))
+        raise UsageError(f"{exc} (the result is printed above)") from None
+    result["out"] = str(args.out)
+    text.append(f"{label}{args.out}")
+
 def _cmd_polish(args) -> tuple[dict, str]:
     from .polish import polish
 
@@ -508,14 +521,7 @@ def _cmd_polish(args) -> tuple[dict, str]:
               "seconds": seconds, "out": None}
     text = [f"spherecode polish: {args.file}: D={args.dim} N={len(vectors)}, {stats['rounds']} round(s), "
             f"{seconds:.1f} s", f"  before        {before['min_angle_deg']:.9f}°", _quality_table(result)]
-    if args.out:
-        try:
-            write_code(args.out, polished, {"polished_from": args.file})
-        except OSError as exc:
-            _print(args, result, "\n".join(text))
-            raise UsageError(f"{exc} (the result is printed above)") from None
-        result["out"] = str(args.out)
-        text.append(f"  wrote         {args.out}")
+    _write_out(args, result, text, polished, {"polished_from": args.file}, "  wrote         ")
     return result, "\n".join(text)
 
 
@@ -693,14 +699,8 @@ def _cmd_codebook(args) -> tuple[dict, str]:
             f"{jt['seconds']:.1f}",
             f"  change      {ch['mse_pct']:+.2f} %    {ch['min_distance_pct']:+.2f} %        "
             f"{ch['recall_points']:+.2f} pt   (target min distance {result['target']:.6f})"]
-    if args.out:
-        try:
-            write_code(args.out, joint, {"codebook": source, "lambda": args.lam, "seed": args.seed})
-        except OSError as exc:
-            _print(args, result, "\n".join(text))
-            raise UsageError(f"{exc} (the result is printed above)") from None
-        result["out"] = str(args.out)
-        text.append(f"  wrote       {args.out}")
+    _write_out(args, result, text, joint, {"codebook": source, "lambda": args.lam, "seed": args.seed},
+               "  wrote       ")
     return result, "\n".join(text)
 
 

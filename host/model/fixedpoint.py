@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...hw.fixed import ROUNDINGS, Q
+from ...hw.reciprocal import bit_length  # the one definition, beside the gateware that mirrors it
 
 __all__ = ["shift_round", "mul_shift", "saturate", "bit_length"]
 
@@ -32,19 +33,6 @@ def shift_round(x: np.ndarray, shift: int, rounding: str) -> np.ndarray:
 def saturate(x: np.ndarray, fmt: Q) -> np.ndarray:
     """Clamp int64 ``x`` to ``fmt``'s raw range."""
     return np.clip(x, fmt.min_raw, fmt.max_raw).astype(np.int64)
-
-
-def bit_length(x: np.ndarray) -> np.ndarray:
-    """Bit length of non-negative int64 values (0 for 0), exactly, without floating point."""
-    x = np.asarray(x, dtype=np.int64)
-    if x.size == 0 or x.max() < (1 << 53):  # int → float64 is exact: read the exponent
-        return np.frexp(x.astype(np.float64))[1].astype(np.int64)
-    n = np.zeros(x.shape, dtype=np.int64)
-    for step in (32, 16, 8, 4, 2, 1):
-        big = x >= (np.int64(1) << np.int64(step))
-        n += np.where(big, step, 0)
-        x = np.where(big, x >> np.int64(step), x)
-    return n + (x > 0)
 
 
 def _wide_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

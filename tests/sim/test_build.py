@@ -179,3 +179,12 @@ def test_interrupted_run_ends_the_simulator_and_removes_its_folder(tmp_path, mon
             signal.signal(signal.SIGTERM, previous)
     assert started and started[0].poll() is not None  # ended and reaped
     assert not list(tmp_path.glob("spherecode-sim-*"))
+
+
+def test_cache_key_names_the_environment_the_simulator_links_to(monkeypatch):
+    """A build links cocotb's VPI library from one venv by absolute path: another venv's build is another."""
+    import cocotb_tools.config as cfg
+
+    key = sim_build.cache_key("module top; endmodule", "top")
+    monkeypatch.setattr(cfg, "libs_dir", cfg.libs_dir.parent / "elsewhere")
+    assert sim_build.cache_key("module top; endmodule", "top") != key
