@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["descend", "Descent", "tangent", "unit_rows", "C1", "HALVINGS"]
+__all__ = ["descend", "staged_descent", "Descent", "tangent", "unit_rows", "C1", "HALVINGS"]
 
 #: Sufficient-decrease constant of the Armijo test.
 C1 = 1e-4
@@ -101,3 +101,33 @@ def unit_rows(vectors, iterations, name: str) -> np.ndarray:
     if isinstance(iterations, bool) or int(iterations) != iterations or iterations < 0:
         raise ValueError(f"iterations must be a non-negative integer, not {iterations!r}")
     return x / lengths[:, None]
+
+
+def staged_descent(x: np.ndarray, stages: list, objective: Callable, tol: Callable[[object], float], iterations: int,
+                   on_step: Callable[[int], None] | None, *, max_move: float, final: str) -> tuple[np.ndarray, dict]:
+    """:func:`descend` through ``stages`` in turn (``objective(stage)`` is that stage's objective, ``tol(stage)``
+    its tolerance), each stage given an even share of the steps the earlier ones left, on one BLAS thread.
+    ``on_step`` sees the running step count. Returns (x, stats); ``stats[final]`` is the last stage run."""
+    from .pairs import blas
+
+    stats = {"stages": 0, final: None, "steps": 0, "evaluations": 0, "converged_stages": 0}
+    counter = [0]
+
+    def step():
+        counter[0] += 1
+        if on_step is not None:
+            on_step(counter[0])
+
+    with blas().limit(limits=1, user_api="blas"):
+        for index, stage in enumerate(stages):
+            budget = (iterations - stats["steps"]) // (len(stages) - index)
+            if budget <= 0:
+                continue
+            result = descend(x, objective(stage), budget, max_move=max_move, tol=tol(stage), on_step=step)
+            x = result.x
+            stats["stages"] += 1
+            stats[final] = stage
+            stats["steps"] += result.steps
+            stats["evaluations"] += result.evaluations
+            stats["converged_stages"] += result.converged
+    return x, stats

@@ -31,8 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .descent import descend, unit_rows
-from .pairs import blas
+from .descent import staged_descent, unit_rows
 
 __all__ = ["penalty_optimize", "penalty_and_gradient", "best_threshold", "MU_FIRST", "MU_GROWTH", "MU_FINAL",
            "MAX_MOVE", "TOL"]
@@ -89,25 +88,5 @@ def penalty_optimize(vectors: np.ndarray, iterations: int,
     while mu <= MU_FINAL * (1 + 1e-12):
         mus.append(mu)
         mu *= MU_GROWTH
-    stats = {"stages": 0, "final_mu": None, "steps": 0, "evaluations": 0, "converged_stages": 0}
-    counter = [0]
-
-    def step():
-        counter[0] += 1
-        if on_step is not None:
-            on_step(counter[0])
-
-    with blas().limit(limits=1, user_api="blas"):
-        for index, mu in enumerate(mus):
-            budget = (iterations - stats["steps"]) // (len(mus) - index)
-            if budget <= 0:
-                continue
-            result = descend(x, lambda y, mu=mu: penalty_and_gradient(y, mu), budget, max_move=MAX_MOVE, tol=TOL / mu,
-                             on_step=step)
-            x = result.x
-            stats["stages"] += 1
-            stats["final_mu"] = mu
-            stats["steps"] += result.steps
-            stats["evaluations"] += result.evaluations
-            stats["converged_stages"] += result.converged
-    return x, stats
+    return staged_descent(x, mus, lambda mu: lambda y: penalty_and_gradient(y, mu), lambda mu: TOL / mu, iterations, on_step, max_move=MAX_MOVE,
+                          final="final_mu")

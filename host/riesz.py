@@ -28,8 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .descent import descend, unit_rows
-from .pairs import blas, squared_distances, squared_norms
+from .descent import staged_descent, unit_rows
+from .pairs import squared_distances, squared_norms
 
 __all__ = ["riesz_optimize", "log_energy_and_gradient", "S_FIRST", "S_FINAL", "GROWTH", "MAX_MOVE", "TOL"]
 
@@ -77,26 +77,6 @@ def riesz_optimize(vectors: np.ndarray, iterations: int,
     while s <= S_FINAL:
         exponents.append(s)
         s *= GROWTH
-    stats = {"stages": 0, "final_exponent": None, "steps": 0, "evaluations": 0, "converged_stages": 0}
-    counter = [0]
-
-    def step():
-        counter[0] += 1
-        if on_step is not None:
-            on_step(counter[0])
-
-    with blas().limit(limits=1, user_api="blas"):
-        for index, s in enumerate(exponents):
-            budget = (iterations - stats["steps"]) // (len(exponents) - index)
-            if budget <= 0:
-                continue
-            result = descend(x, lambda y, s=s: log_energy_and_gradient(y, s), budget, max_move=MAX_MOVE, tol=TOL,
-                             on_step=step)
-            x = result.x
-            stats["stages"] += 1
-            stats["final_exponent"] = s
-            stats["steps"] += result.steps
-            stats["evaluations"] += result.evaluations
-            stats["converged_stages"] += result.converged
-    return x, stats
+    return staged_descent(x, exponents, lambda s: lambda y: log_energy_and_gradient(y, s), lambda s: TOL, iterations, on_step, max_move=MAX_MOVE,
+                          final="final_exponent")
 
