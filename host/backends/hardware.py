@@ -11,7 +11,7 @@ from typing import Any
 
 from ...hw.config import NMAX_LIMIT, CoreConfig
 from ...hw.datapath import HALF_BETA_RANGE
-from .base import Backend, add_shared
+from .base import Backend, add_shared, loosening_mode
 
 __all__ = ["FixedPointBackend", "add_core_arguments", "run_config"]
 
@@ -67,6 +67,8 @@ class FixedPointBackend(Backend):
 
     @classmethod
     def options(cls, args: argparse.Namespace, threads: int) -> dict[str, Any]:
+        """``{"config": run_config(args)}``; ``ValueError`` for ``--loosening chip`` (host loosening only)."""
+        loosening_mode(args, cls.name)
         return {"config": run_config(args)}
 
     @classmethod
