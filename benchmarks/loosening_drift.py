@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from spherecode.host.loosening import force_loosening
-from spherecode.host.model.loosening import LooseningModelBackend, control
+from spherecode.host.model.loosening import LooseningModelBackend
 from spherecode.host.reference import random_start
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.loosening import LooseningControl

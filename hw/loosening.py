@@ -182,14 +182,14 @@ class LooseningControl(wiring.Component):
 
         hb_shift = F - self.hb_fmt.f
 
-        def half_beta(x):
+        def to_half_beta(x):  # half_beta() of the model
             rounded = Signal(lw + 1)
             m.d.comb += rounded.eq((x + (1 << hb_shift >> 1)) >> hb_shift)
             return Mux(rounded > self.hb_fmt.max_raw, self.hb_fmt.max_raw, rounded)
 
         m.d.comb += [self.o.payload.n.eq(n), self.o.payload.l.eq(l), self.o.payload.raised.eq(raised),
-                     self.o.payload.keep.half_beta.eq(half_beta(l)), self.o.payload.keep.step.eq(ck),
-                     self.o.payload["raise"].half_beta.eq(half_beta(lr)), self.o.payload["raise"].step.eq(cr)]
+                     self.o.payload.keep.half_beta.eq(to_half_beta(l)), self.o.payload.keep.step.eq(ck),
+                     self.o.payload["raise"].half_beta.eq(to_half_beta(lr)), self.o.payload["raise"].step.eq(cr)]
 
         req = self.i.payload
         with m.FSM():
