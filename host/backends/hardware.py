@@ -73,9 +73,13 @@ class FixedPointBackend(Backend):
 
     @classmethod
     def report(cls, options: dict[str, Any], stats: dict) -> dict[str, Any]:
-        """``format``, ``lanes`` and ``cycles_per_iteration`` (the mean of the updates' ``cycles``)."""
+        """``format``, ``lanes``, ``loosening`` (the options' mode, default ``host``), and for host-run
+        loosening ``cycles_per_iteration`` (the mean of the updates' ``cycles``) and
+        ``cycles_per_loosening_iteration`` (two updates)."""
         config = options.get("config") or CoreConfig()
-        out: dict[str, Any] = {"format": str(config.fmt), "lanes": config.lanes}
+        out: dict[str, Any] = {"format": str(config.fmt), "lanes": config.lanes,
+                               "loosening": options.get("loosening", "host")}
         if stats.get("updates") and "cycles" in stats:
             out["cycles_per_iteration"] = stats["cycles"] / stats["updates"]
+            out["cycles_per_loosening_iteration"] = 2 * out["cycles_per_iteration"]
         return out

@@ -150,8 +150,9 @@ class LooseningModelBackend(ModelBackend):
     RTL; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
     :meth:`update`). The constructor's default is ``host``, which every existing caller assumes.
 
-    Statistics of a chip run: ``iterations``, ``sweep_seconds`` and ``cycles`` (:func:`run_cycles`);
-    :meth:`report` adds ``loosening`` and ``cycles_per_loosening_iteration`` in both modes."""
+    Statistics of a chip run: ``iterations``, ``sweep_seconds``, ``cycles`` (:func:`run_cycles`) and
+    ``load_cycles``; :meth:`report` gives its ``cycles_per_loosening_iteration`` (the fixed-point backends'
+    report gives ``loosening`` and, for host-run loosening, two updates' cycles)."""
 
     def __init__(self, config: CoreConfig | None = None, threads: int = 1, loosening: str = "host"):
         if loosening not in LOOSENING_MODES:
@@ -171,13 +172,8 @@ class LooseningModelBackend(ModelBackend):
     @classmethod
     def report(cls, options: dict, stats: dict) -> dict:
         out = super().report(options, stats)
-        config = options.get("config") or CoreConfig()
-        mode = options.get("loosening", "host")
-        out["loosening"] = mode
-        if mode == "chip" and stats.get("iterations"):
+        if out["loosening"] == "chip" and stats.get("iterations"):
             out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
-        elif "cycles_per_iteration" in out:
-            out["cycles_per_loosening_iteration"] = 2 * out["cycles_per_iteration"]
         return out
 
     def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[Step], None] | None = None,
