@@ -172,8 +172,10 @@ class LooseningModelBackend(ModelBackend):
     @classmethod
     def report(cls, options: dict, stats: dict) -> dict:
         out = super().report(options, stats)
-        if out["loosening"] == "chip" and stats.get("iterations"):
-            out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
+        if out["loosening"] == "chip":  # not two updates' cycles: one sweep (none reported for bare updates)
+            out.pop("cycles_per_loosening_iteration", None)
+            if stats.get("iterations"):
+                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
         return out
 
     def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[Step], None] | None = None,

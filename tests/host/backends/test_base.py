@@ -95,6 +95,8 @@ def test_reports():
     chip = {"iterations": 4, "cycles": 490, "load_cycles": 90, "sweep_seconds": 1.0}
     assert backend_class("model").report({"config": config, "loosening": "chip"}, chip) == {
         "format": "Q2.20", "lanes": 2, "loosening": "chip", "cycles_per_loosening_iteration": 100.0}
+    assert backend_class("model").report({"config": config, "loosening": "chip"}, stats) == {  # bench: updates
+        "format": "Q2.20", "lanes": 2, "loosening": "chip", "cycles_per_iteration": 100.0}
     assert backend_class("sim").report({"config": config}, stats) == {
         "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "sim_cycles_per_second": 200.0,
         "loosening": "host", "cycles_per_loosening_iteration": 200.0}
