@@ -28,7 +28,9 @@ from spherecode.boards.build import tool
 from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
 from spherecode.hw.exp2 import Exp2
 from spherecode.hw.fixed import Q
+from spherecode.hw.datapath import Datapath
 from spherecode.hw.log2 import Log2
+from spherecode.hw.loosening import LooseningControl
 from spherecode.hw.multiplier import Multiplier
 from spherecode.hw.rsqrt import RSqrt
 from spherecode.hw.reciprocal import Reciprocal
@@ -48,6 +50,7 @@ def units(fmt: Q) -> dict:
         "reciprocal": lambda: Reciprocal(d2f, weight_precision(fmt.f)),
         "repulsion_weight": lambda: RepulsionWeight(d2f),
         "rsqrt": lambda: RSqrt(Q(8, fmt.f, signed=False)),
+        "loosening_control": lambda: LooseningControl(Datapath(fmt, 1024, 3)),
     }
 
 

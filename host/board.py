@@ -17,7 +17,7 @@ import numpy as np
 
 from ..hw.config import CoreConfig
 from .argtypes import integer, positive_float
-from .backends.base import Update
+from .backends.base import Update, loosening_mode
 from .backends.hardware import FixedPointBackend, add_core_arguments
 from .link import Board, BoardError, Link, Lost, PortError, Reset, open_port
 
@@ -77,7 +77,9 @@ class BoardBackend(FixedPointBackend):
     @classmethod
     def options(cls, args: argparse.Namespace, threads: int) -> dict:
         """Ask the board at ``args.port`` who it is; refuse ``--format``/``--lanes`` other than its own and
-        N, D beyond its Nmax, Dmax (:class:`BoardError`)."""
+        N, D beyond its Nmax, Dmax (:class:`BoardError`); ``ValueError`` for ``--loosening chip`` (the board runs
+        host loosening only), before the port is opened."""
+        loosening_mode(args, cls.name)
         board = cls(args.port, args.baud, args.timeout, args.retries)
         try:
             config = board.config

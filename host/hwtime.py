@@ -18,8 +18,8 @@ from functools import lru_cache
 
 from ..boards import DEFAULT, BoardConfig, get_board
 
-__all__ = ["BITS_PER_BYTE", "HardwareTime", "core_cycles", "exchange_bytes", "update_time", "fits",
-           "iteration_comparison"]
+__all__ = ["BITS_PER_BYTE", "HardwareTime", "core_cycles", "exchange_bytes", "update_time", "chip_run_time",
+           "fits", "iteration_comparison"]
 
 #: 8N1: a start bit, 8 data bits, a stop bit.
 BITS_PER_BYTE = 10
@@ -108,6 +108,24 @@ def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
     return HardwareTime(board.name, n, d, cycles, board.clock_hz, nbytes, board.baud, compute, link, compute + link)
 
 
+def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> HardwareTime:
+    """The modelled time of a whole on-chip loosening run (planned RTL, modelled): ``iterations`` loosening
+    iterations at :func:`spherecode.host.model.loosening.run_cycles` (N·D load + K one-sweep iterations)
+    on ``board``'s core, plus one exchange of today's frames — CONFIGURE, LOAD, RUN, READ
+    (:func:`exchange_bytes`): the run command is assumed to answer in a frame the size of RUN's (its
+    fields are not specified yet; a few bytes either way change the time by microseconds).
+    ``ValueError`` if N, D do not fit."""
+    from .model.loosening import run_cycles
+
+    why = fits(board, n, d)
+    if why:
+        raise ValueError(f"{board.name}: N = {n}, D = {d} does not fit: {why}")
+    cycles = run_cycles(board.core, n, d, iterations)
+    nbytes = exchange_bytes(board, n, d)["total"]
+    compute, link = cycles / board.clock_hz, nbytes * BITS_PER_BYTE / board.baud
+    return HardwareTime(board.name, n, d, cycles, board.clock_hz, nbytes, board.baud, compute, link, compute + link)
+
+
 def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: str = DEFAULT) -> tuple[dict, list[str]]:
     """For ``spherecode run``: time per update measured for each backend that ran, beside the modelled time
     on ``board`` (the default board). ``runs`` maps a backend name to its best start's loosening
@@ -124,6 +142,11 @@ def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: st
             seconds = stats["update_seconds"] / stats["updates"]
             fields["seconds_per_update"][name] = seconds
             lines.append(f"    {name:<10} {_ms(seconds):>12}   {labels.get(name, name)}")
+    chip = {name: stats for name, stats in runs.items() if stats.get("sweep_seconds") and stats.get("iterations")}
+    for name, stats in chip.items():  # on-chip loosening: one sweep gives both candidates (two updates' work)
+        seconds = stats["sweep_seconds"] / (2 * stats["iterations"])
+        fields["seconds_per_update"][name] = seconds
+        lines.append(f"    {name:<10} {_ms(seconds):>12}   {labels.get(name, name)}, on-chip loosening: half a sweep")
     why = fits(cfg, points, dim)
     if why:
         lines.append(f"    {cfg.name:<10} {'—':>12}   modelled: does not fit ({why})")
@@ -134,6 +157,12 @@ def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: st
         lines.append(f"    {cfg.name:<10} {_ms(t.seconds):>12}   modelled: {cfg.fmt} core, {t.cycles} cycles at "
                      f"{cfg.clock_hz / 1e6:g} MHz ({_ms(t.compute_s)}) + {t.bytes} bytes at {cfg.baud / 1e6:g} Mbaud "
                      f"({_ms(t.link_s)})")
+        for stats in list(chip.values())[:1]:
+            run = chip_run_time(cfg, points, dim, stats["iterations"])
+            fields["chip_run_model"] = run.as_dict()
+            lines.append(f"    {cfg.name:<10} {_ms(run.seconds):>12}   modelled: the whole run with on-chip loosening "
+                         f"(planned RTL), {run.cycles} cycles ({_ms(run.compute_s)}) + one LOAD and one READ "
+                         f"({_ms(run.link_s)})")
     return fields, lines
 
 

@@ -6,7 +6,9 @@
 4. If S' > S'', r := r'; otherwise r := r'' and l := l(1 + 1/n).
 5. n := n + 1; repeat.
 
-Written against :class:`~spherecode.host.backends.base.Backend` only, so every execution plugs in unchanged.
+Written against :class:`~spherecode.host.backends.base.Backend` only, so every execution plugs in unchanged;
+a backend whose ``loosening`` is ``"chip"`` runs the whole run itself (its ``loosen``: the choice and β in
+fixed point, :mod:`spherecode.host.model.loosening`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def force_loosening(
     """Run ``iterations`` loosening iterations (each computes two updates) from ``vectors`` (N, D)."""
     if iterations < 1:
         raise ValueError("iterations must be at least 1")
+    if getattr(backend, "loosening", "host") == "chip":  # the backend runs the whole run itself (on chip)
+        return backend.loosen(vectors, iterations, on_step=on_step, keep_trace=keep_trace)
     r = vectors
     l = 2.0
     trace: list[Step] = []

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .backends.base import Backend, Update
+from .backends.base import Backend, Update, loosening_mode
 from .pairs import blas, block_ranges, squared_distances, squared_norms
 
 __all__ = ["ReferenceBackend", "reference_update", "naive_update", "random_start"]
@@ -139,6 +139,8 @@ class ReferenceBackend(Backend):
 
     @classmethod
     def options(cls, args, threads: int) -> dict:
+        """``{"threads": threads}``; ``ValueError`` for ``--loosening chip`` (float64 loosens on the host)."""
+        loosening_mode(args, cls.name)
         return {"threads": threads}
 
     def __init__(self, block: int | None = None, threads: int = 1):

@@ -17,7 +17,7 @@ __all__ = ["BACKENDS", "Backend", "Update", "backend_class", "get_backend"]
 #: Backend name → "module:class", imported on first use.
 BACKENDS = {
     "reference": "spherecode.host.reference:ReferenceBackend",
-    "model": "spherecode.host.model.updater:ModelBackend",
+    "model": "spherecode.host.model.loosening:LooseningModelBackend",
     "sim": "spherecode.sim.backend:SimBackend",
     "board": "spherecode.host.board:BoardBackend",
 }

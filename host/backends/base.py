@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-__all__ = ["Update", "Backend"]
+__all__ = ["Update", "Backend", "add_shared", "add_loosening_argument", "loosening_mode"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,10 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release what the backend holds (a simulator, a serial port). Idempotent."""
 
+    # A backend that runs whole force-loosening runs itself (the choice on chip) has ``loosening = "chip"``
+    # and ``loosen(vectors, iterations, on_step, keep_trace) -> LooseningResult``;
+    # :func:`spherecode.host.loosening.force_loosening` then hands the run to it.
+
 
 def add_shared(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
     """``parser.add_argument(*flags, **kwargs)`` unless another backend already declared these flags (a
@@ -101,3 +105,25 @@ def add_shared(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
         parser.add_argument(*flags, **kwargs)
     except argparse.ArgumentError:
         pass
+
+
+def add_loosening_argument(parser: argparse.ArgumentParser) -> None:
+    """``--loosening chip|host``, declared by the backends that offer ``chip`` (default: None, each
+    backend's own default — see :func:`loosening_mode`)."""
+    add_shared(parser, "--loosening", choices=("chip", "host"), default=None,
+               help="force loosening on chip (the choice and β in fixed point, one sweep per iteration; "
+                    "--backend model only, its default) or on the host (the paper's: two updates per "
+                    "iteration; every other backend)")
+
+
+def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...] = ("host",)) -> str:
+    """The loosening mode of a run on ``backend``, which offers ``modes`` (its default first): ``--loosening``
+    if given, else the default. ``ValueError`` (one line) for a mode the backend does not offer."""
+    mode = getattr(args, "loosening", None)
+    if mode is None:
+        return modes[0]
+    if mode not in modes:
+        raise ValueError(f"--loosening {mode} is not offered by backend {backend} (only "
+                         f"{', '.join(modes)})" + ("; on-chip loosening is modelled, not yet in the RTL: "
+                                                   "--backend model" if mode == "chip" else ""))
+    return mode

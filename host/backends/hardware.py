@@ -11,7 +11,7 @@ from typing import Any
 
 from ...hw.config import NMAX_LIMIT, CoreConfig
 from ...hw.datapath import HALF_BETA_RANGE
-from .base import Backend, add_shared
+from .base import Backend, add_shared, loosening_mode
 
 __all__ = ["FixedPointBackend", "add_core_arguments", "run_config"]
 
@@ -67,13 +67,19 @@ class FixedPointBackend(Backend):
 
     @classmethod
     def options(cls, args: argparse.Namespace, threads: int) -> dict[str, Any]:
+        """``{"config": run_config(args)}``; ``ValueError`` for ``--loosening chip`` (host loosening only)."""
+        loosening_mode(args, cls.name)
         return {"config": run_config(args)}
 
     @classmethod
     def report(cls, options: dict[str, Any], stats: dict) -> dict[str, Any]:
-        """``format``, ``lanes`` and ``cycles_per_iteration`` (the mean of the updates' ``cycles``)."""
+        """``format``, ``lanes``, ``loosening`` (the options' mode, default ``host``), and for host-run
+        loosening ``cycles_per_iteration`` (the mean of the updates' ``cycles``) and
+        ``cycles_per_loosening_iteration`` (two updates)."""
         config = options.get("config") or CoreConfig()
-        out: dict[str, Any] = {"format": str(config.fmt), "lanes": config.lanes}
+        out: dict[str, Any] = {"format": str(config.fmt), "lanes": config.lanes,
+                               "loosening": options.get("loosening", "host")}
         if stats.get("updates") and "cycles" in stats:
             out["cycles_per_iteration"] = stats["cycles"] / stats["updates"]
+            out["cycles_per_loosening_iteration"] = 2 * out["cycles_per_iteration"]
         return out

@@ -248,3 +248,23 @@ def test_polish_cg_and_contacts_through_the_cli(tmp_path, capsys):
     c = run_json(capsys, "run", "-d", "3", "-n", "24", "-m", "cg", "-s", "2", "--polish")
     assert (c["method"], c["final_beta"]) == ("cg", None) and c["polish"]["rounds"] >= 1
     assert c["min_angle_deg"] == pytest.approx(43.6907671077, abs=1e-6)
+
+
+def test_model_loosens_on_chip_by_default(capsys):
+    from spherecode.host.backends.hardware import run_config
+    from spherecode.host.model.loosening import iteration_cycles
+
+    chip = run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "30", "-b", "model")
+    host = run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "30", "-b", "model", "--loosening", "host")
+    config = run_config(__import__("argparse").Namespace(points=9, dim=3, format=None, lanes=None))
+    assert chip["loosening"] == "chip" and host["loosening"] == "host" and "loosening" not in run_json(
+        capsys, "run", "-d", "3", "-n", "9", "-k", "3")  # float64 reports no fixed-point loosening
+    assert chip["cycles_per_loosening_iteration"] == iteration_cycles(config, 9, 3)
+    assert host["cycles_per_loosening_iteration"] == 2 * config.cycles(9, 3)
+    from spherecode.boards import DEFAULT, get_board
+    from spherecode.host.model.loosening import run_cycles
+
+    assert chip["chip_run_model"]["cycles"] == run_cycles(get_board(DEFAULT).core, 9, 3, 30)  # the board's core
+    assert abs(chip["min_angle_deg"] - host["min_angle_deg"]) < 1e-6
+    assert main(["run", "-d", "3", "-n", "9", "-k", "30", "-b", "model"]) == 0
+    assert "loosening on chip" in capsys.readouterr().out

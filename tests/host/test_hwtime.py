@@ -8,7 +8,8 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.host.cli import main
-from spherecode.host.hwtime import core_cycles, exchange_bytes, fits, iteration_comparison, update_time
+from spherecode.host.hwtime import (chip_run_time, core_cycles, exchange_bytes, fits, iteration_comparison,
+                                   update_time)
 from spherecode.hw.config import CoreConfig
 
 BOARD = get_board(DEFAULT)
@@ -44,6 +45,22 @@ def test_update_time_is_cycles_at_the_clock_plus_bytes_at_the_baud_rate():
     assert t.compute_s == pytest.approx(cycles / BOARD.clock_hz)
     assert t.link_s == pytest.approx(t.bytes * 10 / BOARD.baud)
     assert t.seconds == pytest.approx(t.compute_s + t.link_s)
+
+
+def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
+    """On-chip loosening (modelled): N·D + K·(the update's cycles − N·D + the control's latency + 1) cycles,
+    and the bytes of one CONFIGURE, LOAD, RUN and READ, whatever K."""
+    from spherecode.host.model.loosening import control
+
+    n, d, k = 1024, 3, 3000
+    t = chip_run_time(BOARD, n, d, k)
+    core = CoreConfig(BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
+    per = core.cycles(n, d) - n * d + control(core.datapath).latency + 1
+    assert t.cycles == n * d + k * per
+    assert t.bytes == protocol_bytes(BOARD, n, d) == chip_run_time(BOARD, n, d, 1).bytes
+    assert t.seconds == pytest.approx(t.cycles / BOARD.clock_hz + t.bytes * 10 / BOARD.baud)
+    with pytest.raises(ValueError, match="does not fit"):
+        chip_run_time(BOARD, BOARD.nmax + 1, 3, 10)
 
 
 def test_what_does_not_fit_is_refused():

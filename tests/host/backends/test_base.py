@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spherecode.host.backends import BACKENDS, backend_class, get_backend
-from spherecode.host.backends.base import Backend, Update, add_shared
+from spherecode.host.backends.base import Backend, Update, add_shared, loosening_mode
 from spherecode.host.backends.hardware import run_config
 from spherecode.host.reference import random_start
 from spherecode.host.starts import StartTask
@@ -39,11 +39,12 @@ def test_every_option_is_declared_once_and_shared_ones_mean_the_same():
     p = parser()
     flags = [s for a in p._actions for s in a.option_strings]
     assert len(flags) == len(set(flags))
-    for flag in ("--format", "--lanes", "--port", "--baud", "--timeout", "--retries"):
+    for flag in ("--format", "--lanes", "--port", "--baud", "--timeout", "--retries", "--loosening"):
         assert flag in flags
     args = p.parse_args(["--dim", "3", "--points", "5"])
     assert (args.format, args.lanes, args.port, args.baud, args.timeout, args.retries) == (None, None, None,
                                                                                              3_000_000, 5.0, 3)
+    assert args.loosening is None  # each backend's own default
     add_shared(p, "--format", help="declared again")  # a second declaration is a no-op
     assert [a for a in p._actions if "--format" in a.option_strings][0].help != "declared again"
 
@@ -52,7 +53,7 @@ def test_options_build_each_backend():
     args = parser().parse_args(["--dim", "4", "--points", "100", "--format", "Q2.20", "--lanes", "2"])
     assert backend_class("reference").options(args, 3) == {"threads": 3}
     model = backend_class("model").options(args, 2)
-    assert model == {"config": CoreConfig("Q2.20", 128, 4, 2), "threads": 2}
+    assert model == {"config": CoreConfig("Q2.20", 128, 4, 2), "threads": 2, "loosening": "chip"}
     assert backend_class("sim").options(args, 2) == {"config": CoreConfig("Q2.20", 128, 4, 2)}
     backend = backend_class("model").from_args(args, 2)
     assert backend.config == CoreConfig("Q2.20", 128, 4, 2) and backend.threads == 2
@@ -89,10 +90,18 @@ def test_reports():
     assert backend_class("reference").report({"threads": 1}, stats) == {"format": None, "lanes": None}
     config = CoreConfig("Q2.20", 64, 3, 2)
     assert backend_class("model").report({"config": config}, stats) == {
-        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0}
+        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "loosening": "host",
+        "cycles_per_loosening_iteration": 200.0}
+    chip = {"iterations": 4, "cycles": 490, "load_cycles": 90, "sweep_seconds": 1.0}
+    assert backend_class("model").report({"config": config, "loosening": "chip"}, chip) == {
+        "format": "Q2.20", "lanes": 2, "loosening": "chip", "cycles_per_loosening_iteration": 100.0}
+    assert backend_class("model").report({"config": config, "loosening": "chip"}, stats) == {  # bench: updates
+        "format": "Q2.20", "lanes": 2, "loosening": "chip", "cycles_per_iteration": 100.0}
     assert backend_class("sim").report({"config": config}, stats) == {
-        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "sim_cycles_per_second": 200.0}
-    assert backend_class("board").report({"config": config}, {"updates": 0}) == {"format": "Q2.20", "lanes": 2}
+        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "sim_cycles_per_second": 200.0,
+        "loosening": "host", "cycles_per_loosening_iteration": 200.0}
+    assert backend_class("board").report({"config": config}, {"updates": 0}) == {
+        "format": "Q2.20", "lanes": 2, "loosening": "host"}
 
 
 def test_class_attributes():
@@ -131,3 +140,15 @@ def test_host_never_imports_sim():
         "assert 'spherecode.sim.backend' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loosening_mode_defaults_per_backend_and_refuses_what_it_lacks():
+    args = parser().parse_args(["--dim", "3", "--points", "9"])
+    assert loosening_mode(args, "x") == "host" and loosening_mode(args, "x", ("chip", "host")) == "chip"
+    args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "host"])
+    assert loosening_mode(args, "x", ("chip", "host")) == "host"
+    args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "chip"])
+    with pytest.raises(ValueError, match="--loosening chip is not offered by backend sim \\(only host\\); "
+                                         "on-chip loosening is modelled"):
+        backend_class("sim").options(args, 1)
+    assert backend_class("model").options(args, 1)["loosening"] == "chip"

@@ -1,0 +1,195 @@
+"""On-chip force loosening, bit-exact: both candidates in one sweep, the choice and the constants on chip.
+
+A loosening iteration needs r', S' (β = 2l) and r'', S'' (β = 2l(1 + 1/n)) from the same r. Everything up
+to the repulsion weight's log is common to both: one pass over the pairs computes d², δ_j and 1/δ_j once;
+then two weights (the same L = log2(1 + ρ), t = (β/2)·L with the two β/2), two force accumulators and two
+per-vector steps (:meth:`~spherecode.hw.vector_step.VectorStep.compute`) give the two candidates. The
+choice and the next iteration's (β/2, 1/(2β)) pairs come from
+:class:`~spherecode.hw.loosening.LooseningControl`'s own model, so a run of K iterations is fixed point
+from the first LOAD to the last READ. This is the model of the *planned* RTL (the updater does not build
+the two-candidate sweep yet); :func:`sweep` equals two :func:`~.updater.iterate` calls bit for bit
+(tested), so every unit's RTL test covers it.
+
+Cycles per loosening iteration, for the planned RTL (docs/architecture.md)::
+
+    cycles = N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T + T_L
+
+the update's formula (:meth:`CoreConfig.cycles`) without its N·D load (the vectors stay in the vector
+memory, the kept candidate's bank becomes the old set), the two candidates' units side by side with the
+update's latencies, and T_L = ``LooseningControl.latency`` + 1: the choice, the next constants and the
+next sweep's start. A whole run is N·D + K·cycles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ...hw.config import CoreConfig
+from ...hw.datapath import Datapath
+from ...hw.loosening import LooseningControl, LooseningState
+from ...hw.pipeline import parameters_only
+from ...hw.vector_step import VectorStep
+from ..backends.base import add_loosening_argument, loosening_mode
+from ..loosening import LooseningResult, Step
+from ..pairs import block_ranges
+from . import units
+from .updater import IterationResult, ModelBackend
+
+__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend",
+           "LOOSENING_MODES"]
+
+_BLOCK_PAIRS = 1 << 16
+#: ``--loosening``: on chip (the fixed-point control, one sweep per iteration) or on the host (the paper's
+#: system: two updates per iteration, the choice in float64).
+LOOSENING_MODES = ("chip", "host")
+
+
+def control(dp: Datapath) -> LooseningControl:
+    """The loosening control of ``dp``'s configuration (parameters only, for its model)."""
+    return parameters_only(LooseningControl(dp))
+
+
+def iteration_cycles(config: CoreConfig, n: int, d: int) -> int:
+    """Cycles of one on-chip loosening iteration of N vectors in D dimensions (planned RTL, see the module
+    docstring): ``config.cycles(n, d)`` − N·D + ``LooseningControl.latency`` + 1."""
+    return config.cycles(n, d) - n * d + control(config.datapath).latency + 1
+
+
+def run_cycles(config: CoreConfig, n: int, d: int, iterations: int) -> int:
+    """Cycles of a whole on-chip run: the N·D load, then ``iterations`` loosening iterations."""
+    return n * d + iterations * iteration_cycles(config, n, d)
+
+
+def _forces(dp: Datapath, r: np.ndarray, j0: int, j1: int, hbs: tuple[int, int]):
+    """δ_j and the two accumulators F*'_j, F*''_j for rows j0:j1: d², δ and 1/δ once, two weights."""
+    rows = r[j0:j1]
+    diff = rows[:, None, :] - r[None, :, :]
+    d2 = units.squared_distance(dp.distance, rows[:, None, :], r[None, :, :])
+    masked = d2.copy()
+    masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
+    delta = masked.min(axis=1)
+    recip = dp.reciprocal.compute(delta)
+    accs = []
+    for hb in hbs:
+        w = dp.weight.compute(delta[:, None], d2, hb, (recip[0][:, None], recip[1][:, None]))
+        jj, ii = np.nonzero(w)  # the RTL's other products are exactly 0
+        acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
+        np.add.at(acc, jj, units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii]))
+        accs.append(acc)
+    return delta, accs
+
+
+def sweep(dp: Datapath, r: np.ndarray, keep: tuple[int, int], raise_: tuple[int, int], threads: int = 1,
+          on_rows: Callable[[int], None] | None = None) -> tuple[IterationResult, IterationResult]:
+    """Both candidates of one loosening iteration from raw ``r`` (N, D): ``keep`` and ``raise_`` are the raw
+    (β/2, 1/(2β)) pairs; returns (r', S', δ) and (r'', S'', δ), equal to ``iterate(dp, r, *keep)`` and
+    ``iterate(dp, r, *raise_)``. ``on_rows(k)`` is told after each block of k rows."""
+    r = np.asarray(r, dtype=np.int64)
+    n = r.shape[0]
+    step = parameters_only(VectorStep(dp))
+
+    def work(rows):
+        j0, j1 = rows
+        delta, (acc1, acc2) = _forces(dp, r, j0, j1, (keep[0], raise_[0]))
+        new1, s1 = step.compute(r[j0:j1], delta, acc1, keep[1])
+        new2, s2 = step.compute(r[j0:j1], delta, acc2, raise_[1])
+        if on_rows is not None:
+            on_rows(j1 - j0)
+        return delta, new1, s1, new2, s2
+
+    ranges = block_ranges(n, max(1, _BLOCK_PAIRS // (2 * n)))
+    if threads > 1 and len(ranges) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(work, ranges))
+    else:
+        parts = [work(rows) for rows in ranges]
+    delta = np.concatenate([p[0] for p in parts])
+    out = []
+    for k in (1, 3):
+        out.append(IterationResult(np.concatenate([p[k] for p in parts]),
+                                   int(sum(int(p[k + 1].sum()) for p in parts)), delta))
+    return out[0], out[1]
+
+
+def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState | None = None, threads: int = 1,
+           on_step: Callable[[Step], None] | None = None, on_rows: Callable[[int], None] | None = None
+           ) -> tuple[np.ndarray, LooseningState, list[Step], IterationResult]:
+    """``iterations`` on-chip loosening iterations from raw ``r`` (N, D) and the control's ``state`` (its
+    reset state when None). Returns (raw vectors, final state, the iterations as :class:`Step` s with the
+    chip's β and S as floats, the last kept candidate)."""
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, not {iterations!r}")
+    unit = control(dp)
+    state = unit.initial() if state is None else state
+    r = np.asarray(r, dtype=np.int64)
+    steps: list[Step] = []
+    kept = None
+    for _ in range(iterations):
+        keep, raise_ = unit.constants(state)
+        first, second = sweep(dp, r, keep, raise_, threads, on_rows)
+        after = unit.compute(state, first.move_norm, second.move_norm)
+        kept = second if after.raised else first
+        r = kept.vectors
+        hb, s = dp.half_beta_fmt.ulp, dp.s_fmt.ulp
+        step = Step(state.n, 2 * keep[0] * hb, 2 * raise_[0] * hb, first.move_norm * s, second.move_norm * s,
+                    after.raised)
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        state = after
+    return r, state, steps, kept
+
+
+class LooseningModelBackend(ModelBackend):
+    """The ``model`` backend with ``--loosening chip|host``: ``chip`` (the CLI's default) runs
+    :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the planned
+    RTL; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
+    :meth:`update`). The constructor's default is ``host``, which every existing caller assumes.
+
+    Statistics of a chip run: ``iterations``, ``sweep_seconds``, ``cycles`` (:func:`run_cycles`) and
+    ``load_cycles``; :meth:`report` gives its ``cycles_per_loosening_iteration`` (the fixed-point backends'
+    report gives ``loosening`` and, for host-run loosening, two updates' cycles)."""
+
+    def __init__(self, config: CoreConfig | None = None, threads: int = 1, loosening: str = "host"):
+        if loosening not in LOOSENING_MODES:
+            raise ValueError(f"loosening must be one of {', '.join(LOOSENING_MODES)}, not {loosening!r}")
+        super().__init__(config, threads)
+        self.loosening = loosening
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        super().add_arguments(parser)
+        add_loosening_argument(parser)
+
+    @classmethod
+    def options(cls, args, threads: int) -> dict:
+        return {**super().options(args, threads), "loosening": loosening_mode(args, cls.name, LOOSENING_MODES)}
+
+    @classmethod
+    def report(cls, options: dict, stats: dict) -> dict:
+        out = super().report(options, stats)
+        if out["loosening"] == "chip":  # not two updates' cycles: one sweep (none reported for bare updates)
+            out.pop("cycles_per_loosening_iteration", None)
+            if stats.get("iterations"):
+                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
+        return out
+
+    def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[Step], None] | None = None,
+               keep_trace: bool = False) -> LooseningResult:
+        """A whole on-chip run from float64 ``vectors`` (N, D): what the board would answer after one LOAD,
+        one run command and one READ."""
+        dp = self.datapath
+        raw, _, _ = dp.inputs(vectors, 4.0)
+        n, d = vectors.shape
+        rows = self.on_rows
+        t0 = time.perf_counter()
+        new, state, steps, kept = loosen(dp, raw, iterations, threads=self.threads, on_step=on_step,
+                                         on_rows=None if rows is None else (lambda k: rows(2 * k)))
+        stats = {"iterations": iterations, "sweep_seconds": time.perf_counter() - t0,
+                 "cycles": run_cycles(self.config, n, d, iterations), "load_cycles": n * d,
+                 "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp), "final_n": state.n}
+        return LooseningResult(new * dp.fmt.ulp, control(dp).l_value(state), steps if keep_trace else [], stats)

@@ -1,0 +1,118 @@
+"""On-chip force loosening in the model: the one-sweep candidates, the fixed-point run against the host's."""
+
+import numpy as np
+import pytest
+
+from spherecode.host.loosening import force_loosening
+from spherecode.host.metrics import min_squared_distance
+from spherecode.host.model.loosening import (LooseningModelBackend, control, iteration_cycles, loosen, run_cycles,
+                                             sweep)
+from spherecode.host.model.updater import iterate
+from spherecode.host.reference import random_start
+from spherecode.hw.config import CoreConfig
+
+
+@pytest.mark.parametrize("fmt, n, d, threads", [("Q3.44", 24, 3, 1), ("Q2.20", 40, 4, 2)])
+def test_one_sweep_equals_two_updates(fmt, n, d, threads):
+    dp = CoreConfig(fmt, nmax=64, dmax=4).datapath
+    raw, *first = dp.inputs(random_start(n, d, np.random.default_rng(n)), 9.0)
+    second = dp.constants(13.5)
+    a, b = sweep(dp, raw, tuple(first), second, threads)
+    for got, want in ((a, iterate(dp, raw, *first)), (b, iterate(dp, raw, *second))):
+        np.testing.assert_array_equal(got.vectors, want.vectors)
+        np.testing.assert_array_equal(got.delta, want.delta)
+        assert got.move_norm == want.move_norm
+
+
+def test_the_run_replays_the_control_and_the_sweep():
+    """loosen() is the control's choices on the sweep's S', S'': replay it by hand."""
+    dp = CoreConfig("Q3.44", nmax=16).datapath
+    raw, _, _ = dp.inputs(random_start(8, 3, np.random.default_rng(4)), 4.0)
+    out, state, steps, _ = loosen(dp, raw, 12)
+    unit, s, r = control(dp), control(dp).initial(), raw
+    for step in steps:
+        keep, up = unit.constants(s)
+        a, b = sweep(dp, r, keep, up)
+        s = unit.compute(s, a.move_norm, b.move_norm)
+        r = b.vectors if s.raised else a.vectors
+        assert s.raised == step.raised and step.s_keep == a.move_norm * dp.s_fmt.ulp
+    np.testing.assert_array_equal(out, r)
+    assert s == state and state.n == 13
+
+
+def test_chip_agrees_bit_for_bit_while_its_constants_are_the_hosts():
+    """Where the chip's (β/2, 1/(2β)) pairs equal what the host sends (Datapath.constants of its float64 β),
+    the two runs compute the same integers: equal S', S'' and so the same choices."""
+    config = CoreConfig("Q3.44", nmax=16)
+    dp, unit = config.datapath, control(config.datapath)
+    r0 = random_start(10, 3, np.random.default_rng(7))
+    host = force_loosening(LooseningModelBackend(config, loosening="host"), r0, 60, keep_trace=True)
+    chip = force_loosening(LooseningModelBackend(config, loosening="chip"), r0, 60, keep_trace=True)
+    state, agreed = unit.initial(), 0
+    for h, c in zip(host.trace, chip.trace):
+        if unit.constants(state) != (dp.constants(h.beta_keep), dp.constants(h.beta_raise)):
+            break
+        assert (c.s_keep, c.s_raise, c.raised) == (h.s_keep, h.s_raise, h.raised)
+        agreed += 1
+        state = unit.compute(state, 1 if c.raised else 2, 1)  # S' > S'' keeps: replay the choice
+    assert agreed >= 20  # measured: the first 41 of 60 iterations (then a 1/(2β) differs by an ulp)
+    assert [s.raised for s in chip.trace] == [s.raised for s in host.trace]  # and no choice differs later
+
+
+def test_chip_loosening_quality_matches_the_hosts():
+    """Best of 2 starts, 3 seeds, N = 10 and 13, 60 iterations. The chip's l drifts from float64's by
+    < 10⁻¹³ relative (docs/arithmetic.md), so β/2 agrees and 1/(2β) differs by a few ulps of 2^−48: the
+    moves differ by ~10⁻¹⁴ per iteration and, with no choice flipped (asserted), the codes' minimum
+    angles by < 10⁻⁸° (measured: ≤ 8·10⁻¹¹° at N = 16, 200 iterations)."""
+    config = CoreConfig("Q3.44", nmax=16)
+    for n in (10, 13):
+        for seed in range(3):
+            best, choices = {}, {}
+            for mode in ("chip", "host"):
+                runs = [force_loosening(LooseningModelBackend(config, loosening=mode),
+                                        random_start(n, 3, np.random.default_rng([seed, k])), 60, keep_trace=True)
+                        for k in range(2)]
+                best[mode] = max(min_squared_distance(r.vectors) for r in runs)
+                choices[mode] = [[s.raised for s in r.trace] for r in runs]
+            angle = {m: np.degrees(np.arccos(1 - d2 / 2)) for m, d2 in best.items()}
+            assert choices["chip"] == choices["host"], (n, seed)
+            assert abs(angle["chip"] - angle["host"]) < 1e-8, (n, seed, angle)
+
+
+def test_chip_run_statistics_and_report():
+    config = CoreConfig("Q3.44", nmax=64)
+    backend = LooseningModelBackend(config, loosening="chip")
+    res = force_loosening(backend, random_start(20, 3, np.random.default_rng(0)), 5)
+    assert res.stats["cycles"] == run_cycles(config, 20, 3, 5) == 60 + 5 * iteration_cycles(config, 20, 3)
+    # (N + 1)⌈N/L⌉ + C for N ≥ the step's interval: the update without its N·D load, plus the control
+    assert iteration_cycles(config, 20, 3) == config.cycles(20, 3) - 60 + control(config.datapath).latency + 1
+    report = LooseningModelBackend.report({"config": config, "loosening": "chip"}, res.stats)
+    assert report["loosening"] == "chip"
+    assert report["cycles_per_loosening_iteration"] == iteration_cycles(config, 20, 3)
+    host = force_loosening(LooseningModelBackend(config), random_start(20, 3, np.random.default_rng(0)), 2)
+    report = LooseningModelBackend.report({"config": config}, host.stats)
+    assert report["loosening"] == "host" and report["cycles_per_loosening_iteration"] == 2 * config.cycles(20, 3)
+
+
+def test_large_n_iteration_cycles_are_near_the_rows():
+    """At N ≥ 256 the planned iteration is within 5 % of (N + 1)⌈N/L⌉ (issue 11's target), L = 1 and 4."""
+    for lanes in (1, 4):
+        config = CoreConfig("Q3.44", nmax=1024, lanes=lanes)
+        for n in (256, 1024):
+            rows = (n + 1) * -(-n // lanes)
+            assert rows < iteration_cycles(config, n, 3) <= 1.05 * rows
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"loosening": "fast"}, r"loosening must be one of chip, host, not 'fast'"),
+    ({"loosening": None}, r"loosening must be one of chip, host, not None"),
+])
+def test_backend_arguments_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LooseningModelBackend(CoreConfig(), **kwargs)
+
+
+def test_loosen_needs_an_iteration():
+    dp = CoreConfig().datapath
+    with pytest.raises(ValueError, match="iterations must be at least 1, not 0"):
+        loosen(dp, np.zeros((4, 3), dtype=np.int64), 0)
