@@ -26,10 +26,8 @@ from amaranth.back import rtlil
 
 from spherecode.boards.build import tool
 from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
-from spherecode.hw.exp2 import Exp2
 from spherecode.hw.fixed import Q
 from spherecode.hw.datapath import Datapath
-from spherecode.hw.log2 import Log2
 from spherecode.hw.loosening import LooseningControl
 from spherecode.hw.multiplier import Multiplier
 from spherecode.hw.rsqrt import RSqrt
@@ -45,8 +43,6 @@ def units(fmt: Q) -> dict:
         "square": lambda: Multiplier(fmt, square=True),
         "squared_distance_d3": lambda: SquaredDistance(fmt, 3),
         "running_min": lambda: RunningMin(d2f),
-        "log2": lambda: Log2(d2f),
-        "exp2": lambda: Exp2(Q(6, fmt.f - 8, signed=False), Q(1, fmt.f, signed=False)),
         "reciprocal": lambda: Reciprocal(d2f, weight_precision(fmt.f)),
         "repulsion_weight": lambda: RepulsionWeight(d2f),
         "rsqrt": lambda: RSqrt(Q(8, fmt.f, signed=False)),

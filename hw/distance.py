@@ -1,13 +1,14 @@
 """The δ unit's arithmetic: squared distance d² = |r_j − r_i|² of two D-vectors, and the running minimum
-δ_j = min_i d² over a row (paper eq. 9)."""
+δ_j = min_i d² over a row (paper eq. 9). Each unit's ``compute`` is its bit-exact model."""
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import Q, round_shift, saturate
+from .fixed import Q, mul_shift, round_shift, saturate
 from .multiplier import LimbProduct
 from .pipeline import delay
 
@@ -21,6 +22,15 @@ def d2_format(fmt: Q) -> Q:
     """Squared distances of coordinates in ``fmt``: unsigned, 3 integer bits, so d² = 4 (antipodal
     points) fits; sums above 8 − ulp (never reached by unit vectors) saturate."""
     return Q(3, fmt.f, signed=False)
+
+
+def _compute_squared_distance(fmt: Q, a, b) -> np.ndarray:
+    """The arithmetic both squared-distance units share, on int64 arrays of raw coordinates (…, dim)."""
+    diff = np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)  # exact
+    w = fmt.width + 1
+    squares = mul_shift(diff, diff, fmt.f - GUARD_BITS, "trunc", 2 * w)  # exact, truncated: ≥ 0
+    # The sum is exact, so its order (the adder tree's or the accumulator's) does not matter.
+    return saturate(round_shift(squares.sum(axis=-1), GUARD_BITS, "nearest"), d2_format(fmt))
 
 
 class SquaredDistance(wiring.Component):
@@ -42,6 +52,10 @@ class SquaredDistance(wiring.Component):
             "i": In(stream.Signature(data.StructLayout({"a": vec, "b": vec}), always_ready=True)),
             "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
         })
+
+    def compute(self, a, b) -> np.ndarray:
+        """Bit-exact model: d² for int64 arrays of raw coordinates (…, dim), broadcast together."""
+        return _compute_squared_distance(self.fmt, a, b)
 
     def elaborate(self, platform):
         m = Module()
@@ -96,6 +110,11 @@ class SerialSquaredDistance(wiring.Component):
             "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
         })
 
+    def compute(self, a, b) -> np.ndarray:
+        """Bit-exact model: d² of whole vectors, int64 arrays of raw coordinates (…, n) broadcast together
+        (the n coordinates of one vector are what the stream carries from ``first`` to ``last``)."""
+        return _compute_squared_distance(self.fmt, a, b)
+
     def elaborate(self, platform):
         m = Module()
         f, w = self.fmt.f, self.fmt.width
@@ -130,7 +149,7 @@ class RunningMin(wiring.Component):
     Ports: ``i`` — stream of ``{d2, first, last, mask}``: ``first`` starts a row, ``last`` ends it,
     ``mask`` leaves the value out (the pair i = j is masked, not skipped); ``o`` — the row's minimum, valid
     for one cycle after its ``last`` input (:attr:`latency` = 1). A row whose values are all masked gives
-    the format's largest value.
+    the format's largest value. :meth:`compute` is the bit-exact model.
     """
 
     latency = 1
@@ -142,6 +161,16 @@ class RunningMin(wiring.Component):
             "i": In(stream.Signature(layout, always_ready=True)),
             "o": Out(stream.Signature(d2_fmt.shape(), always_ready=True)),
         })
+
+    def compute(self, d2, first, last, mask) -> np.ndarray:
+        """Bit-exact model on the input stream as 1-d int64 arrays of ``d2`` and the flags (the first value
+        must have ``first`` set): one output per ``last``, the minimum of the row it ends, masked values
+        left out."""
+        d2 = np.where(np.asarray(mask) != 0, self.fmt.max_raw, np.asarray(d2, dtype=np.int64))
+        starts = np.flatnonzero(np.asarray(first) != 0)
+        mins = np.minimum.reduceat(d2, starts)
+        ends = np.flatnonzero(np.asarray(last) != 0)
+        return mins[np.searchsorted(starts, ends, side="right") - 1]
 
     def elaborate(self, platform):
         m = Module()

@@ -6,13 +6,17 @@ Amaranth 0.5 ships no fixed-point library (RFC 41 is not merged), so this is a s
 signed=False)`` ("UQ3.44") is unsigned with range [0, 2^i).
 
 A value is carried as its raw integer ``x`` meaning ``x · 2^-f``. Two rules turn a wide exact result into
-a narrower one, and both the gateware (:func:`round_shift`, :func:`saturate` on Amaranth values) and the
-bit-exact model (:mod:`spherecode.host.model.fixedpoint`, on NumPy integers) implement exactly these:
+a narrower one:
 
 - ``trunc``: ``x >> s`` — floor, error in [0, 1) ulp;
 - ``nearest``: ``(x + 2^(s-1)) >> s`` — round half up, error in [−½, ½] ulp.
 
-Saturation clamps to the format's range.
+Saturation clamps to the format's range. :func:`round_shift` and :func:`saturate` take either an Amaranth
+value (the gateware) or a NumPy int64 array (each unit's bit-exact ``compute`` model), so the model of a
+unit is written with the same two rules as its gateware. The model's integer primitives are here too:
+:func:`mul_shift`, an exact product of int64 arrays rounded back (a product wider than 62 bits is formed
+from limbs, the way the gateware's :class:`~.multiplier.LimbProduct` forms it from DSP blocks), and
+:func:`bit_length`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Q", "ROUNDINGS", "round_shift", "rounding_bias", "saturate"]
+import numpy as np
+
+__all__ = ["Q", "ROUNDINGS", "round_shift", "rounding_bias", "saturate", "mul_shift", "bit_length"]
 
 ROUNDINGS = ("trunc", "nearest")
 
@@ -72,21 +78,18 @@ class Q:
 
     def to_float(self, raw):
         """Raw integer(s) → value(s) as float64 (exact while the width is ≤ 53 bits)."""
-        import numpy as np
-
         return np.asarray(raw, dtype=np.float64) * self.ulp
 
     def from_float(self, value, rounding: str = "nearest"):
         """Value(s) → raw int64 integer(s), rounded as ``rounding`` says, saturated to the range."""
-        import numpy as np
-
         scaled = np.asarray(value, dtype=np.float64) * (1 << self.f)
         raw = np.floor(scaled + 0.5) if rounding == "nearest" else np.floor(scaled)
         return np.clip(raw, self.min_raw, self.max_raw).astype(np.int64)
 
 
 def round_shift(value, shift: int, rounding: str):
-    """Amaranth: drop ``shift`` low bits of ``value`` with the rounding rule (see module docstring)."""
+    """Drop ``shift`` low bits of ``value`` with the rounding rule (see the module docstring); a negative
+    ``shift`` shifts left. ``value``: an Amaranth value, or a NumPy int64 array (the result must fit)."""
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {ROUNDINGS}, not {rounding!r}")
     if shift <= 0:
@@ -105,7 +108,113 @@ def rounding_bias(shift: int, rounding: str) -> int:
 
 
 def saturate(value, fmt: Q):
-    """Amaranth: ``value`` clamped to ``fmt``'s range; assign it to a signal of ``fmt.shape()``."""
+    """``value`` clamped to ``fmt``'s range. On an Amaranth value: a ``Mux`` chain, to assign to a signal
+    of ``fmt.shape()``; on a NumPy integer array: an int64 array."""
+    if isinstance(value, (np.ndarray, np.integer, int)):
+        return np.clip(value, fmt.min_raw, fmt.max_raw).astype(np.int64)
     from amaranth.hdl import Mux
 
     return Mux(value > fmt.max_raw, fmt.max_raw, Mux(value < fmt.min_raw, fmt.min_raw, value))
+
+
+# ---- integer primitives of the bit-exact models (NumPy int64) -------------------------------------------
+
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def bit_length(x) -> np.ndarray:
+    """Bit length of non-negative int64 values (0 for 0), exactly."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.size == 0 or x.max() < (1 << 53):  # int → float64 is exact: read the exponent
+        return np.frexp(x.astype(np.float64))[1].astype(np.int64)
+    n = np.zeros(x.shape, dtype=np.int64)
+    for step in (32, 16, 8, 4, 2, 1):
+        big = x >= (np.int64(1) << np.int64(step))
+        n += np.where(big, step, 0)
+        x = np.where(big, x >> np.int64(step), x)
+    return n + (x > 0)
+
+
+def mul_shift(a, b, shift: int, rounding: str, bits: int | None = None) -> np.ndarray:
+    """``round_shift(a · b, shift, rounding)`` exactly, for int64 arrays ``a``, ``b`` (broadcast together)
+    with |a|, |b| < 2^62; the result must fit int64.
+
+    ``bits`` bounds the bit length of |a·b| when the caller knows it (the sum of the operand widths); when
+    it is ≤ 62 the product is formed directly. Otherwise one operand is cut into limbs whose products with
+    the other fit int64, summed from the lowest with the low bits shifted out as they are passed (exact:
+    ⌊(X·2^k + Y)/2^(k+n)⌋ = ⌊(X + ⌊Y/2^k⌋)/2^n⌋); where no such cut exists within ``shift`` bits, the
+    product is formed as a 128-bit pair from 32-bit halves.
+    """
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {ROUNDINGS}, not {rounding!r}")
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if (bits is not None and bits <= 62) or a.size == 0 or b.size == 0:
+        return round_shift(a * b, shift, rounding)
+    if shift <= 0:
+        return (a * b) << np.int64(-shift)
+    wa, wb = _magnitude_bits(a), _magnitude_bits(b)
+    if wa + wb <= 62:
+        return round_shift(a * b, shift, rounding)
+    for x, y, wx, wy in ((a, b, wa, wb), (b, a, wb, wa)):
+        k = 62 - wy  # a k-bit limb of x times y stays below 2^62
+        if k < 2:
+            continue
+        m = -(-(wx + wy - 62) // k)  # low limbs, so that the top limb times y stays below 2^62 too
+        if m * k < shift or (m * k == shift and shift <= 61):
+            return _limb_mul_shift(x, y, k, m, shift, rounding)
+    return _wide_mul_shift(a, b, shift, rounding)
+
+
+def _magnitude_bits(x: np.ndarray) -> int:
+    return max(int(x.max()).bit_length(), int(-(x.min())).bit_length())
+
+
+def _limb_mul_shift(x: np.ndarray, y: np.ndarray, k: int, m: int, shift: int, rounding: str) -> np.ndarray:
+    """:func:`mul_shift` with x cut into ``m`` unsigned k-bit limbs and a signed top limb, m·k ≤ shift."""
+    mask = np.int64((1 << k) - 1)
+    low = m * k  # bits passed out of the sum
+    bias = rounding_bias(shift, rounding)
+    acc = (x & mask) * y
+    if low == shift and bias:  # the rounding bias lies within the limbs: it rides with the lowest
+        acc += np.int64(bias)
+    for limb in range(1, m):
+        acc = ((x >> np.int64(limb * k)) & mask) * y + (acc >> np.int64(k))
+    acc = (x >> np.int64(low)) * y + (acc >> np.int64(k))  # ⌊(x·y [+ bias]) / 2^(m·k)⌋
+    if low == shift:
+        return acc
+    return round_shift(acc, shift - low, rounding)  # the bias 2^(shift − 1) is a multiple of 2^low here
+
+
+def _wide_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact a·b for |a|, |b| < 2^62 as a two's-complement (high int64, low uint64) pair."""
+    neg = (a < 0) ^ (b < 0)
+    ua = np.abs(a).astype(np.uint64)
+    ub = np.abs(b).astype(np.uint64)
+    ah, al = ua >> np.uint64(32), ua & _M32
+    bh, bl = ub >> np.uint64(32), ub & _M32
+    low = al * bl
+    mid = ah * bl + al * bh  # < 2^63: no overflow
+    high = ah * bh + (mid >> np.uint64(32))
+    mid_low = (mid & _M32) << np.uint64(32)
+    lo = low + mid_low
+    high = high + (lo < low).astype(np.uint64)  # carry out of the low word
+    # Negate (two's complement over 128 bits) where the product is negative.
+    nlo = ~lo + np.uint64(1)
+    nhigh = ~high + (nlo == 0).astype(np.uint64)
+    lo = np.where(neg, nlo, lo)
+    high = np.where(neg, nhigh, high)
+    return high.view(np.int64), lo
+
+
+def _wide_mul_shift(a: np.ndarray, b: np.ndarray, shift: int, rounding: str) -> np.ndarray:
+    high, lo = _wide_product(*np.broadcast_arrays(a, b))
+    if rounding == "nearest" and shift > 64:
+        high = high + np.int64(1 << (shift - 65))
+    elif rounding == "nearest":
+        new = lo + np.uint64(1 << (shift - 1))
+        high = high + (new < lo).astype(np.int64)
+        lo = new
+    if shift >= 64:
+        return high >> np.int64(shift - 64)
+    return (high << np.int64(64 - shift)) | (lo >> np.uint64(shift)).view(np.int64)

@@ -8,11 +8,12 @@ product is registered, then two registered adder stages sum them. Unregistered, 
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import Q, round_shift, rounding_bias, saturate
+from .fixed import Q, mul_shift, round_shift, rounding_bias, saturate
 
 __all__ = ["LIMB", "LimbProduct", "Multiplier"]
 
@@ -78,6 +79,7 @@ class Multiplier(wiring.Component):
     Ports: ``i`` — stream of ``{a, b}`` (or ``{a}`` for a square) raw values in ``a_fmt``/``b_fmt``; ``o``
     — stream of raw ``o_fmt`` values. One result per clock, :attr:`latency` = 6 cycles (input register,
     :class:`LimbProduct`, round and saturate). No backpressure: both streams are always ready.
+    :meth:`compute` is the bit-exact model.
     """
 
     latency = 1 + LimbProduct.LATENCY + 1
@@ -98,6 +100,13 @@ class Multiplier(wiring.Component):
     @property
     def shift(self) -> int:
         return self.a_fmt.f + self.b_fmt.f - self.o_fmt.f
+
+    def compute(self, a, b=None) -> np.ndarray:
+        """Bit-exact model: ``o`` for int64 arrays of raw ``a`` and ``b`` (broadcast together; ``b`` is
+        ignored for a square)."""
+        a = np.asarray(a, dtype=np.int64)
+        b = a if self.square or b is None else np.asarray(b, dtype=np.int64)
+        return saturate(mul_shift(a, b, self.shift, self.rounding, self.a_fmt.width + self.b_fmt.width), self.o_fmt)
 
     def elaborate(self, platform):
         m = Module()

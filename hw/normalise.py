@@ -1,15 +1,20 @@
-"""Leading-one detection and normalisation: the front end shared by :mod:`.log2` and :mod:`.rsqrt`.
+"""Leading-one detection and normalisation: the front end of :mod:`.rsqrt`, :mod:`.reciprocal` and
+:mod:`.weight`.
 
 For an unsigned W-bit ``x > 0`` with leading one at bit ``pos``, the mantissa fraction is the W − 1 bits
 below that one, left-aligned: ``x = 2^pos · (1 + frac / 2^(W−1))``. Two register stages: the priority
-encoder, then the barrel shift.
+encoder, then the barrel shift. :func:`normalise` and :func:`segment` build the gateware;
+:func:`compute_normalise` and :func:`compute_segment` are their bit-exact models on NumPy int64 arrays.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module, Signal
 
-__all__ = ["normalise", "LATENCY", "segment"]
+from .fixed import bit_length
+
+__all__ = ["normalise", "LATENCY", "segment", "compute_normalise", "compute_segment"]
 
 LATENCY = 2
 
@@ -36,5 +41,22 @@ def segment(frac, frac_bits: int, index_bits: int, u_frac: int):
     low_bits = frac_bits - index_bits
     k = frac[low_bits:frac_bits]
     centred = (frac[:low_bits] - (1 << (low_bits - 1))).as_signed()  # low_bits + 1 bits: exact
+    shift = u_frac - low_bits
+    return k, (centred << shift) if shift >= 0 else (centred >> -shift)
+
+
+def compute_normalise(x: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model of :func:`normalise`: (``pos``, ``frac``) of raw unsigned ``width``-bit values (int64 array);
+    x = 0 gives pos = 0, frac = 0."""
+    x = np.asarray(x, dtype=np.int64)
+    pos = np.maximum(bit_length(x) - 1, 0)
+    return pos, (x << (width - 1 - pos)) & ((1 << (width - 1)) - 1)
+
+
+def compute_segment(frac: np.ndarray, frac_bits: int, index_bits: int, u_frac: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model of :func:`segment` on an int64 array of fractions: (segment index, u)."""
+    low_bits = frac_bits - index_bits
+    k = frac >> low_bits
+    centred = (frac & ((1 << low_bits) - 1)) - (1 << (low_bits - 1))
     shift = u_frac - low_bits
     return k, (centred << shift) if shift >= 0 else (centred >> -shift)

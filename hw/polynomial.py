@@ -1,11 +1,11 @@
-"""Table + polynomial evaluation of a smooth function: the mantissa core of log2, exp2 and rsqrt.
+"""Table + polynomial evaluation of a smooth function: the mantissa core of :mod:`.rsqrt`.
 
 The domain is cut into segments; on each, f is replaced by its Taylor polynomial about the segment's
 midpoint, written in the local variable u ∈ [−½, ½) (the offset from the midpoint in segment widths), so
 that every segment uses one fixed-point layout. The degree is the smallest whose Lagrange remainder bound
 max|f⁽ᵖ⁺¹⁾| (w/2)ᵖ⁺¹ / (p+1)! is below the requested error. Coefficients come from closed-form derivatives
-evaluated in IEEE double (deterministic), rounded to ``frac`` bits: one table, used by the gateware
-(:class:`PiecewisePolynomial`) and by the model (``spherecode.host.model.units``).
+evaluated in IEEE double (deterministic), rounded to ``frac`` bits: one table, evaluated by the gateware
+(:class:`PiecewisePolynomial`) and by the model (:meth:`PolyTable.compute`).
 
 Evaluation is Horner's rule in fixed point with ``frac`` fraction bits everywhere:
 ``acc := c_p; acc := c_n + round_nearest(u · acc)`` for n = p−1 … 0.
@@ -17,11 +17,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import round_shift, rounding_bias
+from .fixed import mul_shift, round_shift, rounding_bias
 from .multiplier import LimbProduct
 from .pipeline import delay
 
@@ -52,6 +53,15 @@ class PolyTable:
     @property
     def latency(self) -> int:
         return 2 + self.degree * (LimbProduct.LATENCY + 1)
+
+    def compute(self, k, u) -> np.ndarray:
+        """Bit-exact model of :class:`PiecewisePolynomial`: y for int64 arrays of segment indices ``k``
+        and offsets ``u`` (Horner's rule, each product rounded to nearest)."""
+        k, u = np.asarray(k, dtype=np.int64), np.asarray(u, dtype=np.int64)
+        acc = np.asarray(self.coeffs[self.degree], dtype=np.int64)[k]
+        for n in range(self.degree - 1, -1, -1):
+            acc = np.asarray(self.coeffs[n], dtype=np.int64)[k] + mul_shift(u, acc, self.frac, "nearest")
+        return acc
 
 
 def make_table(
@@ -94,7 +104,7 @@ class PiecewisePolynomial(wiring.Component):
 
     Ports: ``k`` (segment index), ``u`` (signed, ``frac`` fraction bits, in [−½, ½)) in; ``y`` (signed,
     ``COEFF_INT``.``frac``) out, :attr:`latency` = 2 + 5·degree cycles later. II = 1, no valid: the
-    enclosing unit carries valid beside it.
+    enclosing unit carries valid beside it. The model: :meth:`PolyTable.compute`.
     """
 
     def __init__(self, table: PolyTable):

@@ -19,29 +19,14 @@ from . import normalise as norm
 from .fixed import Q
 from .pipeline import delay
 
-__all__ = ["Reciprocal", "bit_length"]
-
-
-def bit_length(x: np.ndarray) -> np.ndarray:
-    """Bit length of non-negative int64 values (0 for 0), exactly."""
-    x = np.asarray(x, dtype=np.int64)
-    if x.size == 0 or x.max() < (1 << 53):  # int → float64 is exact: read the exponent
-        return np.frexp(x.astype(np.float64))[1].astype(np.int64)
-    n = np.zeros(x.shape, dtype=np.int64)
-    for step in (32, 16, 8, 4, 2, 1):
-        big = x >= (np.int64(1) << np.int64(step))
-        n += np.where(big, step, 0)
-        x = np.where(big, x >> np.int64(step), x)
-    return n + (x > 0)
+__all__ = ["Reciprocal", "mantissa"]
 
 
 def mantissa(x: np.ndarray, width: int, precision: int) -> tuple[np.ndarray, np.ndarray]:
     """(M, p) of raw ``width``-bit values: p the leading one's position (0 for x = 0), M the top
     ``precision`` + 1 bits from it (truncated; 2^precision for x = 0) — what :func:`.normalise.normalise`
     and a right shift give in the gateware. Needs ``width − 1 ≥ precision``."""
-    x = np.asarray(x, dtype=np.int64)
-    p = np.maximum(bit_length(x) - 1, 0)
-    frac = (x << (width - 1 - p)) & ((1 << (width - 1)) - 1)
+    p, frac = norm.compute_normalise(x, width)
     return (1 << precision) | (frac >> (width - 1 - precision)), p
 
 

@@ -7,6 +7,7 @@ polynomial over the two octaves [1, 2) and [2, 4); the result is returned as man
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -33,7 +34,7 @@ class RSqrt(wiring.Component):
 
     Ports: ``i`` — stream of raw ``in_fmt`` values; ``o`` — stream of ``{mant, exp}``: ``mant`` raw
     UQ1.``out_frac`` in (½, 1], ``exp`` a signed integer. ``x = 0`` gives ``mant = 0, exp = 0`` (the
-    zero force has no direction). II = 1; :attr:`latency` cycles.
+    zero force has no direction). II = 1; :attr:`latency` cycles. :meth:`compute` is the bit-exact model.
     """
 
     def __init__(self, in_fmt: Q, out_frac: int | None = None):
@@ -52,6 +53,18 @@ class RSqrt(wiring.Component):
             "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
             "o": Out(stream.Signature(layout, always_ready=True)),
         })
+
+    def compute(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """Bit-exact model: (mant, exp) for an int64 array of raw x."""
+        x = np.asarray(x, dtype=np.int64)
+        w, t, fo = self.in_fmt.width, self.table, self.mant_fmt.f
+        pos, frac = norm.compute_normalise(x, w)
+        q = pos - self.in_fmt.f
+        k, u = norm.compute_segment(frac, w - 1, SEGMENT_BITS, t.frac)
+        y = t.compute(((q & 1) << SEGMENT_BITS) | k, u)
+        mant = np.minimum(round_shift(y, t.frac - fo, "nearest"), 1 << fo)
+        zero = x == 0
+        return np.where(zero, 0, mant), np.where(zero, 0, -(q >> 1))
 
     def elaborate(self, platform):
         m = Module()

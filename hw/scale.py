@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import Q, saturate
+from .fixed import Q, mul_shift, saturate
 from .multiplier import LimbProduct
 from .pipeline import delay
 
@@ -19,7 +20,7 @@ class Scale(wiring.Component):
 
     The shift s = x.f + mant.f − out.f − exp varies per input; half-up rounding is computed as
     ``(floor(2p / 2^s) + 1) >> 1``. Ports: ``i`` — stream of ``{x, mant, exp}``; ``o`` — stream of raw
-    ``out_fmt`` values. II = 1; :attr:`latency` = 7.
+    ``out_fmt`` values. II = 1; :attr:`latency` = 7. :meth:`compute` is the bit-exact model.
     """
 
     latency = 1 + LimbProduct.LATENCY + 2
@@ -32,6 +33,16 @@ class Scale(wiring.Component):
             "i": In(stream.Signature(layout, always_ready=True)),
             "o": Out(stream.Signature(out_fmt.shape(), always_ready=True)),
         })
+
+    def compute(self, x, mant, exp) -> np.ndarray:
+        """Bit-exact model on int64 arrays of raw x, mant and exp (broadcast together); the shift
+        s = ``base_shift`` − exp must be ≥ 1 (it is for every input the updater gives the unit)."""
+        x, mant, exp = (np.asarray(v, dtype=np.int64) for v in (x, mant, exp))
+        s = self.base_shift - exp
+        low = int(s.min()) - 1 if s.size else 0
+        partial = mul_shift(x, mant, low, "trunc", self.x_fmt.width + self.mant_fmt.width)  # ⌊p / 2^low⌋
+        halves = partial >> np.minimum(s - 1 - low, 63)  # ⌊2p / 2^s⌋
+        return saturate((halves + 1) >> 1, self.out_fmt)
 
     def elaborate(self, platform):
         m = Module()

@@ -20,7 +20,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import Datapath
-from .fixed import saturate
+from .fixed import bit_length, saturate
 from .pipeline import delay
 
 __all__ = ["VectorStep"]
@@ -62,23 +62,23 @@ class VectorStep(wiring.Component):
     def compute(self, r, delta, force, step: int) -> tuple[np.ndarray, np.ndarray]:
         """The bit-exact model: (r', S_j) for rows of raw r (…, D), δ (…) and F* (…, D, accumulator
         format), with raw 1/(2β) ``step``; D ≤ ``dmax`` (the RTL's coordinates past D are zero and stay
-        zero). Vectorised over the leading axes; the same steps, widths and roundings as the RTL."""
-        from ..host.model import units  # the unit models (imported here: host.model imports this module)
-        from ..host.model.fixedpoint import bit_length, saturate
-
+        zero). Vectorised over the leading axes; the units' own models, in the RTL's order."""
         dp = self.dp
         r, delta, force = (np.asarray(x, dtype=np.int64) for x in (r, delta, force))
-        zeros = np.zeros_like(r)
         # Block normalisation: F̂ = F* · 2^(f − P), P the bit length of max_d |F*_d| (floor).
         shift = dp.unit_fmt.f - bit_length(np.max(np.abs(force), axis=-1))[..., None]
         fhat = (force << np.maximum(shift, 0)) >> np.minimum(np.maximum(-shift, 0), 63)
-        mant, exp = units.rsqrt(dp.force_rsqrt, units.squared_distance(dp.force_norm, fhat, zeros))
-        direction = units.scale(dp.direction, fhat, mant[..., None], exp[..., None])
-        alpha = units.multiply(dp.step, delta, np.full_like(delta, step))
-        moved = saturate(r + units.multiply(dp.move, alpha[..., None], direction), dp.fmt)
-        mant, exp = units.rsqrt(dp.moved_rsqrt, units.squared_distance(dp.moved_norm, moved, zeros))
-        new = units.scale(dp.renormalise, moved, mant[..., None], exp[..., None])
-        return new, units.squared_distance(dp.move_norm, new, r)
+        # F = F̂ / |F̂|
+        mant, exp = dp.force_rsqrt.compute(dp.force_norm.compute(fhat, 0))
+        direction = dp.direction.compute(fhat, mant[..., None], exp[..., None])
+        # α = δ · 1/(2β); r* = r + α F
+        alpha = dp.step.compute(delta, step)
+        moved = saturate(r + dp.move.compute(alpha[..., None], direction), dp.fmt)
+        # r' = r* / |r*|
+        mant, exp = dp.moved_rsqrt.compute(dp.moved_norm.compute(moved, 0))
+        new = dp.renormalise.compute(moved, mant[..., None], exp[..., None])
+        # S_j = |r' − r|²
+        return new, dp.move_norm.compute(new, r)
 
     def elaborate(self, platform):
         m = Module()

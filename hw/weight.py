@@ -18,11 +18,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import normalise as norm
-from .fixed import Q
+from .fixed import Q, bit_length
 from .interpolation import QuadraticInterpolator, QuadraticTable, gauss_derivative
 from .multiplier import LimbProduct
 from .pipeline import delay, parameters_only
-from .reciprocal import Reciprocal, bit_length, mantissa
+from .reciprocal import Reciprocal, mantissa
 
 __all__ = ["RepulsionWeight", "half_beta_format", "weight_precision"]
 

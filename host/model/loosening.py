@@ -36,7 +36,6 @@ from ...hw.vector_step import VectorStep
 from ..backends.base import add_loosening_argument, loosening_mode
 from ..loosening import LooseningResult, Step
 from ..pairs import block_ranges
-from . import units
 from .updater import IterationResult, ModelBackend
 
 __all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend",
@@ -68,7 +67,7 @@ def _forces(dp: Datapath, r: np.ndarray, j0: int, j1: int, hbs: tuple[int, int])
     """δ_j and the two accumulators F*'_j, F*''_j for rows j0:j1: d², δ and 1/δ once, two weights."""
     rows = r[j0:j1]
     diff = rows[:, None, :] - r[None, :, :]
-    d2 = units.squared_distance(dp.distance, rows[:, None, :], r[None, :, :])
+    d2 = dp.distance.compute(rows[:, None, :], r[None, :, :])
     masked = d2.copy()
     masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
     delta = masked.min(axis=1)
@@ -78,7 +77,7 @@ def _forces(dp: Datapath, r: np.ndarray, j0: int, j1: int, hbs: tuple[int, int])
         w = dp.weight.compute(delta[:, None], d2, hb, (recip[0][:, None], recip[1][:, None]))
         jj, ii = np.nonzero(w)  # the RTL's other products are exactly 0
         acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
-        np.add.at(acc, jj, units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii]))
+        np.add.at(acc, jj, dp.force_product.compute(w[jj, ii][:, None], diff[jj, ii]))
         accs.append(acc)
     return delta, accs
 

@@ -1,10 +1,19 @@
 """The bit-exact whole-iteration model (the ``model`` backend): the paper's steps 1–5 on raw fixed-point
-integers, built from the unit models and the :class:`~spherecode.hw.datapath.Datapath` definition.
+integers, written as the RTL (:class:`~spherecode.hw.vector_updater.VectorUpdater`) computes a row, each
+step the ``compute`` model of the unit that does it in the gateware (:class:`~spherecode.hw.datapath.Datapath`
+holds them):
 
-Rows are processed in blocks (memory O(N · block · D)); within a block, every step is a vectorised unit
-model. Products are only formed where a weight is non-zero: the skipped values are exactly 0 in the RTL
-too, so this changes no bit. Steps 3–5 are :meth:`~spherecode.hw.vector_step.VectorStep.compute`, the
-model that lives beside its RTL.
+1. δ path: d²(r_j, r_i) for every i (:class:`~spherecode.hw.distance.SquaredDistance`), and
+   δ_j = min_i d² with the pair i = j masked (:class:`~spherecode.hw.distance.RunningMin`);
+2. 1/δ_j, once per row (:class:`~spherecode.hw.reciprocal.Reciprocal`);
+3. force path, on the same d² row: w_ji (:class:`~spherecode.hw.weight.RepulsionWeight`), the force product
+   w_ji·(r_j − r_i) (:class:`~spherecode.hw.multiplier.Multiplier`) and the exact accumulation F*_j;
+4. steps 3–5 for r_j (:class:`~spherecode.hw.vector_step.VectorStep`).
+
+Rows are processed in blocks (memory O(N · block · D)), every step vectorised over the block. The RTL's
+lanes each see every L-th i and take the minimum and the sum across lanes at the end of a row; both are
+exact, so one row over all i gives the same bits. Force products are only formed where w ≠ 0: the others
+are exactly 0 in the RTL too.
 """
 
 from __future__ import annotations
@@ -18,12 +27,11 @@ import numpy as np
 
 from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
-from ..backends.base import Update
-from ..backends.hardware import FixedPointBackend, run_config
 from ...hw.pipeline import parameters_only
 from ...hw.vector_step import VectorStep
+from ..backends.base import Update
+from ..backends.hardware import FixedPointBackend, run_config
 from ..pairs import block_ranges
-from . import units
 
 __all__ = ["IterationResult", "iterate", "ModelBackend"]
 
@@ -37,21 +45,27 @@ class IterationResult:
     delta: np.ndarray  #: (N,) raw δ_j
 
 
-def _force(dp: Datapath, r: np.ndarray, j0: int, j1: int, hb: int) -> tuple[np.ndarray, np.ndarray]:
-    """δ_j and F*_j (raw accumulator) for rows j0:j1."""
-    rows = r[j0:j1]
-    diff = rows[:, None, :] - r[None, :, :]  # exact: Q(i + 1).f
-    d2 = units.squared_distance(dp.distance, rows[:, None, :], r[None, :, :])
-    masked = d2.copy()
-    masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
-    delta = masked.min(axis=1)
-    mant, exp = dp.reciprocal.compute(delta)  # 1/δ_j, once per row
-    w = dp.weight.compute(delta[:, None], d2, hb, (mant[:, None], exp[:, None]))
-    jj, ii = np.nonzero(w)
-    prods = units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii])
-    acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
-    np.add.at(acc, jj, prods)
-    return delta, acc
+def _rows(dp: Datapath, step: VectorStep, r: np.ndarray, j0: int, j1: int, hb: int, c: int):
+    """Rows j0:j1 of one iteration: (δ_j, r'_j, S_j)."""
+    n, rows, count = r.shape[0], r[j0:j1], j1 - j0
+    # 1. δ path: the row of d², then its masked running minimum (a row is i = 0 … N − 1)
+    d2 = dp.distance.compute(rows[:, None, :], r[None, :, :])  # (count, N)
+    flags = np.zeros((3, count, n), dtype=bool)
+    flags[0, :, 0] = flags[1, :, -1] = True  # first, last
+    flags[2, np.arange(count), np.arange(j0, j1)] = True  # mask: the pair i = j
+    delta = dp.running_min.compute(d2.ravel(), *(f.ravel() for f in flags))
+    # 2. 1/δ_j, once per row
+    r_mant, r_exp = dp.reciprocal.compute(delta)
+    # 3. force path: w_ji on the d² row, w_ji·(r_j − r_i) (the difference exact), summed exactly
+    w = dp.weight.compute(delta[:, None], d2, hb, (r_mant[:, None], r_exp[:, None]))
+    jj, ii = np.nonzero(w)  # row-major: jj ascending
+    prods = dp.force_product.compute(w[jj, ii][:, None], rows[jj] - r[ii])
+    sums = np.concatenate([np.zeros((1, r.shape[1]), dtype=np.int64), np.cumsum(prods, axis=0)])
+    ends = np.searchsorted(jj, np.arange(count + 1))
+    force = sums[ends[1:]] - sums[ends[:-1]]  # F*_j, in the accumulator format
+    # 4. steps 3–5
+    new, s = step.compute(rows, delta, force, c)
+    return delta, new, s
 
 
 def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1,
@@ -60,16 +74,14 @@ def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1,
     ``on_rows(k)`` is told after each block of k rows (progress)."""
     r = np.asarray(r, dtype=np.int64)
     n = r.shape[0]
-    step = parameters_only(VectorStep(dp))  # steps 3–5: its own bit-exact model
+    step = parameters_only(VectorStep(dp))
     ranges = block_ranges(n, max(1, _BLOCK_PAIRS // n))
 
     def work(rows):
-        j0, j1 = rows
-        delta, acc = _force(dp, r, j0, j1, hb)
-        new, s = step.compute(r[j0:j1], delta, acc, c)
+        out = _rows(dp, step, r, *rows, hb, c)
         if on_rows is not None:
-            on_rows(j1 - j0)
-        return delta, new, s
+            on_rows(rows[1] - rows[0])
+        return out
 
     if threads > 1 and len(ranges) > 1:
         with ThreadPoolExecutor(threads) as pool:

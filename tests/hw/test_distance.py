@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from spherecode.host.model import units as model
 from spherecode.hw.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from spherecode.sim.pipeline import stream_through
 
@@ -27,7 +26,7 @@ def test_squared_distance_bit_exact(fmt, dim):
     e[2, :], e[3, :] = fmt.max_raw, fmt.min_raw  # far outside the sphere: saturates
     a = np.concatenate([a, e[[0, 2]]])
     b = np.concatenate([b, e[[1, 3]]])
-    expected = model.squared_distance(unit, a, b)
+    expected = unit.compute(a, b)
     assert expected[100:110].tolist() == [0] * 10
     assert expected[-2] == 4 << fmt.f and expected[-1] == d2_format(fmt).max_raw
     # Accuracy: within ½ + dim/16 ulp of the exact value.
@@ -46,7 +45,8 @@ def test_serial_squared_distance_is_the_parallel_one_bit_for_bit(fmt, dim):
     b[:50] = a[:50] + rng.integers(-3, 4, (50, dim))
     b[50:55] = a[50:55]
     a[55], b[55] = fmt.max_raw, fmt.min_raw  # saturates
-    expected = model.squared_distance(SquaredDistance(fmt, dim), a, b)
+    expected = unit.compute(a, b)
+    np.testing.assert_array_equal(expected, SquaredDistance(fmt, dim).compute(a, b))
     assert expected[55] == d2_format(fmt).max_raw and expected[50:55].tolist() == [0] * 5
     payloads = [{"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
                 for j in range(count) for k in range(dim)]
@@ -73,7 +73,7 @@ def test_running_min_bit_exact(fmt):
     mask = (rng.random(n) < 0.1).astype(np.int64)
     mask[0] = 1  # a one-element row, masked: all masked gives the largest value
     mask[2:5] = [1, 1, 1]  # a fully masked three-element row
-    expected = model.running_min(unit, d2, first, last, mask)
+    expected = unit.compute(d2, first, last, mask)
     assert expected[0] == d2f.max_raw and expected[2] == d2f.max_raw and expected[1] == d2[1]
     payloads = [{"d2": int(v), "first": int(f), "last": int(la), "mask": int(mk)}
                 for v, f, la, mk in zip(d2, first, last, mask)]
