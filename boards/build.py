@@ -185,7 +185,8 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
             platform.build(BoardDesign(config), name="top", build_dir=str(out_dir), do_program=False, **overrides)
     except subprocess.CalledProcessError:
         log = out_dir / "top.tim"
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        tail = ([line for line in lines if line.startswith("ERROR:")] or lines)[-1:]
         raise BuildError(f"{config.name}: the toolchain failed: {' '.join(tail) or 'see ' + str(out_dir)}") from None
     finally:
         for k, v in old.items():

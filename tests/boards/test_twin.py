@@ -146,7 +146,7 @@ def test_emulate_and_run_through_the_cli(tmp_path, capsys):
             if backend == "board":
                 argv += ["--port", port]
             else:
-                argv += ["--format", str(BOARD.fmt)]
+                argv += ["--format", str(BOARD.fmt), "--lanes", str(BOARD.lanes)]
             assert main(argv) == 0
             result = json.loads(capsys.readouterr().out)
             assert result["format"] == str(BOARD.fmt)
