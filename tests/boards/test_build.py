@@ -80,10 +80,14 @@ def test_board_design_elaborates_with_pins_and_clock(name):
         cfg.platform_class().default_clk).clock.frequency)
 
 
-def test_a_board_that_does_not_fit_is_refused_at_once(tmp_path, capsys):
-    assert main(["build", "--board", "icebreaker", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("name", ["ulx3s-25f", "icebreaker"])
+def test_a_board_that_does_not_fit_is_refused_at_once(tmp_path, capsys, name):
+    """The refused boards (docs/boards.md): one line on stderr with the measured flip-flop count."""
+    assert get_board(name).fits
+    assert main(["build", "--board", name, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "does not fit" in err[0]
+    assert len(err) == 1 and "does not fit" in err[0] and "flip-flops" in err[0]
+    assert not any(tmp_path.iterdir())  # refused before anything is written
     assert main(["build", "--board", "nope"]) == 2
 
 
