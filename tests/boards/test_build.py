@@ -147,7 +147,7 @@ def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
     """CI's synthesis check: yosys on the shipped configuration of the default board, through
     amaranth-boards, exactly as `spherecode build --synth-only` runs it, against the device's DSP, LUT,
     flip-flop and block RAM counts. The ECPIX-5 carries the same core on a device of the same capacity, so
-    this covers it too. About 100 CPU-seconds (5 min wall here with the machine's load at 10–13,
+    this covers it too. About 95 CPU-seconds (3–5 min wall here with the machine's load at 9–13,
     docs/boards.md); placement, routing, timing and the bitstream take tens of minutes more and run on
     demand (`spherecode build`)."""
     from spherecode.boards.build import DEVICES
