@@ -22,8 +22,11 @@ class BoardConfig:
     """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), ``core`` (the
     :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it),
     ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable`` (openFPGALoader's arguments),
-    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration) and
-    ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md)."""
+    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration),
+    ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md) and
+    ``dsp_min_width`` (products whose narrower operand has fewer bits than this are built from LUTs —
+    :func:`~.build.lut_products_script` — instead of taking a whole DSP block; 0: every product in DSP
+    blocks)."""
 
     name: str
     platform: str
@@ -35,6 +38,12 @@ class BoardConfig:
     ram_blocks: int
     note: str = ""
     fits: str | None = None  #: None, or why this configuration does not fit its device
+    dsp_min_width: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.dsp_min_width, int) or isinstance(self.dsp_min_width, bool) \
+                or not 0 <= self.dsp_min_width <= 18:
+            raise ValueError(f"dsp_min_width must be an integer in 0..18 (bits), not {self.dsp_min_width!r}")
 
     @property
     def fmt(self) -> Q:
@@ -93,21 +102,26 @@ def _ulx3s(size: str, **kw) -> BoardConfig:
                        baud=3_000_000, cable=("-b", "ulx3s"), ram_blocks=_EBR[size], **kw)
 
 
-#: Q2.20 at L = 1 needs 156 MULT18X18D and about 30 k flip-flops (yosys, docs/boards.md); Q3.44 needs
-#: 423 and 86 k. So only the 85k-LUT ECP5 parts take the updater today.
+#: Measured with YoWASP yosys and nextpnr (docs/boards.md): the lean Q2.20 core with two lanes takes 108 of
+#: the LFE5U-85F's 156 MULT18X18D and meets 60 MHz post-route; Q3.44 needs 297 MULT18X18D at one lane.
 BOARDS = {b.name: b for b in [
-    _ulx3s("85F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1), clock_hz=60_000_000,
-           note="Q3.44 needs 423 MULT18X18D and 86 k flip-flops at L = 1; the LFE5U-85F has 156 and 84 k"),
-    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(2, 20), 1024, 3, 1), 60_000_000,
+    _ulx3s("85F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=2), clock_hz=60_000_000,
+           note="two Q2.20 lanes: 108 of 156 MULT18X18D, 81.7 MHz post-route; Q3.44 needs 297 MULT18X18D "
+                "at one lane"),
+    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(2, 20), 1024, 3, 2), 60_000_000,
                 3_000_000, ("-c", "ft2232"), 208, note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
                                        "from the board's 100 MHz oscillator"),
-    _ulx3s("25F", core=CoreConfig(Q(2, 20), nmax=256, dmax=3, lanes=1), clock_hz=60_000_000,
-           fits="the LFE5U-25F has 28 MULT18X18D and 24 k flip-flops; the updater needs 156 and 30 k "
-                "even in Q2.20, and the units do not go below 17 fraction bits"),
-    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", CoreConfig(Q(2, 20), 64, 3, 1), 12_000_000,
+    _ulx3s("25F", core=CoreConfig(Q(2, 17), nmax=2048, dmax=3, lanes=1), clock_hz=60_000_000, dsp_min_width=8,
+           note="the lean core in Q2.17 (the narrowest format the units support) with every product whose "
+                "narrower operand is below 8 bits in LUTs: 24 of 28 MULT18X18D",
+           fits="the LFE5U-25F has 24 288 flip-flops; the lean core in Q2.17 (the narrowest format its units "
+                "support), one lane, its narrow products in LUTs, synthesises to 23 154 flip-flops (95 %), 24 of 28 "
+                "MULT18X18D, and nextpnr finds no legal placement for it; in Q2.20 it needs 26 598 flip-flops"),
+    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", CoreConfig(Q(2, 17), 64, 3, 1), 12_000_000,
                 1_000_000, ("-b", "ice40_generic"), 30,
-                fits="the iCE40UP5K has 8 SB_MAC16 and 5280 logic cells; the updater needs 156 18x18 multipliers "
-                     "and 30 k flip-flops in Q2.20, the narrowest format its units support"),
+                fits="the iCE40UP5K has 5280 logic cells (one flip-flop each) and 8 SB_MAC16; the updater core "
+                     "alone, in Q2.17 (the narrowest format its units support) with one lane, Nmax 64, needs "
+                     "21 563 flip-flops and 58 SB_MAC16 (yosys synth_ice40 -dsp)"),
 ]}
 DEFAULT = "ulx3s-85f"
 

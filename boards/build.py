@@ -24,7 +24,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from . import BoardConfig
 
-__all__ = ["BoardDesign", "BuildError", "build", "tool", "toolchain_env", "ecp5_pll"]
+__all__ = ["BoardDesign", "BuildError", "build", "lut_products_script", "tool", "toolchain_env", "ecp5_pll"]
 
 #: nextpnr resource names → report names.
 _RESOURCES = {
@@ -138,6 +138,19 @@ DEVICES = {
 }
 
 
+def lut_products_script(min_width: int) -> str:
+    """The yosys commands (run after reading the design, before ``synth_ecp5``) that build every product
+    whose narrower operand has fewer than ``min_width`` bits from LUTs instead of a DSP block: radix-4 Booth
+    (yosys ``booth``) where both operands have 4 bits or more, yosys' generic array multiplier
+    (``techmap``) for the rest, which ``booth`` leaves; ``""`` (nothing) for 0. The limb products of
+    :mod:`~spherecode.hw.multiplier` leave many narrow products (a 5 × 18 top limb otherwise takes a whole
+    MULT18X18D)."""
+    if not min_width:
+        return ""
+    narrow = f"*/t:$mul */r:A_WIDTH<{min_width} %i */t:$mul */r:B_WIDTH<{min_width} %i %u"
+    return f"proc; booth {narrow}; techmap {narrow}"
+
+
 def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False) -> dict:
     """Build ``config``'s bitstream into ``out_dir``; return the report (fmax, utilisation, files).
 
@@ -154,6 +167,8 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
         "script_after_synth": "tee -q -o stat.json stat -json",
         "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed}",
     }
+    if config.dsp_min_width:
+        overrides["script_after_read"] = lut_products_script(config.dsp_min_width)
     env = toolchain_env(config.family)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -170,7 +185,8 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
             platform.build(BoardDesign(config), name="top", build_dir=str(out_dir), do_program=False, **overrides)
     except subprocess.CalledProcessError:
         log = out_dir / "top.tim"
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        tail = ([line for line in lines if line.startswith("ERROR:")] or lines)[-1:]
         raise BuildError(f"{config.name}: the toolchain failed: {' '.join(tail) or 'see ' + str(out_dir)}") from None
     finally:
         for k, v in old.items():

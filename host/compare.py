@@ -59,12 +59,15 @@ TWIN_POINTS = 16
 
 #: Post-route figures of the shipped board builds (docs/boards.md, "ULX3S-85F: post-route results", the
 #: shipped row: `spherecode build --board ulx3s-85f --json`, nextpnr --seed 1), used where no build
-#: report is found under build/NAME/. The ECPIX-5 has not been built: it carries the same design.
+#: report is found under build/NAME/. The ECPIX-5 has not been built: it carries the same design. The
+#: ULX3S-25F's figures are yosys's (`spherecode build --board ulx3s-25f --synth-only`): no fmax.
 SHIPPED_BUILDS = {
-    "ulx3s-85f": {"fmax_mhz": 75.5, "resources": {"lut4": 16082, "ff": 30634, "dsp": 156, "bram": 27},
+    "ulx3s-85f": {"fmax_mhz": 81.7, "resources": {"lut4": 14138, "ff": 37623, "dsp": 108, "bram": 26},
                   "source": "shipped figures (docs/boards.md: the ULX3S-85F's post-route build)"},
-    "ecpix5-85f": {"fmax_mhz": None, "resources": {"lut4": 16082, "ff": 30634, "dsp": 156, "bram": 27},
+    "ecpix5-85f": {"fmax_mhz": None, "resources": {"lut4": 14138, "ff": 37623, "dsp": 108, "bram": 26},
                    "source": "not built; resources of the ULX3S-85F's build (the same design, docs/boards.md)"},
+    "ulx3s-25f": {"fmax_mhz": None, "resources": {"lut4": 12311, "ff": 23154, "dsp": 24, "bram": 35},
+                  "source": "synthesis only (docs/boards.md: the ULX3S-25F's yosys cell counts)"},
 }
 
 

@@ -146,7 +146,8 @@ def test_emulate_and_run_through_the_cli(tmp_path, capsys):
             if backend == "board":
                 argv += ["--port", port]
             else:
-                argv += ["--format", str(BOARD.fmt), "--loosening", "host"]  # the board loosens on the host
+                argv += ["--format", str(BOARD.fmt), "--lanes", str(BOARD.lanes),
+                         "--loosening", "host"]  # the board loosens on the host
             assert main(argv) == 0
             result = json.loads(capsys.readouterr().out)
             assert result["format"] == str(BOARD.fmt)
