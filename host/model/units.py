@@ -41,8 +41,11 @@ def multiply(unit: Multiplier, a, b=None) -> np.ndarray:
 def squared_distance(unit: SquaredDistance, a, b) -> np.ndarray:
     """:class:`~spherecode.hw.distance.SquaredDistance` on (…, dim) arrays of raw coordinates."""
     diff = _i64(a) - _i64(b)
-    w = unit.fmt.width + 1
-    squares = mul_shift(diff, diff, unit.fmt.f - GUARD_BITS, "trunc", 2 * w)
+    f, dfmt = unit.fmt.f, getattr(unit, "diff_fmt", None)  # a SerialSquaredDistance has none
+    if dfmt is not None:  # the difference floored to diff_fmt.f fraction bits, saturated
+        diff = np.clip(diff >> (f - dfmt.f), dfmt.min_raw, dfmt.max_raw)
+    w = unit.fmt.width + 1 if dfmt is None else dfmt.width
+    squares = mul_shift(diff, diff, 2 * (f if dfmt is None else dfmt.f) - (f + GUARD_BITS), "trunc", 2 * w)
     return saturate(shift_round(_tree_sum(squares), GUARD_BITS, "nearest"), unit.out_fmt)
 
 
