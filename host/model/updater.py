@@ -48,7 +48,7 @@ def _force(dp: Datapath, r: np.ndarray, j0: int, j1: int, hb: int) -> tuple[np.n
     mant, exp = dp.reciprocal.compute(delta)  # 1/δ_j, once per row
     w = dp.weight.compute(delta[:, None], d2, hb, (mant[:, None], exp[:, None]))
     jj, ii = np.nonzero(w)
-    prods = units.multiply(dp.force_product, w[jj, ii][:, None], diff[jj, ii])
+    prods = dp.force_product.compute(w[jj, ii], diff[jj, ii])
     acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
     np.add.at(acc, jj, prods)
     return delta, acc
