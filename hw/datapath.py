@@ -25,10 +25,11 @@ S_j = |r'_j − r_j|²         :class:`~.distance.SerialSquaredDistance`   UQ3.f
 ==========================  ==========================================  ==================================
 
 β/2 arrives in UQ17.16 (:func:`~.weight.half_beta_format`). Every sum is exact, so the result does not
-depend on the order of reduction (and so not on the number of lanes). Q3.31 and 29 bits are
-:data:`DIFF_FRACTION` and :data:`FORCE_WEIGHT_BITS` (formats with fewer fraction bits keep their exact
-differences and whole w): docs/arithmetic.md sizes them by an error analysis and by their measured effect
-on the codes (``benchmarks/widths.py``).
+depend on the order of reduction (and so not on the number of lanes). Q3.31, 29 bits and Q2.27 are
+:data:`DIFF_FRACTION`, :data:`FORCE_WEIGHT_BITS` and :data:`DIRECTION_FRACTION` (formats with fewer fraction
+bits keep their exact differences, whole w and Q2.f direction: Q2.20 computes as before, bit for bit);
+docs/arithmetic.md sizes them by an error analysis and by their measured effect on the codes
+(``benchmarks/widths.py``).
 """
 
 from __future__ import annotations
