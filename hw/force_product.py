@@ -1,9 +1,10 @@
 """The force terms w·(r_j − r_i) of one pair, every coordinate: a short weight times a truncated difference.
 
 The weight w ∈ [0, 1] arrives in UQ1.f; its leading ``w_bits`` bits (a mantissa, truncated) are enough for
-the force's direction (docs/arithmetic.md, "The force product"), so each coordinate's product takes one
-17-bit mantissa limb times the difference truncated to ``diff_fmt`` (two limbs in Q3.31): 2 MULT18X18D per
-coordinate instead of 3 × 3 for the full UQ1.44 × Q4.44 product. The product is exact; it is shifted back
+the force's direction (docs/arithmetic.md, "The force product": 29 bits in Q3.44, 17 measured too coarse),
+so each coordinate's product takes two 17-bit mantissa limbs times the difference truncated to
+``diff_fmt`` (two limbs in Q3.31): 4 MULT18X18D per coordinate instead of 3 × 3 for the full UQ1.44 ×
+Q4.44 product. The product is exact; it is shifted back
 by the mantissa's exponent and rounded half up once, to the accumulator's fraction bits, so the sums of
 these terms stay exact and independent of their order.
 """
