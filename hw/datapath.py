@@ -7,16 +7,17 @@ Q(i, f) and at most ``nmax`` vectors of ``dmax`` coordinates:
 ==========================  ==========================================  ==================================
 quantity                    unit                                        format
 ==========================  ==========================================  ==================================
-d²_ji = |r_j − r_i|²        :class:`~.distance.SquaredDistance`         UQ3.f
+d²_ji = |r_j − r_i|²        :class:`~.distance.SquaredDistance`         UQ3.f (differences floored to Q3.31)
 δ_j = min_i d²_ji           :class:`~.distance.RunningMin`              UQ3.f
 1/δ_j (once per row)        :class:`~.reciprocal.Reciprocal`            mantissa UQ1.P, exponent
 w_ji = (δ_j / d²_ji)^(β/2)  :class:`~.weight.RepulsionWeight`           UQ1.f (internally P = f − 4 ≤ 30)
-w_ji (r_j − r_i)            :class:`~.multiplier.Multiplier` (nearest)  Q(i + 1).(f + 2)
+w_ji (r_j − r_i)            :class:`~.force_product.ForceProduct`       Q(i + 1).(f + 2); w's top 29 bits
+                                                                        × the difference in Q3.31, nearest
 F*_j = Σ_i …                exact accumulator                           Q(bits(nmax) + 2).(f + 2)
-F̂_j = F*_j · 2^s            block normalisation (max |F*_jd| ∈ [½, 1))  Q2.f (floor)
-|F̂_j|²                      :class:`~.distance.SerialSquaredDistance`   UQ3.f
-1/|F̂_j|                     :class:`~.rsqrt.RSqrt`                      mantissa UQ1.f, exponent
-F_j = F̂_j / |F̂_j|           :class:`~.scale.Scale`                      Q2.f
+F̂_j = F*_j · 2^s            block normalisation (max |F*_jd| ∈ [½, 1))  Q2.27 (floor; Q2.f if f < 27)
+|F̂_j|²                      :class:`~.distance.SerialSquaredDistance`   UQ3.27
+1/|F̂_j|                     :class:`~.rsqrt.RSqrt`                      mantissa UQ1.27, exponent
+F_j = F̂_j / |F̂_j|           :class:`~.scale.Scale`                      Q2.27
 α_j = δ_j · 1/(2β)          :class:`~.multiplier.Multiplier` (nearest)  UQ1.(f + 4); 1/(2β) in UQ1.(f + 4)
 r*_j = r_j + α_j F_j        :class:`~.multiplier.Multiplier`, add       Q(i).f, saturated
 r'_j = r*_j / |r*_j|        SerialSquaredDistance, RSqrt, Scale         Q(i).f
@@ -24,13 +25,18 @@ S_j = |r'_j − r_j|²         :class:`~.distance.SerialSquaredDistance`   UQ3.f
 ==========================  ==========================================  ==================================
 
 β/2 arrives in UQ17.16 (:func:`~.weight.half_beta_format`). Every sum is exact, so the result does not
-depend on the order of reduction (and so not on the number of lanes).
+depend on the order of reduction (and so not on the number of lanes). Q3.31, 29 bits and Q2.27 are
+:data:`DIFF_FRACTION`, :data:`FORCE_WEIGHT_BITS` and :data:`DIRECTION_FRACTION` (formats with fewer fraction
+bits keep their exact differences, whole w and Q2.f direction: Q2.20 computes as before, bit for bit);
+docs/arithmetic.md sizes them by an error analysis and by their measured effect on the codes
+(``benchmarks/widths.py``).
 """
 
 from __future__ import annotations
 
 from .distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from .fixed import Q
+from .force_product import ForceProduct
 from .multiplier import Multiplier
 from .pipeline import parameters_only
 from .reciprocal import Reciprocal
@@ -44,6 +50,16 @@ __all__ = ["Datapath", "MIN_FRACTION", "HALF_BETA_RANGE"]
 FORCE_GUARD = 2
 #: Fraction bits kept below f in 1/(2β) and in the step α.
 STEP_GUARD = 4
+#: Significant bits of w in each force product: two 17-bit limbs, the most whose product with a Q3.31
+#: difference fits the model's int64 (17 bits measured too coarse; docs/arithmetic.md, "The force product").
+FORCE_WEIGHT_BITS = 29
+#: Fraction bits of the differences the squared distance and the force products multiply: Q3.31 is two
+#: 17-bit limbs (docs/arithmetic.md, "Squared distances"); formats with fewer fraction bits keep theirs.
+DIFF_FRACTION = 31
+#: Fraction bits of the force's direction F̂ and F = F̂/|F̂| and of 1/|F̂|: 27 keeps every operand of that
+#: path — |F̂|², 1/|F̂| (degree-3 table, products of two limbs), F̂·(1/|F̂|), α·F — at two 17-bit limbs
+#: (docs/arithmetic.md, "The force's direction"); formats with fewer fraction bits keep theirs.
+DIRECTION_FRACTION = 27
 #: Fewest fraction bits f the datapath is built and tested for (the weight unit alone needs f ≥ 12, its
 #: precision P = f − 4 ≥ 8; narrower formats have not been measured).
 MIN_FRACTION = 17
@@ -57,7 +73,14 @@ class Datapath:
     :attr:`CoreConfig.datapath <spherecode.hw.config.CoreConfig.datapath>`, where the configuration is
     defaulted and checked; no defaults here."""
 
-    def __init__(self, fmt: Q, nmax: int, dmax: int):
+    def __init__(self, fmt: Q, nmax: int, dmax: int, *, precision: int | None = None,
+                 d2_diff_frac: int | None = DIFF_FRACTION, force_diff_frac: int | None = DIFF_FRACTION,
+                 weight_bits: int = FORCE_WEIGHT_BITS, direction_frac: int = DIRECTION_FRACTION):
+        """The keyword arguments override the widths docs/arithmetic.md derives (for measuring their effect):
+        ``precision`` the weight's P (default :func:`~.weight.weight_precision`), ``d2_diff_frac`` and
+        ``force_diff_frac`` the fraction bits of the truncated differences (None or ≥ f: exact),
+        ``weight_bits`` the weight's significant bits in the force products, ``direction_frac`` the fraction
+        bits of F̂, F and 1/|F̂|."""
         if not fmt.signed or fmt.i < 2:
             raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
         if fmt.f < MIN_FRACTION:
@@ -75,20 +98,30 @@ class Datapath:
         self.diff_fmt = Q(fmt.i + 1, f)
         self.prod_fmt = Q(fmt.i + 1, f + FORCE_GUARD)
         self.acc_fmt = Q(nmax.bit_length() + 2, f + FORCE_GUARD)
-        self.unit_fmt = Q(2, f)  # F̂ and F
+        if not (isinstance(direction_frac, int) and MIN_FRACTION <= direction_frac):
+            raise ValueError(f"direction_frac must be an integer ≥ {MIN_FRACTION}, not {direction_frac!r}")
+        self.unit_fmt = Q(2, min(f, direction_frac))  # F̂ and F
         self.s_fmt = Q(3 + nmax.bit_length(), f, signed=False)
 
+        def truncated(frac):
+            return Q(3, f, signed=True) if frac is None or frac >= f else Q(3, frac, signed=True)
+
+        self.d2_diff_fmt = truncated(d2_diff_frac)  # the squared distance's differences
+        self.force_diff_fmt = truncated(force_diff_frac)  # the force products' differences
+        self.weight_precision = weight_precision(self.d2_fmt.f) if precision is None else precision
         w_fmt = Q(1, f, signed=False)
+        self.weight_bits = min(weight_bits, w_fmt.width)  # Q2.20: the whole UQ1.20 w, as exact as before
         mant_fmt = Q(1, f, signed=False)  # RSqrt(d2_fmt)'s mantissa
         self._factories = {
-            "distance": lambda: SquaredDistance(fmt, dmax),
+            "distance": lambda: SquaredDistance(fmt, dmax, self.d2_diff_fmt),
             "running_min": lambda: RunningMin(self.d2_fmt),
-            "reciprocal": lambda: Reciprocal(self.d2_fmt, weight_precision(self.d2_fmt.f)),
-            "weight": lambda: RepulsionWeight(self.d2_fmt),
-            "force_product": lambda: Multiplier(w_fmt, self.diff_fmt, self.prod_fmt),
+            "reciprocal": lambda: Reciprocal(self.d2_fmt, self.weight_precision),
+            "weight": lambda: RepulsionWeight(self.d2_fmt, self.weight_precision),
+            "force_product": lambda: ForceProduct(w_fmt, self.diff_fmt, self.force_diff_fmt, self.prod_fmt, dmax,
+                                                  self.weight_bits),
             "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax),
-            "force_rsqrt": lambda: RSqrt(self.d2_fmt),
-            "direction": lambda: Scale(self.unit_fmt, mant_fmt, self.unit_fmt),
+            "force_rsqrt": lambda: RSqrt(d2_format(self.unit_fmt)),  # |F̂|² in UQ3.(direction bits)
+            "direction": lambda: Scale(self.unit_fmt, Q(1, self.unit_fmt.f, signed=False), self.unit_fmt),
             "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt),
             "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt),
             "moved_norm": lambda: SerialSquaredDistance(fmt, dmax),

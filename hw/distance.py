@@ -24,11 +24,16 @@ def d2_format(fmt: Q) -> Q:
     return Q(3, fmt.f, signed=False)
 
 
-def _compute_squared_distance(fmt: Q, a, b) -> np.ndarray:
-    """The arithmetic both squared-distance units share, on int64 arrays of raw coordinates (…, dim)."""
+def _compute_squared_distance(fmt: Q, a, b, diff_fmt: Q | None = None) -> np.ndarray:
+    """The arithmetic both squared-distance units share, on int64 arrays of raw coordinates (…, dim); with
+    ``diff_fmt`` each difference is first floored to its fraction bits and saturated (:class:`SquaredDistance`)."""
     diff = np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)  # exact
-    w = fmt.width + 1
-    squares = mul_shift(diff, diff, fmt.f - GUARD_BITS, "trunc", 2 * w)  # exact, truncated: ≥ 0
+    if diff_fmt is None:
+        w, d_frac = fmt.width + 1, fmt.f
+    else:
+        w, d_frac = diff_fmt.width, diff_fmt.f
+        diff = np.clip(diff >> (fmt.f - d_frac), diff_fmt.min_raw, diff_fmt.max_raw)
+    squares = mul_shift(diff, diff, 2 * d_frac - (fmt.f + GUARD_BITS), "trunc", 2 * w)  # exact, truncated: ≥ 0
     # The sum is exact, so its order (the adder tree's or the accumulator's) does not matter.
     return saturate(round_shift(squares.sum(axis=-1), GUARD_BITS, "nearest"), d2_format(fmt))
 
@@ -40,10 +45,20 @@ class SquaredDistance(wiring.Component):
     the sum is exact and rounded to nearest at f bits, then saturated to :func:`d2_format`. Error ≤ ½ +
     dim · 2^−GUARD_BITS ulp. Ports: ``i`` — stream of ``{a, b}`` (arrays of ``dim`` raw values); ``o`` —
     stream of raw d². II = 1; :attr:`latency` = 7 + ⌈log2 dim⌉ cycles.
+
+    With ``diff_fmt`` (signed, g ≤ f fraction bits), each difference is first floored to g fraction bits
+    and saturated to ``diff_fmt`` (so the square takes fewer DSP blocks: two 17-bit limbs for Q3.31); the
+    square of the truncated difference is exact and truncated to f + ``GUARD_BITS`` fraction bits as above.
+    Added error: ≤ 2|a_k − b_k|·2^−g per coordinate (docs/arithmetic.md).
     """
 
-    def __init__(self, fmt: Q, dim: int):
+    def __init__(self, fmt: Q, dim: int, diff_fmt: Q | None = None):
+        if diff_fmt is not None and not (isinstance(diff_fmt, Q) and diff_fmt.signed
+                                         and 2 * diff_fmt.f >= fmt.f + GUARD_BITS and diff_fmt.f <= fmt.f):
+            raise ValueError(f"the truncated difference needs a signed format with {(fmt.f + GUARD_BITS + 1) // 2}"
+                             f"..{fmt.f} fraction bits, not {diff_fmt!r}")
         self.fmt, self.dim = fmt, dim
+        self.diff_fmt = diff_fmt
         self.out_fmt = d2_format(fmt)
         self.levels = max(0, (dim - 1).bit_length())
         self.latency = 1 + 1 + LimbProduct.LATENCY + 1 + self.levels + 1
@@ -55,7 +70,7 @@ class SquaredDistance(wiring.Component):
 
     def compute(self, a, b) -> np.ndarray:
         """Bit-exact model: d² for int64 arrays of raw coordinates (…, dim), broadcast together."""
-        return _compute_squared_distance(self.fmt, a, b)
+        return _compute_squared_distance(self.fmt, a, b, self.diff_fmt)
 
     def elaborate(self, platform):
         m = Module()
@@ -63,16 +78,22 @@ class SquaredDistance(wiring.Component):
         a = Signal(data.ArrayLayout(self.fmt.shape(), self.dim))
         b = Signal(data.ArrayLayout(self.fmt.shape(), self.dim))
         m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.b)]
-        sq_width = 2 * (w + 1) - (f - GUARD_BITS)
+        dfmt = self.diff_fmt
+        d_width, d_frac = (w + 1, f) if dfmt is None else (dfmt.width, dfmt.f)
+        drop = 2 * d_frac - (f + GUARD_BITS)  # low bits of the exact square below f + GUARD_BITS
+        sq_width = 2 * d_width - drop
         terms = []
         for k in range(self.dim):
-            diff = Signal(signed(w + 1), name=f"diff{k}")
-            m.d.sync += diff.eq(a[k] - b[k])
+            diff = Signal(signed(d_width), name=f"diff{k}")
+            if dfmt is None:
+                m.d.sync += diff.eq(a[k] - b[k])
+            else:
+                m.d.sync += diff.eq(saturate((a[k] - b[k]) >> (f - d_frac), dfmt))
             sq = LimbProduct(diff.shape(), diff.shape())
             m.submodules[f"sq{k}"] = sq
             m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
             trunc = Signal(unsigned(sq_width), name=f"sqt{k}")
-            m.d.sync += trunc.eq(sq.p >> (f - GUARD_BITS))  # squares are ≥ 0: floor = truncation
+            m.d.sync += trunc.eq(sq.p >> drop)  # squares are ≥ 0: floor = truncation
             terms.append(trunc)
         level = 0
         while len(terms) > 1:  # a registered adder tree, pairs in index order

@@ -248,8 +248,7 @@ class VectorUpdater(wiring.Component):
             for d in range(dp.dmax):
                 m.d.sync += diff[d].eq(previous[d] - data2[b][d])
             diff_late = delay(m, diff, to_product - 1, f"diff{b}")
-            prods = [_unit(m, dp.make("force_product"), f"product{b}_{d}", {"a": wt.o.payload, "b": diff_late[d]})
-                     for d in range(dp.dmax)]
+            prods = _unit(m, dp.make("force_product"), f"product{b}", {"w": wt.o.payload, "diff": diff_late}).o.payload
             tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
             ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
             live = tp.valid & (tp.row >= 1) & (ip < n)
@@ -257,7 +256,7 @@ class VectorUpdater(wiring.Component):
             for d in range(dp.dmax):
                 base = Mux(tp.first, 0, acc[d])
                 with m.If(tp.valid):
-                    m.d.sync += acc[d].eq(base + Mux(live, prods[d].o.payload, 0))
+                    m.d.sync += acc[d].eq(base + Mux(live, prods[d], 0))
             lane_acc.append(acc)
             if b == 0:
                 tag_p = tp

@@ -77,7 +77,7 @@ def _forces(dp: Datapath, r: np.ndarray, j0: int, j1: int, hbs: tuple[int, int])
         w = dp.weight.compute(delta[:, None], d2, hb, (recip[0][:, None], recip[1][:, None]))
         jj, ii = np.nonzero(w)  # the RTL's other products are exactly 0
         acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
-        np.add.at(acc, jj, dp.force_product.compute(w[jj, ii][:, None], diff[jj, ii]))
+        np.add.at(acc, jj, dp.force_product.compute(w[jj, ii], diff[jj, ii]))
         accs.append(acc)
     return delta, accs
 

@@ -59,7 +59,7 @@ def _rows(dp: Datapath, step: VectorStep, r: np.ndarray, j0: int, j1: int, hb: i
     # 3. force path: w_ji on the d² row, w_ji·(r_j − r_i) (the difference exact), summed exactly
     w = dp.weight.compute(delta[:, None], d2, hb, (r_mant[:, None], r_exp[:, None]))
     jj, ii = np.nonzero(w)  # row-major: jj ascending
-    prods = dp.force_product.compute(w[jj, ii][:, None], rows[jj] - r[ii])
+    prods = dp.force_product.compute(w[jj, ii], rows[jj] - r[ii])
     sums = np.concatenate([np.zeros((1, r.shape[1]), dtype=np.int64), np.cumsum(prods, axis=0)])
     ends = np.searchsorted(jj, np.arange(count + 1))
     force = sums[ends[1:]] - sums[ends[:-1]]  # F*_j, in the accumulator format

@@ -1,7 +1,10 @@
+import re
+
 import numpy as np
 import pytest
 
 from spherecode.hw.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
+from spherecode.hw.fixed import Q
 from spherecode.sim.pipeline import stream_through
 
 from .rtl import FORMATS, RANDOM, check_rtl, ids
@@ -33,6 +36,41 @@ def test_squared_distance_bit_exact(fmt, dim):
     exact = np.sum((a[:RANDOM] * 2.0**-fmt.f - b[:RANDOM] * 2.0**-fmt.f) ** 2, axis=1)
     assert np.max(np.abs(expected[:RANDOM] * 2.0**-fmt.f - exact)) <= (0.5 + dim / 16) * 2.0**-fmt.f
     check_rtl(unit, [{"a": x.tolist(), "b": y.tolist()} for x, y in zip(a, b)], expected.tolist())
+
+
+def test_squared_distance_of_truncated_differences_bit_exact():
+    """The datapath's Q3.44 unit: differences floored to Q3.31 (two limbs per square), saturated."""
+    fmt, dim, g = FORMATS[0], 3, 31
+    rng = np.random.default_rng(31)
+    unit = SquaredDistance(fmt, dim, Q(3, g))
+    a, b = vectors(rng, fmt, RANDOM, dim), vectors(rng, fmt, RANDOM, dim)
+    b[:100] = a[:100] + rng.integers(-1 << 14, 1 << 14, (100, dim))  # closer than the truncation's ulp
+    b[100:110] = a[100:110]
+    one = 1 << fmt.f
+    e = np.zeros((4, dim), dtype=np.int64)
+    e[0, 0], e[1, 0] = one, -one
+    e[2, :], e[3, :] = fmt.max_raw, fmt.min_raw  # differences beyond Q3.31's range saturate
+    a, b = np.concatenate([a, e[[0, 2]]]), np.concatenate([b, e[[1, 3]]])
+    expected = model.squared_distance(unit, a, b)
+    assert expected[100:110].tolist() == [0] * 10
+    assert expected[-2] == 4 << fmt.f and expected[-1] == d2_format(fmt).max_raw
+    # Python integers: floor each difference to g bits, square, truncate to f + 4 bits, sum, round.
+    for x, y, ek in zip(a[:300].tolist(), b[:300].tolist(), expected[:300].tolist()):
+        dts = [max(min((p - q) >> (fmt.f - g), (4 << g) - 1), -(4 << g)) for p, q in zip(x, y)]
+        total = sum((dt * dt) >> (2 * g - fmt.f - 4) for dt in dts)
+        assert ek == min((total + 8) >> 4, d2_format(fmt).max_raw)
+    # Accuracy: ½ + dim/16 ulp, plus 2|Δ_k|·2^−g for each truncated difference.
+    fa, fb = a[:RANDOM] * 2.0**-fmt.f, b[:RANDOM] * 2.0**-fmt.f
+    exact = np.sum((fa - fb) ** 2, axis=1)
+    bound = (0.5 + dim / 16) * 2.0**-fmt.f + np.sum(2 * np.abs(fa - fb), axis=1) * 2.0**-g
+    assert np.all(np.abs(expected[:RANDOM] * 2.0**-fmt.f - exact) <= bound)
+    check_rtl(unit, [{"a": x.tolist(), "b": y.tolist()} for x, y in zip(a, b)], expected.tolist())
+
+
+@pytest.mark.parametrize("diff_fmt", [Q(3, 23), Q(3, 45), Q(3, 31, signed=False)])
+def test_truncated_difference_format_is_checked(diff_fmt):
+    with pytest.raises(ValueError, match=rf"signed format with 24\.\.44 fraction bits, not {re.escape(repr(diff_fmt))}"):
+        SquaredDistance(FORMATS[0], 3, diff_fmt)
 
 
 @pytest.mark.parametrize("fmt, dim", [(FORMATS[0], 3), (FORMATS[1], 7)], ids=["Q3.44-D3", "Q2.20-D7"])

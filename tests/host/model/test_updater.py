@@ -16,9 +16,12 @@ def test_q3_44_tracks_the_float64_reference(n, dim, beta):
     r = random_start(n, dim, np.random.default_rng(n + dim))
     a = ModelBackend(CoreConfig("Q3.44", nmax=64, dmax=6)).update(r, beta)
     b = reference_update(r, beta)
-    np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-12)
-    np.testing.assert_allclose(a.delta, b.delta, atol=1e-12)
-    assert a.move_norm == pytest.approx(b.move_norm, rel=1e-9, abs=1e-12)
+    # d² of differences truncated to Q3.31: ≤ Σ_k 2|Δ_k|·2^−31 ≤ 2·2√D·2^−31 (docs/arithmetic.md); the
+    # force's direction F in Q2.27 is within ≈ 2^−25 rad, so each move α·F (α = δ/(2β)) within α·2^−24
+    # (with the 29-bit weights' and Q3.31 differences' share), and S = Σ|r' − r|² within 2^−22 relative.
+    np.testing.assert_allclose(a.vectors, b.vectors, atol=b.delta.max() / (2 * beta) * 2.0**-24 + 1e-12)
+    np.testing.assert_allclose(a.delta, b.delta, atol=4 * np.sqrt(dim) * 2.0**-31 + 2.0**-44)
+    assert a.move_norm == pytest.approx(b.move_norm, rel=2.0**-22, abs=1e-12)
 
 
 def test_narrow_format_is_close_and_unit_norm():
