@@ -16,10 +16,9 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fixed import Q, saturate
+from .fixed import Q, bit_length, saturate
 from .multiplier import LIMB, LimbProduct
 from .pipeline import delay
-from .reciprocal import bit_length
 
 __all__ = ["ForceProduct", "truncate_difference"]
 

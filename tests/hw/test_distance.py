@@ -51,7 +51,7 @@ def test_squared_distance_of_truncated_differences_bit_exact():
     e[0, 0], e[1, 0] = one, -one
     e[2, :], e[3, :] = fmt.max_raw, fmt.min_raw  # differences beyond Q3.31's range saturate
     a, b = np.concatenate([a, e[[0, 2]]]), np.concatenate([b, e[[1, 3]]])
-    expected = model.squared_distance(unit, a, b)
+    expected = unit.compute(a, b)
     assert expected[100:110].tolist() == [0] * 10
     assert expected[-2] == 4 << fmt.f and expected[-1] == d2_format(fmt).max_raw
     # Python integers: floor each difference to g bits, square, truncate to f + 4 bits, sum, round.
