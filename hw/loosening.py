@@ -170,9 +170,12 @@ class LooseningControl(wiring.Component):
         m.d.comb += trial.eq((rem << 1) | low[qw - 1])
         fits = trial >= divisor
 
-        def divide_step(m):
-            m.d.sync += [rem.eq(Mux(fits, trial - divisor, trial)), quot.eq((quot << 1) | fits),
-                         low.eq(low << 1), count.eq(count - 1)]
+        def divide(state, then):  # a state of the division: one quotient bit per cycle, then ``then``
+            with m.State(state):
+                m.d.sync += [rem.eq(Mux(fits, trial - divisor, trial)), quot.eq((quot << 1) | fits),
+                             low.eq(low << 1), count.eq(count - 1)]
+                with m.If(count == 1):
+                    m.next = then
 
         def setup_reciprocal(m, x):  # c = ⌊(2^(f + 2 + F) + ⌊x/2⌋) / x⌋, c_bits quotient bits
             dividend = (1 << (f + 2 + F)) + (x >> 1)
@@ -209,20 +212,14 @@ class LooseningControl(wiring.Component):
                 m.d.sync += [divisor.eq(n), rem.eq(0), low.eq((l + (n >> 1)) << (qw - self.n_bits)),
                              quot.eq(0), count.eq(self.n_bits)]
                 m.next = "DIVIDE_N"
-            with m.State("DIVIDE_N"):
-                divide_step(m)
-                with m.If(count == 1):
-                    m.next = "RAISE"
+            divide("DIVIDE_N", "RAISE")
             with m.State("RAISE"):
                 m.d.sync += lr.eq(l + quot)
                 m.next = "SETUP_RAISE"
             with m.State("SETUP_RAISE"):
                 setup_reciprocal(m, lr)
                 m.next = "DIVIDE_RAISE"
-            with m.State("DIVIDE_RAISE"):
-                divide_step(m)
-                with m.If(count == 1):
-                    m.next = "STEP_RAISE"
+            divide("DIVIDE_RAISE", "STEP_RAISE")
             with m.State("STEP_RAISE"):
                 m.d.sync += cr.eq(quot)
                 m.next = "CHECK"
@@ -233,10 +230,7 @@ class LooseningControl(wiring.Component):
                 with m.Else():
                     m.d.comb += self.o.valid.eq(1)
                     m.next = "IDLE"
-            with m.State("DIVIDE_KEEP"):
-                divide_step(m)
-                with m.If(count == 1):
-                    m.next = "STEP_KEEP"
+            divide("DIVIDE_KEEP", "STEP_KEEP")
             with m.State("STEP_KEEP"):
                 m.d.sync += [ck.eq(quot), loading.eq(0)]
                 m.next = "CHECK"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -32,16 +31,13 @@ from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
 from ...hw.loosening import LooseningControl, LooseningState
 from ...hw.pipeline import parameters_only
-from ...hw.vector_step import VectorStep
 from ..backends.base import add_loosening_argument, loosening_mode
 from ..loosening import LooseningResult, Step
-from ..pairs import block_ranges
-from .updater import IterationResult, ModelBackend
+from .updater import IterationResult, ModelBackend, sweep_rows
 
 __all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend",
            "LOOSENING_MODES"]
 
-_BLOCK_PAIRS = 1 << 16
 #: ``--loosening``: on chip (the fixed-point control, one sweep per iteration) or on the host (the paper's
 #: system: two updates per iteration, the choice in float64).
 LOOSENING_MODES = ("chip", "host")
@@ -63,55 +59,14 @@ def run_cycles(config: CoreConfig, n: int, d: int, iterations: int) -> int:
     return n * d + iterations * iteration_cycles(config, n, d)
 
 
-def _forces(dp: Datapath, r: np.ndarray, j0: int, j1: int, hbs: tuple[int, int]):
-    """δ_j and the two accumulators F*'_j, F*''_j for rows j0:j1: d², δ and 1/δ once, two weights."""
-    rows = r[j0:j1]
-    diff = rows[:, None, :] - r[None, :, :]
-    d2 = dp.distance.compute(rows[:, None, :], r[None, :, :])
-    masked = d2.copy()
-    masked[np.arange(j1 - j0), np.arange(j0, j1)] = dp.d2_fmt.max_raw  # the pair i = j is masked
-    delta = masked.min(axis=1)
-    recip = dp.reciprocal.compute(delta)
-    accs = []
-    for hb in hbs:
-        w = dp.weight.compute(delta[:, None], d2, hb, (recip[0][:, None], recip[1][:, None]))
-        jj, ii = np.nonzero(w)  # the RTL's other products are exactly 0
-        acc = np.zeros((j1 - j0, r.shape[1]), dtype=np.int64)
-        np.add.at(acc, jj, dp.force_product.compute(w[jj, ii], diff[jj, ii]))
-        accs.append(acc)
-    return delta, accs
-
-
 def sweep(dp: Datapath, r: np.ndarray, keep: tuple[int, int], raise_: tuple[int, int], threads: int = 1,
           on_rows: Callable[[int], None] | None = None) -> tuple[IterationResult, IterationResult]:
     """Both candidates of one loosening iteration from raw ``r`` (N, D): ``keep`` and ``raise_`` are the raw
     (β/2, 1/(2β)) pairs; returns (r', S', δ) and (r'', S'', δ), equal to ``iterate(dp, r, *keep)`` and
-    ``iterate(dp, r, *raise_)``. ``on_rows(k)`` is told after each block of k rows."""
-    r = np.asarray(r, dtype=np.int64)
-    n = r.shape[0]
-    step = parameters_only(VectorStep(dp))
-
-    def work(rows):
-        j0, j1 = rows
-        delta, (acc1, acc2) = _forces(dp, r, j0, j1, (keep[0], raise_[0]))
-        new1, s1 = step.compute(r[j0:j1], delta, acc1, keep[1])
-        new2, s2 = step.compute(r[j0:j1], delta, acc2, raise_[1])
-        if on_rows is not None:
-            on_rows(j1 - j0)
-        return delta, new1, s1, new2, s2
-
-    ranges = block_ranges(n, max(1, _BLOCK_PAIRS // (2 * n)))
-    if threads > 1 and len(ranges) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(work, ranges))
-    else:
-        parts = [work(rows) for rows in ranges]
-    delta = np.concatenate([p[0] for p in parts])
-    out = []
-    for k in (1, 3):
-        out.append(IterationResult(np.concatenate([p[k] for p in parts]),
-                                   int(sum(int(p[k + 1].sum()) for p in parts)), delta))
-    return out[0], out[1]
+    ``iterate(dp, r, *raise_)``: the update's row pass (:func:`~.updater.sweep_rows`) with two pairs of
+    constants, d², δ and 1/δ once. ``on_rows(k)`` is told after each block of k rows."""
+    delta, [(new1, s1), (new2, s2)] = sweep_rows(dp, r, [keep, raise_], threads, on_rows)
+    return IterationResult(new1, s1, delta), IterationResult(new2, s2, delta)
 
 
 def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState | None = None, threads: int = 1,
