@@ -9,6 +9,8 @@ It sits between a :class:`~.request_parser.RequestParser` (parsed requests and t
 
 from __future__ import annotations
 
+import numbers
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -38,9 +40,9 @@ def _times(a, b):
 
 
 def _check_rate(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _U32:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= _U32:
         raise ValueError(f"{name} must be an int in 1..{_U32} (IDENTIFY sends it in 4 bytes), not {value!r}")
-    return value
+    return int(value)
 
 
 class CommandExecutor(wiring.Component):

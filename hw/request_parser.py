@@ -7,6 +7,8 @@ for the consumer (:class:`~.command_executor.CommandExecutor`) to decide.
 
 from __future__ import annotations
 
+import numbers
+
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -28,9 +30,9 @@ def request_layout(args: int) -> data.StructLayout:
 
 
 def _check_positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive int, not {value!r}")
-    return value
+    return int(value)
 
 
 class RequestParser(wiring.Component):

@@ -164,3 +164,8 @@ def test_stalls_are_not_silence(results):
 def test_bad_parameters(args, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
         RequestParser(**args)
+
+
+def test_integer_parameters_of_any_kind():
+    parser = RequestParser(np.int64(20), np.uint8(4))
+    assert (parser.timeout, parser.args) == (20, 4) and type(parser.timeout) is int
