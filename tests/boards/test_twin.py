@@ -16,7 +16,7 @@ import pytest
 from spherecode.boards import DEFAULT, get_board
 from spherecode.host.board import BoardBackend
 from spherecode.host.cli import main
-from spherecode.host.link import BoardError, Link, request_frame, response_frame
+from spherecode.host.link import BoardError, Link, Refused, request_frame, response_frame
 from spherecode.host.model.updater import ModelBackend
 from spherecode.hw import protocol as p
 from spherecode.hw.protocol import Command, Status
@@ -115,6 +115,13 @@ def test_identity(twin):
     assert ident.config == BOARD.core
     assert (ident.fmt, ident.nmax, ident.dmax, ident.lanes) == (BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
     assert (ident.clock_hz, ident.baud) == (BOARD.clock_hz, BOARD.baud)
+    # Protocol version 2 without the LOOSEN capability: the shipped core has no whole loosening runs yet.
+    assert ident.version == p.VERSION == 2 and not ident.loosens
+    with pytest.raises(Refused, match="UNKNOWN_COMMAND"):
+        board.board.link.request(Command.LOOSEN, bytes(p.Layout.loosen))
+    with pytest.raises(BoardError, match="no whole loosening runs"):
+        board.loosen(vectors(8), 3)
+    assert board.board.link.status() == (0, False)
     board.close()
 
 

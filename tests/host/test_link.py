@@ -5,13 +5,14 @@ import os
 import termios
 import tty
 
+import numpy as np
 import pytest
 from serial import SerialException, SerialTimeoutException
 
 from spherecode.hw import protocol as p
 from spherecode.hw.protocol import Command, State, Status
-from spherecode.host.link import (BoardError, Identity, Link, Lost, PortError, Reset, open_port, request_frame,
-                                  response_frame)
+from spherecode.host.link import (Board, BoardError, Busy, Identity, Link, Lost, PortError, Reset, open_port,
+                                  request_frame, response_frame)
 
 
 class ScriptedPort:
@@ -176,3 +177,219 @@ def test_open_port_errors(tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+# Whole loosening runs (LOOSEN), against the Python model of the board (tests/hw/board_model.py) behind a
+# port: requests are parsed from the written frames and answered as docs/protocol.md says.
+
+class ModelPort:
+    """A board (``board_model.Board``) behind a pyserial-like port. A LOOSEN run advances one iteration
+    per STATUS and ends with its K-th. ``faults``: request index → "lost" (executed, no answer) or
+    "reset" (the board is reset before the request)."""
+
+    def __init__(self, loosening=True, faults=None):
+        from ..hw.board_model import Board
+
+        self.make = lambda: Board(loosening)
+        self.board, self.faults, self.sent, self.answers, self.pending = self.make(), dict(faults or {}), [], [], b""
+
+    def write(self, frame):
+        cmd, seq, length = frame[1], frame[2], int.from_bytes(frame[3:5], "little")
+        data = frame[5:5 + length]
+        fault = self.faults.pop(len(self.sent), None)
+        self.sent.append(cmd)
+        if fault == "reset":
+            self.board = self.make()
+        board = self.board
+        if cmd == Command.STATUS and board.running:
+            board.progress += 1
+            if board.progress == board.iterations:
+                board.finish()
+        if cmd == Command.LOAD:
+            board.load_bytes(data)
+        status, payload = board.execute(cmd, length, Status.OK, data)
+        self.answers.append(status)
+        if fault != "lost":
+            self.pending += response_frame(cmd, seq, status, board.state(), payload)
+
+    def read(self, n):
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+    def reset_input_buffer(self):
+        self.pending = b""
+
+
+def _vectors(seed=0, n=8, d=3):
+    from ..hw.board_model import WIDTH
+
+    rng = np.random.default_rng(seed)
+    return rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), (n, d))
+
+
+def _expected(raw, k, n0=1, l0=2 << p.L_FRACTION):
+    from ..hw.board_model import WIDTH, loosened
+
+    n, d = raw.shape
+    new, cycles, s, dmin, n1, l1 = loosened([int(v) % (1 << WIDTH) for v in raw.ravel()], n, d, k, n0, l0)
+    signed = np.array([v - (1 << WIDTH) if v >> (WIDTH - 1) else v for v in new]).reshape(n, d)
+    return signed, cycles, s, dmin, n1, l1
+
+
+def test_loosen_is_one_load_set_and_one_read_set():
+    """A whole run: CONFIGURE, one LOAD, LOOSEN, STATUS polls with progress, RESULT, one READ; the result
+    decoded field by field (cycles in 6 bytes, l in 9)."""
+    port = ModelPort()
+    board = Board(Link(port, timeout=1.0))
+    assert board.identity.loosens and board.identity.version == 2
+    raw, seen = _vectors(), []
+    out = board.loosen(raw, 7, n=3, l=(1 << 66) - 5, progress=lambda done, total: seen.append((done, total)),
+                       poll=0)
+    new, cycles, s, dmin, n1, l1 = _expected(raw, 7, 3, (1 << 66) - 5)
+    assert np.array_equal(out.vectors, new)
+    assert (out.cycles, out.move_norm, out.delta_min, out.n, out.l) == (cycles, s, dmin, n1, l1) and n1 == 10
+    assert out.cycles >> 32 == 7  # the cycle count's upper bytes arrive
+    assert port.sent == [Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.LOOSEN] + [Command.STATUS] * 7 \
+        + [Command.RESULT, Command.READ]
+    assert seen == [(k, 7) for k in range(1, 8)]
+
+
+def test_loosen_after_a_lost_answer_waits_out_the_busy_board():
+    """LOOSEN's answer is lost (it ran): the host repeats the whole run; its CONFIGURE meets BUSY and waits
+    (STATUS) until the first run ends. The result is the run's, once."""
+    port = ModelPort(faults={3: "lost"})
+    link = Link(port, timeout=0.05)
+    board = Board(link)
+    raw = _vectors(1)
+    with pytest.raises(Lost, match="LOOSEN"):
+        board.loosen(raw, 4, poll=0)
+    assert port.board.running
+    out = board.loosen(raw, 4, poll=0)
+    assert np.array_equal(out.vectors, _expected(raw, 4)[0])
+    assert Status.BUSY in port.answers and port.sent.count(Command.LOOSEN) == 2
+    assert port.sent.count(Command.READ) == 1
+
+
+def test_loosen_after_a_reset_mid_run_is_a_reset():
+    port = ModelPort(faults={5: "reset"})
+    board = Board(Link(port, timeout=0.05))
+    raw = _vectors(2)
+    with pytest.raises(Reset, match="STATUS: the board's state is none"):
+        board.loosen(raw, 6, poll=0)
+    out = board.loosen(raw, 6, poll=0)  # what BoardBackend.loosen does next
+    assert np.array_equal(out.vectors, _expected(raw, 6)[0]) and out.n == 7
+
+
+def test_loosen_bad_input():
+    board = Board(Link(ModelPort(), timeout=0.05))
+    raw = _vectors()
+    for name, kwargs, top in (("iterations", {"iterations": 0}, (1 << 32) - 1),
+                              ("iterations", {"iterations": 2.0}, (1 << 32) - 1),
+                              ("n", {"n": 0}, (1 << 16) - 1), ("l", {"l": 1 << 66}, (1 << 66) - 1)):
+        low = 0 if name == "l" else 1
+        args = {"iterations": 3, **kwargs}
+        with pytest.raises(ValueError, match=f"^{name} must be an int in {low}..{top}, not {args[name]!r}$"):
+            board.loosen(raw, args.pop("iterations"), **args)
+    old = Board(Link(ModelPort(loosening=False), timeout=0.05))
+    assert not old.identity.loosens
+    with pytest.raises(BoardError, match="no whole loosening runs .*use --loosening host"):
+        old.loosen(raw, 3)
+
+
+def test_busy_requests_are_retried_once_the_run_ends():
+    """A request that meets BUSY was not executed: the link polls STATUS until the run ends, then sends it
+    again."""
+    port = ModelPort()
+    board = Board(Link(port, timeout=0.05))
+    link = board.link
+    link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(board.layout.half_beta
+                                                                                    + board.layout.step))
+    board._load(_vectors().ravel())
+    link.request(Command.LOOSEN, (3).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9))
+    with pytest.raises(Reset, match="NO_RESULT"):   # STATS after the run: a LOOSEN result is not a RUN's
+        link.request(Command.STATS, expect=board.layout.stats)
+    assert port.answers[-5:] == [Status.BUSY, Status.OK, Status.OK, Status.OK, Status.NO_RESULT]
+    assert link.status() == (3, False)
+
+
+def test_identity_versions():
+    """Version 2 carries a capability byte; version 1 (the design before LOOSEN, 19 bytes) is accepted
+    without one; other versions are refused."""
+    from spherecode.hw.config import CoreConfig
+
+    config = CoreConfig("Q2.20", 1024, 3, 2)
+    v2 = Identity.parse(p.identity(config, 60_000_000, 3_000_000, p.Capability.LOOSEN))
+    assert v2.version == 2 and v2.loosens and v2.config == config
+    v1 = bytearray(p.identity(config, 60_000_000, 3_000_000)[:p.Layout.identity_v1])
+    v1[4] = 1
+    old = Identity.parse(bytes(v1))
+    assert old.version == 1 and not old.loosens and (old.clock_hz, old.baud) == (60_000_000, 3_000_000)
+    v1[4] = 3
+    with pytest.raises(BoardError, match="protocol version 3, this host 1 or 2"):
+        Identity.parse(bytes(v1))
+    with pytest.raises(BoardError, match="not a spherecode board"):
+        Identity.parse(bytes(v1) + b"\x00\x00")
+
+
+class CountingPort:
+    """A pyserial port that records the command of every request frame written."""
+
+    def __init__(self, port):
+        self.port, self.sent = port, []
+
+    def write(self, frame):
+        self.sent.append(frame[1])
+        return self.port.write(frame)
+
+    def read(self, n):
+        return self.port.read(n)
+
+    def reset_input_buffer(self):
+        self.port.reset_input_buffer()
+
+
+@pytest.fixture(scope="module")
+def fake_twin():
+    """HostLink on a FakeCore with the loosening ports (tests/hw/board_model.py), UART included, in
+    Verilator behind a pty."""
+    from spherecode.hw.board import BoardTop
+    from spherecode.sim.twin import Twin
+
+    from ..hw.board_model import BAUD, CLOCK_HZ, FakeCore
+
+    with Twin(BoardTop(clock_hz=CLOCK_HZ, baud=BAUD, divisor=8, core=FakeCore()), 8) as twin:
+        yield twin
+
+
+def test_loosen_through_the_gateware(fake_twin):
+    """The host's whole run against the gateware: one LOAD, one READ, STATUS polls with progress rising
+    to K, FakeCore's result field by field; a request during a run meets BUSY, is not executed, and goes
+    through once the run has ended."""
+    from ..hw.board_model import BAUD
+
+    serial_port = open_port(fake_twin.port, BAUD)
+    try:
+        port = CountingPort(serial_port)
+        board = Board(Link(port, BAUD, timeout=5.0))
+        assert board.identity.loosens
+        raw, seen, k = _vectors(3), [], 50_000     # 40 cycles an iteration: 2 M cycles
+        out = board.loosen(raw, k, n=2, l=5 << p.L_FRACTION, progress=lambda done, total: seen.append(done))
+        new, cycles, s, dmin, n1, l1 = _expected(raw, k, 2, 5 << p.L_FRACTION)
+        assert np.array_equal(out.vectors, new)
+        assert (out.cycles, out.move_norm, out.delta_min, out.n, out.l) == (cycles, s, dmin, n1, l1)
+        assert [port.sent.count(c) for c in (Command.CONFIGURE, Command.LOAD, Command.LOOSEN, Command.RESULT,
+                                             Command.READ)] == [1, 1, 1, 1, 1]
+        assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == k and seen[0] < k
+        # BUSY: a READ during a run is refused and not executed; after the run it reads the new result.
+        link, lay = board.link, board.layout
+        link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta + lay.step))
+        board._load(raw.ravel())
+        link.request(Command.LOOSEN, k.to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9))
+        with pytest.raises(Busy):
+            link.exchange(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=3)
+        assert link.status()[1]
+        first = link.request(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=3)
+        assert link.status() == (k, False) and first.state == State.CONFIGURED | State.RESULT
+        assert int.from_bytes(first.payload, "little", signed=True) == _expected(raw, k, 1, 0)[0][0, 0]
+    finally:
+        serial_port.close()

@@ -1,0 +1,148 @@
+"""cocotb testbench: drive a design's input streams and drain its output streams, with gaps on the inputs
+and random ``ready`` on the outputs — back-pressure tests of stream components.
+
+Stimulus and results travel as JSON files named by SPHERECODE_TB_IN (``{"channels": [channel, …]}``) and
+SPHERECODE_TB_OUT (``{"channels": [result, …]}``, in the same order). A channel is a group of the DUT's
+ports sharing a name prefix (several independent units can share one simulation)::
+
+    {"prefix": "a__",
+     "inputs": {"i": [{"value": hex, "gap": cycles, "after": [port, count] or null}, …], …},
+     "outputs": {"o": {"ready": probability, "seed": int}, …},
+     "watch": ["busy", …], "drain": cycles, "limit": cycles}
+
+Each input stream offers its items in order: an item waits until ``after``'s port (input or output) has
+completed ``count`` transfers, then ``gap`` cycles with ``valid`` low, then holds ``valid`` and its payload
+until taken. Each output's ``ready`` is high in a cycle with the given probability (a seeded
+``random.Random``). The channel ends when every input item is taken and no output has been valid for
+``drain`` cycles, or after ``limit`` cycles. Result::
+
+    {"inputs": {port: [cycle taken, …]}, "outputs": {port: [[cycle offered, cycle taken, hex], …]},
+     "watch": {name: [[cycle, value], …] (each change)}, "violations": [text, …], "cycles": int,
+     "limit": bool}
+
+Cycle c is the c-th clock after reset; a transfer "in cycle c" completes at the rising edge that ends it.
+``violations`` lists outputs that changed their payload or dropped ``valid`` before being taken (the
+stream rules of ``amaranth.lib.stream``). Python runs every clock here: keep stimuli to thousands of cycles.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly
+
+PERIOD_PS = 10_000
+
+
+def unsigned(value) -> int:
+    """A handle's value as an unsigned int (a 1-bit handle's value is a ``Logic``, wider ones a
+    ``LogicArray``)."""
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+async def channel(dut, chan, result):
+    prefix = chan["prefix"]
+
+    def port(name):
+        return getattr(dut, prefix + name)
+
+    inputs = {name: {"items": items, "k": 0, "wait": None, "valid": port(f"{name}__valid"),
+                     "ready": port(f"{name}__ready"), "payload": port(f"{name}__payload")}
+              for name, items in chan.get("inputs", {}).items()}
+    outputs = {name: {"p": spec["ready"], "rng": random.Random(spec.get("seed", 0)), "offered": None,
+                      "valid": port(f"{name}__valid"), "payload": port(f"{name}__payload"),
+                      "ready": getattr(dut, f"{prefix}{name}__ready", None)}
+               for name, spec in chan.get("outputs", {}).items()}
+    watch = {name: port(name) for name in chan.get("watch", [])}
+    taken = {name: [] for name in inputs}
+    drained = {name: [] for name in outputs}
+    changes = {name: [] for name in watch}
+    violations = []
+    transfers = {name: 0 for name in [*inputs, *outputs]}
+    quiet, cycle = 0, 0
+    drain, limit = chan.get("drain", 16), chan.get("limit", 100_000)
+    while True:
+        await FallingEdge(dut.clk)
+        for name, s in inputs.items():
+            items, k = s["items"], s["k"]
+            offer = False
+            if k < len(items):
+                item = items[k]
+                if s["wait"] is None:
+                    after = item.get("after")
+                    if not after or transfers[after[0]] >= after[1]:
+                        s["wait"] = item.get("gap", 0)
+                if s["wait"] is not None:
+                    if s["wait"] > 0:
+                        s["wait"] -= 1
+                    else:
+                        offer = True
+                        s["payload"].value = int(item["value"], 16)
+            s["valid"].value = int(offer)
+        for s in outputs.values():
+            if s["ready"] is not None:
+                s["ready"].value = int(s["rng"].random() < s["p"])
+        await ReadOnly()
+        busy = False
+        for name, s in inputs.items():
+            if s["valid"].value and s["ready"].value:
+                taken[name].append(cycle)
+                transfers[name] += 1
+                s["k"] += 1
+                s["wait"] = None
+        for name, s in outputs.items():
+            valid = bool(s["valid"].value)
+            if s["offered"] is not None and not valid:
+                violations.append(f"{name}: valid dropped in cycle {cycle} before the transfer")
+                s["offered"] = None
+            if not valid:
+                continue
+            busy = True
+            value = unsigned(s["payload"].value)
+            if s["offered"] is None:
+                s["offered"] = (cycle, value)
+            elif s["offered"][1] != value:
+                violations.append(f"{name}: payload changed in cycle {cycle} before the transfer")
+                s["offered"] = (s["offered"][0], value)
+            if s["ready"] is None or s["ready"].value:
+                drained[name].append([s["offered"][0], cycle, format(value, "x")])
+                transfers[name] += 1
+                s["offered"] = None
+        for name, signal in watch.items():
+            value = unsigned(signal.value)
+            if not changes[name] or changes[name][-1][1] != value:
+                changes[name].append([cycle, value])
+        cycle += 1
+        pending = any(s["k"] < len(s["items"]) for s in inputs.values())
+        quiet = 0 if busy or pending else quiet + 1
+        if quiet >= drain or cycle >= limit:
+            break
+    result.update(inputs=taken, outputs=drained, watch=changes, violations=violations, cycles=cycle,
+                  limit=cycle >= limit)
+
+
+@cocotb.test()
+async def streams(dut):
+    with open(os.environ["SPHERECODE_TB_IN"]) as f:
+        channels = json.load(f)["channels"]
+    cocotb.start_soon(Clock(dut.clk, PERIOD_PS, "ps").start())
+    for chan in channels:
+        for name in chan.get("inputs", {}):
+            getattr(dut, f"{chan['prefix']}{name}__valid").value = 0
+            getattr(dut, f"{chan['prefix']}{name}__payload").value = 0
+        for name in chan.get("outputs", {}):
+            ready = getattr(dut, f"{chan['prefix']}{name}__ready", None)
+            if ready is not None:
+                ready.value = 0
+    dut.rst.value = 1
+    for _ in range(2):
+        await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    results = [{} for _ in channels]
+    tasks = [cocotb.start_soon(channel(dut, chan, result)) for chan, result in zip(channels, results)]
+    for task in tasks:
+        await task
+    with open(os.environ["SPHERECODE_TB_OUT"], "w") as f:
+        json.dump({"channels": results}, f)
