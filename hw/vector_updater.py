@@ -66,7 +66,7 @@ class VectorUpdater(wiring.Component):
     def __init__(self, dp: Datapath, lanes: int = 1, candidates: int = 1):
         if not (isinstance(lanes, int) and 1 <= lanes <= MAX_LANES):
             raise ValueError(f"lanes must be in 1..{MAX_LANES}, not {lanes!r}")
-        if isinstance(candidates, bool) or candidates not in (1, 2):
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
             raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
         self.dp, self.lanes, self.candidates = dp, lanes, candidates
         self.depth = -(-dp.nmax // lanes)

@@ -153,8 +153,8 @@ def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState |
 
 class LooseningModelBackend(ModelBackend):
     """The ``model`` backend with ``--loosening chip|host``: ``chip`` (the CLI's default) runs
-    :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the planned
-    RTL; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
+    :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the RTL
+    with ``CoreConfig(loosening=True)``; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
     :meth:`update`). The constructor's default is ``host``, which every existing caller assumes.
 
     Statistics of a chip run: ``iterations``, ``sweep_seconds``, ``cycles`` (:func:`run_cycles`) and
