@@ -52,11 +52,13 @@ def main() -> None:
     p.add_argument("--nmax", type=int, default=1024)
     p.add_argument("--dmax", type=int, default=3)
     p.add_argument("--lanes", type=int, default=1)
+    p.add_argument("--loosening", action="store_true", help="the core with on-chip loosening (two candidates)")
     p.add_argument("--json", type=Path, help="also write the row here")
     args = p.parse_args()
-    core = UpdaterCore(CoreConfig(Q.parse(args.format), args.nmax, args.dmax, args.lanes))
+    core = UpdaterCore(CoreConfig(Q.parse(args.format), args.nmax, args.dmax, args.lanes, loosening=args.loosening))
     with tempfile.TemporaryDirectory(prefix="spherecode-synth-core-") as tmp:
         row = {"format": args.format, "nmax": args.nmax, "dmax": args.dmax, "lanes": args.lanes,
+               "loosening": args.loosening,
                **synthesise(core, Path(tmp))}
     print(f"| {row['format']} | {row['nmax']} | {row['dmax']} | {row['lanes']} | {row['dsp']} | {row['lut4']} "
           f"| {row['ff']} | {row['bram']} | {row['seconds']} |")

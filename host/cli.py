@@ -435,7 +435,8 @@ def _cmd_run(args) -> tuple[dict, str, int]:
 def _headline(args, r: dict) -> str:
     hw = f", {r['format']}, {r['lanes']} lane(s)" if r["format"] else ""
     cycles = (f", {r['cycles_per_iteration']:.0f} cycles/iteration" if "cycles_per_iteration" in r else
-              f", loosening on chip, {r['cycles_per_loosening_iteration']:.0f} cycles/loosening iteration (modelled)"
+              f", loosening on chip, {r['cycles_per_loosening_iteration']:.0f} cycles/loosening iteration "
+              f"({'RTL counter' if r['backend'] == 'sim' else 'modelled'})"
               if r.get("loosening") == "chip" else "")
     method = ("" if r["method"] == "vrf" else f", method {r['method']}") + (", polished" if r["polish"] else "")
     return (f"spherecode run: D={args.dim} N={args.points}, backend {r['backend']}{hw}{method}, best of "

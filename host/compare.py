@@ -708,8 +708,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
         "exact cycle formula (`CoreConfig.cycles`) at the board's clock, plus the bytes of one protocol "
         f"exchange (CONFIGURE, LOAD chunks, RUN, READ chunks with their framing and CRC, docs/protocol.md) at "
         f"{BITS_PER_BYTE} bits per byte and the board's baud rate, for host-run loosening (every update moves all "
-        "N·D coordinates both ways). On-chip loosening exists so far only in the bit-exact model "
-        "(`run --backend model --loosening chip`), not in the RTL; the *core only* curves show what "
+        "N·D coordinates both ways). On-chip loosening is in the RTL (`CoreConfig(loosening=True)`, "
+        "`run --backend sim --loosening chip`) but on no board yet; the *core only* curves show what "
         "the core alone takes, the bound for a design that keeps the vectors on chip.")
     add("")
     add("## Summary")

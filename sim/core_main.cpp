@@ -10,7 +10,13 @@
 // `refused` when the core sets `error`. The line `quit`, or the end of the request pipe, ends the run
 // (status 0); a malformed request ends it with status 2 and a line on stderr.
 //
-// One iteration, clock by clock: `start` high for one cycle, one idle cycle (then `error` is read), the
+// A core with on-chip loosening (built with -DSPHERECODE_LOOSENING: ports loosen, iterations, loosen_n,
+// loosen_l, progress, state_n, state_l) also takes `loosen N D K N0 L0 C0 … C(N·D−1)`: a whole run of K
+// loosening iterations from the control state n = N0 (decimal), l = L0 (hexadecimal, raw UQ18.48),
+// answered `ok CYCLES MOVE_NORM DELTA_MIN PROGRESS STATE_N STATE_L C0 …` (PROGRESS and STATE_N decimal,
+// STATE_L hexadecimal); its plain requests run with loosen = 0.
+//
+// One iteration (or run), clock by clock: `start` high for one cycle, one idle cycle (then `error` is read), the
 // coordinates offered one per cycle (a coordinate moves on a rising edge where `i__valid` and `i__ready`
 // are both high, `i__ready` read before the edge), cycles until `done`, then `o__ready` high and the
 // coordinates taken on each rising edge where `o__valid` is high, then one idle cycle. (Verilator spells
@@ -116,7 +122,24 @@ int main(int argc, char** argv) {
         std::istringstream in(line);
         unsigned long n = 0, d = 0;
         std::string hb, step;
+        bool run = line.rfind("loosen ", 0) == 0;
+#ifdef SPHERECODE_LOOSENING
+        if (run) {
+            std::string word, l0;
+            unsigned long k = 0, n0 = 0;
+            if (!(in >> word >> n >> d >> k >> n0 >> l0)) fail("malformed request: " + line.substr(0, 60));
+            top->iterations = k;
+            top->loosen_n = n0;
+            put(top->loosen_l, l0);
+            hb = step = "0";
+        } else if (!(in >> n >> d >> hb >> step)) {
+            fail("malformed request: " + line.substr(0, 60));
+        }
+        top->loosen = run;
+#else
+        if (run) fail("this core has no on-chip loosening: " + line.substr(0, 60));
         if (!(in >> n >> d >> hb >> step)) fail("malformed request: " + line.substr(0, 60));
+#endif
         coords.clear();
         while (in >> token) coords.push_back(token);
         if (coords.size() != n * d) fail("a request needs N·D coordinates: " + line.substr(0, 60));
@@ -153,6 +176,10 @@ int main(int argc, char** argv) {
         top->o___05Fready = 0;
         tick();
         std::string answer = "ok " + std::to_string(top->cycles) + " " + hex(top->move_norm) + " " + hex(top->delta_min);
+#ifdef SPHERECODE_LOOSENING
+        if (run)
+            answer += " " + std::to_string(top->progress) + " " + std::to_string(top->state_n) + " " + hex(top->state_l);
+#endif
         for (const auto& c : out) answer += " " + c;
         answer += "\n";
         std::fputs(answer.c_str(), answers);

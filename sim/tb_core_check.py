@@ -8,6 +8,10 @@ on the core's own result). ``in_gaps[k]`` idle clocks (``i.valid`` low) come bef
 ``out_stalls[k]`` clocks of ``o.ready`` low before the k-th output is taken (both empty: back to back). The
 result is {"iterations": [{"coords": [hex, …], "move_norm": hex, "delta_min": hex, "cycles": int,
 "error": bool}, …]}.
+
+On a core with on-chip loosening (the stimulus says ``"loosening": true``) each request may carry
+``"loosen": {"iterations": K, "n": n, "l": hex}`` (absent: ``loosen`` = 0, one update): a whole run, whose
+result adds ``progress``, ``state_n`` and ``state_l`` (hex).
 """
 
 import json
@@ -28,21 +32,31 @@ async def iterations(dut):
     dut.i__valid.value = 0
     dut.i__payload.value = 0
     dut.o__ready.value = 0
+    if stim.get("loosening"):
+        dut.loosen.value = 0
     for _ in range(2):
         await FallingEdge(dut.clk)
     dut.rst.value = 0
     results, previous = [], None
     for req in stim["iterations"]:
         coords = previous if req["coords"] is None else [int(c, 16) for c in req["coords"]]
-        result = await iteration(dut, req, coords)
-        previous = [int(c, 16) for c in result["coords"]]
+        result = await iteration(dut, req, coords, stim.get("loosening", False))
+        if not result["error"]:
+            previous = [int(c, 16) for c in result["coords"]]
         results.append(result)
     with open(os.environ["SPHERECODE_TB_OUT"], "w") as f:
         json.dump({"iterations": results}, f)
 
 
-async def iteration(dut, req, coords):
+async def iteration(dut, req, coords, loosening=False):
     n, d = req["n"], req["d"]
+    run = req.get("loosen")
+    if loosening:
+        dut.loosen.value = int(run is not None)
+        if run is not None:
+            dut.iterations.value = run["iterations"]
+            dut.loosen_n.value = run["n"]
+            dut.loosen_l.value = int(run["l"], 16)
     gaps = req["in_gaps"] or [0] * len(coords)
     stalls = req["out_stalls"] or [0] * (n * d)
     dut.n.value, dut.d.value = n, d
@@ -84,10 +98,14 @@ async def iteration(dut, req, coords):
                 break
     dut.o__ready.value = 0
     await FallingEdge(dut.clk)
-    return {
+    result = {
         "coords": out,
         "move_norm": format(dut.move_norm.value.to_unsigned(), "x"),
         "delta_min": format(dut.delta_min.value.to_unsigned(), "x"),
         "cycles": dut.cycles.value.to_unsigned(),
         "error": False,
     }
+    if run is not None:
+        result.update(progress=dut.progress.value.to_unsigned(), state_n=dut.state_n.value.to_unsigned(),
+                      state_l=format(dut.state_l.value.to_unsigned(), "x"))
+    return result

@@ -112,8 +112,8 @@ def add_loosening_argument(parser: argparse.ArgumentParser) -> None:
     backend's own default — see :func:`loosening_mode`)."""
     add_shared(parser, "--loosening", choices=("chip", "host"), default=None,
                help="force loosening on chip (the choice and β in fixed point, one sweep per iteration; "
-                    "--backend model only, its default) or on the host (the paper's: two updates per "
-                    "iteration; every other backend)")
+                    "--backend model, its default, and sim) or on the host (the paper's: two updates per "
+                    "iteration; every backend, sim's default)")
 
 
 def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...] = ("host",)) -> str:
@@ -124,6 +124,6 @@ def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...
         return modes[0]
     if mode not in modes:
         raise ValueError(f"--loosening {mode} is not offered by backend {backend} (only "
-                         f"{', '.join(modes)})" + ("; on-chip loosening is modelled, not yet in the RTL: "
-                                                   "--backend model" if mode == "chip" else ""))
+                         f"{', '.join(modes)})" + ("; on-chip loosening runs on --backend model or sim"
+                                                   if mode == "chip" else ""))
     return mode

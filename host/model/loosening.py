@@ -6,18 +6,23 @@ then two weights (the same L = log2(1 + ρ), t = (β/2)·L with the two β/2), t
 per-vector steps (:meth:`~spherecode.hw.vector_step.VectorStep.compute`) give the two candidates. The
 choice and the next iteration's (β/2, 1/(2β)) pairs come from
 :class:`~spherecode.hw.loosening.LooseningControl`'s own model, so a run of K iterations is fixed point
-from the first LOAD to the last READ. This is the model of the *planned* RTL (the updater does not build
-the two-candidate sweep yet); :func:`sweep` equals two :func:`~.updater.iterate` calls bit for bit
-(tested), so every unit's RTL test covers it.
+from the first LOAD to the last READ. It is the model of the RTL's on-chip loosening
+(:class:`~spherecode.hw.core.UpdaterCore` with ``CoreConfig(loosening=True)``: whole runs equal
+:func:`loosen` bit for bit under Verilator, tests/hw/test_core_loosening.py); :func:`sweep` equals two
+:func:`~.updater.iterate` calls bit for bit (tested).
 
-Cycles per loosening iteration, for the planned RTL (docs/architecture.md)::
+Cycles per loosening iteration, exactly as the RTL's counter gives them (:meth:`CoreConfig.iteration_cycles
+<spherecode.hw.config.CoreConfig.iteration_cycles>`, docs/architecture.md)::
 
-    cycles = N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T + T_L
+    cycles = N·max(⌈N/L⌉, C) + ⌈N/L⌉ + (T − 2) + T_L
 
-the update's formula (:meth:`CoreConfig.cycles`) without its N·D load (the vectors stay in the vector
-memory, the kept candidate's bank becomes the old set), the two candidates' units side by side with the
-update's latencies, and T_L = ``LooseningControl.latency`` + 1: the choice, the next constants and the
-next sweep's start. A whole run is N·D + K·cycles.
+the update's formula (:meth:`CoreConfig.cycles`) without its N·D load and the core's two cycles (the
+vectors stay in the vector memory, the kept candidate's set becomes the old set), the two candidates'
+units side by side with the update's latencies, and T_L = ``LooseningControl.latency`` + 1: the choice
+and the next constants (the next sweep starts the cycle they are ready). A whole run is
+:meth:`CoreConfig.run_cycles <spherecode.hw.config.CoreConfig.run_cycles>` =
+max(N·D + 3, ``LooseningControl.load_latency``) + K·cycles + N + 2: the load (overlapped with the
+control's start state), K iterations, and the kept vectors streamed out.
 """
 
 from __future__ import annotations
@@ -49,14 +54,17 @@ def control(dp: Datapath) -> LooseningControl:
 
 
 def iteration_cycles(config: CoreConfig, n: int, d: int) -> int:
-    """Cycles of one on-chip loosening iteration of N vectors in D dimensions (planned RTL, see the module
-    docstring): ``config.cycles(n, d)`` − N·D + ``LooseningControl.latency`` + 1."""
-    return config.cycles(n, d) - n * d + control(config.datapath).latency + 1
+    """Cycles of one on-chip loosening iteration of N vectors in D dimensions (the module docstring):
+    :meth:`CoreConfig.iteration_cycles <spherecode.hw.config.CoreConfig.iteration_cycles>` (D does not
+    enter: the vectors stay on chip)."""
+    return config.iteration_cycles(n)
 
 
 def run_cycles(config: CoreConfig, n: int, d: int, iterations: int) -> int:
-    """Cycles of a whole on-chip run: the N·D load, then ``iterations`` loosening iterations."""
-    return n * d + iterations * iteration_cycles(config, n, d)
+    """Cycles of a whole on-chip run, ``start`` to ``done``: :meth:`CoreConfig.run_cycles
+    <spherecode.hw.config.CoreConfig.run_cycles>` — the load, ``iterations`` loosening iterations, the
+    kept vectors out."""
+    return config.run_cycles(n, d, iterations)
 
 
 def sweep(dp: Datapath, r: np.ndarray, keep: tuple[int, int], raise_: tuple[int, int], threads: int = 1,
@@ -100,12 +108,12 @@ def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState |
 
 class LooseningModelBackend(ModelBackend):
     """The ``model`` backend with ``--loosening chip|host``: ``chip`` (the CLI's default) runs
-    :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the planned
-    RTL; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
+    :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the RTL
+    with ``CoreConfig(loosening=True)``; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
     :meth:`update`). The constructor's default is ``host``, which every existing caller assumes.
 
     Statistics of a chip run: ``iterations``, ``sweep_seconds``, ``cycles`` (:func:`run_cycles`) and
-    ``load_cycles``; :meth:`report` gives its ``cycles_per_loosening_iteration`` (the fixed-point backends'
+    ``load_cycles`` (the cycles outside the iterations: load and output); :meth:`report` gives its ``cycles_per_loosening_iteration`` (the fixed-point backends'
     report gives ``loosening`` and, for host-run loosening, two updates' cycles)."""
 
     def __init__(self, config: CoreConfig | None = None, threads: int = 1, loosening: str = "host"):
@@ -144,6 +152,7 @@ class LooseningModelBackend(ModelBackend):
         new, state, steps, kept = loosen(dp, raw, iterations, threads=self.threads, on_step=on_step,
                                          on_rows=None if rows is None else (lambda k: rows(2 * k)))
         stats = {"iterations": iterations, "sweep_seconds": time.perf_counter() - t0,
-                 "cycles": run_cycles(self.config, n, d, iterations), "load_cycles": n * d,
+                 "cycles": run_cycles(self.config, n, d, iterations),
+                 "load_cycles": run_cycles(self.config, n, d, iterations) - iterations * iteration_cycles(self.config, n, d),
                  "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp), "final_n": state.n}
         return LooseningResult(new * dp.fmt.ulp, control(dp).l_value(state), steps if keep_trace else [], stats)

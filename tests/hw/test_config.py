@@ -37,6 +37,8 @@ def test_defaults_and_string_formats():
     ({"dmax": True}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not True"),
     ({"lanes": 0}, "lanes must be a positive integer, not 0"),
     ({"lanes": "2"}, "lanes must be a positive integer, not '2'"),
+    ({"loosening": 1}, "loosening must be True or False, not 1"),
+    ({"loosening": "yes"}, "loosening must be True or False, not 'yes'"),
 ])
 def test_checks_and_their_messages(kwargs, message):
     with pytest.raises(ValueError) as exc:
@@ -143,3 +145,26 @@ def test_sizing_rule():
     assert CoreConfig.sized("Q2.20", 7, 1, blocks=10**6, reserved=0).nmax == (1 << 16) // 7  # LOAD's index
     with pytest.raises(ValueError, match="no Nmax fits 2 free blocks .*, not 15 blocks less 13 reserved"):
         CoreConfig.sized("Q3.44", 7, 1, blocks=15, reserved=13)
+
+
+def test_loosening_is_a_field_that_pickles_and_prints():
+    config = CoreConfig("Q2.20", 16, 3, 2, loosening=True)
+    assert config != CoreConfig("Q2.20", 16, 3, 2) and not CoreConfig().loosening
+    assert pickle.loads(pickle.dumps(config)) == config and pickle.loads(pickle.dumps(config)).loosening
+    assert str(config) == "Q2.20, Nmax 16, Dmax 3, 2 lane(s), on-chip loosening"
+    assert config.updater.candidates == 2 and CoreConfig().updater.candidates == 1
+
+
+def test_loosening_cycle_formulas():
+    """The run's cycles (checked against the RTL's counter in tests/hw/test_core_loosening.py and
+    tests/sim/test_backend.py): the update without its load, plus the control, per iteration."""
+    config = CoreConfig("Q3.44", 1024, 3, 4, loosening=True)
+    unit = config.control
+    for n in (5, 64, 256, 1024):
+        rows = config.updater.row_cycles(n)
+        iteration = n * rows + -(-n // 4) + config.tail - 2 + unit.latency + 1
+        assert config.iteration_cycles(n) == iteration
+        for d, k in ((3, 1), (3, 7), (2, 3000)):
+            assert config.run_cycles(n, d, k) == max(n * d + 3, unit.load_latency) + k * iteration + n + 2
+    for n in (256, 1024):  # issue 11's target: within 5 % of (N + 1)⌈N/L⌉ at N ≥ 256
+        assert config.iteration_cycles(n) <= 1.05 * (n + 1) * -(-n // 4)

@@ -23,10 +23,10 @@ from spherecode.sim.build import build
 CASES = [(Q(2, 20), 16, 3, 3, 11, 3, 6.0, 40.0), (Q(3, 44), 8, 4, 2, 7, 4, 3.0, 250.0)]
 
 
-def run_core(config: CoreConfig, iterations: list[dict]) -> list[dict]:
+def run_core(config: CoreConfig, iterations: list[dict], loosening: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="spherecode-tb-") as work:
         stim, result = Path(work) / "in.json", Path(work) / "out.json"
-        stim.write_text(json.dumps({"iterations": iterations}))
+        stim.write_text(json.dumps({"iterations": iterations, "loosening": loosening}))
         build(UpdaterCore(config)).run("spherecode.sim.tb_core_check",
                                        {"SPHERECODE_TB_IN": str(stim), "SPHERECODE_TB_OUT": str(result)})
         return json.loads(result.read_text())["iterations"]

@@ -2,6 +2,8 @@
 (1, 2, 3, 4 and 16: banks by i mod L, lanes past N masked), with the exact cycle formula checked against the
 RTL's counter — for rows that read for ⌈N/L⌉ cycles and for rows that wait for the per-vector step."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,20 @@ CONFIGS = [("Q2.20", 16), ("Q2.20", 3), ("Q2.20", 1), ("Q3.44", 1), ("Q2.20", 2)
 def test_lanes_are_checked(lanes):
     with pytest.raises(ValueError, match=rf"lanes must be in 1\.\.16, not {lanes!r}"):
         VectorUpdater(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, lanes)
+
+
+@pytest.mark.parametrize("candidates", [0, 3, True, 2.0, "2", None])
+def test_candidates_are_checked(candidates):
+    with pytest.raises(ValueError, match=rf"candidates must be 1 or 2, not {re.escape(repr(candidates))}"):
+        VectorUpdater(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, 1, candidates)
+
+
+def test_two_candidates_have_the_loosening_ports_and_the_same_rows():
+    dp = CoreConfig(Q(2, 20), NMAX, DMAX).datapath
+    one, two = VectorUpdater(dp, 3), VectorUpdater(dp, 3, 2)
+    assert not hasattr(one, "sweep") and all(hasattr(two, p) for p in ("half_beta2", "step2", "move_norm2", "load",
+                                                                       "sweep", "choose", "raised", "emit"))
+    assert two.sweep_cycles(11) == one.cycles(11) - 11 and two.tail == one.tail
 
 
 def test_rows_wait_only_when_shorter_than_the_step():

@@ -45,6 +45,57 @@ def test_sim_and_model_write_byte_identical_codes(tmp_path, capsys):
     assert sim_cycles == model_cycles  # measured by the RTL's counter = the documented formula
 
 
+def test_sim_and_model_chip_loosening_write_byte_identical_codes(tmp_path, capsys):
+    """``--loosening chip``: the whole run in the simulated RTL (one request, K iterations on chip) writes
+    the model's code, byte for byte; the RTL's counter gives the documented cycles per iteration."""
+    files, results = {}, {}
+    for backend in ("model", "sim"):
+        files[backend] = tmp_path / f"{backend}.txt"
+        argv = ["run", "--dim", "3", "--points", "12", "--iters", "50", "--seed", "4", "--starts", "2", "--jobs", "1",
+                "--backend", backend, "--loosening", "chip", "--out", str(files[backend]), "--json"]
+        assert main(argv) == 0
+        results[backend] = json.loads(capsys.readouterr().out)
+        assert results[backend]["loosening"] == "chip"
+    assert files["sim"].read_bytes() == files["model"].read_bytes()
+    assert results["sim"]["final_beta"] == results["model"]["final_beta"]
+    config = CoreConfig(loosening=True)  # run_config's: Q3.44, Nmax 64, Dmax 3, one lane
+    assert (results["sim"]["cycles_per_loosening_iteration"] == results["model"]["cycles_per_loosening_iteration"]
+            == config.iteration_cycles(12))
+
+
+def test_chip_run_whose_load_outlasts_the_control():
+    """N·D + 3 > the control's load latency: the run's first term is the load (the cycles are exact), on
+    the build of the test above; the core refuses K = 0; a plain update on the same core."""
+    from spherecode.host.model.loosening import loosen
+    from spherecode.host.model.updater import iterate
+
+    with SimBackend(CoreConfig(), loosening="chip") as sim:
+        config, dp = sim.config, sim.dp
+        n, d = 60, 3
+        assert n * d + 3 > config.control.load_latency
+        raw, _, _ = dp.inputs(random_start(n, d, np.random.default_rng(60)), 4.0)
+        ans = sim.exchange_run(n, d, 2, 1, 2 << 48, raw.ravel())
+        r, state, _, kept = loosen(dp, raw, 2)
+        out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
+        out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
+        np.testing.assert_array_equal(out, r)
+        assert (ans["progress"], ans["state_n"], int(ans["state_l"], 16)) == (2, state.n, state.l)
+        assert (int(ans["move_norm"], 16), int(ans["delta_min"], 16)) == (kept.move_norm, int(kept.delta.min()))
+        assert ans["cycles"] == config.run_cycles(n, d, 2) == n * d + 3 + 2 * config.iteration_cycles(n) + n + 2
+        with pytest.raises(ValueError, match="refused"):
+            sim.exchange_run(n, d, 0, 1, 2 << 48, raw.ravel())
+        hb, c = dp.constants(6.0)
+        ans = sim.exchange(n, d, hb, c, r.ravel())
+        assert int(ans["move_norm"], 16) == iterate(dp, r, hb, c).move_norm and ans["cycles"] == config.cycles(n, d)
+
+
+def test_loosening_mode_is_checked():
+    with pytest.raises(ValueError, match="loosening must be one of host, chip, not 'fast'"):
+        SimBackend(SMALL, loosening="fast")
+    with pytest.raises(ValueError, match="has no on-chip loosening"):
+        SimBackend(SMALL).exchange_run(5, 3, 1, 1, 2 << 48, np.zeros(15))
+
+
 @pytest.fixture
 def small():
     with SimBackend(SMALL) as sim:

@@ -54,7 +54,7 @@ def test_options_build_each_backend():
     assert backend_class("reference").options(args, 3) == {"threads": 3}
     model = backend_class("model").options(args, 2)
     assert model == {"config": CoreConfig("Q2.20", 128, 4, 2), "threads": 2, "loosening": "chip"}
-    assert backend_class("sim").options(args, 2) == {"config": CoreConfig("Q2.20", 128, 4, 2)}
+    assert backend_class("sim").options(args, 2) == {"config": CoreConfig("Q2.20", 128, 4, 2), "loosening": "host"}
     backend = backend_class("model").from_args(args, 2)
     assert backend.config == CoreConfig("Q2.20", 128, 4, 2) and backend.threads == 2
     update = get_backend("model", **model).update(random_start(5, 4, np.random.default_rng(0)), 8.0)
@@ -148,7 +148,9 @@ def test_loosening_mode_defaults_per_backend_and_refuses_what_it_lacks():
     args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "host"])
     assert loosening_mode(args, "x", ("chip", "host")) == "host"
     args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "chip"])
-    with pytest.raises(ValueError, match="--loosening chip is not offered by backend sim \\(only host\\); "
-                                         "on-chip loosening is modelled"):
-        backend_class("sim").options(args, 1)
+    with pytest.raises(ValueError, match="--loosening chip is not offered by backend reference \\(only host\\); "
+                                         "on-chip loosening runs on --backend model or sim"):
+        backend_class("reference").options(args, 1)
     assert backend_class("model").options(args, 1)["loosening"] == "chip"
+    assert backend_class("sim").options(args, 1)["loosening"] == "chip"
+    assert backend_class("sim").options(parser().parse_args(["--dim", "3", "--points", "9"]), 1)["loosening"] == "host"
