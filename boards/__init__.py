@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 from ..hw.config import ECP5_EBR, ICE40_EBR, BlockRAM, CoreConfig
@@ -78,17 +80,20 @@ class BoardConfig:
         module, cls = self.platform.split(":")
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)
 
-    def top(self, divisor: int | None = None, timeout: int | None = None):
-        """The board's :class:`~spherecode.hw.board.BoardTop` (``divisor``/``timeout`` for the twin)."""
+    def top(self, divisor: int | None = None, timeout: int | None = None, loosening: bool = False):
+        """The board's :class:`~spherecode.hw.board.BoardTop` (``divisor``/``timeout`` for the twin);
+        ``loosening``: its core with on-chip loosening (``CoreConfig.loosening``, the LOOSEN command) — a
+        design no shipped board has the DSP blocks for yet (docs/boards.md)."""
         from ..hw.board import BoardTop
 
-        return BoardTop(self.core, clock_hz=self.clock_hz, baud=self.baud, divisor=divisor, timeout=timeout)
+        core = dataclasses.replace(self.core, loosening=True) if loosening else self.core
+        return BoardTop(core, clock_hz=self.clock_hz, baud=self.baud, divisor=divisor, timeout=timeout)
 
-    def twin(self, divisor: int = TWIN_DIVISOR):
+    def twin(self, divisor: int = TWIN_DIVISOR, loosening: bool = False):
         """The top the board twin simulates: this board's, with a UART of ``divisor`` cycles per bit (a
         pty has no baud rate, and simulated cycles are dear) and a request timeout of
-        :data:`TWIN_TIMEOUT_BYTES` byte times instead of 20 ms."""
-        return self.top(divisor=divisor, timeout=TWIN_TIMEOUT_BYTES * 10 * divisor)
+        :data:`TWIN_TIMEOUT_BYTES` byte times instead of 20 ms; ``loosening`` as for :meth:`top`."""
+        return self.top(divisor=divisor, timeout=TWIN_TIMEOUT_BYTES * 10 * divisor, loosening=loosening)
 
 
 #: Block RAMs per device (Lattice data sheets: ECP5 family FPGA-DS-02012 table 1.1, LFE5U-25F 56 and

@@ -19,7 +19,7 @@ import numpy as np
 from ..hw import protocol as p
 from ..hw.config import CoreConfig
 from .argtypes import integer, positive_float
-from .backends.base import Update, loosening_mode
+from .backends.base import Update, add_loosening_argument, loosening_mode
 from .backends.hardware import FixedPointBackend, add_core_arguments
 from .link import Board, BoardError, Link, Lost, PortError, Reset, open_port
 from .loosening import LooseningResult
@@ -28,6 +28,9 @@ __all__ = ["BoardBackend", "BAUD", "TIMEOUT", "RETRIES"]
 
 #: Defaults of ``--baud``, ``--timeout`` (seconds beyond a response's wire time) and ``--retries``.
 BAUD, TIMEOUT, RETRIES = 3_000_000, 5.0, 3
+#: ``--loosening``: ``chip`` (a whole run per LOOSEN, where the board offers it; then the default) or
+#: ``host`` (the paper's system: two RUNs per iteration, the choice in float64).
+LOOSENING_MODES = ("chip", "host")
 
 
 class BoardBackend(FixedPointBackend):
@@ -45,7 +48,10 @@ class BoardBackend(FixedPointBackend):
     fixed_config = True
 
     def __init__(self, port: str | None = None, baud: int = BAUD, timeout: float = TIMEOUT, retries: int = RETRIES,
-                 config: CoreConfig | None = None):
+                 config: CoreConfig | None = None, loosening: str = "host"):
+        if loosening not in LOOSENING_MODES:
+            raise ValueError(f"loosening must be one of {', '.join(LOOSENING_MODES)}, not {loosening!r}")
+        self.loosening = loosening
         if not port:
             raise BoardError("--backend board needs --port (the board's serial port or the twin's pty)")
         self._serial = open_port(port, baud)
@@ -65,6 +71,10 @@ class BoardBackend(FixedPointBackend):
             self.close()
             raise BoardError(f"the board at {port} is {self.config}, not {config}")
         self.resets = 0
+        if loosening == "chip" and not self.config.loosening:
+            self.close()
+            raise BoardError(f"the board at {port} runs no whole loosening runs (its IDENTIFY lists no LOOSEN): "
+                             "use --loosening host")
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -76,18 +86,22 @@ class BoardBackend(FixedPointBackend):
                             help=f"seconds to wait for a board's answer beyond its transfer time ({TIMEOUT:g})")
         parser.add_argument("--retries", type=integer("--retries", 0), default=RETRIES,
                             help=f"repeats after a damaged or lost exchange, or a board reset ({RETRIES})")
+        add_loosening_argument(parser)
 
     @classmethod
     def options(cls, args: argparse.Namespace, threads: int) -> dict:
         """Ask the board at ``args.port`` who it is; refuse ``--format``/``--lanes`` other than its own and
-        N, D beyond its Nmax, Dmax (:class:`BoardError`); ``ValueError`` for ``--loosening chip`` (the board runs
-        host loosening only), before the port is opened."""
-        loosening_mode(args, cls.name)
+        N, D beyond its Nmax, Dmax, and ``--loosening chip`` on a board whose IDENTIFY lists no LOOSEN
+        (:class:`BoardError`). The loosening mode defaults to ``chip`` where the board offers it."""
         board = cls(args.port, args.baud, args.timeout, args.retries)
         try:
             config = board.config
         finally:
             board.close()
+        if getattr(args, "loosening", None) == "chip" and not config.loosening:
+            raise BoardError(f"the board at {args.port} runs no whole loosening runs (its IDENTIFY lists no "
+                             "LOOSEN): use --loosening host")
+        loosening = loosening_mode(args, cls.name, LOOSENING_MODES if config.loosening else ("host",))
         if args.format is not None and args.format != str(config.fmt):
             raise BoardError(f"the board at {args.port} computes in {config.fmt}, not {args.format}")
         if args.lanes is not None and args.lanes != config.lanes:
@@ -96,7 +110,19 @@ class BoardBackend(FixedPointBackend):
             raise BoardError(f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
                              f"(Nmax = {config.nmax}, Dmax = {config.dmax})")
         return {"port": args.port, "baud": args.baud, "timeout": args.timeout, "retries": args.retries,
-                "config": config}
+                "config": config, "loosening": loosening}
+
+    @classmethod
+    def report(cls, options: dict, stats: dict) -> dict:
+        """:meth:`FixedPointBackend.report`; for a chip run, ``cycles_per_loosening_iteration`` from the
+        board's counter (its cycles less the load and the output, :meth:`CoreConfig.run_cycles`, per
+        iteration)."""
+        out = super().report(options, stats)
+        if out["loosening"] == "chip":
+            out.pop("cycles_per_loosening_iteration", None)
+            if stats.get("iterations"):
+                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
+        return out
 
     def close(self):
         if self._serial is not None:
@@ -109,14 +135,25 @@ class BoardBackend(FixedPointBackend):
         except Exception:
             pass
 
-    def loosen(self, vectors: np.ndarray, iterations: int,
-               progress: Callable[[int, int], None] | None = None) -> LooseningResult:
+    def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[None], None] | None = None,
+               keep_trace: bool = False) -> LooseningResult:
         """A whole loosening run on the board (LOOSEN, docs/protocol.md) from float64 ``vectors`` (N, D),
         starting at n = 1, l = 2: one LOAD set, one LOOSEN, STATUS polls (``progress(done, iterations)``),
         RESULT and one READ set. Repeated from the host's copy of the vectors after a reset or a lost
         LOOSEN answer (at most ``retries`` times). Statistics: ``iterations``, ``cycles`` (the board's
-        counter, start to done), ``move_norm`` and ``delta_min`` (the last iteration's), ``final_n``.
-        :class:`BoardError` for a board without LOOSEN."""
+        counter, start to done), ``load_cycles`` (those outside the iterations, from
+        :meth:`CoreConfig.run_cycles`), ``move_norm`` and ``delta_min`` (the last iteration's), ``final_n``.
+        ``on_step(None)`` is told once per iteration the board reports done (its STATUS polls; the board
+        keeps no per-iteration trace, so ``keep_trace`` gives none). :class:`BoardError` for a board without
+        LOOSEN."""
+        told = [0]
+
+        def progress(done: int, total: int) -> None:
+            if on_step is not None:
+                for _ in range(done - told[0]):
+                    on_step(None)
+            told[0] = max(told[0], done)
+
         dp, config = self.dp, self.config
         n, d = vectors.shape
         if n > config.nmax or d > config.dmax:
@@ -131,7 +168,9 @@ class BoardBackend(FixedPointBackend):
                     raise BoardError(f"{exc} (run tried {attempt + 1} times)") from None
                 self.resets += 1
                 print(f"spherecode: {exc}; repeating the run", file=sys.stderr)
-        stats = {"iterations": iterations, "cycles": out.cycles, "move_norm": out.move_norm * dp.s_fmt.ulp,
+        stats = {"iterations": iterations, "cycles": out.cycles,
+                 "load_cycles": config.run_cycles(n, d, iterations) - iterations * config.iteration_cycles(n),
+                 "move_norm": out.move_norm * dp.s_fmt.ulp,
                  "delta_min": out.delta_min * dp.d2_fmt.ulp, "final_n": out.n}
         return LooseningResult(out.vectors * dp.fmt.ulp, out.l / (1 << p.L_FRACTION), [], stats)
 

@@ -233,6 +233,9 @@ def _parser() -> argparse.ArgumentParser:
     emulate.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
     emulate.add_argument("--divisor", type=_integer("--divisor", 4), default=8,
                          help="clock cycles per UART bit in the twin (8)")
+    emulate.add_argument("--loosening", action="store_true",
+                         help="the board's design with on-chip loosening (LOOSEN: a whole run per command); "
+                              "no shipped board has the DSP blocks for it yet")
     emulate.set_defaults(json=False)
 
     from .compare import add_arguments as _compare_arguments
@@ -651,10 +654,11 @@ def _cmd_emulate(args) -> int:
     from spherecode.sim.twin import serve
 
     cfg = args.board
-    print(f"spherecode emulate: {cfg.name} ({cfg.fmt}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, {cfg.lanes} lane(s)); "
-          "building the twin (cached after the first time)…", file=sys.stderr)
+    print(f"spherecode emulate: {cfg.name} ({cfg.fmt}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, {cfg.lanes} lane(s)"
+          f"{', on-chip loosening' if args.loosening else ''}); building the twin (cached after the first time)…",
+          file=sys.stderr)
     try:
-        return serve(cfg.twin(args.divisor), args.divisor)
+        return serve(cfg.twin(args.divisor, args.loosening), args.divisor)
     except RuntimeError as exc:  # the twin could not be built (SimError) or died before printing its pty
         raise UsageError(f"emulate: {exc}") from None
 

@@ -8,6 +8,8 @@ Every failure, the port's own included, is a :class:`BoardError` with a one-line
 
 from __future__ import annotations
 
+import dataclasses
+
 import numbers
 import secrets
 import time
@@ -121,6 +123,8 @@ class Identity:
             raise BoardError(f"the board reports a core this host cannot compute with: {exc}") from None
         rest = payload[5 + CoreConfig.IDENTIFY_BYTES:]
         caps = Capability(rest[8] & Capability.LOOSEN) if version >= 2 else Capability(0)
+        if caps & Capability.LOOSEN:  # the core with the loosening ports (CoreConfig.loosening)
+            config = dataclasses.replace(config, loosening=True)
         return cls(version, config, int.from_bytes(rest[:4], "little"), int.from_bytes(rest[4:8], "little"), caps)
 
 

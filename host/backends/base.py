@@ -124,6 +124,6 @@ def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...
         return modes[0]
     if mode not in modes:
         raise ValueError(f"--loosening {mode} is not offered by backend {backend} (only "
-                         f"{', '.join(modes)})" + ("; on-chip loosening runs on --backend model or sim"
+                         f"{', '.join(modes)})" + ("; on-chip loosening runs on --backend model, sim, or a board that offers it"
                                                    if mode == "chip" else ""))
     return mode

@@ -516,3 +516,10 @@ def test_emulate_reports_a_twin_that_died():
         emu.kill()
     err = [line for line in emu.stderr.read().splitlines() if not line.startswith("spherecode emulate:")]
     assert err == ["spherecode: error: the board twin was killed by SIGKILL"], err
+
+
+def test_chip_loosening_on_a_board_without_loosen_is_refused(twin, capsys):
+    """``--loosening chip`` on the shipped design (no LOOSEN in its IDENTIFY): one line, exit status 2."""
+    code = main(["run", "-d", "3", "-n", "8", "-k", "5", "-b", "board", "--port", twin.port, "--loosening", "chip"])
+    err = capsys.readouterr().err
+    assert code == 2 and "runs no whole loosening runs" in err and len(err.strip().splitlines()) == 1

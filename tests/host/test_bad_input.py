@@ -69,8 +69,6 @@ CASES = {
                                   "does not exist"),
     "--out unknown suffix": ({}, ["run", "-d", "3", "-n", "5", "-k", "2", "-o", "c.csv"], "must end in"),
     "build --out onto a file": ({"f": b"x"}, ["build", "--out", "f"], "not a folder"),
-    "board with --loosening chip": ({}, ["run", "-d", "3", "-n", "5", "-b", "board", "--port", "no-such-tty",
-                                         "--loosening", "chip"], "--loosening chip is not offered by backend board"),
     "reference with --loosening chip": ({}, ["run", "-d", "3", "-n", "5", "--loosening", "chip"],
                                         "--loosening chip is not offered by backend reference"),
     "--vs reference with --loosening chip": ({}, ["run", "-d", "3", "-n", "5", "-b", "model", "--vs",

@@ -1,6 +1,7 @@
 """The host's side of the protocol against scripted answers (the board itself is tested through the twin
 in tests/sim/test_twin_board.py)."""
 
+import dataclasses
 import os
 import termios
 import tty
@@ -319,7 +320,8 @@ def test_identity_versions():
 
     config = CoreConfig("Q2.20", 1024, 3, 2)
     v2 = Identity.parse(p.identity(config, 60_000_000, 3_000_000, p.Capability.LOOSEN))
-    assert v2.version == 2 and v2.loosens and v2.config == config
+    assert v2.version == 2 and v2.loosens and v2.config == dataclasses.replace(config, loosening=True)
+    assert not Identity.parse(p.identity(config, 60_000_000, 3_000_000)).config.loosening
     v1 = bytearray(p.identity(config, 60_000_000, 3_000_000)[:p.Layout.identity_v1])
     v1[4] = 1
     old = Identity.parse(bytes(v1))

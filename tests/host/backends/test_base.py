@@ -149,7 +149,7 @@ def test_loosening_mode_defaults_per_backend_and_refuses_what_it_lacks():
     assert loosening_mode(args, "x", ("chip", "host")) == "host"
     args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "chip"])
     with pytest.raises(ValueError, match="--loosening chip is not offered by backend reference \\(only host\\); "
-                                         "on-chip loosening runs on --backend model or sim"):
+                                         "on-chip loosening runs on --backend model, sim, or a board that offers it"):
         backend_class("reference").options(args, 1)
     assert backend_class("model").options(args, 1)["loosening"] == "chip"
     assert backend_class("sim").options(args, 1)["loosening"] == "chip"
