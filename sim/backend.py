@@ -30,6 +30,7 @@ from ..host.backends.base import Update
 from ..host.backends.hardware import FixedPointBackend
 from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
+from ..hw.pipeline import SimulationPlatform
 from .build import (_OPTIONS, TOP, Build, SimError, _mkdtemp, cache_key, cached, compile_model, end_process,
                     keep_log, rtlil_to_verilog, spawn, to_rtlil)
 
@@ -45,12 +46,21 @@ ANSWER_TIMEOUT, MIN_RATE = 60.0, 1e4
 MAIN = Path(__file__).with_name("core_main.cpp")
 
 
-def build_core(core: UpdaterCore) -> Build:
+def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
     """Build the simulator of ``core`` (Verilator with :data:`MAIN` as its ``main``), or reuse the cached
-    build. The key is the core's RTLIL (its Verilog is a function of it and of the Amaranth and Yosys
-    versions, also in the key), the Verilator options and the testbench's source. Raises :class:`SimError`
-    if the cache cannot be written or the build fails."""
-    text = to_rtlil(core)
+    build. Unless ``board_design``, the core is elaborated for a
+    :class:`~spherecode.hw.pipeline.SimulationPlatform`: the per-vector step's units and the reciprocal
+    run on gated copies of the clock, so Verilator skips them while they are idle, and long delays are
+    ring buffers (the results are the same, docs/benchmarks.md); with it, exactly the design a board
+    synthesises. The key is the core's
+    RTLIL (its Verilog is a function of it and of the Amaranth and Yosys versions, also in the key), the
+    Verilator options and the testbench's source. Raises :class:`SimError` if the cache cannot be written
+    or the build fails."""
+    if board_design:
+        text = to_rtlil(core)
+    else:
+        with SimulationPlatform() as platform:
+            text = to_rtlil(core, platform=platform)
     main = MAIN.read_text()
 
     def fill(staging: Path) -> None:
@@ -69,9 +79,11 @@ def build_core(core: UpdaterCore) -> Build:
 
 
 class SimBackend(FixedPointBackend):
-    """Parameter: ``config`` (:class:`~spherecode.hw.config.CoreConfig`, default ``CoreConfig()``) — the
-    core simulated. Options: ``--format``, ``--lanes`` (:mod:`spherecode.host.backends.hardware`); it
-    reports the cycles the RTL's counter measured and the simulated cycles per second.
+    """Parameters: ``config`` (:class:`~spherecode.hw.config.CoreConfig`, default ``CoreConfig()``) — the
+    core simulated; ``board_design`` (default False) — simulate exactly the design a board synthesises,
+    instead of the same core elaborated for fast simulation (:func:`build_core`: the same results). Options:
+    ``--format``, ``--lanes`` (:mod:`spherecode.host.backends.hardware`); it reports the cycles the RTL's
+    counter measured and the simulated cycles per second.
 
     The constructor builds (or finds in the cache) the simulator; the first update starts it, in the
     calling thread, and it is ended when that thread ends (Linux), at :meth:`close`, when the backend is
@@ -82,13 +94,15 @@ class SimBackend(FixedPointBackend):
 
     name = "sim"
 
-    def __init__(self, config: CoreConfig | None = None):
+    def __init__(self, config: CoreConfig | None = None, board_design: bool = False):
+        if not isinstance(board_design, bool):
+            raise ValueError(f"board_design must be True or False, not {board_design!r}")
         self.core = UpdaterCore(config)
         self.config = self.core.config
         self.dp = self.core.dp
         self._server: _Server | None = None
         self._finalizer = None
-        self._sim = build_core(self.core)  # at construction, so that no update's time includes a build
+        self._sim = build_core(self.core, board_design)  # at construction, so that no update's time includes a build
         core = self.core
         self._masks = {name: (1 << len(port)) - 1 for name, port in
                        (("n", core.n), ("d", core.d), ("half_beta", core.half_beta), ("step", core.step),
