@@ -5,19 +5,21 @@ For a raw x > 0 with leading one at bit p, the mantissa M is the top P + 1 bits 
 x ≈ M·2^(p − P) with 2^P ≤ M < 2^(P+1); the unit returns R = ⌊(2^(2P+1) − 1) / M⌋, 2^P ≤ R < 2^(P+1), and
 p, so that 1/x ≈ R·2^−(P + 1 + p) with a relative error below 2^−P in magnitude (the mantissa's
 truncation raises it, the floor lowers it). The division is a restoring long division, one quotient bit per
-pipeline stage: no DSP block, exact, one result per clock.
+pipeline stage: no DSP block, exact, one result per clock. Elaborated for a
+:class:`~.pipeline.SimulationPlatform` it runs on a clock gated from an input until its result is out
+(:func:`~.pipeline.gate_when_idle`; it takes one input per row).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import normalise as norm
 from .fixed import Q
-from .pipeline import delay
+from .pipeline import delay, gate_when_idle, gates_idle_clocks
 
 __all__ = ["Reciprocal", "mantissa"]
 
@@ -92,6 +94,10 @@ class Reciprocal(wiring.Component):
             m.d.sync += [rem_n.eq(Mux(fits, trial - divisor, trial)),
                          quot_n.eq((quot << 1) | fits), div_n.eq(divisor)]
             rem, quot, divisor = rem_n, quot_n, div_n
+        history = Signal(self.latency, name="valid_history")  # bit t − 1: an input came t cycles ago
+        m.d.sync += history.eq(Cat(self.i.valid, history[:-1]))
         m.d.comb += [self.o.payload.mant.eq(quot), self.o.payload.exp.eq(delay(m, pos, pb + 1, "rexp")),
-                     self.o.valid.eq(delay(m, self.i.valid, self.latency, "rvalid"))]
+                     self.o.valid.eq(history[-1])]
+        if gates_idle_clocks(platform):  # simulation: clocked only from an input until its result is out
+            return gate_when_idle(m, self.i.valid | history.any(), "reciprocal")
         return m

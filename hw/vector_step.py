@@ -10,6 +10,10 @@ normalisation, one multiplier for the move, plus one reciprocal square root per 
 multiplier for α = δ/(2β), each used once per vector. A new vector may enter every :attr:`interval` =
 max(``dmax``, 3) cycles; the updater makes a row wait when it is shorter than that. The arithmetic is that of the
 fully parallel step, bit for bit: every sum is exact.
+
+Elaborated for a :class:`~.pipeline.SimulationPlatform`, each unit runs on a clock gated to its window of the
+schedule below and the rest of the step on one gated from an input until its result is out
+(:func:`~.pipeline.gate_when_idle`): the same results, and Verilator skips the units while they wait.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from .datapath import Datapath
 from .fixed import bit_length, saturate
-from .pipeline import delay
+from .pipeline import delay, gate_when_idle, gates_idle_clocks
 
 __all__ = ["VectorStep"]
 
@@ -95,6 +99,14 @@ class VectorStep(wiring.Component):
             """The input's valid pulse, ``t`` cycles later."""
             return self.i.valid if t == 0 else history[t - 1]
 
+        gated = gates_idle_clocks(platform)
+
+        def during(first, last):
+            """Simulation only (None otherwise): high in the cycles ``first`` … ``last`` after an input,
+            1 ≤ first ≤ last ≤ latency — a unit's gated clock (:func:`.pipeline.gate_when_idle`), from a
+            cycle before its first input until a cycle after its output was last read."""
+            return history[first - 1:last].any() if gated else None
+
         # Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1 (F̂ ready at 4).
         w_acc, f = dp.acc_fmt.width, dp.unit_fmt.f
         ored = Signal(unsigned(w_acc))
@@ -111,22 +123,26 @@ class VectorStep(wiring.Component):
 
         # F = F̂ / |F̂|, coordinate by coordinate
         fhat_s = _serialise(m, fhat, at(self.fhat_at), "fhat")
-        direction = _divide_by_norm(m, dp, fhat_s, at, self.fhat_at, ("force_norm", "force_rsqrt", "direction"))
+        direction = _divide_by_norm(m, dp, fhat_s, at, self.fhat_at, ("force_norm", "force_rsqrt", "direction"),
+                                    during)
 
         # α = δ · 1/(2β), ready at move_at and steady for dm cycles (δ is held); r* = r + α F
         step = _unit(m, dp.make("step"), "step", {"a": delay(m, delta, self.move_at - dp.step.latency - 1, "delta"),
-                                                  "b": self.step})
+                                                  "b": self.step},
+                     during(self.move_at - dp.step.latency - 1, self.move_at + dm))
         r_s = _serialise(m, r, at(1), "r")
-        mv = _unit(m, dp.make("move"), "move", {"a": step.o.payload, "b": direction})
+        mv = _unit(m, dp.make("move"), "move", {"a": step.o.payload, "b": direction},
+                   during(self.move_at - 1, self.move_at + dm + dp.move.latency))
         moved = Signal(dp.fmt.shape())
         m.d.sync += moved.eq(saturate(delay(m, r_s, self.moved_at - 2, "r_moved") + mv.o.payload, dp.fmt))
 
         # r' = r* / |r*|
-        new = _divide_by_norm(m, dp, moved, at, self.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"))
+        new = _divide_by_norm(m, dp, moved, at, self.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"),
+                              during)
 
         # S_j = |r' − r|², and r' gathered into a vector as S_j completes
         s = _serial_norm(m, dp.make("move_norm"), "move_norm", new, delay(m, r_s, self.new_at - 1, "r_new"),
-                         at, self.new_at)
+                         at, self.new_at, during(self.new_at - 1, self.latency))
         gather_at = self.latency - dm
         out = _gather(m, delay(m, new, gather_at - self.new_at, "new"), dm, "new")
         m.d.comb += [
@@ -134,6 +150,8 @@ class VectorStep(wiring.Component):
             self.o.payload.s.eq(s),
             self.o.valid.eq(at(self.latency)),
         ]
+        if gated:  # simulation: clocked only from an input until its result is out
+            return gate_when_idle(m, self.i.valid | history.any(), "vector_step")
         return m
 
 
@@ -159,27 +177,34 @@ def _gather(m: Module, coord, dim: int, name: str):
     return out
 
 
-def _serial_norm(m: Module, unit, name: str, a, b, at, start: int):
+def _serial_norm(m: Module, unit, name: str, a, b, at, start: int, want=None):
     """|a − b|² of the coordinate streams ``a`` and ``b`` that begin ``start`` cycles after the input;
-    the result is valid ``dmax − 1 + unit.latency`` cycles after ``start`` and held until the next."""
+    the result is valid ``dmax − 1 + unit.latency`` cycles after ``start`` and held until the next.
+    ``want``: see :func:`_unit`."""
     dm = unit.dim
-    m.submodules[name] = unit
+    _place(m, unit, name, want)
     m.d.comb += [unit.i.valid.eq(_or_all(at(start + k) for k in range(dm))), unit.i.payload.a.eq(a),
                  unit.i.payload.b.eq(b), unit.i.payload.first.eq(at(start)),
                  unit.i.payload.last.eq(at(start + dm - 1))]
     return unit.o.payload
 
 
-def _divide_by_norm(m: Module, dp: Datapath, x, at, start: int, units: tuple[str, str, str]):
+def _divide_by_norm(m: Module, dp: Datapath, x, at, start: int, units: tuple[str, str, str], during):
     """x / |x| for the coordinate stream ``x`` beginning ``start`` cycles after the input: serial squared
     norm, reciprocal square root (steady for a whole vector: its input is held), one scaling per
-    coordinate; the result stream begins ``dmax − 1`` + the three units' latencies after ``start``."""
+    coordinate; the result stream begins ``dmax − 1`` + the three units' latencies after ``start``.
+    ``during(first, last)``: each unit's gated clock (or None), from its schedule."""
     norm_name, rsqrt_name, scale_name = units
-    norm = _serial_norm(m, dp.make(norm_name), norm_name, x, 0, at, start)
-    rsq = _unit(m, dp.make(rsqrt_name), rsqrt_name, norm)
-    late = delay(m, x, dp.dmax - 1 + getattr(dp, norm_name).latency + getattr(dp, rsqrt_name).latency, f"{norm_name}_x")
+    dm = dp.dmax
+    result = start + dm - 1 + getattr(dp, norm_name).latency  # |x|², held; read by the rsqrt for dm cycles
+    scaled = result + getattr(dp, rsqrt_name).latency  # the scaling's inputs: scaled … scaled + dm − 1
+    last = scaled + dm - 1 + getattr(dp, scale_name).latency  # its last output
+    norm = _serial_norm(m, dp.make(norm_name), norm_name, x, 0, at, start, during(start - 1, result + dm))
+    rsq = _unit(m, dp.make(rsqrt_name), rsqrt_name, norm, during(result - 1, scaled + dm))
+    late = delay(m, x, scaled - start, f"{norm_name}_x")
     return _unit(m, dp.make(scale_name), scale_name,
-                 {"x": late, "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp}).o.payload
+                 {"x": late, "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp},
+                 during(scaled - 1, last + 1)).o.payload
 
 
 def _or_all(values):
@@ -189,9 +214,21 @@ def _or_all(values):
     return out
 
 
-def _unit(m: Module, unit, name: str, payload):
-    """Add ``unit`` as a submodule fed every cycle with ``payload`` (a value or a dict of fields)."""
-    m.submodules[name] = unit
+def _place(m: Module, unit, name: str, want=None):
+    """Add ``unit`` as the submodule ``name``; with ``want`` (simulation only), on the clock gated by
+    ``want`` (:func:`.pipeline.gate_when_idle`)."""
+    if want is None:
+        m.submodules[name] = unit
+    else:
+        body = Module()
+        body.submodules.unit = unit
+        m.submodules[name] = gate_when_idle(body, want, name)
+
+
+def _unit(m: Module, unit, name: str, payload, want=None):
+    """Add ``unit`` as a submodule fed every cycle with ``payload`` (a value or a dict of fields);
+    ``want``: a gated clock for it in simulation (:func:`_place`)."""
+    _place(m, unit, name, want)
     if isinstance(payload, dict):
         for field, value in payload.items():
             target = unit.i.payload[field]

@@ -32,6 +32,7 @@ from ..host.backends.hardware import FixedPointBackend, run_config
 from ..host.loosening import LooseningResult
 from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
+from ..hw.pipeline import SimulationPlatform
 from .build import (_OPTIONS, TOP, Build, SimError, _mkdtemp, cache_key, cached, compile_model, end_process,
                     keep_log, rtlil_to_verilog, spawn, to_rtlil)
 
@@ -47,12 +48,21 @@ ANSWER_TIMEOUT, MIN_RATE = 60.0, 1e4
 MAIN = Path(__file__).with_name("core_main.cpp")
 
 
-def build_core(core: UpdaterCore) -> Build:
+def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
     """Build the simulator of ``core`` (Verilator with :data:`MAIN` as its ``main``), or reuse the cached
-    build. The key is the core's RTLIL (its Verilog is a function of it and of the Amaranth and Yosys
-    versions, also in the key), the Verilator options and the testbench's source. Raises :class:`SimError`
-    if the cache cannot be written or the build fails."""
-    text = to_rtlil(core)
+    build. Unless ``board_design``, the core is elaborated for a
+    :class:`~spherecode.hw.pipeline.SimulationPlatform`: the per-vector step's units and the reciprocal
+    run on gated copies of the clock, so Verilator skips them while they are idle, and long delays are
+    ring buffers (the results are the same, docs/benchmarks.md); with it, exactly the design a board
+    synthesises. The key is the core's
+    RTLIL (its Verilog is a function of it and of the Amaranth and Yosys versions, also in the key), the
+    Verilator options and the testbench's source. Raises :class:`SimError` if the cache cannot be written
+    or the build fails."""
+    if board_design:
+        text = to_rtlil(core)
+    else:
+        with SimulationPlatform() as platform:
+            text = to_rtlil(core, platform=platform)
     main = MAIN.read_text()
     # the testbench's loosening requests exist where the core has the ports
     defines = ("-CFLAGS", "-DSPHERECODE_LOOSENING") if core.config.loosening else ()
@@ -73,9 +83,11 @@ def build_core(core: UpdaterCore) -> Build:
 
 
 class SimBackend(FixedPointBackend):
-    """Parameter: ``config`` (:class:`~spherecode.hw.config.CoreConfig`, default ``CoreConfig()``) — the
-    core simulated. Options: ``--format``, ``--lanes`` (:mod:`spherecode.host.backends.hardware`); it
-    reports the cycles the RTL's counter measured and the simulated cycles per second.
+    """Parameters: ``config`` (:class:`~spherecode.hw.config.CoreConfig`, default ``CoreConfig()``) — the
+    core simulated; ``board_design`` (default False) — simulate exactly the design a board synthesises,
+    instead of the same core elaborated for fast simulation (:func:`build_core`: the same results). Options:
+    ``--format``, ``--lanes`` (:mod:`spherecode.host.backends.hardware`); it reports the cycles the RTL's
+    counter measured and the simulated cycles per second.
 
     The constructor builds (or finds in the cache) the simulator; the first update starts it, in the
     calling thread, and it is ended when that thread ends (Linux), at :meth:`close`, when the backend is
@@ -95,9 +107,11 @@ class SimBackend(FixedPointBackend):
     name = "sim"
     LOOSENING_MODES = ("host", "chip")
 
-    def __init__(self, config: CoreConfig | None = None, loosening: str = "host"):
+    def __init__(self, config: CoreConfig | None = None, loosening: str = "host", board_design: bool = False):
         if loosening not in self.LOOSENING_MODES:
             raise ValueError(f"loosening must be one of {', '.join(self.LOOSENING_MODES)}, not {loosening!r}")
+        if not isinstance(board_design, bool):
+            raise ValueError(f"board_design must be True or False, not {board_design!r}")
         self.loosening = loosening
         config = config if config is not None else CoreConfig()
         if loosening == "chip" and not config.loosening:
@@ -107,7 +121,7 @@ class SimBackend(FixedPointBackend):
         self.dp = self.core.dp
         self._server: _Server | None = None
         self._finalizer = None
-        self._sim = build_core(self.core)  # at construction, so that no update's time includes a build
+        self._sim = build_core(self.core, board_design)  # at construction, so that no update's time includes a build
         core = self.core
         self._masks = {name: (1 << len(port)) - 1 for name, port in
                        (("n", core.n), ("d", core.d), ("half_beta", core.half_beta), ("step", core.step),

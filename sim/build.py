@@ -64,10 +64,11 @@ def to_verilog(component, name: str = TOP) -> str:
     return rtlil_to_verilog(to_rtlil(component, name))
 
 
-def to_rtlil(component, name: str = TOP) -> str:
+def to_rtlil(component, name: str = TOP, platform=None) -> str:
     """The RTLIL that :func:`to_verilog` translates: pure Python and fast, so a cache key can be computed
-    from it without running Yosys."""
-    return rtlil.convert(component, name=name, ports=ports(component), emit_src=False)
+    from it without running Yosys. ``platform`` is passed to every ``elaborate()`` (e.g. a
+    :class:`~spherecode.hw.pipeline.SimulationPlatform`)."""
+    return rtlil.convert(component, name=name, platform=platform, ports=ports(component), emit_src=False)
 
 
 def rtlil_to_verilog(text: str) -> str:

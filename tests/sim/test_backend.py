@@ -250,3 +250,9 @@ def test_testbench_ports_of_every_width(tmp_path):
     subprocess.run(["c++", "-std=c++17", "-O0", f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}",
                     str(tmp_path / "t.cpp"), "-o", str(exe)], check=True, capture_output=True)
     assert subprocess.run([str(exe)]).returncode == 0
+
+
+@pytest.mark.parametrize("value", [1, None, "yes"])
+def test_board_design_is_checked(value):
+    with pytest.raises(ValueError, match=rf"board_design must be True or False, not {value!r}"):
+        SimBackend(SMALL, board_design=value)
