@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import re
 from dataclasses import dataclass
 
 from ..hw.config import ECP5_EBR, ICE40_EBR, BlockRAM, CoreConfig
@@ -28,7 +29,10 @@ class BoardConfig:
     ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md) and
     ``dsp_min_width`` (products whose narrower operand has fewer bits than this are built from LUTs —
     :func:`~.build.lut_products_script` — instead of taking a whole DSP block; 0: every product in DSP
-    blocks)."""
+    blocks) and ``lut_units`` (units of the core by their path in
+    :class:`~spherecode.hw.core.UpdaterCore`, such as ``"updater.step"``, whose products are all built from
+    LUTs whatever their width: a unit used once per row, like the per-vector step, leaves its DSP blocks
+    to the lanes)."""
 
     name: str
     platform: str
@@ -41,11 +45,16 @@ class BoardConfig:
     note: str = ""
     fits: str | None = None  #: None, or why this configuration does not fit its device
     dsp_min_width: int = 0
+    lut_units: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not isinstance(self.dsp_min_width, int) or isinstance(self.dsp_min_width, bool) \
                 or not 0 <= self.dsp_min_width <= 18:
             raise ValueError(f"dsp_min_width must be an integer in 0..18 (bits), not {self.dsp_min_width!r}")
+        if not isinstance(self.lut_units, tuple) or not all(
+                isinstance(u, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", u) for u in self.lut_units):
+            raise ValueError(f"lut_units must be a tuple of unit paths such as 'updater.step', "
+                             f"not {self.lut_units!r}")
 
     @property
     def fmt(self) -> Q:

@@ -150,16 +150,23 @@ DEVICES = {
 HIDE_INDEXED_NAMES = "rename -hide w:*]"
 
 
-def lut_products_script(min_width: int) -> str:
-    """The yosys commands (run after reading the design, before ``synth_ecp5``) that build every product
-    whose narrower operand has fewer than ``min_width`` bits from LUTs instead of a DSP block: radix-4 Booth
-    (yosys ``booth``) where both operands have 4 bits or more, yosys' generic array multiplier
-    (``techmap``) for the rest, which ``booth`` leaves; ``""`` (nothing) for 0. The limb products of
-    :mod:`~spherecode.hw.multiplier` leave many narrow products (a 5 × 18 top limb otherwise takes a whole
-    MULT18X18D)."""
-    if not min_width:
+def lut_products_script(min_width: int, units: tuple[str, ...] = ()) -> str:
+    """The yosys commands (run after reading the design, before ``synth_ecp5``) that build from LUTs instead
+    of DSP blocks every product whose narrower operand has fewer than ``min_width`` bits, and every product
+    of the ``units`` (paths in the core such as ``"updater.step"``; a unit's submodules included): radix-4
+    Booth (yosys ``booth``) where both operands have 4 bits or more, yosys' generic array multiplier
+    (``techmap``) for the rest, which ``booth`` leaves; ``""`` (nothing) for 0 and no units. The limb
+    products of :mod:`~spherecode.hw.multiplier` leave many narrow products (a 5 × 18 top limb otherwise
+    takes a whole MULT18X18D)."""
+    parts = []
+    if min_width:
+        parts.append(f"*/t:$mul */r:A_WIDTH<{min_width} %i */t:$mul */r:B_WIDTH<{min_width} %i %u")
+    for unit in units:
+        for pattern in _module_patterns(unit):
+            parts.append(f"{pattern}/t:$mul" if not parts else f"{pattern}/t:$mul %u")
+    if not parts:
         return ""
-    narrow = f"*/t:$mul */r:A_WIDTH<{min_width} %i */t:$mul */r:B_WIDTH<{min_width} %i %u"
+    narrow = " ".join(parts)
     return f"proc; booth {narrow}; techmap {narrow}"
 
 
@@ -170,10 +177,20 @@ def toolchain_overrides(config: BoardConfig, seed: int = 1) -> dict[str, str]:
     return {
         "synth_opts": "-abc9" if config.family == "ecp5" else "",
         "script_after_read": "; ".join(
-            s for s in (HIDE_INDEXED_NAMES, lut_products_script(config.dsp_min_width)) if s),
+            s for s in (HIDE_INDEXED_NAMES, lut_products_script(config.dsp_min_width, config.lut_units)) if s),
         "script_after_synth": "tee -q -o stat.json stat -json",
         "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed}",
     }
+
+
+def _module_patterns(unit: str) -> list[str]:
+    """yosys module-name patterns for the unit at ``unit`` and its submodules, wherever the core sits in the
+    hierarchy. Amaranth names a submodule ``name$N`` when ``name`` is taken, so each part matches both."""
+    import itertools
+
+    variants = [(seg, seg + "$*") for seg in unit.split(".")]
+    paths = ["*." + ".".join(combo) for combo in itertools.product(*variants)]
+    return [p + tail for p in paths for tail in ("", ".*")]
 
 
 def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False) -> dict:

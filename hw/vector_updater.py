@@ -31,7 +31,7 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import Datapath
-from .pipeline import delay, parameters_only
+from .pipeline import delay, parameters_only, ram_delay
 from .vector_step import VectorStep, _unit
 
 __all__ = ["VectorUpdater", "MAX_LANES"]
@@ -335,7 +335,7 @@ class VectorUpdater(wiring.Component):
         recip = Signal(rec.o_layout)
         with m.If(rec.o.valid):
             m.d.sync += recip.eq(rec.o.payload)
-        delta_w = delay(m, delta, self.recip_wait, "delta_w")
+        delta_w = ram_delay(m, delta, self.recip_wait, "delta_w")
         m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
         restart = self.start if not two else (self.start | self.sweep) & ~self.busy
         with m.If(restart):
@@ -346,8 +346,8 @@ class VectorUpdater(wiring.Component):
         # ---- force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted, accumulated
         lag = 1 + self.recip_wait
         t2 = delay(m, t1, lag, "ftag")
-        previous = delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
-        data2 = [delay(m, lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
+        previous = ram_delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
+        data2 = [ram_delay(m, lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
         idx2 = [delay(m, index[b], lag, f"fidx{b}") for b in range(lanes)]
         r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(self))
         m.submodules.r_fifo = r_fifo
@@ -356,11 +356,11 @@ class VectorUpdater(wiring.Component):
         half_betas = [self.half_beta] + ([self.half_beta2] if two else [])
         lane_acc = [[] for _ in half_betas]  # per candidate, per lane
         for b in range(lanes):
-            wd2 = delay(m, row_d2[b], self.recip_wait, f"fd2{b}")
+            wd2 = ram_delay(m, row_d2[b], self.recip_wait, f"fd2{b}")
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):
                 m.d.sync += diff[d].eq(previous[d] - data2[b][d])
-            diff_late = delay(m, diff, to_product - 1, f"diff{b}")
+            diff_late = ram_delay(m, diff, to_product - 1, f"diff{b}")
             tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
             ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
             live = tp.valid & (tp.row >= 1) & (ip < n)

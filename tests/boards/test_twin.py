@@ -262,10 +262,12 @@ def test_n_above_nmax_is_refused_by_host_and_board(twin, capsys):
     # and the board itself, asked directly
     import serial
 
+    lay = p.Layout.of(BOARD.core.datapath)  # β/2 and 1/(2β) take the format's byte counts
     with serial.Serial(twin.port, timeout=0.05) as port:
         link = Link(port, timeout=5)
         with pytest.raises(BoardError, match="BAD_CONFIG"):
-            link.request(Command.CONFIGURE, (BOARD.nmax + 1).to_bytes(2, "little") + bytes([3]) + bytes(5 + 4))
+            link.request(Command.CONFIGURE, (BOARD.nmax + 1).to_bytes(2, "little") + bytes([3])
+                         + bytes(lay.half_beta) + bytes(lay.step))
 
 
 def test_board_refuses_out_of_order_commands(twin):
