@@ -48,15 +48,18 @@ def test_update_time_is_cycles_at_the_clock_plus_bytes_at_the_baud_rate():
 
 
 def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
-    """On-chip loosening (modelled): N·D + K·(the update's cycles − N·D + the control's latency + 1) cycles,
-    and the bytes of one CONFIGURE, LOAD, RUN and READ, whatever K."""
+    """On-chip loosening (modelled): the loosening core's exact run, max(N·D + 3, the control's load
+    latency) + K·(one sweep of both candidates + the control's latency + 1) + N + 2 cycles
+    (:meth:`CoreConfig.run_cycles`, equal to the RTL counter under Verilator), and the bytes of one
+    CONFIGURE, LOAD, RUN and READ, whatever K."""
     from spherecode.host.model.loosening import control
 
     n, d, k = 1024, 3, 3000
     t = chip_run_time(BOARD, n, d, k)
-    core = CoreConfig(BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
-    per = core.cycles(n, d) - n * d + control(core.datapath).latency + 1
-    assert t.cycles == n * d + k * per
+    core = CoreConfig(BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes, loosening=True)
+    ctl = control(core.datapath)
+    per = core.updater.sweep_cycles(n) + ctl.latency + 1
+    assert t.cycles == core.run_cycles(n, d, k) == max(n * d + 3, ctl.load_latency) + k * per + n + 2
     assert t.bytes == protocol_bytes(BOARD, n, d) == chip_run_time(BOARD, n, d, 1).bytes
     assert t.seconds == pytest.approx(t.cycles / BOARD.clock_hz + t.bytes * 10 / BOARD.baud)
     with pytest.raises(ValueError, match="does not fit"):
