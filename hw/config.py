@@ -19,6 +19,7 @@ cycle counter against :meth:`CoreConfig.cycles` for every tested (N, D, L).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from math import ceil
 
@@ -169,8 +170,11 @@ class CoreConfig:
         Verilator): N·max(⌈N/L⌉, C) + ⌈N/L⌉ + (T − 2) + T_L — :meth:`cycles` without its N·D load and the
         core's two cycles (the sweep of both candidates from the vector memory), and T_L =
         ``LooseningControl.latency`` + 1: the choice (the cycle after the sweep's last step) and the next
-        constants (the next sweep starts the cycle they are ready)."""
-        return self._updater().sweep_cycles(n) + self.control.latency + 1
+        constants (the next sweep starts the cycle they are ready). Always of the loosening core (this
+        configuration with ``loosening=True``): only it runs these iterations, and its rows and tail are its
+        own (one per-vector step serves both candidates)."""
+        core = self if self.loosening else dataclasses.replace(self, loosening=True)
+        return core._updater().sweep_cycles(n) + self.control.latency + 1
 
     def run_cycles(self, n: int, d: int, iterations: int) -> int:
         """The exact cycle count of a whole on-chip run (``start`` to ``done``, coordinates offered back to

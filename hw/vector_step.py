@@ -19,7 +19,7 @@ schedule below and the rest of the step on one gated from an input until its res
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,10 +39,17 @@ class VectorStep(wiring.Component):
     Schedule (cycles after the input; Dm = ``dmax``, each serial stage takes coordinate d at its start + d):
     F̂ at 4 (block normalisation), |F̂|² → 1/|F̂| → F = F̂/|F̂| → r* = r + α F → |r*|² → 1/|r*| →
     r' = r*/|r*| → S_j = |r' − r|²; :attr:`latency` = 4 + 3(Dm − 1 + L_norm) + 2 L_rsqrt + 2 L_scale
-    + L_move + 1, the L being the units' latencies."""
+    + L_move + 1, the L being the units' latencies.
 
-    def __init__(self, dp: Datapath):
-        self.dp = dp
+    ``candidates=2`` (on-chip force loosening: one step serves both candidates of a sweep, one after the
+    other): the input also has ``second`` (0 or 1) and there is a port ``step2``; an input with ``second``
+    set takes 1/(2β) from ``step2`` instead of ``step``. Same interval, latency and arithmetic; the
+    single-candidate step (the default) is unchanged."""
+
+    def __init__(self, dp: Datapath, candidates: int = 1):
+        if isinstance(candidates, bool) or candidates not in (1, 2):
+            raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
+        self.dp, self.candidates = dp, candidates
         dm = dp.dmax
         #: Fewest cycles between two inputs: one per coordinate, and at least 3 (the block normalisation
         #: reads the held input for three cycles).
@@ -55,10 +62,14 @@ class VectorStep(wiring.Component):
         self.new_at = self.renormalise_at + dp.renormalise.latency
         self.latency = self.new_at + dm - 1 + dp.move_norm.latency
         vec = lambda fmt: data.ArrayLayout(fmt.shape(), dp.dmax)  # noqa: E731
+        fields = {"force": vec(dp.acc_fmt), "r": vec(dp.fmt), "delta": dp.d2_fmt.shape()}
+        members = {"step": In(dp.step_fmt.shape())}
+        if candidates == 2:
+            fields["second"] = 1
+            members["step2"] = In(dp.step_fmt.shape())
         super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "force": vec(dp.acc_fmt), "r": vec(dp.fmt), "delta": dp.d2_fmt.shape()}), always_ready=True)),
-            "step": In(dp.step_fmt.shape()),
+            "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
+            **members,
             "o": Out(stream.Signature(data.StructLayout({"r": vec(dp.fmt), "s": dp.d2_fmt.shape()}),
                                       always_ready=True)),
         })
@@ -127,8 +138,14 @@ class VectorStep(wiring.Component):
                                     during)
 
         # α = δ · 1/(2β), ready at move_at and steady for dm cycles (δ is held); r* = r + α F
+        step_in = self.step
+        if self.candidates == 2:  # which 1/(2β): held with the input and delayed with δ, so the two agree
+            second = Signal()
+            with m.If(self.i.valid):
+                m.d.sync += second.eq(self.i.payload.second)
+            step_in = Mux(delay(m, second, self.move_at - dp.step.latency - 1, "second"), self.step2, self.step)
         step = _unit(m, dp.make("step"), "step", {"a": delay(m, delta, self.move_at - dp.step.latency - 1, "delta"),
-                                                  "b": self.step},
+                                                  "b": step_in},
                      during(self.move_at - dp.step.latency - 1, self.move_at + dm))
         r_s = _serialise(m, r, at(1), "r")
         mv = _unit(m, dp.make("move"), "move", {"a": step.o.payload, "b": direction},

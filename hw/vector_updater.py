@@ -15,8 +15,11 @@ not skipped; lanes past N are masked too. At the end of each force row the lanes
 
 Two candidates (``candidates=2``, on-chip force loosening): one sweep gives both candidates of a loosening
 iteration. d², δ_k and 1/δ_k are computed once; each lane has two weights (β'/2 = ``half_beta``,
-β''/2 = ``half_beta2``), two force products and two accumulators, and two VectorSteps (1/(2β') = ``step``,
-1/(2β'') = ``step2``) give r'_k, S' and r''_k, S''. Each lane's bank is three memories (sets): the old
+β''/2 = ``half_beta2``), two force products and two accumulators, and one VectorStep serves both
+candidates: F*'_k enters it with 1/(2β') = ``step`` and, its interval C₁ later, F*''_k with 1/(2β'') =
+``step2``, giving r'_k, S' and then r''_k, S'' (a row lasts at least 2·C₁ cycles, and the last result
+leaves C₁ cycles later than one candidate's would: :attr:`row_min` and :attr:`tail`). Sharing the step
+halves its cost — in Q3.44 about 80 MULT18X18D, docs/boards.md — and costs nothing from N ≥ 2·C₁·L. Each lane's bank is three memories (sets): the old
 set, which the sweep reads, and the two candidates, which the steps write (vector j at bank j mod L,
 address ⌊j/L⌋). ``choose`` makes the kept candidate's set the old set (a pointer swap, no copy); ``sweep``
 starts a sweep on the old set without loading (the vectors stay on chip), ``load`` only loads, ``emit``
@@ -51,7 +54,8 @@ class VectorUpdater(wiring.Component):
 
     Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
     :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
-    :class:`~.vector_step.VectorStep`'s interval max(Dmax, 3). ``lanes`` must be an int in 1..16.
+    :class:`~.vector_step.VectorStep`'s interval C₁ = max(Dmax, 3) times the candidates (1 or 2: both
+    candidates go through one step). ``lanes`` must be an int in 1..16.
 
     With ``candidates=2`` (1 or 2; default 1, the design above unchanged) there are also: ``half_beta2``,
     ``step2`` (candidate 2's β''/2 and 1/(2β'')), ``move_norm2`` (S''), and pulses accepted while idle
@@ -70,16 +74,18 @@ class VectorUpdater(wiring.Component):
             raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
         self.dp, self.lanes, self.candidates = dp, lanes, candidates
         self.depth = -(-dp.nmax // lanes)
-        self.step_unit = parameters_only(VectorStep(dp))
-        #: Fewest cycles a row lasts: the per-vector step takes a vector at most every ``interval`` cycles.
-        self.row_min = self.step_unit.interval
+        self.step_unit = parameters_only(VectorStep(dp, candidates))
+        #: Fewest cycles a row lasts: the per-vector step takes a vector at most every ``interval`` cycles,
+        #: and each row gives it one vector per candidate.
+        self.row_min = self.step_unit.interval * candidates
         lsd, lw, lm = dp.distance.latency, dp.weight.latency, dp.force_product.latency
         #: the force path runs this many cycles behind the δ path's reads, so that 1/δ_{k−1} (the
         #: reciprocal unit, fed with δ_{k−1} when its row ends) is ready with δ_{k−1}
         self.recip_wait = dp.reciprocal.latency
         # read (1) → force stage (1 + 1/δ wait) → d² → w → w·diff → accumulate (1) → lane sum (1) → VectorStep
         self.force_latency = 1 + 1 + self.recip_wait + lsd + lw + lm + 1 + 1
-        self.tail = self.force_latency + self.step_unit.latency + 1
+        # (two candidates: the second enters the step ``interval`` cycles after the first)
+        self.tail = self.force_latency + self.step_unit.latency + 1 + (candidates - 1) * self.step_unit.interval
         vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
         members = {
             "i": In(stream.Signature(vec)),
@@ -390,13 +396,13 @@ class VectorUpdater(wiring.Component):
         force_valid = delay(m, row_done, 1, "fvalid")
 
         # ---- steps 3–5 for vector k − 1
-        m.submodules.step = vs = VectorStep(dp)
-        m.d.comb += [
-            r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid),
-            vs.i.valid.eq(force_valid), vs.i.payload.force.eq(force), vs.i.payload.delta.eq(delta_fifo.r_data),
-            vs.i.payload.r.eq(r_fifo.r_data), vs.step.eq(self.step),
-        ]
+        m.submodules.step = vs = VectorStep(dp, self.candidates)
         if not two:
+            m.d.comb += [
+                r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid),
+                vs.i.valid.eq(force_valid), vs.i.payload.force.eq(force), vs.i.payload.delta.eq(delta_fifo.r_data),
+                vs.i.payload.r.eq(r_fifo.r_data), vs.step.eq(self.step),
+            ]
             m.d.comb += [self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload.r)]
             with m.If(self.start):
                 m.d.sync += self.move_norm.eq(0)
@@ -404,11 +410,21 @@ class VectorUpdater(wiring.Component):
                 m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s), outputs.eq(outputs + 1)]
             return m
 
-        m.submodules.step_2 = vs2 = VectorStep(dp)
+        # Candidate 1 enters the step with the row's force; candidate 2, from copies held since then, one
+        # interval later (rows last at least two intervals, so the next row's candidate 1 comes after it).
+        force2, r_held, delta_held = Signal.like(forces[1]), Signal(vec), Signal(dp.d2_fmt.shape())
+        with m.If(force_valid):
+            m.d.sync += [force2.eq(forces[1]), r_held.eq(r_fifo.r_data), delta_held.eq(delta_fifo.r_data)]
+        again = delay(m, force_valid, self.step_unit.interval, "again")
         m.d.comb += [
-            vs2.i.valid.eq(force_valid), vs2.i.payload.force.eq(forces[1]), vs2.i.payload.delta.eq(delta_fifo.r_data),
-            vs2.i.payload.r.eq(r_fifo.r_data), vs2.step.eq(self.step2),
+            r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid), vs.step.eq(self.step),
+            vs.i.valid.eq(force_valid | again), vs.i.payload.second.eq(again),
+            vs.i.payload.force.eq(Mux(again, force2, force)),
+            vs.i.payload.r.eq(Mux(again, r_held, r_fifo.r_data)),
+            vs.i.payload.delta.eq(Mux(again, delta_held, delta_fifo.r_data)),
+            vs.step2.eq(self.step2),
         ]
+        second = Signal()  # the step's results alternate: candidate 1, then candidate 2 of the same vector
         # ``o``: candidate 1 after a start; the old set after an emit (its reads, one cycle later)
         emit_valid = delay(m, emitting, 1, "emit_valid")
         emit_lane = delay(m, emit_bank, 1, "emit_lane")
@@ -417,20 +433,24 @@ class VectorUpdater(wiring.Component):
         for b in range(1, lanes):
             with m.If(emit_lane == b):
                 m.d.comb += emitted.eq(lane_data[b])
-        m.d.comb += [self.o.valid.eq(emit_valid | (forward & vs.o.valid)),
+        m.d.comb += [self.o.valid.eq(emit_valid | (forward & vs.o.valid & ~second)),
                      self.o.payload.eq(Mux(emit_valid, emitted, vs.o.payload.r))]
         with m.If(restart):
-            m.d.sync += [self.move_norm.eq(0), self.move_norm2.eq(0)]
+            m.d.sync += [self.move_norm.eq(0), self.move_norm2.eq(0), second.eq(0)]
         with m.Elif(vs.o.valid):
-            m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s),
-                         self.move_norm2.eq(self.move_norm2 + vs2.o.payload.s), outputs.eq(outputs + 1)]
+            m.d.sync += second.eq(~second)
+            with m.If(second):
+                m.d.sync += [self.move_norm2.eq(self.move_norm2 + vs.o.payload.s), outputs.eq(outputs + 1)]
+            with m.Else():
+                m.d.sync += self.move_norm.eq(self.move_norm + vs.o.payload.s)
         with m.Elif(emit_valid):
             m.d.sync += outputs.eq(outputs + 1)
-        # the candidates into their sets: vector j at bank j mod L, address ⌊j/L⌋ (both steps in step)
+        # the candidates into their sets: vector j at bank j mod L, address ⌊j/L⌋ (candidate 1 into the set
+        # ``cand_a``, then candidate 2 into ``cand_b``, same address)
         write_bank, write_addr = Signal(range(lanes)), Signal(range(self.depth))
         with m.If(restart | (self.load & ~self.busy)):
             m.d.sync += [write_bank.eq(0), write_addr.eq(0)]
-        with m.Elif(vs.o.valid):
+        with m.Elif(vs.o.valid & second):
             with m.If(write_bank == lanes - 1):
                 m.d.sync += [write_bank.eq(0), write_addr.eq(write_addr + 1)]
             with m.Else():
@@ -438,10 +458,11 @@ class VectorUpdater(wiring.Component):
         for b in range(lanes):
             for k, (wp, _) in enumerate(sets[b]):
                 loading = load_write & (load_bank == b) & (old == k)
+                target = Mux(second, cand_b == k, cand_a == k)
                 m.d.comb += [
-                    wp.en.eq(loading | (vs.o.valid & (write_bank == b) & ((cand_a == k) | (cand_b == k)))),
+                    wp.en.eq(loading | (vs.o.valid & (write_bank == b) & target)),
                     wp.addr.eq(Mux(loading, load_addr, write_addr)),
-                    wp.data.eq(Mux(loading, self.i.payload, Mux(cand_a == k, vs.o.payload.r, vs2.o.payload.r))),
+                    wp.data.eq(Mux(loading, self.i.payload, vs.o.payload.r)),
                 ]
         return m
 

@@ -60,6 +60,7 @@ def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
     ctl = control(core.datapath)
     per = core.updater.sweep_cycles(n) + ctl.latency + 1
     assert t.cycles == core.run_cycles(n, d, k) == max(n * d + 3, ctl.load_latency) + k * per + n + 2
+    assert BOARD.core.run_cycles(n, d, k) == t.cycles  # the loosening core's, whichever config asks
     assert t.bytes == protocol_bytes(BOARD, n, d) == chip_run_time(BOARD, n, d, 1).bytes
     assert t.seconds == pytest.approx(t.cycles / BOARD.clock_hz + t.bytes * 10 / BOARD.baud)
     with pytest.raises(ValueError, match="does not fit"):

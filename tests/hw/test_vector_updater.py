@@ -55,7 +55,10 @@ def test_two_candidates_have_the_loosening_ports_and_the_same_rows():
     one, two = VectorUpdater(dp, 3), VectorUpdater(dp, 3, 2)
     assert not hasattr(one, "sweep") and all(hasattr(two, p) for p in ("half_beta2", "step2", "move_norm2", "load",
                                                                        "sweep", "choose", "raised", "emit"))
-    assert two.sweep_cycles(11) == one.cycles(11) - 11 and two.tail == one.tail
+    # one step serves both candidates: candidate 2 enters it one interval after candidate 1
+    c = one.step_unit.interval
+    assert two.row_min == 2 * one.row_min == 2 * c and two.tail == one.tail + c
+    assert two.sweep_cycles(11) == two.cycles(11) - 11 == 11 * max(4, 2 * c) + 4 + one.tail + c
 
 
 def test_rows_wait_only_when_shorter_than_the_step():

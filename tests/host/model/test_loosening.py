@@ -87,9 +87,12 @@ def test_chip_run_statistics_and_report():
     assert res.stats["cycles"] == run_cycles(config, 20, 3, 5) == config.run_cycles(20, 3, 5)
     # the load overlapped with the control's start state, 5 iterations, the kept vectors out
     assert run_cycles(config, 20, 3, 5) == max(63, unit.load_latency) + 5 * iteration_cycles(config, 20, 3) + 22
-    # (N + 1)⌈N/L⌉ + C for N ≥ the step's interval: the update without its N·D load and the core's two
-    # cycles, plus the control
-    assert iteration_cycles(config, 20, 3) == config.cycles(20, 3) - 60 - 2 + unit.latency + 1
+    # (N + 1)⌈N/L⌉ + C for N ≥ twice the step's interval: the loosening core's update without its N·D load
+    # and the core's two cycles, plus the control; its tail is one step interval longer than the
+    # one-candidate core's (candidate 2 enters the shared step after candidate 1)
+    loose = CoreConfig("Q3.44", nmax=64, loosening=True)
+    assert iteration_cycles(config, 20, 3) == loose.cycles(20, 3) - 60 - 2 + unit.latency + 1
+    assert loose.cycles(20, 3) == config.cycles(20, 3) + config.updater.step_unit.interval
     report = LooseningModelBackend.report({"config": config, "loosening": "chip"}, res.stats)
     assert report["loosening"] == "chip"
     assert report["cycles_per_loosening_iteration"] == iteration_cycles(config, 20, 3)
