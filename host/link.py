@@ -386,6 +386,8 @@ class Board:
         while True:
             resp = link.request(Command.STATUS, expect=lay.status)
             done, running = int.from_bytes(resp.payload[:4], "little"), bool(resp.payload[4] & 1)
+            if not running and resp.state & 15 == State.CONFIGURED | State.RUNNING:
+                continue  # the run ended between the header's state and the payload's flag: ask again
             want = State.CONFIGURED | (State.RUNNING if running else State.RESULT)
             if resp.state & 15 != want:
                 raise Reset(f"STATUS: the board's state is {_bits(resp.state)}, not {_bits(want)}: was it reset?")

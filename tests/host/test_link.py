@@ -186,13 +186,16 @@ def test_open_port_errors(tmp_path):
 class ModelPort:
     """A board (``board_model.Board``) behind a pyserial-like port. A LOOSEN run advances one iteration
     per STATUS and ends with its K-th. ``faults``: request index → "lost" (executed, no answer) or
-    "reset" (the board is reset before the request)."""
+    "reset" (the board is reset before the request). ``late_end``: the STATUS answer on which a run ends
+    carries the state from before its end (RUNNING) in its header and running = 0 in its payload — the
+    board sends the header before the payload, and a run can end in between."""
 
-    def __init__(self, loosening=True, faults=None):
+    def __init__(self, loosening=True, faults=None, late_end=False):
         from ..hw.board_model import Board
 
         self.make = lambda: Board(loosening)
         self.board, self.faults, self.sent, self.answers, self.pending = self.make(), dict(faults or {}), [], [], b""
+        self.late_end = late_end
 
     def write(self, frame):
         cmd, seq, length = frame[1], frame[2], int.from_bytes(frame[3:5], "little")
@@ -202,16 +205,19 @@ class ModelPort:
         if fault == "reset":
             self.board = self.make()
         board = self.board
+        header_state = None
         if cmd == Command.STATUS and board.running:
             board.progress += 1
             if board.progress == board.iterations:
+                header_state = board.state() if self.late_end else None
                 board.finish()
         if cmd == Command.LOAD:
             board.load_bytes(data)
         status, payload = board.execute(cmd, length, Status.OK, data)
         self.answers.append(status)
         if fault != "lost":
-            self.pending += response_frame(cmd, seq, status, board.state(), payload)
+            state = board.state() if header_state is None else header_state
+            self.pending += response_frame(cmd, seq, status, state, payload)
 
     def read(self, n):
         out, self.pending = self.pending[:n], self.pending[n:]
@@ -253,6 +259,17 @@ def test_loosen_is_one_load_set_and_one_read_set():
     assert port.sent == [Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.LOOSEN] + [Command.STATUS] * 7 \
         + [Command.RESULT, Command.READ]
     assert seen == [(k, 7) for k in range(1, 8)]
+
+
+def test_a_run_that_ends_while_status_is_answered_is_polled_again():
+    """STATUS's header (the state: RUNNING) goes out before its payload (running = 0 once the run has
+    ended in between): the host asks again instead of calling it a reset, and gets the run's result."""
+    port = ModelPort(late_end=True)
+    board = Board(Link(port, timeout=1.0))
+    raw = _vectors(3)
+    out = board.loosen(raw, 3, poll=0)
+    assert np.array_equal(out.vectors, _expected(raw, 3)[0])
+    assert port.sent.count(Command.STATUS) == 4 and port.sent.count(Command.LOOSEN) == 1
 
 
 def test_loosen_after_a_lost_answer_waits_out_the_busy_board():
