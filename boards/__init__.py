@@ -116,15 +116,17 @@ def _ulx3s(size: str, **kw) -> BoardConfig:
                        baud=3_000_000, cable=("-b", "ulx3s"), ram_blocks=_EBR[size], **kw)
 
 
-#: Measured with YoWASP yosys and nextpnr (docs/boards.md): the lean Q2.20 core with two lanes takes 108 of
-#: the LFE5U-85F's 156 MULT18X18D and meets 60 MHz post-route; Q3.44 needs 297 MULT18X18D at one lane.
+#: Measured with YoWASP yosys and nextpnr (docs/boards.md): the paper's Q3.44 with two lanes, products whose
+#: narrower operand is below 14 bits in LUTs, takes 143 of the LFE5U-85F's 156 MULT18X18D and meets 60 MHz
+#: post-route (62.5 MHz, `spherecode build --board ulx3s-85f`).
 BOARDS = {b.name: b for b in [
-    _ulx3s("85F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=2), clock_hz=60_000_000,
-           note="two Q2.20 lanes: 108 of 156 MULT18X18D, 81.7 MHz post-route; Q3.44 needs 297 MULT18X18D "
-                "at one lane"),
-    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(2, 20), 1024, 3, 2), 60_000_000,
-                3_000_000, ("-c", "ft2232"), 208, note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL "
-                                       "from the board's 100 MHz oscillator"),
+    _ulx3s("85F", core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=2), clock_hz=60_000_000, dsp_min_width=14,
+           note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs: 143 of 156 "
+                "MULT18X18D, 62.5 MHz post-route at 60 MHz"),
+    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(3, 44), 1024, 3, 2), 60_000_000,
+                3_000_000, ("-c", "ft2232"), 208, dsp_min_width=14,
+                note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL from the board's "
+                     "100 MHz oscillator"),
     _ulx3s("25F", core=CoreConfig(Q(2, 17), nmax=2048, dmax=3, lanes=1), clock_hz=60_000_000, dsp_min_width=8,
            note="the lean core in Q2.17 (the narrowest format the units support) with every product whose "
                 "narrower operand is below 8 bits in LUTs: 24 of 28 MULT18X18D",
