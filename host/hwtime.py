@@ -109,8 +109,8 @@ def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
 
 
 def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> HardwareTime:
-    """The modelled time of a whole on-chip loosening run (the RTL's exact cycle formula; no board is built
-    with ``CoreConfig(loosening=True)`` yet): :func:`spherecode.host.model.loosening.run_cycles` (load,
+    """The modelled time of a whole on-chip loosening run (the RTL's exact cycle formula, of ``board``'s core
+    with ``loosening=True`` — ``ulx3s-85f-loosening`` is built with it): :func:`spherecode.host.model.loosening.run_cycles` (load,
     K one-sweep iterations, output)
     on ``board``'s core, plus one exchange of today's frames — CONFIGURE, LOAD, RUN, READ
     (:func:`exchange_bytes`): the run command is assumed to answer in a frame the size of RUN's (its

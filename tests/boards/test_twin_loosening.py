@@ -1,5 +1,5 @@
-"""The default board's design with on-chip loosening (``spherecode emulate --loosening``) end to end: a
-3000-iteration run through ``--backend board`` with one LOAD and one READ, byte-identical to
+"""The loosening board's design (``ulx3s-85f-loosening``: the ULX3S-85F with on-chip loosening) end to
+end: a 3000-iteration run through ``--backend board`` with one LOAD and one READ, byte-identical to
 ``--backend model --loosening chip``."""
 
 import dataclasses
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from spherecode.boards import DEFAULT, get_board
+from spherecode.boards import get_board
 from spherecode.host.cli import main
 from spherecode.host.link import CHUNK
 from spherecode.hw import protocol as p
@@ -16,12 +16,13 @@ from spherecode.sim.twin import Twin
 
 from .test_twin import Proxy
 
-BOARD = get_board(DEFAULT)
+BOARD = get_board("ulx3s-85f-loosening")
 
 
 @pytest.fixture(scope="module")
 def twin():
-    with Twin(BOARD.twin(8, loosening=True), 8) as t:
+    assert BOARD.core.loosening and BOARD.fits is None
+    with Twin(BOARD.twin(8), 8) as t:
         yield t
 
 
