@@ -19,7 +19,7 @@ iteration. d², δ_k and 1/δ_k are computed once; each lane has two weights (β
 candidates: F*'_k enters it with 1/(2β') = ``step`` and, its interval C₁ later, F*''_k with 1/(2β'') =
 ``step2``, giving r'_k, S' and then r''_k, S'' (a row lasts at least 2·C₁ cycles, and the last result
 leaves C₁ cycles later than one candidate's would: :attr:`row_min` and :attr:`tail`). Sharing the step
-halves its cost — in Q3.44 about 80 MULT18X18D, docs/boards.md — and costs nothing from N ≥ 2·C₁·L. Each lane's bank is three memories (sets): the old
+halves its cost — in Q3.44 98 of the products, docs/architecture.md — and costs nothing from N ≥ 2·C₁·L. Each lane's bank is three memories (sets): the old
 set, which the sweep reads, and the two candidates, which the steps write (vector j at bank j mod L,
 address ⌊j/L⌋). ``choose`` makes the kept candidate's set the old set (a pointer swap, no copy); ``sweep``
 starts a sweep on the old set without loading (the vectors stay on chip), ``load`` only loads, ``emit``
