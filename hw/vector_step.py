@@ -47,7 +47,7 @@ class VectorStep(wiring.Component):
     single-candidate step (the default) is unchanged."""
 
     def __init__(self, dp: Datapath, candidates: int = 1):
-        if isinstance(candidates, bool) or candidates not in (1, 2):
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
             raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
         self.dp, self.candidates = dp, candidates
         dm = dp.dmax

@@ -14,8 +14,9 @@ not skipped; lanes past N are masked too. At the end of each force row the lanes
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
 
 Two candidates (``candidates=2``, on-chip force loosening): one sweep gives both candidates of a loosening
-iteration. d², δ_k and 1/δ_k are computed once; each lane has two weights (β'/2 = ``half_beta``,
-β''/2 = ``half_beta2``), two force products and two accumulators, and one VectorStep serves both
+iteration. d², δ_k and 1/δ_k are computed once; each lane has one weight with two outputs (β'/2 =
+``half_beta``, β''/2 = ``half_beta2``: L = log2(1 + ρ) is shared, t and 2^−t are not), two force products
+and two accumulators, and one VectorStep serves both
 candidates: F*'_k enters it with 1/(2β') = ``step`` and, its interval C₁ later, F*''_k with 1/(2β'') =
 ``step2``, giving r'_k, S' and then r''_k, S'' (a row lasts at least 2·C₁ cycles, and the last result
 leaves C₁ cycles later than one candidate's would: :attr:`row_min` and :attr:`tail`). Sharing the step
@@ -36,6 +37,7 @@ from amaranth.lib.wiring import In, Out
 from .datapath import Datapath
 from .pipeline import delay, parameters_only, ram_delay
 from .vector_step import VectorStep, _unit
+from .weight import RepulsionWeight
 
 __all__ = ["VectorUpdater", "MAX_LANES"]
 
@@ -370,12 +372,15 @@ class VectorUpdater(wiring.Component):
             tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
             ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
             live = tp.valid & (tp.row >= 1) & (ip < n)
-            for c, hb in enumerate(half_betas):  # the candidates share δ, 1/δ, d² and the difference
+            # the candidates share δ, 1/δ, d², the difference and the weight's L = log2(1 + ρ)
+            weight = {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": self.half_beta}
+            if two:
+                weight["half_beta2"] = self.half_beta2
+            wt = _unit(m, RepulsionWeight(dp.d2_fmt, dp.weight_precision, len(half_betas)), f"weight{b}", weight)
+            for c in range(len(half_betas)):
                 sfx = "" if c == 0 else f"_{c + 1}"
-                wt = _unit(m, dp.make("weight"), f"weight{b}{sfx}",
-                           {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": hb})
                 prods = _unit(m, dp.make("force_product"), f"product{b}{sfx}",
-                              {"w": wt.o.payload, "diff": diff_late}).o.payload
+                              {"w": wt.o.payload if not two else wt.o.payload[c], "diff": diff_late}).o.payload
                 acc = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax), name=f"acc{b}{sfx}")
                 for d in range(dp.dmax):
                     base = Mux(tp.first, 0, acc[d])

@@ -64,9 +64,17 @@ class RepulsionWeight(wiring.Component):
     Range and error (docs/arithmetic.md): any 1 ≤ β/2 ≤ 65536; t = (β/2)·L is UQ6.P, saturating (t ≥ 64
     gives w = 0, as does t ≥ f + 2 after rounding); |w − w_exact| ≤ w·(ln 2·t·ε_L + 2.1·2^−P) + ½ ulp with
     ε_L < 6·2^−P, P = :func:`weight_precision` (30 for Q3.44, 16 for Q2.20).
+
+    ``candidates=2`` (on-chip force loosening: the two β candidates of a sweep): the input also has
+    ``half_beta2`` and ``o`` is an array of two weights, ``o[0]`` for ``half_beta`` and ``o[1]`` for
+    ``half_beta2``. The two share everything up to L = log2(1 + ρ) (X, ρ, the log table, L); each has its own
+    t product and exp2 table. Same latency, and each weight is bit for bit the one-candidate unit's
+    (:meth:`compute` with that β/2).
     """
 
-    def __init__(self, d2_fmt: Q, precision: int | None = None):
+    def __init__(self, d2_fmt: Q, precision: int | None = None, candidates: int = 1):
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
+            raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
         if not isinstance(d2_fmt, Q) or d2_fmt.signed:
             raise ValueError(f"RepulsionWeight takes an unsigned squared-distance format, not {d2_fmt!r}")
         if d2_fmt.f < 12 or d2_fmt.width > 62:
@@ -75,7 +83,7 @@ class RepulsionWeight(wiring.Component):
         if not isinstance(p, int) or not 8 <= p <= min(30, d2_fmt.f - 4):
             raise ValueError(f"precision must be an integer in 8..{min(30, d2_fmt.f - 4)}, not {p!r}")
         f = d2_fmt.f
-        self.d2_fmt, self.precision = d2_fmt, p
+        self.d2_fmt, self.precision, self.candidates = d2_fmt, p, candidates
         self.hb_fmt = half_beta_format()
         self.w_fmt = Q(1, f, signed=False)
         self.t_fmt = Q(6, p, signed=False)
@@ -83,12 +91,14 @@ class RepulsionWeight(wiring.Component):
         self.log_table = QuadraticTable.build("log2(1+z)/z", _g_derivative(), p, p + 2, 2.0 ** -(p + 2))
         self.exp_table = QuadraticTable.build("2^-phi", _exp_derivative, p, p + 2, 2.0 ** -(p + 3))
         self.latency = self._LATENCY_BEFORE_TABLES + 2 * QuadraticInterpolator.LATENCY + self._LATENCY_AFTER_TABLES
-        layout = data.StructLayout({
-            "delta": d2_fmt.shape(), "d2": d2_fmt.shape(), "recip": self.reciprocal.o_layout,
-            "half_beta": self.hb_fmt.shape()})
+        fields = {"delta": d2_fmt.shape(), "d2": d2_fmt.shape(), "recip": self.reciprocal.o_layout,
+                  "half_beta": self.hb_fmt.shape()}
+        if candidates == 2:
+            fields["half_beta2"] = self.hb_fmt.shape()
+        out = self.w_fmt.shape() if candidates == 1 else data.ArrayLayout(self.w_fmt.shape(), 2)
         super().__init__({
-            "i": In(stream.Signature(layout, always_ready=True)),
-            "o": Out(stream.Signature(self.w_fmt.shape(), always_ready=True)),
+            "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
+            "o": Out(stream.Signature(out, always_ready=True)),
         })
 
     # Stages outside the two tables (see :meth:`elaborate`): X, normalise (2), ρ product, ρ normalise,
@@ -234,44 +244,49 @@ class RepulsionWeight(wiring.Component):
         for bit in range(6):  # leading one of l_fix ∈ [2^P, 2^(P+6))
             with m.If(l_fix[pb + bit]):
                 m.d.comb += el_b.eq(bit)
-        ml, el = Signal(pb + 1), Signal(e_shape)
+        ml, el = Signal(pb + 1), Signal(e_shape, name="el")  # the name the tracer gave it: the RTLIL stays as it was
         m.d.sync += [ml.eq(Mux(small3, ml_s, l_fix >> el_b)), el.eq(Mux(small3, el_s, el_b))]
         when += 1
 
-        # t = (β/2)·L, rounded half up, saturated
-        m.submodules.tmul = tmul = LimbProduct(self.hb_fmt.shape(), unsigned(pb + 1))
-        m.d.comb += [tmul.a.eq(delay(m, pay.half_beta, when, "hb")), tmul.b.eq(ml)]
-        when += LimbProduct.LATENCY
-        shift = Signal(e_shape.width)
-        m.d.comb += shift.eq(self._halves_shift - delay(m, el, LimbProduct.LATENCY, "el"))
-        halves = Signal(tmul.p.shape())
-        m.d.sync += halves.eq(tmul.p >> shift)
-        when += 1
-        t = Signal(self.t_fmt.shape())
-        rounded = (halves + 1) >> 1
-        m.d.sync += t.eq(Mux(rounded > self.t_fmt.max_raw, self.t_fmt.max_raw, rounded))
-        when += 1
-
-        # w = 2^−n · 2^−φ
-        m.submodules.exp = exp = QuadraticInterpolator(self.exp_table)
-        m.d.comb += exp.z.eq(t[: self.t_fmt.f])
-        when += exp.latency
-        n = delay(m, t[self.t_fmt.f:], exp.latency, "n")
-        halves_w = Signal(f + 3)
-        m.d.sync += halves_w.eq((exp.y << (f + 1 - self.exp_table.frac)) >> n)
-        when += 1
+        # per candidate (they share everything above): t = (β/2)·L, rounded half up, saturated; w = 2^−n · 2^−φ
+        half_betas = [pay.half_beta] + ([pay.half_beta2] if self.candidates == 2 else [])
+        before_out = when + LimbProduct.LATENCY + 2 + QuadraticInterpolator.LATENCY + 1
+        ws = [self._exp_part(m, hb, ml, el, when, "" if c == 0 else str(c + 1)) for c, hb in enumerate(half_betas)]
         one = 1 << f
-        w = (halves_w + 1) >> 1
-        w_clamped = Signal(self.w_fmt.shape())
-        m.d.comb += w_clamped.eq(Mux(w > one, one, w))
-        before_out = when
         one_late, zero_late = delay(m, one_in, before_out - 1, "one"), delay(m, zero_in, before_out - 1, "zero")
-        m.d.sync += self.o.payload.eq(Mux(one_late, one, Mux(zero_late, 0, w_clamped)))
-        when += 1
+        for c, w_c in enumerate(ws):
+            target = self.o.payload if self.candidates == 1 else self.o.payload[c]
+            m.d.sync += target.eq(Mux(one_late, one, Mux(zero_late, 0, w_c)))
+        when = before_out + 1
         assert when == self.latency, (when, self.latency)
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m
 
+
+    def _exp_part(self, m, half_beta, ml, el, when, sfx):
+        """t = (β/2)·L and 2^−t for one candidate, from L = (ml, el) valid at ``when``; returns w (clamped,
+        combinational) one cycle before the output register."""
+        f = self.d2_fmt.f
+        tmul = LimbProduct(self.hb_fmt.shape(), unsigned(self.precision + 1))
+        m.submodules["tmul" + sfx] = tmul
+        m.d.comb += [tmul.a.eq(delay(m, half_beta, when, "hb" + sfx)), tmul.b.eq(ml)]
+        shift = Signal(el.shape().width, name="shift" + sfx)
+        m.d.comb += shift.eq(self._halves_shift - delay(m, el, LimbProduct.LATENCY, "el" + sfx))
+        halves = Signal(tmul.p.shape(), name="halves" + sfx)
+        m.d.sync += halves.eq(tmul.p >> shift)
+        t = Signal(self.t_fmt.shape(), name="t" + sfx)
+        rounded = (halves + 1) >> 1
+        m.d.sync += t.eq(Mux(rounded > self.t_fmt.max_raw, self.t_fmt.max_raw, rounded))
+        exp = QuadraticInterpolator(self.exp_table)
+        m.submodules["exp" + sfx] = exp
+        m.d.comb += exp.z.eq(t[: self.t_fmt.f])
+        n = delay(m, t[self.t_fmt.f:], exp.latency, "n" + sfx)
+        halves_w = Signal(f + 3, name="halves_w" + sfx)
+        m.d.sync += halves_w.eq((exp.y << (f + 1 - self.exp_table.frac)) >> n)
+        w = (halves_w + 1) >> 1
+        w_clamped = Signal(self.w_fmt.shape(), name="w_clamped" + sfx)
+        m.d.comb += w_clamped.eq(Mux(w > (1 << f), 1 << f, w))
+        return w_clamped
 
 def _floor_product_shift(a: np.ndarray, b: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """⌊a·b / 2^shift⌋ exactly for 0 ≤ a < 2^34, 0 ≤ b < 2^31 and a per-element shift ≥ 0, as long as the

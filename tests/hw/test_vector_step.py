@@ -86,6 +86,6 @@ def test_two_candidates_alternate_the_step():
 
 def test_candidates_are_checked():
     dp = Datapath(Q(2, 20), 64, 3)
-    for bad in (0, 3, True, "2"):
+    for bad in (0, 3, True, "2", 2.0):
         with pytest.raises(ValueError, match=f"candidates must be 1 or 2, not {bad!r}"):
             VectorStep(dp, bad)

@@ -54,6 +54,27 @@ def test_weight_bit_exact(fmt):
                      for a, b, m, e, c in zip(delta, d2, mant, exp, hb)], expected.tolist())
 
 
+def test_two_candidate_weight_bit_exact():
+    """candidates=2 (on-chip loosening): both outputs are the one-candidate unit's weights, for two
+    independent β/2 per input, at the one-candidate latency (Q3.44, 10⁴ random inputs and the edges)."""
+    fmt = FORMATS[0]
+    unit = RepulsionWeight(d2_format(fmt), candidates=2)
+    one_candidate = parameters_only(RepulsionWeight(d2_format(fmt)))
+    assert unit.latency == one_candidate.latency
+    rng = np.random.default_rng(12)
+    edge = edges(fmt)
+    delta, d2, hb = inputs(rng, fmt, RANDOM)
+    delta, d2, hb = (np.concatenate([edge[:, k], v]) for k, v in enumerate((delta, d2, hb)))
+    hb2 = np.concatenate([edge[::-1, 2], inputs(rng, fmt, RANDOM)[2]])
+    mant, exp = unit.reciprocal.compute(delta)
+    w1, w2 = one_candidate.compute(delta, d2, hb), one_candidate.compute(delta, d2, hb2)
+    assert np.any(w1 != w2)
+    check_rtl(unit, [{"delta": int(a), "d2": int(b), "recip": {"mant": int(m), "exp": int(e)},
+                      "half_beta": int(c), "half_beta2": int(c2)}
+                     for a, b, m, e, c, c2 in zip(delta, d2, mant, exp, hb, hb2)],
+              [[int(x), int(y)] for x, y in zip(w1, w2)])
+
+
 def relative_errors(fmt, rng, n, low, high):
     unit = parameters_only(RepulsionWeight(d2_format(fmt)))
     delta, d2, _ = inputs(rng, fmt, n)
@@ -95,3 +116,9 @@ def test_weight_format_is_checked(arg, message):
 def test_weight_precision_is_checked(precision):
     with pytest.raises(ValueError, match=rf"precision must be an integer in 8\.\.30, not {precision!r}"):
         RepulsionWeight(Q(3, 44, signed=False), precision)
+
+
+@pytest.mark.parametrize("candidates", [0, 3, True, 2.0])
+def test_weight_candidates_are_checked(candidates):
+    with pytest.raises(ValueError, match=rf"candidates must be 1 or 2, not {candidates!r}"):
+        RepulsionWeight(Q(3, 44, signed=False), candidates=candidates)
