@@ -120,12 +120,13 @@ class Datapath:
             "force_product": lambda: ForceProduct(w_fmt, self.diff_fmt, self.force_diff_fmt, self.prod_fmt, dmax,
                                                   self.weight_bits),
             "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax),
-            "force_rsqrt": lambda: RSqrt(d2_format(self.unit_fmt)),  # |F̂|² in UQ3.(direction bits)
+            # the step's two reciprocal square roots take one input per vector: one product each
+            "force_rsqrt": lambda: RSqrt(d2_format(self.unit_fmt), shared=True),  # |F̂|² in UQ3.(direction bits)
             "direction": lambda: Scale(self.unit_fmt, Q(1, self.unit_fmt.f, signed=False), self.unit_fmt),
             "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt),
             "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt),
             "moved_norm": lambda: SerialSquaredDistance(fmt, dmax),
-            "moved_rsqrt": lambda: RSqrt(self.d2_fmt),
+            "moved_rsqrt": lambda: RSqrt(self.d2_fmt, shared=True),
             "renormalise": lambda: Scale(fmt, mant_fmt, fmt),
             "move_norm": lambda: SerialSquaredDistance(fmt, dmax),
         }

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -105,19 +105,73 @@ class PiecewisePolynomial(wiring.Component):
     Ports: ``k`` (segment index), ``u`` (signed, ``frac`` fraction bits, in [−½, ½)) in; ``y`` (signed,
     ``COEFF_INT``.``frac``) out, :attr:`latency` = 2 + 5·degree cycles later. II = 1, no valid: the
     enclosing unit carries valid beside it. The model: :meth:`PolyTable.compute`.
+
+    ``shared=True``: one product serves every Horner step, one after the other (Horner's steps depend on
+    each other, so the latency is the same); the unit takes ``k`` and ``u`` when the extra input ``start``
+    is high, at most once every :attr:`ii` = 1 + 5·degree cycles, and ``y`` is that input's result from
+    :attr:`latency` cycles after it until the next result replaces it. Same arithmetic, bit for bit;
+    ``degree`` times fewer multipliers (in Q3.44 the step's 1/|r*| polynomial is degree 4: 36 of the core's
+    DSP blocks become 9).
     """
 
-    def __init__(self, table: PolyTable):
-        self.table = table
+    def __init__(self, table: PolyTable, shared: bool = False):
+        if not isinstance(shared, bool):
+            raise ValueError(f"shared must be a bool, not {shared!r}")
+        self.table, self.shared = table, shared
         self.latency = table.latency
+        #: Fewest cycles between two inputs.
+        self.ii = self.latency - 1 if shared else 1  # shared: the last sum is registered before a restart
         super().__init__({
             "k": In(table.index_bits),
             "u": In(signed(table.frac + 1)),
+            **({"start": In(1)} if shared else {}),
             "y": Out(signed(COEFF_INT + table.frac)),
         })
 
+    def _coefficient(self, m: Module, n: int, address):
+        """c_n[address], two cycles later: the block RAM's output is registered before any logic (its
+        clock-to-out is long on ECP5)."""
+        t = self.table
+        mem = memory.Memory(shape=signed(COEFF_INT + t.frac), depth=t.segments, init=t.coeffs[n])
+        m.submodules[f"c{n}"] = mem
+        port = mem.read_port(transparent_for=())
+        m.d.comb += port.addr.eq(address)
+        return delay(m, port.data, 1, f"c{n}")
+
+    def _elaborate_shared(self, m: Module):
+        """One :class:`LimbProduct`; a counter of the cycles since ``start`` schedules Horner's steps at the
+        parallel unit's times: step j's product takes its operands at 2 + 5j, its sum is registered at
+        6 + 5j (into ``acc``, the last one into ``y``)."""
+        t = self.table
+        acc_shape = signed(COEFF_INT + t.frac)
+        step = LimbProduct.LATENCY + 1
+        clock = Signal(range(self.latency + 1))  # cycles since start; 0: idle
+        with m.If(self.start):
+            m.d.sync += clock.eq(1)
+        with m.Elif((clock != 0) & (clock != self.latency)):
+            m.d.sync += clock.eq(clock + 1)
+        with m.Else():
+            m.d.sync += clock.eq(0)
+        k_held, u_held = Signal.like(self.k), Signal.like(self.u)
+        with m.If(self.start):
+            m.d.sync += [k_held.eq(self.k), u_held.eq(self.u)]
+        top = self._coefficient(m, t.degree, self.k)  # read at start, registered at 2
+        coeffs = [self._coefficient(m, n, k_held) for n in range(t.degree)]  # steady from 3 on
+        acc, y = Signal(acc_shape, name="acc"), Signal(acc_shape, name="y_held")
+        m.submodules.mul = product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"))
+        m.d.comb += [product.a.eq(u_held), product.b.eq(Mux(clock == 2, top, acc))]
+        for j in range(t.degree):
+            n = t.degree - 1 - j
+            with m.If(clock == 2 + step * j + LimbProduct.LATENCY):
+                m.d.sync += (y if n == 0 else acc).eq(coeffs[n] + round_shift(product.p, t.frac, "trunc"))
+        assert 2 + step * t.degree == self.latency
+        m.d.comb += self.y.eq(y)
+        return m
+
     def elaborate(self, platform):
         m = Module()
+        if self.shared:
+            return self._elaborate_shared(m)
         t = self.table
         acc_shape = signed(COEFF_INT + t.frac)
 

@@ -35,11 +35,19 @@ class RSqrt(wiring.Component):
     Ports: ``i`` — stream of raw ``in_fmt`` values; ``o`` — stream of ``{mant, exp}``: ``mant`` raw
     UQ1.``out_frac`` in (½, 1], ``exp`` a signed integer. ``x = 0`` gives ``mant = 0, exp = 0`` (the
     zero force has no direction). II = 1; :attr:`latency` cycles. :meth:`compute` is the bit-exact model.
+
+    ``shared=True``: the polynomial's Horner steps share one product
+    (:class:`~.polynomial.PiecewisePolynomial`), so an input may come at most every :attr:`ii` cycles
+    (1 + 5·degree; 21 in Q3.44); the output is valid :attr:`latency` cycles after its input and held until
+    the next. Same latency and arithmetic.
     """
 
-    def __init__(self, in_fmt: Q, out_frac: int | None = None):
-        if in_fmt.signed:
-            raise ValueError("RSqrt takes an unsigned format")
+    def __init__(self, in_fmt: Q, out_frac: int | None = None, shared: bool = False):
+        if not isinstance(in_fmt, Q) or in_fmt.signed:
+            raise ValueError(f"RSqrt takes an unsigned format, not {in_fmt!r}")
+        if not isinstance(shared, bool):
+            raise ValueError(f"shared must be a bool, not {shared!r}")
+        self.shared = shared
         self.in_fmt = in_fmt
         self.mant_fmt = Q(1, in_fmt.f if out_frac is None else out_frac, signed=False)
         k = SEGMENT_BITS
@@ -48,6 +56,8 @@ class RSqrt(wiring.Component):
         fo = self.mant_fmt.f
         self.table = make_table("1/sqrt(m)", _rsqrt_derivative, starts, widths, frac=fo + 4, error=2.0 ** -(fo + 3))
         self.latency = 1 + norm.LATENCY + self.table.latency + 2
+        #: Fewest cycles between two inputs.
+        self.ii = self.table.latency - 1 if shared else 1
         layout = data.StructLayout({"mant": self.mant_fmt.shape(), "exp": signed(8)})
         super().__init__({
             "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
@@ -75,16 +85,23 @@ class RSqrt(wiring.Component):
         q = Signal(signed(8))  # x ∈ [2^q, 2^(q+1))
         m.d.comb += q.eq(pos - self.in_fmt.f)
         k, u = norm.segment(frac, w - 1, SEGMENT_BITS, t.frac)
-        m.submodules.poly = poly = PiecewisePolynomial(t)
+        m.submodules.poly = poly = PiecewisePolynomial(t, self.shared)
         m.d.comb += [poly.k.eq(q[0] << SEGMENT_BITS | k), poly.u.eq(u)]
+        if self.shared:
+            m.d.comb += poly.start.eq(delay(m, self.i.valid, 1 + norm.LATENCY, "start"))
         exp = delay(m, -(q >> 1), t.latency + 1, "exp")
         zero = delay(m, zero, t.latency + 1, "zero")
         one = 1 << fo
         mant = Signal(signed(fo + 4))  # the rounding add and the clamp in separate cycles
         m.d.sync += mant.eq(round_shift(poly.y, t.frac - fo, "nearest"))
-        m.d.sync += [
-            self.o.payload.mant.eq(Mux(zero, 0, Mux(mant > one, one, mant))),
-            self.o.payload.exp.eq(Mux(zero, 0, exp)),
-        ]
-        m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
+        out = [self.o.payload.mant.eq(Mux(zero, 0, Mux(mant > one, one, mant))),
+               self.o.payload.exp.eq(Mux(zero, 0, exp))]
+        if not self.shared:
+            m.d.sync += out
+            m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
+            return m
+        last = delay(m, self.i.valid, self.latency - 1, "valid")  # the output register holds the result
+        with m.If(last):
+            m.d.sync += out
+        m.d.comb += self.o.valid.eq(delay(m, last, 1, "valid_out"))
         return m

@@ -56,7 +56,7 @@ class VectorUpdater(wiring.Component):
 
     Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
     :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
-    :class:`~.vector_step.VectorStep`'s interval C₁ = max(Dmax, 3) times the candidates (1 or 2: both
+    :class:`~.vector_step.VectorStep`'s interval C₁ (21 in Q3.44 at Dmax ≤ 21) times the candidates (1 or 2: both
     candidates go through one step). ``lanes`` must be an int in 1..16.
 
     With ``candidates=2`` (1 or 2; default 1, the design above unchanged) there are also: ``half_beta2``,

@@ -24,3 +24,14 @@ def test_horner_model_matches_the_function():
     x = (k + 0.5 + u * 2.0**-frac) / 2**k_bits
     y = t.compute(k, u) * 2.0**-frac
     assert np.max(np.abs(y - np.log2(1 + x))) < 2.0**-37
+
+
+def test_shared_is_checked():
+    import pytest
+
+    from spherecode.hw.polynomial import PiecewisePolynomial
+    deriv = lambda x, n: (-math.log(2)) ** n * 2.0**-x  # noqa: E731
+    table = make_table("e", deriv, [s / 16 for s in range(16)], [1 / 16] * 16, frac=40, error=2.0**-12)
+    assert PiecewisePolynomial(table, shared=True).ii == table.latency - 1
+    with pytest.raises(ValueError, match="shared must be a bool, not 'yes'"):
+        PiecewisePolynomial(table, shared="yes")

@@ -16,7 +16,7 @@ from spherecode.host.reference import random_start
 from spherecode.hw.config import CoreConfig
 from spherecode.sim.backend import SimBackend
 
-NMAX, DMAX = 16, 3
+NMAX, DMAX = 24, 3  # N = 24 rows do not wait in Q3.44 at L = 1 (the step's interval is 21)
 
 
 def cases(rng):

@@ -80,25 +80,27 @@ def test_chip_loosening_quality_matches_the_hosts():
 
 
 def test_chip_run_statistics_and_report():
+    n = 44  # rows of N ≥ twice the step's interval (2·21 in Q3.44) do not wait
     config = CoreConfig("Q3.44", nmax=64)
+    assert n >= 2 * config.updater.step_unit.interval
     backend = LooseningModelBackend(config, loosening="chip")
-    res = force_loosening(backend, random_start(20, 3, np.random.default_rng(0)), 5)
+    res = force_loosening(backend, random_start(n, 3, np.random.default_rng(0)), 5)
     unit = control(config.datapath)
-    assert res.stats["cycles"] == run_cycles(config, 20, 3, 5) == config.run_cycles(20, 3, 5)
+    assert res.stats["cycles"] == run_cycles(config, n, 3, 5) == config.run_cycles(n, 3, 5)
     # the load overlapped with the control's start state, 5 iterations, the kept vectors out
-    assert run_cycles(config, 20, 3, 5) == max(63, unit.load_latency) + 5 * iteration_cycles(config, 20, 3) + 22
+    assert run_cycles(config, n, 3, 5) == max(3 * n + 3, unit.load_latency) + 5 * iteration_cycles(config, n, 3) + n + 2
     # (N + 1)⌈N/L⌉ + C for N ≥ twice the step's interval: the loosening core's update without its N·D load
     # and the core's two cycles, plus the control; its tail is one step interval longer than the
     # one-candidate core's (candidate 2 enters the shared step after candidate 1)
     loose = CoreConfig("Q3.44", nmax=64, loosening=True)
-    assert iteration_cycles(config, 20, 3) == loose.cycles(20, 3) - 60 - 2 + unit.latency + 1
-    assert loose.cycles(20, 3) == config.cycles(20, 3) + config.updater.step_unit.interval
+    assert iteration_cycles(config, n, 3) == loose.cycles(n, 3) - 3 * n - 2 + unit.latency + 1
+    assert loose.cycles(n, 3) == config.cycles(n, 3) + config.updater.step_unit.interval
     report = LooseningModelBackend.report({"config": config, "loosening": "chip"}, res.stats)
     assert report["loosening"] == "chip"
-    assert report["cycles_per_loosening_iteration"] == iteration_cycles(config, 20, 3)
-    host = force_loosening(LooseningModelBackend(config), random_start(20, 3, np.random.default_rng(0)), 2)
+    assert report["cycles_per_loosening_iteration"] == iteration_cycles(config, n, 3)
+    host = force_loosening(LooseningModelBackend(config), random_start(n, 3, np.random.default_rng(0)), 2)
     report = LooseningModelBackend.report({"config": config}, host.stats)
-    assert report["loosening"] == "host" and report["cycles_per_loosening_iteration"] == 2 * config.cycles(20, 3)
+    assert report["loosening"] == "host" and report["cycles_per_loosening_iteration"] == 2 * config.cycles(n, 3)
 
 
 def test_large_n_iteration_cycles_are_near_the_rows():

@@ -83,9 +83,10 @@ def test_narrowest_format():
 def test_updates_report_the_cores_cycles():
     """The model reports the cycles its core takes: CoreConfig.cycles, the formula the RTL's counter is
     tested against."""
-    config = CoreConfig("Q2.20", nmax=16, dmax=3, lanes=2)
-    out = ModelBackend(config).update(random_start(7, 2, np.random.default_rng(0)), 8.0)
-    assert out.stats["cycles"] == config.cycles(7, 2) == 7 * 2 + 8 * 4 + config.tail
+    config = CoreConfig("Q2.20", nmax=32, dmax=3, lanes=2)
+    assert config.updater.row_min <= 15  # rows of ⌈30/2⌉ cycles do not wait
+    out = ModelBackend(config).update(random_start(30, 2, np.random.default_rng(0)), 8.0)
+    assert out.stats["cycles"] == config.cycles(30, 2) == 30 * 2 + 31 * 15 + config.tail
 
 
 def test_icosahedron_on_the_model():
