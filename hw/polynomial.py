@@ -174,24 +174,14 @@ class PiecewisePolynomial(wiring.Component):
             return self._elaborate_shared(m)
         t = self.table
         acc_shape = signed(COEFF_INT + t.frac)
-
-        def coefficient(n: int, address):
-            """c_n[address], two cycles later: the block RAM's output is registered before any logic
-            (its clock-to-out is long on ECP5)."""
-            mem = memory.Memory(shape=acc_shape, depth=t.segments, init=t.coeffs[n])
-            m.submodules[f"c{n}"] = mem
-            port = mem.read_port(transparent_for=())
-            m.d.comb += port.addr.eq(address)
-            return delay(m, port.data, 1, f"c{n}")
-
-        acc = coefficient(t.degree, self.k)  # read at t = 0, registered at t = 2
+        acc = self._coefficient(m, t.degree, self.k)  # read at t = 0, registered at t = 2
         when = 2
         for n in range(t.degree - 1, -1, -1):
             product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"))
             m.submodules[f"mul{n}"] = product
             m.d.comb += [product.a.eq(delay(m, self.u, when, f"u{n}")), product.b.eq(acc)]
             when += LimbProduct.LATENCY
-            c = coefficient(n, delay(m, self.k, when - 2, f"k{n}"))
+            c = self._coefficient(m, n, delay(m, self.k, when - 2, f"k{n}"))
             acc_next = Signal(acc_shape, name=f"acc{n}")
             m.d.sync += acc_next.eq(c + round_shift(product.p, t.frac, "trunc"))
             acc = acc_next

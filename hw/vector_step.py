@@ -55,7 +55,7 @@ class VectorStep(wiring.Component):
         dm = dp.dmax
         #: Fewest cycles between two inputs: one per coordinate, at least 3 (the block normalisation
         #: reads the held input for three cycles) and at least each reciprocal square root's II (their
-        #: polynomials share one product: 21 cycles in Q3.44, 16 in Q2.20).
+        #: polynomials share one product: 21 cycles in Q3.44, 11 in Q2.20).
         self.interval = max(dm, 3, dp.force_rsqrt.ii, dp.moved_rsqrt.ii)
         self.fhat_at = 4
         self.direction_at = self.fhat_at + dm - 1 + dp.force_norm.latency + dp.force_rsqrt.latency
