@@ -75,7 +75,7 @@ def _line(exc: BaseException) -> str:
 @dataclass(frozen=True)
 class Identity:
     """A board's answer to IDENTIFY: protocol version, its core's configuration, clock and baud rate, and
-    (version 2) its capabilities."""
+    its capabilities."""
 
     version: int
     config: CoreConfig
@@ -106,15 +106,14 @@ class Identity:
 
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
-        """Version 2's 20 bytes or version 1's 19 (no capability byte: the design before LOOSEN)."""
-        if len(payload) not in (p.Layout.identity, p.Layout.identity_v1) or payload[:4] != p.MAGIC:
+        """The identity's 20 bytes (protocol version 3; older boards are refused: rebuild and flash)."""
+        if len(payload) < 5 or payload[:4] != p.MAGIC:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
         version = payload[4]
-        size = {1: p.Layout.identity_v1, 2: p.Layout.identity}.get(version)
-        if size is None:
+        if version not in p.VERSIONS:
             raise BoardError(f"the board speaks protocol version {version}, this host "
                              f"{' or '.join(map(str, p.VERSIONS))}: rebuild and flash")
-        if len(payload) != size:
+        if len(payload) != p.Layout.identity:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
         core = payload[5:5 + CoreConfig.IDENTIFY_BYTES]
         try:
@@ -122,7 +121,7 @@ class Identity:
         except ValueError as exc:
             raise BoardError(f"the board reports a core this host cannot compute with: {exc}") from None
         rest = payload[5 + CoreConfig.IDENTIFY_BYTES:]
-        caps = Capability(rest[8] & Capability.LOOSEN) if version >= 2 else Capability(0)
+        caps = Capability(rest[8] & Capability.LOOSEN)
         if caps & Capability.LOOSEN:  # the core with the loosening ports (CoreConfig.loosening)
             config = dataclasses.replace(config, loosening=True)
         return cls(version, config, int.from_bytes(rest[:4], "little"), int.from_bytes(rest[4:8], "little"), caps)

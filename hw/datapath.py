@@ -21,7 +21,8 @@ F_j = F̂_j / |F̂_j|           :class:`~.scale.Scale`                      Q2.2
 α_j = δ_j · 1/(2β)          :class:`~.multiplier.Multiplier` (nearest)  UQ1.(f + 4); 1/(2β) in UQ1.(f + 4)
 r*_j = r_j + α_j F_j        :class:`~.multiplier.Multiplier`, add       Q(i).f, saturated
 r'_j = r*_j / |r*_j|        SerialSquaredDistance, RSqrt, Scale         Q(i).f
-S_j = |r'_j − r_j|²         :class:`~.distance.SerialSquaredDistance`   UQ3.f; S = Σ_j S_j exact
+S_j = |r'_j − r_j|²         :class:`~.distance.SerialSquaredDistance`   UQ3.(2f), exact; S = Σ_j S_j
+                                                                        exact, UQ(bits(nmax) + 3).(2f)
 ==========================  ==========================================  ==================================
 
 β/2 arrives in UQ17.16 (:func:`~.weight.half_beta_format`). Every sum is exact, so the result does not
@@ -29,7 +30,9 @@ depend on the order of reduction (and so not on the number of lanes). Q3.31, 29 
 :data:`DIFF_FRACTION`, :data:`FORCE_WEIGHT_BITS` and :data:`DIRECTION_FRACTION` (formats with fewer fraction
 bits keep their exact differences, whole w and Q2.f direction: Q2.20 computes as before, bit for bit);
 docs/arithmetic.md sizes them by an error analysis and by their measured effect on the codes
-(``benchmarks/widths.py``).
+(``benchmarks/widths.py``). S is exact (2f fraction bits) because force loosening chooses between two
+candidates by S' > S'': late in a run S is a few hundred ulps of UQ3.f and S' − S'' about one, so a rounded
+S turns the choice into noise and β drifts up (measured: docs/arithmetic.md, "The move norm S").
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class Datapath:
         if not (isinstance(direction_frac, int) and MIN_FRACTION <= direction_frac):
             raise ValueError(f"direction_frac must be an integer ≥ {MIN_FRACTION}, not {direction_frac!r}")
         self.unit_fmt = Q(2, min(f, direction_frac))  # F̂ and F
-        self.s_fmt = Q(3 + nmax.bit_length(), f, signed=False)
+        self.s_fmt = Q(3 + nmax.bit_length(), 2 * f, signed=False)  # exact: see the module docstring
 
         def truncated(frac):
             return Q(3, f, signed=True) if frac is None or frac >= f else Q(3, frac, signed=True)
@@ -128,7 +131,7 @@ class Datapath:
             "moved_norm": lambda: SerialSquaredDistance(fmt, dmax),
             "moved_rsqrt": lambda: RSqrt(self.d2_fmt, shared=True),
             "renormalise": lambda: Scale(fmt, mant_fmt, fmt),
-            "move_norm": lambda: SerialSquaredDistance(fmt, dmax),
+            "move_norm": lambda: SerialSquaredDistance(fmt, dmax, out_frac=2 * f),  # exact
         }
         # One instance of each, for the model and for reading latencies; the gateware makes its own
         # copies with :meth:`make` (an elaboratable can be placed in a design only once).

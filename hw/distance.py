@@ -118,13 +118,25 @@ class SerialSquaredDistance(wiring.Component):
     d², valid for one cycle :attr:`latency` = 5 + 4 cycles after the ``last`` input, held until the next
     result. ``dim`` (the vector length the parameters describe) is for the model; any run of coordinates
     from ``first`` to ``last`` is summed.
+
+    ``out_frac`` (f … 2f, default f): the output's fraction bits, ``out_fmt`` = UQ3.``out_frac``. Each
+    square is truncated to ``out_frac`` + ``GUARD_BITS`` fraction bits (none dropped where that reaches
+    2f) and the sum rounded to nearest at ``out_frac`` bits; with ``out_frac`` = 2f nothing is dropped and
+    the output is the exact sum of squares (error 0 below saturation). The latency is the same.
     """
 
     latency = 1 + 1 + LimbProduct.LATENCY + 1 + 1 + 1
 
-    def __init__(self, fmt: Q, dim: int):
-        self.fmt, self.dim = fmt, dim
-        self.out_fmt = d2_format(fmt)
+    def __init__(self, fmt: Q, dim: int, out_frac: int | None = None):
+        if out_frac is None:
+            out_frac = fmt.f
+        if not (isinstance(out_frac, int) and fmt.f <= out_frac <= 2 * fmt.f):
+            raise ValueError(f"out_frac must be an integer in {fmt.f}..{2 * fmt.f} (f..2f), not {out_frac!r}")
+        self.fmt, self.dim, self.out_frac = fmt, dim, out_frac
+        self.out_fmt = Q(3, out_frac, signed=False)
+        #: fraction bits each square keeps, and the bits the sum's rounding drops
+        self.keep = min(2 * fmt.f, out_frac + GUARD_BITS)
+        self.drop = self.keep - out_frac
         layout = data.StructLayout({"a": fmt.shape(), "b": fmt.shape(), "first": 1, "last": 1})
         super().__init__({
             "i": In(stream.Signature(layout, always_ready=True)),
@@ -133,8 +145,15 @@ class SerialSquaredDistance(wiring.Component):
 
     def compute(self, a, b) -> np.ndarray:
         """Bit-exact model: d² of whole vectors, int64 arrays of raw coordinates (…, n) broadcast together
-        (the n coordinates of one vector are what the stream carries from ``first`` to ``last``)."""
-        return _compute_squared_distance(self.fmt, a, b)
+        (the n coordinates of one vector are what the stream carries from ``first`` to ``last``). With
+        ``out_frac`` above f the result is an array of Python ints (it may not fit int64)."""
+        if self.out_frac == self.fmt.f:
+            return _compute_squared_distance(self.fmt, a, b)
+        diff = (np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)).astype(object)  # exact
+        total = ((diff * diff) >> (2 * self.fmt.f - self.keep)).sum(axis=-1)  # floor of each square; exact sum
+        if self.drop:
+            total = (total + (1 << (self.drop - 1))) >> self.drop
+        return np.minimum(np.asarray(total, dtype=object), self.out_fmt.max_raw)
 
     def elaborate(self, platform):
         m = Module()
@@ -146,9 +165,9 @@ class SerialSquaredDistance(wiring.Component):
         m.d.sync += diff.eq(a - b)
         m.submodules.sq = sq = LimbProduct(diff.shape(), diff.shape())
         m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
-        sq_width = 2 * (w + 1) - (f - GUARD_BITS)
+        sq_width = 2 * (w + 1) - (2 * f - self.keep)
         trunc = Signal(unsigned(sq_width))
-        m.d.sync += trunc.eq(sq.p >> (f - GUARD_BITS))
+        m.d.sync += trunc.eq(sq.p >> (2 * f - self.keep))
         to_trunc = 1 + 1 + LimbProduct.LATENCY + 1
         valid = delay(m, self.i.valid, to_trunc, "valid")
         first = delay(m, self.i.valid & p.first, to_trunc, "first")
@@ -159,7 +178,7 @@ class SerialSquaredDistance(wiring.Component):
         done = Signal()
         m.d.sync += done.eq(last)
         with m.If(done):
-            m.d.sync += self.o.payload.eq(saturate(round_shift(acc, GUARD_BITS, "nearest"), self.out_fmt))
+            m.d.sync += self.o.payload.eq(saturate(round_shift(acc, self.drop, "nearest"), self.out_fmt))
         m.d.sync += self.o.valid.eq(done)
         return m
 

@@ -18,9 +18,10 @@ __all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "VERSIONS", "MAGIC", "CRC
 
 SYNC_REQUEST = 0xA5
 SYNC_RESPONSE = 0x5A
-VERSION = 2
-#: Versions a host understands: 1 is the design before LOOSEN (a 19-byte identity without capabilities).
-VERSIONS = (1, 2)
+VERSION = 3
+#: Versions a host understands. 1 (the design before LOOSEN, a 19-byte identity) and 2 sent S rounded to
+#: f fraction bits; 3 sends it exact (2f): a host cannot tell their S apart by size alone, so it refuses them.
+VERSIONS = (3,)
 MAGIC = b"SPHC"
 #: poly 0x1021, init 0xFFFF: unlike XMODEM's init 0, a run of leading zero bytes changes the CRC.
 CRC = crc.catalog.CRC16_CCITT_FALSE(data_width=8)
@@ -68,7 +69,7 @@ class State(enum.IntFlag):
 
 
 class Capability(enum.IntFlag):
-    """IDENTIFY's capability byte (protocol version 2)."""
+    """IDENTIFY's capability byte (since protocol version 2)."""
 
     LOOSEN = 1  #: the core runs whole loosening runs: LOOSEN and RESULT
 
@@ -114,7 +115,7 @@ class Layout:
 
     #: magic (4), version, format i, format f, lanes, dmax, nmax (2), clock Hz (4), baud (4), capabilities
     identity = 20
-    #: version 1's identity: no capability byte
+    #: version 1's identity (no capability byte): refused, but read, so that the message names the version
     identity_v1 = 19
     #: LOOSEN's payload: iterations K (4), n (2), l
     loosen = 4 + 2 + L_BYTES

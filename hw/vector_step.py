@@ -73,7 +73,7 @@ class VectorStep(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
             **members,
-            "o": Out(stream.Signature(data.StructLayout({"r": vec(dp.fmt), "s": dp.d2_fmt.shape()}),
+            "o": Out(stream.Signature(data.StructLayout({"r": vec(dp.fmt), "s": dp.move_norm.out_fmt.shape()}),
                                       always_ready=True)),
         })
 

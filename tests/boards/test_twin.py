@@ -115,8 +115,8 @@ def test_identity(twin):
     assert ident.config == BOARD.core
     assert (ident.fmt, ident.nmax, ident.dmax, ident.lanes) == (BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
     assert (ident.clock_hz, ident.baud) == (BOARD.clock_hz, BOARD.baud)
-    # Protocol version 2 without the LOOSEN capability: the shipped core has no whole loosening runs yet.
-    assert ident.version == p.VERSION == 2 and not ident.loosens
+    # Protocol version 3 without the LOOSEN capability: the shipped core has no whole loosening runs yet.
+    assert ident.version == p.VERSION == 3 and not ident.loosens
     with pytest.raises(Refused, match="UNKNOWN_COMMAND"):
         board.board.link.request(Command.LOOSEN, bytes(p.Layout.loosen))
     with pytest.raises(BoardError, match="no whole loosening runs"):

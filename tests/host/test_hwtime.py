@@ -16,11 +16,11 @@ BOARD = get_board(DEFAULT)
 
 
 def protocol_bytes(board, n, d):
-    """docs/protocol.md, by hand: W = ⌈(i + f)/8⌉, β/2 5 bytes, 1/(2β) ⌈(f + 5)/8⌉, S ⌈(3 + bits(Nmax) + f)/8⌉,
+    """docs/protocol.md, by hand: W = ⌈(i + f)/8⌉, β/2 5 bytes, 1/(2β) ⌈(f + 5)/8⌉, S ⌈(3 + bits(Nmax) + 2f)/8⌉,
     δ_min ⌈(3 + f)/8⌉; requests 5 + L + 2 bytes, responses 7 + L + 2; LOAD and READ in chunks of 512."""
     i, f = board.fmt.i, board.fmt.f
     w = math.ceil((i + f) / 8)
-    stats = 4 + math.ceil((3 + board.nmax.bit_length() + f) / 8) + math.ceil((3 + f) / 8)
+    stats = 4 + math.ceil((3 + board.nmax.bit_length() + 2 * f) / 8) + math.ceil((3 + f) / 8)
     configure = (5 + 3 + 5 + math.ceil((f + 5) / 8) + 2) + 9
     chunks = [min(512, n * d - k) for k in range(0, n * d, 512)]
     load = sum((5 + 2 + m * w + 2) + 9 for m in chunks)

@@ -248,7 +248,7 @@ def test_loosen_is_one_load_set_and_one_read_set():
     decoded field by field (cycles in 6 bytes, l in 9)."""
     port = ModelPort()
     board = Board(Link(port, timeout=1.0))
-    assert board.identity.loosens and board.identity.version == 2
+    assert board.identity.loosens and board.identity.version == p.VERSION == 3
     raw, seen = _vectors(), []
     out = board.loosen(raw, 7, n=3, l=(1 << 66) - 5, progress=lambda done, total: seen.append((done, total)),
                        poll=0)
@@ -331,23 +331,23 @@ def test_busy_requests_are_retried_once_the_run_ends():
 
 
 def test_identity_versions():
-    """Version 2 carries a capability byte; version 1 (the design before LOOSEN, 19 bytes) is accepted
-    without one; other versions are refused."""
+    """Version 3 (S exact) is accepted; 1 and 2 (S rounded to f bits) and later versions are refused."""
     from spherecode.hw.config import CoreConfig
 
     config = CoreConfig("Q2.20", 1024, 3, 2)
-    v2 = Identity.parse(p.identity(config, 60_000_000, 3_000_000, p.Capability.LOOSEN))
-    assert v2.version == 2 and v2.loosens and v2.config == dataclasses.replace(config, loosening=True)
-    assert not Identity.parse(p.identity(config, 60_000_000, 3_000_000)).config.loosening
-    v1 = bytearray(p.identity(config, 60_000_000, 3_000_000)[:p.Layout.identity_v1])
-    v1[4] = 1
-    old = Identity.parse(bytes(v1))
-    assert old.version == 1 and not old.loosens and (old.clock_hz, old.baud) == (60_000_000, 3_000_000)
-    v1[4] = 3
-    with pytest.raises(BoardError, match="protocol version 3, this host 1 or 2"):
-        Identity.parse(bytes(v1))
+    v3 = Identity.parse(p.identity(config, 60_000_000, 3_000_000, p.Capability.LOOSEN))
+    assert v3.version == 3 and v3.loosens and v3.config == dataclasses.replace(config, loosening=True)
+    plain = Identity.parse(p.identity(config, 60_000_000, 3_000_000))
+    assert not plain.config.loosening and (plain.clock_hz, plain.baud) == (60_000_000, 3_000_000)
+    for version, size in ((1, 19), (2, 20), (4, 20)):
+        old = bytearray(p.identity(config, 60_000_000, 3_000_000)[:size])
+        old[4] = version
+        with pytest.raises(BoardError, match=f"protocol version {version}, this host 3: rebuild and flash"):
+            Identity.parse(bytes(old))
     with pytest.raises(BoardError, match="not a spherecode board"):
-        Identity.parse(bytes(v1) + b"\x00\x00")
+        Identity.parse(p.identity(config, 60_000_000, 3_000_000) + b"\x00\x00")
+    with pytest.raises(BoardError, match="not a spherecode board"):
+        Identity.parse(b"SPHX" + p.identity(config, 60_000_000, 3_000_000)[4:])
 
 
 class CountingPort:

@@ -96,6 +96,43 @@ def test_serial_squared_distance_is_the_parallel_one_bit_for_bit(fmt, dim):
     assert cycles == (lasts + unit.latency).tolist()
 
 
+@pytest.mark.parametrize("fmt, dim, out_frac", [(FORMATS[0], 3, 88), (FORMATS[0], 3, 60), (FORMATS[1], 3, 40),
+                                                (FORMATS[1], 6, 37)],
+                         ids=["Q3.44-exact", "Q3.44-60", "Q2.20-exact", "Q2.20-37"])
+def test_serial_squared_distance_with_more_fraction_bits(fmt, dim, out_frac):
+    """``out_frac`` > f (the move norm S_j, exact at 2f): the model against exact integer arithmetic, then the
+    RTL against the model, with moves from one ulp to antipodal and a saturating pair."""
+    rng = np.random.default_rng(out_frac)
+    unit = SerialSquaredDistance(fmt, dim, out_frac=out_frac)
+    assert unit.out_fmt == Q(3, out_frac, signed=False) and unit.latency == SerialSquaredDistance(fmt, dim).latency
+    count = RANDOM // dim
+    a = vectors(rng, fmt, count, dim)
+    scale = 2 ** rng.integers(0, fmt.f + 1, (count, 1))  # moves of every binade down to one ulp
+    b = a + (rng.integers(-1 << 20, 1 << 20, (count, dim)) * scale >> 20)
+    b[:5] = a[:5]
+    a[5], b[5] = fmt.max_raw, fmt.min_raw  # saturates
+    expected = unit.compute(a, b)
+    f = fmt.f
+    for j in range(count):
+        total = sum(((int(x) - int(y)) ** 2) >> (2 * f - unit.keep) for x, y in zip(a[j], b[j]))
+        want = (total + (1 << unit.drop >> 1)) >> unit.drop
+        assert expected[j] == min(want, unit.out_fmt.max_raw)
+    if out_frac == 2 * f:  # exact: no rounding at all
+        assert [int(v) for v in expected[6:]] == [sum((int(x) - int(y)) ** 2 for x, y in zip(a[j], b[j]))
+                                                  for j in range(6, count)]
+    assert expected[:5].tolist() == [0] * 5 and expected[5] == unit.out_fmt.max_raw
+    payloads = [{"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
+                for j in range(count) for k in range(dim)]
+    out, _ = stream_through(unit, payloads)
+    assert out == [int(v) for v in expected]
+
+
+@pytest.mark.parametrize("out_frac", [43, 89, 60.0])
+def test_serial_squared_distance_out_frac_is_checked(out_frac):
+    with pytest.raises(ValueError, match=rf"out_frac must be an integer in 44\.\.88 \(f\.\.2f\), not {out_frac!r}"):
+        SerialSquaredDistance(FORMATS[0], 3, out_frac=out_frac)
+
+
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_running_min_bit_exact(fmt):
     rng = np.random.default_rng(fmt.f)

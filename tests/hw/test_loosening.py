@@ -34,11 +34,11 @@ def _requests(unit, rng, count):
             n = min(n, nmax)
             reqs.append(load(n, big.randint(2 * one, 2 * n * one)))
         elif kind < 0.15:
-            s = int(rng.integers(0, smax + 1))
+            s = big.randint(0, smax)  # S is wider than int64 in Q3.44 (2f fraction bits)
             reqs.append(choose(s, s))
         else:
             bits = int(rng.integers(1, unit.s_fmt.width + 1))
-            reqs.append(choose(*rng.integers(0, 1 << bits, 2, dtype=np.uint64).tolist()))
+            reqs.append(choose(big.getrandbits(bits), big.getrandbits(bits)))
     return reqs[:count] if count >= len(reqs) else reqs
 
 
