@@ -24,6 +24,22 @@ def test_q3_44_tracks_the_float64_reference(n, dim, beta):
     assert a.move_norm == pytest.approx(b.move_norm, rel=2.0**-22, abs=1e-12)
 
 
+@pytest.mark.parametrize("fmt, nmax", [("Q3.44", 64), ("Q2.20", 1024), ("Q3.48", 16)])
+def test_the_move_norm_is_exact(fmt, nmax):
+    """S = Σ_j |r'_j − r_j|² with nothing rounded (2f fraction bits, docs/arithmetic.md): the model's raw S is
+    the integer sum of the squared raw moves, from large moves (β = 4) down to moves of a few ulps."""
+    config = CoreConfig(fmt, nmax=nmax)
+    dp = config.datapath
+    assert dp.s_fmt.f == 2 * dp.fmt.f and dp.s_fmt.width == 3 + nmax.bit_length() + 2 * dp.fmt.f
+    r = random_start(16, 3, np.random.default_rng(7))
+    for beta in (4.0, 1e3, 6e4):
+        out = iterate(dp, *dp.inputs(r, beta))
+        raw = dp.inputs(r, beta)[0]
+        want = sum((int(a) - int(b)) ** 2 for a, b in zip(np.ravel(out.vectors), np.ravel(raw)))
+        assert isinstance(out.move_norm, int) and out.move_norm == want > 0
+        r = out.vectors * dp.fmt.ulp
+
+
 def test_narrow_format_is_close_and_unit_norm():
     r = random_start(30, 3, np.random.default_rng(1))
     a = ModelBackend(CoreConfig("Q2.20", nmax=64)).update(r, 12.0)
