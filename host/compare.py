@@ -57,17 +57,19 @@ CHECK_NMAX, CHECK_POINTS = 16, 12
 #: The twin exchange for the link check: N vectors in the board's Dmax.
 TWIN_POINTS = 16
 
-#: Post-route figures of the shipped board builds (docs/boards.md, "ULX3S-85F: post-route results", the
-#: shipped row: `spherecode build --board ulx3s-85f --json`, nextpnr --seed 1), used where no build
-#: report is found under build/NAME/. The ECPIX-5 has not been built: it carries the same design. The
-#: ULX3S-25F's figures are yosys's (`spherecode build --board ulx3s-25f --synth-only`): no fmax.
+#: Post-route figures of the shipped board builds (docs/boards.md: "ULX3S-85F: post-route results", the
+#: shipped Q3.44 row; "On-chip loosening on the LFE5U-85F"; "ULX3S-25F"; each `spherecode build --board
+#: NAME --json`, nextpnr --seed 1; lut4 is the packed TRELLIS_COMB count), used where no build report is
+#: found under build/NAME/. The ECPIX-5 has not been built: it carries the ULX3S-85F's design.
 SHIPPED_BUILDS = {
-    "ulx3s-85f": {"fmax_mhz": 81.7, "resources": {"lut4": 14138, "ff": 37623, "dsp": 108, "bram": 26},
+    "ulx3s-85f": {"fmax_mhz": 62.5, "resources": {"lut4": 51534, "ff": 48806, "dsp": 143, "bram": 84},
                   "source": "shipped figures (docs/boards.md: the ULX3S-85F's post-route build)"},
-    "ecpix5-85f": {"fmax_mhz": None, "resources": {"lut4": 14138, "ff": 37623, "dsp": 108, "bram": 26},
+    "ulx3s-85f-loosening": {"fmax_mhz": 60.2, "resources": {"lut4": 54066, "ff": 46134, "dsp": 127, "bram": 86},
+                            "source": "shipped figures (docs/boards.md: the loosening board's post-route build)"},
+    "ecpix5-85f": {"fmax_mhz": None, "resources": {"lut4": 51534, "ff": 48806, "dsp": 143, "bram": 84},
                    "source": "not built; resources of the ULX3S-85F's build (the same design, docs/boards.md)"},
-    "ulx3s-25f": {"fmax_mhz": None, "resources": {"lut4": 12311, "ff": 23154, "dsp": 24, "bram": 35},
-                  "source": "synthesis only (docs/boards.md: the ULX3S-25F's yosys cell counts)"},
+    "ulx3s-25f": {"fmax_mhz": 78.2, "resources": {"lut4": 20654, "ff": 18941, "dsp": 23, "bram": 27},
+                  "source": "shipped figures (docs/boards.md: the ULX3S-25F's post-route build)"},
 }
 
 

@@ -166,7 +166,7 @@ def test_board_design_elaborates_with_pins_and_clock(name):
         cfg.platform_class().default_clk).clock.frequency)
 
 
-@pytest.mark.parametrize("name", ["ulx3s-25f", "icebreaker"])
+@pytest.mark.parametrize("name", ["icebreaker"])
 def test_a_board_that_does_not_fit_is_refused_at_once(tmp_path, capsys, name):
     """The refused boards (docs/boards.md): one line on stderr with the measured flip-flop count."""
     assert get_board(name).fits
