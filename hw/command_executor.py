@@ -77,8 +77,8 @@ class CommandExecutor(wiring.Component):
     - ``body`` — the response's ``header.length`` payload bytes, in order: IDENTIFY's identity, RUN's and
       STATS's statistics (cycles, S, δ_min), STATUS's progress and running flag, RESULT's cycles, S,
       δ_min, n, l, READ's coordinates from the buffer (sign-extended to W bytes). A buffer byte is offered
-      from the second cycle after its read address is set (one idle cycle per coordinate); the others at
-      once.
+      from the third cycle after its read address is set (the read, then a register: two idle cycles per
+      coordinate, against W bytes of 10 bit times each on the UART); the others at once.
     - ``core`` — the flipped signature of the core. RUN and LOOSEN pulse ``start`` with the configuration
       (LOOSEN: with ``loosen`` high and its K, n, l), then feed ``buffer[0 … N·D)`` into ``core.i`` at up
       to one coordinate per clock while ``core.i.ready``, and write every coordinate of ``core.o`` (always
@@ -154,7 +154,13 @@ class CommandExecutor(wiring.Component):
         feed_valid = Signal()
         out_addr = Signal(range(depth + 1))
         done_seen = Signal()
-        stale = Signal()                         # the read port's data is not yet that of feed_addr
+        # READ's coordinate goes through a register (``held``) before its byte select: the buffer's DP16KD
+        # clock-to-output (5.8 ns) through the byte select into the writer was the critical path of the
+        # ULX3S-25F build (12.8 ns, measured: docs/boards.md). ``stale``: cycles until ``held`` is the word at
+        # ``feed_addr`` (2 after the address changes: the read port's cycle, then the register's).
+        held = Signal(fmt.width)
+        m.d.sync += held.eq(rd.data)
+        stale = Signal(2)
 
         m.d.comb += [
             core.n.eq(n), core.d.eq(d), core.half_beta.eq(half_beta), core.step.eq(step), core.o.ready.eq(1),
@@ -287,7 +293,7 @@ class CommandExecutor(wiring.Component):
                                 with m.Elif((first + many > nd) | (many > (0xFFFF // lay.coord))):
                                     respond(Status.BAD_RANGE)
                                 with m.Else():
-                                    m.d.sync += [feed_addr.eq(first), wpos.eq(0), stale.eq(1)]
+                                    m.d.sync += [feed_addr.eq(first), wpos.eq(0), stale.eq(2)]
                                     respond(Status.OK, _times(many, lay.coord), 3)
                             with m.Case(Command.STATS):
                                 with m.If(req.length != 0):
@@ -341,15 +347,16 @@ class CommandExecutor(wiring.Component):
                 m.d.comb += self.header.valid.eq(1)
                 with m.If(kind == 3):
                     m.d.comb += [rd.en.eq(1), rd.addr.eq(feed_addr)]
-                    m.d.sync += stale.eq(0)
+                    with m.If(stale != 0):
+                        m.d.sync += stale.eq(stale - 1)
                 with m.Switch(kind):
                     with m.Case(1):
                         m.d.comb += [self.body.payload.eq(ident.word_select(count, 8)), self.body.valid.eq(1)]
                     with m.Case(2):
                         m.d.comb += [self.body.payload.eq(stats.word_select(count, 8)), self.body.valid.eq(1)]
                     with m.Case(3):
-                        data = Cat(rd.data, rd.data[-1].replicate(8 * lay.coord - fmt.width))  # sign-extended
-                        m.d.comb += [self.body.payload.eq(data.word_select(wpos, 8)), self.body.valid.eq(~stale)]
+                        data = Cat(held, held[-1].replicate(8 * lay.coord - fmt.width))  # sign-extended
+                        m.d.comb += [self.body.payload.eq(data.word_select(wpos, 8)), self.body.valid.eq(stale == 0)]
                     with m.Case(4):
                         m.d.comb += [self.body.payload.eq(report.word_select(count, 8)), self.body.valid.eq(1)]
                     with m.Case(5):
@@ -359,7 +366,7 @@ class CommandExecutor(wiring.Component):
                     with m.If(kind == 3):
                         m.d.sync += wpos.eq(wpos + 1)
                         with m.If(wpos == lay.coord - 1):
-                            m.d.sync += [wpos.eq(0), feed_addr.eq(feed_addr + 1), stale.eq(1)]
+                            m.d.sync += [wpos.eq(0), feed_addr.eq(feed_addr + 1), stale.eq(2)]
                 with m.If(self.header.ready):
                     m.d.comb += self.request.ready.eq(1)
                     m.next = "IDLE"
