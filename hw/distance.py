@@ -151,9 +151,8 @@ class SerialSquaredDistance(wiring.Component):
             return _compute_squared_distance(self.fmt, a, b)
         diff = (np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)).astype(object)  # exact
         total = ((diff * diff) >> (2 * self.fmt.f - self.keep)).sum(axis=-1)  # floor of each square; exact sum
-        if self.drop:
-            total = (total + (1 << (self.drop - 1))) >> self.drop
-        return np.minimum(np.asarray(total, dtype=object), self.out_fmt.max_raw)
+        rounded = round_shift(np.asarray(total, dtype=object), self.drop, "nearest")  # as the RTL's last step
+        return np.minimum(rounded, self.out_fmt.max_raw)
 
     def elaborate(self, platform):
         m = Module()

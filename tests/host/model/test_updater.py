@@ -33,8 +33,8 @@ def test_the_move_norm_is_exact(fmt, nmax):
     assert dp.s_fmt.f == 2 * dp.fmt.f and dp.s_fmt.width == 3 + nmax.bit_length() + 2 * dp.fmt.f
     r = random_start(16, 3, np.random.default_rng(7))
     for beta in (4.0, 1e3, 6e4):
-        out = iterate(dp, *dp.inputs(r, beta))
-        raw = dp.inputs(r, beta)[0]
+        raw, hb, c = dp.inputs(r, beta)
+        out = iterate(dp, raw, hb, c)
         want = sum((int(a) - int(b)) ** 2 for a, b in zip(np.ravel(out.vectors), np.ravel(raw)))
         assert isinstance(out.move_norm, int) and out.move_norm == want > 0
         r = out.vectors * dp.fmt.ulp
