@@ -345,12 +345,16 @@ def test_missing_port(capsys):
 # ---- a damaged LOAD past the first chunk: the board forgot its prefix, the host loads again from 0 -------
 
 LONG = 200  # N·D = 600 coordinates: two LOAD chunks
+#: The answer timeout of the tests below where every damaged request is answered (BAD_CRC or TIMEOUT), so
+#: that no answer is waited out: at 1 s, the BAD_CRC case failed twice here (no answer in time) while a
+#: board build and two test runs shared the 2 cores.
+ANSWERED = 10.0
 
 
 @pytest.mark.parametrize("damage", [flip, lambda d: d[:-4]], ids=["BAD_CRC", "TIMEOUT"])
 def test_damaged_second_load_reloads_from_index_0(twin, damage):
     fault = Frames("up", p.SYNC_REQUEST, damage, nth=1, cmd=Command.LOAD)
-    got, v = run_with(twin, fault, n=LONG, retries=1)
+    got, v = run_with(twin, fault, n=LONG, retries=1, timeout=ANSWERED)
     assert fault.done
     same(got, model().update(v, 7.0))
 
@@ -371,7 +375,7 @@ def test_persistently_damaged_second_load_gives_up_after_the_retries(twin):
 
     with pytest.raises(BoardError, match=r"^LOAD: the board received a damaged request \(BAD_CRC\), "
                                          r"3 attempts from index 0$"):
-        run_with(twin, damage_every_second_load, n=LONG, retries=2)
+        run_with(twin, damage_every_second_load, n=LONG, retries=2, timeout=ANSWERED)
 
 
 # ---- a shared port -------------------------------------------------------------------------------------
