@@ -81,7 +81,8 @@ class CommandExecutor(wiring.Component):
       coordinate, against W bytes of 10 bit times each on the UART); the others at once.
     - ``core`` — the flipped signature of the core. RUN and LOOSEN pulse ``start`` with the configuration
       (LOOSEN: with ``loosen`` high and its K, n, l), then feed ``buffer[0 … N·D)`` into ``core.i`` at up
-      to one coordinate per clock while ``core.i.ready``, and write every coordinate of ``core.o`` (always
+      to one coordinate per clock while ``core.i.ready`` (from a register: the first is offered two cycles
+      after ``start``, as :meth:`~.config.CoreConfig.cycles` assumes), and write every coordinate of ``core.o`` (always
       ready) back in order from index 0 (none leaves the core before the last has arrived, so one buffer
       serves both directions); the run ends when ``done`` has been seen and N·D are back (a result is
       held), or when the core raises ``error`` (none is). RUN answers at its end (``BAD_CONFIG`` for
@@ -150,8 +151,15 @@ class CommandExecutor(wiring.Component):
         status, resp_len = Signal(8), Signal(16)
         kind = Signal(3)        # payload source: 0 none, 1 identity, 2 stats, 3 buffer, 4 status, 5 result
         count = Signal(range(max(lay.identity, lay.stats, lay.status, lay.result)))  # byte of 1, 2, 4, 5
+        # The run's feed is two stages: the buffer's read port (``pend``: its data is a coordinate to feed)
+        # and a register (``feed_data``, ``feed_valid``) that drives ``core.i``. The buffer's DP16KD
+        # clock-to-output (5.8 ns) across the die into the core's input register was the critical path of
+        # both ULX3S-85F builds (16.6–17.0 ns on the loosening board, measured: docs/boards.md). The first
+        # read is issued in the cycle of ``start``, so the first coordinate still reaches ``core.i`` two
+        # cycles after it, as the cycle formula has it.
         feed_addr, fed = Signal(range(depth + 1)), Signal(range(depth + 1))
-        feed_valid = Signal()
+        pend, feed_valid = Signal(), Signal()
+        feed_data = Signal(fmt.width)
         out_addr = Signal(range(depth + 1))
         done_seen = Signal()
         # READ's coordinate goes through a register (``held``) before its byte select: the buffer's DP16KD
@@ -190,22 +198,26 @@ class CommandExecutor(wiring.Component):
             m.next = "RESPOND"
 
         def start_run():
-            m.d.comb += core.start.eq(1)
-            m.d.sync += [feed_addr.eq(0), fed.eq(0), feed_valid.eq(0), out_addr.eq(0), done_seen.eq(0),
-                         filled.eq(0), result.eq(0), running.eq(1)]
+            m.d.comb += [core.start.eq(1), rd.en.eq(1), rd.addr.eq(0)]    # the feed's first read
+            first = nd != 0
+            m.d.sync += [feed_addr.eq(first), fed.eq(first), pend.eq(first), feed_valid.eq(0), out_addr.eq(0),
+                         done_seen.eq(0), filled.eq(0), result.eq(0), running.eq(1)]
 
         # The run: stream buffer[0 … N·D) into the core at one coordinate per clock while it takes them;
         # its new coordinates come back in the same order, after the last has gone in.
         finished = running & done_seen & (out_addr == nd)
         with m.If(running):
-            advance = ~feed_valid | core.i.ready
-            m.d.comb += [rd.en.eq(advance), rd.addr.eq(feed_addr),
-                         core.i.valid.eq(feed_valid), core.i.payload.eq(rd.data)]
-            with m.If(advance):
+            take = ~feed_valid | core.i.ready   # the register takes the read port's data (or empties)
+            read = ~pend | take                 # the read port reads the next coordinate (else holds its data)
+            m.d.comb += [rd.en.eq(read), rd.addr.eq(feed_addr),
+                         core.i.valid.eq(feed_valid), core.i.payload.eq(feed_data)]
+            with m.If(take):
+                m.d.sync += [feed_data.eq(rd.data), feed_valid.eq(pend)]
+            with m.If(read):
                 with m.If(fed < nd):
-                    m.d.sync += [feed_addr.eq(feed_addr + 1), fed.eq(fed + 1), feed_valid.eq(1)]
+                    m.d.sync += [feed_addr.eq(feed_addr + 1), fed.eq(fed + 1), pend.eq(1)]
                 with m.Else():
-                    m.d.sync += feed_valid.eq(0)
+                    m.d.sync += pend.eq(0)
             with m.If(core.o.valid):
                 m.d.comb += [wr.en.eq(1), wr.addr.eq(out_addr), wr.data.eq(core.o.payload)]
                 m.d.sync += out_addr.eq(out_addr + 1)
