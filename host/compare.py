@@ -11,6 +11,10 @@ all files written to a temporary folder first and moved into place only when com
   cycle formula at the board's clock plus the protocol's bytes at its baud rate; host-run loosening). Two
   checks in the same run: the formula against the simulated RTL's cycle counter, and the link model's byte
   count against one exchange with the board's twin (bytes counted on its pty, and its core's counter).
+- **Whole runs** of K force-loosening iterations (two updates each): software as 2K times its measured
+  time per update; per board, host-run loosening (2K modelled updates, each a full exchange) and, on a board
+  whose core loosens on chip, :func:`~spherecode.host.hwtime.chip_run_time` (the run's exact cycle formula
+  plus one exchange).
 - **Energy** per update and per pair: CPU power from RAPL where readable, else a per-core figure; board
   power from :mod:`~spherecode.host.power`'s model. Each figure is labelled measured or modelled.
 - **Quality**: best of S starts of force loosening for each (D, N), in float64 and in the bit-exact model
@@ -39,7 +43,7 @@ import numpy as np
 
 from ..boards import BOARDS, TWIN_DIVISOR, BoardConfig, get_board
 from .bestknown import best_known
-from .hwtime import BITS_PER_BYTE, core_cycles, exchange_bytes, fits, update_time
+from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, fits, update_time
 from .pairs import blas
 from .power import PowerModel, Rapl, board_power
 from .reference import random_start, reference_update
@@ -76,7 +80,8 @@ SHIPPED_BUILDS = {
 @dataclass(frozen=True)
 class Options:
     """What one report measures. ``points``/``dims``: the timing sweep (Figure 3); ``quality_points``/
-    ``quality_dims``, ``starts``, ``iters``, ``seed``: the quality runs (Figure 4); ``boards``: board
+    ``quality_dims``, ``starts``, ``iters``, ``seed``: the quality runs (Figure 4); ``run_iters``: K of the
+    whole runs (modelled from the timing sweep; issue 11's 3000 by default); ``boards``: board
     names; ``jobs``: worker processes for the starts (None: all cores); ``builds``: where ``spherecode
     build`` left its reports; ``power``: the power model in force."""
 
@@ -92,6 +97,7 @@ class Options:
     builds: str = "build"
     quick: bool = False
     power: PowerModel = field(default_factory=PowerModel)
+    run_iters: int = 3000
 
     def __post_init__(self):
         for name, low in (("points", 4), ("quality_points", 2)):
@@ -104,6 +110,8 @@ class Options:
                 raise ValueError(f"{name} must be integers in 2 … {high}, not {values!r}")
         if isinstance(self.starts, bool) or not isinstance(self.starts, int) or self.starts < 1:
             raise ValueError(f"starts must be an integer ≥ 1, not {self.starts!r}")
+        if isinstance(self.run_iters, bool) or not isinstance(self.run_iters, int) or self.run_iters < 1:
+            raise ValueError(f"run_iters must be an integer ≥ 1, not {self.run_iters!r}")
         from .loosening import max_beta
         from ..hw.datapath import HALF_BETA_RANGE
 
@@ -121,7 +129,8 @@ class Options:
             words += ["--board", b]
         words += ["--points", *map(str, self.points), "--dims", *map(str, self.dims),
                   "--quality-points", *map(str, self.quality_points), "--quality-dims", *map(str, self.quality_dims),
-                  "--starts", str(self.starts), "--iters", str(self.iters), "--seed", str(self.seed)]
+                  "--starts", str(self.starts), "--iters", str(self.iters), "--run-iters", str(self.run_iters),
+                  "--seed", str(self.seed)]
         if self.jobs:
             words += ["--jobs", str(self.jobs)]
         if self.builds != "build":
@@ -183,6 +192,7 @@ def compare(options: Options, progress: Callable | None = None) -> dict:
         "quality": quality,
     }
     report["speed"] = _speed(report, boards)
+    report["runs"] = _runs(report, boards, options.run_iters)
     report["formats"] = _formats(report, boards)
     return report
 
@@ -524,6 +534,45 @@ def _speed(report: dict, boards: list[BoardConfig]) -> list[dict]:
     return out
 
 
+def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
+    """Whole runs of K = ``iterations`` force-loosening iterations at each (D, N) of the timing sweep:
+    software, 2K times its measured time per update (``software_1_s`` on one thread, ``software_all_s`` on
+    ``threads_all``); per fitting
+    board, host-run loosening, 2K modelled updates (``host_s``), and where the board's core loosens on chip,
+    the modelled whole run (``chip``: :func:`~spherecode.host.hwtime.chip_run_time`). ``summary``: per
+    board with on-chip loosening and D, the ratio to one software thread at the largest N that fits and the
+    N from which the board stays faster (:func:`crossover`)."""
+    sw = {(r["dim"], r["points"], r["threads"]): r["seconds"] for r in report["software"]}
+    rows = []
+    for d, n in sorted({(r["dim"], r["points"]) for r in report["software"]}):
+        threads = max(t for (dd, nn, t) in sw if (dd, nn) == (d, n))
+        row = {"dim": d, "points": n, "software_1_s": 2 * iterations * sw[d, n, 1],
+               "software_all_s": 2 * iterations * sw[d, n, threads], "threads_all": threads, "boards": {}}
+        for board in boards:
+            if fits(board, n, d) is None:
+                entry = {"host_s": 2 * iterations * update_time(board, n, d).seconds}
+                if board.core.loosening:
+                    entry["chip"] = chip_run_time(board, n, d, iterations).as_dict()
+                row["boards"][board.name] = entry
+        rows.append(row)
+    summary = []
+    for board in boards:
+        if not board.core.loosening:
+            continue
+        for d in sorted({r["dim"] for r in rows}):
+            at = [r for r in rows if board.name in r["boards"] and r["dim"] == d]
+            if not at:
+                continue
+            pts = [r["points"] for r in at]
+            one = [r["software_1_s"] for r in at]
+            chip = [r["boards"][board.name]["chip"]["seconds"] for r in at]
+            faster = [n for n, a, b in zip(pts, one, chip) if b < a]
+            summary.append({"board": board.name, "dim": d, "largest_fitting": pts[-1], "software_1_s": one[-1],
+                            "chip_s": chip[-1], "speedup_at_largest": one[-1] / chip[-1],
+                            "crossover": crossover(pts, one, chip), "faster_at": faster})
+    return {"iterations": iterations, "rows": rows, "summary": summary}
+
+
 def _formats(report: dict, boards: list[BoardConfig]) -> list[dict]:
     rows = []
     for board in boards:
@@ -710,9 +759,9 @@ def _markdown(report: dict, figures: list[str]) -> str:
         "exact cycle formula (`CoreConfig.cycles`) at the board's clock, plus the bytes of one protocol "
         f"exchange (CONFIGURE, LOAD chunks, RUN, READ chunks with their framing and CRC, docs/protocol.md) at "
         f"{BITS_PER_BYTE} bits per byte and the board's baud rate, for host-run loosening (every update moves all "
-        "N·D coordinates both ways). On-chip loosening is in the RTL (`CoreConfig(loosening=True)`, "
-        "`run --backend sim --loosening chip`) but on no board yet; the *core only* curves show what "
-        "the core alone takes, the bound for a design that keeps the vectors on chip.")
+        "N·D coordinates both ways). A board whose core loosens on chip (LOOSEN, docs/protocol.md) runs a "
+        "whole run per command instead: its whole runs are in their own section below. The *core only* "
+        "curves show what the core alone takes per update.")
     add("")
     add("## Summary")
     add("")
@@ -730,6 +779,19 @@ def _markdown(report: dict, figures: list[str]) -> str:
             f"(software per pair from N = {s['software_points']}).")
     add("- The paper (Stanojević, Šenk, Milutinović, §III.C, Figure 3): on a Maxeler MAX2 against one thread of an "
         "i7-3770K, hardware faster for N ≳ 50, asymptotic speed-up (18 ÷ 24)× for D ∈ [3, 6].")
+    runs = report["runs"]
+    for s in runs["summary"]:
+        if s["crossover"] is not None:
+            cross = f"faster than one software thread from N ≈ {s['crossover']:.0f}"
+        elif s["faster_at"]:
+            cross = (f"faster than one software thread at N = {', '.join(map(str, s['faster_at']))} of the sweep, "
+                     f"**not** at N = {s['largest_fitting']}")
+        else:
+            cross = f"**not** faster than one software thread at any N up to {s['largest_fitting']}"
+        add(f"- **{s['board']}**, D = {s['dim']}, a whole run of {runs['iterations']} force-loosening iterations on "
+            f"chip: {cross}; at N = {s['largest_fitting']} {_fmt_s(s['chip_s'])} (modelled) against "
+            f"{_fmt_s(s['software_1_s'])} (2 × {runs['iterations']} × the measured update), "
+            f"{s['speedup_at_largest']:.3g}×.")
     failed = [c for kind in ("cycles", "link") for c in report["checks"][kind] if not c["passed"]]
     add(f"- Checks in this run: {'all passed' if not failed else f'{len(failed)} FAILED'} (below).")
     add("")
@@ -771,6 +833,34 @@ def _markdown(report: dict, figures: list[str]) -> str:
             f"counter {c['cycles_counter']} cycles, formula at the board's configuration {c['cycles_formula']} — "
             f"{verdict}. The exchange took {_fmt_s(c['wall_s'])} of simulation wall time ({c['twin_uart']}): "
             "a check of bytes and cycles, not of the board's speed.")
+    add("")
+    add(f"## Whole runs: {runs['iterations']} force-loosening iterations")
+    add("")
+    add(f"A force-loosening iteration is two updates (β and β(1 + 1/n)). Software: 2 × {runs['iterations']} × its "
+        "time per update above (modelled from the measured update). Host-run loosening on a board: 2 × "
+        f"{runs['iterations']} × its modelled update (every update a full exchange over the link). On chip "
+        "(a board with LOOSEN): the loosening core's exact run formula (`CoreConfig.run_cycles`: the load, "
+        "one sweep of both candidates per iteration, the output) at the board's clock, plus one CONFIGURE, "
+        "LOAD, LOOSEN, RESULT and READ; the host's STATUS polls overlap the run and are not counted.")
+    add("")
+    run_boards = sorted({b for r in runs["rows"] for b in r["boards"]})
+    cols = []
+    for b in run_boards:
+        cols.append(f"{b}, host-run (modelled)")
+        if any("chip" in r["boards"].get(b, {}) for r in runs["rows"]):
+            cols.append(f"{b}, on chip (modelled: core + link)")
+    add(f"| D | N | software, 1 thread | software, {cores} threads | " + " | ".join(cols) + " |")
+    add("|" + "---:|" * (4 + len(cols)))
+    for r in runs["rows"]:
+        cells = [str(r["dim"]), str(r["points"]), _fmt_s(r["software_1_s"]), _fmt_s(r["software_all_s"])]
+        for b in run_boards:
+            has_chip = any("chip" in x["boards"].get(b, {}) for x in runs["rows"])
+            e = r["boards"].get(b)
+            cells.append(_fmt_s(e["host_s"]) if e else "—")
+            if has_chip:
+                cells.append(f"{_fmt_s(e['chip']['seconds'])} ({_fmt_s(e['chip']['compute_s'])} + "
+                             f"{_fmt_s(e['chip']['link_s'])})" if e else "—")
+        add("| " + " | ".join(cells) + " |")
     add("")
     add("## Power and energy (the paper's Table II)")
     add("")
@@ -910,6 +1000,8 @@ def add_arguments(p) -> None:
     p.add_argument("--quality-dims", nargs="+", type=_count("--quality-dims", 2, 7), help="D of the quality runs (3 … 6)")
     p.add_argument("--starts", type=_count("--starts", 1), help="starts per quality run, best kept (32)")
     p.add_argument("--iters", type=_count("--iters", 1), help="force-loosening iterations per start (500)")
+    p.add_argument("--run-iters", type=_count("--run-iters", 1), default=3000,
+                   help="force-loosening iterations of the modelled whole runs (3000)")
     p.add_argument("--seed", type=_count("--seed", 0), default=0, help="random seed (0)")
     p.add_argument("--jobs", type=_count("--jobs", 1), default=None, help="worker processes for the starts (all cores)")
     p.add_argument("--power", type=Path, help="JSON object overriding power-model constants (see report.md)")
@@ -937,7 +1029,7 @@ def options_from(args) -> Options:
                    quality_dims=tuple(sorted(set(pick("quality_dims")))),
                    starts=args.starts or preset["starts"], iters=args.iters or preset["iters"],
                    boards=tuple(dict.fromkeys(args.board)) if args.board else tuple(BOARDS), seed=args.seed,
-                   jobs=args.jobs, builds=args.builds, quick=args.quick, power=model)
+                   jobs=args.jobs, builds=args.builds, quick=args.quick, power=model, run_iters=args.run_iters)
 
 
 def check_out(out: Path) -> None:
@@ -968,6 +1060,10 @@ def command(args, progress: Callable | None = None) -> tuple[dict, str, int]:
             else f"not faster than 1 thread up to N = {s['largest_fitting']}"
         text.append(f"  {s['board']}, D = {s['dim']}: {cross}; {s['speedup_at_largest']:.3g}× at N = "
                     f"{s['largest_fitting']}, asymptotically {s['asymptotic_speedup']:.3g}× (modelled)")
+    for s in report["runs"]["summary"]:
+        text.append(f"  {s['board']}, D = {s['dim']}: a whole run of {report['runs']['iterations']} iterations on chip "
+                    f"at N = {s['largest_fitting']}: {_fmt_s(s['chip_s'])} against {_fmt_s(s['software_1_s'])} on "
+                    f"1 thread, {s['speedup_at_largest']:.3g}× (modelled)")
     text.append("  checks: " + ("all passed" if not failed else
                                 "FAILED: " + "; ".join(c.get("error") or "mismatch" for c in failed)))
     result = {**report, "out": str(args.out), "files": [str(f) for f in files]}

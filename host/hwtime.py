@@ -1,5 +1,6 @@
 """The modelled time of one update on a board: core cycles at the board's clock plus the bytes that the
-host link moves at the board's baud rate (docs/protocol.md), for host-run force loosening.
+host link moves at the board's baud rate (docs/protocol.md), for host-run force loosening; and of a whole
+run with on-chip loosening (:func:`chip_run_time`), where the coordinates cross the link once each way.
 
 One *update* is the paper's iteration (steps 1–5 for all N vectors, §III.C); a force-loosening iteration is
 two updates. With host-run loosening every update is one protocol exchange — CONFIGURE, LOAD in chunks of
@@ -18,8 +19,8 @@ from functools import lru_cache
 
 from ..boards import DEFAULT, BoardConfig, get_board
 
-__all__ = ["BITS_PER_BYTE", "HardwareTime", "core_cycles", "exchange_bytes", "update_time", "chip_run_time",
-           "fits", "iteration_comparison"]
+__all__ = ["BITS_PER_BYTE", "HardwareTime", "core_cycles", "exchange_bytes", "chip_run_bytes", "update_time",
+           "chip_run_time", "fits", "iteration_comparison"]
 
 #: 8N1: a start bit, 8 data bits, a stop bit.
 BITS_PER_BYTE = 10
@@ -60,6 +61,27 @@ def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
         "run": both(Command.RUN, 0, lay.stats),
         "read": sum(both(Command.READ, 4, m * lay.coord) for m in chunks),
     }
+    out["total"] = sum(out.values())
+    return out
+
+
+def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
+    """Bytes on the wire, both directions, for a whole on-chip loosening run as
+    :meth:`spherecode.host.link.Board.loosen` runs it: ``{"configure", "load", "loosen", "result", "read",
+    "total"}``, each the request plus its response frame, whatever the number of iterations. Not counted:
+    the STATUS polls with which the host follows the run (one request and answer every 20 ms by default),
+    which overlap the board's computation. No retries."""
+    from ..hw.protocol import Command
+    from .link import request_frame, response_frame
+
+    lay = _layout(str(board.fmt), board.nmax, board.dmax)
+
+    def both(cmd, request: int, response: int) -> int:
+        return len(request_frame(cmd, 0, bytes(request))) + len(response_frame(cmd, 0, 0, 0, bytes(response)))
+
+    update = exchange_bytes(board, n, d)
+    out = {"configure": update["configure"], "load": update["load"], "loosen": both(Command.LOOSEN, lay.loosen, 0),
+           "result": both(Command.RESULT, 0, lay.result), "read": update["read"]}
     out["total"] = sum(out.values())
     return out
 
@@ -109,20 +131,17 @@ def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
 
 
 def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> HardwareTime:
-    """The modelled time of a whole on-chip loosening run (the RTL's exact cycle formula, of ``board``'s core
-    with ``loosening=True`` — ``ulx3s-85f-loosening`` is built with it): :func:`spherecode.host.model.loosening.run_cycles` (load,
-    K one-sweep iterations, output)
-    on ``board``'s core, plus one exchange of today's frames — CONFIGURE, LOAD, RUN, READ
-    (:func:`exchange_bytes`): the run command is assumed to answer in a frame the size of RUN's (its
-    fields are not specified yet; a few bytes either way change the time by microseconds).
-    ``ValueError`` if N, D do not fit."""
-    from .model.loosening import run_cycles
-
+    """The modelled time of a whole on-chip loosening run of K = ``iterations``: the loosening core's exact
+    cycle count (:meth:`CoreConfig.run_cycles <spherecode.hw.config.CoreConfig.run_cycles>`: load, K
+    one-sweep iterations, output; of ``board``'s core with ``loosening=True`` — ``ulx3s-85f-loosening`` is
+    built with it) at the board's clock, plus the bytes of :func:`chip_run_bytes` (CONFIGURE, LOAD, LOOSEN,
+    RESULT, READ) at its baud rate. Not counted: the host's wait for its next STATUS poll after the run
+    ends (at most one poll interval, 20 ms by default). ``ValueError`` if N, D do not fit."""
     why = fits(board, n, d)
     if why:
         raise ValueError(f"{board.name}: N = {n}, D = {d} does not fit: {why}")
-    cycles = run_cycles(board.core, n, d, iterations)
-    nbytes = exchange_bytes(board, n, d)["total"]
+    cycles = board.core.run_cycles(n, d, iterations)
+    nbytes = chip_run_bytes(board, n, d)["total"]
     compute, link = cycles / board.clock_hz, nbytes * BITS_PER_BYTE / board.baud
     return HardwareTime(board.name, n, d, cycles, board.clock_hz, nbytes, board.baud, compute, link, compute + link)
 
@@ -162,8 +181,8 @@ def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: st
             run = chip_run_time(cfg, points, dim, stats["iterations"])
             fields["chip_run_model"] = run.as_dict()
             lines.append(f"    {cfg.name:<10} {_ms(run.seconds):>12}   modelled: the whole run with on-chip loosening "
-                         f"(RTL formula), {run.cycles} cycles ({_ms(run.compute_s)}) + one LOAD and one READ "
-                         f"({_ms(run.link_s)})")
+                         f"(RTL formula), {run.cycles} cycles ({_ms(run.compute_s)}) + {run.bytes} bytes: one LOAD, LOOSEN, "
+                         f"RESULT and READ ({_ms(run.link_s)})")
     return fields, lines
 
 

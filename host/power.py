@@ -46,6 +46,13 @@ CONSTANTS: dict[str, Constant] = {
         0.20, "W", "assumed",
         "taken equal to the ULX3S-85F's (the same 85k-LUT ECP5 die); the ECPIX-5's other devices (DDR3, "
         "Ethernet PHY) are not counted"),
+    "idle_watts.ulx3s-85f-loosening": Constant(
+        0.20, "W", "assumed",
+        "the ULX3S-85F's (the same board, configured with the loosening core's bitstream)"),
+    "idle_watts.ulx3s-25f": Constant(
+        0.20, "W", "assumed",
+        "taken equal to the ULX3S-85F's (the same board with the smaller LFE5U-25F, whose static power is lower: "
+        "an upper figure); no measurement was found here"),
     "pj_per_cycle.lut4": Constant(
         2.0, "pJ", "assumed",
         "energy per LUT4 (with its share of routing) per switching event, an order-of-magnitude figure for a "

@@ -9,6 +9,7 @@ import pytest
 
 from spherecode.boards import get_board
 from spherecode.host.cli import main
+from spherecode.host.hwtime import chip_run_bytes
 from spherecode.host.link import CHUNK
 from spherecode.hw import protocol as p
 from spherecode.hw.protocol import Command, Status
@@ -71,6 +72,13 @@ def test_a_whole_run_is_one_load_one_loosen_one_read_and_the_models_code(twin, t
     assert ok.count(Command.LOOSEN) == 1 and ok.count(Command.RESULT) == 1 and Command.RUN not in cmds
     assert set(cmds) - {Command.LOAD, Command.READ, Command.LOOSEN, Command.RESULT} <= {
         Command.IDENTIFY, Command.CONFIGURE, Command.STATUS}
+    # The link model of a whole run (host/hwtime.py, `spherecode compare`): the bytes of the run's executed
+    # requests and their answers, STATUS polls aside, as counted on the pty.
+    answered = {(f[1], f[2]): len(f) for f in frames(bytes(sent["down"]), p.SYNC_RESPONSE, 7) if f[3] == Status.OK}
+    asked = {(f[1], f[2]): len(f) for f in frames(bytes(sent["up"]), p.SYNC_REQUEST, 5)}  # the last of each
+    run = [key for key in answered if key[0] in (Command.CONFIGURE, Command.LOAD, Command.LOOSEN, Command.RESULT,
+                                                 Command.READ)]
+    assert sum(answered[key] + asked[key] for key in run) == chip_run_bytes(BOARD, 64, 3)["total"]
 
 
 def test_chip_is_the_default_on_a_board_that_offers_it(twin, capsys):

@@ -12,6 +12,7 @@ from spherecode.boards import get_board
 from spherecode.host import compare as cmp
 from spherecode.host.bestknown import best_known
 from spherecode.host.cli import main
+from spherecode.host.hwtime import chip_run_time, update_time
 from spherecode.host.metrics import summary
 from spherecode.host.starts import StartTask, run_starts
 from spherecode.hw.config import CoreConfig
@@ -134,6 +135,39 @@ def test_quality_is_the_best_of_the_starts(report):
     assert f["pairs_per_second_compute"] == BOARD.lanes * BOARD.clock_hz
 
 
+def test_whole_runs_are_two_updates_per_iteration(report):
+    _, r, out = report
+    runs = r["runs"]
+    assert runs["iterations"] == 3000 and runs["summary"] == []  # neither board loosens on chip
+    one = {(s["dim"], s["points"]): s["seconds"] for s in r["software"] if s["threads"] == 1}
+    assert [(row["dim"], row["points"]) for row in runs["rows"]] == sorted(one)
+    for row in runs["rows"]:
+        d, n = row["dim"], row["points"]
+        assert row["software_1_s"] == pytest.approx(2 * 3000 * one[d, n])
+        if n <= BOARD.nmax:
+            assert row["boards"] == {BOARD.name: {"host_s": pytest.approx(2 * 3000 * update_time(BOARD, n, d).seconds)}}
+        else:
+            assert row["boards"] == {}
+    assert "## Whole runs: 3000 force-loosening iterations" in (out / "report.md").read_text()
+
+
+def test_a_board_that_loosens_on_chip_runs_whole_runs():
+    loose = get_board("ulx3s-85f-loosening")
+    software = [{"dim": 3, "points": n, "threads": t, "seconds": s * t}
+                for n, s in ((64, 1e-6), (256, 1e-3), (1024, 1e-3), (2048, 0.03)) for t in (1, 2)]
+    runs = cmp._runs({"software": software}, [loose], 100)
+    by_n = {row["points"]: row for row in runs["rows"]}
+    for n in (64, 256, 1024):
+        chip = by_n[n]["boards"][loose.name]["chip"]
+        assert chip == chip_run_time(loose, n, 3, 100).as_dict()
+        assert by_n[n]["software_all_s"] == pytest.approx(2 * by_n[n]["software_1_s"]) and by_n[n]["threads_all"] == 2
+    assert by_n[2048]["boards"] == {}
+    [s] = runs["summary"]
+    t = {n: chip_run_time(loose, n, 3, 100).seconds for n in (64, 256, 1024)}
+    assert s["largest_fitting"] == 1024 and s["speedup_at_largest"] == pytest.approx(200e-3 / t[1024])
+    assert s["faster_at"] == [n for n, sw in ((64, 200e-6), (256, 200e-3), (1024, 200e-3)) if t[n] < sw]
+
+
 def test_markdown_states_the_results(report):
     _, r, out = report
     text = (out / "report.md").read_text()
@@ -174,6 +208,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     (["--quality-dims", "8"], "--quality-dims must be in 2 … 7"),
     (["--board", "nosuch"], "unknown board 'nosuch'"),
     (["--starts", "0"], "--starts must be at least 1"),
+    (["--run-iters", "0"], "--run-iters must be at least 1"),
     (["--iters", "40000"], "iters must be an integer in 1 … 32767"),
     (["--cpu-watts", "-1"], "--cpu-watts must be a non-negative number"),
     (["--power", "{missing}"], "--power"),
@@ -205,6 +240,8 @@ def test_options_check_their_arguments():
         cmp.Options(**{**base, "quality_dims": (9,)})
     with pytest.raises(ValueError, match=r"starts must be an integer ≥ 1, not 0"):
         cmp.Options(**{**base, "starts": 0})
+    with pytest.raises(ValueError, match=r"run_iters must be an integer ≥ 1, not 0"):
+        cmp.Options(**{**base, "run_iters": 0})
     with pytest.raises(ValueError, match=r"unknown board 'x'"):
         cmp.Options(**{**base, "boards": ("x",)})
     assert cmp.Options(**base).command_line("r").endswith("--out r")

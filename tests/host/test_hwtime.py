@@ -8,8 +8,8 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.host.cli import main
-from spherecode.host.hwtime import (chip_run_time, core_cycles, exchange_bytes, fits, iteration_comparison,
-                                   update_time)
+from spherecode.host.hwtime import (chip_run_bytes, chip_run_time, core_cycles, exchange_bytes, fits,
+                                   iteration_comparison, update_time)
 from spherecode.hw.config import CoreConfig
 
 BOARD = get_board(DEFAULT)
@@ -27,6 +27,26 @@ def protocol_bytes(board, n, d):
     run = 7 + (7 + stats + 2)
     read = sum((5 + 4 + 2) + (7 + m * w + 2) for m in chunks)
     return configure + load + run + read
+
+
+def chip_protocol_bytes(board, n, d):
+    """docs/protocol.md, by hand: a whole on-chip run is the update's exchange with RUN replaced by LOOSEN
+    (K 4 bytes, n 2, l 9; answered with no payload) and RESULT (cycles 6, S, δ_min, n 2, l 9)."""
+    f = board.fmt.f
+    s, dmin = math.ceil((3 + board.nmax.bit_length() + 2 * f) / 8), math.ceil((3 + board.fmt.f) / 8)
+    stats = 4 + s + dmin
+    run = 7 + (7 + stats + 2)
+    loosen = (5 + 4 + 2 + 9 + 2) + 9
+    result = 7 + (7 + 6 + s + dmin + 2 + 9 + 2)
+    return protocol_bytes(board, n, d) - run + loosen + result
+
+
+@pytest.mark.parametrize("n, d", [(2, 2), (64, 3), (171, 3), (1024, 3)])
+def test_chip_run_bytes_match_the_documented_frames(n, d):
+    board = get_board("ulx3s-85f-loosening")
+    got = chip_run_bytes(board, n, d)
+    assert got["total"] == chip_protocol_bytes(board, n, d)
+    assert got["total"] == sum(v for k, v in got.items() if k != "total")
 
 
 @pytest.mark.parametrize("n, d", [(2, 2), (16, 3), (170, 3), (171, 3), (1024, 3), (1000, 2)])
@@ -51,7 +71,7 @@ def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
     """On-chip loosening (modelled): the loosening core's exact run, max(N·D + 3, the control's load
     latency) + K·(one sweep of both candidates + the control's latency + 1) + N + 2 cycles
     (:meth:`CoreConfig.run_cycles`, equal to the RTL counter under Verilator), and the bytes of one
-    CONFIGURE, LOAD, RUN and READ, whatever K."""
+    CONFIGURE, LOAD, LOOSEN, RESULT and READ, whatever K."""
     from spherecode.host.model.loosening import control
 
     n, d, k = 1024, 3, 3000
@@ -61,7 +81,7 @@ def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
     per = core.updater.sweep_cycles(n) + ctl.latency + 1
     assert t.cycles == core.run_cycles(n, d, k) == max(n * d + 3, ctl.load_latency) + k * per + n + 2
     assert BOARD.core.run_cycles(n, d, k) == t.cycles  # the loosening core's, whichever config asks
-    assert t.bytes == protocol_bytes(BOARD, n, d) == chip_run_time(BOARD, n, d, 1).bytes
+    assert t.bytes == chip_protocol_bytes(BOARD, n, d) == chip_run_time(BOARD, n, d, 1).bytes
     assert t.seconds == pytest.approx(t.cycles / BOARD.clock_hz + t.bytes * 10 / BOARD.baud)
     with pytest.raises(ValueError, match="does not fit"):
         chip_run_time(BOARD, BOARD.nmax + 1, 3, 10)
