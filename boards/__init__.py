@@ -118,12 +118,12 @@ def _ulx3s(size: str, name: str | None = None, **kw) -> BoardConfig:
 
 
 #: Measured with YoWASP yosys and nextpnr (docs/boards.md): the paper's Q3.44 with two lanes, products whose
-#: narrower operand is below 14 bits in LUTs, takes 143 of the LFE5U-85F's 156 MULT18X18D and meets 60 MHz
-#: post-route (62.5 MHz, `spherecode build --board ulx3s-85f`).
+#: narrower operand is below 14 bits in LUTs, takes 108 of the LFE5U-85F's 156 MULT18X18D and meets 60 MHz
+#: post-route (66.87 MHz, `spherecode build --board ulx3s-85f`).
 BOARDS = {b.name: b for b in [
     _ulx3s("85F", core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=2), clock_hz=60_000_000, dsp_min_width=14,
-           note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs: 143 of 156 "
-                "MULT18X18D, 62.5 MHz post-route at 60 MHz"),
+           note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs: 108 of 156 "
+                "MULT18X18D, 66.87 MHz post-route at 60 MHz"),
     BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(3, 44), 1024, 3, 2), 60_000_000,
                 3_000_000, ("-c", "ft2232"), 208, dsp_min_width=14,
                 note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design, clocked by the PLL from the board's "

@@ -66,11 +66,11 @@ TWIN_POINTS = 16
 #: NAME --json`, nextpnr --seed 1; lut4 is the packed TRELLIS_COMB count), used where no build report is
 #: found under build/NAME/. The ECPIX-5 has not been built: it carries the ULX3S-85F's design.
 SHIPPED_BUILDS = {
-    "ulx3s-85f": {"fmax_mhz": 62.5, "resources": {"lut4": 51534, "ff": 48806, "dsp": 143, "bram": 84},
+    "ulx3s-85f": {"fmax_mhz": 66.87, "resources": {"lut4": 49747, "ff": 45399, "dsp": 108, "bram": 84},
                   "source": "shipped figures (docs/boards.md: the ULX3S-85F's post-route build)"},
     "ulx3s-85f-loosening": {"fmax_mhz": 64.35, "resources": {"lut4": 50760, "ff": 41659, "dsp": 87, "bram": 81},
                             "source": "shipped figures (docs/boards.md: the loosening board's post-route build)"},
-    "ecpix5-85f": {"fmax_mhz": None, "resources": {"lut4": 51534, "ff": 48806, "dsp": 143, "bram": 84},
+    "ecpix5-85f": {"fmax_mhz": None, "resources": {"lut4": 49747, "ff": 45399, "dsp": 108, "bram": 84},
                    "source": "not built; resources of the ULX3S-85F's build (the same design, docs/boards.md)"},
     "ulx3s-25f": {"fmax_mhz": 81.3, "resources": {"lut4": 20689, "ff": 18964, "dsp": 23, "bram": 27},
                   "source": "shipped figures (docs/boards.md: the ULX3S-25F's post-route build)"},
