@@ -332,7 +332,7 @@ def _checks(boards: list[BoardConfig], steps) -> dict:
         if board.fits:
             steps(2)
             continue
-        core = (str(board.fmt), board.dmax, board.lanes)
+        core = (str(board.fmt), board.dmax, board.lanes, board.core.loosening)
         if core not in seen_core:
             seen_core.add(core)
             out["cycles"].append(_check_cycles(board))
@@ -353,7 +353,8 @@ def _check_cycles(board: BoardConfig) -> dict:
 
     small = replace(board, core=replace(board.core, nmax=CHECK_NMAX))
     n, d = CHECK_POINTS, board.dmax
-    result = {"boards": board.name, "config": f"{board.fmt}, Nmax {CHECK_NMAX}, Dmax {d}, {board.lanes} lane(s)",
+    kind = ", the loosening core" if board.core.loosening else ""
+    result = {"boards": board.name, "config": f"{board.fmt}, Nmax {CHECK_NMAX}, Dmax {d}, {board.lanes} lane(s){kind}",
               "points": n, "dim": d, "formula": core_cycles(small, n, d)}
     try:
         with SimBackend(small.core) as sim:
@@ -543,16 +544,21 @@ def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
     board with on-chip loosening and D, the ratio to one software thread at the largest N that fits and the
     N from which the board stays faster (:func:`crossover`)."""
     sw = {(r["dim"], r["points"], r["threads"]): r["seconds"] for r in report["software"]}
+    watts = {(r["dim"], r["points"], r["threads"]): r["watts"] for r in report["software"]}
     rows = []
     for d, n in sorted({(r["dim"], r["points"]) for r in report["software"]}):
         threads = max(t for (dd, nn, t) in sw if (dd, nn) == (d, n))
         row = {"dim": d, "points": n, "software_1_s": 2 * iterations * sw[d, n, 1],
+               "software_1_j": 2 * iterations * sw[d, n, 1] * watts[d, n, 1],
                "software_all_s": 2 * iterations * sw[d, n, threads], "threads_all": threads, "boards": {}}
         for board in boards:
             if fits(board, n, d) is None:
                 entry = {"host_s": 2 * iterations * update_time(board, n, d).seconds}
                 if board.core.loosening:
-                    entry["chip"] = chip_run_time(board, n, d, iterations).as_dict()
+                    entry["chip"] = t = chip_run_time(board, n, d, iterations).as_dict()
+                    power = report.get("builds", {}).get(board.name, {}).get("power") or {}
+                    if power.get("idle_w") is not None:  # modelled as for an update: idle throughout + dynamic
+                        t["joules"] = power["idle_w"] * t["seconds"] + power["dynamic_w"] * t["compute_s"]
                 row["boards"][board.name] = entry
         rows.append(row)
     summary = []
@@ -567,8 +573,10 @@ def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
             one = [r["software_1_s"] for r in at]
             chip = [r["boards"][board.name]["chip"]["seconds"] for r in at]
             faster = [n for n, a, b in zip(pts, one, chip) if b < a]
+            last = at[-1]["boards"][board.name]["chip"]
             summary.append({"board": board.name, "dim": d, "largest_fitting": pts[-1], "software_1_s": one[-1],
                             "chip_s": chip[-1], "speedup_at_largest": one[-1] / chip[-1],
+                            "software_1_j": at[-1]["software_1_j"], "chip_j": last.get("joules"),
                             "crossover": crossover(pts, one, chip), "faster_at": faster})
     return {"iterations": iterations, "rows": rows, "summary": summary}
 
@@ -791,7 +799,9 @@ def _markdown(report: dict, figures: list[str]) -> str:
         add(f"- **{s['board']}**, D = {s['dim']}, a whole run of {runs['iterations']} force-loosening iterations on "
             f"chip: {cross}; at N = {s['largest_fitting']} {_fmt_s(s['chip_s'])} (modelled) against "
             f"{_fmt_s(s['software_1_s'])} (2 × {runs['iterations']} × the measured update), "
-            f"{s['speedup_at_largest']:.3g}×.")
+            f"{s['speedup_at_largest']:.3g}×"
+            + (f"; energy {_fmt_j(s['chip_j'])} against {_fmt_j(s['software_1_j'])} (both modelled, as in the "
+               "energy section)." if s.get("chip_j") is not None else "."))
     failed = [c for kind in ("cycles", "link") for c in report["checks"][kind] if not c["passed"]]
     add(f"- Checks in this run: {'all passed' if not failed else f'{len(failed)} FAILED'} (below).")
     add("")
@@ -838,7 +848,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add("")
     add(f"A force-loosening iteration is two updates (β and β(1 + 1/n)). Software: 2 × {runs['iterations']} × its "
         "time per update above (modelled from the measured update). Host-run loosening on a board: 2 × "
-        f"{runs['iterations']} × its modelled update (every update a full exchange over the link). On chip "
+        f"{runs['iterations']} × its modelled update (every update a full exchange over the link). Rows where no "
+        "board holds N and D are left out. On chip "
         "(a board with LOOSEN): the loosening core's exact run formula (`CoreConfig.run_cycles`: the load, "
         "one sweep of both candidates per iteration, the output) at the board's clock, plus one CONFIGURE, "
         "LOAD, LOOSEN, RESULT and READ; the host's STATUS polls overlap the run and are not counted.")
@@ -852,6 +863,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add(f"| D | N | software, 1 thread | software, {cores} threads | " + " | ".join(cols) + " |")
     add("|" + "---:|" * (4 + len(cols)))
     for r in runs["rows"]:
+        if not r["boards"]:  # no board holds N and D: the software's alone is in the table above
+            continue
         cells = [str(r["dim"]), str(r["points"]), _fmt_s(r["software_1_s"]), _fmt_s(r["software_all_s"])]
         for b in run_boards:
             has_chip = any("chip" in x["boards"].get(b, {}) for x in runs["rows"])

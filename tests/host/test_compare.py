@@ -153,18 +153,23 @@ def test_whole_runs_are_two_updates_per_iteration(report):
 
 def test_a_board_that_loosens_on_chip_runs_whole_runs():
     loose = get_board("ulx3s-85f-loosening")
-    software = [{"dim": 3, "points": n, "threads": t, "seconds": s * t}
+    software = [{"dim": 3, "points": n, "threads": t, "seconds": s * t, "watts": 5.0 * t}
                 for n, s in ((64, 1e-6), (256, 1e-3), (1024, 1e-3), (2048, 0.03)) for t in (1, 2)]
-    runs = cmp._runs({"software": software}, [loose], 100)
+    power = {"idle_w": 0.25, "dynamic_w": 1.5}
+    runs = cmp._runs({"software": software, "builds": {loose.name: {"power": power}}}, [loose], 100)
     by_n = {row["points"]: row for row in runs["rows"]}
     for n in (64, 256, 1024):
-        chip = by_n[n]["boards"][loose.name]["chip"]
+        chip = dict(by_n[n]["boards"][loose.name]["chip"])
+        joules = chip.pop("joules")
         assert chip == chip_run_time(loose, n, 3, 100).as_dict()
+        assert joules == pytest.approx(0.25 * chip["seconds"] + 1.5 * chip["compute_s"])
+        assert by_n[n]["software_1_j"] == pytest.approx(5.0 * by_n[n]["software_1_s"])
         assert by_n[n]["software_all_s"] == pytest.approx(2 * by_n[n]["software_1_s"]) and by_n[n]["threads_all"] == 2
     assert by_n[2048]["boards"] == {}
     [s] = runs["summary"]
     t = {n: chip_run_time(loose, n, 3, 100).seconds for n in (64, 256, 1024)}
     assert s["largest_fitting"] == 1024 and s["speedup_at_largest"] == pytest.approx(200e-3 / t[1024])
+    assert s["chip_j"] == by_n[1024]["boards"][loose.name]["chip"]["joules"] and s["software_1_j"] == pytest.approx(1.0)
     assert s["faster_at"] == [n for n, sw in ((64, 200e-6), (256, 200e-3), (1024, 200e-3)) if t[n] < sw]
 
 
