@@ -370,11 +370,8 @@ class VectorUpdater(wiring.Component):
                 m.d.sync += diff[d].eq(previous[d] - data2[b][d])
             diff_late = ram_delay(m, diff, to_product - 1, f"diff{b}")
             tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
-            # Whether the pair counts, decided where it enters the product pipeline and delayed with it (n
-            # does not change during a run): the comparisons after the delay, in front of the accumulator's
-            # carry chain, were the ULX3S-85F build's critical path (14.95 ns, docs/boards.md).
-            live = delay(m, t2.valid & (t2.row >= 1) & (idx2[b] < n), to_product + dp.force_product.latency,
-                         f"plive{b}")
+            ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
+            live = tp.valid & (tp.row >= 1) & (ip < n)
             # the candidates share δ, 1/δ, d², the difference and the weight's L = log2(1 + ρ)
             weight = {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": self.half_beta}
             if two:
