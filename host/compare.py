@@ -296,6 +296,12 @@ def _build_figures(board: BoardConfig, builds: str) -> dict:
     return {"fmax_mhz": shipped["fmax_mhz"], "resources": dict(shipped["resources"]), "source": shipped["source"]}
 
 
+def _board_joules(power: dict, seconds: float, compute_s: float) -> float:
+    """A board's modelled energy (:func:`~spherecode.host.power.board_power`'s ``power``): idle power over
+    the whole ``seconds``, dynamic power while the core computes (``compute_s``)."""
+    return power["idle_w"] * seconds + power["dynamic_w"] * compute_s
+
+
 def _hardware(options: Options, boards: list[BoardConfig]) -> tuple[list[dict], dict]:
     rows, builds = [], {}
     for board in boards:
@@ -311,7 +317,7 @@ def _hardware(options: Options, boards: list[BoardConfig]) -> tuple[list[dict], 
                     row.update(t.as_dict())
                     row["time"] = "modelled"
                     if watts["idle_w"] is not None:
-                        joules = watts["idle_w"] * t.seconds + watts["dynamic_w"] * t.compute_s
+                        joules = _board_joules(watts, t.seconds, t.compute_s)
                         row.update(watts=joules / t.seconds, joules=joules, joules_per_pair=joules / (n * (n - 1)),
                                    power="modelled")
                     else:
@@ -556,9 +562,9 @@ def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
                 entry = {"host_s": 2 * iterations * update_time(board, n, d).seconds}
                 if board.core.loosening:
                     entry["chip"] = t = chip_run_time(board, n, d, iterations).as_dict()
-                    power = report.get("builds", {}).get(board.name, {}).get("power") or {}
-                    if power.get("idle_w") is not None:  # modelled as for an update: idle throughout + dynamic
-                        t["joules"] = power["idle_w"] * t["seconds"] + power["dynamic_w"] * t["compute_s"]
+                    power = report["builds"][board.name]["power"]
+                    if power["idle_w"] is not None:  # modelled as for an update
+                        t["joules"] = _board_joules(power, t["seconds"], t["compute_s"])
                 row["boards"][board.name] = entry
         rows.append(row)
     summary = []
@@ -855,10 +861,11 @@ def _markdown(report: dict, figures: list[str]) -> str:
         "LOAD, LOOSEN, RESULT and READ; the host's STATUS polls overlap the run and are not counted.")
     add("")
     run_boards = sorted({b for r in runs["rows"] for b in r["boards"]})
+    chip_boards = {b for r in runs["rows"] for b, e in r["boards"].items() if "chip" in e}
     cols = []
     for b in run_boards:
         cols.append(f"{b}, host-run (modelled)")
-        if any("chip" in r["boards"].get(b, {}) for r in runs["rows"]):
+        if b in chip_boards:
             cols.append(f"{b}, on chip (modelled: core + link)")
     add(f"| D | N | software, 1 thread | software, {cores} threads | " + " | ".join(cols) + " |")
     add("|" + "---:|" * (4 + len(cols)))
@@ -867,10 +874,9 @@ def _markdown(report: dict, figures: list[str]) -> str:
             continue
         cells = [str(r["dim"]), str(r["points"]), _fmt_s(r["software_1_s"]), _fmt_s(r["software_all_s"])]
         for b in run_boards:
-            has_chip = any("chip" in x["boards"].get(b, {}) for x in runs["rows"])
             e = r["boards"].get(b)
             cells.append(_fmt_s(e["host_s"]) if e else "—")
-            if has_chip:
+            if b in chip_boards:
                 cells.append(f"{_fmt_s(e['chip']['seconds'])} ({_fmt_s(e['chip']['compute_s'])} + "
                              f"{_fmt_s(e['chip']['link_s'])})" if e else "—")
         add("| " + " | ".join(cells) + " |")

@@ -41,25 +41,28 @@ def _layout(fmt: str, nmax: int, dmax: int):
     return Layout.of(Datapath(Q.parse(fmt), nmax, dmax))
 
 
+def _frames(cmd, request: int, response: int) -> int:
+    """Bytes of one request with a ``request``-byte payload and its response with a ``response``-byte one."""
+    from .link import request_frame, response_frame
+
+    return len(request_frame(cmd, 0, bytes(request))) + len(response_frame(cmd, 0, 0, 0, bytes(response)))
+
+
 def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     """Bytes on the wire, both directions, for one update on ``board`` as :class:`~spherecode.host.link.Board`
     runs it: ``{"configure", "load", "run", "read", "total"}``, each the request plus its response frame
     (sync byte, header, payload, CRC). No retries."""
     from ..hw.protocol import Command
-    from .link import CHUNK, request_frame, response_frame
+    from .link import CHUNK
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
-
-    def both(cmd, request: int, response: int) -> int:
-        return len(request_frame(cmd, 0, bytes(request))) + len(response_frame(cmd, 0, 0, 0, bytes(response)))
-
     coords = n * d
     chunks = [min(CHUNK, coords - k) for k in range(0, coords, CHUNK)]
     out = {
-        "configure": both(Command.CONFIGURE, lay.configure, 0),
-        "load": sum(both(Command.LOAD, 2 + m * lay.coord, 0) for m in chunks),
-        "run": both(Command.RUN, 0, lay.stats),
-        "read": sum(both(Command.READ, 4, m * lay.coord) for m in chunks),
+        "configure": _frames(Command.CONFIGURE, lay.configure, 0),
+        "load": sum(_frames(Command.LOAD, 2 + m * lay.coord, 0) for m in chunks),
+        "run": _frames(Command.RUN, 0, lay.stats),
+        "read": sum(_frames(Command.READ, 4, m * lay.coord) for m in chunks),
     }
     out["total"] = sum(out.values())
     return out
@@ -72,16 +75,11 @@ def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     the STATUS polls with which the host follows the run (one request and answer every 20 ms by default),
     which overlap the board's computation. No retries."""
     from ..hw.protocol import Command
-    from .link import request_frame, response_frame
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
-
-    def both(cmd, request: int, response: int) -> int:
-        return len(request_frame(cmd, 0, bytes(request))) + len(response_frame(cmd, 0, 0, 0, bytes(response)))
-
     update = exchange_bytes(board, n, d)
-    out = {"configure": update["configure"], "load": update["load"], "loosen": both(Command.LOOSEN, lay.loosen, 0),
-           "result": both(Command.RESULT, 0, lay.result), "read": update["read"]}
+    out = {"configure": update["configure"], "load": update["load"], "loosen": _frames(Command.LOOSEN, lay.loosen, 0),
+           "result": _frames(Command.RESULT, 0, lay.result), "read": update["read"]}
     out["total"] = sum(out.values())
     return out
 
