@@ -235,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="clock cycles per UART bit in the twin (8)")
     emulate.add_argument("--loosening", action="store_true",
                          help="the board's design with on-chip loosening (LOOSEN: a whole run per command); "
-                              "the board ulx3s-85f-loosening has it built in")
+                              "the boards ulx3s-85f-loosening and ecpix5-85f-loosening have it built in")
     emulate.set_defaults(json=False)
 
     from .compare import add_arguments as _compare_arguments

@@ -131,9 +131,9 @@ def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
 def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> HardwareTime:
     """The modelled time of a whole on-chip loosening run of K = ``iterations``: the loosening core's exact
     cycle count (:meth:`CoreConfig.run_cycles <spherecode.hw.config.CoreConfig.run_cycles>`: load, K
-    one-sweep iterations, output; of ``board``'s core with ``loosening=True`` — ``ulx3s-85f-loosening`` is
-    built with it) at the board's clock, plus the bytes of :func:`chip_run_bytes` (CONFIGURE, LOAD, LOOSEN,
-    RESULT, READ) at its baud rate. Not counted: the host's wait for its next STATUS poll after the run
+    one-sweep iterations, output; of ``board``'s core with ``loosening=True`` — ``ulx3s-85f-loosening`` and
+    ``ecpix5-85f-loosening`` are built with it) at the board's clock, plus the bytes of :func:`chip_run_bytes`
+    (CONFIGURE, LOAD, LOOSEN, RESULT, READ) at its baud rate. Not counted: the host's wait for its next STATUS poll after the run
     ends (at most one poll interval, 20 ms by default). ``ValueError`` if N, D do not fit."""
     why = fits(board, n, d)
     if why:

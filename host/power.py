@@ -49,6 +49,9 @@ CONSTANTS: dict[str, Constant] = {
     "idle_watts.ulx3s-85f-loosening": Constant(
         0.20, "W", "assumed",
         "the ULX3S-85F's (the same board, configured with the loosening core's bitstream)"),
+    "idle_watts.ecpix5-85f-loosening": Constant(
+        0.20, "W", "assumed",
+        "the ECPIX-5's (the same board, configured with the loosening core's bitstream)"),
     "idle_watts.ulx3s-25f": Constant(
         0.20, "W", "assumed",
         "taken equal to the ULX3S-85F's (the same board with the smaller LFE5U-25F, whose static power is lower: "

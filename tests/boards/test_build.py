@@ -251,14 +251,28 @@ def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
     assert (tmp_path / "top.json").stat().st_size > 1_000_000  # the netlist nextpnr would place
 
 
+def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
+    """``ecpix5-85f-loosening`` is ``ulx3s-85f-loosening``'s core and product split on the same die in speed
+    grade 8, so the loosening twin's tests (tests/boards/test_twin_loosening.py) cover its RTL; its clock
+    gives an exact UART divisor."""
+    from spherecode.boards.build import DEVICES
+    from spherecode.hw.uart import divisor_for
+
+    ulx3s, ecpix5 = BOARDS["ulx3s-85f-loosening"], BOARDS["ecpix5-85f-loosening"]
+    assert ecpix5.core.loosening and (ecpix5.core, ecpix5.dsp_min_width, ecpix5.lut_units) == (
+        ulx3s.core, ulx3s.dsp_min_width, ulx3s.lut_units)
+    assert DEVICES[ecpix5.platform_class().device] == DEVICES[ulx3s.platform_class().device]
+    assert ecpix5.clock_hz == divisor_for(ecpix5.clock_hz, ecpix5.baud) * ecpix5.baud
+
+
 def test_block_ram_and_the_sizing_rule():
     """Each board's block RAM (data sheet), its shipped core within it, and the largest core the sizing
     rule gives: the vector memories of one more vector would not fit (or a limit caps Nmax)."""
     from spherecode.hw.config import NMAX_LIMIT
 
     assert {n: c.ram_blocks for n, c in BOARDS.items()} == {"ulx3s-85f": 208, "ecpix5-85f": 208,
-                                                          "ulx3s-85f-loosening": 208, "ulx3s-25f": 56,
-                                                          "icebreaker": 30}
+                                                          "ulx3s-85f-loosening": 208, "ecpix5-85f-loosening": 208,
+                                                          "ulx3s-25f": 56, "icebreaker": 30}
     for cfg in BOARDS.values():
         assert cfg.core.vector_memory_blocks(cfg.ram) <= cfg.ram_blocks
     board = BOARDS[DEFAULT]
