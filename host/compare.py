@@ -62,9 +62,9 @@ CHECK_NMAX, CHECK_POINTS = 16, 12
 TWIN_POINTS = 16
 
 #: Post-route figures of the shipped board builds (docs/boards.md: "ULX3S-85F: post-route results", the
-#: shipped Q3.44 row; "On-chip loosening on the LFE5U-85F"; "ECPIX-5" (both its builds); "ULX3S-25F"; each `spherecode build --board
-#: NAME --json`, nextpnr --seed 1; lut4 is the packed TRELLIS_COMB count), used where no build report is
-#: found under build/NAME/.
+#: shipped Q3.44 row; "On-chip loosening on the LFE5U-85F"; the two ECPIX-5 sections; "ULX3S-25F"; each
+#: `spherecode build --board NAME --json`, nextpnr --seed 1; lut4 is the packed TRELLIS_COMB count), used where
+#: no build report is found under build/NAME/.
 SHIPPED_BUILDS = {
     "ulx3s-85f": {"fmax_mhz": 66.87, "resources": {"lut4": 49747, "ff": 45399, "dsp": 108, "bram": 84},
                   "source": "shipped figures (docs/boards.md: the ULX3S-85F's post-route build)"},

@@ -133,8 +133,8 @@ def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> Hardwa
     cycle count (:meth:`CoreConfig.run_cycles <spherecode.hw.config.CoreConfig.run_cycles>`: load, K
     one-sweep iterations, output; of ``board``'s core with ``loosening=True`` — ``ulx3s-85f-loosening`` and
     ``ecpix5-85f-loosening`` are built with it) at the board's clock, plus the bytes of :func:`chip_run_bytes`
-    (CONFIGURE, LOAD, LOOSEN, RESULT, READ) at its baud rate. Not counted: the host's wait for its next STATUS poll after the run
-    ends (at most one poll interval, 20 ms by default). ``ValueError`` if N, D do not fit."""
+    (CONFIGURE, LOAD, LOOSEN, RESULT, READ) at its baud rate. Not counted: the host's wait for its next STATUS
+    poll after the run ends (at most one poll interval, 20 ms by default). ``ValueError`` if N, D do not fit."""
     why = fits(board, n, d)
     if why:
         raise ValueError(f"{board.name}: N = {n}, D = {d} does not fit: {why}")
