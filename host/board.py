@@ -16,12 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..boards import board_for
 from ..hw import protocol as p
 from ..hw.config import CoreConfig
 from .argtypes import integer, positive_float
 from .backends.base import Update, add_loosening_argument, loosening_mode
 from .backends.hardware import FixedPointBackend, add_core_arguments
-from .link import Board, BoardError, Link, Lost, PortError, Reset, open_port
+from .link import Board, BoardError, Identity, Link, Lost, PortError, Reset, open_port
 from .loosening import LooseningResult
 
 __all__ = ["BoardBackend", "BAUD", "TIMEOUT", "RETRIES"]
@@ -48,7 +49,7 @@ class BoardBackend(FixedPointBackend):
     fixed_config = True
 
     def __init__(self, port: str | None = None, baud: int = BAUD, timeout: float = TIMEOUT, retries: int = RETRIES,
-                 config: CoreConfig | None = None, loosening: str = "host"):
+                 config: CoreConfig | None = None, loosening: str = "host", identity: Identity | None = None):
         if loosening not in LOOSENING_MODES:
             raise ValueError(f"loosening must be one of {', '.join(LOOSENING_MODES)}, not {loosening!r}")
         self.loosening = loosening
@@ -70,6 +71,10 @@ class BoardBackend(FixedPointBackend):
         if config is not None and config != self.config:
             self.close()
             raise BoardError(f"the board at {port} is {self.config}, not {config}")
+        if identity is not None and identity != self.board.identity:
+            self.close()
+            raise BoardError(f"the board at {port} is not the one identified before the run: it answers "
+                             f"{self.board.identity}, not {identity}")
         self.resets = 0
         if loosening == "chip" and not self.config.loosening:
             self.close()
@@ -95,7 +100,7 @@ class BoardBackend(FixedPointBackend):
         (:class:`BoardError`). The loosening mode defaults to ``chip`` where the board offers it."""
         board = cls(args.port, args.baud, args.timeout, args.retries)
         try:
-            config = board.config
+            config, identity = board.config, board.board.identity
         finally:
             board.close()
         if getattr(args, "loosening", None) == "chip" and not config.loosening:
@@ -110,7 +115,14 @@ class BoardBackend(FixedPointBackend):
             raise BoardError(f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
                              f"(Nmax = {config.nmax}, Dmax = {config.dmax})")
         return {"port": args.port, "baud": args.baud, "timeout": args.timeout, "retries": args.retries,
-                "config": config, "loosening": loosening}
+                "config": config, "loosening": loosening, "identity": identity}
+
+    @classmethod
+    def modelled_board(cls, options: dict):
+        """The board identified at the port: the shipped configuration with its core, clock and baud rate
+        (:func:`~spherecode.boards.board_for`)."""
+        identity = options.get("identity")
+        return None if identity is None else board_for(identity.config, identity.clock_hz, identity.baud)
 
     @classmethod
     def report(cls, options: dict, stats: dict) -> dict:

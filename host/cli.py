@@ -424,7 +424,8 @@ def _cmd_run(args) -> tuple[dict, str, int]:
     if args.method == "vrf":
         from .hwtime import iteration_comparison
 
-        fields, lines = iteration_comparison(args.points, args.dim, runs)
+        on_board = backend_class(args.backend).modelled_board(options[args.backend])
+        fields, lines = iteration_comparison(args.points, args.dim, runs, *([on_board] if on_board else []))
         result.update(fields)
         text += lines
     if result["out"]:

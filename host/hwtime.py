@@ -144,12 +144,13 @@ def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> Hardwa
     return HardwareTime(board.name, n, d, cycles, board.clock_hz, nbytes, board.baud, compute, link, compute + link)
 
 
-def iteration_comparison(points: int, dim: int, runs: dict[str, dict], board: str = DEFAULT) -> tuple[dict, list[str]]:
+def iteration_comparison(points: int, dim: int, runs: dict[str, dict],
+                         board: str | BoardConfig = DEFAULT) -> tuple[dict, list[str]]:
     """For ``spherecode run``: time per update measured for each backend that ran, beside the modelled time
-    on ``board`` (the default board). ``runs`` maps a backend name to its best start's loosening
+    on ``board`` (a name or a configuration; the default board unless the run was on a board). ``runs`` maps a backend name to its best start's loosening
     statistics (``updates``, ``update_seconds``). Returns (JSON fields, lines of text). A ``sim`` backend's
     time is the simulator's wall time, labelled as simulation."""
-    cfg = get_board(board)
+    cfg = get_board(board) if isinstance(board, str) else board
     fields: dict = {"seconds_per_update": {}, "hardware_model": None}
     lines = ["  time per update (steps 1–5 for all N vectors; a loosening iteration is two updates)"]
     labels = {"reference": "float64 reference, measured here", "model": "bit-exact model, measured here (software)",

@@ -86,6 +86,12 @@ class Backend(Protocol):
         ``update_seconds``, ``cycles`` where the backend counts them)."""
         return {"format": None, "lanes": None}
 
+    @classmethod
+    def modelled_board(cls, options: dict[str, Any]):
+        """The :class:`~spherecode.boards.BoardConfig` whose modelled time ``spherecode run`` prints beside
+        the measured ones: None, the default board, unless the backend runs on a board."""
+        return None
+
     def update(self, vectors: np.ndarray, beta: float) -> Update:
         """One iteration of steps 1–5 with repulsion exponent ``beta`` (> 0) on ``vectors`` (N, D)."""
         ...

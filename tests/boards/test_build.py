@@ -265,6 +265,22 @@ def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
     assert ecpix5.clock_hz == divisor_for(ecpix5.clock_hz, ecpix5.baud) * ecpix5.baud
 
 
+def test_a_board_is_found_by_its_identity():
+    """``board_for``: each shipped board from its own core, clock and baud rate (what IDENTIFY reports);
+    any other identity gets a configuration of its own on the default board's device."""
+    import dataclasses
+
+    from spherecode.boards import board_for
+
+    for cfg in BOARDS.values():
+        assert board_for(cfg.core, cfg.clock_hz, cfg.baud) is cfg
+    board = BOARDS[DEFAULT]
+    core = dataclasses.replace(board.core, lanes=3)
+    other = board_for(core, 50_000_000, board.baud)
+    assert other.name == "identified" and (other.core, other.clock_hz, other.baud) == (core, 50_000_000, board.baud)
+    assert other.platform == board.platform and board_for(board.core, 50_000_000, board.baud).name == "identified"
+
+
 def test_block_ram_and_the_sizing_rule():
     """Each board's block RAM (data sheet), its shipped core within it, and the largest core the sizing
     rule gives: the vector memories of one more vector would not fit (or a limit caps Nmax)."""

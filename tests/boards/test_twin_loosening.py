@@ -84,4 +84,20 @@ def test_a_whole_run_is_one_load_one_loosen_one_read_and_the_models_code(twin, t
 def test_chip_is_the_default_on_a_board_that_offers_it(twin, capsys):
     assert main(["run", "-d", "3", "-n", "8", "-k", "5", "--starts", "1", "-b", "board", "--port", twin.port,
                  "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["loosening"] == "chip"
+    r = json.loads(capsys.readouterr().out)
+    assert r["loosening"] == "chip"
+    # The modelled time printed beside the run is the identified board's, not the default board's.
+    assert r["hardware_model"]["board"] == BOARD.name and r["hardware_model"]["clock_hz"] == BOARD.clock_hz
+
+
+def test_the_board_must_stay_the_one_identified(twin):
+    from spherecode.host.board import BoardBackend
+    from spherecode.host.link import BoardError
+
+    backend = BoardBackend(twin.port)
+    identity = backend.board.identity
+    backend.close()
+    assert (identity.config, identity.clock_hz, identity.baud) == (BOARD.core, BOARD.clock_hz, BOARD.baud)
+    other = dataclasses.replace(identity, clock_hz=identity.clock_hz + 1)
+    with pytest.raises(BoardError, match="is not the one identified before the run"):
+        BoardBackend(twin.port, identity=other)

@@ -105,6 +105,11 @@ def test_iteration_comparison_lines():
     assert model["fits"] and model["seconds"] == update_time(BOARD, 12, 3).seconds
     text = "\n".join(lines)
     assert "simulation wall time" in text and "modelled" in text and BOARD.name in text
+    other = get_board("ecpix5-85f-loosening")  # a run on a board: that board's model, by name or configuration
+    for board in (other, other.name):
+        fields, lines = iteration_comparison(12, 3, {"board": {"updates": 2, "update_seconds": 0.1}}, board)
+        assert fields["hardware_model"]["board"] == other.name
+        assert fields["hardware_model"]["seconds"] == update_time(other, 12, 3).seconds and other.name in lines[-1]
     fields, lines = iteration_comparison(BOARD.nmax + 1, 3, {})
     assert fields["hardware_model"] == {"board": BOARD.name, "fits": False, "reason": f"N > Nmax = {BOARD.nmax}"}
     assert "does not fit" in lines[-1]
