@@ -36,8 +36,8 @@ LOOSENING_MODES = ("chip", "host")
 
 class BoardBackend(FixedPointBackend):
     """Parameters: ``port`` (a serial device or the twin's pty), ``baud``, ``timeout`` (s, per response
-    beyond its wire time), ``retries`` (per request, and per iteration after a reset); ``config``, when
-    given, must be the board's (its IDENTIFY answer).
+    beyond its wire time), ``retries`` (per request, and per iteration after a reset); ``config`` and
+    ``identity`` (:class:`~.link.Identity`), when given, must be the board's (its IDENTIFY answer).
 
     Options: ``--port``, ``--baud``, ``--timeout``, ``--retries``, and ``--format``/``--lanes``, which
     must match the board's. :meth:`options` asks the board (IDENTIFY) and refuses N or D beyond it; the
