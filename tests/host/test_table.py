@@ -81,9 +81,13 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
     the rows already written (a valid JSON file) kept, no temporary file left, nothing written to HOME."""
     out = tmp_path / "t.json"
     script = textwrap.dedent(f"""
+        import signal
         import sys
         from spherecode.host.table import sweep, table_tasks
         if __name__ == "__main__":
+            # Ctrl-C as a terminal's Python has it, also where the tests run as a background job (which
+            # starts with SIGINT ignored, and a Python started so keeps ignoring it).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             tasks = table_tasks(3, [4], 2, 30, 0) + table_tasks(3, [400], 1, 10**6, 0)
             try:
                 sweep(tasks, {str(out)!r}, workers=2)

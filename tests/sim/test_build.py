@@ -161,7 +161,10 @@ def test_interrupted_run_ends_the_simulator_and_removes_its_folder(tmp_path, mon
     start = sim_build.Build.start
     monkeypatch.setattr(sim_build.Build, "start", lambda *a, **k: started.append(start(*a, **k)) or started[-1])
     if how == "KeyboardInterrupt":
+        # Python's own Ctrl-C handler, also where the tests run as a background job (SIGINT ignored from
+        # the start, which a Python started so keeps: the run would then never be interrupted).
         sig, expected = signal.SIGINT, KeyboardInterrupt
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     else:
         def on_term(*_):
             raise SystemExit(143)
@@ -175,8 +178,7 @@ def test_interrupted_run_ends_the_simulator_and_removes_its_folder(tmp_path, mon
             _slow_run(build, tmp_path)
     finally:
         timer.cancel()
-        if sig == signal.SIGTERM:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(sig, previous)
     assert started and started[0].poll() is not None  # ended and reaped
     assert not list(tmp_path.glob("spherecode-sim-*"))
 
