@@ -425,7 +425,7 @@ def _cmd_run(args) -> tuple[dict, str, int]:
         from .hwtime import iteration_comparison
 
         on_board = backend_class(args.backend).modelled_board(options[args.backend])
-        fields, lines = iteration_comparison(args.points, args.dim, runs, *([on_board] if on_board else []))
+        fields, lines = iteration_comparison(args.points, args.dim, runs, on_board)
         result.update(fields)
         text += lines
     if result["out"]:

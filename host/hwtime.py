@@ -145,12 +145,13 @@ def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> Hardwa
 
 
 def iteration_comparison(points: int, dim: int, runs: dict[str, dict],
-                         board: str | BoardConfig = DEFAULT) -> tuple[dict, list[str]]:
+                         board: str | BoardConfig | None = None) -> tuple[dict, list[str]]:
     """For ``spherecode run``: time per update measured for each backend that ran, beside the modelled time
-    on ``board`` (a name or a configuration; the default board unless the run was on a board). ``runs`` maps a backend name to its best start's loosening
-    statistics (``updates``, ``update_seconds``). Returns (JSON fields, lines of text). A ``sim`` backend's
-    time is the simulator's wall time, labelled as simulation."""
-    cfg = get_board(board) if isinstance(board, str) else board
+    on ``board`` (a name or a configuration; None: the default board, for a run on no board). ``runs`` maps
+    a backend name to its best start's loosening statistics (``updates``, ``update_seconds``). Returns
+    (JSON fields, lines of text). A ``sim`` backend's time is the simulator's wall time, labelled as
+    simulation."""
+    cfg = board if isinstance(board, BoardConfig) else get_board(board or DEFAULT)
     fields: dict = {"seconds_per_update": {}, "hardware_model": None}
     lines = ["  time per update (steps 1–5 for all N vectors; a loosening iteration is two updates)"]
     labels = {"reference": "float64 reference, measured here", "model": "bit-exact model, measured here (software)",
