@@ -6,17 +6,19 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["integer", "positive_float"]
+__all__ = ["integer", "positive_float", "watts"]
 
 
-def integer(name: str, minimum: int):
-    """An integer ≥ ``minimum`` for the option ``name``."""
+def integer(name: str, minimum: int, maximum: int | None = None):
+    """An integer ≥ ``minimum`` (and ≤ ``maximum``, if given) for the option ``name``."""
 
     def parse(text: str) -> int:
         try:
             value = int(text, 10)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{name} must be in {minimum} … {maximum}, got {value}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, got {value}")
         return value
@@ -34,6 +36,21 @@ def positive_float(name: str):
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
         if not (math.isfinite(value) and value > 0):
             raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def watts(name: str):
+    """A finite number of watts ≥ 0 for the option ``name``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number of watts, got {text!r}") from None
+        if not (math.isfinite(value) and value >= 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative number of watts, got {text!r}")
         return value
 
     return parse

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..boards import BOARDS, TWIN_DIVISOR, BoardConfig, get_board
+from .argtypes import integer, watts
 from .bestknown import best_known
 from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, fits, update_time
 from .pairs import blas
@@ -971,37 +972,6 @@ def _markdown(report: dict, figures: list[str]) -> str:
 # ------------------------------------------------------------------------------------------------ command line
 
 
-def _count(name: str, low: int, high: int | None = None):
-    import argparse
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{name} must be in {low} … {high}, got {value}" if high is not None
-                                             else f"{name} must be at least {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _watts(name: str):
-    import argparse
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number of watts, got {text!r}") from None
-        if not (math.isfinite(value) and value >= 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a non-negative number of watts, got {text!r}")
-        return value
-
-    return parse
-
-
 def _board_name(text: str) -> str:
     import argparse
 
@@ -1016,19 +986,19 @@ def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="a small report in under two minutes (CI)")
     p.add_argument("--board", action="append", type=_board_name, default=None,
                    help=f"board configuration, repeatable (all: {', '.join(BOARDS)})")
-    p.add_argument("--points", nargs="+", type=_count("--points", 4), help="N of the timing sweep (4 … 8192)")
-    p.add_argument("--dims", nargs="+", type=_count("--dims", 2, 64), help="D of the timing sweep (3 6)")
-    p.add_argument("--quality-points", nargs="+", type=_count("--quality-points", 2), help="N of the quality runs")
-    p.add_argument("--quality-dims", nargs="+", type=_count("--quality-dims", 2, 7), help="D of the quality runs (3 … 6)")
-    p.add_argument("--starts", type=_count("--starts", 1), help="starts per quality run, best kept (32)")
-    p.add_argument("--iters", type=_count("--iters", 1), help="force-loosening iterations per start (500)")
-    p.add_argument("--run-iters", type=_count("--run-iters", 1), default=3000,
+    p.add_argument("--points", nargs="+", type=integer("--points", 4), help="N of the timing sweep (4 … 8192)")
+    p.add_argument("--dims", nargs="+", type=integer("--dims", 2, 64), help="D of the timing sweep (3 6)")
+    p.add_argument("--quality-points", nargs="+", type=integer("--quality-points", 2), help="N of the quality runs")
+    p.add_argument("--quality-dims", nargs="+", type=integer("--quality-dims", 2, 7), help="D of the quality runs (3 … 6)")
+    p.add_argument("--starts", type=integer("--starts", 1), help="starts per quality run, best kept (32)")
+    p.add_argument("--iters", type=integer("--iters", 1), help="force-loosening iterations per start (500)")
+    p.add_argument("--run-iters", type=integer("--run-iters", 1), default=3000,
                    help="force-loosening iterations of the modelled whole runs (3000)")
-    p.add_argument("--seed", type=_count("--seed", 0), default=0, help="random seed (0)")
-    p.add_argument("--jobs", type=_count("--jobs", 1), default=None, help="worker processes for the starts (all cores)")
+    p.add_argument("--seed", type=integer("--seed", 0), default=0, help="random seed (0)")
+    p.add_argument("--jobs", type=integer("--jobs", 1), default=None, help="worker processes for the starts (all cores)")
     p.add_argument("--power", type=Path, help="JSON object overriding power-model constants (see report.md)")
-    p.add_argument("--cpu-watts", type=_watts("--cpu-watts"), help="CPU watts per busy core where RAPL is unreadable")
-    p.add_argument("--board-watts", type=_watts("--board-watts"), help="idle watts of every board")
+    p.add_argument("--cpu-watts", type=watts("--cpu-watts"), help="CPU watts per busy core where RAPL is unreadable")
+    p.add_argument("--board-watts", type=watts("--board-watts"), help="idle watts of every board")
     p.add_argument("--builds", default="build", help="folder of `spherecode build` reports (build)")
     p.add_argument("--out", type=Path, required=True, help="report folder (report.md, report.json, figures)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
