@@ -147,6 +147,26 @@ class BoardBackend(FixedPointBackend):
         except Exception:
             pass
 
+    def _fits(self, vectors: np.ndarray) -> tuple[int, int]:
+        """(N, D) of ``vectors``; :class:`BoardError` where the board cannot hold them."""
+        n, d = vectors.shape
+        if n > self.config.nmax or d > self.config.dmax:
+            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {self.config.nmax}, "
+                             f"Dmax = {self.config.dmax})")
+        return n, d
+
+    def _repeated(self, what: str, call: Callable[[], object]):
+        """``call()``, repeated from the start after a reset or a lost answer, at most ``retries`` times
+        (each repeat counted in ``resets`` and told on stderr); then :class:`BoardError`."""
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except (Reset, Lost) as exc:
+                if attempt == self.retries:
+                    raise BoardError(f"{exc} ({what} tried {attempt + 1} times)") from None
+                self.resets += 1
+                print(f"spherecode: {exc}; repeating the {what}", file=sys.stderr)
+
     def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[None], None] | None = None,
                keep_trace: bool = False) -> LooseningResult:
         """A whole loosening run on the board (LOOSEN, docs/protocol.md) from float64 ``vectors`` (N, D),
@@ -167,19 +187,9 @@ class BoardBackend(FixedPointBackend):
             told[0] = max(told[0], done)
 
         dp, config = self.dp, self.config
-        n, d = vectors.shape
-        if n > config.nmax or d > config.dmax:
-            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {config.nmax}, Dmax = {config.dmax})")
+        n, d = self._fits(vectors)
         raw, _, _ = dp.inputs(vectors, 4.0)   # the coordinates only: β is the board's own
-        for attempt in range(self.retries + 1):
-            try:
-                out = self.board.loosen(raw, iterations, progress=progress)
-                break
-            except (Reset, Lost) as exc:
-                if attempt == self.retries:
-                    raise BoardError(f"{exc} (run tried {attempt + 1} times)") from None
-                self.resets += 1
-                print(f"spherecode: {exc}; repeating the run", file=sys.stderr)
+        out = self._repeated("run", lambda: self.board.loosen(raw, iterations, progress=progress))
         stats = {"iterations": iterations, "cycles": out.cycles,
                  "load_cycles": config.run_cycles(n, d, iterations) - iterations * config.iteration_cycles(n),
                  "move_norm": out.move_norm * dp.s_fmt.ulp,
@@ -187,20 +197,10 @@ class BoardBackend(FixedPointBackend):
         return LooseningResult(out.vectors * dp.fmt.ulp, out.l / (1 << p.L_FRACTION), [], stats)
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
-        dp, config = self.dp, self.config
-        n, d = vectors.shape
-        if n > config.nmax or d > config.dmax:
-            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {config.nmax}, Dmax = {config.dmax})")
+        dp = self.dp
+        self._fits(vectors)
         raw, hb, c = dp.inputs(vectors, beta)
-        for attempt in range(self.retries + 1):
-            try:
-                new, cycles, s, dmin = self.board.iterate(raw, hb, c)
-                break
-            except (Reset, Lost) as exc:
-                if attempt == self.retries:
-                    raise BoardError(f"{exc} (iteration tried {attempt + 1} times)") from None
-                self.resets += 1
-                print(f"spherecode: {exc}; repeating the iteration", file=sys.stderr)
+        new, cycles, s, dmin = self._repeated("iteration", lambda: self.board.iterate(raw, hb, c))
         return Update(
             new * dp.fmt.ulp,
             s * dp.s_fmt.ulp,
