@@ -28,29 +28,24 @@ def integer(name: str, minimum: int, maximum: int | None = None):
 
 def positive_float(name: str):
     """A finite number > 0 for the option ``name``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a positive number, got {text!r}")
-        return value
-
-    return parse
+    return _real(name, "", "positive", lambda value: value > 0)
 
 
 def watts(name: str):
     """A finite number of watts ≥ 0 for the option ``name``."""
+    return _real(name, " of watts", "non-negative", lambda value: value >= 0)
+
+
+def _real(name: str, unit: str, kind: str, accept):
+    """A finite number that ``accept`` takes, for the option ``name``; messages say "a {kind} number{unit}"."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number of watts, got {text!r}") from None
-        if not (math.isfinite(value) and value >= 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a non-negative number of watts, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be a number{unit}, got {text!r}") from None
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"{name} must be a {kind} number{unit}, got {text!r}")
         return value
 
     return parse
