@@ -15,6 +15,7 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -297,6 +298,15 @@ def _table_path(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"--out must end in {' or '.join(TABLE_SUFFIXES)}, got {text!r}")
     if path.is_dir() or not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"--out {text}: not a file in an existing folder")
+    try:  # before the sweep, not at its first row: rows are appended to an existing table, or it is created
+        if path.exists():
+            open(path, "ab").close()
+        else:
+            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            os.close(fd)
+            os.unlink(temp)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"--out {text}: cannot write: {exc.strerror or exc}") from None
     return path
 
 
