@@ -629,6 +629,11 @@ def _cmd_build(args) -> tuple[dict, str, int]:
     out = args.out or Path("build") / cfg.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
+    if not cfg.fits:  # (a board that does not fit is refused by build() before it makes any folder)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot create the folder: {exc.strerror or exc}") from None
     try:
         r = build(cfg, out, seed=args.seed, synth_only=args.synth_only)
     except BuildError as exc:

@@ -70,6 +70,8 @@ CASES = {
     "--out unknown suffix": ({}, ["run", "-d", "3", "-n", "5", "-k", "2", "-o", "c.csv"], "must end in"),
     "table --out where no file can be created": ({}, ["table", "-d", "3", "-n", "4", "-o", "/proc/spherecode.tsv"],
                                                  "--out /proc/spherecode.tsv: cannot write: No such file"),
+    "build --out where no folder can be created": ({}, ["build", "--out", "/proc/spherecode-build"],
+                                                   "--out /proc/spherecode-build: cannot create the folder"),
     "build --out onto a file": ({"f": b"x"}, ["build", "--out", "f"], "not a folder"),
     "reference with --loosening chip": ({}, ["run", "-d", "3", "-n", "5", "--loosening", "chip"],
                                         "--loosening chip is not offered by backend reference"),
