@@ -203,7 +203,10 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
         raise BuildError(f"{config.name}: does not fit: {config.fits}")
     platform = config.platform_class()()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildError(f"cannot create the build folder {out_dir}: {exc.strerror or exc}") from None
     overrides = toolchain_overrides(config, seed)
     env = toolchain_env(config.family)
     old = {k: os.environ.get(k) for k in env}

@@ -15,7 +15,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -29,7 +28,7 @@ from .argtypes import integer as _integer
 from .argtypes import positive_float as _positive_float
 from .backends import BACKENDS, backend_class
 from .link import BoardError
-from .codefile import SUFFIXES, CodeFileError, check_writable, read_code, write_code
+from .codefile import SUFFIXES, CodeFileError, check_writable, probe_create, read_code, write_code
 from .loosening import max_beta
 from .metrics import edge_occurrences, gram_checks, summary
 from .starts import StartTask, initial_vectors, run_starts
@@ -302,9 +301,7 @@ def _table_path(text: str) -> Path:
         if path.exists():
             open(path, "ab").close()
         else:
-            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            os.close(fd)
-            os.unlink(temp)
+            probe_create(path)
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"--out {text}: cannot write: {exc.strerror or exc}") from None
     return path
@@ -629,11 +626,6 @@ def _cmd_build(args) -> tuple[dict, str, int]:
     out = args.out or Path("build") / cfg.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
-    if not cfg.fits:  # (a board that does not fit is refused by build() before it makes any folder)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--out {out}: cannot create the folder: {exc.strerror or exc}") from None
     try:
         r = build(cfg, out, seed=args.seed, synth_only=args.synth_only)
     except BuildError as exc:

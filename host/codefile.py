@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable", "write_atomically"]
+__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable", "probe_create", "write_atomically"]
 
 SUFFIXES = (".txt", ".npy", ".json")
 
@@ -186,8 +186,15 @@ def check_writable(path: str | Path) -> None:
     if not folder.is_dir():
         raise CodeFileError(f"{path}: directory {str(folder)!r} does not exist")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-        os.close(fd)
-        os.unlink(temp)
+        probe_create(path)
     except OSError as exc:
         raise CodeFileError(f"{path}: cannot write in {str(folder)!r}: {exc.strerror or exc}") from None
+
+
+def probe_create(path: str | Path) -> None:
+    """Create and remove a temporary file beside ``path`` (in its folder): ``OSError`` where no file can be
+    created there. The check before a long run that will write ``path``."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    os.unlink(temp)

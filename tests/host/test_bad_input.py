@@ -71,7 +71,7 @@ CASES = {
     "table --out where no file can be created": ({}, ["table", "-d", "3", "-n", "4", "-o", "/proc/spherecode.tsv"],
                                                  "--out /proc/spherecode.tsv: cannot write: No such file"),
     "build --out where no folder can be created": ({}, ["build", "--out", "/proc/spherecode-build"],
-                                                   "--out /proc/spherecode-build: cannot create the folder"),
+                                                   "cannot create the build folder /proc/spherecode-build: No such file"),
     "build --out onto a file": ({"f": b"x"}, ["build", "--out", "f"], "not a folder"),
     "reference with --loosening chip": ({}, ["run", "-d", "3", "-n", "5", "--loosening", "chip"],
                                         "--loosening chip is not offered by backend reference"),
