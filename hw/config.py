@@ -27,7 +27,7 @@ from .datapath import Datapath, MIN_FRACTION
 from .fixed import Q
 from .pipeline import parameters_only
 
-__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR"]
+__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR", "GW5A_BSRAM"]
 
 #: Most fraction bits the units build for (their tables and products are sized up to Q·.48).
 MAX_FRACTION = 48
@@ -59,6 +59,9 @@ ECP5_EBR = BlockRAM("ecp5", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9),
 #: iCE40 SB_RAM40_4K (4 kbit): 256×16, 512×8, 1024×4, 2048×2 (Lattice TN1250, "Memory Usage Guide for
 #: iCE40 Devices").
 ICE40_EBR = BlockRAM("ice40", 4096, ((256, 16), (512, 8), (1024, 4), (2048, 2)))
+#: GW5A BSRAM (18 kbit): 16384×1 … 1024×18 dual port, 512×36 semi-dual port (Gowin UG300, "Gowin BSRAM &
+#: SSRAM User Guide", BSRAM configurations).
+GW5A_BSRAM = BlockRAM("gw5a", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
 
 
 @dataclass(frozen=True)
