@@ -20,7 +20,7 @@ all files written to a temporary folder first and moved into place only when com
 - **Quality**: best of S starts of force loosening for each (D, N), in float64 and in the bit-exact model
   in Q3.44 and in each board's format, beside the best-known codes.
 - **Formats and lanes**: per board, lanes, clock, post-route fmax (the last ``spherecode build`` report
-  under ``build/NAME/``, or the shipped figures of docs/boards.md, saying which), pairs/s and the quality
+  under ``build/NAME/``, or the board's shipped build record, saying which), pairs/s and the quality
   the board's format costs against float64.
 """
 
@@ -49,7 +49,7 @@ from .pairs import blas
 from .power import PowerModel, Rapl, board_power
 from .reference import random_start, reference_update
 
-__all__ = ["Options", "QUICK", "FULL", "SHIPPED_BUILDS", "compare", "write_report", "crossover", "add_arguments",
+__all__ = ["Options", "QUICK", "FULL", "compare", "write_report", "crossover", "add_arguments",
            "command"]
 
 #: β of the timed updates (the time does not depend on it; ``spherecode bench`` uses the same).
@@ -62,30 +62,11 @@ CHECK_NMAX, CHECK_POINTS = 16, 12
 #: The twin exchange for the link check: N vectors in the board's Dmax.
 TWIN_POINTS = 16
 
-#: Post-route figures of the shipped board builds (docs/boards.md: "ULX3S-85F: post-route results", the
-#: shipped Q3.44 row; "On-chip loosening on the LFE5U-85F"; the two ECPIX-5 sections; "ULX3S-25F"; each
-#: `spherecode build --board NAME --json`, nextpnr --seed 1; lut4 is the packed TRELLIS_COMB count), used where
-#: no build report is found under build/NAME/.
-SHIPPED_BUILDS = {
-    "ulx3s-85f": {"fmax_mhz": 68.34, "resources": {"lut4": 49774, "ff": 45399, "dsp": 108, "bram": 84},
-                  "source": "shipped figures (docs/boards.md: the ULX3S-85F's post-route build)"},
-    "ulx3s-85f-loosening": {"fmax_mhz": 65.92, "resources": {"lut4": 51159, "ff": 41659, "dsp": 87, "bram": 81},
-                            "source": "shipped figures (docs/boards.md: the loosening board's post-route build)"},
-    "ecpix5-85f-loosening": {"fmax_mhz": 99.86, "resources": {"lut4": 50584, "ff": 41659, "dsp": 87, "bram": 81},
-                             "source": "shipped figures (docs/boards.md: the ECPIX-5 loosening board's post-route "
-                                       "build)"},
-    "ecpix5-85f": {"fmax_mhz": 103.33, "resources": {"lut4": 49801, "ff": 45401, "dsp": 108, "bram": 84},
-                   "source": "shipped figures (docs/boards.md: the ECPIX-5's post-route build)"},
-    "ulx3s-25f": {"fmax_mhz": 81.3, "resources": {"lut4": 20689, "ff": 18964, "dsp": 23, "bram": 27},
-                  "source": "shipped figures (docs/boards.md: the ULX3S-25F's post-route build)"},
-}
-
-
 @dataclass(frozen=True)
 class Options:
     """What one report measures. ``points``/``dims``: the timing sweep (Figure 3); ``quality_points``/
     ``quality_dims``, ``starts``, ``iters``, ``seed``: the quality runs (Figure 4); ``run_iters``: K of the
-    whole runs (modelled from the timing sweep; issue 11's 3000 by default); ``boards``: board
+    whole runs (modelled from the timing sweep; 3000 by default); ``boards``: board
     names; ``jobs``: worker processes for the starts (None: all cores); ``builds``: where ``spherecode
     build`` left its reports; ``power``: the power model in force."""
 
@@ -281,7 +262,7 @@ def _machine(cores: int, rapl: Rapl) -> dict:
 
 def _build_figures(board: BoardConfig, builds: str) -> dict:
     """fmax and resource counts: the last ``spherecode build`` report under ``builds/NAME``, else the
-    shipped figures."""
+    board's shipped build record (:attr:`~spherecode.boards.BoardConfig.record`)."""
     folder = Path(builds) / board.name
     if (folder / "report.json").exists():
         from ..boards.build import report
@@ -294,10 +275,11 @@ def _build_figures(board: BoardConfig, builds: str) -> dict:
                     "source": f"measured: the last `spherecode build` report, {folder / 'report.json'}"}
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    shipped = SHIPPED_BUILDS.get(board.name)
+    shipped = board.record
     if shipped is None:
-        return {"fmax_mhz": None, "resources": {}, "source": "no build report and no shipped figures"}
-    return {"fmax_mhz": shipped["fmax_mhz"], "resources": dict(shipped["resources"]), "source": shipped["source"]}
+        return {"fmax_mhz": None, "resources": {}, "source": "no build report and no shipped build record"}
+    return {"fmax_mhz": shipped["fmax_mhz"], "resources": {k: v["used"] for k, v in shipped["utilisation"].items()},
+            "source": f"shipped build record (boards/shipped/{board.name}.json)"}
 
 
 def _board_joules(power: dict, seconds: float, compute_s: float) -> float:
