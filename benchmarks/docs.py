@@ -46,12 +46,30 @@ def commands() -> dict[str, argparse.ArgumentParser]:
     return {"spherecode": top, **{f"spherecode {name}": p for name, p in sub.choices.items()}}
 
 
+#: What every command shares (the prose above the generated help texts).
+CONVENTIONS = """Every command:
+
+- prints its result as text, or as one JSON object on stdout with `--json`;
+- answers bad input, and any failure of a board, the simulator or the machine (memory, disk), with one
+  line on stderr and exit status 2, before any work where the input can be checked first;
+- stops on Ctrl-C with one line and status 130 (SIGTERM: 143), its worker processes and simulators with
+  it, and leaves no partial output file: `--out` is checked before the run and written to a temporary
+  file renamed into place;
+- reads and writes code files by suffix: `.txt` (Sloane's layout: N·D numbers, one per line), `.npy`,
+  `.json`.
+
+`verify` exits with status 1 when a check fails, `build` when post-route timing fails. Hardware backends
+(`model`, `sim`, `board`) take `--format` Qi.f with i ≥ 2 and 17 ≤ f ≤ 48 and β/2 in [1, 65536]. A board's
+serial port is opened exclusively ([protocol](protocol.md)).
+"""
+
+
 def cli_reference() -> str:
     """docs/cli.md: each command's ``--help``."""
     parts = ["# Command-line reference\n",
              f"Every command's `--help`, generated from the argument parsers by `python benchmarks/docs.py --write` "
-             f"(formatted at {COLUMNS} columns; `tests/test_docs.py` checks it is current). What each command "
-             "does and prints: [README](../README.md) and the documents it links.\n"]
+             f"(formatted at {COLUMNS} columns; `tests/test_docs.py` checks it is current).\n",
+             CONVENTIONS]
     for line, parser in commands().items():
         parts.append(f"## `{line}`\n\n```\n{_help(parser).rstrip()}\n```\n")
     return "\n".join(parts)
