@@ -22,14 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def machine() -> str:
     """The CPU, cores, memory, Python and NumPy, and the 1-minute load average now."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from spherecode.host.compare import cpu_model
+
     try:
         memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
     except (ValueError, OSError, AttributeError):
@@ -37,7 +31,7 @@ def machine() -> str:
     import numpy
 
     load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return (f"{cpu}, {os.cpu_count()} core(s){memory}, Python {platform.python_version()}, "
+    return (f"{cpu_model()}, {os.cpu_count()} core(s){memory}, Python {platform.python_version()}, "
             f"NumPy {numpy.__version__}{load}")
 
 

@@ -256,16 +256,19 @@ def _load() -> float | None:
         return None
 
 
-def _machine(cores: int, rapl: Rapl) -> dict:
-    model = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": model, "cores": cores, "python": platform.python_version(), "numpy": np.__version__,
+    return platform.processor() or platform.machine()
+
+
+def _machine(cores: int, rapl: Rapl) -> dict:
+    return {"cpu": cpu_model(), "cores": cores, "python": platform.python_version(), "numpy": np.__version__,
             "rapl": rapl.available, "platform": platform.platform()}
 
 
