@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..boards import BOARDS, TWIN_DIVISOR, BoardConfig, get_board
+from ..boards import BOARDS, DEFAULT, TWIN_DIVISOR, BoardConfig, get_board
 from ..boards.records import source_commit
 from .argtypes import integer, watts
 from .bestknown import best_known
@@ -715,8 +715,8 @@ def _panel(ax, series, title: str, ylabel: str) -> None:
 
 def _figures(report: dict, folder: Path) -> list[str]:
     """time (per update), runs (whole force-loosening runs), energy (per update) and quality: one panel per
-    D (time: two, the whole update and the core alone), each with at most :data:`MAX_SERIES` series told
-    apart by colour and marker, and its legend outside the data."""
+    D (time: two, the whole update and the core alone), laid out for :data:`MAX_SERIES` series each, told
+    apart by colour and marker, with the legend outside the data."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -727,13 +727,15 @@ def _figures(report: dict, folder: Path) -> list[str]:
     dims = sorted({r["dim"] for r in software})
     cores = max(r["threads"] for r in software)
     boards = sorted({r["board"] for r in report["hardware"] if r["fits"]})
-    board_style = {b: {"color": c, "marker": m, "linestyle": "-"} for b, (c, m) in zip(boards, _BOARD_STYLES)}
+    board_style = {b: dict(zip(("color", "marker"), _BOARD_STYLES[i % len(_BOARD_STYLES)]), linestyle="-")
+                   for i, b in enumerate(boards)}
+
+    def style(threads):
+        return dict(zip(("color", "marker", "linestyle"), _SOFTWARE_STYLES[threads != 1]))
 
     def sw(d, threads, key, label):
         rows = [r for r in software if r["dim"] == d and r["threads"] == threads]
-        color, marker, line = _SOFTWARE_STYLES[threads != 1]
-        return (label, [r["points"] for r in rows], [r[key] for r in rows],
-                {"color": color, "marker": marker, "linestyle": line})
+        return (label, [r["points"] for r in rows], [r[key] for r in rows], style(threads))
 
     def hw(d, board, key, label):
         rows = [r for r in report["hardware"] if r["board"] == board and r["dim"] == d and r["fits"]
@@ -760,14 +762,13 @@ def _figures(report: dict, folder: Path) -> list[str]:
 
     # Whole runs: K force-loosening iterations, software against host-run and on-chip loosening.
     runs = report["runs"]
-    default = next((b for b in boards if not get_board(b).core.loosening), None)
+    default = DEFAULT if DEFAULT in boards else next((b for b in boards if not get_board(b).core.loosening), None)
     fig, axes = grid(1)
     for (ax,), d in zip(axes, dims):
         rows = [r for r in runs["rows"] if r["dim"] == d]
-        series = [("software, 1 thread", [r["points"] for r in rows], [r["software_1_s"] for r in rows],
-                   {"color": "black", "marker": "o", "linestyle": "--"}),
+        series = [("software, 1 thread", [r["points"] for r in rows], [r["software_1_s"] for r in rows], style(1)),
                   (f"software, {cores} threads", [r["points"] for r in rows], [r["software_all_s"] for r in rows],
-                   {"color": "0.45", "marker": "D", "linestyle": ":"})]
+                   style(cores))]
         if default:
             at = [r for r in rows if default in r["boards"]]
             if at:
