@@ -75,13 +75,17 @@ def tool_versions() -> dict[str, str | None]:
 
 def source_commit() -> str | None:
     """The commit of the source tree this package runs from, with ``+dirty`` where tracked files differ from
-    it; None outside a git checkout (an installed wheel) or without git."""
-    here = Path(__file__).resolve().parent
+    it; None where this module is not a tracked file of a git checkout (an installed wheel, even inside
+    another repository) or without git."""
+    here = Path(__file__).resolve()
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
-        if head.returncode:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", here.name], cwd=here.parent,
+                                 capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here.parent, capture_output=True, text=True,
+                              timeout=10)
+        if tracked.returncode or head.returncode:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here.parent,
                                capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None

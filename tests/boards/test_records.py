@@ -70,3 +70,23 @@ def test_record_refuses_a_synthesis_only_build(capsys):
     assert main(["build", "--board", "ulx3s-85f", "--synth-only", "--record"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["spherecode: error: --record: a synthesis-only build has no post-route figures to record"]
+
+
+def test_source_commit_only_of_a_checkout_that_tracks_the_package(tmp_path):
+    import importlib.util
+    import re
+    import shutil
+    import subprocess
+
+    from spherecode.boards import records
+
+    assert records.source_commit() is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", records.source_commit())
+    copy = tmp_path / "records.py"  # outside any checkout, then untracked inside another repository
+    shutil.copy(records.__file__, copy)
+    spec = importlib.util.spec_from_file_location("records_copy", copy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.source_commit() is None
+    if shutil.which("git"):
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+        assert module.source_commit() is None
