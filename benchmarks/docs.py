@@ -81,6 +81,15 @@ def _records():
     return [(cfg, cfg.record) for cfg in BOARDS.values()]
 
 
+def _device(cfg) -> str:
+    """The board's FPGA from its amaranth-boards platform, or the platform's name where that cannot be
+    imported."""
+    try:
+        return cfg.platform_class().device
+    except (ImportError, AttributeError, ValueError):
+        return cfg.platform
+
+
 def _core(cfg) -> str:
     lanes = "one lane" if cfg.lanes == 1 else f"{cfg.lanes} lanes"
     return f"{cfg.fmt}, {lanes}" + (", on-chip loosening" if cfg.core.loosening else "")
@@ -98,7 +107,7 @@ def board_table() -> str:
         core = f"{_core(cfg)} ({cfg.nmax}, {cfg.dmax})"
         if rec is None:
             why = "does not fit (`BoardConfig.fits`, below)" if cfg.fits else "no shipped build"
-            rows.append(f"| {name} | {cfg.platform_class().device} | {core} | {mhz(cfg.clock_hz)} MHz | "
+            rows.append(f"| {name} | {_device(cfg)} | {core} | {mhz(cfg.clock_hz)} MHz | "
                         f"{cfg.baud / 1e6:g} Mbaud | {why} | | | | |")
             continue
         u = rec["utilisation"]
