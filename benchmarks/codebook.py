@@ -1,4 +1,4 @@
-"""Seed 000's codebook table: spherical k-means++ against the joint MSE + gap-penalty codebook (Adam).
+"""The codebook table of the note on packing-gap regularisation for ANN codebooks: spherical k-means++ against the joint MSE + gap-penalty codebook (Adam).
 
     python benchmarks/codebook.py [--points 50000] [--dim 128] [--clusters 100] [--spread 3]
         [--codewords 64 256] [--seeds 0 1 2] [--lambdas 2 5] [--steps 5000] [--batch 2048] [--probe 4]
@@ -8,7 +8,7 @@
 For each N and seed: one synthetic data set (``codebook.synthetic``, seed-dependent) with held-out
 queries, one k-means++ baseline, then one joint codebook per λ with the target 0.9 × the baseline's
 minimum distance. Prints one Markdown row per run (changes against that seed's k-means++) and a summary
-per (N, λ) over the seeds: mean, minimum and maximum of each change, and whether the seed's targets
+per (N, λ) over the seeds: mean, minimum and maximum of each change, and whether the note's targets
 (min distance ≥ +10 %, MSE ≤ +5 %, recall at most 2 points below k-means++'s) hold for the mean over the
 seeds and on every seed. ``--rows`` appends each run as one JSON line as soon as it finishes;
 ``--summarise`` prints both tables again from such a file, running nothing.
@@ -99,7 +99,7 @@ def _row(run: dict) -> str:
             f"{km['seconds']:.0f} | {jt['seconds']:.0f} |")
 
 
-#: Seed 000's targets on the changes against k-means++ (§8.3, §10).
+#: The note's targets on the changes against k-means++ (§8.3, §10).
 TARGETS = {"gap ≥ +10 %": ("min_distance_pct", lambda v: v >= 10), "MSE ≤ +5 %": ("mse_pct", lambda v: v <= 5),
            "recall ≥ −2 pt": ("recall_points", lambda v: v >= -2)}
 

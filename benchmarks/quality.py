@@ -5,7 +5,7 @@
 
 For each seed and N (D = 3) every backend runs the same S starts (same initial vectors, same iterations);
 the table gives each best minimum angle and its difference Δ from the reference, and the last lines each
-format's mean Δ, mean |Δ| and lowest Δ over all (N, seed) — issue 10's quality target is a mean |Δ| of at
+format's mean Δ, mean |Δ| and lowest Δ over all (N, seed) — the quality target is a mean |Δ| of at
 most 1e-4° and no Δ below −0.01°. ``--save`` writes every row as JSON, written as each row completes.
 """
 

@@ -25,7 +25,7 @@ class BoardConfig:
     """One board: ``platform`` (module:class in amaranth_boards, or ``gowin:NAME``: :mod:`.gowin`), ``family`` (ecp5, ice40 or gw5a), ``core`` (the
     :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it),
     ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable`` (openFPGALoader's arguments),
-    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration),
+    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration; its build's figures are in :attr:`record`),
     ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md) and
     ``dsp_min_width`` (products whose narrower operand has fewer bits than this are built from LUTs —
     :func:`~.build.lut_products_script` — instead of taking a whole DSP block; 0: every product in DSP
@@ -83,6 +83,14 @@ class BoardConfig:
         gowin_pack's ``.fs``)."""
         return {"ecp5": "top.bit", "ice40": "top.bin", "gw5a": "top.fs"}[self.family]
 
+    @property
+    def record(self) -> dict | None:
+        """The record of this board's shipped build (:func:`.records.shipped_record`: post-route fmax,
+        resources, tools, commit), or None where it has none."""
+        from .records import shipped_record
+
+        return shipped_record(self.name)
+
     def sized_core(self, reserved: int) -> CoreConfig:
         """This board's core with the largest Nmax its block RAM allows
         (:meth:`CoreConfig.sized <spherecode.hw.config.CoreConfig.sized>`), ``reserved`` blocks left to the
@@ -130,43 +138,31 @@ def _ulx3s(size: str, name: str | None = None, **kw) -> BoardConfig:
                        baud=3_000_000, cable=("-b", "ulx3s"), ram_blocks=_EBR[size], **kw)
 
 
-#: Measured with YoWASP yosys and nextpnr (docs/boards.md): the paper's Q3.44 with two lanes, products whose
-#: narrower operand is below 14 bits in LUTs, takes 108 of the LFE5U-85F's 156 MULT18X18D and routed to
-#: 66.87 MHz at 60 MHz, 68.34 MHz at 66.67 MHz (met; the PLL makes 25 MHz × 8/3, the UART's divisor 22 gives
-#: 3.03 Mbaud, 1.0 % off) and 67.99 MHz at 70 MHz (failed).
+#: The boards. Each shipped build's figures (post-route fmax, resources, tools) are in its record,
+#: ``shipped/<board>.json`` (:mod:`.records`; :attr:`BoardConfig.record`); docs/boards.md tells how each
+#: configuration was chosen.
 BOARDS = {b.name: b for b in [
     _ulx3s("85F", core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=2), clock_hz=66_666_667, dsp_min_width=14,
-           note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs: 108 of 156 "
-                "MULT18X18D, 68.34 MHz post-route at 66.67 MHz"),
-    # Measured (docs/boards.md): the speed grade 8 part routed this design to 106.21 MHz at 75 MHz and to
-    # 103.33 MHz at 100 MHz (the board's oscillator, no PLL; the UART's divisor 33 gives 3.03 Mbaud, 1.0 % off).
+           note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs; the PLL makes "
+                "25 MHz × 8/3, the UART's divisor 22 gives 3.03 Mbaud (1.0 % off)"),
     BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(3, 44), 1024, 3, 2), 100_000_000,
                 3_000_000, ("-c", "ft2232"), 208, dsp_min_width=14,
-                note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design at 100 MHz, the board's oscillator: "
-                     "103.33 MHz post-route"),
-    # Measured (docs/boards.md): before the run's feed was registered this design routed to 58.79 MHz at
-    # 60 MHz (fail) and shipped at 54.17 MHz; with it, and the shared products, 64.35 MHz at 60 MHz (met) and
-    # 65.92 MHz at 65.625 MHz (met; the PLL makes 25 MHz × 21/8 exactly, the UART's divisor 22 gives
-    # 2.983 Mbaud, 0.57 % off).
+                note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design at 100 MHz, the board's oscillator "
+                     "(no PLL; the UART's divisor 33 gives 3.03 Mbaud, 1.0 % off)"),
     _ulx3s("85F", name="ulx3s-85f-loosening", core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=1, loosening=True),
            clock_hz=65_625_000, dsp_min_width=14,
            note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, one lane (two do not fit "
-                "with the loosening core), products below 14 bits in LUTs"),
-    # Measured (docs/boards.md): the loosening board's design on the speed grade 8 part routed to 99.86 MHz at
-    # 96 MHz and 99.80 MHz at 90 MHz (100 MHz from the oscillator directly: 87.80 MHz, failed); the UART's
-    # divisor 32 is exact.
+                "with the loosening core), products below 14 bits in LUTs; the PLL makes 25 MHz × 21/8, the "
+                "UART's divisor 22 gives 2.983 Mbaud (0.57 % off)"),
     BoardConfig("ecpix5-85f-loosening", "ecpix5:ECPIX585Platform", "ecp5",
                 CoreConfig(Q(3, 44), 1024, 3, 1, loosening=True), 96_000_000, 3_000_000, ("-c", "ft2232"), 208,
                 dsp_min_width=14,
                 note="LFE5UM5G-85F (speed grade 8): the loosening board's design (on-chip force loosening, Q3.44, "
-                     "one lane) at 96 MHz, clocked by the PLL from the board's 100 MHz oscillator: 99.86 MHz "
-                     "post-route"),
-    # Measured (docs/boards.md): Q2.20 with products below 10 bits in LUTs takes 23 of 28 MULT18X18D and 85 %
-    # of the slices' LUTs; with READ's coordinate registered it routed to 81.3 MHz at 75 MHz (25 MHz × 3; the
-    # UART's divisor 25 is exact); Q2.24 (below 13 bits) needs 30 600 LUT4 of 24 288.
+                     "one lane) at 96 MHz, clocked by the PLL from the board's 100 MHz oscillator (the UART's "
+                     "divisor 32 is exact)"),
     _ulx3s("25F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1), clock_hz=75_000_000, dsp_min_width=10,
-           note="one Q2.20 lane, products whose narrower operand is below 10 bits in LUTs: 23 of 28 MULT18X18D, "
-                "81.3 MHz post-route at 75 MHz"),
+           note="one Q2.20 lane, products whose narrower operand is below 10 bits in LUTs; the PLL makes "
+                "25 MHz × 3 (the UART's divisor 25 is exact)"),
     BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", CoreConfig(Q(2, 17), 64, 3, 1), 12_000_000,
                 1_000_000, ("-b", "ice40_generic"), 30,
                 fits="the iCE40UP5K has 5280 logic cells (one flip-flop each) and 8 SB_MAC16; the updater core "

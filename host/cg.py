@@ -1,6 +1,6 @@
-"""Energy minimisation by nonlinear conjugate gradients with exponent doubling (seed 003, §2).
+"""Energy minimisation by nonlinear conjugate gradients with exponent doubling (Wang 2008, §2).
 
-Seed 003 (J. Wang, *Finding and investigating exact spherical codes*, arXiv:0805.0776, §2 "Methodology"):
+J. Wang (*Finding and Investigating Exact Spherical Codes*, arXiv:0805.0776, 2008, §2 "Methodology"):
 
 - energy (eq. 1) E_s(x) = Σ_{i<j} (C / |x_i − x_j|)^s, an inverse power law whose smallest distances dominate
   as s grows; C only keeps the numbers in range and is set, before every stage, to the exact minimal
@@ -14,9 +14,9 @@ Seed 003 (J. Wang, *Finding and investigating exact spherical codes*, arXiv:0805
   that point (near a minimum the raw gradient points almost radially, and moves along it are undone by the
   rescaling); at low exponents the raw gradient is kept, so that successive gradients stay consistent.
 
-The seed's numerals did not survive in the text we have (its exponent range, final exponent, the exponent at
+The paper's numerals are not legible in the text at hand (its exponent range, final exponent, the exponent at
 which projection starts, its line search and stopping rule are not stated there); the values below are ours,
-chosen by measurement (comments). Additions of ours, not the seed's: the HS coefficient is clipped at 0 and
+chosen by measurement (comments). Additions of ours, not the paper's: the HS coefficient is clipped at 0 and
 the direction reset to steepest descent when it is not a descent direction (HS+); a strong-Wolfe line search
 along the curve y(α) = normalise(x + α p), whose first trial moves no point by more than half the minimal
 distance; the total iteration budget split evenly across the remaining stages (unused iterations pass on);
@@ -221,7 +221,7 @@ def _default_rng(vectors: np.ndarray) -> np.random.Generator:
 
 def cg_optimize(vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None,
                 *, rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
-    """Run seed 003's method from ``vectors`` (N, D) for at most ``iterations`` CG iterations in all stages.
+    """Run Wang's method from ``vectors`` (N, D) for at most ``iterations`` CG iterations in all stages.
 
     Returns (unit vectors (N, D) float64, stats): ``start_exponent``, ``final_exponent`` (of the last stage
     run), ``stages``, ``cg_iterations``, ``evaluations`` (energy-and-gradient passes), ``converged_stages``.

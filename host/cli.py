@@ -221,6 +221,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=_integer("--seed", 0), default=1, help="nextpnr placement seed (1)")
     build.add_argument("--synth-only", action="store_true",
                        help="yosys alone: does it fit? (minutes; no placement, timing or bitstream)")
+    build.add_argument("--record", action="store_true",
+                       help="write the build's record (fmax, resources, clock, baud, core, seed, tool versions, "
+                            "commit, date) as the board's shipped record, boards/shipped/BOARD.json; "
+                            "only a whole build whose timing is met is recorded")
     build.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     flash = sub.add_parser("flash", help="program a board with openFPGALoader")
@@ -242,7 +246,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _compare_arguments(sub.add_parser("compare", help="software against hardware: time, energy and quality, "
                                                       "a report with figures"))
-    codebook = sub.add_parser("codebook", help="an IVF codebook: k-means++ beside MSE + gap penalty (seed 000)")
+    codebook = sub.add_parser("codebook", help="an IVF codebook: k-means++ beside MSE + a packing-gap penalty")
     source = codebook.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="data set: .npy of shape (M, dim); rows are normalised")
     source.add_argument("--synthetic", metavar="MxDIM", help="clustered synthetic data, e.g. 50000x128")
@@ -626,6 +630,17 @@ def _cmd_build(args) -> tuple[dict, str, int]:
     out = args.out or Path("build") / cfg.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
+    if args.record and args.synth_only:
+        raise UsageError("--record: a synthesis-only build has no post-route figures to record")
+    if args.record:
+        from spherecode.boards.records import SHIPPED
+
+        from .codefile import probe_create
+
+        try:
+            probe_create(SHIPPED / f"{cfg.name}.json")
+        except OSError as exc:
+            raise UsageError(f"--record: cannot write in {SHIPPED}: {exc.strerror or exc}") from None
     try:
         r = build(cfg, out, seed=args.seed, synth_only=args.synth_only)
     except BuildError as exc:
@@ -642,6 +657,15 @@ def _cmd_build(args) -> tuple[dict, str, int]:
             f"{cfg.lanes} lane(s)\n"
             f"  timing {verdict}: fmax {r['fmax_mhz']:.1f} MHz for a {r['clock_mhz']:g} MHz clock (post-route)\n"
             f"{rows}\n  bitstream {r['bitstream']}  ({r['seconds']:.0f} s)")
+    if args.record:
+        from spherecode.boards.records import record_of, write_record
+
+        if r["timing_met"]:
+            r["record"] = str(write_record(record_of(cfg, r, args.seed)))
+            text += f"\n  record {r['record']}"
+        else:
+            r["record"] = None
+            text += "\n  not recorded: timing failed"
     return r, text, 0 if r["timing_met"] else 1
 
 

@@ -1,6 +1,7 @@
-"""IVF codebooks with a packing penalty: seed 000's joint MSE + gap optimisation beside spherical k-means++.
+"""IVF codebooks with a packing penalty: joint MSE + gap optimisation beside spherical k-means++.
 
-Seed 000 (§3.5, §6.3, §7.3 and its Appendix A) designs a codebook C of N unit vectors for data X on the
+The note on packing-based gap metrics as a regulariser for ANN codebooks (§3.5, §6.3, §7.3 and its
+Appendix A) designs a codebook C of N unit vectors for data X on the
 sphere by minimising, with Adam, tangent projection and renormalisation,
 
     L(C) = MSE_τ(C; X) + λ · max(0, target − softmin_τ(C)),
@@ -8,14 +9,14 @@ sphere by minimising, with Adam, tangent projection and renormalisation,
 where softmin_τ(C) = −τ log Σ_{i<j} exp(−‖c_i − c_j‖/τ) is the smooth minimum pairwise distance (§6.3),
 the target is 0.9 × the minimum distance of a k-means++ codebook (§7.2: "achievable", not the spherical
 code's), τ is annealed as τ_t = max(0.01, 0.5 · 0.9995^t) and the step is Adam's with lr = 0.01 (Appendix
-B). The seed's MSE gradient uses soft assignments w = softmax(−‖x − c‖²/τ) held fixed; that is exactly
+B). The note's MSE gradient uses soft assignments w = softmax(−‖x − c‖²/τ) held fixed; that is exactly
 the gradient of the soft minimum of squared distances, MSE_τ = mean_x −τ log Σ_k exp(−‖x − c_k‖²/τ),
 which is the data term used here (it tends to the hard MSE as τ → 0).
 
-The seed calls min_{i≠j} ‖c_i − c_j‖ the "gap" g with R = 0 (its §2.2 g = d_min − 2R; the experiments
+The note calls min_{i≠j} ‖c_i − c_j‖ the "gap" g with R = 0 (its §2.2 g = d_min − 2R; the experiments
 of §7–8 compare d_min itself); this module names it ``min_distance`` (``spherecode run``'s gap is
-d_min − 1). Deviations: the data term may use a random mini-batch of ``batch`` rows per step (the seed
-uses all rows; ``batch=None`` does too); a run of K ≠ 5000 steps stretches the seed's τ schedule onto K
+d_min − 1). Deviations: the data term may use a random mini-batch of ``batch`` rows per step (the note
+uses all rows; ``batch=None`` does too); a run of K ≠ 5000 steps stretches the note's τ schedule onto K
 steps; and the baseline is *spherical* k-means
 (k-means++ seeding, Lloyd steps whose centroids are renormalised onto the sphere) so that both codebooks
 are unit vectors measured alike; SciPy's ``kmeans2(minit='++')`` has no renormalisation step.
@@ -45,11 +46,11 @@ __all__ = [
 ]
 
 #: Adam learning rate, initial soft-min temperature, its decay per step and floor, the target's fraction
-#: of the k-means++ minimum distance: seed 000, Appendix A and B.
+#: of the k-means++ minimum distance: the note's Appendix A and B.
 LR, TAU0, TAU_DECAY, TAU_MIN, TARGET_RATIO = 0.01, 0.5, 0.9995, 0.01, 0.9
-#: The seed's step count (Appendix B); a run of K steps anneals τ as the seed's would over SEED_STEPS.
+#: The note's step count (Appendix B); a run of K steps anneals τ as the note's would over SEED_STEPS.
 SEED_STEPS = 5000
-#: Adam's moment decays and ε (Kingma & Ba's defaults; the seed does not give them).
+#: Adam's moment decays and ε (Kingma & Ba's defaults; the note does not give them).
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 #: Rows × codewords (or queries × data points) held in one block of scores: bounds memory to ~32 MiB.
 BLOCK = 1 << 22
@@ -113,7 +114,7 @@ def load_data(path: str | Path) -> np.ndarray:
 
 
 def min_distance(codebook: np.ndarray) -> float:
-    """min_{i<j} ‖c_i − c_j‖ (seed 000's "gap" with R = 0)."""
+    """min_{i<j} ‖c_i − c_j‖ (the codebook note's "gap" with R = 0)."""
     c = np.asarray(codebook, dtype=np.float64)
     return float(np.sqrt(squared_distances(c, squared_norms(c), 0, len(c)).min()))
 
@@ -201,7 +202,7 @@ def _soft_mse(data: np.ndarray, c: np.ndarray, tau: float) -> tuple[float, np.nd
 
 
 def _soft_min_distance(c: np.ndarray, tau: float) -> tuple[float, np.ndarray]:
-    """−τ log Σ_{i<j} exp(−‖c_i − c_j‖/τ) (seed 000 §6.3) and its gradient in C."""
+    """−τ log Σ_{i<j} exp(−‖c_i − c_j‖/τ) (the codebook note, §6.3) and its gradient in C."""
     n = len(c)
     iu = np.triu_indices(n, 1)
     d = np.sqrt(np.maximum(squared_distances(c, squared_norms(c), 0, n)[iu], 1e-300))
@@ -228,8 +229,8 @@ def objective(c: np.ndarray, data: np.ndarray, lam: float, target: float, tau: f
 
 def adam_codebook(data: np.ndarray, n: int, lam: float, target: float, steps: int, seed: int,
                   batch: int | None = None, on_step: Callable[[], None] | None = None) -> tuple[np.ndarray, dict]:
-    """Seed 000's joint optimisation from a random start on the sphere: ``steps`` Adam steps (lr = LR) on
-    :func:`objective` with τ_t = max(TAU_MIN, TAU0 · TAU_DECAY^(t · SEED_STEPS/steps)) (the seed's
+    """The note's joint optimisation from a random start on the sphere: ``steps`` Adam steps (lr = LR) on
+    :func:`objective` with τ_t = max(TAU_MIN, TAU0 · TAU_DECAY^(t · SEED_STEPS/steps)) (the note's
     schedule, stretched or compressed onto ``steps``; identical at steps = SEED_STEPS), the gradient projected onto each
     codeword's tangent space, the codewords renormalised after each step. ``batch`` rows per step, drawn
     without replacement epoch by epoch (None: all rows). Returns the (n, dim) codebook and the last
@@ -342,7 +343,7 @@ def change(kmeans: dict, joint: dict) -> dict:
 def compare(data: np.ndarray, queries: np.ndarray, n: int, lam: float, steps: int, seed: int, probe: int,
             batch: int | None = None, kmeans_iters: int = 100,
             on_progress: Callable[[], None] | None = None) -> tuple[dict, np.ndarray]:
-    """Seed 000's experiment: :func:`kmeans_baseline`, the target TARGET_RATIO × its minimum distance,
+    """The note's experiment: :func:`kmeans_baseline`, the target TARGET_RATIO × its minimum distance,
     then :func:`joint_codebook`. Returns ({"target", "kmeans", "joint", "change"}, the joint codebook).
     ``on_progress`` is called once per k-means iteration and per Adam step."""
     kmeans, _ = kmeans_baseline(data, queries, n, seed, probe, kmeans_iters, on_iter=on_progress)

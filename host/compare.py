@@ -20,19 +20,21 @@ all files written to a temporary folder first and moved into place only when com
 - **Quality**: best of S starts of force loosening for each (D, N), in float64 and in the bit-exact model
   in Q3.44 and in each board's format, beside the best-known codes.
 - **Formats and lanes**: per board, lanes, clock, post-route fmax (the last ``spherecode build`` report
-  under ``build/NAME/``, or the shipped figures of docs/boards.md, saying which), pairs/s and the quality
+  under ``build/NAME/``, or the board's shipped build record, saying which), pairs/s and the quality
   the board's format costs against float64.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import math
 import os
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..boards import BOARDS, TWIN_DIVISOR, BoardConfig, get_board
+from ..boards import BOARDS, DEFAULT, TWIN_DIVISOR, BoardConfig, get_board
+from ..boards.records import source_commit
 from .argtypes import integer, watts
 from .bestknown import best_known
 from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, fits, update_time
@@ -49,7 +52,7 @@ from .pairs import blas
 from .power import PowerModel, Rapl, board_power
 from .reference import random_start, reference_update
 
-__all__ = ["Options", "QUICK", "FULL", "SHIPPED_BUILDS", "compare", "write_report", "crossover", "add_arguments",
+__all__ = ["Options", "QUICK", "FULL", "compare", "write_report", "crossover", "add_arguments",
            "command"]
 
 #: β of the timed updates (the time does not depend on it; ``spherecode bench`` uses the same).
@@ -62,30 +65,11 @@ CHECK_NMAX, CHECK_POINTS = 16, 12
 #: The twin exchange for the link check: N vectors in the board's Dmax.
 TWIN_POINTS = 16
 
-#: Post-route figures of the shipped board builds (docs/boards.md: "ULX3S-85F: post-route results", the
-#: shipped Q3.44 row; "On-chip loosening on the LFE5U-85F"; the two ECPIX-5 sections; "ULX3S-25F"; each
-#: `spherecode build --board NAME --json`, nextpnr --seed 1; lut4 is the packed TRELLIS_COMB count), used where
-#: no build report is found under build/NAME/.
-SHIPPED_BUILDS = {
-    "ulx3s-85f": {"fmax_mhz": 68.34, "resources": {"lut4": 49774, "ff": 45399, "dsp": 108, "bram": 84},
-                  "source": "shipped figures (docs/boards.md: the ULX3S-85F's post-route build)"},
-    "ulx3s-85f-loosening": {"fmax_mhz": 65.92, "resources": {"lut4": 51159, "ff": 41659, "dsp": 87, "bram": 81},
-                            "source": "shipped figures (docs/boards.md: the loosening board's post-route build)"},
-    "ecpix5-85f-loosening": {"fmax_mhz": 99.86, "resources": {"lut4": 50584, "ff": 41659, "dsp": 87, "bram": 81},
-                             "source": "shipped figures (docs/boards.md: the ECPIX-5 loosening board's post-route "
-                                       "build)"},
-    "ecpix5-85f": {"fmax_mhz": 103.33, "resources": {"lut4": 49801, "ff": 45401, "dsp": 108, "bram": 84},
-                   "source": "shipped figures (docs/boards.md: the ECPIX-5's post-route build)"},
-    "ulx3s-25f": {"fmax_mhz": 81.3, "resources": {"lut4": 20689, "ff": 18964, "dsp": 23, "bram": 27},
-                  "source": "shipped figures (docs/boards.md: the ULX3S-25F's post-route build)"},
-}
-
-
 @dataclass(frozen=True)
 class Options:
     """What one report measures. ``points``/``dims``: the timing sweep (Figure 3); ``quality_points``/
     ``quality_dims``, ``starts``, ``iters``, ``seed``: the quality runs (Figure 4); ``run_iters``: K of the
-    whole runs (modelled from the timing sweep; issue 11's 3000 by default); ``boards``: board
+    whole runs (modelled from the timing sweep; 3000 by default); ``boards``: board
     names; ``jobs``: worker processes for the starts (None: all cores); ``builds``: where ``spherecode
     build`` left its reports; ``power``: the power model in force."""
 
@@ -164,17 +148,24 @@ class _Steps:
             self.bar.update(k)
 
 
-def compare(options: Options, progress: Callable | None = None) -> dict:
+def compare(options: Options, progress: Callable | None = None, say: Callable[[str], None] | None = None) -> dict:
     """Measure and model everything of ``options``; returns the report (JSON-able). ``progress(total,
-    unit)`` may give a context-managed bar with ``update(k)`` (the CLI's tqdm bar)."""
+    unit)`` may give a context-managed bar with ``update(k)`` (the CLI's tqdm bar); ``say(line)`` is told
+    which simulators the checks build before they are built."""
     boards = [get_board(b) for b in options.boards]
     cores = os.cpu_count() or 1
     rapl = Rapl()
     groups = _quality_groups(options, boards)
-    total = len(options.points) * len(options.dims) * 2 + sum(options.starts for _ in groups) + 2 * len(boards)
+    simulators = _simulators(boards)
+    total = (len(options.points) * len(options.dims) * 2 + sum(options.starts for _ in groups) + 2 * len(boards)
+             + len(simulators))
     load_before = _load()
+    if say and simulators:
+        say(f"compare: building {len(simulators)} simulator(s) for the checks, {_build_workers(cores)} at a time "
+            f"(cached after the first time): " + "; ".join(name for name, _ in simulators))
     with progress(total, "step") if progress else contextlib.nullcontext() as bar:
         steps = _Steps(bar)
+        _build_simulators(simulators, cores, steps)
         software = _software(options, cores, rapl, steps)
         load_software = _load()
         checks = _checks(boards, steps)
@@ -183,6 +174,8 @@ def compare(options: Options, progress: Callable | None = None) -> dict:
     report = {
         "command": "compare",
         "quick": options.quick,
+        "commit": source_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {**_machine(cores, rapl), "load_average": {"start": load_before, "after_timing": load_software,
                                                                 "end": _load()}},
         "options": {k: v for k, v in asdict(options).items() if k != "power"},
@@ -263,16 +256,19 @@ def _load() -> float | None:
         return None
 
 
-def _machine(cores: int, rapl: Rapl) -> dict:
-    model = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": model, "cores": cores, "python": platform.python_version(), "numpy": np.__version__,
+    return platform.processor() or platform.machine()
+
+
+def _machine(cores: int, rapl: Rapl) -> dict:
+    return {"cpu": cpu_model(), "cores": cores, "python": platform.python_version(), "numpy": np.__version__,
             "rapl": rapl.available, "platform": platform.platform()}
 
 
@@ -281,7 +277,7 @@ def _machine(cores: int, rapl: Rapl) -> dict:
 
 def _build_figures(board: BoardConfig, builds: str) -> dict:
     """fmax and resource counts: the last ``spherecode build`` report under ``builds/NAME``, else the
-    shipped figures."""
+    board's shipped build record (:attr:`~spherecode.boards.BoardConfig.record`)."""
     folder = Path(builds) / board.name
     if (folder / "report.json").exists():
         from ..boards.build import report
@@ -294,10 +290,11 @@ def _build_figures(board: BoardConfig, builds: str) -> dict:
                     "source": f"measured: the last `spherecode build` report, {folder / 'report.json'}"}
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    shipped = SHIPPED_BUILDS.get(board.name)
+    shipped = board.record
     if shipped is None:
-        return {"fmax_mhz": None, "resources": {}, "source": "no build report and no shipped figures"}
-    return {"fmax_mhz": shipped["fmax_mhz"], "resources": dict(shipped["resources"]), "source": shipped["source"]}
+        return {"fmax_mhz": None, "resources": {}, "source": "no build report and no shipped build record"}
+    return {"fmax_mhz": shipped["fmax_mhz"], "resources": {k: v["used"] for k, v in shipped["utilisation"].items()},
+            "source": f"shipped build record (boards/shipped/{board.name}.json)"}
 
 
 def _board_joules(power: dict, seconds: float, compute_s: float) -> float:
@@ -333,25 +330,70 @@ def _hardware(options: Options, boards: list[BoardConfig]) -> tuple[list[dict], 
 # ------------------------------------------------------------------------------------------------ checks
 
 
+def _checked(boards: list[BoardConfig]) -> tuple[list[BoardConfig], list[BoardConfig]]:
+    """The fitting ``boards`` whose core the cycle check simulates (one per distinct format, Dmax, lanes
+    and loosening) and those whose twin the link check runs (one per distinct top)."""
+    cores, tops = {}, {}
+    for board in boards:
+        if not board.fits:
+            core = (str(board.fmt), board.dmax, board.lanes, board.core.loosening)
+            cores.setdefault(core, board)
+            tops.setdefault((core, board.nmax, board.clock_hz, board.baud), board)
+    return list(cores.values()), list(tops.values())
+
+
+def _small(board: BoardConfig) -> BoardConfig:
+    """``board`` with Nmax = CHECK_NMAX: the core the cycle check simulates."""
+    return replace(board, core=replace(board.core, nmax=CHECK_NMAX))
+
+
+def _simulators(boards: list[BoardConfig]) -> list[tuple[str, Callable[[], object]]]:
+    """(what, build) for every simulator the checks need: the cycle check's cores and the link check's twins."""
+    from ..hw.core import UpdaterCore
+    from ..sim.backend import build_core
+    from ..sim.twin import build_twin
+
+    cores, tops = _checked(boards)
+    out = []
+    for board in cores:
+        kind = ", loosening" if board.core.loosening else ""
+        out.append((f"core {board.fmt}, {board.lanes} lane(s){kind}",
+                    lambda b=board: build_core(UpdaterCore(_small(b).core))))
+    for board in tops:
+        out.append((f"{board.name}'s twin", lambda b=board: build_twin(b.twin(), TWIN_DIVISOR)))
+    return out
+
+
+def _build_workers(cores: int) -> int:
+    """Simulators built at once: each build's compile already runs on every core (``make -j``), so one per
+    two cores."""
+    return max(1, cores // 2)
+
+
+def _build_simulators(simulators, cores: int, steps) -> None:
+    """Build (or find cached) every simulator of :func:`_simulators`, :func:`_build_workers` at a time. A
+    failed build is left to its check, which reports it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..sim.build import SimError
+
+    def one(build):
+        try:
+            build()
+        except (SimError, OSError, RuntimeError, TypeError, ValueError):
+            pass
+
+    with ThreadPoolExecutor(_build_workers(cores)) as pool:
+        for _ in pool.map(one, [build for _, build in simulators]):
+            steps()
+
+
 def _checks(boards: list[BoardConfig], steps) -> dict:
     """The cycle formula against the simulated RTL, and the link model against the board twin, once per
     distinct core configuration among the fitting ``boards``."""
-    out = {"cycles": [], "link": []}
-    seen_core, seen_top = set(), set()
-    for board in boards:
-        if board.fits:
-            steps(2)
-            continue
-        core = (str(board.fmt), board.dmax, board.lanes, board.core.loosening)
-        if core not in seen_core:
-            seen_core.add(core)
-            out["cycles"].append(_check_cycles(board))
-        steps()
-        top = (core, board.nmax, board.clock_hz, board.baud)
-        if top not in seen_top:
-            seen_top.add(top)
-            out["link"].append(_check_link(board))
-        steps()
+    cores, tops = _checked(boards)
+    out = {"cycles": [_check_cycles(board) for board in cores], "link": [_check_link(board) for board in tops]}
+    steps(2 * len(boards))
     return out
 
 
@@ -361,7 +403,7 @@ def _check_cycles(board: BoardConfig) -> dict:
     from ..sim.backend import SimBackend
     from ..sim.build import SimError
 
-    small = replace(board, core=replace(board.core, nmax=CHECK_NMAX))
+    small = _small(board)
     n, d = CHECK_POINTS, board.dmax
     kind = ", the loosening core" if board.core.loosening else ""
     result = {"boards": board.name, "config": f"{board.fmt}, Nmax {CHECK_NMAX}, Dmax {d}, {board.lanes} lane(s){kind}",
@@ -637,79 +679,144 @@ def write_report(report: dict, out: Path, command_line: str) -> list[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: A panel is laid out for at most this many series (series that coincide are merged, :func:`_merged`).
+MAX_SERIES = 6
+#: Software's two series, then one style per board in the order of the report: colour and marker each.
+_SOFTWARE_STYLES = (("black", "o", "--"), ("0.45", "D", ":"))
+_BOARD_STYLES = (("tab:blue", "s"), ("tab:orange", "^"), ("tab:green", "v"), ("tab:red", "P"), ("tab:purple", "X"),
+                 ("tab:brown", "*"), ("tab:pink", "h"), ("tab:olive", "<"), ("tab:cyan", ">"))
+
+
+def _merged(series: list[tuple[str, list, list, dict]], rtol: float = 0.1) -> list[tuple[str, list, list, dict]]:
+    """``series`` (label, xs, ys, style) with every series that lies on an earlier one (the same xs, every y
+    within ``rtol``: on a log axis, on top of it) folded into it, its label joined with " = ": no series
+    hides another."""
+    out = []
+    for label, xs, ys, style in series:
+        for k, (l0, x0, y0, st0) in enumerate(out):
+            if x0 == xs and all(abs(a - b) <= rtol * max(abs(a), abs(b)) for a, b in zip(y0, ys)):
+                out[k] = (f"{l0}\n= {label}", x0, y0, st0)
+                break
+        else:
+            out.append((label, xs, ys, style))
+    return out
+
+
+def _panel(ax, series, title: str, ylabel: str) -> None:
+    """Draw ``series`` (after :func:`_merged`) on a log–log panel, its legend outside the data (right)."""
+    series = _merged(series)
+    for label, xs, ys, st in series:
+        ax.plot(xs, ys, label=label, ms=4, **st)
+    ax.set(xscale="log", yscale="log", xlabel="N (vectors)", ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    if series:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, frameon=False)
+
+
 def _figures(report: dict, folder: Path) -> list[str]:
+    """time (per update), runs (whole force-loosening runs), energy (per update) and quality: one panel per
+    D (time: two, the whole update and the core alone), laid out for :data:`MAX_SERIES` series each, told
+    apart by colour and marker, with the legend outside the data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = []
-    cmap = plt.get_cmap("tab10")
+    software = report["software"]
+    dims = sorted({r["dim"] for r in software})
+    cores = max(r["threads"] for r in software)
+    boards = sorted({r["board"] for r in report["hardware"] if r["fits"]})
+    board_style = {b: dict(zip(("color", "marker"), _BOARD_STYLES[i % len(_BOARD_STYLES)]), linestyle="-")
+                   for i, b in enumerate(boards)}
 
-    # Figure 3: time per update against N.
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    dims = sorted({r["dim"] for r in report["software"]})
-    for i, d in enumerate(dims):
-        for threads, style in ((1, "--"), (max(r["threads"] for r in report["software"]), ":")):
-            rows = [r for r in report["software"] if r["dim"] == d and r["threads"] == threads]
-            ax.plot([r["points"] for r in rows], [r["seconds"] for r in rows], style, marker="o", ms=3,
-                    color=cmap(i), label=f"software, float64, {threads} thread(s), D = {d} (measured)")
-    for j, board in enumerate(sorted({r["board"] for r in report["hardware"]})):
-        for i, d in enumerate(dims):
-            rows = [r for r in report["hardware"] if r["board"] == board and r["dim"] == d and r["fits"]]
-            if rows:
-                ax.plot([r["points"] for r in rows], [r["seconds"] for r in rows], "-", marker="s", ms=3,
-                        color=cmap(2 + i + 2 * j), label=f"{board}, D = {d} (modelled: core + link)")
-                ax.plot([r["points"] for r in rows], [r["compute_s"] for r in rows], "-.", lw=0.8,
-                        color=cmap(2 + i + 2 * j), label=f"{board}, D = {d}, core only (modelled)")
-    ax.set(xscale="log", yscale="log", xlabel="N (vectors)", ylabel="seconds per update",
-           title="Time per update (one iteration of steps 1–5)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6.5)
+    def style(threads):
+        return dict(zip(("color", "marker", "linestyle"), _SOFTWARE_STYLES[threads != 1]))
+
+    def sw(d, threads, key, label):
+        rows = [r for r in software if r["dim"] == d and r["threads"] == threads]
+        return (label, [r["points"] for r in rows], [r[key] for r in rows], style(threads))
+
+    def hw(d, board, key, label):
+        rows = [r for r in report["hardware"] if r["board"] == board and r["dim"] == d and r["fits"]
+                and r[key] is not None]
+        return (label, [r["points"] for r in rows], [r[key] for r in rows], board_style[board]) if rows else None
+
+    def grid(cols: int):
+        fig, axes = plt.subplots(len(dims), cols, figsize=(6.2 * cols + 1.2, 3.6 * len(dims)), squeeze=False)
+        return fig, axes
+
+    # Time per update: the whole update (core + link) and the core alone, per D.
+    fig, axes = grid(2)
+    for row, d in zip(axes, dims):
+        one, all_ = sw(d, 1, "seconds", "software, 1 thread"), sw(d, cores, "seconds", f"software, {cores} threads")
+        whole = [s for s in (hw(d, b, "seconds", b) for b in boards) if s]
+        core = [s for s in (hw(d, b, "compute_s", b) for b in boards) if s]
+        _panel(row[0], [one, all_, *whole], f"D = {d}: per update, core + link (modelled)", "seconds per update")
+        if core:
+            _panel(row[1], [one, *core], f"D = {d}: per update, the core alone (modelled)", "seconds per update")
+        else:
+            row[1].set_axis_off()
+            row[1].text(0.5, 0.5, f"no board holds D = {d}", ha="center", va="center", transform=row[1].transAxes)
     names += _save(fig, folder, "time")
 
-    # Table II as a figure: energy per update.
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    for i, d in enumerate(dims):
-        for threads, style in ((1, "--"), (max(r["threads"] for r in report["software"]), ":")):
-            rows = [r for r in report["software"] if r["dim"] == d and r["threads"] == threads]
-            ax.plot([r["points"] for r in rows], [r["joules"] for r in rows], style, marker="o", ms=3, color=cmap(i),
-                    label=f"software, {threads} thread(s), D = {d} ({rows[0]['power']} power)")
-    for j, board in enumerate(sorted({r["board"] for r in report["hardware"]})):
-        for i, d in enumerate(dims):
-            rows = [r for r in report["hardware"] if r["board"] == board and r["dim"] == d and r["fits"]
-                    and r["joules"] is not None]
-            if rows:
-                ax.plot([r["points"] for r in rows], [r["joules"] for r in rows], "-", marker="s", ms=3,
-                        color=cmap(2 + i + 2 * j), label=f"{board}, D = {d} (modelled)")
-    ax.set(xscale="log", yscale="log", xlabel="N (vectors)", ylabel="joules per update", title="Energy per update")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6.5)
+    # Whole runs: K force-loosening iterations, software against host-run and on-chip loosening.
+    runs = report["runs"]
+    default = DEFAULT if DEFAULT in boards else next((b for b in boards if not get_board(b).core.loosening), None)
+    fig, axes = grid(1)
+    for (ax,), d in zip(axes, dims):
+        rows = [r for r in runs["rows"] if r["dim"] == d]
+        series = [("software, 1 thread", [r["points"] for r in rows], [r["software_1_s"] for r in rows], style(1)),
+                  (f"software, {cores} threads", [r["points"] for r in rows], [r["software_all_s"] for r in rows],
+                   style(cores))]
+        if default:
+            at = [r for r in rows if default in r["boards"]]
+            if at:
+                series.append((f"{default}, host-run loosening", [r["points"] for r in at],
+                               [r["boards"][default]["host_s"] for r in at], {**board_style[default], "linestyle": "-."}))
+        for b in boards:
+            at = [r for r in rows if "chip" in r["boards"].get(b, {})]
+            if at:
+                series.append((f"{b}, on chip", [r["points"] for r in at],
+                               [r["boards"][b]["chip"]["seconds"] for r in at], board_style[b]))
+        _panel(ax, series, f"D = {d}: a whole run of {runs['iterations']} iterations", "seconds per run")
+    names += _save(fig, folder, "runs")
+
+    # Energy per update.
+    fig, axes = grid(1)
+    for (ax,), d in zip(axes, dims):
+        one = sw(d, 1, "joules", f"software, 1 thread ({next(r['power'] for r in software if r['threads'] == 1)})")
+        series = [one, *[s for s in (hw(d, b, "joules", f"{b} (modelled)") for b in boards) if s]]
+        _panel(ax, series, f"D = {d}: energy per update", "joules per update")
     names += _save(fig, folder, "energy")
 
-    # Figure 4: minimum distance against N.
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    markers = {"Q3.44": "x"}
-    for i, d in enumerate(sorted({r["dim"] for r in report["quality"]})):
+    # Minimum distance against N, one panel per D.
+    qdims = sorted({r["dim"] for r in report["quality"]})
+    formats = sorted({r["format"] for r in report["quality"] if r["format"]})
+    fig, axes = plt.subplots(1, len(qdims), figsize=(4.2 * len(qdims) + 1.6, 3.8), squeeze=False)
+    for ax, d in zip(axes[0], qdims):
         rows = [r for r in report["quality"] if r["dim"] == d]
         ref = sorted((r["points"], r["min_distance"]) for r in rows if r["backend"] == "reference")
-        ax.plot(*zip(*ref), "-", marker="o", ms=3, color=cmap(i), label=f"D = {d}, float64")
+        ax.plot(*zip(*ref), "-", marker="o", ms=4, color="black", label="float64")
         for fmt in sorted({r["format"] for r in rows if r["format"]}):
             pts = sorted((r["points"], r["min_distance"]) for r in rows if r["format"] == fmt)
-            ax.plot(*zip(*pts), linestyle="none", marker=markers.setdefault(fmt, "+^v<>"[len(markers) - 1]), ms=7,
-                    color=cmap(i), label=f"D = {d}, model {fmt}")
+            color, marker = _BOARD_STYLES[formats.index(fmt)]
+            ax.plot(*zip(*pts), linestyle="none", marker=marker, ms=7, mfc="none", color=color, label=f"model {fmt}")
         known = sorted((r["points"], r["best_known_distance"]) for r in rows
                        if r["backend"] == "reference" and r["best_known_distance"] is not None)
-        if known:
-            ax.plot(*zip(*known), linestyle="none", marker="_", ms=16, mew=2, color=cmap(i), alpha=0.7,
-                    label=f"D = {d}, best known")  # markers: the table has gaps, a line would invent values
-    ax.set(xscale="log", xlabel="N (vectors)", ylabel="minimum distance",
-           title="Minimum distance, best of the starts, against the best known")
-    ticks = sorted({r["points"] for r in report["quality"]})
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.minorticks_off()
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6.5, ncol=2)
+        if known:  # markers: the table has gaps, a line would invent values
+            ax.plot(*zip(*known), linestyle="none", marker="_", ms=16, mew=2, color="tab:gray", label="best known")
+        ticks = sorted({r["points"] for r in rows})
+        ax.set(xscale="log", xlabel="N (vectors)", ylabel="minimum distance", title=f"D = {d}")
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.grid(True, which="both", alpha=0.3)
+    legend = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(legend.values(), legend.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle("Minimum distance, best of the starts, against the best known")
     names += _save(fig, folder, "quality")
     return names
 
@@ -720,9 +827,10 @@ def _save(fig, folder: Path, stem: str) -> list[str]:
     fig.tight_layout()
     names = []
     for ext in ("png", "svg"):
-        # SVG without a date or random ids, so that the same report gives the same file.
+        # SVG without a date or random ids, so that the same report gives the same file; the legends
+        # outside the axes are kept inside the image.
         meta = {"Date": None} if ext == "svg" else {}
-        fig.savefig(folder / f"{stem}.{ext}", dpi=120, metadata=meta)
+        fig.savefig(folder / f"{stem}.{ext}", dpi=120, metadata=meta, bbox_inches="tight")
         names.append(f"{stem}.{ext}")
     plt.close(fig)
     return names
@@ -762,7 +870,9 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add = L.append
     add("# spherecode: software against hardware" + (" (quick)" if report["quick"] else ""))
     add("")
-    add(f"Written by `{report['command_line']}` on {m['cpu']}, {cores} core(s), Python {m['python']}, "
+    made = f" at commit {report['commit']}" if report.get("commit") else ""
+    made += f", {report['date']}," if report.get("date") else ""
+    add(f"Written by `{report['command_line']}`{made} on {m['cpu']}, {cores} core(s), Python {m['python']}, "
         f"NumPy {m['numpy']}; 1-minute load average {_load_text(m['load_average'])} — other work shared the "
         "cores, so software times are upper bounds (±20 % on a quiet machine, more under load). "
         f"RAPL {'readable: CPU power measured' if m['rapl'] else 'not readable here: CPU power modelled'}. "
@@ -855,6 +965,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
             "a check of bytes and cycles, not of the board's speed.")
     add("")
     add(f"## Whole runs: {runs['iterations']} force-loosening iterations")
+    add("")
+    add("![whole runs](runs.svg)")
     add("")
     add(f"A force-loosening iteration is two updates (β and β(1 + 1/n)). Software: 2 × {runs['iterations']} × its "
         "time per update above (modelled from the measured update). Host-run loosening on a board: 2 × "
@@ -1039,7 +1151,7 @@ def command(args, progress: Callable | None = None) -> tuple[dict, str, int]:
     ``ValueError`` with one line for bad input."""
     options = options_from(args)
     check_out(args.out)
-    report = compare(options, progress)
+    report = compare(options, progress, say=lambda line: print(line, file=sys.stderr, flush=True))
     report["command_line"] = options.command_line(str(args.out))
     files = write_report(report, args.out, report["command_line"])
     failed = [c for kind in ("cycles", "link") for c in report["checks"][kind] if not c["passed"]]

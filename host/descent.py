@@ -1,11 +1,12 @@
 """Projected gradient descent on a product of unit spheres, with a backtracking (Armijo) step.
 
-The scheme of seed 001 (the answers' "gradient flow": follow the gradient for a short time, project each
+The scheme of the Computational Science Stack Exchange thread "Algorithms for generating spherical codes"
+(its answers' "gradient flow": follow the gradient for a short time, project each
 point's gradient onto the tangent space of its sphere, renormalise the points), with a step-size rule that
 converges: the step is the longest of α, α/2, α/4, … whose move y(α) = normalise(x − α g) (g: the tangent
 gradient) lowers the objective f by at least C1 · α · |g|² (Armijo's sufficient decrease); the next trial α
 is twice the last accepted one, capped so that no point moves by more than ``max_move`` times the current
-smallest distance between the points. The seed's rule,
+smallest distance between the points. The thread's rule,
 h = min(1/(7 G_max), step), is the same cap without the decrease test (it need not converge).
 f only ever goes down; a descent ends when ``budget`` steps are spent, when no α lowers f (a stationary
 point to float precision), or when f fell by less than ``tol`` in ``stall`` steps in a row.

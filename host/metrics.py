@@ -1,11 +1,12 @@
 """Quality metrics of a spherical code.
 
 - minimum distance, minimum angle (degrees), maximum cosine;
-- the gap g = min_{i≠j} |c_i − c_j| − 2R of the codebook paper (seed 000, §2.2); on the unit sphere
+- the gap g = min_{i≠j} |c_i − c_j| − 2R of the note on gap regularisation for ANN codebooks (§2.2); on the unit sphere
   (2R = 1) g = d_min − 1 = 2 sin(θ_min/2) − 1, so g ≥ 0 exactly when θ_min ≥ 60°;
 - edge-length occurrences: distinct inner products between distinct points and how often each occurs,
-  grouped with a tolerance (seed 003, §4.1);
-- Gram-matrix checks (seed 003, §4.2): symmetric, unit diagonal, rank ≤ D, positive semidefinite, each with
+  grouped with a tolerance (J. Wang, "Finding and Investigating Exact
+  Spherical Codes", arXiv:0805.0776, 2008, §4.1);
+- Gram-matrix checks (Wang 2008, §4.2): symmetric, unit diagonal, rank ≤ D, positive semidefinite, each with
   a tolerance and the measured value.
 """
 
@@ -91,7 +92,7 @@ def edge_occurrences(vectors: np.ndarray, tol: float = 1e-6) -> list[dict]:
 def gram_matrix_checks(gram: np.ndarray, dim: int, tol: float = 1e-8) -> dict:
     """Check that ``gram`` (N, N) is the Gram matrix of N points on the unit sphere in ``dim`` dimensions.
 
-    The four conditions of seed 003, §4.2, each with its measured value: symmetric (max |G − Gᵀ| ≤ tol),
+    The four conditions of Wang (2008), §4.2, each with its measured value: symmetric (max |G − Gᵀ| ≤ tol),
     unit diagonal (max |G_ii − 1| ≤ tol), rank ≤ D and positive semidefinite, read from the eigenvalues
     with the tolerance scaled by N (the trace of G).
     """

@@ -1,11 +1,11 @@
-"""The penalty formulation of the max–min problem (seed 001's penalty baseline).
+"""The penalty formulation of the max–min problem (the penalty baseline of a Stack Exchange thread).
 
-Seed 001 (Computational Science Stack Exchange, "Algorithms for generating spherical codes", answer by
+The Computational Science Stack Exchange thread "Algorithms for generating spherical codes", answer by
 nicoguaro with F. Poloni's correction): a code is the solution of min t subject to x_i · x_j ≤ t (i ≠ j) and
 |x_i| = 1 — the smallest bound t on the cosines, i.e. the largest angle — and a penalty method replaces the
 constraints by a quadratic penalty (μ/2) Σ (violation)² with μ driven to its limit stage by stage. Here the
 pair constraints are penalised and the sphere is kept exactly (tangent projection and renormalisation, as
-the seed's gradient answers do):
+the thread's gradient answers do):
 
     F_μ(x) = min_t [ t + (μ/2) Σ_{i<j} max(0, x_i · x_j − t)² ],
 
@@ -14,7 +14,7 @@ For fixed x the best t solves Σ_{i<j} max(0, g_ij − t) = 1/μ (g_ij = x_i · 
 exactly from the sorted cosines above max g − 1/μ, the only ones that can be active), so
 max g − 1/μ ≤ t* ≤ max g and F_μ → max_{i<j} g_ij as μ → ∞. By the envelope theorem
 ∇_i F_μ = μ Σ_j max(0, g_ij − t*) x_j — a repulsion from the pairs above t*, whose weights sum to 1 per pair
-set. Stages μ = MU_FIRST · MU_GROWTH^k up to MU_FINAL (our values; the seed fixes none) each descend
+set. Stages μ = MU_FIRST · MU_GROWTH^k up to MU_FINAL (our values; the thread fixes none) each descend
 (:mod:`.descent`: Armijo backtracking, renormalised moves) from the previous stage's optimum; the budget
 (``iterations`` accepted steps) is split evenly over the stages left.
 

@@ -39,7 +39,7 @@ CONSTANTS: dict[str, Constant] = {
         "known: used only when RAPL cannot be read"),
     "idle_watts.ulx3s-85f": Constant(
         0.20, "W", "assumed",
-        "configured, idle ULX3S-85F (the figure given in issue 12 as measured by others; no primary source "
+        "configured, idle ULX3S-85F (a figure reported as measured elsewhere; no primary source "
         "was found here). For scale, the board's manual (github.com/emard/ulx3s, doc/MANUAL.md, 'Power') "
         "says 5 V / 0.5 A (2.5 W) is enough for a fully loaded board"),
     "idle_watts.ecpix5-85f": Constant(

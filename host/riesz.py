@@ -1,12 +1,12 @@
-"""Projected gradient descent on the Riesz s-energy with a rising exponent (seed 001's gradient baseline).
+"""Projected gradient descent on the Riesz s-energy with a rising exponent (a gradient baseline).
 
-Seed 001 (Computational Science Stack Exchange, "Algorithms for generating spherical codes", answers by
+The Computational Science Stack Exchange thread "Algorithms for generating spherical codes" (answers by
 nicoguaro and Futurologist): minimise the Thomson/Riesz energy Σ_{i<j} 1/|x_i − x_j|^p, whose gradient is
 ∇_i = p Σ_{j≠i} (x_j − x_i)/|x_i − x_j|^(p+2), by gradient descent — each point's gradient projected onto the
 tangent space of the sphere at that point, a short step, every point renormalised onto the sphere — from
 random starts. As the exponent grows the smallest distances dominate the energy and its minimisers approach
 the max–min codes, so here the exponent rises in stages, each started from the previous stage's optimum:
-s = S_FIRST · GROWTH^k up to S_FINAL (our values, below; the seed fixes none).
+s = S_FIRST · GROWTH^k up to S_FINAL (our values, below; the thread fixes none).
 
 The objective is log E_s (same minimisers as E_s; scale-free): with m = min d² of the current points,
 E_s = m^(−s/2) Σ_{i<j} (m/d²)^(s/2), every term ≤ 1 and the sum ≥ 1, so nothing overflows at any s; terms
@@ -33,7 +33,7 @@ from .pairs import squared_distances, squared_norms
 
 __all__ = ["riesz_optimize", "log_energy_and_gradient", "S_FIRST", "S_FINAL", "GROWTH", "MAX_MOVE", "TOL"]
 
-#: The first exponent: 1, the Coulomb energy of the seed's Thomson problem.
+#: The first exponent: 1, the Coulomb energy of the thread's Thomson problem.
 S_FIRST = 1.0
 #: Each stage multiplies the exponent by this.
 GROWTH = 2.0

@@ -1,6 +1,6 @@
-"""RRR (relaxed–reflect–reflect) with divide-and-concur, on the sphere (seed 004).
+"""RRR (relaxed–reflect–reflect) with divide-and-concur, on the sphere.
 
-Seed 004 (V. Elser, *How densely can spheres be packed with moderate effort in high dimensions?*) packs
+V. Elser (*How densely can spheres be packed with moderate effort in high dimensions?*) packs
 spheres in a torus with RRR; here the same scheme searches for N points on the unit sphere in R^D whose
 pairwise (chord) distances are all at least a target d:
 
@@ -10,23 +10,23 @@ pairwise (chord) distances are all at least a target d:
   a pair whose copies are then closer than d is turned apart within its plane to distance exactly d — the
   nearest such pair, the turn split between the two copies by their lengths (see :func:`project_apart`);
   pairs already at ≥ d are unchanged. (Measured, one attempt at a fixed d on D = 4, N = 24, 8 starts, success
-  at ε < 10⁻¹⁰: at d = 0.995 the seed's move along the difference, the sphere left to P_B, solved 2 in 20000
+  at ε < 10⁻¹⁰: at d = 0.995 the paper's move along the difference, the sphere left to P_B, solved 2 in 20000
   iterations, a symmetric turn on the sphere 3 in 5000, this split 0 in 5000; at d = 0.99 and 15000
   iterations the symmetric turn 3, this split 4. Kept: the exact projection, RRR's local theory needs one.)
 - P_B (seed app. D, with the weights of app. E): the copies of each point are replaced by their weighted
   centroid, scaled onto the unit sphere — the nearest point of B = {all copies of i equal and of length 1}
   in the weighted metric (Σ_j g_ij |x_ij − y|² over |y| = 1 is least at y = centroid / |centroid|);
-- the RRR map (seed eq. 1) x ↦ x + β (P_B(2 P_A(x) − x) − P_A(x)), β = 0.5 (the seed's value);
+- the RRR map (the paper's eq. 1) x ↦ x + β (P_B(2 P_A(x) − x) − P_A(x)), β = 0.5 (the paper's value);
 - the metric weights (seed app. E): g_ij = g_ji start at 1 and follow g ← g + γ (ε²_ij / ⟨ε²⟩ − g), where
   ε²_ij = |x^A_ij − x^B_ij|² + |x^A_ji − x^B_ji|² is the pair's discrepancy between the two projections in
-  the current step and ⟨⟩ the mean over pairs; they only enter P_B; γ = 10⁻² (the seed's value for its hard
+  the current step and ⟨⟩ the mean over pairs; they only enter P_B; γ = 10⁻² (the paper's value for its hard
   instance, Best's packing; 10⁻³ for its easy ones);
 - the error ε = |x′ − x| / √N (seed §V); an attempt succeeds when ε falls below :data:`SOLVED` (10⁻⁵; the
   seed stops at 10⁻⁴), then runs on, converging locally, until ε < :data:`FINE` or a quarter more of its
   allowance has passed; the concurred points P_B(2 P_A(x) − x) are the solution, their smallest distance
   the distance found.
 
-Around the seed's fixed-target search, the target is set by bisection: an attempt at target d runs at most
+Around the paper's fixed-target search, the target is set by bisection: an attempt at target d runs at most
 ``attempt_iterations`` RRR iterations (fresh weights, copies concurred) from the best solution so far (at
 first the start); success raises the lower end of the bracket of targets to d, failure lowers the upper end
 to d (a failure is not a proof of infeasibility: the bracket can close below the optimum; a success may be
@@ -56,11 +56,11 @@ from .descent import unit_rows
 __all__ = ["rrr_optimize", "project_apart", "concur", "BETA", "GAMMA", "SOLVED", "FINE", "ATTEMPTS", "ATTEMPT_MIN",
            "BRACKET_TOL"]
 
-#: RRR step (seed 004: β = 0.5 in all its experiments).
+#: RRR step (Elser: β = 0.5 in all its experiments).
 BETA = 0.5
-#: Metric-weight rate (seed 004: 10⁻² for its hard instance, 10⁻³ otherwise).
+#: Metric-weight rate (Elser: 10⁻² for its hard instance, 10⁻³ otherwise).
 GAMMA = 1e-2
-#: An attempt succeeds when the error ε = |x′ − x|/√N falls below SOLVED (the seed stops at 10⁻⁴); it then
+#: An attempt succeeds when the error ε = |x′ − x|/√N falls below SOLVED (Elser stops at 10⁻⁴); it then
 #: goes on, locally converging, until ε < FINE or a quarter of its allowance more has passed, so that the
 #: distances found are good to ~1e-9. Measured (D = 4, N = 24, 6 starts, 30000 iterations, 3000 an
 #: attempt): SOLVED = 1e-10 alone found the 24-cell in none, 1e-5 in one.

@@ -9,11 +9,13 @@ link (:class:`spherecode.host.link.Identity`), the bit-exact model and the ``sim
 The cycle count of one iteration, ``start`` to ``done`` with coordinates offered back to back, is
 (docs/architecture.md)::
 
-    cycles(N, D) = N·D + (N + 1)·⌈N/L⌉ + T,    T = VectorUpdater.tail + 2
+    cycles(N, D) = N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T,    T = VectorUpdater.tail + 2
 
-N·D is the load through the S/P converter, (N + 1)·⌈N/L⌉ the rows, and the tail T is read from the RTL's
-own latency attribute (:attr:`~.vector_updater.VectorUpdater.tail`: force path + per-vector step + output)
-plus the core's two cycles (the S/P converter's register and ``done``). The RTL tests check the core's
+N·D is the load through the S/P converter; each of the N rows takes max(⌈N/L⌉, C) cycles, where C
+(:attr:`~.vector_updater.VectorUpdater.row_min`) is the per-vector step's interval (a row shorter than it
+waits); ⌈N/L⌉ is the last row's read; and the tail T is read from the RTL's own latency attribute
+(:attr:`~.vector_updater.VectorUpdater.tail`: force path + per-vector step + output) plus the core's two
+cycles (the S/P converter's register and ``done``). The RTL tests check the core's
 cycle counter against :meth:`CoreConfig.cycles` for every tested (N, D, L).
 """
 

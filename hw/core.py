@@ -1,5 +1,6 @@
 """UpdaterCore: S/P converter → vector updater → P/S converter, the runtime configuration, its checks
-and the cycle counter. The same core sits under the simulation testbench and (later) a board's UART."""
+and the cycle counter. The same core sits under the simulation testbench and behind a board's UART
+(:class:`~.board.BoardTop`)."""
 
 from __future__ import annotations
 

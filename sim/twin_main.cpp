@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
 
     // The pty. We keep our own slave fd for our whole life: without it, a host closing the port would
     // make the master report POLLHUP (poll() would return at once, forever) and the line settings would
-    // be lost between the host's sessions. Raw mode: no echo, no line editing, no CR/NL translation.
+    // be lost between the host's connections. Raw mode: no echo, no line editing, no CR/NL translation.
     int master = posix_openpt(O_RDWR | O_NOCTTY);
     if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) die("pty");
     const char* path = ptsname(master);

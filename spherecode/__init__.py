@@ -1,3 +1,3 @@
 """spherecode: spherical codes by the variable-repulsion-force method, in software and in hardware."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -115,7 +115,7 @@ def test_synthetic_is_deterministic_unit_and_clustered():
 
 
 def test_adam_widens_the_gap_over_kmeans_at_small_mse_cost():
-    """Seed 000's finding in miniature, on three seeds: min distance up, MSE about the same."""
+    """The codebook note's finding in miniature, on three seeds: min distance up, MSE about the same."""
     for seed in range(3):
         data = cb.synthetic(3000, 32, 20, seed=seed)
         queries = cb.synthetic(200, 32, 20, seed=seed + 100)

@@ -38,7 +38,7 @@ def test_files_and_json(report):
     status, r, out = report
     assert status == 0
     names = {p.name for p in out.iterdir()}
-    assert names == {"report.md", "report.json", *(f"{s}.{e}" for s in ("time", "energy", "quality") for e in ("png", "svg"))}
+    assert names == {"report.md", "report.json", *(f"{s}.{e}" for s in ("time", "runs", "energy", "quality") for e in ("png", "svg"))}
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["command_line"].startswith("spherecode compare --quick --board ulx3s-85f --board icebreaker")
     assert {k: v for k, v in r.items() if k not in ("out", "files")} == on_disk
@@ -70,7 +70,7 @@ def test_energy_is_power_times_time(report):
             assert s["power"] == "modelled" and s["watts"] == v["cpu_watts_per_core"] * (1 if s["threads"] == 1 else r["machine"]["cores"])
         assert s["joules"] == pytest.approx(s["watts"] * s["seconds"])
         assert s["joules_per_pair"] == pytest.approx(s["joules"] / (s["points"] * (s["points"] - 1)))
-    res = cmp.SHIPPED_BUILDS[BOARD.name]["resources"]  # no build report under --builds
+    res = {k: v["used"] for k, v in BOARD.record["utilisation"].items()}  # no build report under --builds
     dynamic = BOARD.clock_hz * 1e-12 * sum(res[k] * v[f"pj_per_cycle.{k}"] * v["activity.logic" if k in ("lut4", "ff") else "activity.arith"]
                                            for k in res)
     for h in r["hardware"]:
@@ -131,7 +131,7 @@ def test_quality_is_the_best_of_the_starts(report):
     (cost,) = f["quality_cost_deg"]
     q_board = [q for q in r["quality"] if q["format"] == str(BOARD.fmt)][0]
     assert cost["delta_angle_deg"] == pytest.approx(q_board["min_angle_deg"] - ref["min_angle_deg"])
-    assert f["fmax_mhz"] == cmp.SHIPPED_BUILDS[BOARD.name]["fmax_mhz"] and "shipped" in f["fmax_source"]
+    assert f["fmax_mhz"] == BOARD.record["fmax_mhz"] and "shipped" in f["fmax_source"]
     assert f["pairs_per_second_compute"] == BOARD.lanes * BOARD.clock_hz
 
 
@@ -250,3 +250,42 @@ def test_options_check_their_arguments():
     with pytest.raises(ValueError, match=r"unknown board 'x'"):
         cmp.Options(**{**base, "boards": ("x",)})
     assert cmp.Options(**base).command_line("r").endswith("--out r")
+
+
+def test_merged_folds_only_series_that_coincide():
+    a = ("a", [1, 2], [1.0, 10.0], {"color": "k"})
+    b = ("b", [1, 2], [1.05, 10.5], {"color": "r"})
+    c = ("c", [1, 2], [1.0, 20.0], {"color": "g"})
+    d = ("d", [1, 3], [1.0, 10.0], {"color": "b"})
+    assert [s[0] for s in cmp._merged([a, b, c, d])] == ["a\n= b", "c", "d"]
+
+
+def test_figures_one_per_kind_few_distinct_series_legend_outside(tmp_path, monkeypatch):
+    # The shipped full report: every board, two D, four quality D.
+    from pathlib import Path
+
+    shipped = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report" / "report.json").read_text())
+    figures = {}  # drawn, not saved (test_files_and_json checks the files)
+    monkeypatch.setattr(cmp, "_save", lambda fig, folder, stem: [figures.setdefault(stem, fig) and stem])
+    assert cmp._figures(shipped, tmp_path) == ["time", "runs", "energy", "quality"]
+    for stem, fig in figures.items():
+        fig.canvas.draw()
+        for ax in fig.axes:
+            lines = [l for l in ax.get_lines() if not l.get_label().startswith("_")]
+            assert len(lines) <= cmp.MAX_SERIES, (stem, [l.get_label() for l in lines])
+            styles = [(l.get_color(), l.get_marker()) for l in lines]
+            assert len(set(styles)) == len(styles), (stem, styles)
+            legend = ax.get_legend()
+            if legend is not None:  # outside the data: left of it nothing, right of the axes
+                assert legend.get_window_extent().x0 >= ax.get_window_extent().x1, stem
+
+
+def test_the_simulators_the_checks_build_are_named_and_built_once_each():
+    boards = [get_board(b) for b in ("ulx3s-85f", "ecpix5-85f", "icebreaker", "ulx3s-85f-loosening")]
+    names = [name for name, _ in cmp._simulators(boards)]
+    assert names == ["core Q3.44, 2 lane(s)", "core Q3.44, 1 lane(s), loosening", "ulx3s-85f's twin",
+                     "ecpix5-85f's twin", "ulx3s-85f-loosening's twin"]
+    assert [cmp._build_workers(c) for c in (1, 2, 3, 16)] == [1, 1, 1, 8]
+    built, steps = [], []
+    cmp._build_simulators([(str(k), lambda k=k: built.append(k)) for k in range(3)], 4, lambda k=1: steps.append(k))
+    assert sorted(built) == [0, 1, 2] and steps == [1, 1, 1]

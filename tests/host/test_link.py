@@ -1,5 +1,5 @@
 """The host's side of the protocol against scripted answers (the board itself is tested through the twin
-in tests/sim/test_twin_board.py)."""
+in tests/boards/test_twin.py)."""
 
 import dataclasses
 import os

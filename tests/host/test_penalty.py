@@ -1,4 +1,4 @@
-"""The penalty formulation (seed 001): its threshold and gradient, known codes, contract."""
+"""The penalty formulation: its threshold and gradient, known codes, contract."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Projected gradient descent on the Riesz energy (seed 001): known codes, the energy's gradient, contract."""
+"""Projected gradient descent on the Riesz energy: known codes, the energy's gradient, contract."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""RRR on the sphere (seed 004): its projections, the icosahedron and the 24-cell from random starts."""
+"""RRR on the sphere: its projections, the icosahedron and the 24-cell from random starts."""
 
 import math
 

@@ -16,7 +16,7 @@ from spherecode.hw.protocol import Command, Status
 
 CONFIG = CoreConfig("Q2.20", nmax=8, dmax=3)
 CORE = parameters_only(UpdaterCore(CONFIG))   # for its signature only: never elaborated
-#: The core of issue 11 (two candidates per sweep, K iterations on chip): the UpdaterCore's ports, the
+#: The loosening core (two candidates per sweep, K iterations on chip): the UpdaterCore's ports, the
 #: loosening ports, and a 48-bit cycle counter.
 LOOSENING_SIGNATURE = wiring.Signature({
     **dict(CORE.signature.members.items()),

@@ -180,5 +180,5 @@ def test_loosening_cycle_formulas():
         assert config.iteration_cycles(n) == iteration
         for d, k in ((3, 1), (3, 7), (2, 3000)):
             assert config.run_cycles(n, d, k) == max(n * d + 3, unit.load_latency) + k * iteration + n + 2
-    for n in (256, 1024):  # issue 11's target: within 5 % of (N + 1)⌈N/L⌉ at N ≥ 256
+    for n in (256, 1024):  # the target: within 5 % of (N + 1)⌈N/L⌉ at N ≥ 256
         assert config.iteration_cycles(n) <= 1.05 * (n + 1) * -(-n // 4)

@@ -104,7 +104,7 @@ def test_chip_run_statistics_and_report():
 
 
 def test_large_n_iteration_cycles_are_near_the_rows():
-    """At N ≥ 256 an on-chip iteration is within 5 % of (N + 1)⌈N/L⌉ (issue 11's target), L = 1 and 4."""
+    """At N ≥ 256 an on-chip iteration is within 5 % of (N + 1)⌈N/L⌉, L = 1 and 4."""
     for lanes in (1, 4):
         config = CoreConfig("Q3.44", nmax=1024, lanes=lanes)
         for n in (256, 1024):
