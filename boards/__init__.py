@@ -133,6 +133,18 @@ class BoardConfig:
 _EBR = {"25F": 56, "85F": 208}
 
 
+#: Lanes of the Tang Mega 138K's update core and of its loosening core (docs/boards.md: what fits the
+#: GW5AST-138C by synthesis, and what its place and route gives).
+TANG_LANES, TANG_LOOSENING_LANES = 6, 4
+
+
+def _tang(name: str, core: CoreConfig, note: str) -> BoardConfig:
+    """The Sipeed Tang Mega 138K (:data:`.gowin.TangMega138K`): GW5AST-138C, 340 BSRAM blocks (as
+    nextpnr-himbaechel reports the device), openFPGALoader's ``tangmega138k`` cable."""
+    return BoardConfig(name, "gowin:TangMega138K", "gw5a", core, 50_000_000, 2_000_000, ("-b", "tangmega138k"),
+                       340, note=note)
+
+
 def _ulx3s(size: str, name: str | None = None, **kw) -> BoardConfig:
     return BoardConfig(name=name or f"ulx3s-{size.lower()}", platform=f"ulx3s:ULX3S_{size}_Platform", family="ecp5",
                        baud=3_000_000, cable=("-b", "ulx3s"), ram_blocks=_EBR[size], **kw)
@@ -160,6 +172,14 @@ BOARDS = {b.name: b for b in [
                 note="LFE5UM5G-85F (speed grade 8): the loosening board's design (on-chip force loosening, Q3.44, "
                      "one lane) at 96 MHz, clocked by the PLL from the board's 100 MHz oscillator (the UART's "
                      "divisor 32 is exact)"),
+    _tang("tang-mega-138k", CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=TANG_LANES, dsp="gw5a"),
+          note="the paper's Q3.44 with update lanes in GW5A DSP blocks (MULTALU27X18, instantiated: yosys infers "
+               "none), clocked by the board's 50 MHz oscillator (no PLL: Apycula's GW5AST-138C chip database "
+               "has none); the UART's divisor 25 gives 2 Mbaud exactly"),
+    _tang("tang-mega-138k-loosening",
+          CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=TANG_LOOSENING_LANES, loosening=True, dsp="gw5a"),
+          note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, its lanes in GW5A DSP blocks; "
+               "the 50 MHz oscillator, 2 Mbaud (divisor 25, exact)"),
     _ulx3s("25F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1), clock_hz=75_000_000, dsp_min_width=10,
            note="one Q2.20 lane, products whose narrower operand is below 10 bits in LUTs; the PLL makes "
                 "25 MHz × 3 (the UART's divisor 25 is exact)"),
