@@ -19,6 +19,7 @@ from spherecode.hw.config import CoreConfig
 from spherecode.hw.core import UpdaterCore
 from spherecode.hw.fixed import Q
 from spherecode.hw.multiplier import LimbProduct, Multiplier, check_dsp, dsp_blocks
+from spherecode.sim import build as sim_build
 from spherecode.sim.build import primitive_models, to_verilog
 
 from .rtl import RANDOM, check_rtl
@@ -113,10 +114,18 @@ def test_dsp_is_checked():
             LimbProduct(Q(3, 44).shape(), Q(3, 44).shape(), dsp=bad)
 
 
-def test_the_model_is_built_only_where_a_design_instantiates_the_block():
+def test_the_model_is_built_only_where_a_design_instantiates_the_block_and_keys_its_build(tmp_path, monkeypatch):
     fmt = Q(3, 44)
     assert primitive_models(to_verilog(Multiplier(fmt))) == {}
     assert list(primitive_models(to_verilog(Multiplier(fmt, dsp="gw5a")))) == ["gowin_dsp.v"]
+    keys = []
+    monkeypatch.setattr(sim_build, "cached", lambda key, target, fill: keys.append(key) or tmp_path)
+    model = tmp_path / "gowin_dsp.v"
+    for source in ("// one model\n", "// another\n"):  # the build's key follows the model's source
+        model.write_text(source)
+        monkeypatch.setitem(sim_build.PRIMITIVE_MODELS, "MULTALU27X18", model)
+        sim_build.build(Multiplier(fmt, dsp="gw5a"))
+    assert len(set(keys)) == 2
 
 
 def test_yosys_synth_gowin_maps_a_gw5a_multiplier_to_its_blocks():
