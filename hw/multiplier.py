@@ -12,7 +12,9 @@ The DSP layer (``dsp``) says how the limb products are built:
   ``MULTALU27X18`` (27 × 18 signed, 48-bit result; yosys' Gowin cell library, ``cells_xtra_gw5a.v``):
   limbs of 26 unsigned bits (or a signed top limb) on its A side, 17 on its B side, so a 47 × 47 product
   takes 2 × 3 = 6 blocks (:func:`dsp_blocks`). The block registers its operands (AREG, BREG: the limb
-  registers, next to the multiplier) and its result (OREG), so the latency is the same as inferred. A
+  registers, next to the multiplier) and its product (PREG), so the latency is the same as inferred. (Not
+  the output register, OREG: Apycula 0.32, the packer the nextpnr-himbaechel-gowin wheel pins, does not
+  set it on the GW5AST-138C, while it does set AREG, BREG and PREG.) A
   limb product whose narrower limb has fewer than :data:`GW5A_LUT_BELOW` bits stays a ``*`` product, which
   yosys builds from LUTs. Under Verilator the instances run against ``sim/gowin_dsp.v``, a model of the
   block in the configuration used here.
@@ -139,9 +141,9 @@ class LimbProduct(wiring.Component):
 
 def _multalu27x18(m: Module, a_part, b_part, suffix: str):
     """One MULTALU27X18 computing ``a_part · b_part`` (at most 27 and 18 bits as signed values), its
-    operands and result registered in the block (AREG, BREG, OREG on CLK0, CE0 high, synchronous RESET0
-    from the domain's reset): the product appears two cycles after the operands, as with the inferred
-    path's limb and product registers. Returns the product, in ``a_part * b_part``'s shape."""
+    operands and product registered in the block (AREG, BREG, PREG on CLK0, CE0 high, synchronous RESET0
+    from the domain's reset; the ALU adds nothing): the product appears two cycles after the operands, as
+    with the inferred path's limb and product registers. Returns it in ``a_part * b_part``'s shape."""
     shape = (a_part * b_part).shape()
     a_in = Signal(signed(_A_BITS), name=f"dsp_a_{suffix}")
     b_in = Signal(signed(_B_BITS), name=f"dsp_b_{suffix}")
@@ -150,7 +152,7 @@ def _multalu27x18(m: Module, a_part, b_part, suffix: str):
     zero = Const(0, 1)
     m.submodules[f"dsp_{suffix}"] = Instance(
         "MULTALU27X18",
-        p_AREG_CLK="CLK0", p_BREG_CLK="CLK0", p_PREG_CLK="BYPASS", p_OREG_CLK="CLK0", p_MULT_RESET_MODE="SYNC",
+        p_AREG_CLK="CLK0", p_BREG_CLK="CLK0", p_PREG_CLK="CLK0", p_OREG_CLK="BYPASS", p_MULT_RESET_MODE="SYNC",
         p_A_SEL=zero, p_P_SEL=zero, p_C_SEL=zero, p_CASI_SEL=zero, p_ACC_SEL=zero,
         i_A=a_in, i_B=b_in, i_C=Const(0, 48), i_D=Const(0, 26), i_SIA=Const(0, _A_BITS), i_CASI=Const(0, 48),
         i_ACCSEL=zero, i_PSEL=zero, i_ASEL=zero, i_PADDSUB=zero, i_CSEL=zero, i_CASISEL=zero,

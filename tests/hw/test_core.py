@@ -3,7 +3,8 @@ the bit-exact model: N random unit vectors, one iteration with the coordinates b
 S, δ_min and the cycle counter = ``CoreConfig.cycles``), then a second iteration on the core's own result
 with another β, random gaps on the input stream and backpressure on the output stream (coordinates, S and
 δ_min; the cycle formula assumes back-to-back loading). The sim backend's C++ testbench is for speed; this
-is the core's check under cocotb."""
+is the core's check under cocotb. One case builds every product from GW5A DSP blocks (``dsp="gw5a"``, the
+blocks simulated by sim/gowin_dsp.v): the same results and cycle counts."""
 
 import json
 import tempfile
@@ -19,8 +20,9 @@ from spherecode.host.model.updater import iterate
 from spherecode.host.reference import random_start
 from spherecode.sim.build import build
 
-# (format, Nmax, Dmax, L, N, D, β of the first and of the second iteration)
-CASES = [(Q(2, 20), 16, 3, 3, 11, 3, 6.0, 40.0), (Q(3, 44), 8, 4, 2, 7, 4, 3.0, 250.0)]
+# (format, Nmax, Dmax, L, N, D, β of the first and of the second iteration, DSP layer)
+CASES = [(Q(2, 20), 16, 3, 3, 11, 3, 6.0, 40.0, "infer"), (Q(3, 44), 8, 4, 2, 7, 4, 3.0, 250.0, "infer"),
+         (Q(3, 44), 8, 3, 1, 7, 3, 3.0, 250.0, "gw5a")]
 
 
 def run_core(config: CoreConfig, iterations: list[dict], loosening: bool = False) -> list[dict]:
@@ -37,10 +39,11 @@ def signed(hexes: list[str], width: int) -> np.ndarray:
     return np.where(raw >> (width - 1), raw - (1 << width), raw)
 
 
-@pytest.mark.parametrize("fmt, nmax, dmax, lanes, n, d, beta1, beta2", CASES,
-                         ids=[f"{c[0]}-N{c[4]}-D{c[5]}-L{c[3]}" for c in CASES])
-def test_core_is_bit_exact_under_cocotb(fmt, nmax, dmax, lanes, n, d, beta1, beta2):
-    config = CoreConfig(fmt, nmax, dmax, lanes)
+@pytest.mark.parametrize("fmt, nmax, dmax, lanes, n, d, beta1, beta2, dsp", CASES,
+                         ids=[f"{c[0]}-N{c[4]}-D{c[5]}-L{c[3]}" + ("" if c[8] == "infer" else f"-{c[8]}")
+                              for c in CASES])
+def test_core_is_bit_exact_under_cocotb(fmt, nmax, dmax, lanes, n, d, beta1, beta2, dsp):
+    config = CoreConfig(fmt, nmax, dmax, lanes, dsp=dsp)
     dp, width = config.datapath, fmt.width
     rng = np.random.default_rng(n * 100 + d)
     raw, hb1, c1 = dp.inputs(random_start(n, d, rng), beta1)
