@@ -9,7 +9,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ..hw.config import ECP5_EBR, ICE40_EBR, BlockRAM, CoreConfig
+from ..hw.config import ECP5_EBR, GW5A_BSRAM, ICE40_EBR, BlockRAM, CoreConfig
 from ..hw.fixed import Q
 
 __all__ = ["BoardConfig", "BOARDS", "DEFAULT", "get_board", "TWIN_DIVISOR", "TWIN_TIMEOUT_BYTES"]
@@ -22,7 +22,7 @@ TWIN_TIMEOUT_BYTES = 256
 
 @dataclass(frozen=True)
 class BoardConfig:
-    """One board: ``platform`` (module:class in amaranth_boards), ``family`` (ecp5 or ice40), ``core`` (the
+    """One board: ``platform`` (module:class in amaranth_boards, or ``gowin:NAME``: :mod:`.gowin`), ``family`` (ecp5, ice40 or gw5a), ``core`` (the
     :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it),
     ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable`` (openFPGALoader's arguments),
     ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration; its build's figures are in :attr:`record`),
@@ -74,8 +74,14 @@ class BoardConfig:
 
     @property
     def ram(self) -> BlockRAM:
-        """The device family's block RAM (ECP5 DP16KD or iCE40 SB_RAM40_4K)."""
-        return {"ecp5": ECP5_EBR, "ice40": ICE40_EBR}[self.family]
+        """The device family's block RAM (ECP5 DP16KD, iCE40 SB_RAM40_4K or GW5A BSRAM)."""
+        return {"ecp5": ECP5_EBR, "ice40": ICE40_EBR, "gw5a": GW5A_BSRAM}[self.family]
+
+    @property
+    def bitstream_name(self) -> str:
+        """The bitstream's file name in the build folder (ecppack's ``.bit``, icepack's ``.bin``,
+        gowin_pack's ``.fs``)."""
+        return {"ecp5": "top.bit", "ice40": "top.bin", "gw5a": "top.fs"}[self.family]
 
     @property
     def record(self) -> dict | None:
@@ -92,9 +98,16 @@ class BoardConfig:
         return CoreConfig.sized(self.fmt, self.dmax, self.lanes, self.ram_blocks, reserved, self.ram)
 
     def platform_class(self):
+        """The board's description: an amaranth-boards platform class (``module:Class``), or for
+        ``gowin:NAME`` the project's own :class:`~.gowin.GowinBoard` (Amaranth has no GW5A platform);
+        either has the part number as ``device``."""
         import importlib
 
         module, cls = self.platform.split(":")
+        if module == "gowin":
+            from .gowin import GOWIN_BOARDS
+
+            return GOWIN_BOARDS[cls]
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)
 
     def top(self, divisor: int | None = None, timeout: int | None = None, loosening: bool = False):

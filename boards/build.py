@@ -201,12 +201,16 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
     report its cell counts against the device (minutes instead of tens of minutes; no fmax)."""
     if config.fits:
         raise BuildError(f"{config.name}: does not fit: {config.fits}")
-    platform = config.platform_class()()
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BuildError(f"cannot create the build folder {out_dir}: {exc.strerror or exc}") from None
+    if config.family == "gw5a":
+        from . import gowin
+
+        return gowin.build(config, out_dir, seed, synth_only)
+    platform = config.platform_class()()
     overrides = toolchain_overrides(config, seed)
     env = toolchain_env(config.family)
     old = {k: os.environ.get(k) for k in env}
@@ -258,17 +262,24 @@ def synthesis_report(config: BoardConfig, out_dir: Path, seconds: float | None =
     }
 
 
+def clock_report(data: dict) -> dict:
+    """``fmax_mhz`` (the slowest clock named ``sync``, else the slowest clock: the post-route figure),
+    ``timing_met`` (every clock reached its constraint) and ``clocks`` from nextpnr's ``report.json``."""
+    clocks = {name: {"achieved_mhz": c.get("achieved"), "constraint_mhz": c.get("constraint")}
+              for name, c in data.get("fmax", {}).items()}
+    met = bool(clocks) and all((c["achieved_mhz"] or 0) >= (c["constraint_mhz"] or 0) for c in clocks.values())
+    sync = [c for n, c in clocks.items() if "sync" in n.lower()] or list(clocks.values())
+    return {"fmax_mhz": min((c["achieved_mhz"] for c in sync if c["achieved_mhz"]), default=None),
+            "timing_met": met, "clocks": clocks}
+
+
 def report(config: BoardConfig, out_dir: Path, seconds: float | None = None) -> dict:
     """The build report from nextpnr's ``report.json`` in ``out_dir``."""
     data = json.loads((Path(out_dir) / "report.json").read_text())
     util = data.get("utilization", {})
     used = {k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
             for k, v in _RESOURCES[config.family].items()}
-    clocks = {name: {"achieved_mhz": c.get("achieved"), "constraint_mhz": c.get("constraint")}
-              for name, c in data.get("fmax", {}).items()}
-    met = bool(clocks) and all((c["achieved_mhz"] or 0) >= (c["constraint_mhz"] or 0) for c in clocks.values())
-    bitstream = Path(out_dir) / ("top.bit" if config.family == "ecp5" else "top.bin")
-    sync = [c for n, c in clocks.items() if "sync" in n.lower()] or list(clocks.values())
+    bitstream = Path(out_dir) / config.bitstream_name
     return {
         "board": config.name,
         "device": config.platform_class().device,
@@ -277,9 +288,7 @@ def report(config: BoardConfig, out_dir: Path, seconds: float | None = None) -> 
         "dmax": config.dmax,
         "lanes": config.lanes,
         "clock_mhz": config.clock_hz / 1e6,
-        "fmax_mhz": min((c["achieved_mhz"] for c in sync if c["achieved_mhz"]), default=None),
-        "timing_met": met,
-        "clocks": clocks,
+        **clock_report(data),
         "utilisation": used,
         "bitstream": str(bitstream) if bitstream.exists() else None,
         "seconds": seconds,

@@ -673,7 +673,7 @@ def _cmd_flash(args) -> tuple[dict, str]:
     from spherecode.boards.flash import FlashError, flash
 
     cfg = args.board
-    bitstream = args.bitstream or Path("build") / cfg.name / ("top.bit" if cfg.family == "ecp5" else "top.bin")
+    bitstream = args.bitstream or Path("build") / cfg.name / cfg.bitstream_name
     try:
         last = flash(cfg, bitstream, persist=args.persist)
     except FlashError as exc:

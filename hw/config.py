@@ -27,9 +27,10 @@ from math import ceil
 
 from .datapath import Datapath, MIN_FRACTION
 from .fixed import Q
+from .multiplier import DSP_KINDS
 from .pipeline import parameters_only
 
-__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR"]
+__all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR", "GW5A_BSRAM"]
 
 #: Most fraction bits the units build for (their tables and products are sized up to Q·.48).
 MAX_FRACTION = 48
@@ -61,6 +62,9 @@ ECP5_EBR = BlockRAM("ecp5", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9),
 #: iCE40 SB_RAM40_4K (4 kbit): 256×16, 512×8, 1024×4, 2048×2 (Lattice TN1250, "Memory Usage Guide for
 #: iCE40 Devices").
 ICE40_EBR = BlockRAM("ice40", 4096, ((256, 16), (512, 8), (1024, 4), (2048, 2)))
+#: GW5A BSRAM (18 kbit): 16384×1 … 1024×18 dual port, 512×36 semi-dual port (Gowin UG300, "Gowin BSRAM &
+#: SSRAM User Guide", BSRAM configurations).
+GW5A_BSRAM = BlockRAM("gw5a", 18432, ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)))
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,13 @@ class CoreConfig:
         Whether the core runs force loosening on chip (both candidates in one sweep, three vector sets,
         :class:`~.loosening.LooseningControl`; :class:`~.core.UpdaterCore`'s ``loosen`` ports). Default
         False: the one-candidate core, whose DSP and memory counts the boards are sized for.
+    dsp : str
+        How the core's wide products are built (:mod:`~.multiplier`): ``"infer"`` (the default: ``*``
+        products, which yosys maps to DSP blocks, as on ECP5) or ``"gw5a"`` (hand-instantiated GW5A
+        ``MULTALU27X18`` blocks, which yosys does not infer). The same results and cycle counts.
 
     Every check raises ``ValueError`` ("…, not {x!r}"). Instances are immutable, hashable and pickle as
-    their five fields; :attr:`datapath` and :attr:`tail` are computed once.
+    their six fields; :attr:`datapath` and :attr:`tail` are computed once.
     """
 
     fmt: Q = Q(3, 44)
@@ -93,6 +101,7 @@ class CoreConfig:
     dmax: int = 3
     lanes: int = 1
     loosening: bool = False
+    dsp: str = "infer"
     _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
@@ -114,16 +123,18 @@ class CoreConfig:
             raise ValueError(f"lanes must be a positive integer, not {self.lanes!r}")
         if not isinstance(self.loosening, bool):
             raise ValueError(f"loosening must be True or False, not {self.loosening!r}")
+        if not isinstance(self.dsp, str) or self.dsp not in DSP_KINDS:
+            raise ValueError(f"dsp must be 'infer' or 'gw5a', not {self.dsp!r}")
         self._updater()  # the vector updater decides which lane counts it builds for
 
     def __reduce__(self):
-        return (CoreConfig, (self.fmt, self.nmax, self.dmax, self.lanes, self.loosening))
+        return (CoreConfig, (self.fmt, self.nmax, self.dmax, self.lanes, self.loosening, self.dsp))
 
     @property
     def datapath(self) -> Datapath:
         """The :class:`~.datapath.Datapath` (units and formats) of this configuration."""
         if "datapath" not in self._derived:
-            self._derived["datapath"] = Datapath(self.fmt, self.nmax, self.dmax)
+            self._derived["datapath"] = Datapath(self.fmt, self.nmax, self.dmax, dsp=self.dsp)
         return self._derived["datapath"]
 
     def _updater(self):
@@ -243,7 +254,8 @@ class CoreConfig:
 
     def __str__(self) -> str:
         return (f"{self.fmt}, Nmax {self.nmax}, Dmax {self.dmax}, {self.lanes} lane(s)"
-                + (", on-chip loosening" if self.loosening else ""))
+                + (", on-chip loosening" if self.loosening else "")
+                + (", GW5A DSP blocks" if self.dsp == "gw5a" else ""))
 
 
 def _memory_blocks(width: int, nmax: int, dmax: int, lanes: int, ram: BlockRAM) -> int:

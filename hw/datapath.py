@@ -40,7 +40,7 @@ from __future__ import annotations
 from .distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from .fixed import Q
 from .force_product import ForceProduct
-from .multiplier import Multiplier
+from .multiplier import Multiplier, check_dsp
 from .pipeline import parameters_only
 from .reciprocal import Reciprocal
 from .rsqrt import RSqrt
@@ -78,12 +78,13 @@ class Datapath:
 
     def __init__(self, fmt: Q, nmax: int, dmax: int, *, precision: int | None = None,
                  d2_diff_frac: int | None = DIFF_FRACTION, force_diff_frac: int | None = DIFF_FRACTION,
-                 weight_bits: int = FORCE_WEIGHT_BITS, direction_frac: int = DIRECTION_FRACTION):
+                 weight_bits: int = FORCE_WEIGHT_BITS, direction_frac: int = DIRECTION_FRACTION, dsp: str = "infer"):
         """The keyword arguments override the widths docs/arithmetic.md derives (for measuring their effect):
         ``precision`` the weight's P (default :func:`~.weight.weight_precision`), ``d2_diff_frac`` and
         ``force_diff_frac`` the fraction bits of the truncated differences (None or ≥ f: exact),
         ``weight_bits`` the weight's significant bits in the force products, ``direction_frac`` the fraction
-        bits of F̂, F and 1/|F̂|."""
+        bits of F̂, F and 1/|F̂|; ``dsp`` the DSP layer every unit's products are built for
+        (:class:`~.multiplier.LimbProduct`)."""
         if not fmt.signed or fmt.i < 2:
             raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
         if fmt.f < MIN_FRACTION:
@@ -95,6 +96,7 @@ class Datapath:
             raise ValueError("nmax must be at least 2")
         f = fmt.f
         self.fmt, self.nmax, self.dmax = fmt, nmax, dmax
+        self.dsp = dsp = check_dsp(dsp)
         self.d2_fmt = d2_format(fmt)
         self.half_beta_fmt = half_beta_format()
         self.step_fmt = Q(1, f + STEP_GUARD, signed=False)  # 1/(2β) and α
@@ -116,22 +118,23 @@ class Datapath:
         self.weight_bits = min(weight_bits, w_fmt.width)  # Q2.20: the whole UQ1.20 w, as exact as before
         mant_fmt = Q(1, f, signed=False)  # RSqrt(d2_fmt)'s mantissa
         self._factories = {
-            "distance": lambda: SquaredDistance(fmt, dmax, self.d2_diff_fmt),
+            "distance": lambda: SquaredDistance(fmt, dmax, self.d2_diff_fmt, dsp),
             "running_min": lambda: RunningMin(self.d2_fmt),
             "reciprocal": lambda: Reciprocal(self.d2_fmt, self.weight_precision),
-            "weight": lambda: RepulsionWeight(self.d2_fmt, self.weight_precision),
+            "weight": lambda: RepulsionWeight(self.d2_fmt, self.weight_precision, dsp=dsp),
             "force_product": lambda: ForceProduct(w_fmt, self.diff_fmt, self.force_diff_fmt, self.prod_fmt, dmax,
-                                                  self.weight_bits),
-            "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax),
-            # the step's two reciprocal square roots take one input per vector: one product each
-            "force_rsqrt": lambda: RSqrt(d2_format(self.unit_fmt), shared=True),  # |F̂|² in UQ3.(direction bits)
-            "direction": lambda: Scale(self.unit_fmt, Q(1, self.unit_fmt.f, signed=False), self.unit_fmt),
-            "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt),
-            "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt),
-            "moved_norm": lambda: SerialSquaredDistance(fmt, dmax),
-            "moved_rsqrt": lambda: RSqrt(self.d2_fmt, shared=True),
-            "renormalise": lambda: Scale(fmt, mant_fmt, fmt),
-            "move_norm": lambda: SerialSquaredDistance(fmt, dmax, out_frac=2 * f),  # exact
+                                                  self.weight_bits, dsp),
+            "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax, dsp=dsp),
+            # the step's two reciprocal square roots take one input per vector: one product each; |F̂|² in
+            # UQ3.(direction bits)
+            "force_rsqrt": lambda: RSqrt(d2_format(self.unit_fmt), shared=True, dsp=dsp),
+            "direction": lambda: Scale(self.unit_fmt, Q(1, self.unit_fmt.f, signed=False), self.unit_fmt, dsp),
+            "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt, dsp=dsp),
+            "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt, dsp=dsp),
+            "moved_norm": lambda: SerialSquaredDistance(fmt, dmax, dsp=dsp),
+            "moved_rsqrt": lambda: RSqrt(self.d2_fmt, shared=True, dsp=dsp),
+            "renormalise": lambda: Scale(fmt, mant_fmt, fmt, dsp),
+            "move_norm": lambda: SerialSquaredDistance(fmt, dmax, out_frac=2 * f, dsp=dsp),  # exact
         }
         # One instance of each, for the model and for reading latencies; the gateware makes its own
         # copies with :meth:`make` (an elaboratable can be placed in a design only once).

@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .fixed import Q, mul_shift, round_shift, saturate
-from .multiplier import LimbProduct
+from .multiplier import LimbProduct, check_dsp
 from .pipeline import delay
 
 __all__ = ["SquaredDistance", "SerialSquaredDistance", "RunningMin", "GUARD_BITS", "d2_format"]
@@ -50,9 +50,11 @@ class SquaredDistance(wiring.Component):
     and saturated to ``diff_fmt`` (so the square takes fewer DSP blocks: two 17-bit limbs for Q3.31); the
     square of the truncated difference is exact and truncated to f + ``GUARD_BITS`` fraction bits as above.
     Added error: ≤ 2|a_k − b_k|·2^−g per coordinate (docs/arithmetic.md).
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    def __init__(self, fmt: Q, dim: int, diff_fmt: Q | None = None):
+    def __init__(self, fmt: Q, dim: int, diff_fmt: Q | None = None, dsp: str = "infer"):
+        self.dsp = check_dsp(dsp)
         if diff_fmt is not None and not (isinstance(diff_fmt, Q) and diff_fmt.signed
                                          and 2 * diff_fmt.f >= fmt.f + GUARD_BITS and diff_fmt.f <= fmt.f):
             raise ValueError(f"the truncated difference needs a signed format with {(fmt.f + GUARD_BITS + 1) // 2}"
@@ -89,7 +91,7 @@ class SquaredDistance(wiring.Component):
                 m.d.sync += diff.eq(a[k] - b[k])
             else:
                 m.d.sync += diff.eq(saturate((a[k] - b[k]) >> (f - d_frac), dfmt))
-            sq = LimbProduct(diff.shape(), diff.shape())
+            sq = LimbProduct(diff.shape(), diff.shape(), dsp=self.dsp)
             m.submodules[f"sq{k}"] = sq
             m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
             trunc = Signal(unsigned(sq_width), name=f"sqt{k}")
@@ -123,11 +125,13 @@ class SerialSquaredDistance(wiring.Component):
     square is truncated to ``out_frac`` + ``GUARD_BITS`` fraction bits (none dropped where that reaches
     2f) and the sum rounded to nearest at ``out_frac`` bits; with ``out_frac`` = 2f nothing is dropped and
     the output is the exact sum of squares (error 0 below saturation). The latency is the same.
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
     latency = 1 + 1 + LimbProduct.LATENCY + 1 + 1 + 1
 
-    def __init__(self, fmt: Q, dim: int, out_frac: int | None = None):
+    def __init__(self, fmt: Q, dim: int, out_frac: int | None = None, dsp: str = "infer"):
+        self.dsp = check_dsp(dsp)
         if out_frac is None:
             out_frac = fmt.f
         if not (isinstance(out_frac, int) and fmt.f <= out_frac <= 2 * fmt.f):
@@ -162,7 +166,7 @@ class SerialSquaredDistance(wiring.Component):
         m.d.sync += [a.eq(p.a), b.eq(p.b)]
         diff = Signal(signed(w + 1))
         m.d.sync += diff.eq(a - b)
-        m.submodules.sq = sq = LimbProduct(diff.shape(), diff.shape())
+        m.submodules.sq = sq = LimbProduct(diff.shape(), diff.shape(), dsp=self.dsp)
         m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
         sq_width = 2 * (w + 1) - (2 * f - self.keep)
         trunc = Signal(unsigned(sq_width))

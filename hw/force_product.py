@@ -17,7 +17,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .fixed import Q, bit_length, saturate
-from .multiplier import LIMB, LimbProduct
+from .multiplier import LIMB, LimbProduct, check_dsp
 from .pipeline import delay
 
 __all__ = ["ForceProduct", "truncate_difference"]
@@ -42,9 +42,12 @@ class ForceProduct(wiring.Component):
     Ports: ``i`` — stream of ``{w, diff}`` (``diff`` an array of ``dim`` raw ``in_fmt`` values); ``o`` —
     stream of an array of ``dim`` raw ``o_fmt`` values. II = 1; :attr:`latency` = 2 + 4 + 2 cycles
     (leading one and mantissa, :class:`~.multiplier.LimbProduct`, shift, round and saturate).
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    def __init__(self, w_fmt: Q, in_fmt: Q, diff_fmt: Q, o_fmt: Q, dim: int, w_bits: int = LIMB):
+    def __init__(self, w_fmt: Q, in_fmt: Q, diff_fmt: Q, o_fmt: Q, dim: int, w_bits: int = LIMB,
+                 dsp: str = "infer"):
+        self.dsp = check_dsp(dsp)
         if not isinstance(w_fmt, Q) or w_fmt.signed:
             raise ValueError(f"ForceProduct takes an unsigned weight format, not {w_fmt!r}")
         if not (isinstance(diff_fmt, Q) and diff_fmt.signed and diff_fmt.f <= in_fmt.f):
@@ -114,7 +117,7 @@ class ForceProduct(wiring.Component):
         s = Signal(range(self.base_shift + 1))
         m.d.comb += s.eq(self.base_shift - k_p)
         for d, dt in enumerate(dts):
-            prod = LimbProduct(unsigned(nb), self.diff_fmt.shape())
+            prod = LimbProduct(unsigned(nb), self.diff_fmt.shape(), dsp=self.dsp)
             m.submodules[f"product{d}"] = prod
             m.d.comb += [prod.a.eq(mant), prod.b.eq(dt)]
             halves = Signal(signed(prod.p.shape().width + 1), name=f"halves{d}")

@@ -29,7 +29,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .multiplier import LIMB, LimbProduct
+from .multiplier import LIMB, LimbProduct, check_dsp
 from .pipeline import delay
 
 __all__ = ["QuadraticTable", "QuadraticInterpolator", "MAX_INDEX_BITS", "gauss_derivative"]
@@ -131,12 +131,13 @@ class QuadraticInterpolator(wiring.Component):
     valid (the enclosing unit carries it). Products: u_s · c2 (17 × ``width(2)`` bits) and u · v
     ((U + 1) × ``width(1) + 1`` bits), each a :class:`~.multiplier.LimbProduct`; the three coefficient
     columns are block RAMs whose outputs are registered before any logic.
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
     LATENCY = 2 + LimbProduct.LATENCY + 1 + LimbProduct.LATENCY + 1
 
-    def __init__(self, table: QuadraticTable):
-        self.table = table
+    def __init__(self, table: QuadraticTable, dsp: str = "infer"):
+        self.table, self.dsp = table, check_dsp(dsp)
         self.latency = self.LATENCY
         super().__init__({"z": In(unsigned(table.arg_frac)), "y": Out(signed(table.out_width))})
 
@@ -157,13 +158,13 @@ class QuadraticInterpolator(wiring.Component):
 
         c0, c1, c2 = column(0, t.c0), column(1, t.c1), column(2, t.c2)
         u2 = delay(m, u, 2, "u")
-        m.submodules.inner = inner = LimbProduct(signed(u_bits + 1 - s), c2.shape())
+        m.submodules.inner = inner = LimbProduct(signed(u_bits + 1 - s), c2.shape(), dsp=self.dsp)
         m.d.comb += [inner.a.eq(u2 >> s), inner.b.eq(c2)]
         when = 2 + LimbProduct.LATENCY
         v = Signal(signed(t.width(1) + 1))
         m.d.sync += v.eq(delay(m, c1, LimbProduct.LATENCY, "c1") + (inner.p >> (u_bits - s)))
         when += 1
-        m.submodules.outer = outer = LimbProduct(u.shape(), v.shape())
+        m.submodules.outer = outer = LimbProduct(u.shape(), v.shape(), dsp=self.dsp)
         m.d.comb += [outer.a.eq(delay(m, u2, when - 2, "u_outer")), outer.b.eq(v)]
         when += LimbProduct.LATENCY
         y = Signal(signed(t.out_width))

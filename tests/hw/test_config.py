@@ -39,6 +39,8 @@ def test_defaults_and_string_formats():
     ({"lanes": "2"}, "lanes must be a positive integer, not '2'"),
     ({"loosening": 1}, "loosening must be True or False, not 1"),
     ({"loosening": "yes"}, "loosening must be True or False, not 'yes'"),
+    ({"dsp": "ecp5"}, "dsp must be 'infer' or 'gw5a', not 'ecp5'"),
+    ({"dsp": None}, "dsp must be 'infer' or 'gw5a', not None"),
 ])
 def test_checks_and_their_messages(kwargs, message):
     with pytest.raises(ValueError) as exc:
@@ -153,6 +155,18 @@ def test_loosening_is_a_field_that_pickles_and_prints():
     assert pickle.loads(pickle.dumps(config)) == config and pickle.loads(pickle.dumps(config)).loosening
     assert str(config) == "Q2.20, Nmax 16, Dmax 3, 2 lane(s), on-chip loosening"
     assert config.updater.candidates == 2 and CoreConfig().updater.candidates == 1
+
+
+def test_dsp_is_a_field_that_pickles_prints_and_keeps_the_cycles():
+    """``dsp="gw5a"`` builds the products from MULTALU27X18 instances with the same latencies, so the
+    cycle formulas are the inferred core's."""
+    config = CoreConfig("Q3.44", 64, 3, 1, dsp="gw5a")
+    assert config != CoreConfig() and CoreConfig().dsp == "infer" and config.datapath.dsp == "gw5a"
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert str(config) == "Q3.44, Nmax 64, Dmax 3, 1 lane(s), GW5A DSP blocks"
+    for n in (2, 17, 64):
+        assert config.cycles(n, 3) == CoreConfig().cycles(n, 3)
+        assert config.iteration_cycles(n) == CoreConfig().iteration_cycles(n)
 
 
 def test_loosening_cycle_formulas():
