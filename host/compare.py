@@ -773,7 +773,8 @@ def _figures(report: dict, folder: Path) -> list[str]:
             at = [r for r in rows if default in r["boards"]]
             if at:
                 series.append((f"{default}, host-run loosening", [r["points"] for r in at],
-                               [r["boards"][default]["host_s"] for r in at], {**board_style[default], "linestyle": "-."}))
+                               [r["boards"][default]["host_s"] for r in at],
+                               {**board_style[default], "linestyle": "-."}))
         for b in boards:
             at = [r for r in rows if "chip" in r["boards"].get(b, {})]
             if at:

@@ -1,0 +1,28 @@
+"""Every file the package reads beside its modules is package data (CI also installs the built wheel and
+runs the main job from it)."""
+
+import fnmatch
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def test_files_read_beside_the_modules_are_package_data():
+    data = SETUPTOOLS["package-data"]
+    for package, folder in SETUPTOOLS["package-dir"].items():
+        for module in (ROOT / folder).glob("*.py"):
+            for name in re.findall(r"""with_name\(["']([^"']+)["']\)""", module.read_text(encoding="utf-8")):
+                folder_of_files = (ROOT / folder / name).is_dir()  # then its files: "name/*.json"
+                assert any(p.startswith(f"{name}/") if folder_of_files else fnmatch.fnmatch(name, p)
+                           for p in data.get(package, [])), \
+                    f"{module.relative_to(ROOT)} reads {name}, which is not package data of {package}"
+
+
+def test_every_package_data_pattern_matches_a_file():
+    folders = SETUPTOOLS["package-dir"]
+    for package, patterns in SETUPTOOLS["package-data"].items():
+        for pattern in patterns:
+            assert list((ROOT / folders[package]).glob(pattern)), f"{package}: {pattern} matches nothing"
