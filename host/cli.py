@@ -196,7 +196,10 @@ def _parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="best codes for a range of N: every (N, start) a Dask task")
     table.add_argument("--dim", "-d", type=_integer("--dim", 2), required=True, help="dimension D (≥ 2)")
     table.add_argument("--points", "-n", type=_points_range, required=True, help="N range A..B (or one N)")
-    table.add_argument("--starts", "-s", type=_integer("--starts", 1), default=8, help="starts per N (8)")
+    table.add_argument("--starts", "-s", type=_integer("--starts", 1), default=None,
+                       help="starts per N (8), or searches per N with --search (1)")
+    table.add_argument("--search", type=_positive_float("--search"), default=None, metavar="SECONDS",
+                       help="each task an iterated search of this many seconds (method cg or vrf, polished)")
     table.add_argument("--iters", "-k", type=_integer("--iters", 1), default=3000, help="iterations per start (3000)")
     table.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     _method(table)
@@ -562,16 +565,20 @@ def _cmd_polish(args) -> tuple[dict, str]:
 def _cmd_table(args) -> tuple[dict, str]:
     from .table import best_rows, sweep, table_tasks
 
+    if args.starts is None:
+        args.starts = 8 if args.search is None else 1
     try:
-        tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish)
+        tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish,
+                            args.search)
         rows = sweep(tasks, args.out, scheduler=args.scheduler, workers=args.workers)
     except ValueError as exc:  # bad parameters or file, no scheduler there, no Dask
         raise UsageError(str(exc)) from None
     best = [r for r in best_rows(rows) if r["points"] in args.points]  # the file may hold other N too
     result = {"command": "table", "out": str(args.out), "rows": len(rows), "best": best}
+    how = (f"best of {args.starts} search(es) × {args.search:g} s" if args.search is not None else
+           f"best of {args.starts} start(s) × {args.iters} iterations")
     lines = [f"spherecode table: D={args.dim} N={args.points.start}..{args.points.stop - 1}, method {args.method}"
-             f"{' + polish' if args.polish else ''}, best of {args.starts} start(s) × {args.iters} iterations, "
-             f"seed {args.seed} → {args.out}",
+             f"{' + polish' if args.polish or args.search else ''}, {how}, seed {args.seed} → {args.out}",
              "      N   min angle        best known       short by"]
     for r in best:
         known = r["best_known_angle_deg"]

@@ -70,6 +70,8 @@ SHAKE = (0.02, 0.3)
 #: ``hole``: the most points moved, and the random sample that finds the largest hole.
 HOLE_POINTS = 3
 HOLE_SAMPLES = 4000
+#: Rounds in a row without acceptance after which the current code is replaced by a new random start.
+STALL = 10
 #: A round's code is accepted when d_min > d_current × (1 + ACCEPT_REL).
 ACCEPT_REL = 1e-12
 #: The target counts as reached within this many degrees (the table's angles are rounded to 1e−9°).
@@ -95,6 +97,7 @@ class Round:
     index: int
     base: np.ndarray | None = None
     move: str | None = None
+    stream: int = 0  #: the search's index (:class:`Search`)
 
 
 def _tangent_noise(r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -144,11 +147,12 @@ def run_round(task: Round) -> tuple[np.ndarray, float]:
     """Run one round (in a worker): (polished unit vectors, their minimum distance)."""
     method = get_method(task.method)
     if task.base is None:
-        rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(task.index,)))
+        key = (task.index,) if task.stream == 0 else (STARTS_KEY + 1, task.stream, task.index)
+        rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=key))
         vectors = random_start(task.points, task.dim, rng)
         iterations = 3000
     else:
-        rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(STARTS_KEY, task.index)))
+        rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(STARTS_KEY, task.stream, task.index)))
         vectors = perturb(task.base, task.move, rng)
         iterations = ITERATIONS[task.method]
     if method.host_only:
@@ -183,6 +187,9 @@ class Search:
     ``seconds``: the time budget (> 0); ``method``: one of :data:`METHODS`; ``target``: the minimum angle
     (degrees) at which to stop, None for the shipped best-known angle where there is one; ``stop``: False to
     go on until the time budget whatever the angle; ``jobs``: worker processes (default: all cores);
+    ``index``: searches of the same seed and different index draw different starts and moves (a table's
+    searches per N); ``processes``: False runs the rounds in this process, one after another (in a worker of
+    a cluster, which may not start processes of its own: the budget is then checked between rounds);
     ``on_progress(search)`` is told after every round and about every :data:`TICK` seconds. Constructor
     arguments are checked (``ValueError``, one line). After :meth:`run`, or after it was interrupted,
     :attr:`best` holds the best code so far (None before the first start finished), :attr:`starts` and
@@ -194,8 +201,8 @@ class Search:
     TICK = 0.5
 
     def __init__(self, dim: int, points: int, seconds: float, *, method: str = "cg", target: float | None = None,
-                 stop: bool = True, jobs: int | None = None, seed: int = 0,
-                 on_progress: Callable[[Search], None] | None = None):
+                 stop: bool = True, jobs: int | None = None, seed: int = 0, index: int = 0,
+                 processes: bool = True, on_progress: Callable[[Search], None] | None = None):
         if not (isinstance(dim, int) and dim >= 2 and isinstance(points, int) and points >= 2):
             raise ValueError(f"a search needs D ≥ 2 and N ≥ 2, not D = {dim!r}, N = {points!r}")
         if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
@@ -206,16 +213,22 @@ class Search:
             raise ValueError(f"the target angle must be in (0, 180] degrees, not {target!r}")
         if jobs is not None and not (isinstance(jobs, int) and jobs >= 1):
             raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
+        if not (isinstance(index, int) and index >= 0):
+            raise ValueError(f"a search's index must be a non-negative integer, not {index!r}")
         self.dim, self.points, self.seconds, self.method, self.seed = dim, points, float(seconds), method, seed
         known = best_known(dim, points)
         self.target = target if target is not None else (known.min_angle_deg if known else None)
         self.stop = stop
-        self.jobs = jobs or os.cpu_count() or 1
+        self.index, self.processes = index, processes
+        self.jobs = (jobs or os.cpu_count() or 1) if processes else 1
         self.on_progress = on_progress
         self.best: np.ndarray | None = None
         self.best_distance = 0.0
         self.starts = self.rounds = self.accepted = 0
-        self.started = 0  # tasks handed out
+        self.current: np.ndarray | None = None  # the code the rounds perturb
+        self.current_distance = 0.0
+        self.handed_starts = self.handed_rounds = self.stalled = 0
+        self.restart = False
         self.t0 = time.monotonic()
 
     @property
@@ -233,23 +246,34 @@ class Search:
         return self.best is not None and self.target is not None and self.angle >= self.target - REACHED_DEG
 
     def _next(self) -> Round:
-        k, self.started = self.started, self.started + 1
-        starts = max(STARTS, self.jobs)
-        if k < starts or self.best is None:
-            return Round(self.dim, self.points, self.method, self.seed, k)
-        index = k - starts
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STARTS_KEY, index, 1)))
+        """The next task: the first starts, a restart when the chain has stalled, else a round on the current
+        code."""
+        if self.handed_starts < max(STARTS, self.jobs) or self.current is None or self.restart:
+            self.restart = False
+            k, self.handed_starts = self.handed_starts, self.handed_starts + 1
+            return Round(self.dim, self.points, self.method, self.seed, k, stream=self.index)
+        k, self.handed_rounds = self.handed_rounds, self.handed_rounds + 1
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STARTS_KEY, self.index, k, 1)))
         move = str(rng.choice(list(MOVES), p=np.array(list(MOVES.values())) / sum(MOVES.values())))
-        return Round(self.dim, self.points, self.method, self.seed, index, self.best, move)
+        return Round(self.dim, self.points, self.method, self.seed, k, self.current, move, self.index)
 
     def _take(self, task: Round, vectors: np.ndarray, distance: float) -> None:
-        """Count a finished round and keep its code if it is better (the acceptance rule)."""
+        """Count a finished task and apply the acceptance rule to its code."""
         if task.base is None:
             self.starts += 1
+            first = self.starts <= max(STARTS, self.jobs)  # of the first starts, the best becomes current
+            if not first or self.current is None or distance > self.current_distance:
+                self.current, self.current_distance, self.stalled = vectors, distance, 0
         else:
             self.rounds += 1
+            if distance > self.current_distance * (1.0 + ACCEPT_REL):
+                self.accepted += 1
+                self.current, self.current_distance, self.stalled = vectors, distance, 0
+            else:
+                self.stalled += 1
+                if self.stalled >= STALL:
+                    self.restart, self.stalled = True, 0
         if self.best is None or distance > self.best_distance * (1.0 + ACCEPT_REL):
-            self.accepted += task.base is not None
             self.best, self.best_distance = vectors, distance
 
     def _done(self) -> bool:
@@ -261,6 +285,13 @@ class Search:
         from .starts import _BLAS_THREADS, _stop, _worker_init
 
         self.t0 = time.monotonic()
+        if not self.processes:
+            while self.best is None or not self._done():
+                task = self._next()
+                self._take(task, *run_round(task))
+                if self.on_progress is not None:
+                    self.on_progress(self)
+            return self.best
         jobs = self.jobs
         saved = {var: os.environ.get(var) for var in _BLAS_THREADS}
         os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
