@@ -13,14 +13,16 @@ on a sphere*, Computers & Operations Research 151:106121, 2023):
    re-optimises the result with :data:`ITERATIONS` of its iterations, polish climbs to the local max–min
    optimum;
 3. **acceptance**: a round's code replaces the current one when its minimum distance is larger by more than
-   :data:`ACCEPT_REL` (relative); otherwise it is dropped (greedy: the current code is always the best so far,
-   so a stop at any moment returns the best code seen);
+   :data:`ACCEPT_REL` (relative); otherwise it is dropped. After :data:`STALL` rounds in a row without
+   acceptance the current code is replaced by a new random start (optimised and polished), whatever its
+   quality: the chain begins again elsewhere. The best code seen is kept apart from the current one, so a stop
+   at any moment returns it;
 4. **stop**: at the time budget, or when the minimum angle reaches the target within :data:`REACHED_DEG`.
 
 Moves (d = the current minimum distance; each round draws one, with the probabilities of :data:`MOVES`):
 
-- ``shake``: every point moves along a random tangent direction by ``σ·d``, σ ~ |N(0, 1)| × a strength drawn
-  log-uniformly from :data:`SHAKE` — the whole code is displaced, its structure kept;
+- ``shake``: every point moves by ``σ·d`` times a standard Gaussian vector of its tangent space, σ drawn
+  log-uniformly from :data:`SHAKE` per round — the whole code is displaced, its structure kept;
 - ``cluster``: a random point and every point within ``1.5 d`` of it move by a random tangent displacement of
   size ``0.5 d`` — a local rearrangement around one contact;
 - ``hole``: 1 to :data:`HOLE_POINTS` points (rattlers first, then random ones) are taken out and each put back at
@@ -32,8 +34,8 @@ The method's own start exponent (``cg``: drawn at random in 8 … 128 per round)
 
 Rounds run on ``jobs`` worker processes (spawned, one BLAS thread each, SIGINT ignored, ended with their
 parent, as :mod:`.starts`), ``jobs`` rounds in flight: when one finishes the next perturbs the code current
-then. The outcome therefore depends on timing when ``jobs`` > 1; each round's perturbation comes from
-``SeedSequence(seed, spawn_key=(STARTS_KEY, k))`` for round k, so ``jobs = 1`` is reproducible for the same
+then. The outcome therefore depends on timing when ``jobs`` > 1; round k's move and perturbation come from
+``SeedSequence(seed, spawn_key=(STARTS_KEY, index, k, …))``, so ``jobs = 1`` is reproducible for the same
 number of rounds. Interrupts (Ctrl-C, SIGTERM, the time budget): the running rounds are terminated, and
 :attr:`Search.best` holds the best code so far.
 """
