@@ -10,7 +10,8 @@ best-known angle within 1e−6° (the command stops there, within 1e−8°), the
 wall time. ``--case D:N:SECONDS`` adds a case with its own budget (the 24-cell: ``4:24:300``). ``--idns``: the
 path of IDNS's Linux executable (Lai et al., 2023, repository XiangjingLai/Tammes-problem; fetched to run, never
 kept here), run as ``IDNS N RUNS LIMIT`` with LIMIT = ``--time`` beside ``search`` at each N of
-``--idns-points`` for as many seeds; its own summary line (best, mean and worst d, runs at its best, mean
+``--idns-points`` for as many seeds (IDNS runs in the background from the start, beside the searches);
+its own summary line (best, mean and worst d, runs at its best, mean
 time to its final value) is printed as it gives it. ``--write FILE`` writes the tables as Markdown with a
 header (command, commit, date, machine, load).
 """
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shlex
 import statistics
 import subprocess
@@ -40,39 +42,56 @@ TOL = 1e-6
 def run_search(dim: int, n: int, seconds: float, jobs: int, seed: int) -> dict:
     cmd = [sys.executable, "-m", "spherecode", "search", "-d", str(dim), "-n", str(n), "--time", f"{seconds:g}",
            "-j", str(jobs), "--seed", str(seed), "--json"]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     r = json.loads(done.stdout)
     known = best_known(dim, n)
     gap = known.min_angle_deg - r["min_angle_deg"] if known else None
     return {"dim": dim, "points": n, "seed": seed, "budget": seconds, "angle": r["min_angle_deg"], "gap": gap,
             "known": known.min_angle_deg if known else None, "reached": gap is not None and gap <= TOL,
-            "wall": wall, "seconds": r["seconds"], "starts": r["starts"], "rounds": r["rounds"],
+            "wall": wall, "cpu": cpu, "seconds": r["seconds"], "starts": r["starts"], "rounds": r["rounds"],
             "accepted": r["accepted"]}
 
 
-def run_idns(path: Path, n: int, runs: int, limit: float) -> str:
-    """IDNS's summary line for ``runs`` runs of ``limit`` seconds at N = ``n`` (its results file)."""
-    with tempfile.TemporaryDirectory(prefix="idns-") as folder:
-        exe = Path(folder, "IDNS")
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (and their own waited-for children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Idns:
+    """IDNS at N = ``n``, ``runs`` runs of ``limit`` seconds, started now in a folder of its own (it runs beside
+    the searches: its limit and times are CPU seconds); :meth:`result` waits for it and gives its summary line."""
+
+    def __init__(self, path: Path, n: int, runs: int, limit: float):
+        self.folder = tempfile.TemporaryDirectory(prefix="idns-")
+        exe = Path(self.folder.name, "IDNS")
         exe.write_bytes(Path(path).read_bytes())
         exe.chmod(0o755)
-        subprocess.run([str(exe), str(n), str(runs), f"{limit:g}"], cwd=folder, capture_output=True, check=True)
-        results = [p for p in Path(folder).iterdir() if p.suffix == ".txt" and p.stem != str(n)]
-        return " / ".join(p.read_text().strip().splitlines()[-1] for p in results)
+        self.n, self.runs, self.t0 = n, runs, time.perf_counter()
+        self.process = subprocess.Popen([str(exe), str(n), str(runs), f"{limit:g}"], cwd=self.folder.name,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def result(self) -> str:
+        self.process.wait()
+        wall = time.perf_counter() - self.t0
+        results = [p for p in Path(self.folder.name).iterdir() if p.suffix == ".txt" and p.stem != str(self.n)]
+        line = " / ".join(p.read_text().strip().splitlines()[-1] for p in results) or "no results file"
+        self.folder.cleanup()
+        return f"{line}` ({wall:.0f} s wall for the {self.runs} runs, beside the searches)"
 
 
 def _row(r: dict) -> str:
     known = f"{r['known']:.9f}°" if r["known"] is not None else "—"
     gap = f"{r['gap']:.2e}°" if r["gap"] is not None else "—"
     return (f"| {r['dim']} | {r['points']} | {r['seed']} | {known} | {r['angle']:.9f}° | {gap} | "
-            f"{'yes' if r['reached'] else '**no**'} | {r['wall']:.1f} | {r['starts']} | {r['rounds']} | "
+            f"{'yes' if r['reached'] else '**no**'} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['starts']} | {r['rounds']} | "
             f"{r['accepted']} |")
 
 
-HEAD = ("| D | N | seed | best known | found | short by | reached | wall s | starts | rounds | accepted |\n"
-        "|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|")
+HEAD = ("| D | N | seed | best known | found | short by | reached | wall s | CPU s | starts | rounds | accepted |\n"
+        "|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|")
 
 
 def main() -> None:
@@ -89,9 +108,11 @@ def main() -> None:
     p.add_argument("--write", type=Path, help="write the tables here (Markdown)")
     args = p.parse_args()
     load0 = os.getloadavg()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [HEAD]
     print(HEAD, flush=True)
     rows = []
+    idns = [Idns(args.idns, n, args.idns_runs, args.time) for n in args.idns_points] if args.idns else []
     for n in args.points:
         for seed in args.seeds:
             rows.append(run_search(args.dim, n, args.time, args.jobs, seed))
@@ -108,22 +129,24 @@ def main() -> None:
         lines.append(f"\nReached: {hit} of {len(d3)} runs (D = {args.dim}, `--time {args.time:g}`).")
         print(lines[-1], flush=True)
     if args.idns:
-        lines.append(f"\nBeside IDNS (`IDNS N {args.idns_runs} {args.time:g}`: one process, its runs in turn; "
-                     "its line: N, best d, mean d, worst d, runs at the best, σ, mean seconds to its final value):\n")
-        for n in args.idns_points:
+        lines.append(f"\nBeside IDNS (`IDNS N {args.idns_runs} {args.time:g}`, started with the first search and run "
+                     "beside them: one process, its runs in turn, each to its time limit; its line: N, best d, mean d, "
+                     "worst d, runs at the best, σ, mean seconds to its final value):\n")
+        for n, peer in zip(args.idns_points, idns):
             ours = [r for r in rows if r["points"] == n and r["dim"] == 3]
             ours += [run_search(3, n, args.time, args.jobs, s) for s in range(len(ours), args.idns_runs)]
-            walls = [r["wall"] for r in ours if r["reached"]]
-            med = f"{statistics.median(walls):.1f} s" if len(walls) == len(ours) else "—"
+            reached = [r for r in ours if r["reached"]]
+            med = (f"median {statistics.median(r['wall'] for r in ours):.1f} s wall, "
+                   f"{statistics.median(r['cpu'] for r in ours):.1f} s CPU" if len(reached) == len(ours) else
+                   "no median (not every seed reached it)")
             lines.append(f"- N = {n}, `search` seeds {', '.join(str(r['seed']) for r in ours)}: reached in "
-                         f"{len(walls)} of {len(ours)}, wall {', '.join(format(r['wall'], '.1f') for r in ours)} s, "
-                         f"median {med}")
+                         f"{len(reached)} of {len(ours)}; wall {', '.join(format(r['wall'], '.1f') for r in ours)} s; "
+                         f"CPU {', '.join(format(r['cpu'], '.1f') for r in ours)} s; {med}")
             print(lines[-1], flush=True)
-            lines.append(f"- N = {n}, IDNS: `{run_idns(args.idns, n, args.idns_runs, args.time)}`")
+            lines.append(f"- N = {n}, IDNS: `{peer.result()}")
             print(lines[-1], flush=True)
     load1 = os.getloadavg()
     if args.write:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
         header = (f"# `spherecode search`: time to the best known\n\n"
                   f"Generated by `{command}`\n\n"
@@ -131,6 +154,8 @@ def main() -> None:
                   f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.python_version()}; "
                   f"load average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end (a shared machine: "
                   f"wall times are upper bounds)\n"
+                  f"- CPU s: user + system seconds of the command and its workers (on a loaded machine the fairer "
+                  f"figure; IDNS's time limit and its times are CPU seconds as its runs show)\n"
                   f"- each row one command, `spherecode search -d D -n N --time T -j {args.jobs} --seed S`; "
                   f"reached: within {TOL:g}° of the shipped best known\n\n")
         args.write.parent.mkdir(parents=True, exist_ok=True)
