@@ -53,11 +53,10 @@ number of rounds. Interrupts (Ctrl-C, SIGTERM, the time budget): the running rou
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -294,7 +293,7 @@ class Search:
     def run(self) -> np.ndarray:
         """Search until the time budget is spent or the target reached; return the best code (N, D).
         Worker processes are stopped on every way out (an interrupt included)."""
-        from .starts import _BLAS_THREADS, _stop, _worker_init
+        from .starts import stop_pool, worker_pool
 
         self.t0 = time.monotonic()
         if not self.processes:
@@ -304,21 +303,9 @@ class Search:
                 if self.on_progress is not None:
                     self.on_progress(self)
             return self.best
-        jobs = self.jobs
-        saved = {var: os.environ.get(var) for var in _BLAS_THREADS}
-        os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
-        try:
-            ctx = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
-        finally:
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
-        try:
+        with worker_pool(self.jobs) as pool:
             running = {}
-            for _ in range(jobs):
+            for _ in range(self.jobs):
                 task = self._next()
                 running[pool.submit(_worker_round, task)] = task
             while self.best is None or not self._done():
@@ -331,6 +318,5 @@ class Search:
                         running[pool.submit(_worker_round, task)] = task
                 if self.on_progress is not None:
                     self.on_progress(self)
-        finally:
-            _stop(pool)  # the rounds still running are dropped: the budget is spent, or we were interrupted
+            stop_pool(pool)  # the rounds still running are dropped: the budget is spent or the target reached
         return self.best
