@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import statistics
@@ -195,7 +196,10 @@ def _parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="best codes for a range of N: every (N, start) a Dask task")
     table.add_argument("--dim", "-d", type=_integer("--dim", 2), required=True, help="dimension D (≥ 2)")
     table.add_argument("--points", "-n", type=_points_range, required=True, help="N range A..B (or one N)")
-    table.add_argument("--starts", "-s", type=_integer("--starts", 1), default=8, help="starts per N (8)")
+    table.add_argument("--starts", "-s", type=_integer("--starts", 1), default=None,
+                       help="starts per N (8), or searches per N with --search (1)")
+    table.add_argument("--search", type=_positive_float("--search"), default=None, metavar="SECONDS",
+                       help="each task an iterated search of this many seconds (method cg or vrf, polished)")
     table.add_argument("--iters", "-k", type=_integer("--iters", 1), default=3000, help="iterations per start (3000)")
     table.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     _method(table)
@@ -205,6 +209,19 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--out", "-o", type=_table_path, required=True,
                        help="the table, .tsv or .json; an existing one is resumed")
     table.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    search = sub.add_parser("search", help="iterated local search: perturb the best code, re-optimise, polish")
+    _common(search)
+    search.add_argument("--time", "-t", type=_positive_float("--time"), default=60.0,
+                        help="time budget in seconds (60)")
+    search.add_argument("--method", "-m", choices=_search_methods(), default="cg",
+                        help="the method that re-optimises each perturbed code (cg)")
+    search.add_argument("--target", type=_positive_float("--target"), default=None,
+                        help="stop at this minimum angle in degrees (default: the best known, where there is one)")
+    search.add_argument("--no-stop", action="store_true", help="go on until the time budget, whatever the angle")
+    search.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
+    search.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
+    search.add_argument("--out", "-o", type=_out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
 
     bench = sub.add_parser("bench", help="time iterations of a backend")
     _common(bench)
@@ -266,6 +283,12 @@ def _parser() -> argparse.ArgumentParser:
     codebook.add_argument("--out", "-o", type=_out_path, help=f"write the joint codebook ({', '.join(SUFFIXES)})")
     codebook.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return p
+
+
+def _search_methods() -> tuple[str, ...]:
+    from .search import METHODS
+
+    return METHODS
 
 
 def _backend_arguments(p: argparse.ArgumentParser) -> None:
@@ -546,22 +569,73 @@ def _cmd_polish(args) -> tuple[dict, str]:
 def _cmd_table(args) -> tuple[dict, str]:
     from .table import best_rows, sweep, table_tasks
 
+    if args.starts is None:
+        args.starts = 8 if args.search is None else 1
     try:
-        tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish)
+        tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish,
+                            args.search)
         rows = sweep(tasks, args.out, scheduler=args.scheduler, workers=args.workers)
     except ValueError as exc:  # bad parameters or file, no scheduler there, no Dask
         raise UsageError(str(exc)) from None
     best = [r for r in best_rows(rows) if r["points"] in args.points]  # the file may hold other N too
     result = {"command": "table", "out": str(args.out), "rows": len(rows), "best": best}
+    how = (f"best of {args.starts} search(es) × {args.search:g} s" if args.search is not None else
+           f"best of {args.starts} start(s) × {args.iters} iterations")
     lines = [f"spherecode table: D={args.dim} N={args.points.start}..{args.points.stop - 1}, method {args.method}"
-             f"{' + polish' if args.polish else ''}, best of {args.starts} start(s) × {args.iters} iterations, "
-             f"seed {args.seed} → {args.out}",
+             f"{' + polish' if args.polish or args.search else ''}, {how}, seed {args.seed} → {args.out}",
              "      N   min angle        best known       short by"]
     for r in best:
         known = r["best_known_angle_deg"]
         lines.append(f"  {r['points']:5d}   {r['min_angle_deg']:.9f}°  " + (
             f"{known:.9f}°  {r['gap_deg']:.9f}°" if known is not None else "—"))
     return result, "\n".join(lines)
+
+
+def _cmd_search(args) -> tuple[dict, str]:
+    from .search import Search
+
+    _check_memory(args)
+    with _progress(math.ceil(args.time), "s") as bar:
+        def progress(search: Search) -> None:
+            if search.best is not None:
+                gap = f", gap {search.target - search.angle:.2e}°" if search.target is not None else ""
+                bar.set_description_str(f"best {search.angle:.9f}°{gap}, {search.rounds} rounds", refresh=False)
+            bar.update(min(search.elapsed, bar.total) - bar.n)
+
+        try:
+            search = Search(args.dim, args.points, args.time, method=args.method, target=args.target,
+                            stop=not args.no_stop, jobs=args.jobs, seed=args.seed, on_progress=progress)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            best = search.run()
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the best code so far is kept
+            if search.best is not None and args.out:
+                try:
+                    write_code(args.out, search.best, _search_meta(args, search))
+                    exc.note = f"; the best code so far ({search.angle:.9f}°) is in {args.out}"
+                except OSError as error:
+                    exc.note = f"; the best code so far could not be written: {error}"
+            raise
+        except BrokenProcessPool:
+            raise UsageError("search: a worker process died (killed, or out of memory?)") from None
+    seconds = search.elapsed
+    result = {"command": "search", "method": args.method, "seed": args.seed, "jobs": search.jobs,
+              "time_budget": args.time, "seconds": seconds, "starts": search.starts, "rounds": search.rounds,
+              "accepted": search.accepted, "target_deg": search.target, "reached": search.reached,
+              **_summary(best), "out": None}
+    target = ("no target" if search.target is None else
+              f"target {search.target:.9f}° {'reached' if search.reached else 'not reached'}")
+    text = [f"spherecode search: D={args.dim} N={args.points}, method {args.method} + polish, {search.starts} "
+            f"start(s), {search.rounds} round(s), {search.accepted} accepted, {seconds:.1f} s, seed {args.seed}; "
+            f"{target}", _quality_table(result)]
+    _write_out(args, result, text, best, _search_meta(args, search), "  wrote         ")
+    return result, "\n".join(text)
+
+
+def _search_meta(args, search) -> dict:
+    return {"command": "search", "method": args.method, "seed": args.seed, "rounds": search.rounds,
+            "seconds": round(search.elapsed, 3)}
 
 
 def _cmd_bench(args) -> tuple[dict, str]:
@@ -777,6 +851,8 @@ def _main(argv: list[str] | None) -> int:
             result, text = _cmd_polish(args)
         elif args.command == "table":
             result, text = _cmd_table(args)
+        elif args.command == "search":
+            result, text = _cmd_search(args)
         elif args.command == "build":
             result, text, status = _cmd_build(args)
         elif args.command == "flash":
@@ -792,10 +868,11 @@ def _main(argv: list[str] | None) -> int:
         _print(args, result, text)
         return status
     except Terminated as exc:
-        print(f"spherecode: terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        print(f"spherecode: terminated ({signal.Signals(exc.signum).name}){getattr(exc, 'note', '')}",
+              file=sys.stderr)
         return 128 + exc.signum
-    except KeyboardInterrupt:
-        print("spherecode: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"spherecode: interrupted{getattr(exc, 'note', '')}", file=sys.stderr)
         return 130
     except (UsageError, BoardError, CodeFileError) as exc:
         return _error(exc)

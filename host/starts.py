@@ -17,6 +17,7 @@ starts and terminates the running ones before the exception goes on.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -35,7 +36,8 @@ from .metrics import min_squared_distance
 from .process import die_with_parent
 from .reference import random_start
 
-__all__ = ["METHODS", "StartTask", "StartResult", "run_start", "run_starts", "initial_vectors"]
+__all__ = ["METHODS", "StartTask", "StartResult", "run_start", "run_starts", "initial_vectors", "worker_pool",
+           "stop_pool"]
 
 #: The methods a start can run (the registry's names, :mod:`.methods`).
 METHODS = names()
@@ -147,31 +149,40 @@ def run_starts(
             if on_done:
                 on_done(results[-1])
     else:
-        # spawn: workers start clean, and inherit one BLAS thread each (the starts already fill the cores).
-        saved = {var: os.environ.get(var) for var in _BLAS_THREADS}
-        os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
-        try:
-            ctx = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
-            try:
-                futures = [pool.submit(_worker_start, task) for task in tasks]
-                for future in as_completed(futures):
-                    results.append(future.result())
-                    if on_done:
-                        on_done(results[-1])
-            except BaseException:  # Ctrl-C, SIGTERM or a failed start: stop the rest now
-                _stop(pool)
-                raise
-            pool.shutdown()
-        finally:
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
+        with worker_pool(jobs) as pool:
+            futures = [pool.submit(_worker_start, task) for task in tasks]
+            for future in as_completed(futures):
+                results.append(future.result())
+                if on_done:
+                    on_done(results[-1])
     results.sort(key=lambda r: r.index)
     best = max(results, key=lambda r: (r.min_squared_distance, -r.index))
     return best, results
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """A :class:`ProcessPoolExecutor` of ``jobs`` spawned worker processes: each starts clean with one BLAS
+    thread (the workers already fill the cores), ignores SIGINT (the parent decides), ends cleanly on SIGTERM
+    and gets it when this process dies. Leaving the block shuts the pool down; an exception (Ctrl-C, SIGTERM,
+    a failed task) stops it at once (:func:`stop_pool`) before it goes on."""
+    saved = {var: os.environ.get(var) for var in _BLAS_THREADS}
+    os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))  # inherited by the workers, spawned while it holds
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+        try:
+            yield pool
+        except BaseException:
+            stop_pool(pool)
+            raise
+        pool.shutdown()
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def _terminated(signum, frame):
@@ -191,7 +202,7 @@ def _worker_start(task: StartTask) -> StartResult:
         os._exit(exc.code if isinstance(exc.code, int) else 143)
 
 
-def _stop(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
+def stop_pool(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
     """Cancel the queued starts and end the running ones: SIGTERM, then SIGKILL after ``grace`` seconds.
     A second Ctrl-C meanwhile is ignored, so that no worker is left behind."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None

@@ -9,10 +9,14 @@ keeps the best start of each N.
 Files, by suffix: ``.tsv`` (a header of :data:`COLUMNS`, one row a line, appended whole with flush + fsync)
 or ``.json`` (a list of row objects, one a line, rewritten to a temporary file and renamed). Floats are
 written as ``repr`` and read back bit-identical; an unknown best-known angle (and gap) is empty / null.
-A row is keyed by (dim, points, method, polish, iterations, seed, start): a re-run with the same parameters
-runs only the missing keys (start k of seed X is the same code whatever the number of starts, see
+With ``search`` seconds, a task is an iterated search of that budget (:class:`SearchTask`, run by
+:class:`~.search.Search` inside the worker's process: rounds one after another, the budget checked between
+them) instead of a single start; its row has ``polish`` true, ``iterations`` the method's per round and
+``search`` the budget (0 for a start; files written before this column existed read as starts and are
+rewritten with it). A row is keyed by (dim, points, method, polish, iterations, seed, start, search): a re-run
+with the same parameters runs only the missing keys (start k of seed X is the same code whatever the number of starts, see
 :mod:`.starts`), and may extend the range of N or the number of starts. A file with rows of other
-(dim, method, polish, iterations, seed), another header or a damaged line is refused with a one-line
+(dim, method, polish, iterations, seed, search), another header or a damaged line is refused with a one-line
 ``ValueError`` before anything runs. A completed sweep leaves the file sorted by (points, start).
 
 Tasks are submitted largest N first (the long ones start early, the short ones fill in at the end); a
@@ -46,6 +50,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .codefile import write_atomically
@@ -53,18 +58,20 @@ from .metrics import summary
 from .methods import METHODS
 from .starts import StartTask, run_start
 
-__all__ = ["COLUMNS", "SUFFIXES", "table_tasks", "sweep", "best_rows", "read_rows"]
+__all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows"]
 
 COLUMNS = ("dim", "points", "method", "polish", "iterations", "seed", "start", "min_angle_deg", "min_distance",
-           "best_known_angle_deg", "gap_deg", "seconds")
+           "best_known_angle_deg", "gap_deg", "seconds", "search")
+#: The columns of files written before ``search`` existed: read as rows with ``search`` 0.
+OLD_COLUMNS = COLUMNS[:-1]
 #: The columns that must be the same for every row of a file (one sweep's parameters).
-PARAMETERS = ("dim", "method", "polish", "iterations", "seed")
+PARAMETERS = ("dim", "method", "polish", "iterations", "seed", "search")
 #: A row's identity for resuming.
-KEY = ("dim", "points", "method", "polish", "iterations", "seed", "start")
+KEY = ("dim", "points", "method", "polish", "iterations", "seed", "start", "search")
 SUFFIXES = (".tsv", ".json")
 
 _INT = ("dim", "points", "iterations", "seed", "start")
-_FLOAT = ("min_angle_deg", "min_distance", "seconds")
+_FLOAT = ("min_angle_deg", "min_distance", "seconds", "search")
 _OPTIONAL_FLOAT = ("best_known_angle_deg", "gap_deg")
 
 #: Seconds to wait for an existing scheduler before giving up (a refused port is retried until then).
@@ -76,8 +83,11 @@ STOP_TIMEOUT = 0.5
 
 
 def table_tasks(dim: int, points: Iterable[int], starts: int, iterations: int, seed: int, method: str = "vrf",
-                polish: bool = False) -> list[StartTask]:
-    """The tasks of a table: for each N of ``points``, starts 0 … ``starts`` − 1, in that order."""
+                polish: bool = False, search: float | None = None) -> list[StartTask | SearchTask]:
+    """The tasks of a table: for each N of ``points``, starts 0 … ``starts`` − 1, in that order.
+
+    ``search``: seconds; each task is then an iterated search of that budget (:mod:`.search`, its code
+    always polished, ``iterations`` the method's per round) instead of one start."""
     points = list(points)
     if dim < 2 or not points or min(points) < 2 or starts < 1 or iterations < 0:
         got = f"D = {dim}, N in {min(points)}..{max(points)}" if points else f"D = {dim}, no N"
@@ -90,16 +100,43 @@ def table_tasks(dim: int, points: Iterable[int], starts: int, iterations: int, s
 
         if importlib.util.find_spec(f"{__package__}.polish") is None:
             raise ValueError("--polish is not available in this version")
+    if search is not None:
+        from .search import ITERATIONS, METHODS as SEARCH_METHODS
+
+        if method not in SEARCH_METHODS or not (math.isfinite(search) and search > 0):
+            raise ValueError(f"a search table needs method {' or '.join(SEARCH_METHODS)} and a positive time "
+                             f"budget (got {method!r}, {search!r} s)")
+        return [SearchTask(dim, n, method, float(search), ITERATIONS[method], seed, k)
+                for n in points for k in range(starts)]
     return [StartTask("reference", dim, n, iterations, seed, k, starts, {"threads": 1}, method, bool(polish))
             for n in points for k in range(starts)]
+
+
+@dataclass(frozen=True)
+class SearchTask:
+    """One iterated search (:class:`~.search.Search`, in the worker's own process) of a table."""
+
+    dim: int
+    points: int
+    method: str
+    seconds: float
+    iterations: int  #: the method's iterations per round (:data:`.search.ITERATIONS`)
+    seed: int
+    index: int  #: which search of this N (its starts and moves are its own)
 
 
 def row_of(task: StartTask) -> dict:
     """Run one task (on a worker) and return its table row; ``seconds``: the start's own wall time."""
     t0 = time.perf_counter()
-    result = run_start(task)
+    if isinstance(task, SearchTask):
+        from .search import Search
+
+        vectors = Search(task.dim, task.points, task.seconds, method=task.method, seed=task.seed,
+                         index=task.index, processes=False).run()
+    else:
+        vectors = run_start(task).vectors
     seconds = time.perf_counter() - t0
-    s = summary(result.vectors)
+    s = summary(vectors)
     return {**_key_dict(task), "min_angle_deg": s["min_angle_deg"], "min_distance": s["min_distance"],
             "best_known_angle_deg": s["best_known_angle_deg"], "gap_deg": s["best_known_gap_deg"],
             "seconds": round(seconds, 3)}
@@ -136,6 +173,8 @@ def sweep(tasks: list[StartTask], out: Path, *, scheduler: str | None = None, wo
     if tasks:
         _check_parameters(out, rows.values(), tasks)
     pending = list({_key(_key_dict(t)): t for t in tasks if _key(_key_dict(t)) not in rows}.values())
+    if rows and suffix == ".tsv" and _header(out) != "\t".join(COLUMNS):  # an older file: the rows appended
+        _rewrite(out, suffix, _sorted(rows.values()))                       # below must match its header
     if pending:
         bar = _bar(len(tasks), len(tasks) - len(pending), progress)
         try:
@@ -284,7 +323,7 @@ def _close(resource) -> None:
 
 
 def _task_key(task: StartTask) -> str:
-    polish = "-polish" if task.polish else ""
+    polish = f"-search{task.seconds!r}" if isinstance(task, SearchTask) else "-polish" if task.polish else ""
     return (f"spherecode-table-d{task.dim}-n{task.points}-{task.method}{polish}-k{task.iterations}"
             f"-seed{task.seed}-start{task.index}")
 
@@ -322,9 +361,11 @@ def _suffix(out: Path) -> str:
     return suffix
 
 
-def _key_dict(task: StartTask) -> dict:
-    return {"dim": task.dim, "points": task.points, "method": task.method, "polish": task.polish,
-            "iterations": task.iterations, "seed": task.seed, "start": task.index}
+def _key_dict(task: StartTask | SearchTask) -> dict:
+    search = isinstance(task, SearchTask)
+    return {"dim": task.dim, "points": task.points, "method": task.method, "polish": search or task.polish,
+            "iterations": task.iterations, "seed": task.seed, "start": task.index,
+            "search": task.seconds if search else 0.0}
 
 
 def _key(row: dict) -> tuple:
@@ -333,8 +374,8 @@ def _key(row: dict) -> tuple:
 
 def _describe(p: tuple) -> str:
     d = dict(zip(PARAMETERS, p))
-    return (f"D = {d['dim']}, method {d['method']}{', polish' if d['polish'] else ''}, "
-            f"{d['iterations']} iterations, seed {d['seed']}")
+    how = f"search {d['search']:g} s" if d["search"] else f"{d['iterations']} iterations"
+    return f"D = {d['dim']}, method {d['method']}{', polish' if d['polish'] else ''}, {how}, seed {d['seed']}"
 
 
 def _check_parameters(out: Path, rows: Iterable[dict], tasks: list[StartTask]) -> None:
@@ -344,6 +385,11 @@ def _check_parameters(out: Path, rows: Iterable[dict], tasks: list[StartTask]) -
         if p not in wanted:
             raise ValueError(f"{out} holds rows of other parameters ({_describe(p)}) than this table "
                              f"({_describe(min(wanted, key=str))}): choose another output file")
+
+
+def _header(out: Path) -> str:
+    with open(out, encoding="utf-8") as fh:
+        return fh.readline().rstrip("\n")
 
 
 def read_rows(out: Path) -> list[dict]:
@@ -366,9 +412,12 @@ def read_rows(out: Path) -> list[dict]:
             raise ValueError(f"{out} is not a JSON table: {exc}") from None
         if not isinstance(doc, list):
             raise ValueError(f"{out} is not a JSON table (a list of rows)")
-        rows = [_checked(row, f"{out}: row {i + 1}") for i, row in enumerate(doc)]
+        rows = [_checked({**row, "search": 0.0} if isinstance(row, dict) and set(row) == set(OLD_COLUMNS) else row,
+                         f"{out}: row {i + 1}") for i, row in enumerate(doc)]
     else:
         lines = text.split("\n")
+        if lines[0] == "\t".join(OLD_COLUMNS):  # written before the search column: its rows are starts
+            lines = [lines[0] + "\tsearch"] + [line + "\t0.0" if line else line for line in lines[1:]]
         if lines[0] != "\t".join(COLUMNS):
             raise ValueError(f"{out} is not a table of these columns (its header: {lines[0][:80]!r})")
         if lines[-1]:

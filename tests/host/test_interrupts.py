@@ -94,3 +94,21 @@ def test_ctrl_c_stops_simulators_and_removes_their_folders(tmp_path):
     assert process.returncode == 130 and err.splitlines() == ["spherecode: interrupted"]
     assert gone(children, 10), "a worker or simulator outlived the command"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_during_a_search_keeps_the_best_code(tmp_path):
+    """search: Ctrl-C writes the best code so far to --out (one line says so) and exits 130."""
+    argv = ["search", "-d", "3", "-n", "30", "--time", "600", "--no-stop", "-j", "2"]
+    process, workers = _start(tmp_path, argv)
+    time.sleep(4.0)  # the starts (~1 s each at N = 30) have finished: rounds are running
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spherecode: interrupted; the best code so far ("), err
+    assert gone(workers, 5), "workers outlived the command"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]
+    from spherecode.host.codefile import read_code
+    from spherecode.host.metrics import summary
+
+    assert summary(read_code(tmp_path / "c.json", 3))["min_angle_deg"] > 38.0  # best known 38.597°

@@ -142,7 +142,7 @@ def test_bad_files_are_refused_before_anything_runs(tmp_path, suffix, text, matc
     out = tmp_path / f"t{suffix}"
     row = {"dim": 3, "points": 4, "method": "vrf", "polish": False, "iterations": 30, "seed": 0, "start": 0,
            "min_angle_deg": 100.0, "min_distance": 1.5, "best_known_angle_deg": None, "gap_deg": None,
-           "seconds": 0.1}
+           "seconds": 0.1, "search": 0.0}
     good = table._tsv_line(row)
     header = "\t".join(COLUMNS) + "\n"
     if text is None:
@@ -165,7 +165,7 @@ def test_bad_files_are_refused_before_anything_runs(tmp_path, suffix, text, matc
 def test_good_rows_read_back(tmp_path):
     rows = [{"dim": 3, "points": n, "method": "vrf", "polish": False, "iterations": 30, "seed": 0, "start": 0,
              "min_angle_deg": 0.1 + n, "min_distance": 1 / 3, "best_known_angle_deg": None if n == 5 else 1.0,
-             "gap_deg": None, "seconds": 0.1} for n in (5, 4)]
+             "gap_deg": None, "seconds": 0.1, "search": 0.0} for n in (5, 4)]
     for suffix in (".tsv", ".json"):
         out = tmp_path / f"t{suffix}"
         table._rewrite(out, suffix, rows)
@@ -185,3 +185,26 @@ def test_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypatch,
     assert "\n" not in str(info.value) and info.value.__suppress_context__
     assert not (tmp_path / "t.tsv").exists()
     assert capfd.readouterr() == ("", "")
+
+
+def test_a_search_table_reaches_the_exact_codes_and_resumes(tmp_path):
+    """table --search: a task per N is a whole iterated search (in the worker's own process); rows say so."""
+    out = tmp_path / "s.tsv"
+    tasks = table_tasks(3, range(5, 7), 1, 0, 0, "cg", search=30.0)
+    rows = sweep(tasks, out, workers=2, progress=False)
+    assert [(r["points"], r["search"], r["polish"], r["method"]) for r in rows] == [(5, 30.0, True, "cg"),
+                                                                                  (6, 30.0, True, "cg")]
+    assert all(abs(r["min_angle_deg"] - 90.0) < 1e-8 and r["seconds"] < 30.0 for r in rows)  # stopped at 90°
+    assert sweep(tasks, out, scheduler="tcp://127.0.0.1:1") == rows  # resumed: nothing left to run
+    with pytest.raises(ValueError, match="search 30 s"):  # a start table is not appended to a search table
+        sweep(table_tasks(3, range(5, 6), 1, 30, 0), out, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="method cg or vrf"):
+        table_tasks(3, range(5, 6), 1, 0, 0, "rrr", search=1.0)
+
+
+def test_a_table_written_before_the_search_column_reads_as_starts(tmp_path):
+    out = tmp_path / "old.tsv"
+    out.write_text("\t".join(COLUMNS[:-1]) + "\n3\t4\tvrf\tfalse\t30\t0\t0\t109.0\t1.6\t109.47\t0.47\t0.1\n")
+    rows = sweep([], out, progress=False)
+    assert rows[0]["search"] == 0.0 and rows[0]["min_angle_deg"] == 109.0
+    assert out.read_text().splitlines()[0].split("\t") == list(COLUMNS)  # rewritten with the column
