@@ -1,10 +1,11 @@
 """Measured accuracy of every arithmetic unit against float64, and the model's speed.
 
-    python benchmarks/arithmetic_accuracy.py [--format Q3.44] [--samples 1000000]
+    python benchmarks/arithmetic_accuracy.py [--format Q3.44] [--samples 1000000] [--write docs/results/NAME.md]
 
 The errors are those of each unit's bit-exact model (its ``compute``, which the RTL matches bit for bit,
 tests/hw), on random inputs covering every binade of each unit's domain; the throughput is the model's,
-on this machine.
+on this machine. ``--write FILE`` also writes the table with a header naming the command, commit, date and
+machine.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--format", default="Q3.44")
     p.add_argument("--samples", type=int, default=1_000_000)
+    p.add_argument("--write", help="also write the table, with its header, to this file")
     args = p.parse_args()
     fmt, n = Q.parse(args.format), args.samples
     f, d2f = fmt.f, d2_format(fmt)
@@ -95,11 +97,16 @@ def main() -> None:
         rows.append((f"weight (δ/d²)^(β/2), 2^{lo} ≤ β/2 ≤ 2^{hi}", f"{err.max():.3f} ulp",
                      f"2^{np.log2(rel.max()):.1f} (w ≥ 2^−20)", unit.latency, n / dt))
 
-    print(f"{args.format}, {n} random inputs per unit (model = RTL bit for bit)")
-    print("| unit | max abs error | max rel error | latency (cycles) | model, M inputs/s |")
-    print("|---|---:|---:|---:|---:|")
-    for name, abs_err, rel_err, latency, rate in rows:
-        print(f"| {name} | {abs_err} | {rel_err} | {latency} | {rate / 1e6:.2f} |")
+    lines = [f"{args.format}, {n} random inputs per unit (model = RTL bit for bit)", "",
+             "| unit | max abs error | max rel error | latency (cycles) | model, M inputs/s |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {abs_err} | {rel_err} | {latency} | {rate / 1e6:.2f} |"
+              for name, abs_err, rel_err, latency, rate in rows]
+    print(*lines, sep="\n")
+    if args.write:
+        from results import write
+
+        write(args.write, f"Accuracy of each arithmetic unit against float64, {args.format}", lines)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
     python benchmarks/codebook.py [--points 50000] [--dim 128] [--clusters 100] [--spread 3]
         [--codewords 64 256] [--seeds 0 1 2] [--lambdas 2 5] [--steps 5000] [--batch 2048] [--probe 4]
-        [--queries 1000] [--threads 1] [--rows FILE.jsonl]
-    python benchmarks/codebook.py --summarise FILE.jsonl
+        [--queries 1000] [--threads 1] [--rows FILE.jsonl] [--write docs/results/codebook.md]
+    python benchmarks/codebook.py --summarise FILE.jsonl [--write docs/results/codebook.md]
 
 For each N and seed: one synthetic data set (``codebook.synthetic``, seed-dependent) with held-out
 queries, one k-means++ baseline, then one joint codebook per λ with the target 0.9 × the baseline's
@@ -11,7 +11,8 @@ minimum distance. Prints one Markdown row per run (changes against that seed's k
 per (N, λ) over the seeds: mean, minimum and maximum of each change, and whether the note's targets
 (min distance ≥ +10 %, MSE ≤ +5 %, recall at most 2 points below k-means++'s) hold for the mean over the
 seeds and on every seed. ``--rows`` appends each run as one JSON line as soon as it finishes;
-``--summarise`` prints both tables again from such a file, running nothing.
+``--summarise`` prints both tables again from such a file, running nothing. ``--write FILE`` also writes
+both tables with a header naming the command, commit, date and machine.
 """
 
 from __future__ import annotations
@@ -43,21 +44,28 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (1: best on a shared machine)")
     p.add_argument("--rows", help="append each run to this JSON-lines file")
     p.add_argument("--summarise", metavar="FILE", help="print the tables of the runs in this JSON-lines file")
+    p.add_argument("--write", help="also write both tables, with their header, to this file")
     args = p.parse_args()
     if args.summarise:
         with open(args.summarise) as fh:
             runs = [json.loads(line) for line in fh if line.strip()]
-        print(_header(argparse.Namespace(**runs[0]["args"])))
-        print()
-        print(HEAD)
-        for run in runs:
-            print(_row(run))
-        print()
-        _summary(runs)
-        return
-    print(_header(args))
-    print()
-    print(HEAD)
+        lines = [_header(argparse.Namespace(**runs[0]["args"])), "", HEAD, *map(_row, runs)]
+        print(*lines, sep="\n")
+    else:
+        lines = [_header(args), "", HEAD]
+        print(*lines, sep="\n")
+        runs = _run(args, lines)
+    summary = ["", *_summary(runs)]
+    lines += summary
+    print(*summary, sep="\n")
+    if args.write:
+        from results import write
+
+        write(args.write, "IVF codebooks: spherical k-means++ against the joint MSE + gap-penalty codebook", lines)
+
+
+def _run(args, lines: list[str]) -> list[dict]:
+    """Every (N, seed, λ) run of ``args``; each row is printed and appended to ``lines`` as it finishes."""
     runs = []
     with blas().limit(limits=args.threads, user_api="blas"):
         for n in args.codewords:
@@ -76,9 +84,9 @@ def main() -> None:
                     if args.rows:
                         with open(args.rows, "a") as fh:
                             fh.write(json.dumps(run, default=float) + "\n")
-                    print(_row(run), flush=True)
-    print()
-    _summary(runs)
+                    lines.append(_row(run))
+                    print(lines[-1], flush=True)
+    return runs
 
 
 HEAD = ("| N | seed | λ | k-means++ MSE | gap | recall | joint MSE | gap | recall | Δgap | ΔMSE | Δrecall | "
@@ -104,10 +112,10 @@ TARGETS = {"gap ≥ +10 %": ("min_distance_pct", lambda v: v >= 10), "MSE ≤ +5
            "recall ≥ −2 pt": ("recall_points", lambda v: v >= -2)}
 
 
-def _summary(runs: list[dict]) -> None:
-    print("| N | λ | seeds | Δgap mean [min, max] | ΔMSE mean [min, max] | Δrecall mean [min, max] | "
-          "targets: mean / every seed |")
-    print("|---:|---:|---:|---|---|---|---|")
+def _summary(runs: list[dict]) -> list[str]:
+    """The summary table's lines: per (N, λ), the changes over the seeds and the note's targets."""
+    out = ["| N | λ | seeds | Δgap mean [min, max] | ΔMSE mean [min, max] | Δrecall mean [min, max] | "
+           "targets: mean / every seed |", "|---:|---:|---:|---|---|---|---|"]
     for n, lam in dict.fromkeys((r["codewords"], r["lambda"]) for r in runs):
         group = [r["change"] for r in runs if r["codewords"] == n and r["lambda"] == lam]
 
@@ -120,8 +128,9 @@ def _summary(runs: list[dict]) -> None:
             v = [g[key] for g in group]
             mean, every = ok(float(np.mean(v))), all(ok(x) for x in v)
             verdict.append(f"{name} {'met' if mean else 'MISSED'} / {'met' if every else 'MISSED'}")
-        print(f"| {n} | {lam:g} | {len(group)} | {cell('min_distance_pct', '%')} | {cell('mse_pct', '%')} | "
-              f"{cell('recall_points', 'pt')} | {'; '.join(verdict)} |")
+        out.append(f"| {n} | {lam:g} | {len(group)} | {cell('min_distance_pct', '%')} | {cell('mse_pct', '%')} | "
+                   f"{cell('recall_points', 'pt')} | {'; '.join(verdict)} |")
+    return out
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The on-chip loosening control's fixed-point l against float64 loosening over K iterations.
 
-    python benchmarks/loosening_drift.py [--iters 3000] [--format Q3.44] [--precision 48]
+    python benchmarks/loosening_drift.py [--iters 3000] [--format Q3.44] [--precision 48] [--write FILE.md]
 
 For choice sequences (always raise, never, random with P(raise) = 0.5 and 0.05, and the sequences of
 real model runs at N = 12 and 24), the largest relative difference |l_fixed − l_float64| / l_float64, the
 largest relative errors of each against the exact rational l = 2·Π(1 + 1/m) over the raises, and the share of iterations whose constants (β/2, 1/(2β)) — both pairs — equal what the host sends
-(``Datapath.constants`` of its float64 β, computed as host/loosening.py does).
+(``Datapath.constants`` of its float64 β, computed as host/loosening.py does). ``--write FILE`` also writes
+the table with a header naming the command, commit, date and machine.
 """
 
 import argparse
@@ -46,6 +47,7 @@ def main() -> None:
     p.add_argument("--format", default="Q3.44")
     p.add_argument("--precision", type=int, default=48)
     p.add_argument("--runs", type=int, nargs="*", default=[12, 24], help="N of the model runs whose choices to replay")
+    p.add_argument("--write", help="also write the table, with its header, to this file")
     args = p.parse_args()
     config = CoreConfig(args.format, nmax=64)
     dp = config.datapath
@@ -58,14 +60,20 @@ def main() -> None:
         run = force_loosening(LooseningModelBackend(config, loosening="chip"),
                               random_start(n, 3, np.random.default_rng(0)), k, keep_trace=True)
         patterns[f"model run N = {n}, D = 3, seed 0"] = np.array([s.raised for s in run.trace])
-    print(f"{args.format}, F = {args.precision}, K = {k} (bound K·2^-(F+2) + K·2^-52 = "
-          f"{k * 2.0 ** -(args.precision + 2) + k * 2.0 ** -52:.2g})")
-    print("| choices | raises | fixed vs float64 | fixed vs exact | float64 vs exact | iterations with the host's "
-          "constants |")
-    print("|---|---:|---:|---:|---:|---:|")
+    lines = [f"{args.format}, F = {args.precision}, K = {k} (bound K·2^-(F+2) + K·2^-52 = "
+             f"{k * 2.0 ** -(args.precision + 2) + k * 2.0 ** -52:.2g})", "",
+             "| choices | raises | fixed vs float64 | fixed vs exact | float64 vs exact | iterations with the host's "
+             "constants |", "|---|---:|---:|---:|---:|---:|"]
+    print(*lines, sep="\n")
     for name, raises in patterns.items():
         between, fixed, host, share = drift(unit, dp, raises)
-        print(f"| {name} | {int(raises.sum())} | {between:.2g} | {fixed:.2g} | {host:.2g} | {100 * share:.1f} % |")
+        lines.append(f"| {name} | {int(raises.sum())} | {between:.2g} | {fixed:.2g} | {host:.2g} | "
+                     f"{100 * share:.1f} % |")
+        print(lines[-1], flush=True)
+    if args.write:
+        from results import write
+
+        write(args.write, "On-chip loosening's fixed-point l against float64 loosening", lines)
 
 
 if __name__ == "__main__":

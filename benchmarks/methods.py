@@ -3,6 +3,7 @@ after polish, and wall time — the numbers behind docs/methods.md.
 
     nice python benchmarks/methods.py [--cases 3:12,3:24,4:24] [--starts 4] [--iters 3000] [--jobs 2]
                                       [--methods vrf,cg,riesz,penalty,rrr] [--raw FILE.tsv] [--no-polish]
+                                      [--write docs/results/methods.md]
 
 Each (case, method, start) runs as one task (start k of seed 0 — the same initial vectors as
 ``spherecode run --seed 0`` start k — float64 ``reference``, one BLAS thread) on ``--jobs`` worker processes:
@@ -11,7 +12,8 @@ result (timed apart). Rows go to ``--raw`` as they finish (a finished row is not
 rerun with the same file); the summary table (markdown) goes to stdout: per case and method, the best angle of
 the starts and its shortfall to the best known, without and with polish, the starts within 1e-6° of the best
 known after polish, and the median seconds per start of the method and of the polish. ``--no-polish`` skips
-the polish (its columns then repeat the method's angle, with 0 s).
+the polish (its columns then repeat the method's angle, with 0 s). ``--write FILE`` also writes the summary
+with a header naming the command, commit, date and machine.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def main() -> None:
     p.add_argument("--methods", default=None, help="comma-separated (default: the whole registry)")
     p.add_argument("--raw", type=Path, default=Path("methods-raw.tsv"))
     p.add_argument("--no-polish", action="store_true", help="skip the polish (for sizes where it is too slow)")
+    p.add_argument("--write", help="also write the summary, with its header, to this file")
     args = p.parse_args()
     from spherecode.host.methods import METHODS
 
@@ -116,10 +119,15 @@ def main() -> None:
             rows.append(r)
             fh.write("\t".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in COLUMNS) + "\n")
             fh.flush()
-    print(f"{args.starts} starts (seed 0) × {args.iters} iterations per method, float64, "
-          f"{'no polish' if args.no_polish else 'polish after each start'}; "
-          f"hits: starts within {HIT:g}° of the best known after polish")
-    print(_summary(rows, cases, methods))
+    lines = [f"{args.starts} starts (seed 0) × {args.iters} iterations per method, float64, "
+             f"{'no polish' if args.no_polish else 'polish after each start'}; "
+             f"hits: starts within {HIT:g}° of the best known after polish", "",
+             *_summary(rows, cases, methods).splitlines()]
+    print(*lines, sep="\n")
+    if args.write:
+        from results import write
+
+        write(args.write, "Every method on the same cases and starts", lines)
 
 
 if __name__ == "__main__":

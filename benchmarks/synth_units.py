@@ -2,14 +2,15 @@
 
     pip install -e .
     python benchmarks/synth_units.py [--format Q3.44] [--freq 100] [--units multiply weight …] [--json FILE]
-                                     [--synth-only]
+                                     [--synth-only] [--write docs/results/NAME.md]
 
 Each unit is synthesised with YoWASP yosys (``synth_ecp5 -abc9``) and placed and routed out of context
 (``nextpnr-ecp5 --out-of-context``: no I/O buffers, so the unit's wide ports need no pins) with
 ``--timing-allow-fail`` so that a miss is measured rather than hidden. Figures are read from nextpnr's
 JSON report: the post-route fmax of the clock and the utilisation of LUT4, flip-flops, DSP multipliers
 (MULT18X18D) and block RAM (DP16KD). With ``--synth-only`` only yosys runs (no placement, no fmax): the
-cells are read from yosys' own ``stat`` (LUT4, TRELLIS_FF, MULT18X18D, DP16KD).
+cells are read from yosys' own ``stat`` (LUT4, TRELLIS_FF, MULT18X18D, DP16KD). ``--write FILE`` also writes
+the table with a header naming the command, commit, date and machine.
 """
 
 from __future__ import annotations
@@ -94,13 +95,16 @@ def main() -> None:
     p.add_argument("--units", nargs="+")
     p.add_argument("--json", type=Path, help="also write the rows here")
     p.add_argument("--synth-only", action="store_true", help="yosys only: cells, no placement, no fmax")
+    p.add_argument("--write", help="also write the table, with its header, to this file")
     args = p.parse_args()
     fmt = Q.parse(args.format)
     table = units(fmt)
     rows = {}
-    print(f"LFE5U-85F-6, out of context, {args.format}, target {args.freq:g} MHz")
-    print("| unit | latency | fmax MHz | LUT4 | FF | MULT18X18D | DP16KD |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    how = ("YoWASP yosys synth_ecp5 -abc9 only (no placement, no fmax; LUT4 from yosys' stat)" if args.synth_only
+           else f"out of context, target {args.freq:g} MHz, YoWASP yosys + nextpnr-ecp5")
+    lines = [f"LFE5U-85F-6, {args.format}, {how}", "",
+             "| unit | latency | fmax MHz | LUT4 | FF | MULT18X18D | DP16KD |", "|---|---:|---:|---:|---:|---:|---:|"]
+    print(*lines, sep="\n")
     for name in args.units or table:
         with tempfile.TemporaryDirectory(prefix=f"synth-{name}-") as work:
             try:
@@ -110,11 +114,16 @@ def main() -> None:
                 continue
         rows[name] = r
         fmax = "—" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
-        print(f"| {name} | {r['latency']} | {fmax} | {r['lut4']} | {r['ff']} | {r['dsp']} | {r['bram']} |", flush=True)
+        lines.append(f"| {name} | {r['latency']} | {fmax} | {r['lut4']} | {r['ff']} | {r['dsp']} | {r['bram']} |")
+        print(lines[-1], flush=True)
         if r["critical_path"]:
             print(f"  critical path: {r['critical_path'][0]} → {r['critical_path'][1]}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"format": args.format, "freq": args.freq, "units": rows}, indent=1))
+    if args.write:
+        from results import write
+
+        write(args.write, f"Each arithmetic unit alone, {args.format}", lines)
 
 
 if __name__ == "__main__":

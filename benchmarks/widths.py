@@ -1,7 +1,7 @@
 """The effect of the datapath's narrowed widths on codes: the Q3.44 model with chosen widths against float64.
 
     nice python benchmarks/widths.py --points 12 24 32 48 --seeds 0 1 --iters 3000 --continue 300 \
-        --widths default exact P=16 wb=34 d2=44
+        --widths default exact P=16 wb=34 d2=44 [--write docs/results/NAME.md]
 
 Each ``--widths`` entry overrides :class:`~spherecode.hw.datapath.Datapath`'s widths: ``P`` the weight's
 precision, ``wb`` the weight's bits in the force products, ``d2`` and ``fd`` the fraction bits of the
@@ -13,7 +13,8 @@ Continuation test, per N and seed: float64 force loosening for ``--iters`` itera
 first start gives a converged code and its final β; then ``--continue`` more updates at that fixed β run
 on float64 and on each model, from the same code; the table gives each model's minimum angle minus
 float64's after them (degrees). With ``--starts S`` it also runs the quality measurement of
-``benchmarks/quality.py`` (best of S starts × ``--iters``, the same starts for every backend).
+``benchmarks/quality.py`` (best of S starts × ``--iters``, the same starts for every backend). ``--write FILE``
+also writes the table with a header naming the command, commit, date and machine.
 """
 
 from __future__ import annotations
@@ -75,13 +76,17 @@ def main() -> None:
     p.add_argument("--beta", type=float, help="continue at this β instead of the final one")
     p.add_argument("--format", default="Q3.44")
     p.add_argument("--widths", nargs="+", default=["default"])
+    p.add_argument("--write", help="also write the table, with its header, to this file")
     args = p.parse_args()
     widths = [parse_widths(w) for w in args.widths]
     ref = get_backend("reference")
-    print(f"D = {args.dim}, {args.format}; continuation: {args.iters} float64 loosening iterations, then "
-          f"{args.cont} updates at the final β; Δ = model − float64 minimum angle (degrees)")
-    print("| N | seed | final β | float64 | " + " | ".join(f"Δ cont. {w}" for w in args.widths)
-          + ("".join(f" | Δ best-of-{args.starts} {w}" for w in args.widths) if args.starts else "") + " |")
+    lines = [f"D = {args.dim}, {args.format}; continuation: {args.iters} float64 loosening iterations, then "
+             f"{args.cont} updates at {'β = %g' % args.beta if args.beta else 'the final β'}; "
+             "Δ = model − float64 minimum angle (degrees)", "",
+             "| N | seed | final β | float64 | " + " | ".join(f"Δ cont. {w}" for w in args.widths)
+             + ("".join(f" | Δ best-of-{args.starts} {w}" for w in args.widths) if args.starts else "") + " |",
+             "|---:|---:|---:|---:|" + "---:|" * (len(widths) * (2 if args.starts else 1))]
+    print(*lines, sep="\n")
     for n in args.points:
         for seed in args.seeds:
             task = StartTask("reference", args.dim, n, args.iters, seed, 0, 1)
@@ -102,7 +107,12 @@ def main() -> None:
 
                 b_ref = best(lambda: ref)
                 row += "".join(f" | {best(lambda: model(args.format, n, args.dim, w)) - b_ref:+.2e}" for w in widths)
-            print(row + " |", flush=True)
+            lines.append(row + " |")
+            print(lines[-1], flush=True)
+    if args.write:
+        from results import write
+
+        write(args.write, f"Narrowed datapath widths against float64, {args.format}", lines)
 
 
 if __name__ == "__main__":
