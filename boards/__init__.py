@@ -135,7 +135,7 @@ _EBR = {"25F": 56, "85F": 208}
 
 #: Lanes of the Tang Mega 138K's update core and of its loosening core (docs/boards.md: what fits the
 #: GW5AST-138C by synthesis, and what its place and route gives).
-TANG_LANES, TANG_LOOSENING_LANES = 6, 4
+TANG_LANES, TANG_LOOSENING_LANES = 6, 6
 
 
 def _tang(name: str, core: CoreConfig, note: str) -> BoardConfig:

@@ -63,3 +63,23 @@ def test_report_reads_nextpnr_himbaechel_json(tmp_path):
     assert set(r["utilisation"]) == set(RESOURCES)
     (tmp_path / "report.json").write_text(json.dumps({"fmax": {"osc": {"achieved": 45.0, "constraint": 50.0}}}))
     assert report(small_board(), tmp_path)["timing_met"] is False
+
+
+def test_the_tang_boards_flash_their_fs_bitstream_with_openfpgaloaders_board_name(tmp_path, monkeypatch, capsys):
+    import json as _json
+
+    from spherecode.boards import BOARDS
+    from spherecode.host.cli import main
+
+    from .test_build import fake_loader
+
+    for name in ("tang-mega-138k", "tang-mega-138k-loosening"):
+        cfg = BOARDS[name]
+        assert (cfg.family, cfg.bitstream_name, cfg.cable) == ("gw5a", "top.fs", ("-b", "tangmega138k"))
+        assert cfg.core.dsp == "gw5a" and cfg.top().divisor * cfg.baud == cfg.clock_hz  # 2 Mbaud exactly
+    bit = tmp_path / "top.fs"
+    bit.write_bytes(b"\xff" * 16)
+    monkeypatch.setenv("OPENFPGALOADER", fake_loader(tmp_path, "Load SRAM: [====] 100.00%", 0))
+    assert main(["flash", "--board", "tang-mega-138k", "--bitstream", str(bit), "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["board"] == "tang-mega-138k"
+    assert (tmp_path / "args").read_text().split() == ["-b", "tangmega138k", "-m", str(bit)]
