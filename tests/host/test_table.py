@@ -134,7 +134,7 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
     (".tsv", "truncate", "no end of line"),
     (".tsv", "other", "other parameters"),
     (".tsv", "twice", "twice"),
-    (".json", '[{"dim": 3', "not a JSON table"),
+    (".json", '[{"dim": 3', "not JSON"),
     (".json", "[1]", "row 1 is damaged"),
     (".json", "other", "other parameters"),
 ])
@@ -185,3 +185,37 @@ def test_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypatch,
     assert "\n" not in str(info.value) and info.value.__suppress_context__
     assert not (tmp_path / "t.tsv").exists()
     assert capfd.readouterr() == ("", "")
+
+
+def test_the_local_cluster_refuses_connections_without_its_credentials(tmp_path):
+    """The sweep's own scheduler speaks TLS and asks for its own certificate: plain TCP, TLS without a
+    certificate and TLS with another cluster's certificate are refused; its own credentials are let in."""
+    import asyncio
+    import ssl
+
+    from distributed import LocalCluster
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def identity(address, **kwargs):
+        comm = await connect(address, timeout=3, **kwargs)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return (await comm.read())["type"]
+        finally:
+            comm.abort()
+
+    no_certificate = ssl.create_default_context()
+    no_certificate.check_hostname, no_certificate.verify_mode = False, ssl.CERT_NONE
+    other = Security.temporary().get_connection_args("client")
+    cluster = table._local_cluster(LocalCluster, str(tmp_path))
+    try:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        for where, kwargs in ((address.replace("tls://", "tcp://"), {}), (address, {"ssl_context": no_certificate}),
+                              (address, other)):
+            with pytest.raises((OSError, asyncio.TimeoutError)):
+                asyncio.run(identity(where, **kwargs))
+        assert asyncio.run(identity(address, **cluster.security.get_connection_args("client"))) == "Scheduler"
+    finally:
+        cluster.close()
