@@ -131,6 +131,9 @@ CASES = {
     "codebook with fewer distinct rows than codewords": (
         {"d.npy": lambda p: np.save(p, np.tile(np.eye(4), (10, 1)))},
         ["codebook", "--data", "d.npy", "-n", "8", "--queries", "2", "--steps", "1"], "4 distinct rows"),
+    "flash a missing bitstream": ({}, ["flash", "--bitstream", "nope.bit"], "no bitstream at nope.bit"),
+    "emulate an unknown board": ({}, ["emulate", "--board", "nope"], "unknown board 'nope'"),
+    "build an unknown board": ({}, ["build", "--board", "nope"], "unknown board 'nope'"),
     "codebook --spread 1e308": ({}, ["codebook", "--synthetic", "100x8", "-n", "4", "--spread", "1e308"],
                                 "--spread must be in 0 … 1000"),
     "codebook --lambda 1e308": ({}, ["codebook", "--synthetic", "100x8", "-n", "4", "--lambda", "1e308"],
