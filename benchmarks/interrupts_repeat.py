@@ -36,8 +36,9 @@ def main() -> int:
     args = p.parse_args()
     if args.times < 1:
         p.error(f"--times must be at least 1, not {args.times}")
-    print(f"# {' '.join(['python', *sys.argv])}\n# commit {_commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
-          f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})", flush=True)
+    print(f"# {' '.join(['python', *sys.argv])}\n"
+          f"# commit {_commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()} "
+          f"({os.cpu_count()} cores, Python {platform.python_version()})", flush=True)
     t0 = time.monotonic()
     for k in range(1, args.times + 1):
         t = time.monotonic()

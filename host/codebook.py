@@ -82,6 +82,8 @@ def synthetic(points: int, dim: int, clusters: int, seed: int, spread: float = 1
     for name, value, low in (("points", points, 2), ("dim", dim, 2), ("clusters", clusters, 1)):
         if not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}, not {value!r}")
+    if clusters > points:  # centres no row is drawn around; and their memory was not checked
+        raise ValueError(f"clusters must be at most the {points} rows, not {clusters!r}")
     if not (np.isfinite(spread) and spread >= 0):
         raise ValueError(f"spread must be a finite number ≥ 0, not {spread!r}")
     try:

@@ -15,8 +15,8 @@ where the folder lacks room for two copies of it. A row is keyed by (dim, points
 seed, start): a re-run with the same parameters runs only the missing keys (start k of seed X is the same
 code whatever the number of starts, see :mod:`.starts`), and may extend the range of N or the number of
 starts. A file with rows of other (dim, method, polish, iterations, seed), another header, a damaged line or a
-path that is not a regular file is refused with a one-line ``ValueError`` before anything runs. A completed sweep leaves the file sorted by
-(points, start), room permitting.
+path that is not a regular file is refused with a one-line ``ValueError`` before anything runs. A completed
+sweep leaves the file sorted by (points, start), room permitting.
 
 Tasks are submitted largest N first (the long ones start early, the short ones fill in at the end); a
 task's exception comes back as it is, after the same clean-up as an interrupt.
@@ -281,7 +281,8 @@ def _local_cluster(LocalCluster, scratch: str):
     # taken): no dashboard, and that server on a free loopback port. No worker is started here, so that a
     # Ctrl-C landing in this call leaves no process behind.
     return LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
-                        security=Security.temporary(), dashboard_address=None, local_directory=scratch, silence_logs=logging.CRITICAL,
+                        security=Security.temporary(), dashboard_address=None, local_directory=scratch,
+                        silence_logs=logging.CRITICAL,
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
 
 

@@ -134,6 +134,8 @@ CASES = {
     "flash a missing bitstream": ({}, ["flash", "--bitstream", "nope.bit"], "no bitstream at nope.bit"),
     "emulate an unknown board": ({}, ["emulate", "--board", "nope"], "unknown board 'nope'"),
     "build an unknown board": ({}, ["build", "--board", "nope"], "unknown board 'nope'"),
+    "codebook --clusters 10^12": ({}, ["codebook", "--synthetic", "1000x8", "-n", "4", "--clusters",
+                                       "1000000000000"], "clusters must be at most the 2000 rows"),
     "codebook --spread 1e308": ({}, ["codebook", "--synthetic", "100x8", "-n", "4", "--spread", "1e308"],
                                 "--spread must be in 0 … 1000"),
     "codebook --lambda 1e308": ({}, ["codebook", "--synthetic", "100x8", "-n", "4", "--lambda", "1e308"],
