@@ -219,3 +219,34 @@ def test_the_local_cluster_refuses_connections_without_its_credentials(tmp_path)
         assert asyncio.run(identity(address, **cluster.security.get_connection_args("client"))) == "Scheduler"
     finally:
         cluster.close()
+
+
+def _rows_of(tasks):
+    return [{"dim": t.dim, "points": t.points, "method": t.method, "polish": t.polish, "iterations": t.iterations,
+             "seed": t.seed, "start": t.index, "min_angle_deg": 10.0 + t.index, "min_distance": 0.5,
+             "best_known_angle_deg": None, "gap_deg": None, "seconds": 0.1} for t in tasks]
+
+
+def test_a_full_disk_does_not_fail_the_resume_of_a_complete_tsv_table(tmp_path, monkeypatch):
+    """All rows in the file, in completion order, and no room for a sorted copy: the resume returns the rows
+    sorted and leaves the file as it is (it reads back the same), instead of failing on the rewrite."""
+    out = tmp_path / "t.tsv"
+    rows = _rows_of(TASKS)
+    out.write_text("\t".join(COLUMNS) + "\n" + "".join(table._tsv_line(r) for r in reversed(rows)))
+    before = out.read_text()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(table, "write_atomically", full_disk)
+    monkeypatch.setattr(table, "_room", lambda out: 0, raising=False)
+    assert sweep(TASKS, out, scheduler="tcp://127.0.0.1:1") == rows  # nothing to run: no cluster is reached
+    assert out.read_text() == before
+
+
+def test_a_json_table_says_up_front_how_much_room_it_needs(tmp_path, monkeypatch):
+    out = tmp_path / "t.json"
+    monkeypatch.setattr(table, "_room", lambda out: 1000, raising=False)
+    with pytest.raises(ValueError, match=r"a \.json table of 8 rows needs about 0\.00512 MB free .* has 0\.001 MB"):
+        sweep(TASKS, out, scheduler="tcp://127.0.0.1:1")  # refused before any cluster is reached
+    assert not out.exists()
