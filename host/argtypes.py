@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["integer", "positive_float", "watts"]
+__all__ = ["integer", "positive_float", "watts", "real_in"]
 
 
 def integer(name: str, minimum: int, maximum: int | None = None):
@@ -34,6 +34,21 @@ def positive_float(name: str):
 def watts(name: str):
     """A finite number of watts ≥ 0 for the option ``name``."""
     return _real(name, " of watts", "non-negative", lambda value: value >= 0)
+
+
+def real_in(name: str, low: float, high: float):
+    """A number in ``low`` … ``high`` for the option ``name``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not low <= value <= high:  # NaN fails both
+            raise argparse.ArgumentTypeError(f"{name} must be in {low:g} … {high:g}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _real(name: str, unit: str, kind: str, accept):

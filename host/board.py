@@ -86,7 +86,7 @@ class BoardBackend(FixedPointBackend):
         add_core_arguments(parser)
         parser.add_argument("--port", help="serial port of a board, or the pty of `spherecode emulate` "
                                            "(--backend board)")
-        parser.add_argument("--baud", type=integer("--baud", 300), default=BAUD, help=f"baud rate ({BAUD})")
+        parser.add_argument("--baud", type=integer("--baud", 300, 2**31 - 1), default=BAUD, help=f"baud rate ({BAUD})")
         parser.add_argument("--timeout", type=positive_float("--timeout"), default=TIMEOUT,
                             help=f"seconds to wait for a board's answer beyond its transfer time ({TIMEOUT:g})")
         parser.add_argument("--retries", type=integer("--retries", 0), default=RETRIES,

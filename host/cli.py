@@ -27,9 +27,10 @@ from spherecode import __version__
 
 from .argtypes import integer as _integer
 from .argtypes import positive_float as _positive_float
+from .argtypes import real_in
 from .backends import BACKENDS, backend_class
 from .link import BoardError
-from .codefile import SUFFIXES, CodeFileError, check_writable, probe_create, read_code, write_code
+from .codefile import SUFFIXES, CodeFileError, check_writable, probe_create, read_code, regular_file, write_code
 from .loosening import max_beta
 from .metrics import edge_occurrences, gram_checks, summary
 from .starts import StartTask, initial_vectors, run_starts
@@ -38,6 +39,13 @@ __all__ = ["main"]
 
 #: Largest N for which ``verify`` lists edge-length occurrences (they hold N²/2 values).
 EDGE_LIST_MAX = 4096
+#: The most (N, start) tasks of one ``table`` (each is an object held, and a row of the file).
+TABLE_TASKS_MAX = 1_000_000
+#: Seconds of a run after which, off a terminal, the time still to go is estimated, and the least time to go
+#: that is worth a line.
+ESTIMATE_AFTER, LONG_RUN = 5.0, 60.0
+#: The largest clock divisor of ``emulate`` (a UART bit of 65536 simulated cycles is already very slow).
+TWIN_DIVISOR_MAX = 1 << 16
 #: Seconds before a progress bar appears (none for short commands).
 PROGRESS_DELAY = 2.0
 
@@ -114,6 +122,7 @@ def _prepare(args, names: list[str]) -> None:
     β the run asks for; backends that cannot run starts in parallel (one serial port) take turns."""
     _check_memory(args)
     classes = [backend_class(name) for name in names]
+    _check_fixed_point_options(args, names)
     for cls in classes:
         _check_beta(args, cls)
     if not all(cls.parallel for cls in classes):
@@ -137,6 +146,19 @@ def _options(args, names: list[str], threads: int) -> dict[str, dict]:
     return options
 
 
+def _check_fixed_point_options(args, names: list[str]) -> None:
+    """``--format`` and ``--lanes`` set the fixed-point backends' numbers: refused, not ignored, where every
+    chosen backend computes in float64."""
+    from .backends.hardware import FixedPointBackend
+
+    given = [option for option, value in (("--format", getattr(args, "format", None)),
+                                          ("--lanes", getattr(args, "lanes", None))) if value is not None]
+    if given and not any(issubclass(backend_class(name), FixedPointBackend) for name in names):
+        fixed = sorted(n for n in BACKENDS if issubclass(backend_class(n), FixedPointBackend))
+        raise UsageError(f"{given[0]} applies to the fixed-point backends ({', '.join(fixed)}); backend "
+                         f"{' and '.join(dict.fromkeys(names))} computes in float64")
+
+
 def _check_beta(args, cls) -> None:
     """β within what the backend ``cls`` computes with (its ``beta_range``): for ``bench`` the given β,
     for ``run`` every β that force loosening may ask for in ``--iters`` iterations."""
@@ -152,16 +174,19 @@ def _check_beta(args, cls) -> None:
                          "iterations")
 
 
-def _check_memory(args) -> None:
-    """Refuse a size that cannot fit this machine's memory before anything is allocated."""
+def _check_memory(args, points: int | None = None, workers: int | None = None) -> None:
+    """Refuse a size that cannot fit this machine's memory before anything is allocated: ``points``
+    (default ``args.points``) in ``args.dim``, in each of ``workers`` (default: as many as run at once)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return
-    workers = 1 if getattr(args, "starts", 1) == 1 else min(args.starts, args.jobs or os.cpu_count() or 1)
-    need = _ARRAYS * 8 * args.points * args.dim * workers
+    points = args.points if points is None else points
+    if workers is None:
+        workers = 1 if getattr(args, "starts", 1) == 1 else min(args.starts, args.jobs or os.cpu_count() or 1)
+    need = _ARRAYS * 8 * points * args.dim * workers
     if need > total:
-        raise UsageError(f"--points {args.points} --dim {args.dim} needs about {need / 2**30:.3g} GiB of memory "
+        raise UsageError(f"--points {points} --dim {args.dim} needs about {need / 2**30:.3g} GiB of memory "
                          f"({workers} worker(s)); this machine has {total / 2**30:.3g} GiB")
 
 
@@ -203,7 +228,10 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--iters", "-k", type=_integer("--iters", 1), default=3000, help="iterations per start (3000)")
     table.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     _method(table)
-    table.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster here)")
+    table.add_argument("--scheduler", metavar="ADDRESS",
+                       help="tcp://HOST:PORT (or tls:// with Dask's TLS configuration) of a running Dask scheduler, "
+                            "which is trusted: it and its workers run the sweep's code and results (default: a "
+                            "LocalCluster here, over TLS with credentials of its own)")
     table.add_argument("--workers", type=_integer("--workers", 1), default=None,
                        help="LocalCluster worker processes (all cores)")
     table.add_argument("--out", "-o", type=_table_path, required=True,
@@ -252,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
 
     emulate = sub.add_parser("emulate", help="the board's whole design in Verilator behind a pseudo-terminal")
     emulate.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
-    emulate.add_argument("--divisor", type=_integer("--divisor", 4), default=8,
+    emulate.add_argument("--divisor", type=_integer("--divisor", 4, TWIN_DIVISOR_MAX), default=8,
                          help="clock cycles per UART bit in the twin (8)")
     emulate.add_argument("--loosening", action="store_true",
                          help="the board's design with on-chip loosening (LOOSEN: a whole run per command); "
@@ -269,10 +297,11 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--synthetic", metavar="MxDIM", help="clustered synthetic data, e.g. 50000x128")
     codebook.add_argument("--clusters", type=_integer("--clusters", 1), default=None,
                           help="clusters of --synthetic (100)")
-    codebook.add_argument("--spread", type=float, default=3.0,
+    codebook.add_argument("--spread", type=real_in("--spread", 0, 1000), default=3.0,
                           help="--synthetic noise: cosine to the centre ≈ 1/√(1 + spread²) (3)")
     codebook.add_argument("--codewords", "-n", type=_integer("--codewords", 2), required=True, help="codebook size N")
-    codebook.add_argument("--lambda", dest="lam", type=float, default=2.0, help="gap penalty weight λ (2)")
+    codebook.add_argument("--lambda", dest="lam", type=real_in("--lambda", 0, 1e6), default=2.0,
+                          help="gap penalty weight λ (2; 0 … 1e6)")
     codebook.add_argument("--steps", "-k", type=_integer("--steps", 1), default=5000, help="Adam steps (5000)")
     codebook.add_argument("--batch", type=_integer("--batch", 1), default=2048,
                           help="data rows per Adam step (2048; at least M: all rows)")
@@ -324,6 +353,10 @@ def _table_path(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"--out must end in {' or '.join(TABLE_SUFFIXES)}, got {text!r}")
     if path.is_dir() or not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"--out {text}: not a file in an existing folder")
+    try:  # a FIFO would hang the check, a link to /dev/zero be read as a table without end
+        regular_file(path, "--out ")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     try:  # before the sweep, not at its first row: rows are appended to an existing table, or it is created
         if path.exists():
             open(path, "ab").close()
@@ -351,20 +384,46 @@ def _board(text: str):
 
 class _Iterations:
     """Advances a bar counting iterations smoothly: by fractions as blocks of rows finish (backends that
-    report them; an iteration is ``rows`` rows), and to the whole iteration when it ends."""
+    report them; an iteration is ``rows`` rows), and to the whole iteration when it ends.
 
-    def __init__(self, bar, rows: int):
+    Where the bar is not shown (stderr is not a terminal) and ``total`` iterations are expected: once
+    :data:`ESTIMATE_AFTER` seconds have passed, one line on stderr with the time still to go, if that is at
+    least :data:`LONG_RUN` seconds (measured progress, extrapolated)."""
+
+    def __init__(self, bar, rows: int, total: float | None = None):
         self.bar, self.rows, self.done = bar, rows, 0
+        self.total, self.count, self.noted, self.t0 = total, 0.0, False, time.perf_counter()
 
     def on_rows(self, k: int) -> None:
         k = min(k, self.rows - 1 - self.done)  # never a whole iteration before it has ended
         if k > 0:
             self.done += k
-            self.bar.update(k / self.rows)
+            self._advance(k / self.rows)
 
     def on_step(self, _=None) -> None:
-        self.bar.update(1 - self.done / self.rows)
+        self._advance(1 - self.done / self.rows)
         self.done = 0
+
+    def _advance(self, x: float) -> None:
+        self.bar.update(x)
+        self.count += x
+        if self.noted or not self.total or not getattr(self.bar, "disable", False):
+            return
+        elapsed = time.perf_counter() - self.t0
+        if elapsed < ESTIMATE_AFTER or self.count <= 0:
+            return
+        self.noted = True
+        left = elapsed * max(self.total - self.count, 0.0) / self.count
+        if left >= LONG_RUN:
+            print(f"spherecode: note: about {_duration(left)} to go ({100 * self.count / self.total:.2g} % of "
+                  f"{self.total:g} iteration(s) done in {elapsed:.0f} s)", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _run_backend(args, backend: str, options: dict) -> tuple[dict, object]:
@@ -378,7 +437,7 @@ def _run_backend(args, backend: str, options: dict) -> tuple[dict, object]:
     ]
     t0 = time.perf_counter()
     with _progress(args.iters * args.starts if single else args.starts, "it" if single else "start") as bar:
-        steps = _Iterations(bar, 2 * args.points)  # an iteration is two updates of N rows
+        steps = _Iterations(bar, 2 * args.points, args.iters * args.starts)  # an iteration: two updates of N rows
         try:
             best, results = run_starts(
                 tasks,
@@ -550,6 +609,8 @@ def _cmd_polish(args) -> tuple[dict, str]:
     except CodeFileError as exc:
         raise UsageError(str(exc)) from None
     before = _summary(vectors)
+    if before["min_distance"] == 0:  # the minimum distance has no direction to climb in
+        raise UsageError(f"{args.file}: two points coincide (minimum distance 0): polish needs distinct points")
     t0 = time.perf_counter()
     with _progress(None, "round") as bar:
         try:
@@ -571,6 +632,12 @@ def _cmd_table(args) -> tuple[dict, str]:
 
     if args.starts is None:
         args.starts = 8 if args.search is None else 1
+    count = (args.points.stop - args.points.start) * args.starts  # len() of a range fails beyond 2**63
+    if count > TABLE_TASKS_MAX:
+        raise UsageError(f"--points {args.points.start}..{args.points.stop - 1} with --starts {args.starts} is "
+                         f"{count} tasks; a table has at most {TABLE_TASKS_MAX}")
+    if args.scheduler is None:  # a cluster elsewhere has its own memory
+        _check_memory(args, args.points.stop - 1, min(count, args.workers or len(os.sched_getaffinity(0))))
     try:
         tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish,
                             args.search)
@@ -653,7 +720,7 @@ def _cmd_bench(args) -> tuple[dict, str]:
     cycles = 0
     try:
         with _progress(args.repeats + 1, "it") as bar:
-            steps = _Iterations(bar, args.points)
+            steps = _Iterations(bar, args.points, args.repeats + 1)
             if hasattr(backend, "on_rows"):
                 backend.on_rows = steps.on_rows
             vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed

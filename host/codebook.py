@@ -83,6 +83,8 @@ def synthetic(points: int, dim: int, clusters: int, seed: int, spread: float = 1
     for name, value, low in (("points", points, 2), ("dim", dim, 2), ("clusters", clusters, 1)):
         if not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be an integer ≥ {low}, not {value!r}")
+    if clusters > points:  # centres no row is drawn around; and their memory was not checked
+        raise ValueError(f"clusters must be at most the {points} rows, not {clusters!r}")
     if not (np.isfinite(spread) and spread >= 0):
         raise ValueError(f"spread must be a finite number ≥ 0, not {spread!r}")
     try:
@@ -334,7 +336,11 @@ def joint_codebook(data: np.ndarray, queries: np.ndarray, n: int, lam: float, ta
 
 
 def change(kmeans: dict, joint: dict) -> dict:
-    """The joint codebook against k-means++: min distance and MSE in % (relative), recall in points."""
+    """The joint codebook against k-means++: min distance and MSE in % (relative), recall in points.
+    ``ValueError`` if k-means++ has a zero minimum distance or MSE (nothing to be relative to)."""
+    if not (kmeans["min_distance"] > 0 and kmeans["mse"] > 0):
+        raise ValueError(f"k-means++ has min distance {kmeans['min_distance']:g} and MSE {kmeans['mse']:g}: "
+                         "no relative change")
     return {"min_distance_pct": 100.0 * (joint["min_distance"] / kmeans["min_distance"] - 1.0),
             "mse_pct": 100.0 * (joint["mse"] / kmeans["mse"] - 1.0),
             "recall_points": 100.0 * (joint["recall"] - kmeans["recall"])}
@@ -346,6 +352,9 @@ def compare(data: np.ndarray, queries: np.ndarray, n: int, lam: float, steps: in
     """The note's experiment: :func:`kmeans_baseline`, the target TARGET_RATIO × its minimum distance,
     then :func:`joint_codebook`. Returns ({"target", "kmeans", "joint", "change"}, the joint codebook).
     ``on_progress`` is called once per k-means iteration and per Adam step."""
+    distinct = len(np.unique(data, axis=0))
+    if distinct <= n:  # else k-means can put a codeword on every row: no distance or error left to compare
+        raise ValueError(f"the data has {distinct} distinct rows: it needs more than the {n} codewords")
     kmeans, _ = kmeans_baseline(data, queries, n, seed, probe, kmeans_iters, on_iter=on_progress)
     target = TARGET_RATIO * kmeans["min_distance"]
     joint, joint_c = joint_codebook(data, queries, n, lam, target, steps, seed, probe, batch, on_step=on_progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable", "probe_create", "write_atomically"]
+__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable", "probe_create", "write_atomically",
+           "parse_json", "regular_file"]
 
 SUFFIXES = (".txt", ".npy", ".json")
 
@@ -56,6 +58,43 @@ def _shape(values: np.ndarray, dim: int | None, path: Path) -> np.ndarray:
     return values
 
 
+#: Digits beyond which a JSON integer is refused: 10**309 is past float64's range.
+_INT_DIGITS = 309
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _INT_DIGITS - 1:
+        raise ValueError("a number is too large for float64")
+    return int(text)
+
+
+def parse_json(text: str, where: str):
+    """``text`` parsed as JSON, or ``ValueError`` with one line starting ``where``: not JSON, nested too
+    deeply (Python's recursion limit), or an integer beyond float64's range (refused while parsing: it
+    would overflow wherever it is used as a number)."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise ValueError(f"{where}: JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not JSON ({exc})") from None
+    except ValueError as exc:  # from _bounded_int
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def regular_file(path: Path, what: str = "") -> None:
+    """``ValueError`` unless ``path``, if it exists, is a regular file (after symbolic links): a FIFO would
+    block the reader, a device such as /dev/zero would never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ValueError(f"{what}{path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{what}{path}: not a regular file")
+
+
 def read_code(path: str | Path, dim: int | None = None) -> np.ndarray:
     """Read a code as an (N, D) float64 array; ``dim`` is required for the flat ``.txt`` layout.
 
@@ -75,13 +114,14 @@ def read_code(path: str | Path, dim: int | None = None) -> np.ndarray:
             values = _read_npy(path)
         else:
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except RecursionError:
-                raise CodeFileError(f"{path}: JSON nested too deeply") from None
+                data = parse_json(path.read_text(encoding="utf-8"), str(path))
+            except ValueError as exc:
+                raise CodeFileError(str(exc)) from None
             if isinstance(data, dict):
                 if "vectors" not in data:
                     raise CodeFileError(f"{path}: JSON object without a 'vectors' field")
                 data = data["vectors"]
+            _numbers_only(data, path)
             try:
                 values = np.array(data, dtype=np.float64)
             except OverflowError:
@@ -93,6 +133,14 @@ def read_code(path: str | Path, dim: int | None = None) -> np.ndarray:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CodeFileError(f"{path}: cannot read: {exc}") from None
     return _lengths(_shape(values, dim, path), path)
+
+
+def _numbers_only(data, path: Path) -> None:
+    """A list of numbers, or of lists of numbers: a string ("1") or a boolean is refused, not converted."""
+    for row in data if isinstance(data, list) else [data]:
+        for x in row if isinstance(row, list) else [row]:
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise CodeFileError(f"{path}: {json.dumps(x)[:40]} is not a number")
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -107,7 +155,7 @@ def _read_npy(path: Path) -> np.ndarray:
             shape, _, dtype = header(fh)
         except (ValueError, EOFError, SyntaxError) as exc:
             raise CodeFileError(f"{path}: not a .npy array file ({str(exc) or 'empty'})") from None
-        if dtype.kind not in "biuf" or dtype.hasobject:
+        if dtype.kind not in "iuf" or dtype.hasobject:  # booleans are not coordinates
             raise CodeFileError(f"{path}: array of {dtype}, expected real numbers")
         size = path.stat().st_size - fh.tell()
         need = int(np.prod(shape, dtype=object)) * dtype.itemsize

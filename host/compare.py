@@ -45,6 +45,7 @@ import numpy as np
 
 from ..boards import BOARDS, DEFAULT, TWIN_DIVISOR, BoardConfig, get_board
 from ..boards.records import source_commit
+from ..hw.config import NMAX_LIMIT
 from .argtypes import integer, watts
 from .bestknown import best_known
 from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, fits, update_time
@@ -90,8 +91,9 @@ class Options:
     def __post_init__(self):
         for name, low in (("points", 4), ("quality_points", 2)):
             values = getattr(self, name)
-            if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in values):
-                raise ValueError(f"{name} must be integers ≥ {low}, not {values!r}")
+            if not values or any(isinstance(v, bool) or not isinstance(v, int) or not low <= v <= NMAX_LIMIT
+                                 for v in values):
+                raise ValueError(f"{name} must be integers in {low} … {NMAX_LIMIT}, not {values!r}")
         for name, high in (("dims", 64), ("quality_dims", 7)):
             values = getattr(self, name)
             if not values or any(isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= high for v in values):
@@ -1099,9 +1101,11 @@ def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="a small report in under two minutes (CI)")
     p.add_argument("--board", action="append", type=_board_name, default=None,
                    help=f"board configuration, repeatable (all: {', '.join(BOARDS)})")
-    p.add_argument("--points", nargs="+", type=integer("--points", 4), help="N of the timing sweep (4 … 8192)")
+    p.add_argument("--points", nargs="+", type=integer("--points", 4, NMAX_LIMIT),
+                   help=f"N of the timing sweep (4 … {NMAX_LIMIT})")
     p.add_argument("--dims", nargs="+", type=integer("--dims", 2, 64), help="D of the timing sweep (3 6)")
-    p.add_argument("--quality-points", nargs="+", type=integer("--quality-points", 2), help="N of the quality runs")
+    p.add_argument("--quality-points", nargs="+", type=integer("--quality-points", 2, NMAX_LIMIT),
+                   help=f"N of the quality runs (2 … {NMAX_LIMIT}: the fixed-point model's Nmax)")
     p.add_argument("--quality-dims", nargs="+", type=integer("--quality-dims", 2, 7), help="D of the quality runs (3 … 6)")
     p.add_argument("--starts", type=integer("--starts", 1), help="starts per quality run, best kept (32)")
     p.add_argument("--iters", type=integer("--iters", 1), help="force-loosening iterations per start (500)")
@@ -1143,8 +1147,14 @@ def check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: exists and is not a folder")
     if not out.parent.is_dir():
         raise ValueError(f"--out {out}: the folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise ValueError(f"--out {out}: not writable")
+    from .codefile import probe_create
+
+    try:  # what write_report does: a folder beside out, files in out (os.access passes root anywhere)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        if out.exists():
+            probe_create(out / "report.json")
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
 
 
 def command(args, progress: Callable | None = None) -> tuple[dict, str, int]:

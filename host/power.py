@@ -95,12 +95,16 @@ class PowerModel:
     @classmethod
     def from_file(cls, path: str | Path) -> PowerModel:
         """The defaults overridden by a JSON object in ``path``; ``ValueError`` with one line if unreadable."""
+        from .codefile import parse_json, regular_file
+
+        regular_file(Path(path), "--power ")
         try:
-            data = json.loads(Path(path).read_text())
+            text = Path(path).read_text()
         except OSError as exc:
             raise ValueError(f"--power {path}: {exc.strerror or exc}") from None
-        except ValueError as exc:
+        except ValueError as exc:  # not UTF-8
             raise ValueError(f"--power {path}: not JSON ({exc})") from None
+        data = parse_json(text, f"--power {path}")
         if not isinstance(data, dict):
             raise ValueError(f"--power {path}: expected a JSON object of constants, not {type(data).__name__}")
         return cls().with_overrides(data, f"override ({path})")

@@ -303,11 +303,13 @@ class Search:
                 if self.on_progress is not None:
                     self.on_progress(self)
             return self.best
+        from .process import children_start_deaf
+
         with worker_pool(self.jobs) as pool:
             running = {}
-            for _ in range(self.jobs):
-                task = self._next()
-                running[pool.submit(_worker_round, task)] = task
+            with children_start_deaf():  # the workers are spawned by these submits (starts.run_starts)
+                for task in [self._next() for _ in range(self.jobs)]:
+                    running[pool.submit(_worker_round, task)] = task
             while self.best is None or not self._done():
                 timeout = max(0.0, min(self.TICK, self.seconds - self.elapsed)) if self.best is not None else self.TICK
                 finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)

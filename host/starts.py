@@ -33,7 +33,7 @@ from .backends import get_backend
 from .loosening import Step
 from .methods import get_method, names
 from .metrics import min_squared_distance
-from .process import die_with_parent
+from .process import children_start_deaf, die_with_parent, hear_sigint
 from .reference import random_start
 
 __all__ = ["METHODS", "StartTask", "StartResult", "run_start", "run_starts", "initial_vectors", "worker_pool",
@@ -150,7 +150,8 @@ def run_starts(
                 on_done(results[-1])
     else:
         with worker_pool(jobs) as pool:
-            futures = [pool.submit(_worker_start, task) for task in tasks]
+            with children_start_deaf():  # the workers are spawned by these submits
+                futures = [pool.submit(_worker_start, task) for task in tasks]
             for future in as_completed(futures):
                 results.append(future.result())
                 if on_done:
@@ -190,9 +191,10 @@ def _terminated(signum, frame):
 
 
 def _worker_init(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and stops the workers
     signal.signal(signal.SIGTERM, _terminated)
     die_with_parent(parent)
+    hear_sigint()  # started deaf to it (children_start_deaf): now ignored
 
 
 def _worker_start(task: StartTask) -> StartResult:

@@ -13,11 +13,15 @@ With ``search`` seconds, a task is an iterated search of that budget (:class:`Se
 :class:`~.search.Search` inside the worker's process: rounds one after another, the budget checked between
 them) instead of a single start; its row has ``polish`` true, ``iterations`` the method's per round and
 ``search`` the budget (0 for a start; files written before this column existed read as starts and are
-rewritten with it). A row is keyed by (dim, points, method, polish, iterations, seed, start, search): a re-run
-with the same parameters runs only the missing keys (start k of seed X is the same code whatever the number of starts, see
-:mod:`.starts`), and may extend the range of N or the number of starts. A file with rows of other
-(dim, method, polish, iterations, seed, search), another header or a damaged line is refused with a one-line
-``ValueError`` before anything runs. A completed sweep leaves the file sorted by (points, start).
+rewritten with it).
+A .tsv table is only appended to, then sorted by a rewrite where the folder has room for a second copy;
+a .json table is rewritten whole for every batch, and is refused up front (one line, the room it needs)
+where the folder lacks room for two copies of it. A row is keyed by (dim, points, method, polish, iterations,
+seed, start, search): a re-run with the same parameters runs only the missing keys (start k of seed X is the
+same code whatever the number of starts, see :mod:`.starts`), and may extend the range of N or the number of
+starts. A file with rows of other (dim, method, polish, iterations, seed, search), another header, a damaged
+line or a path that is not a regular file is refused with a one-line ``ValueError`` before anything runs. A
+completed sweep leaves the file sorted by (points, start), room permitting.
 
 Tasks are submitted largest N first (the long ones start early, the short ones fill in at the end); a
 task's exception comes back as it is, after the same clean-up as an interrupt.
@@ -29,6 +33,10 @@ stay. Local workers ignore SIGINT from their first instruction (the terminal sen
 process decides), and end by themselves when this process dies. SIGINT, SIGTERM and SIGHUP wait for the
 ~0.1 s in which the cluster and its client are made (an interrupt inside left them half-made). On an
 existing cluster a running task finishes on its worker and its result is dropped.
+
+Trust: the local cluster speaks TLS with credentials made for it (no other user can connect to it); an
+existing cluster named by ``scheduler`` is trusted as it is: its scheduler and workers run the tasks and
+hand back the rows.
 
 The local cluster is quiet (Dask's logs at CRITICAL, its warnings ignored during the sweep), opens no
 dashboard (only Dask's internal HTTP server, on a free loopback port) and keeps its scratch files in a
@@ -43,19 +51,18 @@ import logging
 import math
 import os
 import shlex
-import signal
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .codefile import write_atomically
+from .codefile import parse_json, regular_file, write_atomically
 from .metrics import summary
 from .methods import METHODS
+from .process import signals_deferred
 from .starts import StartTask, run_start
 
 __all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows"]
@@ -74,6 +81,10 @@ _INT = ("dim", "points", "iterations", "seed", "start")
 _FLOAT = ("min_angle_deg", "min_distance", "seconds", "search")
 _OPTIONAL_FLOAT = ("best_known_angle_deg", "gap_deg")
 
+#: An upper bound of a row's bytes in a .json table (about 240 with floats of 17 digits).
+JSON_ROW_BYTES = 320
+#: Bytes kept free beyond a .tsv table's sorted copy.
+ROOM_MARGIN = 1 << 20
 #: Seconds to wait for an existing scheduler before giving up (a refused port is retried until then).
 CONNECT_TIMEOUT = 5.0
 #: Seconds to wait for the client and the local cluster to close.
@@ -175,6 +186,12 @@ def sweep(tasks: list[StartTask], out: Path, *, scheduler: str | None = None, wo
     pending = list({_key(_key_dict(t)): t for t in tasks if _key(_key_dict(t)) not in rows}.values())
     if rows and suffix == ".tsv" and _header(out) != "\t".join(COLUMNS):  # an older file: the rows appended
         _rewrite(out, suffix, _sorted(rows.values()))                       # below must match its header
+    if pending and suffix == ".json":  # rewritten whole for every batch: the old copy and the new one
+        need = 2 * JSON_ROW_BYTES * (len(rows) + len(pending))
+        if _room(out) < need:
+            raise ValueError(f"{out}: a .json table of {len(rows) + len(pending)} rows needs about "
+                             f"{need / 1e6:.3g} MB free for its rewrites, {out.parent} has "
+                             f"{_room(out) / 1e6:.3g} MB (a .tsv table needs no second copy)")
     if pending:
         bar = _bar(len(tasks), len(tasks) - len(pending), progress)
         try:
@@ -190,9 +207,17 @@ def sweep(tasks: list[StartTask], out: Path, *, scheduler: str | None = None, wo
         finally:
             bar.close()
     result = _sorted(rows.values())
-    if suffix == ".tsv" and list(rows.values()) != result:  # appended as they came: now in table order
+    if suffix == ".tsv" and list(rows.values()) != result and _room(out) > out.stat().st_size + ROOM_MARGIN:
+        # Appended as they came: now in table order, where there is room for the sorted copy (else the
+        # file stays in completion order, which reads back the same).
         _rewrite(out, suffix, result)
     return result
+
+
+def _room(out: Path) -> int:
+    """Bytes free to this user in the folder of ``out``."""
+    st = os.statvfs(out.parent)
+    return st.f_bavail * st.f_frsize
 
 
 # -- running on Dask ------------------------------------------------------------------------------------------
@@ -212,16 +237,18 @@ def _run(tasks: list[StartTask], scheduler: str | None, workers: int | None):
                                                                       ignore_cleanup_errors=True))
             stack.enter_context(dask.config.set({"temporary-directory": scratch}))
             stack.enter_context(_workers_ignore_sigint(scratch))
-            with _signals_deferred():
+            with signals_deferred():
                 cluster = _local_cluster(LocalCluster, scratch)
                 stack.callback(_close, cluster)
-                client = Client(cluster, set_as_default=False)  # 0.04 s before the workers, 1.6 s after
+                # 0.04 s before the workers, 1.6 s after
+                client = Client(cluster, set_as_default=False, security=cluster.security)
                 stack.callback(_close, client)
             cluster.scale(max(1, min(len(tasks), workers or len(os.sched_getaffinity(0)))))  # started meanwhile
         else:
             try:
-                with _signals_deferred():  # at most CONNECT_TIMEOUT
-                    client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+                with signals_deferred():  # at most 2 × CONNECT_TIMEOUT
+                    security = _probe_scheduler(scheduler)
+                    client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security)
                     stack.callback(_close, client)
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 message = " ".join(str(exc).split()) or type(exc).__name__
@@ -244,37 +271,58 @@ def _run(tasks: list[StartTask], scheduler: str | None, workers: int | None):
             raise
 
 
-@contextlib.contextmanager
-def _signals_deferred():
-    """SIGINT, SIGTERM and SIGHUP wait till the end of the block, then go to their handlers as usual.
+def _probe_scheduler(address: str):
+    """The :class:`~distributed.security.Security` (Dask's configuration) to reach ``address``, once one
+    connection there, within :data:`CONNECT_TIMEOUT` seconds in all, has answered Dask's ``identity`` as a
+    scheduler; else ``ValueError``. Before the :class:`~distributed.Client`: a Client that fails to start
+    is not closed by its maker, and its finaliser then waited 10 s and printed a traceback (measured); a
+    server that is not Dask held it until that server went away, or sent a frame length read as gigabytes."""
+    import asyncio
 
-    For the making of the cluster and its client: a KeyboardInterrupt inside Client() left it half-made, not
-    closed here, and Dask's finalizer then closed it at exit on a stopped loop: a 60 s hang and a traceback
-    (measured). Only in the main thread, where Python runs signal handlers.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    signums = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if s is not None and signal.getsignal(s) is not None]  # None: a handler not set from Python
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signums}
+    from distributed.comm import connect, parse_address
+    from distributed.security import Security
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls") or not location.rpartition(":")[0] or not location.rpartition(":")[2].isdigit():
+        raise ValueError("expected tcp://HOST:PORT (or tls://HOST:PORT with Dask's TLS configuration)")
+    security = Security()
+
+    async def identity():
+        comm = await connect(address, timeout=CONNECT_TIMEOUT, **security.get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
     try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for s in dict.fromkeys(caught):
-            signal.raise_signal(s)
+        reply = asyncio.run(asyncio.wait_for(identity(), CONNECT_TIMEOUT))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ValueError(f"no answer from a Dask scheduler within {CONNECT_TIMEOUT:g} s") from None
+    except MemoryError:
+        raise ValueError("not a Dask scheduler (its answer is garbage)") from None
+    except OSError as exc:
+        raise ValueError(" ".join(str(exc).split()) or type(exc).__name__) from None
+    except Exception as exc:  # noqa: BLE001 -- whatever a non-Dask server's bytes make the decoder raise
+        raise ValueError(f"not a Dask scheduler ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ValueError("not a Dask scheduler")
+    return security
 
 
 def _local_cluster(LocalCluster, scratch: str):
-    """A LocalCluster without workers yet (:meth:`scale` adds them), on this machine's loopback only."""
+    """A LocalCluster without workers yet (:meth:`scale` adds them), on this machine's loopback only, and
+    over TLS with credentials made for it alone (Dask's ``Security.temporary()``: a key and a self-signed
+    certificate in memory, which every member must present): another local user who finds its port cannot
+    connect, nor run code in its workers as this user."""
+    from distributed.security import Security
+
     # dashboard_address=None alone still starts Dask's HTTP server on port 8787 (with a warning when that is
     # taken): no dashboard, and that server on a free loopback port. No worker is started here, so that a
     # Ctrl-C landing in this call leaves no process behind.
-    return LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address=None, local_directory=scratch, silence_logs=logging.CRITICAL,
+    return LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
+                        security=Security.temporary(), dashboard_address=None, local_directory=scratch,
+                        silence_logs=logging.CRITICAL,
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
 
 
@@ -397,6 +445,7 @@ def read_rows(out: Path) -> list[dict]:
     for another header, a damaged line or a repeated row."""
     out = Path(out)
     suffix = _suffix(out)
+    regular_file(out)
     try:
         text = out.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -406,10 +455,7 @@ def read_rows(out: Path) -> list[dict]:
     if not text:
         return []
     if suffix == ".json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{out} is not a JSON table: {exc}") from None
+        doc = parse_json(text, str(out))
         if not isinstance(doc, list):
             raise ValueError(f"{out} is not a JSON table (a list of rows)")
         rows = [_checked({**row, "search": 0.0} if isinstance(row, dict) and set(row) == set(OLD_COLUMNS) else row,

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from spherecode.host.argtypes import integer, positive_float, watts
+from spherecode.host.argtypes import integer, positive_float, real_in, watts
 
 
 def test_integer_accepts_its_range():
@@ -25,6 +25,10 @@ def test_integer_accepts_its_range():
     (watts("--w"), "-1", "--w must be a non-negative number of watts, got '-1'"),
     (watts("--w"), "inf", "--w must be a non-negative number of watts, got 'inf'"),
     (watts("--w"), "w", "--w must be a number of watts, got 'w'"),
+    (real_in("--s", 0, 1000), "1e308", "--s must be in 0 … 1000, got '1e308'"),
+    (real_in("--s", 0, 1000), "-1", "--s must be in 0 … 1000, got '-1'"),
+    (real_in("--s", 0, 1000), "nan", "--s must be in 0 … 1000, got 'nan'"),
+    (real_in("--s", 0, 1000), "s", "--s must be a number, got 's'"),
 ])
 def test_bad_values_name_the_option(kind, text, message):
     with pytest.raises(argparse.ArgumentTypeError) as e:
@@ -34,3 +38,7 @@ def test_bad_values_name_the_option(kind, text, message):
 
 def test_watts_accepts_zero():
     assert watts("--w")("0") == 0.0
+
+
+def test_real_in_accepts_its_ends():
+    assert real_in("--s", 0, 1000)("0") == 0.0 and real_in("--s", 0, 1000)("1000") == 1000.0

@@ -5,6 +5,7 @@ so that it stays fixed. Cases that need a simulator, a board or a signal live be
 (tests/sim, tests/boards, tests/host/test_interrupts.py).
 """
 
+import contextlib
 import io
 import json
 import os
@@ -94,6 +95,62 @@ CASES = {
     "board without --port": ({}, ["run", "-d", "3", "-n", "5", "-b", "board"], "needs --port"),
     "bench on a missing port": ({}, ["bench", "-d", "3", "-n", "5", "-b", "board", "--port", "no-such-tty"],
                                 "cannot open serial port"),
+    "--baud beyond a C int": ({}, ["bench", "-d", "3", "-n", "5", "-b", "board", "--port", "p", "--baud",
+                                   "99999999999"], "--baud must be in 300 … 2147483647"),
+    "verify a bool .npy": ({"c.npy": lambda p: np.save(p, np.eye(3, dtype=bool))}, ["verify", "c.npy", "-d", "3"],
+                           "array of bool"),
+    "verify JSON strings": ({"c.json": b'[["1", "0", "0"], ["0", "1", "0"]]'}, ["verify", "c.json", "-d", "3"],
+                            '"1" is not a number'),
+    "verify JSON booleans": ({"c.json": b"[[true, 0, 0], [0, 1, 0]]"}, ["verify", "c.json", "-d", "3"],
+                             "true is not a number"),
+    "polish coincident points": ({"c.txt": b"1\n0\n0\n1\n0\n0\n0\n1\n0\n"}, ["polish", "c.txt", "-d", "3"],
+                                 "two points coincide"),
+    "--format with a float64 method": ({}, ["run", "-d", "3", "-n", "5", "-m", "cg", "--format", "Q3.30"],
+                                       "--format applies to the fixed-point backends"),
+    "--lanes with the float64 backend": ({}, ["bench", "-d", "3", "-n", "5", "--lanes", "2"],
+                                         "--lanes applies to the fixed-point backends"),
+    "emulate --divisor 10^20": ({}, ["emulate", "--divisor", "100000000000000000000"],
+                                "--divisor must be in 4 … 65536"),
+    "table --starts 10^10": ({}, ["table", "-d", "3", "-n", "4", "-s", "10000000000", "-o", "t.tsv"],
+                             "10000000000 tasks; a table has at most"),
+    "table --points 2..10^12": ({}, ["table", "-d", "3", "-n", "2..1000000000000", "-o", "t.tsv"],
+                                "tasks; a table has at most"),
+    "table --points 10^11": ({}, ["table", "-d", "3", "-n", "100000000000", "-s", "1", "-o", "t.tsv"],
+                             "GiB of memory"),
+    "table --out a FIFO": ({"t.tsv": os.mkfifo}, ["table", "-d", "3", "-n", "4", "-o", "t.tsv"],
+                           "--out t.tsv: not a regular file"),
+    "table --out a link to /dev/zero": ({"t.tsv": lambda p: os.symlink("/dev/zero", p)},
+                                        ["table", "-d", "3", "-n", "4", "-o", "t.tsv"], "not a regular file"),
+    "table resumes a JSON nested 6000 deep": ({"t.json": b"[" * 6000 + b"]" * 6000},
+                                              ["table", "-d", "3", "-n", "4", "-o", "t.json"], "nested too deeply"),
+    "table resumes a JSON with a 400-digit number": (
+        {"t.json": b'[{"dim": 1' + b"0" * 400 + b"}]"}, ["table", "-d", "3", "-n", "4", "-o", "t.json"],
+        "too large for float64"),
+    "table --scheduler not an address": ({}, ["table", "-d", "3", "-n", "4", "-o", "t.tsv", "--scheduler",
+                                              "foo://bar"], "expected tcp://HOST:PORT"),
+    "compare --power nested 6000 deep": ({"p.json": b"[" * 6000 + b"]" * 6000},
+                                         ["compare", "--power", "p.json", "--out", "rep"], "nested too deeply"),
+    "compare --power with a 400-digit number": ({"p.json": b'{"cpu_watts_per_core": 1' + b"0" * 400 + b"}"},
+                                                ["compare", "--power", "p.json", "--out", "rep"],
+                                                "too large for float64"),
+    "compare --power a FIFO": ({"p.json": os.mkfifo}, ["compare", "--power", "p.json", "--out", "rep"],
+                               "not a regular file"),
+    "compare --quality-points 10^9": ({}, ["compare", "--quality-points", "1000000000", "--out", "rep"],
+                                      "--quality-points must be in 2 … 16384"),
+    "compare --out where no folder can be created": ({}, ["compare", "--quick", "--out", "/proc/spherecode-rep"],
+                                                     "--out /proc/spherecode-rep: cannot write"),
+    "codebook with fewer distinct rows than codewords": (
+        {"d.npy": lambda p: np.save(p, np.tile(np.eye(4), (10, 1)))},
+        ["codebook", "--data", "d.npy", "-n", "8", "--queries", "2", "--steps", "1"], "4 distinct rows"),
+    "flash a missing bitstream": ({}, ["flash", "--bitstream", "nope.bit"], "no bitstream at nope.bit"),
+    "emulate an unknown board": ({}, ["emulate", "--board", "nope"], "unknown board 'nope'"),
+    "build an unknown board": ({}, ["build", "--board", "nope"], "unknown board 'nope'"),
+    "codebook --clusters 10^12": ({}, ["codebook", "--synthetic", "1000x8", "-n", "4", "--clusters",
+                                       "1000000000000"], "clusters must be at most the 2000 rows"),
+    "codebook --spread 1e308": ({}, ["codebook", "--synthetic", "100x8", "-n", "4", "--spread", "1e308"],
+                                "--spread must be in 0 … 1000"),
+    "codebook --lambda 1e308": ({}, ["codebook", "--synthetic", "100x8", "-n", "4", "--lambda", "1e308"],
+                                "--lambda must be in 0 … 1e\\+06"),
 }
 
 
@@ -155,3 +212,60 @@ def test_an_unwritable_simulator_cache_is_one_line(argv, tmp_path, monkeypatch, 
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("spherecode: error: ") and "cannot create the simulator cache" in err[-1]
     assert not any(line.startswith("Traceback") for line in err)
+
+
+@pytest.mark.parametrize("answer", [b"\xff" * 64 + b"HTTP/1.1 400 Bad Request\r\n" * 8, None])
+def test_table_scheduler_that_is_not_dask(answer, tmp_path, monkeypatch, capfd):
+    """A listener that is not a Dask scheduler (garbage, or silence): one line within the connect timeout,
+    no Client left to print a traceback at exit."""
+    import socket
+    import threading
+
+    from spherecode.host import table
+
+    monkeypatch.setattr(table, "CONNECT_TIMEOUT", 0.5)
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def serve():
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                accepted.append(conn)
+                if answer:
+                    conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.chdir(tmp_path)
+    try:
+        argv = ["table", "-d", "3", "-n", "4", "-s", "1", "-k", "2", "-o", "t.tsv", "--scheduler",
+                f"tcp://127.0.0.1:{server.getsockname()[1]}"]
+        assert main(argv) == 2
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    err = capfd.readouterr().err.splitlines()
+    assert len(err) == 1 and "cannot reach the Dask scheduler" in err[0], err
+    assert "not a Dask scheduler" in err[0] or "no answer" in err[0], err
+    assert accepted  # it did connect
+
+
+def test_a_long_run_off_a_terminal_says_how_long(monkeypatch, capsys):
+    """Off a terminal (no bar), after ESTIMATE_AFTER seconds a run that has at least LONG_RUN seconds to go
+    says so in one line; a short one says nothing."""
+    from spherecode.host import cli
+
+    clock = iter([0.0, 1.0, cli.ESTIMATE_AFTER, cli.ESTIMATE_AFTER + 1])
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    bar = type("Bar", (), {"disable": True, "update": lambda self, k: None})()
+    steps = cli._Iterations(bar, 100, total=1000)
+    steps.on_rows(50)  # 1 s: too early to say
+    steps.on_rows(49)  # 0.99 of an iteration in ESTIMATE_AFTER s: about 1000 × ESTIMATE_AFTER to go
+    steps.on_step()  # said once only
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("spherecode: note: about ") and " to go (" in err[0], err
+    clock = iter([0.0, cli.ESTIMATE_AFTER])
+    quick = cli._Iterations(bar, 100, total=2)
+    quick.on_step()
+    assert capsys.readouterr().err == ""

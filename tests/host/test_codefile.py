@@ -44,7 +44,7 @@ def test_json_forms(tmp_path):
         ("f.json", "{\"x\": 1}", 2, "'vectors'"),
         ("g.json", "[[1, 0], [0]]", 2, "rectangular"),
         ("h.json", "[[1, 0, 0], [0, 1, 0]]", 2, "--dim is 2"),
-        ("i.json", "{not json", 2, "cannot read"),
+        ("i.json", "{not json", 2, "not JSON"),
         ("j.txt", "1\n0\n0\n1\n", 1, "below 2"),
         ("k.csv", "1,0", 2, "unknown code file type"),
     ],

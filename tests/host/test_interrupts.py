@@ -112,3 +112,22 @@ def test_ctrl_c_during_a_search_keeps_the_best_code(tmp_path):
     from spherecode.host.metrics import summary
 
     assert summary(read_code(tmp_path / "c.json", 3))["min_angle_deg"] > 38.0  # best known 38.597°
+
+
+def test_ctrl_c_while_the_workers_start_is_one_line(tmp_path):
+    """Ctrl-C at moments of the workers' start-up (before a worker has set its own signal handling): one
+    line and status 130 every time, never a worker's traceback."""
+    for delay in (0.0, 0.05, 0.1, 0.3):
+        process = subprocess.Popen([sys.executable, "-m", "spherecode", *LONG_RUN], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                   env={**os.environ, "TMPDIR": str(tmp_path)})
+        deadline = time.monotonic() + 60
+        while not _children(process.pid):  # the first child: the resource tracker, then the workers
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.002)
+        time.sleep(delay)
+        children = _children(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert (process.returncode, err.splitlines(), out) == (130, ["spherecode: interrupted"], ""), delay
+        assert gone(children, 5), f"a worker outlived the command (Ctrl-C {delay} s after the first child)"

@@ -134,7 +134,7 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
     (".tsv", "truncate", "no end of line"),
     (".tsv", "other", "other parameters"),
     (".tsv", "twice", "twice"),
-    (".json", '[{"dim": 3', "not a JSON table"),
+    (".json", '[{"dim": 3', "not JSON"),
     (".json", "[1]", "row 1 is damaged"),
     (".json", "other", "other parameters"),
 ])
@@ -208,3 +208,68 @@ def test_a_table_written_before_the_search_column_reads_as_starts(tmp_path):
     rows = sweep([], out, progress=False)
     assert rows[0]["search"] == 0.0 and rows[0]["min_angle_deg"] == 109.0
     assert out.read_text().splitlines()[0].split("\t") == list(COLUMNS)  # rewritten with the column
+
+
+def test_the_local_cluster_refuses_connections_without_its_credentials(tmp_path):
+    """The sweep's own scheduler speaks TLS and asks for its own certificate: plain TCP, TLS without a
+    certificate and TLS with another cluster's certificate are refused; its own credentials are let in."""
+    import asyncio
+    import ssl
+
+    from distributed import LocalCluster
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def identity(address, **kwargs):
+        comm = await connect(address, timeout=3, **kwargs)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return (await comm.read())["type"]
+        finally:
+            comm.abort()
+
+    no_certificate = ssl.create_default_context()
+    no_certificate.check_hostname, no_certificate.verify_mode = False, ssl.CERT_NONE
+    other = Security.temporary().get_connection_args("client")
+    cluster = table._local_cluster(LocalCluster, str(tmp_path))
+    try:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        for where, kwargs in ((address.replace("tls://", "tcp://"), {}), (address, {"ssl_context": no_certificate}),
+                              (address, other)):
+            with pytest.raises((OSError, asyncio.TimeoutError)):
+                asyncio.run(identity(where, **kwargs))
+        assert asyncio.run(identity(address, **cluster.security.get_connection_args("client"))) == "Scheduler"
+    finally:
+        cluster.close()
+
+
+def _rows_of(tasks):
+    return [{"dim": t.dim, "points": t.points, "method": t.method, "polish": t.polish, "iterations": t.iterations,
+             "seed": t.seed, "start": t.index, "min_angle_deg": 10.0 + t.index, "min_distance": 0.5,
+             "best_known_angle_deg": None, "gap_deg": None, "seconds": 0.1, "search": 0.0} for t in tasks]
+
+
+def test_a_full_disk_does_not_fail_the_resume_of_a_complete_tsv_table(tmp_path, monkeypatch):
+    """All rows in the file, in completion order, and no room for a sorted copy: the resume returns the rows
+    sorted and leaves the file as it is (it reads back the same), instead of failing on the rewrite."""
+    out = tmp_path / "t.tsv"
+    rows = _rows_of(TASKS)
+    out.write_text("\t".join(COLUMNS) + "\n" + "".join(table._tsv_line(r) for r in reversed(rows)))
+    before = out.read_text()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(table, "write_atomically", full_disk)
+    monkeypatch.setattr(table, "_room", lambda out: 0, raising=False)
+    assert sweep(TASKS, out, scheduler="tcp://127.0.0.1:1") == rows  # nothing to run: no cluster is reached
+    assert out.read_text() == before
+
+
+def test_a_json_table_says_up_front_how_much_room_it_needs(tmp_path, monkeypatch):
+    out = tmp_path / "t.json"
+    monkeypatch.setattr(table, "_room", lambda out: 1000, raising=False)
+    with pytest.raises(ValueError, match=r"a \.json table of 8 rows needs about 0\.00512 MB free .* has 0\.001 MB"):
+        sweep(TASKS, out, scheduler="tcp://127.0.0.1:1")  # refused before any cluster is reached
+    assert not out.exists()
