@@ -296,7 +296,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--data", help="data set: .npy of shape (M, dim); rows are normalised")
     source.add_argument("--synthetic", metavar="MxDIM", help="clustered synthetic data, e.g. 50000x128")
     codebook.add_argument("--clusters", type=_integer("--clusters", 1), default=None,
-                          help="clusters of --synthetic (100)")
+                          help="clusters of --synthetic (100, or the rows where fewer)")
     codebook.add_argument("--spread", type=real_in("--spread", 0, 1000), default=3.0,
                           help="--synthetic noise: cosine to the centre ≈ 1/√(1 + spread²) (3)")
     codebook.add_argument("--codewords", "-n", type=_integer("--codewords", 2), required=True, help="codebook size N")
@@ -858,9 +858,10 @@ def _cmd_codebook(args) -> tuple[dict, str]:
             source = args.data
         else:
             m, dim = cb.parse_shape(args.synthetic)
-            all_rows = cb.synthetic(m + args.queries, dim, args.clusters or 100, args.seed, args.spread)
+            clusters = args.clusters or min(100, m + args.queries)  # the default: no more centres than rows
+            all_rows = cb.synthetic(m + args.queries, dim, clusters, args.seed, args.spread)
             data, queries = all_rows[:m], all_rows[m:]
-            source = f"synthetic {m}x{dim}, {args.clusters or 100} clusters, spread {args.spread:g}"
+            source = f"synthetic {m}x{dim}, {clusters} clusters, spread {args.spread:g}"
         with _progress(None, "step") as bar:
             result, joint = cb.compare(data, queries, args.codewords, args.lam, args.steps, args.seed, args.probe,
                                        args.batch, on_progress=bar.update)
