@@ -11,7 +11,6 @@ Energies are in joules, powers in watts.
 from __future__ import annotations
 
 import glob
-import json
 import math
 import time
 from collections.abc import Callable
