@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..hw.config import ECP5_EBR, GW5A_BSRAM, ICE40_EBR, BlockRAM, CoreConfig
 from ..hw.fixed import Q
 
-__all__ = ["BoardConfig", "BOARDS", "DEFAULT", "get_board", "TWIN_DIVISOR", "TWIN_TIMEOUT_BYTES"]
+__all__ = ["BoardConfig", "BOARDS", "DEFAULT", "ROUTERS", "get_board", "TWIN_DIVISOR", "TWIN_TIMEOUT_BYTES"]
 
 #: The twin's UART: clock cycles per bit.
 TWIN_DIVISOR = 8
@@ -135,6 +135,9 @@ _EBR = {"25F": 56, "85F": 208}
 
 #: Lanes of the Tang Mega 138K's update core and of its loosening core (docs/boards.md: what fits the
 #: GW5AST-138C by synthesis, and what its place and route gives).
+#: nextpnr's routers that ``spherecode build --router`` offers; router1 is nextpnr's default.
+ROUTERS = ("router1", "router2")
+
 TANG_LANES, TANG_LOOSENING_LANES = 6, 6
 
 

@@ -22,7 +22,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Instance
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
-from . import BoardConfig
+from . import ROUTERS, BoardConfig
 
 __all__ = ["BoardDesign", "BuildError", "HIDE_INDEXED_NAMES", "build", "lut_products_script", "tool", "toolchain_env",
            "toolchain_overrides", "ecp5_pll"]
@@ -170,16 +170,16 @@ def lut_products_script(min_width: int, units: tuple[str, ...] = ()) -> str:
     return f"proc; booth {narrow}; techmap {narrow}"
 
 
-def toolchain_overrides(config: BoardConfig, seed: int = 1) -> dict[str, str]:
+def toolchain_overrides(config: BoardConfig, seed: int = 1, router: str = "router1") -> dict[str, str]:
     """amaranth-boards' overrides for ``config``'s build: yosys (``-abc9`` on ECP5; after reading the
     design :data:`HIDE_INDEXED_NAMES`, then :func:`lut_products_script`; ``stat.json`` after synthesis)
-    and nextpnr (``report.json``, ``--timing-allow-fail``, ``seed``)."""
+    and nextpnr (``report.json``, ``--timing-allow-fail``, ``seed``, ``router``: one of :data:`ROUTERS`)."""
     return {
         "synth_opts": "-abc9" if config.family == "ecp5" else "",
         "script_after_read": "; ".join(
             s for s in (HIDE_INDEXED_NAMES, lut_products_script(config.dsp_min_width, config.lut_units)) if s),
         "script_after_synth": "tee -q -o stat.json stat -json",
-        "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed}",
+        "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed} --router {router}",
     }
 
 
@@ -193,12 +193,16 @@ def _module_patterns(unit: str) -> list[str]:
     return [p + tail for p in paths for tail in ("", ".*")]
 
 
-def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False) -> dict:
+def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False,
+          router: str = "router1") -> dict:
     """Build ``config``'s bitstream into ``out_dir``; return the report (fmax, utilisation, files).
 
     nextpnr runs with ``--timing-allow-fail`` so that a miss is measured and reported: the report's
     ``timing_met`` says whether every clock reached its constraint. ``synth_only``: run yosys alone and
-    report its cell counts against the device (minutes instead of tens of minutes; no fmax)."""
+    report its cell counts against the device (minutes instead of tens of minutes; no fmax). ``router``:
+    nextpnr's router, one of :data:`ROUTERS`."""
+    if router not in ROUTERS:
+        raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
     if config.fits:
         raise BuildError(f"{config.name}: does not fit: {config.fits}")
     out_dir = Path(out_dir)
@@ -209,9 +213,9 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
     if config.family == "gw5a":
         from . import gowin
 
-        return gowin.build(config, out_dir, seed, synth_only)
+        return gowin.build(config, out_dir, seed, synth_only, router)
     platform = config.platform_class()()
-    overrides = toolchain_overrides(config, seed)
+    overrides = toolchain_overrides(config, seed, router)
     env = toolchain_env(config.family)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -97,9 +97,10 @@ def source_commit() -> str | None:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
-def record_of(config, report: dict, seed: int) -> dict:
+def record_of(config, report: dict, seed: int, router: str = "router1") -> dict:
     """The record of a place-and-route ``report`` (:func:`~.build.report`) of ``config``'s design built with
-    nextpnr seed ``seed``: the report's figures, the configuration, :func:`tool_versions`,
+    nextpnr seed ``seed`` and router ``router`` (named in the record's command where not the default): the
+    report's figures, the configuration, :func:`tool_versions`,
     :func:`source_commit` and today's date (UTC)."""
     if report.get("synth_only"):
         raise ValueError("a synthesis-only report has no post-route figures to record")
@@ -110,7 +111,8 @@ def record_of(config, report: dict, seed: int) -> dict:
         "utilisation": report["utilisation"], "seed": seed, "tools": tool_versions(config.family),
         "commit": source_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
-        "source": f"spherecode build --board {config.name} --seed {seed} --record",
+        "source": f"spherecode build --board {config.name} --seed {seed}"
+                  + (f" --router {router}" if router != "router1" else "") + " --record",
     }
     return {k: record[k] for k in KEYS}
 

@@ -264,6 +264,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
     build.add_argument("--out", type=Path, default=None, help="build folder (build/BOARD)")
     build.add_argument("--seed", type=_integer("--seed", 0), default=1, help="nextpnr placement seed (1)")
+    from spherecode.boards import ROUTERS
+
+    build.add_argument("--router", choices=ROUTERS, default="router1",
+                       help="nextpnr's router (router1); router2 can finish dense designs that router1 cannot")
     build.add_argument("--synth-only", action="store_true",
                        help="yosys alone: does it fit? (minutes; no placement, timing or bitstream)")
     build.add_argument("--record", action="store_true",
@@ -783,7 +787,7 @@ def _cmd_build(args) -> tuple[dict, str, int]:
         except OSError as exc:
             raise UsageError(f"--record: cannot write in {SHIPPED}: {exc.strerror or exc}") from None
     try:
-        r = build(cfg, out, seed=args.seed, synth_only=args.synth_only)
+        r = build(cfg, out, seed=args.seed, synth_only=args.synth_only, router=args.router)
     except BuildError as exc:
         raise UsageError(str(exc)) from None
     r = {"command": "build", **r}
@@ -802,7 +806,7 @@ def _cmd_build(args) -> tuple[dict, str, int]:
         from spherecode.boards.records import record_of, write_record
 
         if r["timing_met"]:
-            r["record"] = str(write_record(record_of(cfg, r, args.seed)))
+            r["record"] = str(write_record(record_of(cfg, r, args.seed, args.router)))
             text += f"\n  record {r['record']}"
         else:
             r["record"] = None

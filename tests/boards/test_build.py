@@ -12,8 +12,8 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.boards import BoardConfig
-from spherecode.boards.build import (HIDE_INDEXED_NAMES, BoardDesign, ecp5_pll, lut_products_script, report, tool,
-                                     toolchain_overrides)
+from spherecode.boards.build import (HIDE_INDEXED_NAMES, BoardDesign, build, ecp5_pll, lut_products_script, report,
+                                     tool, toolchain_overrides)
 from spherecode.boards.flash import FlashError, find_loader, flash
 from spherecode.host.cli import main
 
@@ -94,6 +94,19 @@ def test_indexed_names_are_hidden_before_synthesis(tmp_path):
     assert hidden_cells == cells
     for cfg in BOARDS.values():
         assert toolchain_overrides(cfg)["script_after_read"].startswith(HIDE_INDEXED_NAMES)
+
+
+def test_the_router_reaches_nextpnr_and_is_checked(tmp_path):
+    cfg = get_board("ulx3s-85f")
+    assert toolchain_overrides(cfg)["nextpnr_opts"].endswith("--seed 1 --router router1")
+    assert toolchain_overrides(cfg, 4, "router2")["nextpnr_opts"].endswith("--seed 4 --router router2")
+    from spherecode.boards.gowin import nextpnr_args
+
+    tang = get_board("tang-mega-138k")
+    assert nextpnr_args(tang.platform_class(), tang.clock_hz, 2, "router2")[-4:] == [
+        "--seed", "2", "--router", "router2"]
+    with pytest.raises(ValueError, match="router must be one of router1, router2, not 'router3'"):
+        build(cfg, tmp_path, router="router3")
 
 
 def test_lut_units_are_checked():

@@ -62,6 +62,9 @@ def test_record_of_a_report_round_trips(tmp_path):
     assert summary(record) == "80.5 MHz post-route at 75 MHz (met), 12 of 100 DSP blocks"
     with pytest.raises(ValueError, match="synthesis-only"):
         record_of(cfg, {**record, "synth_only": True}, seed=1)
+    assert record["source"] == "spherecode build --board ulx3s-25f --seed 3 --record"
+    routed = record_of(cfg, report(cfg, tmp_path), seed=3, router="router2")
+    assert routed["source"] == "spherecode build --board ulx3s-25f --seed 3 --router router2 --record"
 
 
 def test_mhz():
