@@ -52,7 +52,7 @@ def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     """Bytes on the wire, both directions, for one update on ``board`` as :class:`~spherecode.host.link.Board`
     runs it: ``{"configure", "load", "run", "read", "total"}``, each the request plus its response frame
     (sync byte, header, payload, CRC). No retries."""
-    from ..hw.protocol import Command
+    from ..hw.protocol import LOAD_PREFIX, Command
     from .link import CHUNK
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
@@ -60,9 +60,9 @@ def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     chunks = [min(CHUNK, coords - k) for k in range(0, coords, CHUNK)]
     out = {
         "configure": _frames(Command.CONFIGURE, lay.configure, 0),
-        "load": sum(_frames(Command.LOAD, 2 + m * lay.coord, 0) for m in chunks),
+        "load": sum(_frames(Command.LOAD, LOAD_PREFIX + m * lay.coord, 0) for m in chunks),
         "run": _frames(Command.RUN, 0, lay.stats),
-        "read": sum(_frames(Command.READ, 4, m * lay.coord) for m in chunks),
+        "read": sum(_frames(Command.READ, 4, lay.read(m)) for m in chunks),
     }
     out["total"] = sum(out.values())
     return out
@@ -74,11 +74,12 @@ def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     "total"}``, each the request plus its response frame, whatever the number of iterations. Not counted:
     the STATUS polls with which the host follows the run (one request and answer every 20 ms by default),
     which overlap the board's computation. No retries."""
-    from ..hw.protocol import Command
+    from ..hw.protocol import TOKEN_BYTES, Command
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
     update = exchange_bytes(board, n, d)
-    out = {"configure": update["configure"], "load": update["load"], "loosen": _frames(Command.LOOSEN, lay.loosen, 0),
+    out = {"configure": update["configure"], "load": update["load"],
+           "loosen": _frames(Command.LOOSEN, lay.loosen, TOKEN_BYTES),
            "result": _frames(Command.RESULT, 0, lay.result), "read": update["read"]}
     out["total"] = sum(out.values())
     return out

@@ -106,7 +106,7 @@ class Identity:
 
     @classmethod
     def parse(cls, payload: bytes) -> Identity:
-        """The identity's 20 bytes (protocol version 3; older boards are refused: rebuild and flash)."""
+        """The identity's 20 bytes (protocol version 4; older boards are refused: rebuild and flash)."""
         if len(payload) < 5 or payload[:4] != p.MAGIC:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
         version = payload[4]
@@ -212,15 +212,15 @@ class Link:
             raise PortError(f"the serial port {self.name} closed or failed: {_line(exc)}") from None
 
     def request(self, cmd: Command, payload: bytes = b"", expect: int | tuple[int, ...] = 0, extra: float = 0.0,
-                state: tuple[int, int] | None = None) -> Response:
+                state: tuple[int, int] | None = None, token: bytes | None = None) -> Response:
         """Send one request, return the board's OK response (``expect`` payload bytes, or one of the lengths
-        of a tuple), with retries."""
+        of a tuple; with ``token``, the payload without the token it ends with), with retries."""
         name = _name(cmd)
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retried += 1
             try:
-                return self.exchange(cmd, payload, expect, extra, state)
+                return self.exchange(cmd, payload, expect, extra, state, token)
             except _Again as exc:
                 if exc.lost and cmd not in p.IDEMPOTENT:
                     raise Lost(f"{name}: {exc}") from None
@@ -231,11 +231,13 @@ class Link:
         raise BoardError(f"{name}: {last}, {self.retries + 1} attempts")
 
     def exchange(self, cmd: Command, payload: bytes = b"", expect: int | tuple[int, ...] = 0, extra: float = 0.0,
-                 state: tuple[int, int] | None = None) -> Response:
+                 state: tuple[int, int] | None = None, token: bytes | None = None) -> Response:
         """One attempt of :meth:`request`: raises :class:`_Again` where a new attempt may help, else
         :class:`Reset`, :class:`Refused` or :class:`BoardError`. ``state`` = (mask, value): the state bits
         that this host's own requests imply; an OK response whose ``state & mask`` differs shows that
-        someone else's requests reached the board in between, and is a :class:`Reset`."""
+        someone else's requests reached the board in between, and is a :class:`Reset`. ``token``: this
+        host's token (:data:`~spherecode.hw.protocol.TOKEN_BYTES` bytes), which the OK response's payload
+        must end with (else someone else's CONFIGURE came in between: a :class:`Reset`); it is cut off."""
         name = _name(cmd)
         self._seq = (self._seq + 1) & 0xFF
         frame = request_frame(cmd, self._seq, payload)
@@ -253,6 +255,9 @@ class Link:
             raise Busy(f"{name}: the board is busy with a loosening run")
         if resp.status in (Status.NOT_LOADED, Status.NO_RESULT, Status.NOT_CONFIGURED):
             raise Reset(f"{name}: the board lost its state ({resp.status.name}): was it reset?")
+        if resp.status == Status.BAD_TOKEN:
+            raise Reset(f"{name}: the board is configured for another token (BAD_TOKEN): is another process "
+                        "using the port?")
         if resp.status != Status.OK:
             raise Refused(f"{name}: the board refused the request ({resp.status.name})", resp.status)
         if len(resp.payload) not in (expect if isinstance(expect, tuple) else (expect,)):
@@ -260,6 +265,10 @@ class Link:
         if state is not None and resp.state & state[0] != state[1]:
             raise Reset(f"{name}: the board's state is {_bits(resp.state)}, not what this host's requests "
                         f"leave ({_bits(state[1])}): is another process using the port?")
+        if token is not None:
+            if resp.payload[-len(token):] != token:
+                raise Reset(f"{name}: the answer carries another token than this host's: is another process using the port?")
+            resp = dataclasses.replace(resp, payload=resp.payload[:-len(token)])
         return resp
 
     def _read(self, n: int, deadline: float) -> bytes:
@@ -313,6 +322,12 @@ class Link:
             time.sleep(poll)
 
 
+def new_token() -> bytes:
+    """A fresh token for one CONFIGURE (docs/protocol.md, "One host per port"): random, so that another
+    process's CONFIGURE or LOAD, which cannot know it, shows in the answers."""
+    return secrets.token_bytes(p.TOKEN_BYTES)
+
+
 def _name(cmd: int) -> str:
     return Command(cmd).name if cmd in set(Command) else f"command 0x{cmd:02x}"
 
@@ -338,19 +353,20 @@ class Board:
         lay, link = self.layout, self.link
         n, d = raw.shape
         held = (7, State.CONFIGURED | State.RESULT)
+        token = new_token()
         link.request(Command.CONFIGURE, n.to_bytes(2, "little") + bytes([d])
-                     + int(half_beta).to_bytes(lay.half_beta, "little") + int(step).to_bytes(lay.step, "little"),
-                     state=(7, State.CONFIGURED))
+                     + int(half_beta).to_bytes(lay.half_beta, "little") + int(step).to_bytes(lay.step, "little")
+                     + token, state=(7, State.CONFIGURED))
         flat = raw.ravel()
-        self._load(flat)
+        self._load(flat, token)
         expected = self.config.cycles(n, d)
-        stats = link.request(Command.RUN, expect=lay.stats, state=held,
+        stats = link.request(Command.RUN, expect=lay.stats, state=held, token=token,
                              extra=expected / max(self.identity.clock_hz, 1)).payload
         cycles = int.from_bytes(stats[:4], "little")
         if cycles != expected:
             raise Reset(f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
                         f"{expected}: is another process using the port?")
-        new = self._read(n, d, held)
+        new = self._read(n, d, held, token)
         s = int.from_bytes(stats[4:4 + lay.move_norm], "little")
         dmin = int.from_bytes(stats[4 + lay.move_norm:], "little")
         return new, cycles, s, dmin
@@ -376,11 +392,13 @@ class Board:
                 raise ValueError(f"{name} must be an int in {low}..{top}, not {value!r}")
         lay, link = self.layout, self.link
         points, d = raw.shape
-        link.request(Command.CONFIGURE, points.to_bytes(2, "little") + bytes([d]) + bytes(lay.half_beta + lay.step),
-                     state=(15, State.CONFIGURED))
-        self._load(raw.ravel())
+        token = new_token()
+        link.request(Command.CONFIGURE, points.to_bytes(2, "little") + bytes([d]) + bytes(lay.half_beta + lay.step)
+                     + token, state=(15, State.CONFIGURED))
+        self._load(raw.ravel(), token)
         link.request(Command.LOOSEN, int(iterations).to_bytes(4, "little") + int(n).to_bytes(2, "little")
-                     + int(l).to_bytes(p.L_BYTES, "little"), state=(15, State.CONFIGURED | State.RUNNING))
+                     + int(l).to_bytes(p.L_BYTES, "little"), expect=p.TOKEN_BYTES,
+                     state=(15, State.CONFIGURED | State.RUNNING), token=token)
         seen, since = None, time.monotonic()
         while True:
             resp = link.request(Command.STATUS, expect=lay.status)
@@ -401,34 +419,34 @@ class Board:
                                  f"({done} of {iterations} iterations done)")
             time.sleep(poll)
         held = (15, State.CONFIGURED | State.RESULT)
-        out = link.request(Command.RESULT, expect=lay.result, state=held).payload
+        out = link.request(Command.RESULT, expect=lay.result, state=held, token=token).payload
         fields = np.cumsum([0, 6, lay.move_norm, lay.delta_min, 2, p.L_BYTES])
         cycles, s, dmin, final_n, final_l = (int.from_bytes(out[a:b], "little")
                                              for a, b in zip(fields[:-1], fields[1:]))
         if final_n != (n + iterations) & 0xFFFF:
             raise Reset(f"RESULT: the run ended at n = {final_n}, not {n} + {iterations}: "
                         "is another process using the port?")
-        return Loosened(self._read(points, d, held), cycles, s, dmin, final_n, final_l % (1 << p.L_BITS))
+        return Loosened(self._read(points, d, held, token), cycles, s, dmin, final_n, final_l % (1 << p.L_BITS))
 
-    def _read(self, n: int, d: int, held: tuple[int, int]) -> np.ndarray:
-        """READ all N·D coordinates of the held result, CHUNK per request → raw (N, D)."""
+    def _read(self, n: int, d: int, held: tuple[int, int], token: bytes) -> np.ndarray:
+        """READ all N·D coordinates of the held result of ``token``, CHUNK per request → raw (N, D)."""
         link, lay = self.link, self.layout
         out = []
         for k in range(0, n * d, CHUNK):
             count = min(CHUNK, n * d - k)
             data = link.request(Command.READ, k.to_bytes(2, "little") + count.to_bytes(2, "little"),
-                                expect=count * lay.coord, state=held).payload
+                                expect=lay.read(count), state=held, token=token).payload
             out.append(np.frombuffer(data, dtype=np.uint8).reshape(count, lay.coord))
         return _words(np.concatenate(out), self.dp.fmt.width).reshape(n, d)
 
-    def _load(self, flat: np.ndarray) -> None:
-        """LOAD all coordinates, CHUNK per request. A failed LOAD makes the board forget its loaded prefix
+    def _load(self, flat: np.ndarray, token: bytes) -> None:
+        """LOAD all coordinates, CHUNK per request, each quoting ``token``. A failed LOAD makes the board forget its loaded prefix
         (docs/protocol.md), so after any failure — a damaged request (BAD_CRC, TIMEOUT), a lost or garbled
         answer, or BAD_RANGE for a LOAD past the first (the prefix is gone) — the load starts again from
         index 0, at most ``retries`` times."""
         link, lay = self.link, self.layout
         mask = (1 << (8 * lay.coord)) - 1
-        chunks = [k.to_bytes(2, "little")
+        chunks = [token + k.to_bytes(2, "little")
                   + b"".join((int(x) & mask).to_bytes(lay.coord, "little") for x in flat[k:k + CHUNK])
                   for k in range(0, flat.size, CHUNK)]
         i, failures = 0, 0

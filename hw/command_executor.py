@@ -64,9 +64,10 @@ class CommandExecutor(wiring.Component):
 
     - ``payload`` — stream of :data:`~.request_parser.PAYLOAD`: the current request's payload bytes, each
       before the request itself. Always ready while no request is pending. LOAD's coordinates (W bytes
-      each, little-endian after the 2-byte first index k) are written to the buffer as they arrive: the
-      one at index a only if the board is configured, a < N·D, k ≤ P (the loaded prefix) and no run is in
-      progress; otherwise the LOAD is marked out of range.
+      each, little-endian after the 4-byte token and the 2-byte first index k) are written to the buffer
+      as they arrive: the one at index a only if the board is configured, the LOAD quotes the board's
+      token, a < N·D, k ≤ P (the loaded prefix) and no run is in progress; otherwise nothing more of the
+      LOAD is written (``BAD_TOKEN`` for another token, else ``BAD_RANGE``).
     - ``request`` — stream of :func:`~.request_parser.request_layout` (:func:`args_bytes`): the request,
       checked and executed from the cycle it is offered, and taken in the cycle its response's header is
       taken by the writer. Its fields are read throughout (``cmd`` and ``seq`` are echoed from it).
@@ -76,7 +77,9 @@ class CommandExecutor(wiring.Component):
       ``state`` is the board's state after the request.
     - ``body`` — the response's ``header.length`` payload bytes, in order: IDENTIFY's identity, RUN's and
       STATS's statistics (cycles, S, δ_min), STATUS's progress and running flag, RESULT's cycles, S,
-      δ_min, n, l, READ's coordinates from the buffer (sign-extended to W bytes). A buffer byte is offered
+      δ_min, n, l, READ's coordinates from the buffer (sign-extended to W bytes); RUN's, STATS's,
+      RESULT's and READ's end with the board's token (the last accepted CONFIGURE's; 0 after reset),
+      which is LOOSEN's whole payload. A buffer byte is offered
       from the third cycle after its read address is set (the read, then a register: two idle cycles per
       coordinate, against W bytes of 10 bit times each on the UART); the others at once.
     - ``core`` — the flipped signature of the core. RUN and LOOSEN pulse ``start`` with the configuration
@@ -136,6 +139,7 @@ class CommandExecutor(wiring.Component):
         loosened = Signal()                     # the held result is a LOOSEN's (RESULT), not a RUN's (STATS)
         running = Signal()                      # a run: the core is fed and drained
         filled = Signal(range(depth + 1))       # the loaded prefix: buffer[0 … filled) came from OK LOADs
+        token = Signal(8 * p.TOKEN_BYTES)   # the last CONFIGURE's: LOADs quote it, responses carry it
 
         def arg(offset, nbytes, length):        # a field of a fixed-length payload of ``length`` bytes
             lo = 8 * (self.args - length + offset)
@@ -146,10 +150,11 @@ class CommandExecutor(wiring.Component):
         word = Signal(8 * lay.coord)
         wpos = Signal(range(lay.coord))         # byte of the coordinate (LOAD and READ)
         range_err = Signal()
+        foreign = Signal()                      # the LOAD quotes another token than the board's
 
         # The response.
         status, resp_len = Signal(8), Signal(16)
-        kind = Signal(3)        # payload source: 0 none, 1 identity, 2 stats, 3 buffer, 4 status, 5 result
+        kind = Signal(3)        # payload: 0 none, 1 identity, 2 stats, 3 buffer, 4 status, 5 result, 6 token
         count = Signal(range(max(lay.identity, lay.stats, lay.status, lay.result)))  # byte of 1, 2, 4, 5
         # The run's feed is two stages: the buffer's read port (``pend``: its data is a coordinate to feed)
         # and a register (``feed_data``, ``feed_valid``) that drives ``core.i``. The buffer's DP16KD
@@ -169,6 +174,7 @@ class CommandExecutor(wiring.Component):
         held = Signal(fmt.width)
         m.d.sync += held.eq(rd.data)
         stale = Signal(2)
+        read_end = Signal(17)                   # READ: the index after its last coordinate
 
         m.d.comb += [
             core.n.eq(n), core.d.eq(d), core.half_beta.eq(half_beta), core.step.eq(step), core.o.ready.eq(1),
@@ -176,14 +182,14 @@ class CommandExecutor(wiring.Component):
         state_byte = Cat(configured, (filled == nd) & (nd != 0), result, running)
         pad = lambda value, nbytes: Cat(value, Const(0, 8 * nbytes - len(value)))   # noqa: E731
         stats = Cat(core.cycles[:32], pad(core.move_norm.as_unsigned(), lay.move_norm),
-                    pad(core.delta_min.as_unsigned(), lay.delta_min))
+                    pad(core.delta_min.as_unsigned(), lay.delta_min), token)
         ident = Const(int.from_bytes(p.identity(self.config, self.clock_hz, self.baud, self.capabilities),
                                      "little"), 8 * lay.identity)
         if self.loosening:
             progress = core.progress
             outcome = Cat(pad(core.cycles[:48], 6), pad(core.move_norm.as_unsigned(), lay.move_norm),
                           pad(core.delta_min.as_unsigned(), lay.delta_min), pad(core.state_n[:16], 2),
-                          pad(core.state_l[:p.L_BITS], p.L_BYTES))
+                          pad(core.state_l[:p.L_BITS], p.L_BYTES), token)
         else:
             progress, outcome = Const(0, 32), Const(0, 8 * lay.result)
         report = Cat(progress[:32], running, Const(0, 7))
@@ -232,15 +238,20 @@ class CommandExecutor(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.payload.ready.eq(1)
                 with m.If(self.payload.valid & (byte.cmd == Command.LOAD)):
+                    quoted = byte.data != token.word_select(byte.offset[:2], 8)
                     with m.If(byte.offset == 0):
-                        m.d.sync += [index[:8].eq(byte.data), wpos.eq(0), range_err.eq(0)]
-                    with m.Elif(byte.offset == 1):
+                        m.d.sync += [foreign.eq(quoted), wpos.eq(0), range_err.eq(0)]
+                    with m.Elif(byte.offset < p.TOKEN_BYTES):
+                        m.d.sync += foreign.eq(foreign | quoted)
+                    with m.Elif(byte.offset == p.TOKEN_BYTES):
+                        m.d.sync += index[:8].eq(byte.data)
+                    with m.Elif(byte.offset == p.TOKEN_BYTES + 1):
                         m.d.sync += [index[8:].eq(byte.data), addr.eq(Cat(index[:8], byte.data))]
                     with m.Else():
                         m.d.sync += [word.eq(Cat(word[8:], byte.data)), wpos.eq(wpos + 1)]
                         with m.If(wpos == lay.coord - 1):
                             m.d.sync += [wpos.eq(0), addr.eq(addr + 1)]
-                            with m.If(configured & (addr < nd) & (index <= filled) & ~running):
+                            with m.If(configured & ~foreign & (addr < nd) & (index <= filled) & ~running):
                                 m.d.comb += [wr.en.eq(1), wr.addr.eq(addr),
                                              wr.data.eq(Cat(word[8:], byte.data)[:fmt.width])]
                             with m.Else():
@@ -274,14 +285,18 @@ class CommandExecutor(wiring.Component):
                                         step.eq(arg(3 + lay.half_beta, lay.step, lay.configure)),
                                         nd.eq(_times(new_n, new_d)), configured.eq(1), filled.eq(0),
                                         result.eq(0),
+                                        token.eq(arg(lay.configure - p.TOKEN_BYTES, p.TOKEN_BYTES,
+                                                       lay.configure)),
                                     ]
                                     respond(Status.OK)
                             with m.Case(Command.LOAD):
                                 m.d.sync += filled.eq(0)
-                                with m.If((req.length < 2) | (wpos != 0)):
+                                with m.If((req.length < p.LOAD_PREFIX) | (wpos != 0)):
                                     respond(Status.BAD_LENGTH)
                                 with m.Elif(~configured):
                                     respond(Status.NOT_CONFIGURED)
+                                with m.Elif(foreign):
+                                    respond(Status.BAD_TOKEN)
                                 with m.Elif(range_err | (index > filled)):
                                     respond(Status.BAD_RANGE)
                                 with m.Else():
@@ -305,8 +320,10 @@ class CommandExecutor(wiring.Component):
                                 with m.Elif((first + many > nd) | (many > (0xFFFF // lay.coord))):
                                     respond(Status.BAD_RANGE)
                                 with m.Else():
-                                    m.d.sync += [feed_addr.eq(first), wpos.eq(0), stale.eq(2)]
-                                    respond(Status.OK, _times(many, lay.coord), 3)
+                                    m.d.sync += [feed_addr.eq(first), read_end.eq(first + many), wpos.eq(0),
+                                                 stale.eq(2)]
+                                    respond(Status.OK, _times(many, lay.coord) + p.TOKEN_BYTES,
+                                            Mux(many == 0, 6, 3))
                             with m.Case(Command.STATS):
                                 with m.If(req.length != 0):
                                     respond(Status.BAD_LENGTH)
@@ -353,7 +370,8 @@ class CommandExecutor(wiring.Component):
 
             with m.State("STARTED"):
                 # The cycle after start: ``error`` shows whether the core took the run.
-                respond(Mux(core.error, Status.BAD_CONFIG, Status.OK))
+                respond(Mux(core.error, Status.BAD_CONFIG, Status.OK), Mux(core.error, 0, p.TOKEN_BYTES),
+                        Mux(core.error, 0, 6))
 
             with m.State("RESPOND"):
                 m.d.comb += self.header.valid.eq(1)
@@ -373,12 +391,16 @@ class CommandExecutor(wiring.Component):
                         m.d.comb += [self.body.payload.eq(report.word_select(count, 8)), self.body.valid.eq(1)]
                     with m.Case(5):
                         m.d.comb += [self.body.payload.eq(outcome.word_select(count, 8)), self.body.valid.eq(1)]
+                    with m.Case(6):
+                        m.d.comb += [self.body.payload.eq(token.word_select(count[:2], 8)), self.body.valid.eq(1)]
                 with m.If(self.body.valid & self.body.ready):
                     m.d.sync += count.eq(count + 1)
                     with m.If(kind == 3):
                         m.d.sync += wpos.eq(wpos + 1)
                         with m.If(wpos == lay.coord - 1):
                             m.d.sync += [wpos.eq(0), feed_addr.eq(feed_addr + 1), stale.eq(2)]
+                            with m.If(feed_addr + 1 == read_end):   # the coordinates are out: the token
+                                m.d.sync += [kind.eq(6), count.eq(0)]
                 with m.If(self.header.ready):
                     m.d.comb += self.request.ready.eq(1)
                     m.next = "IDLE"

@@ -14,32 +14,38 @@ from dataclasses import dataclass
 from amaranth.lib import crc
 
 __all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "VERSIONS", "MAGIC", "CRC", "Command", "Status", "State",
-           "Capability", "Layout", "REQUEST_HEADER", "RESPONSE_HEADER", "L_FRACTION", "L_BITS", "L_BYTES"]
+           "Capability", "Layout", "REQUEST_HEADER", "RESPONSE_HEADER", "TOKEN_BYTES", "LOAD_PREFIX", "L_FRACTION",
+           "L_BITS", "L_BYTES"]
 
 SYNC_REQUEST = 0xA5
 SYNC_RESPONSE = 0x5A
-VERSION = 3
+VERSION = 4
 #: Versions a host understands. 1 (the design before LOOSEN, a 19-byte identity) and 2 sent S rounded to
-#: f fraction bits; 3 sends it exact (2f): a host cannot tell their S apart by size alone, so it refuses them.
-VERSIONS = (3,)
+#: f fraction bits; 3 had no token (its frames are 4 bytes shorter); 4 ties answers to the host's token.
+VERSIONS = (4,)
 MAGIC = b"SPHC"
 #: poly 0x1021, init 0xFFFF: unlike XMODEM's init 0, a run of leading zero bytes changes the CRC.
 CRC = crc.catalog.CRC16_CCITT_FALSE(data_width=8)
+#: The token: 4 bytes that CONFIGURE sets, that every LOAD must quote, and that the answers to RUN, STATS,
+#: READ, LOOSEN and RESULT end with.
+TOKEN_BYTES = 4
 #: Bytes before the payload, sync byte included.
 REQUEST_HEADER = 5
 RESPONSE_HEADER = 7
+#: LOAD's payload before its coordinates: the token, then the first index k (2).
+LOAD_PREFIX = TOKEN_BYTES + 2
 
 
 class Command(enum.IntEnum):
     IDENTIFY = 0x01   #: → identity (:meth:`Layout.identity`)
-    CONFIGURE = 0x02  #: N (2), D (1), β/2, 1/(2β) → nothing
-    LOAD = 0x03       #: first index (2), coordinates → nothing
-    RUN = 0x04        #: → statistics: cycles (4), S, δ_min
-    READ = 0x05       #: first index (2), count (2) → coordinates
-    STATS = 0x06      #: → statistics of the last RUN
-    LOOSEN = 0x07     #: iterations K (4), n (2), l (9) → nothing: starts a whole loosening run
+    CONFIGURE = 0x02  #: N (2), D (1), β/2, 1/(2β), token (4) → nothing
+    LOAD = 0x03       #: token (4), first index (2), coordinates → nothing
+    RUN = 0x04        #: → statistics: cycles (4), S, δ_min, token (4)
+    READ = 0x05       #: first index (2), count (2) → coordinates, token (4)
+    STATS = 0x06      #: → statistics of the last RUN, token (4)
+    LOOSEN = 0x07     #: iterations K (4), n (2), l (9) → token (4): starts a whole loosening run
     STATUS = 0x08     #: → progress (4), running (1)
-    RESULT = 0x09     #: → the last LOOSEN's result: cycles (6), S, δ_min, n (2), l (9)
+    RESULT = 0x09     #: → the last LOOSEN's result: cycles (6), S, δ_min, n (2), l (9), token (4)
 
 
 #: Commands a host may repeat after a lost or garbled response: they leave the board as one run would.
@@ -59,6 +65,7 @@ class Status(enum.IntEnum):
     NO_RESULT = 0x08        #: READ or STATS without a RUN since the last CONFIGURE
     BAD_RANGE = 0x09        #: LOAD or READ outside 0 … N·D, or a LOAD that skips ahead of the loaded prefix
     BUSY = 0x0A             #: a LOOSEN run is in progress: only IDENTIFY and STATUS are executed
+    BAD_TOKEN = 0x0B      #: a LOAD that quotes another token than the last CONFIGURE's: nothing written
 
 
 class State(enum.IntFlag):
@@ -102,16 +109,22 @@ class Layout:
 
     @property
     def configure(self) -> int:
-        return 3 + self.half_beta + self.step
+        """CONFIGURE's payload: N (2), D (1), β/2, 1/(2β), the token."""
+        return 3 + self.half_beta + self.step + TOKEN_BYTES
 
     @property
     def stats(self) -> int:
-        return 4 + self.move_norm + self.delta_min
+        """RUN's and STATS's payload: cycles (4), S, δ_min, the token."""
+        return 4 + self.move_norm + self.delta_min + TOKEN_BYTES
 
     @property
     def result(self) -> int:
-        """RESULT's payload: cycles (6), S, δ_min, n (2), l."""
-        return 6 + self.move_norm + self.delta_min + 2 + L_BYTES
+        """RESULT's payload: cycles (6), S, δ_min, n (2), l, the token."""
+        return 6 + self.move_norm + self.delta_min + 2 + L_BYTES + TOKEN_BYTES
+
+    def read(self, count: int) -> int:
+        """READ's payload for ``count`` coordinates: the coordinates, the token."""
+        return count * self.coord + TOKEN_BYTES
 
     #: magic (4), version, format i, format f, lanes, dmax, nmax (2), clock Hz (4), baud (4), capabilities
     identity = 20

@@ -116,7 +116,7 @@ def test_identity(twin):
     assert (ident.fmt, ident.nmax, ident.dmax, ident.lanes) == (BOARD.fmt, BOARD.nmax, BOARD.dmax, BOARD.lanes)
     assert (ident.clock_hz, ident.baud) == (BOARD.clock_hz, BOARD.baud)
     # Protocol version 3 without the LOOSEN capability: the shipped core has no whole loosening runs yet.
-    assert ident.version == p.VERSION == 3 and not ident.loosens
+    assert ident.version == p.VERSION == 4 and not ident.loosens
     with pytest.raises(Refused, match="UNKNOWN_COMMAND"):
         board.board.link.request(Command.LOOSEN, bytes(p.Layout.loosen))
     with pytest.raises(BoardError, match="no whole loosening runs"):
@@ -267,7 +267,7 @@ def test_n_above_nmax_is_refused_by_host_and_board(twin, capsys):
         link = Link(port, timeout=5)
         with pytest.raises(BoardError, match="BAD_CONFIG"):
             link.request(Command.CONFIGURE, (BOARD.nmax + 1).to_bytes(2, "little") + bytes([3])
-                         + bytes(lay.half_beta) + bytes(lay.step))
+                         + bytes(lay.half_beta) + bytes(lay.step) + TOKEN)
 
 
 def test_board_refuses_out_of_order_commands(twin):
@@ -277,14 +277,15 @@ def test_board_refuses_out_of_order_commands(twin):
     with serial.Serial(twin.port, timeout=0.05) as port:
         # A fresh configuration: RUN before LOAD, READ before RUN, LOAD skipping ahead, bad lengths.
         link = Link(port, timeout=5, retries=0)
-        cfg = (4).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta) + bytes(lay.step)
+        cfg = (4).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta) + bytes(lay.step) + TOKEN
         link.request(Command.CONFIGURE, cfg)
         for cmd, payload, status in [
             (Command.RUN, b"", "NOT_LOADED"),
             (Command.READ, bytes(4), "NO_RESULT"),
-            (Command.LOAD, (3).to_bytes(2, "little") + bytes(lay.coord), "BAD_RANGE"),
-            (Command.LOAD, (0).to_bytes(2, "little") + bytes(13 * lay.coord), "BAD_RANGE"),
-            (Command.LOAD, b"\x00", "BAD_LENGTH"),
+            (Command.LOAD, TOKEN + (3).to_bytes(2, "little") + bytes(lay.coord), "BAD_RANGE"),
+            (Command.LOAD, TOKEN + (0).to_bytes(2, "little") + bytes(13 * lay.coord), "BAD_RANGE"),
+            (Command.LOAD, bytes(4) + (0).to_bytes(2, "little") + bytes(lay.coord), "BAD_TOKEN"),
+            (Command.LOAD, TOKEN + b"\x00", "BAD_LENGTH"),
             (Command.IDENTIFY, b"\x00", "BAD_LENGTH"),
             (0x7F, b"", "UNKNOWN_COMMAND"),
         ]:
@@ -374,7 +375,7 @@ def test_damaged_second_load_with_its_answer_lost_reloads_from_index_0(twin):
 
 def test_persistently_damaged_second_load_gives_up_after_the_retries(twin):
     def damage_every_second_load(direction, data):
-        if direction == "up" and data[:2] == bytes([p.SYNC_REQUEST, Command.LOAD]) and data[5:7] != b"\0\0":
+        if direction == "up" and data[:2] == bytes([p.SYNC_REQUEST, Command.LOAD]) and data[9:11] != b"\0\0":
             return flip(data)
         return data
 
@@ -401,6 +402,10 @@ def test_a_second_host_on_the_port_is_refused(twin, capsys):
     BoardBackend(twin.port, timeout=10).close()  # free again
 
 
+#: A token for requests sent by hand (the host draws a fresh one per CONFIGURE).
+TOKEN = bytes([0x5E, 0x55, 0x10, 0x4E])
+
+
 def foreign(cmd, payload):
     """A request of another host (which does not lock the port) that reaches the board in between ours."""
     return request_frame(cmd, 1, payload)
@@ -419,14 +424,15 @@ def inject_before(cmd, frames):
     return fault
 
 
-def load_frames(n, d=3, seed=9):
+def load_frames(n, d=3, seed=9, token=b"\xf0\x0e\x19\x40"):
+    """Another host's CONFIGURE (with its own ``token``) and whole LOAD of N vectors."""
     dp = BOARD.core.datapath
     lay = p.Layout.of(dp)
     raw, hb, c = dp.inputs(vectors(n, d, seed), 3.0)
     configure = (n.to_bytes(2, "little") + bytes([d]) + int(hb).to_bytes(lay.half_beta, "little")
-                 + int(c).to_bytes(lay.step, "little"))
+                 + int(c).to_bytes(lay.step, "little") + token)
     words = b"".join((int(x) & 0xFFFFFF).to_bytes(lay.coord, "little") for x in raw.ravel())
-    return foreign(Command.CONFIGURE, configure), foreign(Command.LOAD, bytes(2) + words)
+    return foreign(Command.CONFIGURE, configure), foreign(Command.LOAD, token + bytes(2) + words)
 
 
 def test_foreign_load_over_the_result_is_detected(twin):
@@ -436,6 +442,56 @@ def test_foreign_load_over_the_result_is_detected(twin):
     got, v = run_with(twin, fault)
     assert fault.state["done"]
     same(got, model().update(v, 7.0))
+
+
+def test_foreign_configuration_of_the_same_size_before_run_is_detected_by_the_token(twin):
+    """Another host's whole CONFIGURE and LOAD of the same N and D just before this host's RUN: state bits
+    and cycle count are this host's; RUN's answer quotes the other token, and the iteration is repeated."""
+    fault = inject_before(Command.RUN, load_frames(12))
+    got, v = run_with(twin, fault)
+    assert fault.state["done"]
+    same(got, model().update(v, 7.0))
+
+
+def test_foreign_load_in_this_hosts_token_is_not_written(twin):
+    """Another writer's LOAD between this host's LOADs cannot quote this host's token: the board refuses
+    it (BAD_TOKEN) and writes nothing, and forgets its loaded prefix, so this host's RUN meets NOT_LOADED
+    and repeats the iteration."""
+    fault = inject_before(Command.RUN, [load_frames(12)[1]])
+    got, v = run_with(twin, fault)
+    assert fault.state["done"]
+    same(got, model().update(v, 7.0))
+
+
+def test_a_writer_that_does_not_lock_the_port_delays_but_never_changes_a_result(twin):
+    """Another program writes whole CONFIGUREs and LOADs of the same N and D (other vectors, its own
+    token) to the port every 0.05–0.3 s, without the lock and without reading: every update this host
+    completes is the model's, byte for byte; the foreign requests cost repeats only."""
+    rng = np.random.default_rng(3)
+    stop = threading.Event()
+    sent = []
+
+    def write():
+        fd = os.open(twin.port, os.O_WRONLY | os.O_NOCTTY)
+        try:
+            while not stop.wait(rng.uniform(0.05, 0.3)):
+                os.write(fd, b"".join(load_frames(12, seed=len(sent))))
+                sent.append(1)
+        finally:
+            os.close(fd)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    board = BoardBackend(twin.port, timeout=1.0, retries=50)
+    try:
+        for seed in range(6):
+            v = vectors(12, seed=seed)
+            same(board.update(v, 7.0), model().update(v, 7.0))
+    finally:
+        stop.set()
+        writer.join()
+        board.close()
+    assert len(sent) >= 3
 
 
 def test_foreign_configuration_before_run_is_detected_by_the_cycle_count(twin):

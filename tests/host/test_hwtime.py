@@ -17,27 +17,29 @@ BOARD = get_board(DEFAULT)
 
 def protocol_bytes(board, n, d):
     """docs/protocol.md, by hand: W = ⌈(i + f)/8⌉, β/2 5 bytes, 1/(2β) ⌈(f + 5)/8⌉, S ⌈(3 + bits(Nmax) + 2f)/8⌉,
-    δ_min ⌈(3 + f)/8⌉; requests 5 + L + 2 bytes, responses 7 + L + 2; LOAD and READ in chunks of 512."""
+    δ_min ⌈(3 + f)/8⌉, the token 4 (CONFIGURE, each LOAD, RUN's answer, each READ's answer); requests
+    5 + L + 2 bytes, responses 7 + L + 2; LOAD and READ in chunks of 512."""
     i, f = board.fmt.i, board.fmt.f
     w = math.ceil((i + f) / 8)
-    stats = 4 + math.ceil((3 + board.nmax.bit_length() + 2 * f) / 8) + math.ceil((3 + f) / 8)
-    configure = (5 + 3 + 5 + math.ceil((f + 5) / 8) + 2) + 9
+    stats = 4 + math.ceil((3 + board.nmax.bit_length() + 2 * f) / 8) + math.ceil((3 + f) / 8) + 4
+    configure = (5 + 3 + 5 + math.ceil((f + 5) / 8) + 4 + 2) + 9
     chunks = [min(512, n * d - k) for k in range(0, n * d, 512)]
-    load = sum((5 + 2 + m * w + 2) + 9 for m in chunks)
+    load = sum((5 + 4 + 2 + m * w + 2) + 9 for m in chunks)
     run = 7 + (7 + stats + 2)
-    read = sum((5 + 4 + 2) + (7 + m * w + 2) for m in chunks)
+    read = sum((5 + 4 + 2) + (7 + m * w + 4 + 2) for m in chunks)
     return configure + load + run + read
 
 
 def chip_protocol_bytes(board, n, d):
     """docs/protocol.md, by hand: a whole on-chip run is the update's exchange with RUN replaced by LOOSEN
-    (K 4 bytes, n 2, l 9; answered with no payload) and RESULT (cycles 6, S, δ_min, n 2, l 9)."""
+    (K 4 bytes, n 2, l 9; answered with the token, 4) and RESULT (cycles 6, S, δ_min, n 2, l 9, the
+    token 4)."""
     f = board.fmt.f
     s, dmin = math.ceil((3 + board.nmax.bit_length() + 2 * f) / 8), math.ceil((3 + board.fmt.f) / 8)
-    stats = 4 + s + dmin
+    stats = 4 + s + dmin + 4
     run = 7 + (7 + stats + 2)
-    loosen = (5 + 4 + 2 + 9 + 2) + 9
-    result = 7 + (7 + 6 + s + dmin + 2 + 9 + 2)
+    loosen = (5 + 4 + 2 + 9 + 2) + (9 + 4)
+    result = 7 + (7 + 6 + s + dmin + 2 + 9 + 4 + 2)
     return protocol_bytes(board, n, d) - run + loosen + result
 
 

@@ -15,6 +15,9 @@ from spherecode.hw.protocol import Command, State, Status
 from spherecode.host.link import (Board, BoardError, Busy, Identity, Link, Lost, PortError, Reset, open_port,
                                   request_frame, response_frame)
 
+#: A token for requests sent by hand (the host draws a fresh one per CONFIGURE).
+TOKEN = bytes([0x5E, 0x55, 0x10, 0x4E])
+
 
 class ScriptedPort:
     """Answers the n-th request with ``script[n](frame)`` (bytes, or None for silence)."""
@@ -248,7 +251,7 @@ def test_loosen_is_one_load_set_and_one_read_set():
     decoded field by field (cycles in 6 bytes, l in 9)."""
     port = ModelPort()
     board = Board(Link(port, timeout=1.0))
-    assert board.identity.loosens and board.identity.version == p.VERSION == 3
+    assert board.identity.loosens and board.identity.version == p.VERSION == 4
     raw, seen = _vectors(), []
     out = board.loosen(raw, 7, n=3, l=(1 << 66) - 5, progress=lambda done, total: seen.append((done, total)),
                        poll=0)
@@ -321,9 +324,10 @@ def test_busy_requests_are_retried_once_the_run_ends():
     board = Board(Link(port, timeout=0.05))
     link = board.link
     link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(board.layout.half_beta
-                                                                                    + board.layout.step))
-    board._load(_vectors().ravel())
-    link.request(Command.LOOSEN, (3).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9))
+                                                                                    + board.layout.step) + TOKEN)
+    board._load(_vectors().ravel(), TOKEN)
+    link.request(Command.LOOSEN, (3).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9),
+                 expect=p.TOKEN_BYTES, token=TOKEN)
     with pytest.raises(Reset, match="NO_RESULT"):   # STATS after the run: a LOOSEN result is not a RUN's
         link.request(Command.STATS, expect=board.layout.stats)
     assert port.answers[-5:] == [Status.BUSY, Status.OK, Status.OK, Status.OK, Status.NO_RESULT]
@@ -331,18 +335,19 @@ def test_busy_requests_are_retried_once_the_run_ends():
 
 
 def test_identity_versions():
-    """Version 3 (S exact) is accepted; 1 and 2 (S rounded to f bits) and later versions are refused."""
+    """Version 4 (tokens) is accepted; 1 and 2 (S rounded to f bits), 3 (no token) and later versions
+    are refused."""
     from spherecode.hw.config import CoreConfig
 
     config = CoreConfig("Q2.20", 1024, 3, 2)
-    v3 = Identity.parse(p.identity(config, 60_000_000, 3_000_000, p.Capability.LOOSEN))
-    assert v3.version == 3 and v3.loosens and v3.config == dataclasses.replace(config, loosening=True)
+    v4 = Identity.parse(p.identity(config, 60_000_000, 3_000_000, p.Capability.LOOSEN))
+    assert v4.version == 4 and v4.loosens and v4.config == dataclasses.replace(config, loosening=True)
     plain = Identity.parse(p.identity(config, 60_000_000, 3_000_000))
     assert not plain.config.loosening and (plain.clock_hz, plain.baud) == (60_000_000, 3_000_000)
-    for version, size in ((1, 19), (2, 20), (4, 20)):
+    for version, size in ((1, 19), (2, 20), (3, 20), (5, 20)):
         old = bytearray(p.identity(config, 60_000_000, 3_000_000)[:size])
         old[4] = version
-        with pytest.raises(BoardError, match=f"protocol version {version}, this host 3: rebuild and flash"):
+        with pytest.raises(BoardError, match=f"protocol version {version}, this host 4: rebuild and flash"):
             Identity.parse(bytes(old))
     with pytest.raises(BoardError, match="not a spherecode board"):
         Identity.parse(p.identity(config, 60_000_000, 3_000_000) + b"\x00\x00")
@@ -401,13 +406,16 @@ def test_loosen_through_the_gateware(fake_twin):
         assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == k and seen[0] < k
         # BUSY: a READ during a run is refused and not executed; after the run it reads the new result.
         link, lay = board.link, board.layout
-        link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta + lay.step))
-        board._load(raw.ravel())
-        link.request(Command.LOOSEN, k.to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9))
+        link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta + lay.step)
+                     + TOKEN)
+        board._load(raw.ravel(), TOKEN)
+        link.request(Command.LOOSEN, k.to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9),
+                     expect=p.TOKEN_BYTES, token=TOKEN)
         with pytest.raises(Busy):
-            link.exchange(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=3)
+            link.exchange(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=lay.read(1))
         assert link.status()[1]
-        first = link.request(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=3)
+        first = link.request(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"),
+                             expect=lay.read(1), token=TOKEN)
         assert link.status() == (k, False) and first.state == State.CONFIGURED | State.RESULT
         assert int.from_bytes(first.payload, "little", signed=True) == _expected(raw, k, 1, 0)[0][0, 0]
     finally:

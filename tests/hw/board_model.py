@@ -139,6 +139,8 @@ class Board:
         self.n = self.d = self.nd = self.filled = 0
         self.configured = self.result = False
         self.half_beta = self.step = 0
+        self.token = 0                    # the last CONFIGURE's; every response carries it
+        self.foreign = False                # the LOAD quotes another token
         self.buf = [0] * (DP.nmax * DP.dmax)
         self.stats = b""
         self.range_err = False
@@ -151,6 +153,10 @@ class Board:
         return (self.configured | ((self.filled == self.nd and self.nd != 0) << 1) | (self.result << 2)
                 | (self.running << 3))
 
+    def quote(self):
+        """The token, as RUN's, STATS's, READ's, LOOSEN's and RESULT's answers end with it."""
+        return self.token.to_bytes(p.TOKEN_BYTES, "little")
+
     def finish(self):
         """The LOOSEN run in progress ends (the test waited long enough)."""
         if self.running:
@@ -159,14 +165,18 @@ class Board:
 
     def load_bytes(self, data):
         """LOAD's coordinates as they arrive, before the request's verdict."""
-        if len(data) < 2:
+        if not data:
             return
-        index = int.from_bytes(data[:2], "little")
+        quoted = self.token.to_bytes(p.TOKEN_BYTES, "little")
+        self.foreign = data[:p.TOKEN_BYTES] != quoted[:len(data[:p.TOKEN_BYTES])]
         self.range_err = False
-        for k in range((len(data) - 2) // LAY.coord):
+        if len(data) < p.LOAD_PREFIX:
+            return
+        index = int.from_bytes(data[p.TOKEN_BYTES:p.LOAD_PREFIX], "little")
+        for k in range((len(data) - p.LOAD_PREFIX) // LAY.coord):
             addr = index + k
-            word = int.from_bytes(data[2 + k * LAY.coord:2 + (k + 1) * LAY.coord], "little")
-            if self.configured and addr < self.nd and index <= self.filled and not self.running:
+            word = int.from_bytes(data[p.LOAD_PREFIX + k * LAY.coord:p.LOAD_PREFIX + (k + 1) * LAY.coord], "little")
+            if self.configured and not self.foreign and addr < self.nd and index <= self.filled and not self.running:
                 self.buf[addr] = word & ((1 << WIDTH) - 1)
             else:
                 self.range_err = True
@@ -203,11 +213,12 @@ class Board:
                             + dmin.to_bytes(LAY.delta_min, "little") + n.to_bytes(2, "little")
                             + l.to_bytes(p.L_BYTES, "little"))
             self.running = self.loosened = True
-            return Status.OK, b""
+            return Status.OK, self.quote()
         if cmd == Command.RESULT and self.loosening:
             if length:
                 return Status.BAD_LENGTH, b""
-            return (Status.OK, self.outcome) if self.result and self.loosened else (Status.NO_RESULT, b"")
+            return ((Status.OK, self.outcome + self.quote()) if self.result and self.loosened
+                    else (Status.NO_RESULT, b""))
         if cmd == Command.IDENTIFY:
             caps = p.Capability.LOOSEN if self.loosening else p.Capability(0)
             return (Status.BAD_LENGTH, b"") if length else (Status.OK, p.identity(CONFIG, CLOCK_HZ, BAUD, caps))
@@ -220,19 +231,23 @@ class Board:
             self.n, self.d, self.nd = n, d, n * d
             # bits above the formats' widths are ignored
             self.half_beta = int.from_bytes(data[3:3 + LAY.half_beta], "little") % (1 << DP.half_beta_fmt.width)
-            self.step = int.from_bytes(data[3 + LAY.half_beta:], "little") % (1 << DP.step_fmt.width)
+            self.step = (int.from_bytes(data[3 + LAY.half_beta:-p.TOKEN_BYTES], "little")
+                         % (1 << DP.step_fmt.width))
+            self.token = int.from_bytes(data[-p.TOKEN_BYTES:], "little")
             self.configured, self.filled, self.result = True, 0, False
             return Status.OK, b""
         if cmd == Command.LOAD:
             old, self.filled = self.filled, 0
-            if length < 2 or (length - 2) % LAY.coord:
+            if length < p.LOAD_PREFIX or (length - p.LOAD_PREFIX) % LAY.coord:
                 return Status.BAD_LENGTH, b""
             if not self.configured:
                 return Status.NOT_CONFIGURED, b""
-            index = int.from_bytes(data[:2], "little")
+            if self.foreign:
+                return Status.BAD_TOKEN, b""
+            index = int.from_bytes(data[p.TOKEN_BYTES:p.LOAD_PREFIX], "little")
             if self.range_err or index > old:
                 return Status.BAD_RANGE, b""
-            self.filled = max(old, index + (length - 2) // LAY.coord)
+            self.filled = max(old, index + (length - p.LOAD_PREFIX) // LAY.coord)
             return Status.OK, b""
         if cmd == Command.RUN:
             if length:
@@ -254,7 +269,7 @@ class Board:
             self.stats = (cycles.to_bytes(4, "little") + move_norm.to_bytes(LAY.move_norm, "little")
                           + delta_min.to_bytes(LAY.delta_min, "little"))
             self.result = True
-            return Status.OK, self.stats
+            return Status.OK, self.stats + self.quote()
         if cmd == Command.READ:
             if length != 4:
                 return Status.BAD_LENGTH, b""
@@ -265,17 +280,18 @@ class Board:
                 return Status.BAD_RANGE, b""
             signed = lambda v: v - (1 << WIDTH) if v >> (WIDTH - 1) else v
             return Status.OK, b"".join((signed(v) % (1 << 8 * LAY.coord)).to_bytes(LAY.coord, "little")
-                                       for v in self.buf[first:first + many])
+                                       for v in self.buf[first:first + many]) + self.quote()
         if cmd == Command.STATS:
             if length:
                 return Status.BAD_LENGTH, b""
-            return (Status.OK, self.stats) if self.result and not self.loosened else (Status.NO_RESULT, b"")
+            return ((Status.OK, self.stats + self.quote()) if self.result and not self.loosened
+                    else (Status.NO_RESULT, b""))
         return Status.UNKNOWN_COMMAND, b""
 
 
 #: A LOOSEN run's iterations in :func:`script`: long enough (ITERATION cycles each) that the requests after
 #: it meet the run in progress, even with a slow response line.
-SCRIPT_K = 30
+SCRIPT_K = 40
 #: Idle cycles before the request after a "wait" in :func:`script`: the run has ended.
 WAIT = 3 * SCRIPT_K * ITERATION
 
@@ -290,9 +306,20 @@ def script(rng):
     :meth:`Board.finish` first)."""
     words = lambda values: b"".join((int(v) % (1 << 8 * LAY.coord)).to_bytes(LAY.coord, "little") for v in values)
     coords = lambda m: rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), m)
-    load = lambda k, m: (Command.LOAD, k.to_bytes(2, "little") + words(coords(m)))
-    cfg = lambda n, d, length=LAY.configure: (Command.CONFIGURE, (n.to_bytes(2, "little") + bytes([d])
-                                              + rng.integers(0, 256, LAY.configure - 3).astype(np.uint8).tobytes())[:length])
+    token = [0]                   # the board's token, as the valid CONFIGUREs so far leave it
+
+    def load(k, m, quote=None):
+        quote = token[0] if quote is None else quote
+        return Command.LOAD, quote.to_bytes(p.TOKEN_BYTES, "little") + k.to_bytes(2, "little") + words(coords(m))
+
+    def cfg(n, d, length=LAY.configure):
+        data = (n.to_bytes(2, "little") + bytes([d])
+                + rng.integers(0, 256, LAY.configure - 3).astype(np.uint8).tobytes())[:length]
+        if length == LAY.configure and 2 <= n <= DP.nmax and 2 <= d <= DP.dmax:
+            token[0] = int.from_bytes(data[-p.TOKEN_BYTES:], "little")
+        return Command.CONFIGURE, data
+
+    other = lambda: token[0] ^ (1 << int(rng.integers(0, 8 * p.TOKEN_BYTES)))   # one bit off
     read = lambda k, m: (Command.READ, k.to_bytes(2, "little") + m.to_bytes(2, "little"))
     steps = [
         (Command.IDENTIFY, b""), (Command.IDENTIFY, b"\x00"),
@@ -302,8 +329,11 @@ def script(rng):
         cfg(5, 3),                                               # N·D = 15
         load(3, 2),                                              # BAD_RANGE: skips ahead
         load(0, 7), load(7, 8), (Command.RUN, b"\x00"),           # loaded; RUN with a payload: BAD_LENGTH
-        (Command.LOAD, b"\x00\x00\x01\x02\x03\x04"),             # a partial coordinate: BAD_LENGTH, prefix 0
-        (Command.RUN, b""),                                      # NOT_LOADED
+        (Command.LOAD, load(0, 1)[1][:-1]),                      # a partial coordinate: BAD_LENGTH, prefix 0
+        (Command.LOAD, load(0, 0)[1][:-1]),                      # no whole index: BAD_LENGTH
+        load(0, 7, other()), (Command.RUN, b""),                 # another token: BAD_TOKEN; NOT_LOADED
+        load(0, 7), load(7, 8), load(3, 4, other()),             # another token after a whole load …
+        (Command.RUN, b""),                                      # … forgets the prefix: NOT_LOADED
         load(0, 7), ("bad_crc",) + load(7, 8),                   # damaged: prefix 0
         load(7, 8),                                              # BAD_RANGE now
         load(0, 10), load(10, 8),                                # past N·D: BAD_RANGE (some written)

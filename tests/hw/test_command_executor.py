@@ -17,13 +17,13 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from spherecode.host.link import response_frame
-from spherecode.hw.command_executor import CommandExecutor, runs_loosening
+from spherecode.hw.command_executor import CommandExecutor, args_bytes, runs_loosening
 from spherecode.hw.protocol import Capability, Command, Status
 from spherecode.hw.request_parser import PAYLOAD, request_layout
 from spherecode.hw.response_writer import ResponseWriter
 from spherecode.sim.streams import Channel, Item, run_channels
 
-from .board_model import BAUD, CLOCK_HZ, CORE, LOOSENING_CORE, WAIT, Board, FakeCore, matches, script
+from .board_model import BAUD, CLOCK_HZ, CORE, LAY, LOOSENING_CORE, WAIT, Board, FakeCore, matches, script
 
 
 class ExecutorBench(wiring.Component):
@@ -134,7 +134,7 @@ def test_answers_at_once(results):
         if item.value["cmd"] == Command.RUN and frame_status(expected[k]) in (Status.OK, Status.BAD_CONFIG):
             continue
         ready = max([request_taken[k - 1] if k else -1] + payload_taken[:item.after[1]][-1:]) + item.gap
-        args = item.value["args"]
+        args = item.value["args"] >> 8 * (args_bytes(LAY) - LAY.loosen)   # LOOSEN's K, n, l
         started = (item.value["cmd"] == Command.LOOSEN and frame_status(expected[k]) in (Status.OK, Status.BAD_CONFIG)
                    and args & 0xFFFF_FFFF and args >> 32 & 0xFFFF)   # the core started: K ≥ 1, n ≥ 1
         # LOOSEN: one cycle more, for the core's error after start
