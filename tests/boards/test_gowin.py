@@ -1,5 +1,5 @@
 """The GW5A build path (boards/gowin.py): the board description, the design around BoardTop, the tools'
-arguments and the report. The synthesis of the Tang Mega 138K's core runs in test_build.py's style below."""
+arguments and the report; the synthesis of one lane of the Tang Mega 138K update board, at the end."""
 
 import json
 
@@ -83,3 +83,26 @@ def test_the_tang_boards_flash_their_fs_bitstream_with_openfpgaloaders_board_nam
     assert main(["flash", "--board", "tang-mega-138k", "--bitstream", str(bit), "--json"]) == 0
     assert _json.loads(capsys.readouterr().out)["board"] == "tang-mega-138k"
     assert (tmp_path / "args").read_text().split() == ["-b", "tangmega138k", "-m", str(bit)]
+
+
+def test_synthesis_of_one_tang_lane_maps_every_dsp_instance_and_fits(tmp_path):
+    """CI's GW5A synthesis check: yosys ``synth_gowin -family gw5a`` on the Tang Mega 138K update board's
+    design with one lane (the shipped boards' six take five times as long), exactly as ``spherecode build
+    --synth-only`` runs it. Every hand-instantiated MULTALU27X18 of the netlist is a DSP block of the
+    result, yosys infers none more, and the design fits the device. About 2 CPU-minutes; placement and
+    routing run on demand (``spherecode build``)."""
+    import dataclasses
+    import re
+
+    from spherecode.boards import BOARDS
+    from spherecode.boards.build import build
+
+    base = BOARDS["tang-mega-138k"]
+    cfg = dataclasses.replace(base, name="tang-one-lane", core=dataclasses.replace(base.core, lanes=1))
+    r = build(cfg, tmp_path, synth_only=True)
+    instances = len(re.findall(r"^\s*cell \\MULTALU27X18 ", (tmp_path / "top.il").read_text(), re.M))
+    u = r["utilisation"]
+    assert r["fits"] and r["lanes"] == 1, r
+    assert u["dsp"]["used"] == instances > 0 and u["dsp"]["available"] == 298
+    assert all(0 < u[k]["used"] <= u[k]["available"] for k in ("lut4", "ff", "bram")), u
+    assert (tmp_path / "top.json").stat().st_size > 1_000_000  # the netlist nextpnr would place
