@@ -56,8 +56,15 @@ def main() -> None:
     a, b = fmt.from_float(v / np.linalg.norm(v, axis=2, keepdims=True))  # points on the unit sphere
     out, dt = timed(unit.compute, a, b)
     exact = np.sum(((a - b) * fmt.ulp) ** 2, axis=1)
-    rows.append(("squared distance, D = 3", f"{(np.abs(out * d2f.ulp - exact) / d2f.ulp).max():.3f} ulp", "",
-                 unit.latency, n / dt))
+    rows.append(
+        (
+            "squared distance, D = 3",
+            f"{(np.abs(out * d2f.ulp - exact) / d2f.ulp).max():.3f} ulp",
+            "",
+            unit.latency,
+            n / dt,
+        )
+    )
 
     unit = RunningMin(d2f)
     d2 = rng.integers(0, 4 << f, n)
@@ -85,8 +92,7 @@ def main() -> None:
     # δ in every binade, d² = δ(1 + ρ) with ρ log-uniform in [2^−44, 2^48) (near contact to far), d² ≤ 4
     unit = RepulsionWeight(d2f)
     delta = log_uniform(rng, -f, 2, n, f)
-    d2 = np.maximum(np.floor(np.minimum(delta * (1 + 2.0 ** rng.uniform(-44, 48, n)), 4 << f)).astype(np.int64),
-                    delta)
+    d2 = np.maximum(np.floor(np.minimum(delta * (1 + 2.0 ** rng.uniform(-44, 48, n)), 4 << f)).astype(np.int64), delta)
     for lo, hi in ((0, 4), (4, 8), (8, 12), (12, 16)):
         hb = (2.0 ** rng.uniform(lo, hi, n) * 2**16).astype(np.int64)
         w, dt = timed(unit.compute, delta, d2, hb)
@@ -94,14 +100,26 @@ def main() -> None:
         big = ref >= 2.0**-20
         rel = np.abs(w * unit.w_fmt.ulp - ref)[big] / ref[big]
         err = np.abs(w * unit.w_fmt.ulp - ref) / unit.w_fmt.ulp
-        rows.append((f"weight (δ/d²)^(β/2), 2^{lo} ≤ β/2 ≤ 2^{hi}", f"{err.max():.3f} ulp",
-                     f"2^{np.log2(rel.max()):.1f} (w ≥ 2^−20)", unit.latency, n / dt))
+        rows.append(
+            (
+                f"weight (δ/d²)^(β/2), 2^{lo} ≤ β/2 ≤ 2^{hi}",
+                f"{err.max():.3f} ulp",
+                f"2^{np.log2(rel.max()):.1f} (w ≥ 2^−20)",
+                unit.latency,
+                n / dt,
+            )
+        )
 
-    lines = [f"{args.format}, {n} random inputs per unit (model = RTL bit for bit)", "",
-             "| unit | max abs error | max rel error | latency (cycles) | model, M inputs/s |",
-             "|---|---:|---:|---:|---:|"]
-    lines += [f"| {name} | {abs_err} | {rel_err} | {latency} | {rate / 1e6:.2f} |"
-              for name, abs_err, rel_err, latency, rate in rows]
+    lines = [
+        f"{args.format}, {n} random inputs per unit (model = RTL bit for bit)",
+        "",
+        "| unit | max abs error | max rel error | latency (cycles) | model, M inputs/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {abs_err} | {rel_err} | {latency} | {rate / 1e6:.2f} |"
+        for name, abs_err, rel_err, latency, rate in rows
+    ]
     print(*lines, sep="\n")
     if args.write:
         from results import write

@@ -33,8 +33,10 @@ def main() -> None:
     p.add_argument("--tol", type=float, default=1e-6, help="degrees")
     args = p.parse_args()
     polish = not args.no_polish
-    print(f"D = {args.dim}, method {args.method}{' + polish' if polish else ''}, {args.iters} iterations per start, "
-          f"batches of {args.batch} up to {args.max_starts} starts, seed {args.seed}, target within {args.tol:g}°")
+    print(
+        f"D = {args.dim}, method {args.method}{' + polish' if polish else ''}, {args.iters} iterations per start, "
+        f"batches of {args.batch} up to {args.max_starts} starts, seed {args.seed}, target within {args.tol:g}°"
+    )
     print("| N | best known | found | short by | starts | seconds |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n in args.points:
@@ -44,8 +46,21 @@ def main() -> None:
         used = 0
         while used < args.max_starts:
             k = min(args.batch, args.max_starts - used)
-            tasks = [StartTask("reference", args.dim, n, args.iters, args.seed, i, args.max_starts, {"threads": 1},
-                               args.method, polish) for i in range(used, used + k)]
+            tasks = [
+                StartTask(
+                    "reference",
+                    args.dim,
+                    n,
+                    args.iters,
+                    args.seed,
+                    i,
+                    args.max_starts,
+                    {"threads": 1},
+                    args.method,
+                    polish,
+                )
+                for i in range(used, used + k)
+            ]
             found, _ = run_starts(tasks)
             used += k
             if best is None or found.min_squared_distance > best.min_squared_distance:

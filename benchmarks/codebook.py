@@ -1,4 +1,6 @@
-"""The codebook table of the note on packing-gap regularisation for ANN codebooks: spherical k-means++ against the joint MSE + gap-penalty codebook (Adam).
+"""The codebook table of the note on packing-gap regularisation for ANN codebooks.
+
+Spherical k-means++ against the joint MSE + gap-penalty codebook (Adam).
 
     python benchmarks/codebook.py [--points 50000] [--dim 128] [--clusters 100] [--spread 3]
         [--codewords 64 256] [--seeds 0 1 2] [--lambdas 2 5] [--steps 5000] [--batch 2048] [--probe 4]
@@ -71,15 +73,25 @@ def _run(args, lines: list[str]) -> list[dict]:
         for n in args.codewords:
             for seed in args.seeds:
                 rows = cb.synthetic(args.points + args.queries, args.dim, args.clusters, seed, args.spread)
-                data, queries = rows[:args.points], rows[args.points:]
+                data, queries = rows[: args.points], rows[args.points :]
                 kmeans, _ = cb.kmeans_baseline(data, queries, n, seed, args.probe)
                 target = cb.TARGET_RATIO * kmeans["min_distance"]
                 for lam in args.lambdas:
-                    joint, _ = cb.joint_codebook(data, queries, n, lam, target, args.steps, seed, args.probe,
-                                                 args.batch)
+                    joint, _ = cb.joint_codebook(
+                        data, queries, n, lam, target, args.steps, seed, args.probe, args.batch
+                    )
                     ch = cb.change(kmeans, joint)
-                    run = {"codewords": n, "seed": seed, "lambda": lam, "target": target, "kmeans": kmeans,
-                           "joint": joint, "change": ch, "args": vars(args), "time": time.time()}
+                    run = {
+                        "codewords": n,
+                        "seed": seed,
+                        "lambda": lam,
+                        "target": target,
+                        "kmeans": kmeans,
+                        "joint": joint,
+                        "change": ch,
+                        "args": vars(args),
+                        "time": time.time(),
+                    }
                     runs.append(run)
                     if args.rows:
                         with open(args.rows, "a") as fh:
@@ -89,33 +101,45 @@ def _run(args, lines: list[str]) -> list[dict]:
     return runs
 
 
-HEAD = ("| N | seed | λ | k-means++ MSE | gap | recall | joint MSE | gap | recall | Δgap | ΔMSE | Δrecall | "
-        "k-means s | joint s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+HEAD = (
+    "| N | seed | λ | k-means++ MSE | gap | recall | joint MSE | gap | recall | Δgap | ΔMSE | Δrecall | "
+    "k-means s | joint s |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def _header(args) -> str:
-    return (f"synthetic {args.points} × {args.dim}, {args.clusters} clusters, spread {args.spread:g}; "
-            f"{args.queries} held-out queries, recall@10 with probe {args.probe}; {args.steps} Adam steps, "
-            f"batch {args.batch}; BLAS threads {args.threads}; {platform.node()}")
+    return (
+        f"synthetic {args.points} × {args.dim}, {args.clusters} clusters, spread {args.spread:g}; "
+        f"{args.queries} held-out queries, recall@10 with probe {args.probe}; {args.steps} Adam steps, "
+        f"batch {args.batch}; BLAS threads {args.threads}; {platform.node()}"
+    )
 
 
 def _row(run: dict) -> str:
     km, jt, ch = run["kmeans"], run["joint"], run["change"]
-    return (f"| {run['codewords']} | {run['seed']} | {run['lambda']:g} | {km['mse']:.4f} | {km['min_distance']:.4f} | "
-            f"{km['recall']:.3f} | {jt['mse']:.4f} | {jt['min_distance']:.4f} | {jt['recall']:.3f} | "
-            f"{ch['min_distance_pct']:+.1f} % | {ch['mse_pct']:+.1f} % | {ch['recall_points']:+.1f} pt | "
-            f"{km['seconds']:.0f} | {jt['seconds']:.0f} |")
+    return (
+        f"| {run['codewords']} | {run['seed']} | {run['lambda']:g} | {km['mse']:.4f} | {km['min_distance']:.4f} | "
+        f"{km['recall']:.3f} | {jt['mse']:.4f} | {jt['min_distance']:.4f} | {jt['recall']:.3f} | "
+        f"{ch['min_distance_pct']:+.1f} % | {ch['mse_pct']:+.1f} % | {ch['recall_points']:+.1f} pt | "
+        f"{km['seconds']:.0f} | {jt['seconds']:.0f} |"
+    )
 
 
 #: The note's targets on the changes against k-means++ (§8.3, §10).
-TARGETS = {"gap ≥ +10 %": ("min_distance_pct", lambda v: v >= 10), "MSE ≤ +5 %": ("mse_pct", lambda v: v <= 5),
-           "recall ≥ −2 pt": ("recall_points", lambda v: v >= -2)}
+TARGETS = {
+    "gap ≥ +10 %": ("min_distance_pct", lambda v: v >= 10),
+    "MSE ≤ +5 %": ("mse_pct", lambda v: v <= 5),
+    "recall ≥ −2 pt": ("recall_points", lambda v: v >= -2),
+}
 
 
 def _summary(runs: list[dict]) -> list[str]:
     """The summary table's lines: per (N, λ), the changes over the seeds and the note's targets."""
-    out = ["| N | λ | seeds | Δgap mean [min, max] | ΔMSE mean [min, max] | Δrecall mean [min, max] | "
-           "targets: mean / every seed |", "|---:|---:|---:|---|---|---|---|"]
+    out = [
+        "| N | λ | seeds | Δgap mean [min, max] | ΔMSE mean [min, max] | Δrecall mean [min, max] | "
+        "targets: mean / every seed |",
+        "|---:|---:|---:|---|---|---|---|",
+    ]
     for n, lam in dict.fromkeys((r["codewords"], r["lambda"]) for r in runs):
         group = [r["change"] for r in runs if r["codewords"] == n and r["lambda"] == lam]
 
@@ -128,8 +152,10 @@ def _summary(runs: list[dict]) -> list[str]:
             v = [g[key] for g in group]
             mean, every = ok(float(np.mean(v))), all(ok(x) for x in v)
             verdict.append(f"{name} {'met' if mean else 'MISSED'} / {'met' if every else 'MISSED'}")
-        out.append(f"| {n} | {lam:g} | {len(group)} | {cell('min_distance_pct', '%')} | {cell('mse_pct', '%')} | "
-                   f"{cell('recall_points', 'pt')} | {'; '.join(verdict)} |")
+        out.append(
+            f"| {n} | {lam:g} | {len(group)} | {cell('min_distance_pct', '%')} | {cell('mse_pct', '%')} | "
+            f"{cell('recall_points', 'pt')} | {'; '.join(verdict)} |"
+        )
     return out
 
 

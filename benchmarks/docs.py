@@ -66,10 +66,12 @@ serial port is opened exclusively ([protocol](protocol.md)).
 
 def cli_reference() -> str:
     """docs/cli.md: each command's ``--help``."""
-    parts = ["# Command-line reference\n",
-             f"Every command's `--help`, generated from the argument parsers by `python benchmarks/docs.py --write` "
-             f"(formatted at {COLUMNS} columns; `tests/test_docs.py` checks it is current).\n",
-             CONVENTIONS]
+    parts = [
+        "# Command-line reference\n",
+        f"Every command's `--help`, generated from the argument parsers by `python benchmarks/docs.py --write` "
+        f"(formatted at {COLUMNS} columns; `tests/test_docs.py` checks it is current).\n",
+        CONVENTIONS,
+    ]
     for line, parser in commands().items():
         parts.append(f"## `{line}`\n\n```\n{_help(parser).rstrip()}\n```\n")
     return "\n".join(parts)
@@ -100,21 +102,27 @@ def board_table() -> str:
     from spherecode.boards import DEFAULT
     from spherecode.boards.records import mhz
 
-    rows = ["| board | device | core (Nmax, Dmax) | clock | UART | post-route fmax | LUT4 | FF | DSP | block RAM |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| board | device | core (Nmax, Dmax) | clock | UART | post-route fmax | LUT4 | FF | DSP | block RAM |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for cfg, rec in _records():
         name = f"`{cfg.name}`" + (" (default)" if cfg.name == DEFAULT else "")
         core = f"{_core(cfg)} ({cfg.nmax}, {cfg.dmax})"
         if rec is None:
             why = "does not fit (`BoardConfig.fits`, below)" if cfg.fits else "no shipped build"
-            rows.append(f"| {name} | {_device(cfg)} | {core} | {mhz(cfg.clock_hz)} MHz | "
-                        f"{cfg.baud / 1e6:g} Mbaud | {why} | | | | |")
+            rows.append(
+                f"| {name} | {_device(cfg)} | {core} | {mhz(cfg.clock_hz)} MHz | "
+                f"{cfg.baud / 1e6:g} Mbaud | {why} | | | | |"
+            )
             continue
         u = rec["utilisation"]
         verdict = "met" if rec["timing_met"] else "failed"
         cells = " | ".join(f"{u[k]['used']} / {u[k]['available']}" for k in ("lut4", "ff", "dsp", "bram"))
-        rows.append(f"| {name} | {rec['device']} | {core} | {mhz(rec['clock_hz'])} MHz | {rec['baud'] / 1e6:g} Mbaud | "
-                    f"{rec['fmax_mhz']:g} MHz ({verdict}, seed {rec['seed']}) | {cells} |")
+        rows.append(
+            f"| {name} | {rec['device']} | {core} | {mhz(rec['clock_hz'])} MHz | {rec['baud'] / 1e6:g} Mbaud | "
+            f"{rec['fmax_mhz']:g} MHz ({verdict}, seed {rec['seed']}) | {cells} |"
+        )
     return "\n".join(rows)
 
 
@@ -126,8 +134,7 @@ def board_list() -> str:
     lines = []
     for cfg, rec in _records():
         default = ", the default" if cfg.name == DEFAULT else ""
-        built = (f"{rec['fmax_mhz']:g} MHz post-route" if rec else
-                 "does not fit its device" if cfg.fits else "not built")
+        built = f"{rec['fmax_mhz']:g} MHz post-route" if rec else "does not fit its device" if cfg.fits else "not built"
         lines.append(f"- `{cfg.name}`{default}: {_core(cfg)}, {mhz(cfg.clock_hz)} MHz ({built})")
     return "\n".join(lines)
 

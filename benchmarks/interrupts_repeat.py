@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -36,17 +37,26 @@ def main() -> int:
     args = p.parse_args()
     if args.times < 1:
         p.error(f"--times must be at least 1, not {args.times}")
-    print(f"# {' '.join(['python', *sys.argv])}\n"
-          f"# commit {_commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()} "
-          f"({os.cpu_count()} cores, Python {platform.python_version()})", flush=True)
+    print(
+        f"# {' '.join(['python', *sys.argv])}\n"
+        f"# commit {_commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()})",
+        flush=True,
+    )
     t0 = time.monotonic()
     for k in range(1, args.times + 1):
         t = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args],
-                             cwd=ROOT, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         last = (run.stdout.strip().splitlines() or [""])[-1]
-        print(f"run {k}: {'passed' if run.returncode == 0 else 'FAILED'} in {time.monotonic() - t:.0f} s ({last})",
-              flush=True)
+        print(
+            f"run {k}: {'passed' if run.returncode == 0 else 'FAILED'} in {time.monotonic() - t:.0f} s ({last})",
+            flush=True,
+        )
         if run.returncode != 0:
             print(run.stdout[-20000:], run.stderr[-5000:], sep="\n")
             print(f"# {k - 1} of {args.times} runs passed before a failure")

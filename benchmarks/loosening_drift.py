@@ -4,7 +4,8 @@
 
 For choice sequences (always raise, never, random with P(raise) = 0.5 and 0.05, and the sequences of
 real model runs at N = 12 and 24), the largest relative difference |l_fixed − l_float64| / l_float64, the
-largest relative errors of each against the exact rational l = 2·Π(1 + 1/m) over the raises, and the share of iterations whose constants (β/2, 1/(2β)) — both pairs — equal what the host sends
+largest relative errors of each against the exact rational l = 2·Π(1 + 1/m) over the raises, and the share of iterations
+whose constants (β/2, 1/(2β)) — both pairs — equal what the host sends
 (``Datapath.constants`` of its float64 β, computed as host/loosening.py does). ``--write FILE`` also writes
 the table with a header naming the command, commit, date and machine.
 """
@@ -31,8 +32,11 @@ def drift(unit: LooseningControl, dp, raises) -> tuple[float, float, float, floa
     for n, up in enumerate(raises, start=1):
         grow = 1.0 + 1.0 / n
         fixed = Fraction(state.l, one)
-        worst = [max(worst[0], abs(unit.l_value(state) - l) / l), max(worst[1], float(abs(fixed - exact) / exact)),
-                 max(worst[2], float(abs(Fraction(l) - exact) / exact))]
+        worst = [
+            max(worst[0], abs(unit.l_value(state) - l) / l),
+            max(worst[1], float(abs(fixed - exact) / exact)),
+            max(worst[2], float(abs(Fraction(l) - exact) / exact)),
+        ]
         equal += unit.constants(state) == (dp.constants(2.0 * l), dp.constants(2.0 * l * grow))
         state = unit.compute(state, 0 if up else 1, 0)
         if up:
@@ -54,21 +58,34 @@ def main() -> None:
     unit = parameters_only(LooseningControl(dp, args.precision))
     rng = np.random.default_rng(0)
     k = args.iters
-    patterns = {"always raise": np.ones(k, bool), "never raise": np.zeros(k, bool),
-                "random, P = 0.5": rng.random(k) < 0.5, "random, P = 0.05": rng.random(k) < 0.05}
+    patterns = {
+        "always raise": np.ones(k, bool),
+        "never raise": np.zeros(k, bool),
+        "random, P = 0.5": rng.random(k) < 0.5,
+        "random, P = 0.05": rng.random(k) < 0.05,
+    }
     for n in args.runs:
-        run = force_loosening(LooseningModelBackend(config, loosening="chip"),
-                              random_start(n, 3, np.random.default_rng(0)), k, keep_trace=True)
+        run = force_loosening(
+            LooseningModelBackend(config, loosening="chip"),
+            random_start(n, 3, np.random.default_rng(0)),
+            k,
+            keep_trace=True,
+        )
         patterns[f"model run N = {n}, D = 3, seed 0"] = np.array([s.raised for s in run.trace])
-    lines = [f"{args.format}, F = {args.precision}, K = {k} (bound K·2^-(F+2) + K·2^-52 = "
-             f"{k * 2.0 ** -(args.precision + 2) + k * 2.0 ** -52:.2g})", "",
-             "| choices | raises | fixed vs float64 | fixed vs exact | float64 vs exact | iterations with the host's "
-             "constants |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{args.format}, F = {args.precision}, K = {k} (bound K·2^-(F+2) + K·2^-52 = "
+        f"{k * 2.0 ** -(args.precision + 2) + k * 2.0**-52:.2g})",
+        "",
+        "| choices | raises | fixed vs float64 | fixed vs exact | float64 vs exact | iterations with the host's "
+        "constants |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     print(*lines, sep="\n")
     for name, raises in patterns.items():
         between, fixed, host, share = drift(unit, dp, raises)
-        lines.append(f"| {name} | {int(raises.sum())} | {between:.2g} | {fixed:.2g} | {host:.2g} | "
-                     f"{100 * share:.1f} % |")
+        lines.append(
+            f"| {name} | {int(raises.sum())} | {between:.2g} | {fixed:.2g} | {host:.2g} | {100 * share:.1f} % |"
+        )
         print(lines[-1], flush=True)
     if args.write:
         from results import write

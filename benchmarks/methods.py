@@ -45,9 +45,16 @@ def _one(dim: int, points: int, method: str, start: int, starts: int, iters: int
     t0 = time.perf_counter()
     polished = polish(result.vectors)[0] if with_polish else result.vectors
     polish_seconds = time.perf_counter() - t0
-    return {"dim": dim, "points": points, "method": method, "start": start,
-            "angle": summary(result.vectors)["min_angle_deg"], "seconds": seconds,
-            "polished_angle": summary(polished)["min_angle_deg"], "polish_seconds": polish_seconds}
+    return {
+        "dim": dim,
+        "points": points,
+        "method": method,
+        "start": start,
+        "angle": summary(result.vectors)["min_angle_deg"],
+        "seconds": seconds,
+        "polished_angle": summary(polished)["min_angle_deg"],
+        "polish_seconds": polish_seconds,
+    }
 
 
 def _read(path: Path) -> list[dict]:
@@ -66,8 +73,10 @@ def _read(path: Path) -> list[dict]:
 def _summary(rows: list[dict], cases, methods) -> str:
     from spherecode.host.bestknown import best_known
 
-    out = ["| D | N | best known | method | best angle | short by | + polish | short by | hits | s/start | "
-           "s polish |", "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| D | N | best known | method | best angle | short by | + polish | short by | hits | s/start | s polish |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for dim, points in cases:
         known = best_known(dim, points)
         ref = known.min_angle_deg if known else None
@@ -82,10 +91,12 @@ def _summary(rows: list[dict], cases, methods) -> str:
             def short(x):
                 return f"{ref - x:.2e}" if ref is not None else "—"
 
-            out.append(f"| {dim} | {points} | {'—' if ref is None else f'{ref:.6f}'} | {method} | {a:.6f} | "
-                       f"{short(a)} | {p:.6f} | {short(p)} | {hits} | "
-                       f"{statistics.median(r['seconds'] for r in rs):.2f} | "
-                       f"{statistics.median(r['polish_seconds'] for r in rs):.2f} |")
+            out.append(
+                f"| {dim} | {points} | {'—' if ref is None else f'{ref:.6f}'} | {method} | {a:.6f} | "
+                f"{short(a)} | {p:.6f} | {short(p)} | {hits} | "
+                f"{statistics.median(r['seconds'] for r in rs):.2f} | "
+                f"{statistics.median(r['polish_seconds'] for r in rs):.2f} |"
+            )
     return "\n".join(out)
 
 
@@ -119,10 +130,13 @@ def main() -> None:
             rows.append(r)
             fh.write("\t".join(repr(r[c]) if isinstance(r[c], float) else str(r[c]) for c in COLUMNS) + "\n")
             fh.flush()
-    lines = [f"{args.starts} starts (seed 0) × {args.iters} iterations per method, float64, "
-             f"{'no polish' if args.no_polish else 'polish after each start'}; "
-             f"hits: starts within {HIT:g}° of the best known after polish", "",
-             *_summary(rows, cases, methods).splitlines()]
+    lines = [
+        f"{args.starts} starts (seed 0) × {args.iters} iterations per method, float64, "
+        f"{'no polish' if args.no_polish else 'polish after each start'}; "
+        f"hits: starts within {HIT:g}° of the best known after polish",
+        "",
+        *_summary(rows, cases, methods).splitlines(),
+    ]
     print(*lines, sep="\n")
     if args.write:
         from results import write

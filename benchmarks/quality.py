@@ -41,9 +41,12 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         for n in args.points:
+
             def angle(backend, options):
-                tasks = [StartTask(backend, args.dim, n, args.iters, seed, k, args.starts, options)
-                         for k in range(args.starts)]
+                tasks = [
+                    StartTask(backend, args.dim, n, args.iters, seed, k, args.starts, options)
+                    for k in range(args.starts)
+                ]
                 best, _ = run_starts(tasks, jobs=args.jobs)
                 return summary(best.vectors)["min_angle_deg"]
 
@@ -59,8 +62,7 @@ def main() -> None:
             if args.save:
                 tmp = args.save + ".part"
                 with open(tmp, "w") as f:
-                    json.dump({"dim": args.dim, "starts": args.starts, "iters": args.iters, "rows": rows}, f,
-                              indent=1)
+                    json.dump({"dim": args.dim, "starts": args.starts, "iters": args.iters, "rows": rows}, f, indent=1)
                 os.replace(tmp, args.save)
     for fmt in args.formats:
         print(stats_line(fmt, [r["model"][fmt] - r["reference"] for r in rows]))
@@ -70,8 +72,9 @@ def stats_line(fmt: str, deltas: list[float]) -> str:
     """One format's summary over its (N, seed) differences from the reference, in degrees."""
     mean = sum(deltas) / len(deltas)
     mean_abs = sum(abs(d) for d in deltas) / len(deltas)
-    return (f"{fmt}: {len(deltas)} (N, seed), mean Δ {mean:+.6f}°, mean |Δ| {mean_abs:.6f}°, "
-            f"lowest Δ {min(deltas):+.6f}°")
+    return (
+        f"{fmt}: {len(deltas)} (N, seed), mean Δ {mean:+.6f}°, mean |Δ| {mean_abs:.6f}°, lowest Δ {min(deltas):+.6f}°"
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,21 @@ def main() -> None:
     print(*lines, sep="\n")
     for n in args.points:
         for d in args.dims:
-            cmd = [sys.executable, "-m", "spherecode", "bench", "--backend", "reference", "--dim", str(d),
-                   "--points", str(n), "--repeats", str(args.repeats), "--json"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "spherecode",
+                "bench",
+                "--backend",
+                "reference",
+                "--dim",
+                str(d),
+                "--points",
+                str(n),
+                "--repeats",
+                str(args.repeats),
+                "--json",
+            ]
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             lines.append(f"| {n} | {d} | {r['ms_per_iteration']:.3f} | {r['pairs_per_second']:.3g} |")
             print(lines[-1], flush=True)

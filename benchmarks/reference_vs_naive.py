@@ -46,9 +46,13 @@ def main() -> None:
     if args.write:
         from results import write
 
-        lines = [f"N = {args.points}, D = {args.dim}, β = {args.beta:g}, median of {args.repeats}, alternating in one "
-                 f"process; max |blocked − naive| = {diff:.1e}.", "",
-                 "| iteration | ms / iteration | naive / this |", "|---|---:|---:|"]
+        lines = [
+            f"N = {args.points}, D = {args.dim}, β = {args.beta:g}, median of {args.repeats}, alternating in one "
+            f"process; max |blocked − naive| = {diff:.1e}.",
+            "",
+            "| iteration | ms / iteration | naive / this |",
+            "|---|---:|---:|",
+        ]
         lines += [f"| {k} | {v * 1e3:.1f} | {med['naive'] / v:.1f}× |" for k, v in med.items()]
         write(args.write, "Blocked reference iteration against the naive NumPy broadcast", lines)
 

@@ -40,18 +40,45 @@ TOL = 1e-6
 
 
 def run_search(dim: int, n: int, seconds: float, jobs: int, seed: int) -> dict:
-    cmd = [sys.executable, "-m", "spherecode", "search", "-d", str(dim), "-n", str(n), "--time", f"{seconds:g}",
-           "-j", str(jobs), "--seed", str(seed), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spherecode",
+        "search",
+        "-d",
+        str(dim),
+        "-n",
+        str(n),
+        "--time",
+        f"{seconds:g}",
+        "-j",
+        str(jobs),
+        "--seed",
+        str(seed),
+        "--json",
+    ]
     t0, cpu0 = time.perf_counter(), _children_cpu()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     r = json.loads(done.stdout)
     known = best_known(dim, n)
     gap = known.min_angle_deg - r["min_angle_deg"] if known else None
-    return {"dim": dim, "points": n, "seed": seed, "budget": seconds, "angle": r["min_angle_deg"], "gap": gap,
-            "known": known.min_angle_deg if known else None, "reached": gap is not None and gap <= TOL,
-            "wall": wall, "cpu": cpu, "seconds": r["seconds"], "starts": r["starts"], "rounds": r["rounds"],
-            "accepted": r["accepted"]}
+    return {
+        "dim": dim,
+        "points": n,
+        "seed": seed,
+        "budget": seconds,
+        "angle": r["min_angle_deg"],
+        "gap": gap,
+        "known": known.min_angle_deg if known else None,
+        "reached": gap is not None and gap <= TOL,
+        "wall": wall,
+        "cpu": cpu,
+        "seconds": r["seconds"],
+        "starts": r["starts"],
+        "rounds": r["rounds"],
+        "accepted": r["accepted"],
+    }
 
 
 def _children_cpu() -> float:
@@ -70,8 +97,12 @@ class Idns:
         exe.write_bytes(Path(path).read_bytes())
         exe.chmod(0o755)
         self.n, self.runs, self.t0 = n, runs, time.perf_counter()
-        self.process = subprocess.Popen([str(exe), str(n), str(runs), f"{limit:g}"], cwd=self.folder.name,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [str(exe), str(n), str(runs), f"{limit:g}"],
+            cwd=self.folder.name,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def result(self) -> str:
         _, _, usage = os.wait4(self.process.pid, 0)  # its own CPU seconds (the searches run beside it)
@@ -86,13 +117,17 @@ class Idns:
 def _row(r: dict) -> str:
     known = f"{r['known']:.9f}°" if r["known"] is not None else "—"
     gap = f"{r['gap']:.2e}°" if r["gap"] is not None else "—"
-    return (f"| {r['dim']} | {r['points']} | {r['seed']} | {known} | {r['angle']:.9f}° | {gap} | "
-            f"{'yes' if r['reached'] else '**no**'} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['starts']} | {r['rounds']} | "
-            f"{r['accepted']} |")
+    return (
+        f"| {r['dim']} | {r['points']} | {r['seed']} | {known} | {r['angle']:.9f}° | {gap} | "
+        f"{'yes' if r['reached'] else '**no**'} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['starts']} | {r['rounds']} | "
+        f"{r['accepted']} |"
+    )
 
 
-HEAD = ("| D | N | seed | best known | found | short by | reached | wall s | CPU s | starts | rounds | accepted |\n"
-        "|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|")
+HEAD = (
+    "| D | N | seed | best known | found | short by | reached | wall s | CPU s | starts | rounds | accepted |\n"
+    "|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|"
+)
 
 
 def main() -> None:
@@ -130,35 +165,44 @@ def main() -> None:
         lines.append(f"\nReached: {hit} of {len(d3)} runs (D = {args.dim}, `--time {args.time:g}`).")
         print(lines[-1], flush=True)
     if args.idns:
-        lines.append(f"\nBeside IDNS (`IDNS N {args.idns_runs} {args.time:g}`, started with the first search and run "
-                     "beside them: one process, its runs in turn, each to its time limit; its line: N, best d, mean d, "
-                     "worst d, runs at the best, σ, mean seconds to its final value):\n")
+        lines.append(
+            f"\nBeside IDNS (`IDNS N {args.idns_runs} {args.time:g}`, started with the first search and run "
+            "beside them: one process, its runs in turn, each to its time limit; its line: N, best d, mean d, "
+            "worst d, runs at the best, σ, mean seconds to its final value):\n"
+        )
         for n, peer in zip(args.idns_points, idns):
             ours = [r for r in rows if r["points"] == n and r["dim"] == 3]
             ours += [run_search(3, n, args.time, args.jobs, s) for s in range(len(ours), args.idns_runs)]
             reached = [r for r in ours if r["reached"]]
-            med = (f"median {statistics.median(r['wall'] for r in ours):.1f} s wall, "
-                   f"{statistics.median(r['cpu'] for r in ours):.1f} s CPU" if len(reached) == len(ours) else
-                   "no median (not every seed reached it)")
-            lines.append(f"- N = {n}, `search` seeds {', '.join(str(r['seed']) for r in ours)}: reached in "
-                         f"{len(reached)} of {len(ours)}; wall {', '.join(format(r['wall'], '.1f') for r in ours)} s; "
-                         f"CPU {', '.join(format(r['cpu'], '.1f') for r in ours)} s; {med}")
+            med = (
+                f"median {statistics.median(r['wall'] for r in ours):.1f} s wall, "
+                f"{statistics.median(r['cpu'] for r in ours):.1f} s CPU"
+                if len(reached) == len(ours)
+                else "no median (not every seed reached it)"
+            )
+            lines.append(
+                f"- N = {n}, `search` seeds {', '.join(str(r['seed']) for r in ours)}: reached in "
+                f"{len(reached)} of {len(ours)}; wall {', '.join(format(r['wall'], '.1f') for r in ours)} s; "
+                f"CPU {', '.join(format(r['cpu'], '.1f') for r in ours)} s; {med}"
+            )
             print(lines[-1], flush=True)
             lines.append(f"- N = {n}, IDNS: `{peer.result()}")
             print(lines[-1], flush=True)
     load1 = os.getloadavg()
     if args.write:
         command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-        header = (f"# `spherecode search`: time to the best known\n\n"
-                  f"Generated by `{command}`\n\n"
-                  f"- commit {commit or 'unknown'}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
-                  f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.python_version()}; "
-                  f"load average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end (a shared machine: "
-                  f"wall times are upper bounds)\n"
-                  f"- CPU s: user + system seconds of the command and its workers (on a shared machine the steadier "
-                  f"figure)\n"
-                  f"- each row one command, `spherecode search -d D -n N --time T -j {args.jobs} --seed S`; "
-                  f"reached: within {TOL:g}° of the shipped best known\n\n")
+        header = (
+            f"# `spherecode search`: time to the best known\n\n"
+            f"Generated by `{command}`\n\n"
+            f"- commit {commit or 'unknown'}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
+            f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.python_version()}; "
+            f"load average {load0[0]:.1f} at the start, {load1[0]:.1f} at the end (a shared machine: "
+            f"wall times are upper bounds)\n"
+            f"- CPU s: user + system seconds of the command and its workers (on a shared machine the steadier "
+            f"figure)\n"
+            f"- each row one command, `spherecode search -d D -n N --time T -j {args.jobs} --seed S`; "
+            f"reached: within {TOL:g}° of the shipped best known\n\n"
+        )
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(header + "\n".join(lines) + "\n")
 

@@ -41,8 +41,12 @@ def run(exe: Path, requests: Path, answers: Path) -> tuple[float, float]:
     """Wall and CPU seconds of one simulator run over the request file."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run([str(exe)], env={**os.environ, "SPHERECODE_TB_REQ": str(requests),
-                                    "SPHERECODE_TB_RESP": str(answers)}, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(exe)],
+        env={**os.environ, "SPHERECODE_TB_REQ": str(requests), "SPHERECODE_TB_RESP": str(answers)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -73,8 +77,10 @@ def main() -> None:
         assert first[0] == "ok", first[:2]
         cycles = int(first[1]) * args.iterations
         assert len(set(answers.values())) == 1, "the two builds answered differently"
-    print(f"N = {args.points}, D = {args.dim}, {config.fmt}, L = {config.lanes}: {args.iterations} iterations of "
-          f"{int(first[1])} cycles per run; answers identical")
+    print(
+        f"N = {args.points}, D = {args.dim}, {config.fmt}, L = {config.lanes}: {args.iterations} iterations of "
+        f"{int(first[1])} cycles per run; answers identical"
+    )
     print("| build | run | wall s | CPU s | simulated cycles / s (wall) | simulated cycles / CPU-s |")
     print("|---|---:|---:|---:|---:|---:|")
     for k in range(args.rounds):

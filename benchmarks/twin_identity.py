@@ -53,27 +53,53 @@ def main() -> None:
     board = get_board(args.board)
     mode = "chip" if board.core.loosening else "host"
     t0 = time.perf_counter()
-    rows = [f"Board `{board.name}` ({board.core}), `--loosening {mode}`, {args.iters} iterations, one start.", "",
-            "| D | N | seed | min angle (°) | board = model, byte for byte | board wall (s) |",
-            "|---:|---:|---:|---:|---|---:|"]
+    rows = [
+        f"Board `{board.name}` ({board.core}), `--loosening {mode}`, {args.iters} iterations, one start.",
+        "",
+        "| D | N | seed | min angle (°) | board = model, byte for byte | board wall (s) |",
+        "|---:|---:|---:|---:|---|---:|",
+    ]
     with Twin(board.twin(), 8) as twin, tempfile.TemporaryDirectory() as work:
         built = time.perf_counter() - t0
         for n in args.points:
             for seed in args.seeds:
                 files = {}
-                for backend, extra in (("board", ["--port", twin.port, "--timeout", "60"]),
-                                       ("model", ["--format", str(board.fmt), "--lanes", str(board.lanes)])):
+                for backend, extra in (
+                    ("board", ["--port", twin.port, "--timeout", "60"]),
+                    ("model", ["--format", str(board.fmt), "--lanes", str(board.lanes)]),
+                ):
                     files[backend] = Path(work) / f"{backend}-{n}-{seed}.txt"
                     t = time.perf_counter()
-                    r = run(["run", "--dim", str(board.dmax), "--points", str(n), "--iters", str(args.iters),
-                             "--seed", str(seed), "--starts", "1", "--backend", backend, "--loosening", mode,
-                             "--out", str(files[backend]), "--json", *extra])
+                    r = run(
+                        [
+                            "run",
+                            "--dim",
+                            str(board.dmax),
+                            "--points",
+                            str(n),
+                            "--iters",
+                            str(args.iters),
+                            "--seed",
+                            str(seed),
+                            "--starts",
+                            "1",
+                            "--backend",
+                            backend,
+                            "--loosening",
+                            mode,
+                            "--out",
+                            str(files[backend]),
+                            "--json",
+                            *extra,
+                        ]
+                    )
                     wall = time.perf_counter() - t
                     if backend == "board":
                         angle, board_wall = r["min_angle_deg"], wall
                 same = files["board"].read_bytes() == files["model"].read_bytes()
-                rows.append(f"| {board.dmax} | {n} | {seed} | {angle:.9f} | {'yes' if same else 'NO'} | "
-                            f"{board_wall:.1f} |")
+                rows.append(
+                    f"| {board.dmax} | {n} | {seed} | {angle:.9f} | {'yes' if same else 'NO'} | {board_wall:.1f} |"
+                )
                 print(rows[-1], flush=True)
     rows += ["", f"Twin start (its build, or the cached build): {built:.0f} s."]
     text = "\n".join(rows)

@@ -31,16 +31,14 @@ from spherecode.host.starts import StartTask, initial_vectors
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.datapath import Datapath
 
-KEYS = {"P": "precision", "wb": "weight_bits", "d2": "d2_diff_frac", "fd": "force_diff_frac",
-        "dir": "direction_frac"}
+KEYS = {"P": "precision", "wb": "weight_bits", "d2": "d2_diff_frac", "fd": "force_diff_frac", "dir": "direction_frac"}
 
 
 def parse_widths(text: str) -> dict:
     if text == "default":
         return {}
     if text == "exact":
-        return {"precision": 30, "weight_bits": 16, "d2_diff_frac": 44, "force_diff_frac": 44,
-                "direction_frac": 44}
+        return {"precision": 30, "weight_bits": 16, "d2_diff_frac": 44, "force_diff_frac": 44, "direction_frac": 44}
     out = {}
     for item in text.split(","):
         key, value = item.split("=")
@@ -80,12 +78,17 @@ def main() -> None:
     args = p.parse_args()
     widths = [parse_widths(w) for w in args.widths]
     ref = get_backend("reference")
-    lines = [f"D = {args.dim}, {args.format}; continuation: {args.iters} float64 loosening iterations, then "
-             f"{args.cont} updates at {'β = %g' % args.beta if args.beta else 'the final β'}; "
-             "Δ = model − float64 minimum angle (degrees)", "",
-             "| N | seed | final β | float64 | " + " | ".join(f"Δ cont. {w}" for w in args.widths)
-             + ("".join(f" | Δ best-of-{args.starts} {w}" for w in args.widths) if args.starts else "") + " |",
-             "|---:|---:|---:|---:|" + "---:|" * (len(widths) * (2 if args.starts else 1))]
+    lines = [
+        f"D = {args.dim}, {args.format}; continuation: {args.iters} float64 loosening iterations, then "
+        f"{args.cont} updates at {'β = %g' % args.beta if args.beta else 'the final β'}; "
+        "Δ = model − float64 minimum angle (degrees)",
+        "",
+        "| N | seed | final β | float64 | "
+        + " | ".join(f"Δ cont. {w}" for w in args.widths)
+        + ("".join(f" | Δ best-of-{args.starts} {w}" for w in args.widths) if args.starts else "")
+        + " |",
+        "|---:|---:|---:|---:|" + "---:|" * (len(widths) * (2 if args.starts else 1)),
+    ]
     print(*lines, sep="\n")
     for n in args.points:
         for seed in args.seeds:
@@ -93,10 +96,13 @@ def main() -> None:
             res = force_loosening(ref, initial_vectors(task), args.iters)
             beta = args.beta or 2.0 * res.l
             base = min_angle(continued(ref, res.vectors, beta, args.cont))
-            cells = [min_angle(continued(model(args.format, n, args.dim, w), res.vectors, beta, args.cont)) - base
-                     for w in widths]
+            cells = [
+                min_angle(continued(model(args.format, n, args.dim, w), res.vectors, beta, args.cont)) - base
+                for w in widths
+            ]
             row = f"| {n} | {seed} | {beta:.0f} | {base:.9f} | " + " | ".join(f"{c:+.2e}" for c in cells)
             if args.starts:
+
                 def best(backend_factory):
                     angles = []
                     for k in range(args.starts):

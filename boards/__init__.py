@@ -1,5 +1,6 @@
 """Board configurations: which amaranth-boards platform, which core (a
-:class:`~spherecode.hw.config.CoreConfig`: format, Nmax, Dmax, lanes), which clock and baud rate. :mod:`.build` turns one into a bitstream, :mod:`.flash` programs it, and
+:class:`~spherecode.hw.config.CoreConfig`: format, Nmax, Dmax, lanes), which clock and baud rate. :mod:`.build` turns
+one into a bitstream, :mod:`.flash` programs it, and
 :func:`twin` gives the same :class:`~spherecode.hw.board.BoardTop` for the Verilator twin."""
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ TWIN_TIMEOUT_BYTES = 256
 
 @dataclass(frozen=True)
 class BoardConfig:
-    """One board: ``platform`` (module:class in amaranth_boards, or ``gowin:NAME``: :mod:`.gowin`), ``family`` (ecp5, ice40 or gw5a), ``core`` (the
+    """One board: ``platform`` (module:class in amaranth_boards, or ``gowin:NAME``: :mod:`.gowin`), ``family`` (ecp5,
+    ice40 or gw5a), ``core`` (the
     :class:`~spherecode.hw.config.CoreConfig`; ``fmt``, ``nmax``, ``dmax``, ``lanes`` read it),
     ``clock_hz`` (from the PLL), ``baud`` (the UART), ``cable`` (openFPGALoader's arguments),
-    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration; its build's figures are in :attr:`record`),
+    ``ram_blocks`` (the device's block RAMs, from its data sheet), ``note`` (why this configuration; its build's figures
+    are in :attr:`record`),
     ``fits`` (None, or why the updater does not fit the device: measured, see docs/boards.md) and
     ``dsp_min_width`` (products whose narrower operand has fewer bits than this are built from LUTs —
     :func:`~.build.lut_products_script` — instead of taking a whole DSP block; 0: every product in DSP
@@ -48,13 +51,16 @@ class BoardConfig:
     lut_units: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not isinstance(self.dsp_min_width, int) or isinstance(self.dsp_min_width, bool) \
-                or not 0 <= self.dsp_min_width <= 18:
+        if (
+            not isinstance(self.dsp_min_width, int)
+            or isinstance(self.dsp_min_width, bool)
+            or not 0 <= self.dsp_min_width <= 18
+        ):
             raise ValueError(f"dsp_min_width must be an integer in 0..18 (bits), not {self.dsp_min_width!r}")
         if not isinstance(self.lut_units, tuple) or not all(
-                isinstance(u, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", u) for u in self.lut_units):
-            raise ValueError(f"lut_units must be a tuple of unit paths such as 'updater.step', "
-                             f"not {self.lut_units!r}")
+            isinstance(u, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", u) for u in self.lut_units
+        ):
+            raise ValueError(f"lut_units must be a tuple of unit paths such as 'updater.step', not {self.lut_units!r}")
 
     @property
     def fmt(self) -> Q:
@@ -144,54 +150,110 @@ TANG_LANES, TANG_LOOSENING_LANES = 6, 6
 def _tang(name: str, core: CoreConfig, note: str) -> BoardConfig:
     """The Sipeed Tang Mega 138K (:data:`.gowin.TangMega138K`): GW5AST-138C, 340 BSRAM blocks (as
     nextpnr-himbaechel reports the device), openFPGALoader's ``tangmega138k`` cable."""
-    return BoardConfig(name, "gowin:TangMega138K", "gw5a", core, 50_000_000, 2_000_000, ("-b", "tangmega138k"),
-                       340, note=note)
+    return BoardConfig(
+        name, "gowin:TangMega138K", "gw5a", core, 50_000_000, 2_000_000, ("-b", "tangmega138k"), 340, note=note
+    )
 
 
 def _ulx3s(size: str, name: str | None = None, **kw) -> BoardConfig:
-    return BoardConfig(name=name or f"ulx3s-{size.lower()}", platform=f"ulx3s:ULX3S_{size}_Platform", family="ecp5",
-                       baud=3_000_000, cable=("-b", "ulx3s"), ram_blocks=_EBR[size], **kw)
+    return BoardConfig(
+        name=name or f"ulx3s-{size.lower()}",
+        platform=f"ulx3s:ULX3S_{size}_Platform",
+        family="ecp5",
+        baud=3_000_000,
+        cable=("-b", "ulx3s"),
+        ram_blocks=_EBR[size],
+        **kw,
+    )
 
 
 #: The boards. Each shipped build's figures (post-route fmax, resources, tools) are in its record,
 #: ``shipped/<board>.json`` (:mod:`.records`; :attr:`BoardConfig.record`); docs/boards.md tells how each
 #: configuration was chosen.
-BOARDS = {b.name: b for b in [
-    _ulx3s("85F", core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=2), clock_hz=66_666_667, dsp_min_width=14,
-           note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs; the PLL makes "
-                "25 MHz × 8/3, the UART's divisor 22 gives 3.03 Mbaud (1.0 % off)"),
-    BoardConfig("ecpix5-85f", "ecpix5:ECPIX585Platform", "ecp5", CoreConfig(Q(3, 44), 1024, 3, 2), 100_000_000,
-                3_000_000, ("-c", "ft2232"), 208, dsp_min_width=14,
-                note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design at 100 MHz, the board's oscillator "
-                     "(no PLL; the UART's divisor 33 gives 3.03 Mbaud, 1.0 % off)"),
-    _ulx3s("85F", name="ulx3s-85f-loosening", core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=1, loosening=True),
-           clock_hz=65_625_000, dsp_min_width=14,
-           note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, one lane (two do not fit "
-                "with the loosening core), products below 14 bits in LUTs; the PLL makes 25 MHz × 21/8, the "
-                "UART's divisor 22 gives 2.983 Mbaud (0.57 % off)"),
-    BoardConfig("ecpix5-85f-loosening", "ecpix5:ECPIX585Platform", "ecp5",
-                CoreConfig(Q(3, 44), 1024, 3, 1, loosening=True), 96_000_000, 3_000_000, ("-c", "ft2232"), 208,
-                dsp_min_width=14,
-                note="LFE5UM5G-85F (speed grade 8): the loosening board's design (on-chip force loosening, Q3.44, "
-                     "one lane) at 96 MHz, clocked by the PLL from the board's 100 MHz oscillator (the UART's "
-                     "divisor 32 is exact)"),
-    _tang("tang-mega-138k", CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=TANG_LANES, dsp="gw5a"),
-          note="the paper's Q3.44 with update lanes in GW5A DSP blocks (MULTALU27X18, instantiated: yosys infers "
-               "none), clocked by the board's 50 MHz oscillator (no PLL: Apycula's GW5AST-138C chip database "
-               "has none); the UART's divisor 25 gives 2 Mbaud exactly"),
-    _tang("tang-mega-138k-loosening",
-          CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=TANG_LOOSENING_LANES, loosening=True, dsp="gw5a"),
-          note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, its lanes in GW5A DSP blocks; "
-               "the 50 MHz oscillator, 2 Mbaud (divisor 25, exact)"),
-    _ulx3s("25F", core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1), clock_hz=75_000_000, dsp_min_width=10,
-           note="one Q2.20 lane, products whose narrower operand is below 10 bits in LUTs; the PLL makes "
-                "25 MHz × 3 (the UART's divisor 25 is exact)"),
-    BoardConfig("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", CoreConfig(Q(2, 17), 64, 3, 1), 12_000_000,
-                1_000_000, ("-b", "ice40_generic"), 30,
-                fits="the iCE40UP5K has 5280 logic cells (one flip-flop each) and 8 SB_MAC16; the updater core "
-                     "alone, in Q2.17 (the narrowest format its units support) with one lane, Nmax 64, needs "
-                     "21 563 flip-flops and 58 SB_MAC16 (yosys synth_ice40 -dsp)"),
-]}
+BOARDS = {
+    b.name: b
+    for b in [
+        _ulx3s(
+            "85F",
+            core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=2),
+            clock_hz=66_666_667,
+            dsp_min_width=14,
+            note="two Q3.44 lanes, products whose narrower operand is below 14 bits in LUTs; the PLL makes "
+            "25 MHz × 8/3, the UART's divisor 22 gives 3.03 Mbaud (1.0 % off)",
+        ),
+        BoardConfig(
+            "ecpix5-85f",
+            "ecpix5:ECPIX585Platform",
+            "ecp5",
+            CoreConfig(Q(3, 44), 1024, 3, 2),
+            100_000_000,
+            3_000_000,
+            ("-c", "ft2232"),
+            208,
+            dsp_min_width=14,
+            note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design at 100 MHz, the board's oscillator "
+            "(no PLL; the UART's divisor 33 gives 3.03 Mbaud, 1.0 % off)",
+        ),
+        _ulx3s(
+            "85F",
+            name="ulx3s-85f-loosening",
+            core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=1, loosening=True),
+            clock_hz=65_625_000,
+            dsp_min_width=14,
+            note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, one lane (two do not fit "
+            "with the loosening core), products below 14 bits in LUTs; the PLL makes 25 MHz × 21/8, the "
+            "UART's divisor 22 gives 2.983 Mbaud (0.57 % off)",
+        ),
+        BoardConfig(
+            "ecpix5-85f-loosening",
+            "ecpix5:ECPIX585Platform",
+            "ecp5",
+            CoreConfig(Q(3, 44), 1024, 3, 1, loosening=True),
+            96_000_000,
+            3_000_000,
+            ("-c", "ft2232"),
+            208,
+            dsp_min_width=14,
+            note="LFE5UM5G-85F (speed grade 8): the loosening board's design (on-chip force loosening, Q3.44, "
+            "one lane) at 96 MHz, clocked by the PLL from the board's 100 MHz oscillator (the UART's "
+            "divisor 32 is exact)",
+        ),
+        _tang(
+            "tang-mega-138k",
+            CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=TANG_LANES, dsp="gw5a"),
+            note="the paper's Q3.44 with update lanes in GW5A DSP blocks (MULTALU27X18, instantiated: yosys infers "
+            "none), clocked by the board's 50 MHz oscillator (no PLL: Apycula's GW5AST-138C chip database "
+            "has none); the UART's divisor 25 gives 2 Mbaud exactly",
+        ),
+        _tang(
+            "tang-mega-138k-loosening",
+            CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=TANG_LOOSENING_LANES, loosening=True, dsp="gw5a"),
+            note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, its lanes in GW5A DSP blocks; "
+            "the 50 MHz oscillator, 2 Mbaud (divisor 25, exact)",
+        ),
+        _ulx3s(
+            "25F",
+            core=CoreConfig(Q(2, 20), nmax=1024, dmax=3, lanes=1),
+            clock_hz=75_000_000,
+            dsp_min_width=10,
+            note="one Q2.20 lane, products whose narrower operand is below 10 bits in LUTs; the PLL makes "
+            "25 MHz × 3 (the UART's divisor 25 is exact)",
+        ),
+        BoardConfig(
+            "icebreaker",
+            "icebreaker:ICEBreakerPlatform",
+            "ice40",
+            CoreConfig(Q(2, 17), 64, 3, 1),
+            12_000_000,
+            1_000_000,
+            ("-b", "ice40_generic"),
+            30,
+            fits="the iCE40UP5K has 5280 logic cells (one flip-flop each) and 8 SB_MAC16; the updater core "
+            "alone, in Q2.17 (the narrowest format its units support) with one lane, Nmax 64, needs "
+            "21 563 flip-flops and 58 SB_MAC16 (yosys synth_ice40 -dsp)",
+        ),
+    ]
+}
 DEFAULT = "ulx3s-85f"
 
 
@@ -203,8 +265,14 @@ def board_for(core: CoreConfig, clock_hz: int, baud: int) -> BoardConfig:
     for cfg in BOARDS.values():
         if (dataclasses.replace(cfg.core, dsp=core.dsp), cfg.clock_hz, cfg.baud) == (core, clock_hz, baud):
             return cfg
-    return dataclasses.replace(BOARDS[DEFAULT], name="identified", core=core, clock_hz=clock_hz, baud=baud,
-                               note="a board known only by its IDENTIFY answer")
+    return dataclasses.replace(
+        BOARDS[DEFAULT],
+        name="identified",
+        core=core,
+        clock_hz=clock_hz,
+        baud=baud,
+        note="a board known only by its IDENTIFY answer",
+    )
 
 
 def get_board(name: str) -> BoardConfig:

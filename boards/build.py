@@ -24,8 +24,17 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from . import ROUTERS, BoardConfig
 
-__all__ = ["BoardDesign", "BuildError", "HIDE_INDEXED_NAMES", "build", "lut_products_script", "tool", "toolchain_env",
-           "toolchain_overrides", "ecp5_pll"]
+__all__ = [
+    "BoardDesign",
+    "BuildError",
+    "HIDE_INDEXED_NAMES",
+    "build",
+    "lut_products_script",
+    "tool",
+    "toolchain_env",
+    "toolchain_overrides",
+    "ecp5_pll",
+]
 
 #: nextpnr resource names → report names.
 _RESOURCES = {
@@ -59,8 +68,12 @@ def ecp5_pll(clkin_hz: float, clkout_hz: float) -> tuple[dict, float]:
     """EHXPLLL parameters and attributes for ``clkin_hz`` → ``clkout_hz``, computed by YoWASP's ecppll;
     returns (Instance keyword arguments, the frequency it achieves)."""
     with tempfile.TemporaryDirectory() as work:
-        run = subprocess.run([tool("yowasp-ecppll"), "-i", f"{clkin_hz / 1e6:g}", "-o", f"{clkout_hz / 1e6:g}",
-                              "-f", "pll.v"], cwd=work, capture_output=True, text=True)
+        run = subprocess.run(
+            [tool("yowasp-ecppll"), "-i", f"{clkin_hz / 1e6:g}", "-o", f"{clkout_hz / 1e6:g}", "-f", "pll.v"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
         path = Path(work) / "pll.v"
         if run.returncode or not path.exists():
             raise BuildError(f"ecppll found no PLL setting for {clkout_hz / 1e6:g} MHz: {run.stderr.strip()[-200:]}")
@@ -99,10 +112,21 @@ class BoardDesign(Elaboratable):
                 raise BuildError(f"{cfg.name}: the PLL gives {achieved / 1e6:g} MHz, not {cfg.clock_hz / 1e6:g}")
             locked = Signal()
             m.submodules.pll = Instance(
-                "EHXPLLL", **params,
-                i_CLKI=clk.i, o_CLKOP=ClockSignal("sync"), i_CLKFB=ClockSignal("sync"), o_LOCK=locked,
-                i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
-                i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
+                "EHXPLLL",
+                **params,
+                i_CLKI=clk.i,
+                o_CLKOP=ClockSignal("sync"),
+                i_CLKFB=ClockSignal("sync"),
+                o_LOCK=locked,
+                i_RST=0,
+                i_STDBY=0,
+                i_PHASESEL0=0,
+                i_PHASESEL1=0,
+                i_PHASEDIR=1,
+                i_PHASESTEP=1,
+                i_PHASELOADREG=1,
+                i_PLLWAKESYNC=0,
+                i_ENCLKOP=0,
             )
         # Reset: held until the PLL locks, released in step with the clock ("por" is "sync"'s clock with
         # the synchroniser's own reset). It reaches ~30 k flip-flops: on ECP5 through a global buffer, as
@@ -111,8 +135,7 @@ class BoardDesign(Elaboratable):
         m.d.comb += ClockSignal("por").eq(ClockSignal("sync"))
         m.submodules.reset = ResetSynchronizer(~locked, domain="por")
         if cfg.family == "ecp5":
-            m.submodules.reset_buf = Instance("DCCA", i_CLKI=ResetSignal("por"), i_CE=1,
-                                              o_CLKO=ResetSignal("sync"))
+            m.submodules.reset_buf = Instance("DCCA", i_CLKI=ResetSignal("por"), i_CE=1, o_CLKO=ResetSignal("sync"))
         else:
             m.d.comb += ResetSignal("sync").eq(ResetSignal("por"))
         m.submodules.top = top = self.top
@@ -177,7 +200,8 @@ def toolchain_overrides(config: BoardConfig, seed: int = 1, router: str = "route
     return {
         "synth_opts": "-abc9" if config.family == "ecp5" else "",
         "script_after_read": "; ".join(
-            s for s in (HIDE_INDEXED_NAMES, lut_products_script(config.dsp_min_width, config.lut_units)) if s),
+            s for s in (HIDE_INDEXED_NAMES, lut_products_script(config.dsp_min_width, config.lut_units)) if s
+        ),
         "script_after_synth": "tee -q -o stat.json stat -json",
         "nextpnr_opts": f"--report report.json --timing-allow-fail --seed {seed} --router {router}",
     }
@@ -193,8 +217,7 @@ def _module_patterns(unit: str) -> list[str]:
     return [p + tail for p in paths for tail in ("", ".*")]
 
 
-def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False,
-          router: str = "router1") -> dict:
+def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False, router: str = "router1") -> dict:
     """Build ``config``'s bitstream into ``out_dir``; return the report (fmax, utilisation, files).
 
     nextpnr runs with ``--timing-allow-fail`` so that a miss is measured and reported: the report's
@@ -224,8 +247,9 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
         if synth_only:
             plan = platform.prepare(BoardDesign(config), name="top", **overrides)
             plan.extract(str(out_dir))
-            run = subprocess.run([env["YOSYS"], "-q", "-l", "top.rpt", "top.ys"], cwd=out_dir,
-                                 capture_output=True, text=True)
+            run = subprocess.run(
+                [env["YOSYS"], "-q", "-l", "top.rpt", "top.ys"], cwd=out_dir, capture_output=True, text=True
+            )
             if run.returncode:
                 raise BuildError(f"{config.name}: yosys failed: {(run.stderr or run.stdout).strip()[-300:]}")
         else:
@@ -252,37 +276,59 @@ def synthesis_report(config: BoardConfig, out_dir: Path, seconds: float | None =
     device = config.platform_class().device
     cap = DEVICES[device]
     if config.family == "ecp5":
-        count = {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ff": cells.get("TRELLIS_FF", 0),
-                 "dsp": cells.get("MULT18X18D", 0), "bram": cells.get("DP16KD", 0)}
+        count = {
+            "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+            "ff": cells.get("TRELLIS_FF", 0),
+            "dsp": cells.get("MULT18X18D", 0),
+            "bram": cells.get("DP16KD", 0),
+        }
     else:
-        count = {"lut4": cells.get("SB_LUT4", 0), "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-                 "dsp": cells.get("SB_MAC16", 0), "bram": cells.get("SB_RAM40_4K", 0)}
+        count = {
+            "lut4": cells.get("SB_LUT4", 0),
+            "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+            "dsp": cells.get("SB_MAC16", 0),
+            "bram": cells.get("SB_RAM40_4K", 0),
+        }
     used = {k: {"used": count[k], "available": cap[k]} for k in count}
     return {
-        "board": config.name, "device": device, "format": str(config.fmt), "nmax": config.nmax,
-        "dmax": config.dmax, "lanes": config.lanes, "clock_mhz": config.clock_hz / 1e6,
-        "synth_only": True, "fits": all(v["used"] <= v["available"] for v in used.values()),
-        "utilisation": used, "seconds": seconds,
+        "board": config.name,
+        "device": device,
+        "format": str(config.fmt),
+        "nmax": config.nmax,
+        "dmax": config.dmax,
+        "lanes": config.lanes,
+        "clock_mhz": config.clock_hz / 1e6,
+        "synth_only": True,
+        "fits": all(v["used"] <= v["available"] for v in used.values()),
+        "utilisation": used,
+        "seconds": seconds,
     }
 
 
 def clock_report(data: dict) -> dict:
     """``fmax_mhz`` (the slowest clock named ``sync``, else the slowest clock: the post-route figure),
     ``timing_met`` (every clock reached its constraint) and ``clocks`` from nextpnr's ``report.json``."""
-    clocks = {name: {"achieved_mhz": c.get("achieved"), "constraint_mhz": c.get("constraint")}
-              for name, c in data.get("fmax", {}).items()}
+    clocks = {
+        name: {"achieved_mhz": c.get("achieved"), "constraint_mhz": c.get("constraint")}
+        for name, c in data.get("fmax", {}).items()
+    }
     met = bool(clocks) and all((c["achieved_mhz"] or 0) >= (c["constraint_mhz"] or 0) for c in clocks.values())
     sync = [c for n, c in clocks.items() if "sync" in n.lower()] or list(clocks.values())
-    return {"fmax_mhz": min((c["achieved_mhz"] for c in sync if c["achieved_mhz"]), default=None),
-            "timing_met": met, "clocks": clocks}
+    return {
+        "fmax_mhz": min((c["achieved_mhz"] for c in sync if c["achieved_mhz"]), default=None),
+        "timing_met": met,
+        "clocks": clocks,
+    }
 
 
 def report(config: BoardConfig, out_dir: Path, seconds: float | None = None) -> dict:
     """The build report from nextpnr's ``report.json`` in ``out_dir``."""
     data = json.loads((Path(out_dir) / "report.json").read_text())
     util = data.get("utilization", {})
-    used = {k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
-            for k, v in _RESOURCES[config.family].items()}
+    used = {
+        k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
+        for k, v in _RESOURCES[config.family].items()
+    }
     bitstream = Path(out_dir) / config.bitstream_name
     return {
         "board": config.name,

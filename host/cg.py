@@ -70,8 +70,9 @@ MAX_MOVE = 0.5
 RESCALE_BELOW = 1e-100
 
 
-def energy_and_gradient(x: np.ndarray, c2: float, s: float,
-                        block: int | None = None) -> tuple[float, np.ndarray, float]:
+def energy_and_gradient(
+    x: np.ndarray, c2: float, s: float, block: int | None = None
+) -> tuple[float, np.ndarray, float]:
     """(E, ∇E, min d²) for unit rows ``x`` (N, D): E = Σ_{i<j} (c2/d_ij²)^(s/2), ∇E (N, D) the Euclidean
     gradient −s Σ_j (c2/d_ij²)^(s/2) / d_ij² (x_i − x_j). E may be +inf (a pair much closer than √c2 or
     coinciding); the gradient is then meaningless."""
@@ -219,8 +220,13 @@ def _default_rng(vectors: np.ndarray) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def cg_optimize(vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None,
-                *, rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
+def cg_optimize(
+    vectors: np.ndarray,
+    iterations: int,
+    on_step: Callable[[int], None] | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, dict]:
     """Run Wang's method from ``vectors`` (N, D) for at most ``iterations`` CG iterations in all stages.
 
     Returns (unit vectors (N, D) float64, stats): ``start_exponent``, ``final_exponent`` (of the last stage
@@ -251,8 +257,14 @@ def _optimize(x, iterations, on_step, rng) -> tuple[np.ndarray, dict]:
     lo, hi = START_EXPONENTS
     s0 = float(lo * (hi / lo) ** rng.random())
     exponents = [s0 * 2.0**k for k in range(64) if s0 * 2.0**k <= FINAL_EXPONENT]
-    stats = {"start_exponent": s0, "final_exponent": None, "stages": 0, "converged_stages": 0,
-             "cg_iterations": 0, "evaluations": 0}
+    stats = {
+        "start_exponent": s0,
+        "final_exponent": None,
+        "stages": 0,
+        "converged_stages": 0,
+        "cg_iterations": 0,
+        "evaluations": 0,
+    }
     done = 0
     for index, s in enumerate(exponents):
         budget = (iterations - done) // (len(exponents) - index)

@@ -101,8 +101,9 @@ def _progress(total: int, unit: str):
     # disable=None: no bar when stderr is not a terminal (CI, pipes); delay: none for short runs.
     # Iterations advance by fractions (blocks of rows, :class:`_Iterations`): one decimal.
     fmt = "{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]" if unit == "it" else None
-    return tqdm(total=total, unit=unit, file=sys.stderr, disable=None, delay=PROGRESS_DELAY, leave=False,
-                bar_format=fmt)
+    return tqdm(
+        total=total, unit=unit, file=sys.stderr, disable=None, delay=PROGRESS_DELAY, leave=False, bar_format=fmt
+    )
 
 
 def _common(p: argparse.ArgumentParser, with_points: bool = True) -> None:
@@ -151,12 +152,17 @@ def _check_fixed_point_options(args, names: list[str]) -> None:
     chosen backend computes in float64."""
     from .backends.hardware import FixedPointBackend
 
-    given = [option for option, value in (("--format", getattr(args, "format", None)),
-                                          ("--lanes", getattr(args, "lanes", None))) if value is not None]
+    given = [
+        option
+        for option, value in (("--format", getattr(args, "format", None)), ("--lanes", getattr(args, "lanes", None)))
+        if value is not None
+    ]
     if given and not any(issubclass(backend_class(name), FixedPointBackend) for name in names):
         fixed = sorted(n for n in BACKENDS if issubclass(backend_class(n), FixedPointBackend))
-        raise UsageError(f"{given[0]} applies to the fixed-point backends ({', '.join(fixed)}); backend "
-                         f"{' and '.join(dict.fromkeys(names))} computes in float64")
+        raise UsageError(
+            f"{given[0]} applies to the fixed-point backends ({', '.join(fixed)}); backend "
+            f"{' and '.join(dict.fromkeys(names))} computes in float64"
+        )
 
 
 def _check_beta(args, cls) -> None:
@@ -169,9 +175,11 @@ def _check_beta(args, cls) -> None:
         raise UsageError(f"--beta {args.beta:g}: the hardware computes with {low:g} ≤ β ≤ {high:g}")
     if args.command == "run" and max_beta(args.iters) > high:
         most = int(high // 4 - 1)  # max_beta(K) = 4(K + 1) ≤ high
-        raise UsageError(f"--iters {args.iters}: force loosening may ask for β/2 up to "
-                         f"{max_beta(args.iters) / 2:g}, beyond the hardware's {high / 2:g}: at most {most} "
-                         "iterations")
+        raise UsageError(
+            f"--iters {args.iters}: force loosening may ask for β/2 up to "
+            f"{max_beta(args.iters) / 2:g}, beyond the hardware's {high / 2:g}: at most {most} "
+            "iterations"
+        )
 
 
 def _check_memory(args, points: int | None = None, workers: int | None = None) -> None:
@@ -186,8 +194,10 @@ def _check_memory(args, points: int | None = None, workers: int | None = None) -
         workers = 1 if getattr(args, "starts", 1) == 1 else min(args.starts, args.jobs or os.cpu_count() or 1)
     need = _ARRAYS * 8 * points * args.dim * workers
     if need > total:
-        raise UsageError(f"--points {points} --dim {args.dim} needs about {need / 2**30:.3g} GiB of memory "
-                         f"({workers} worker(s)); this machine has {total / 2**30:.3g} GiB")
+        raise UsageError(
+            f"--points {points} --dim {args.dim} needs about {need / 2**30:.3g} GiB of memory "
+            f"({workers} worker(s)); this machine has {total / 2**30:.3g} GiB"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -221,31 +231,56 @@ def _parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="best codes for a range of N: every (N, start) a Dask task")
     table.add_argument("--dim", "-d", type=_integer("--dim", 2), required=True, help="dimension D (≥ 2)")
     table.add_argument("--points", "-n", type=_points_range, required=True, help="N range A..B (or one N)")
-    table.add_argument("--starts", "-s", type=_integer("--starts", 1), default=None,
-                       help="starts per N (8), or searches per N with --search (1)")
-    table.add_argument("--search", type=_positive_float("--search"), default=None, metavar="SECONDS",
-                       help="each task an iterated search of this many seconds (method cg or vrf, polished)")
+    table.add_argument(
+        "--starts",
+        "-s",
+        type=_integer("--starts", 1),
+        default=None,
+        help="starts per N (8), or searches per N with --search (1)",
+    )
+    table.add_argument(
+        "--search",
+        type=_positive_float("--search"),
+        default=None,
+        metavar="SECONDS",
+        help="each task an iterated search of this many seconds (method cg or vrf, polished)",
+    )
     table.add_argument("--iters", "-k", type=_integer("--iters", 1), default=3000, help="iterations per start (3000)")
     table.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     _method(table)
-    table.add_argument("--scheduler", metavar="ADDRESS",
-                       help="tcp://HOST:PORT (or tls:// with Dask's TLS configuration) of a running Dask scheduler, "
-                            "which is trusted: it and its workers run the sweep's code and results (default: a "
-                            "LocalCluster here, over TLS with credentials of its own)")
-    table.add_argument("--workers", type=_integer("--workers", 1), default=None,
-                       help="LocalCluster worker processes (all cores)")
-    table.add_argument("--out", "-o", type=_table_path, required=True,
-                       help="the table, .tsv or .json; an existing one is resumed")
+    table.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="tcp://HOST:PORT (or tls:// with Dask's TLS configuration) of a running Dask scheduler, "
+        "which is trusted: it and its workers run the sweep's code and results (default: a "
+        "LocalCluster here, over TLS with credentials of its own)",
+    )
+    table.add_argument(
+        "--workers", type=_integer("--workers", 1), default=None, help="LocalCluster worker processes (all cores)"
+    )
+    table.add_argument(
+        "--out", "-o", type=_table_path, required=True, help="the table, .tsv or .json; an existing one is resumed"
+    )
     table.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     search = sub.add_parser("search", help="iterated local search: perturb the best code, re-optimise, polish")
     _common(search)
-    search.add_argument("--time", "-t", type=_positive_float("--time"), default=60.0,
-                        help="time budget in seconds (60)")
-    search.add_argument("--method", "-m", choices=_search_methods(), default="cg",
-                        help="the method that re-optimises each perturbed code (cg)")
-    search.add_argument("--target", type=_positive_float("--target"), default=None,
-                        help="stop at this minimum angle in degrees (default: the best known, where there is one)")
+    search.add_argument(
+        "--time", "-t", type=_positive_float("--time"), default=60.0, help="time budget in seconds (60)"
+    )
+    search.add_argument(
+        "--method",
+        "-m",
+        choices=_search_methods(),
+        default="cg",
+        help="the method that re-optimises each perturbed code (cg)",
+    )
+    search.add_argument(
+        "--target",
+        type=_positive_float("--target"),
+        default=None,
+        help="stop at this minimum angle in degrees (default: the best known, where there is one)",
+    )
     search.add_argument("--no-stop", action="store_true", help="go on until the time budget, whatever the angle")
     search.add_argument("--jobs", "-j", type=_integer("--jobs", 1), default=None, help="worker processes (all cores)")
     search.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
@@ -266,14 +301,24 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=_integer("--seed", 0), default=1, help="nextpnr placement seed (1)")
     from spherecode.boards import ROUTERS
 
-    build.add_argument("--router", choices=ROUTERS, default="router1",
-                       help="nextpnr's router (router1); router2 can finish dense designs that router1 cannot")
-    build.add_argument("--synth-only", action="store_true",
-                       help="yosys alone: does it fit? (minutes; no placement, timing or bitstream)")
-    build.add_argument("--record", action="store_true",
-                       help="write the build's record (fmax, resources, clock, baud, core, seed, tool versions, "
-                            "commit, date) as the board's shipped record, boards/shipped/BOARD.json; "
-                            "only a whole build whose timing is met is recorded")
+    build.add_argument(
+        "--router",
+        choices=ROUTERS,
+        default="router1",
+        help="nextpnr's router (router1); router2 can finish dense designs that router1 cannot",
+    )
+    build.add_argument(
+        "--synth-only",
+        action="store_true",
+        help="yosys alone: does it fit? (minutes; no placement, timing or bitstream)",
+    )
+    build.add_argument(
+        "--record",
+        action="store_true",
+        help="write the build's record (fmax, resources, clock, baud, core, seed, tool versions, "
+        "commit, date) as the board's shipped record, boards/shipped/BOARD.json; "
+        "only a whole build whose timing is met is recorded",
+    )
     build.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     flash = sub.add_parser("flash", help="program a board with openFPGALoader")
@@ -284,34 +329,56 @@ def _parser() -> argparse.ArgumentParser:
 
     emulate = sub.add_parser("emulate", help="the board's whole design in Verilator behind a pseudo-terminal")
     emulate.add_argument("--board", type=_board, default=_default_board(), help=f"board ({_default_board()})")
-    emulate.add_argument("--divisor", type=_integer("--divisor", 4, TWIN_DIVISOR_MAX), default=8,
-                         help="clock cycles per UART bit in the twin (8)")
-    emulate.add_argument("--loosening", action="store_true",
-                         help="the board's design with on-chip loosening (LOOSEN: a whole run per command); "
-                              "the boards ulx3s-85f-loosening and ecpix5-85f-loosening have it built in")
+    emulate.add_argument(
+        "--divisor",
+        type=_integer("--divisor", 4, TWIN_DIVISOR_MAX),
+        default=8,
+        help="clock cycles per UART bit in the twin (8)",
+    )
+    emulate.add_argument(
+        "--loosening",
+        action="store_true",
+        help="the board's design with on-chip loosening (LOOSEN: a whole run per command); "
+        "the boards ulx3s-85f-loosening and ecpix5-85f-loosening have it built in",
+    )
     emulate.set_defaults(json=False)
 
     from .compare import add_arguments as _compare_arguments
 
-    _compare_arguments(sub.add_parser("compare", help="software against hardware: time, energy and quality, "
-                                                      "a report with figures"))
+    _compare_arguments(
+        sub.add_parser("compare", help="software against hardware: time, energy and quality, a report with figures")
+    )
     codebook = sub.add_parser("codebook", help="an IVF codebook: k-means++ beside MSE + a packing-gap penalty")
     source = codebook.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="data set: .npy of shape (M, dim); rows are normalised")
     source.add_argument("--synthetic", metavar="MxDIM", help="clustered synthetic data, e.g. 50000x128")
-    codebook.add_argument("--clusters", type=_integer("--clusters", 1), default=None,
-                          help="clusters of --synthetic (100, or the rows where fewer)")
-    codebook.add_argument("--spread", type=real_in("--spread", 0, 1000), default=3.0,
-                          help="--synthetic noise: cosine to the centre ≈ 1/√(1 + spread²) (3)")
+    codebook.add_argument(
+        "--clusters",
+        type=_integer("--clusters", 1),
+        default=None,
+        help="clusters of --synthetic (100, or the rows where fewer)",
+    )
+    codebook.add_argument(
+        "--spread",
+        type=real_in("--spread", 0, 1000),
+        default=3.0,
+        help="--synthetic noise: cosine to the centre ≈ 1/√(1 + spread²) (3)",
+    )
     codebook.add_argument("--codewords", "-n", type=_integer("--codewords", 2), required=True, help="codebook size N")
-    codebook.add_argument("--lambda", dest="lam", type=real_in("--lambda", 0, 1e6), default=2.0,
-                          help="gap penalty weight λ (2; 0 … 1e6)")
+    codebook.add_argument(
+        "--lambda", dest="lam", type=real_in("--lambda", 0, 1e6), default=2.0, help="gap penalty weight λ (2; 0 … 1e6)"
+    )
     codebook.add_argument("--steps", "-k", type=_integer("--steps", 1), default=5000, help="Adam steps (5000)")
-    codebook.add_argument("--batch", type=_integer("--batch", 1), default=2048,
-                          help="data rows per Adam step (2048; at least M: all rows)")
+    codebook.add_argument(
+        "--batch",
+        type=_integer("--batch", 1),
+        default=2048,
+        help="data rows per Adam step (2048; at least M: all rows)",
+    )
     codebook.add_argument("--probe", type=_integer("--probe", 1), default=4, help="IVF lists scanned per query (4)")
-    codebook.add_argument("--queries", type=_integer("--queries", 1), default=1000,
-                          help="held-out queries for recall@10 (1000)")
+    codebook.add_argument(
+        "--queries", type=_integer("--queries", 1), default=1000, help="held-out queries for recall@10 (1000)"
+    )
     codebook.add_argument("--seed", type=_integer("--seed", 0), default=0, help="random seed (0)")
     codebook.add_argument("--out", "-o", type=_out_path, help=f"write the joint codebook ({', '.join(SUFFIXES)})")
     codebook.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -333,8 +400,13 @@ def _backend_arguments(p: argparse.ArgumentParser) -> None:
 def _method(p: argparse.ArgumentParser) -> None:
     from .methods import METHODS
 
-    p.add_argument("--method", "-m", choices=tuple(METHODS), default="vrf",
-                   help="; ".join(f"{m.name}: {m.description}" for m in METHODS.values()))
+    p.add_argument(
+        "--method",
+        "-m",
+        choices=tuple(METHODS),
+        default="vrf",
+        help="; ".join(f"{m.name}: {m.description}" for m in METHODS.values()),
+    )
     p.add_argument("--polish", action="store_true", help="climb each start's code to a local max–min optimum")
 
 
@@ -419,8 +491,12 @@ class _Iterations:
         self.noted = True
         left = elapsed * max(self.total - self.count, 0.0) / self.count
         if left >= LONG_RUN:
-            print(f"spherecode: note: about {_duration(left)} to go ({100 * self.count / self.total:.2g} % of "
-                  f"{self.total:g} iteration(s) done in {elapsed:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"spherecode: note: about {_duration(left)} to go ({100 * self.count / self.total:.2g} % of "
+                f"{self.total:g} iteration(s) done in {elapsed:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _duration(seconds: float) -> str:
@@ -435,8 +511,9 @@ def _run_backend(args, backend: str, options: dict) -> tuple[dict, object]:
     start."""
     single = args.starts == 1 or args.jobs == 1
     tasks = [
-        StartTask(backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options, args.method,
-                  args.polish)
+        StartTask(
+            backend, args.dim, args.points, args.iters, args.seed, k, args.starts, options, args.method, args.polish
+        )
         for k in range(args.starts)
     ]
     t0 = time.perf_counter()
@@ -460,8 +537,11 @@ def _run_backend(args, backend: str, options: dict) -> tuple[dict, object]:
     report = backend_class(backend).report(options, best.stats)
     redrawn = sum(r.redrawn for r in results)
     if redrawn:
-        print(f"spherecode: note: {redrawn} start point(s) coincided after rounding to {report['format']} "
-              f"and were redrawn ({backend})", file=sys.stderr)
+        print(
+            f"spherecode: note: {redrawn} start point(s) coincided after rounding to {report['format']} "
+            f"and were redrawn ({backend})",
+            file=sys.stderr,
+        )
     result = {
         "backend": backend,
         "method": args.method,
@@ -494,8 +574,10 @@ def _cmd_run(args) -> tuple[dict, str, int]:
     if method.host_only:
         for option, backend in (("--backend", args.backend), ("--vs", args.vs or args.backend)):
             if backend not in method.backends:
-                raise UsageError(f"--method {args.method} runs in float64 only (--backend "
-                                 f"{' or '.join(method.backends)}), not {option} {backend}")
+                raise UsageError(
+                    f"--method {args.method} runs in float64 only (--backend "
+                    f"{' or '.join(method.backends)}), not {option} {backend}"
+                )
     names = [args.backend] + ([args.vs] if args.vs else [])
     _prepare(args, names)
     # One process running the starts in turn gives each update all cores; worker processes get one each.
@@ -516,8 +598,11 @@ def _cmd_run(args) -> tuple[dict, str, int]:
         other, other_best = _run_backend(args, args.vs, options[args.vs])
         runs[args.vs] = other_best.stats
         result["vs"] = other
-        text += [_headline(args, other), _quality_table(other),
-                 f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle"]
+        text += [
+            _headline(args, other),
+            _quality_table(other),
+            f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle",
+        ]
     if args.method == "vrf":
         from .hwtime import iteration_comparison
 
@@ -535,13 +620,19 @@ def _cmd_run(args) -> tuple[dict, str, int]:
 
 def _headline(args, r: dict) -> str:
     hw = f", {r['format']}, {r['lanes']} lane(s)" if r["format"] else ""
-    cycles = (f", {r['cycles_per_iteration']:.0f} cycles/iteration" if "cycles_per_iteration" in r else
-              f", loosening on chip, {r['cycles_per_loosening_iteration']:.0f} cycles/loosening iteration "
-              f"({'RTL counter' if r['backend'] == 'sim' else 'modelled'})"
-              if r.get("loosening") == "chip" else "")
+    cycles = (
+        f", {r['cycles_per_iteration']:.0f} cycles/iteration"
+        if "cycles_per_iteration" in r
+        else f", loosening on chip, {r['cycles_per_loosening_iteration']:.0f} cycles/loosening iteration "
+        f"({'RTL counter' if r['backend'] == 'sim' else 'modelled'})"
+        if r.get("loosening") == "chip"
+        else ""
+    )
     method = ("" if r["method"] == "vrf" else f", method {r['method']}") + (", polished" if r["polish"] else "")
-    return (f"spherecode run: D={args.dim} N={args.points}, backend {r['backend']}{hw}{method}, best of "
-            f"{args.starts} start(s) × {args.iters} iterations, seed {args.seed} ({r['seconds']:.1f} s{cycles})")
+    return (
+        f"spherecode run: D={args.dim} N={args.points}, backend {r['backend']}{hw}{method}, best of "
+        f"{args.starts} start(s) × {args.iters} iterations, seed {args.seed} ({r['seconds']:.1f} s{cycles})"
+    )
 
 
 def _quality_table(r: dict) -> str:
@@ -577,8 +668,10 @@ def _cmd_verify(args) -> tuple[dict, str, int]:
         text.append(f"  edges         not listed for N > {EDGE_LIST_MAX}")
     graph = result["contacts"] = _contacts(vectors)
     if graph is not None:
-        text.append(f"  contacts      {graph['edges']} pairs at the minimum distance, {graph['min_contacts']}–"
-                    f"{graph['max_contacts']} per point, {len(graph['rattlers'])} rattler(s)")
+        text.append(
+            f"  contacts      {graph['edges']} pairs at the minimum distance, {graph['min_contacts']}–"
+            f"{graph['max_contacts']} per point, {len(graph['rattlers'])} rattler(s)"
+        )
     checks = [("symmetric", "symmetric"), ("unit diagonal", "unit_diagonal"), ("rank ≤ D", "rank_ok"), ("PSD", "psd")]
     text.append("  Gram          " + ", ".join(f"{label} {'yes' if gram[key] else 'NO'}" for label, key in checks))
     text.append("  valid spherical code" if ok else "  NOT a valid spherical code within the tolerance")
@@ -592,7 +685,6 @@ def _contacts(vectors: np.ndarray) -> dict | None:
     return contacts(vectors) if len(vectors) <= EDGE_LIST_MAX else None
 
 
-
 def _write_out(args, result: dict, text: list[str], vectors: np.ndarray, meta: dict, label: str) -> None:
     """Write ``vectors`` to ``args.out`` (if given) atomically; on failure print the result, then one line."""
     if not args.out:
@@ -604,6 +696,7 @@ def _write_out(args, result: dict, text: list[str], vectors: np.ndarray, meta: d
         raise UsageError(f"{exc} (the result is printed above)") from None
     result["out"] = str(args.out)
     text.append(f"{label}{args.out}")
+
 
 def _cmd_polish(args) -> tuple[dict, str]:
     from .polish import polish
@@ -623,10 +716,20 @@ def _cmd_polish(args) -> tuple[dict, str]:
             raise UsageError(str(exc)) from None
     seconds = time.perf_counter() - t0
     after = _summary(polished)
-    result = {"command": "polish", "file": args.file, **after, "before": before, "polish": stats,
-              "seconds": seconds, "out": None}
-    text = [f"spherecode polish: {args.file}: D={args.dim} N={len(vectors)}, {stats['rounds']} round(s), "
-            f"{seconds:.1f} s", f"  before        {before['min_angle_deg']:.9f}°", _quality_table(result)]
+    result = {
+        "command": "polish",
+        "file": args.file,
+        **after,
+        "before": before,
+        "polish": stats,
+        "seconds": seconds,
+        "out": None,
+    }
+    text = [
+        f"spherecode polish: {args.file}: D={args.dim} N={len(vectors)}, {stats['rounds']} round(s), {seconds:.1f} s",
+        f"  before        {before['min_angle_deg']:.9f}°",
+        _quality_table(result),
+    ]
     _write_out(args, result, text, polished, {"polished_from": args.file}, "  wrote         ")
     return result, "\n".join(text)
 
@@ -638,27 +741,37 @@ def _cmd_table(args) -> tuple[dict, str]:
         args.starts = 8 if args.search is None else 1
     count = (args.points.stop - args.points.start) * args.starts  # len() of a range fails beyond 2**63
     if count > TABLE_TASKS_MAX:
-        raise UsageError(f"--points {args.points.start}..{args.points.stop - 1} with --starts {args.starts} is "
-                         f"{count} tasks; a table has at most {TABLE_TASKS_MAX}")
+        raise UsageError(
+            f"--points {args.points.start}..{args.points.stop - 1} with --starts {args.starts} is "
+            f"{count} tasks; a table has at most {TABLE_TASKS_MAX}"
+        )
     if args.scheduler is None:  # a cluster elsewhere has its own memory
         _check_memory(args, args.points.stop - 1, min(count, args.workers or len(os.sched_getaffinity(0))))
     try:
-        tasks = table_tasks(args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish,
-                            args.search)
+        tasks = table_tasks(
+            args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish, args.search
+        )
         rows = sweep(tasks, args.out, scheduler=args.scheduler, workers=args.workers)
     except ValueError as exc:  # bad parameters or file, no scheduler there, no Dask
         raise UsageError(str(exc)) from None
     best = [r for r in best_rows(rows) if r["points"] in args.points]  # the file may hold other N too
     result = {"command": "table", "out": str(args.out), "rows": len(rows), "best": best}
-    how = (f"best of {args.starts} search(es) × {args.search:g} s" if args.search is not None else
-           f"best of {args.starts} start(s) × {args.iters} iterations")
-    lines = [f"spherecode table: D={args.dim} N={args.points.start}..{args.points.stop - 1}, method {args.method}"
-             f"{' + polish' if args.polish or args.search else ''}, {how}, seed {args.seed} → {args.out}",
-             "      N   min angle        best known       short by"]
+    how = (
+        f"best of {args.starts} search(es) × {args.search:g} s"
+        if args.search is not None
+        else f"best of {args.starts} start(s) × {args.iters} iterations"
+    )
+    lines = [
+        f"spherecode table: D={args.dim} N={args.points.start}..{args.points.stop - 1}, method {args.method}"
+        f"{' + polish' if args.polish or args.search else ''}, {how}, seed {args.seed} → {args.out}",
+        "      N   min angle        best known       short by",
+    ]
     for r in best:
         known = r["best_known_angle_deg"]
-        lines.append(f"  {r['points']:5d}   {r['min_angle_deg']:.9f}°  " + (
-            f"{known:.9f}°  {r['gap_deg']:.9f}°" if known is not None else "—"))
+        lines.append(
+            f"  {r['points']:5d}   {r['min_angle_deg']:.9f}°  "
+            + (f"{known:.9f}°  {r['gap_deg']:.9f}°" if known is not None else "—")
+        )
     return result, "\n".join(lines)
 
 
@@ -667,6 +780,7 @@ def _cmd_search(args) -> tuple[dict, str]:
 
     _check_memory(args)
     with _progress(math.ceil(args.time), "s") as bar:
+
         def progress(search: Search) -> None:
             if search.best is not None:
                 gap = f", gap {search.target - search.angle:.2e}°" if search.target is not None else ""
@@ -674,8 +788,17 @@ def _cmd_search(args) -> tuple[dict, str]:
             bar.update(min(search.elapsed, bar.total) - bar.n)
 
         try:
-            search = Search(args.dim, args.points, args.time, method=args.method, target=args.target,
-                            stop=not args.no_stop, jobs=args.jobs, seed=args.seed, on_progress=progress)
+            search = Search(
+                args.dim,
+                args.points,
+                args.time,
+                method=args.method,
+                target=args.target,
+                stop=not args.no_stop,
+                jobs=args.jobs,
+                seed=args.seed,
+                on_progress=progress,
+            )
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         try:
@@ -691,22 +814,44 @@ def _cmd_search(args) -> tuple[dict, str]:
         except BrokenProcessPool:
             raise UsageError("search: a worker process died (killed, or out of memory?)") from None
     seconds = search.elapsed
-    result = {"command": "search", "method": args.method, "seed": args.seed, "jobs": search.jobs,
-              "time_budget": args.time, "seconds": seconds, "starts": search.starts, "rounds": search.rounds,
-              "accepted": search.accepted, "target_deg": search.target, "reached": search.reached,
-              **_summary(best), "out": None}
-    target = ("no target" if search.target is None else
-              f"target {search.target:.9f}° {'reached' if search.reached else 'not reached'}")
-    text = [f"spherecode search: D={args.dim} N={args.points}, method {args.method} + polish, {search.starts} "
-            f"start(s), {search.rounds} round(s), {search.accepted} accepted, {seconds:.1f} s, seed {args.seed}; "
-            f"{target}", _quality_table(result)]
+    result = {
+        "command": "search",
+        "method": args.method,
+        "seed": args.seed,
+        "jobs": search.jobs,
+        "time_budget": args.time,
+        "seconds": seconds,
+        "starts": search.starts,
+        "rounds": search.rounds,
+        "accepted": search.accepted,
+        "target_deg": search.target,
+        "reached": search.reached,
+        **_summary(best),
+        "out": None,
+    }
+    target = (
+        "no target"
+        if search.target is None
+        else f"target {search.target:.9f}° {'reached' if search.reached else 'not reached'}"
+    )
+    text = [
+        f"spherecode search: D={args.dim} N={args.points}, method {args.method} + polish, {search.starts} "
+        f"start(s), {search.rounds} round(s), {search.accepted} accepted, {seconds:.1f} s, seed {args.seed}; "
+        f"{target}",
+        _quality_table(result),
+    ]
     _write_out(args, result, text, best, _search_meta(args, search), "  wrote         ")
     return result, "\n".join(text)
 
 
 def _search_meta(args, search) -> dict:
-    return {"command": "search", "method": args.method, "seed": args.seed, "rounds": search.rounds,
-            "seconds": round(search.elapsed, 3)}
+    return {
+        "command": "search",
+        "method": args.method,
+        "seed": args.seed,
+        "rounds": search.rounds,
+        "seconds": round(search.elapsed, 3),
+    }
 
 
 def _cmd_bench(args) -> tuple[dict, str]:
@@ -795,13 +940,21 @@ def _cmd_build(args) -> tuple[dict, str, int]:
     rows = "\n".join(f"  {k:<6} {v['used']:>7} / {v['available']}" for k, v in u.items() if v["used"] is not None)
     if args.synth_only:
         verdict = "fits" if r["fits"] else "does NOT fit"
-        return r, (f"spherecode build --synth-only: {cfg.name} ({r['device']}), {r['format']}: {verdict} "
-                   f"(yosys cell counts)\n{rows}\n  ({r['seconds']:.0f} s)"), 0 if r["fits"] else 1
+        return (
+            r,
+            (
+                f"spherecode build --synth-only: {cfg.name} ({r['device']}), {r['format']}: {verdict} "
+                f"(yosys cell counts)\n{rows}\n  ({r['seconds']:.0f} s)"
+            ),
+            0 if r["fits"] else 1,
+        )
     verdict = "met" if r["timing_met"] else "FAILED"
-    text = (f"spherecode build: {cfg.name} ({r['device']}), {r['format']}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, "
-            f"{cfg.lanes} lane(s)\n"
-            f"  timing {verdict}: fmax {r['fmax_mhz']:.1f} MHz for a {r['clock_mhz']:g} MHz clock (post-route)\n"
-            f"{rows}\n  bitstream {r['bitstream']}  ({r['seconds']:.0f} s)")
+    text = (
+        f"spherecode build: {cfg.name} ({r['device']}), {r['format']}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, "
+        f"{cfg.lanes} lane(s)\n"
+        f"  timing {verdict}: fmax {r['fmax_mhz']:.1f} MHz for a {r['clock_mhz']:g} MHz clock (post-route)\n"
+        f"{rows}\n  bitstream {r['bitstream']}  ({r['seconds']:.0f} s)"
+    )
     if args.record:
         from spherecode.boards.records import record_of, write_record
 
@@ -823,17 +976,21 @@ def _cmd_flash(args) -> tuple[dict, str]:
         last = flash(cfg, bitstream, persist=args.persist)
     except FlashError as exc:
         raise UsageError(str(exc)) from None
-    return ({"command": "flash", "board": cfg.name, "bitstream": str(bitstream), "message": last},
-            f"spherecode flash: {cfg.name} programmed from {bitstream}: {last}")
+    return (
+        {"command": "flash", "board": cfg.name, "bitstream": str(bitstream), "message": last},
+        f"spherecode flash: {cfg.name} programmed from {bitstream}: {last}",
+    )
 
 
 def _cmd_emulate(args) -> int:
     from spherecode.sim.twin import serve
 
     cfg = args.board
-    print(f"spherecode emulate: {cfg.name} ({cfg.fmt}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, {cfg.lanes} lane(s)"
-          f"{', on-chip loosening' if args.loosening else ''}); building the twin (cached after the first time)…",
-          file=sys.stderr)
+    print(
+        f"spherecode emulate: {cfg.name} ({cfg.fmt}, Nmax {cfg.nmax}, Dmax {cfg.dmax}, {cfg.lanes} lane(s)"
+        f"{', on-chip loosening' if args.loosening else ''}); building the twin (cached after the first time)…",
+        file=sys.stderr,
+    )
     try:
         return serve(cfg.twin(args.divisor, args.loosening), args.divisor)
     except RuntimeError as exc:  # the twin could not be built (SimError) or died before printing its pty
@@ -847,6 +1004,8 @@ def _cmd_compare(args) -> tuple[dict, str, int]:
         return command(args, _progress)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
 def _cmd_codebook(args) -> tuple[dict, str]:
     from . import codebook as cb
 
@@ -858,7 +1017,7 @@ def _cmd_codebook(args) -> tuple[dict, str]:
             order = np.random.default_rng([args.seed, 0x9E]).permutation(len(data))
             if args.queries >= len(data):
                 raise ValueError(f"--queries must be below the data's {len(data)} rows, not {args.queries}")
-            data, queries = data[order[args.queries:]], data[order[:args.queries]]
+            data, queries = data[order[args.queries :]], data[order[: args.queries]]
             source = args.data
         else:
             m, dim = cb.parse_shape(args.synthetic)
@@ -867,25 +1026,45 @@ def _cmd_codebook(args) -> tuple[dict, str]:
             data, queries = all_rows[:m], all_rows[m:]
             source = f"synthetic {m}x{dim}, {clusters} clusters, spread {args.spread:g}"
         with _progress(None, "step") as bar:
-            result, joint = cb.compare(data, queries, args.codewords, args.lam, args.steps, args.seed, args.probe,
-                                       args.batch, on_progress=bar.update)
+            result, joint = cb.compare(
+                data,
+                queries,
+                args.codewords,
+                args.lam,
+                args.steps,
+                args.seed,
+                args.probe,
+                args.batch,
+                on_progress=bar.update,
+            )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    result = {"command": "codebook", "data": source, "points": len(data), "dim": data.shape[1],
-              "queries": len(queries), "codewords": args.codewords, "lambda": args.lam, "steps": args.steps,
-              "batch": min(args.batch, len(data)), "probe": args.probe, "seed": args.seed, **result, "out": None}
+    result = {
+        "command": "codebook",
+        "data": source,
+        "points": len(data),
+        "dim": data.shape[1],
+        "queries": len(queries),
+        "codewords": args.codewords,
+        "lambda": args.lam,
+        "steps": args.steps,
+        "batch": min(args.batch, len(data)),
+        "probe": args.probe,
+        "seed": args.seed,
+        **result,
+        "out": None,
+    }
     km, jt, ch = result["kmeans"], result["joint"], result["change"]
-    text = [f"spherecode codebook: {source}, {len(queries)} queries; N={args.codewords}, λ={args.lam:g}, "
-            f"{args.steps} steps, probe {args.probe}, seed {args.seed}",
-            "              MSE        min distance   recall@10   seconds",
-            f"  k-means++   {km['mse']:.6f}   {km['min_distance']:.6f}       {km['recall']:.4f}      "
-            f"{km['seconds']:.1f}",
-            f"  joint       {jt['mse']:.6f}   {jt['min_distance']:.6f}       {jt['recall']:.4f}      "
-            f"{jt['seconds']:.1f}",
-            f"  change      {ch['mse_pct']:+.2f} %    {ch['min_distance_pct']:+.2f} %        "
-            f"{ch['recall_points']:+.2f} pt   (target min distance {result['target']:.6f})"]
-    _write_out(args, result, text, joint, {"codebook": source, "lambda": args.lam, "seed": args.seed},
-               "  wrote       ")
+    text = [
+        f"spherecode codebook: {source}, {len(queries)} queries; N={args.codewords}, λ={args.lam:g}, "
+        f"{args.steps} steps, probe {args.probe}, seed {args.seed}",
+        "              MSE        min distance   recall@10   seconds",
+        f"  k-means++   {km['mse']:.6f}   {km['min_distance']:.6f}       {km['recall']:.4f}      {km['seconds']:.1f}",
+        f"  joint       {jt['mse']:.6f}   {jt['min_distance']:.6f}       {jt['recall']:.4f}      {jt['seconds']:.1f}",
+        f"  change      {ch['mse_pct']:+.2f} %    {ch['min_distance_pct']:+.2f} %        "
+        f"{ch['recall_points']:+.2f} pt   (target min distance {result['target']:.6f})",
+    ]
+    _write_out(args, result, text, joint, {"codebook": source, "lambda": args.lam, "seed": args.seed}, "  wrote       ")
     return result, "\n".join(text)
 
 
@@ -940,8 +1119,7 @@ def _main(argv: list[str] | None) -> int:
         _print(args, result, text)
         return status
     except Terminated as exc:
-        print(f"spherecode: terminated ({signal.Signals(exc.signum).name}){getattr(exc, 'note', '')}",
-              file=sys.stderr)
+        print(f"spherecode: terminated ({signal.Signals(exc.signum).name}){getattr(exc, 'note', '')}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt as exc:
         print(f"spherecode: interrupted{getattr(exc, 'note', '')}", file=sys.stderr)

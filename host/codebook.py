@@ -40,9 +40,26 @@ from .codefile import CodeFileError, read_code
 from .pairs import squared_distances, squared_norms
 
 __all__ = [
-    "LR", "SEED_STEPS", "TAU0", "TAU_DECAY", "TAU_MIN", "TARGET_RATIO", "adam_codebook", "assign", "change",
-    "compare", "ivf_recall", "joint_codebook", "kmeans_baseline", "load_data", "min_distance", "objective",
-    "parse_shape", "quantisation_mse", "spherical_kmeans", "synthetic",
+    "LR",
+    "SEED_STEPS",
+    "TAU0",
+    "TAU_DECAY",
+    "TAU_MIN",
+    "TARGET_RATIO",
+    "adam_codebook",
+    "assign",
+    "change",
+    "compare",
+    "ivf_recall",
+    "joint_codebook",
+    "kmeans_baseline",
+    "load_data",
+    "min_distance",
+    "objective",
+    "parse_shape",
+    "quantisation_mse",
+    "spherical_kmeans",
+    "synthetic",
 ]
 
 #: Adam learning rate, initial soft-min temperature, its decay per step and floor, the target's fraction
@@ -93,8 +110,10 @@ def synthetic(points: int, dim: int, clusters: int, seed: int, spread: float = 1
         total = None
     need = 3 * 8 * points * dim  # the centres' copies, the noise, the sum
     if total and need > total:
-        raise ValueError(f"{points}x{dim} synthetic data needs about {need / 2**30:.3g} GiB of memory; "
-                         f"this machine has {total / 2**30:.3g} GiB")
+        raise ValueError(
+            f"{points}x{dim} synthetic data needs about {need / 2**30:.3g} GiB of memory; "
+            f"this machine has {total / 2**30:.3g} GiB"
+        )
     rng = np.random.default_rng([seed, 0x5EED])
     centres = _unit(rng.standard_normal((clusters, dim)))
     labels = rng.integers(clusters, size=points)
@@ -130,11 +149,11 @@ def assign(data: np.ndarray, codebook: np.ndarray) -> tuple[np.ndarray, np.ndarr
     csq = squared_norms(codebook)
     step = _rows_per_block(len(codebook))
     for a in range(0, m, step):
-        x = data[a:a + step]
+        x = data[a : a + step]
         d2 = squared_norms(x)[:, None] + csq[None, :] - 2.0 * (x @ codebook.T)
         k = np.argmin(d2, axis=1)
-        labels[a:a + step] = k
-        sq[a:a + step] = np.maximum(d2[np.arange(len(x)), k], 0.0)
+        labels[a : a + step] = k
+        sq[a : a + step] = np.maximum(d2[np.arange(len(x)), k], 0.0)
     return labels, sq
 
 
@@ -157,8 +176,9 @@ def _kmeans_pp_seeds(data: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     return data[chosen].copy()
 
 
-def spherical_kmeans(data: np.ndarray, n: int, seed: int, iters: int = 100,
-                     on_iter: Callable[[], None] | None = None) -> tuple[np.ndarray, dict]:
+def spherical_kmeans(
+    data: np.ndarray, n: int, seed: int, iters: int = 100, on_iter: Callable[[], None] | None = None
+) -> tuple[np.ndarray, dict]:
     """k-means++ seeds, then up to ``iters`` Lloyd steps, each centroid the renormalised mean of its
     points (an empty cluster keeps its centroid); stops when no assignment changes. Returns the (n, dim)
     unit codebook and {"iterations": int, "converged": bool}."""
@@ -191,7 +211,7 @@ def _soft_mse(data: np.ndarray, c: np.ndarray, tau: float) -> tuple[float, np.nd
     wx = np.zeros_like(c)
     step = _rows_per_block(len(c))
     for a in range(0, m, step):
-        x = data[a:a + step]
+        x = data[a : a + step]
         z = (2.0 / tau) * (x @ c.T) - (squared_norms(x)[:, None] + csq[None, :]) / tau  # −‖x − c‖²/τ
         top = z.max(axis=1)
         w = np.exp(z - top[:, None])
@@ -229,8 +249,16 @@ def objective(c: np.ndarray, data: np.ndarray, lam: float, target: float, tau: f
     return mse + lam * penalty, g, {"mse_soft": mse, "softmin": smin, "penalty": penalty}
 
 
-def adam_codebook(data: np.ndarray, n: int, lam: float, target: float, steps: int, seed: int,
-                  batch: int | None = None, on_step: Callable[[], None] | None = None) -> tuple[np.ndarray, dict]:
+def adam_codebook(
+    data: np.ndarray,
+    n: int,
+    lam: float,
+    target: float,
+    steps: int,
+    seed: int,
+    batch: int | None = None,
+    on_step: Callable[[], None] | None = None,
+) -> tuple[np.ndarray, dict]:
     """The note's joint optimisation from a random start on the sphere: ``steps`` Adam steps (lr = LR) on
     :func:`objective` with τ_t = max(TAU_MIN, TAU0 · TAU_DECAY^(t · SEED_STEPS/steps)) (the note's
     schedule, stretched or compressed onto ``steps``; identical at steps = SEED_STEPS), the gradient projected onto each
@@ -260,7 +288,7 @@ def adam_codebook(data: np.ndarray, n: int, lam: float, target: float, steps: in
         else:
             if pos + batch > m:
                 order, pos = rng.permutation(m), 0
-            rows = data[order[pos:pos + batch]]
+            rows = data[order[pos : pos + batch]]
             pos += batch
         _, g, parts = objective(c, rows, lam, target, tau)
         g -= np.einsum("ij,ij->i", g, c)[:, None] * c  # tangent projection
@@ -286,7 +314,7 @@ def ivf_recall(data: np.ndarray, codebook: np.ndarray, queries: np.ndarray, prob
     hits = 0
     step = _rows_per_block(len(data))
     for a in range(0, len(queries), step):
-        q = queries[a:a + step]
+        q = queries[a : a + step]
         s = q @ data.T
         exact = np.argpartition(-s, k - 1, axis=1)[:, :k]
         probes = np.argpartition(-(q @ codebook.T), probe - 1, axis=1)[:, :probe]
@@ -300,8 +328,12 @@ def ivf_recall(data: np.ndarray, codebook: np.ndarray, queries: np.ndarray, prob
 
 
 def _metrics(data, codebook, queries, probe, seconds) -> dict:
-    return {"mse": quantisation_mse(data, codebook), "min_distance": min_distance(codebook),
-            "recall": ivf_recall(data, codebook, queries, probe), "seconds": seconds}
+    return {
+        "mse": quantisation_mse(data, codebook),
+        "min_distance": min_distance(codebook),
+        "recall": ivf_recall(data, codebook, queries, probe),
+        "seconds": seconds,
+    }
 
 
 def _check_queries(data: np.ndarray, queries: np.ndarray, n: int, probe: int) -> None:
@@ -311,8 +343,15 @@ def _check_queries(data: np.ndarray, queries: np.ndarray, n: int, probe: int) ->
         raise ValueError(f"queries must be a non-empty (Q, {data.shape[1]}) array, not shape {queries.shape!r}")
 
 
-def kmeans_baseline(data: np.ndarray, queries: np.ndarray, n: int, seed: int, probe: int, iters: int = 100,
-                    on_iter: Callable[[], None] | None = None) -> tuple[dict, np.ndarray]:
+def kmeans_baseline(
+    data: np.ndarray,
+    queries: np.ndarray,
+    n: int,
+    seed: int,
+    probe: int,
+    iters: int = 100,
+    on_iter: Callable[[], None] | None = None,
+) -> tuple[dict, np.ndarray]:
     """:func:`spherical_kmeans` measured: ({"mse", "min_distance", "recall", "seconds", "iterations",
     "converged"}, the (n, dim) codebook); MSE and min distance on ``data``, recall@10 with ``probe``
     lists for ``queries``."""
@@ -322,9 +361,18 @@ def kmeans_baseline(data: np.ndarray, queries: np.ndarray, n: int, seed: int, pr
     return {**_metrics(data, km, queries, probe, time.perf_counter() - t0), **info}, km
 
 
-def joint_codebook(data: np.ndarray, queries: np.ndarray, n: int, lam: float, target: float, steps: int,
-                   seed: int, probe: int, batch: int | None = None,
-                   on_step: Callable[[], None] | None = None) -> tuple[dict, np.ndarray]:
+def joint_codebook(
+    data: np.ndarray,
+    queries: np.ndarray,
+    n: int,
+    lam: float,
+    target: float,
+    steps: int,
+    seed: int,
+    probe: int,
+    batch: int | None = None,
+    on_step: Callable[[], None] | None = None,
+) -> tuple[dict, np.ndarray]:
     """:func:`adam_codebook` measured like :func:`kmeans_baseline`: ({"mse", "min_distance", "recall",
     "seconds", "last_step"}, the codebook)."""
     _check_queries(data, queries, n, probe)
@@ -339,16 +387,28 @@ def change(kmeans: dict, joint: dict) -> dict:
     """The joint codebook against k-means++: min distance and MSE in % (relative), recall in points.
     ``ValueError`` if k-means++ has a zero minimum distance or MSE (nothing to be relative to)."""
     if not (kmeans["min_distance"] > 0 and kmeans["mse"] > 0):
-        raise ValueError(f"k-means++ has min distance {kmeans['min_distance']:g} and MSE {kmeans['mse']:g}: "
-                         "no relative change")
-    return {"min_distance_pct": 100.0 * (joint["min_distance"] / kmeans["min_distance"] - 1.0),
-            "mse_pct": 100.0 * (joint["mse"] / kmeans["mse"] - 1.0),
-            "recall_points": 100.0 * (joint["recall"] - kmeans["recall"])}
+        raise ValueError(
+            f"k-means++ has min distance {kmeans['min_distance']:g} and MSE {kmeans['mse']:g}: no relative change"
+        )
+    return {
+        "min_distance_pct": 100.0 * (joint["min_distance"] / kmeans["min_distance"] - 1.0),
+        "mse_pct": 100.0 * (joint["mse"] / kmeans["mse"] - 1.0),
+        "recall_points": 100.0 * (joint["recall"] - kmeans["recall"]),
+    }
 
 
-def compare(data: np.ndarray, queries: np.ndarray, n: int, lam: float, steps: int, seed: int, probe: int,
-            batch: int | None = None, kmeans_iters: int = 100,
-            on_progress: Callable[[], None] | None = None) -> tuple[dict, np.ndarray]:
+def compare(
+    data: np.ndarray,
+    queries: np.ndarray,
+    n: int,
+    lam: float,
+    steps: int,
+    seed: int,
+    probe: int,
+    batch: int | None = None,
+    kmeans_iters: int = 100,
+    on_progress: Callable[[], None] | None = None,
+) -> tuple[dict, np.ndarray]:
     """The note's experiment: :func:`kmeans_baseline`, the target TARGET_RATIO × its minimum distance,
     then :func:`joint_codebook`. Returns ({"target", "kmeans", "joint", "change"}, the joint codebook).
     ``on_progress`` is called once per k-means iteration and per Adam step."""
@@ -359,4 +419,3 @@ def compare(data: np.ndarray, queries: np.ndarray, n: int, lam: float, steps: in
     target = TARGET_RATIO * kmeans["min_distance"]
     joint, joint_c = joint_codebook(data, queries, n, lam, target, steps, seed, probe, batch, on_step=on_progress)
     return {"target": target, "kmeans": kmeans, "joint": joint, "change": change(kmeans, joint)}, joint_c
-

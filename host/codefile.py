@@ -20,8 +20,17 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["CodeFileError", "SUFFIXES", "read_code", "write_code", "check_writable", "probe_create", "write_atomically",
-           "parse_json", "regular_file"]
+__all__ = [
+    "CodeFileError",
+    "SUFFIXES",
+    "read_code",
+    "write_code",
+    "check_writable",
+    "probe_create",
+    "write_atomically",
+    "parse_json",
+    "regular_file",
+]
 
 SUFFIXES = (".txt", ".npy", ".json")
 
@@ -160,8 +169,9 @@ def _read_npy(path: Path) -> np.ndarray:
         size = path.stat().st_size - fh.tell()
         need = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if need != size:
-            raise CodeFileError(f"{path}: the header promises {need} bytes of data for shape {shape}, "
-                                f"the file holds {size}")
+            raise CodeFileError(
+                f"{path}: the header promises {need} bytes of data for shape {shape}, the file holds {size}"
+            )
         fh.seek(0)
         return np.load(fh, allow_pickle=False).astype(np.float64)
 

@@ -53,8 +53,7 @@ from .pairs import blas
 from .power import PowerModel, Rapl, board_power
 from .reference import random_start, reference_update
 
-__all__ = ["Options", "QUICK", "FULL", "compare", "write_report", "crossover", "add_arguments",
-           "command"]
+__all__ = ["Options", "QUICK", "FULL", "compare", "write_report", "crossover", "add_arguments", "command"]
 
 #: β of the timed updates (the time does not depend on it; ``spherecode bench`` uses the same).
 BETA = 8.0
@@ -65,6 +64,7 @@ MIN_SECONDS, MIN_REPEATS = 0.2, 3
 CHECK_NMAX, CHECK_POINTS = 16, 12
 #: The twin exchange for the link check: N vectors in the board's Dmax.
 TWIN_POINTS = 16
+
 
 @dataclass(frozen=True)
 class Options:
@@ -91,8 +91,9 @@ class Options:
     def __post_init__(self):
         for name, low in (("points", 4), ("quality_points", 2)):
             values = getattr(self, name)
-            if not values or any(isinstance(v, bool) or not isinstance(v, int) or not low <= v <= NMAX_LIMIT
-                                 for v in values):
+            if not values or any(
+                isinstance(v, bool) or not isinstance(v, int) or not low <= v <= NMAX_LIMIT for v in values
+            ):
                 raise ValueError(f"{name} must be integers in {low} … {NMAX_LIMIT}, not {values!r}")
         for name, high in (("dims", 64), ("quality_dims", 7)):
             values = getattr(self, name)
@@ -105,10 +106,16 @@ class Options:
         from .loosening import max_beta
         from ..hw.datapath import HALF_BETA_RANGE
 
-        if isinstance(self.iters, bool) or not isinstance(self.iters, int) or self.iters < 1 \
-                or max_beta(self.iters) / 2 > HALF_BETA_RANGE[1]:
-            raise ValueError(f"iters must be an integer in 1 … {int(HALF_BETA_RANGE[1] // 2 - 1)} (the hardware's "
-                             f"β range), not {self.iters!r}")
+        if (
+            isinstance(self.iters, bool)
+            or not isinstance(self.iters, int)
+            or self.iters < 1
+            or max_beta(self.iters) / 2 > HALF_BETA_RANGE[1]
+        ):
+            raise ValueError(
+                f"iters must be an integer in 1 … {int(HALF_BETA_RANGE[1] // 2 - 1)} (the hardware's "
+                f"β range), not {self.iters!r}"
+            )
         for name in self.boards:
             get_board(name)  # ValueError naming the known ones
 
@@ -117,10 +124,24 @@ class Options:
         words = ["spherecode", "compare"] + (["--quick"] if self.quick else [])
         for b in self.boards:
             words += ["--board", b]
-        words += ["--points", *map(str, self.points), "--dims", *map(str, self.dims),
-                  "--quality-points", *map(str, self.quality_points), "--quality-dims", *map(str, self.quality_dims),
-                  "--starts", str(self.starts), "--iters", str(self.iters), "--run-iters", str(self.run_iters),
-                  "--seed", str(self.seed)]
+        words += [
+            "--points",
+            *map(str, self.points),
+            "--dims",
+            *map(str, self.dims),
+            "--quality-points",
+            *map(str, self.quality_points),
+            "--quality-dims",
+            *map(str, self.quality_dims),
+            "--starts",
+            str(self.starts),
+            "--iters",
+            str(self.iters),
+            "--run-iters",
+            str(self.run_iters),
+            "--seed",
+            str(self.seed),
+        ]
         if self.jobs:
             words += ["--jobs", str(self.jobs)]
         if self.builds != "build":
@@ -133,10 +154,24 @@ class Options:
 
 
 #: The two presets: ``--quick`` (CI, under two minutes) and the full report (under 30 minutes, 2 cores).
-QUICK = dict(points=(4, 16, 64, 256, 1024), dims=(3,), quality_points=(6, 12), quality_dims=(3, 4), starts=4,
-             iters=150, quick=True)
-FULL = dict(points=tuple(4 << k for k in range(12)), dims=(3, 6), quality_points=(6, 12, 24, 48),
-            quality_dims=(3, 4, 5, 6), starts=32, iters=500, quick=False)
+QUICK = dict(
+    points=(4, 16, 64, 256, 1024),
+    dims=(3,),
+    quality_points=(6, 12),
+    quality_dims=(3, 4),
+    starts=4,
+    iters=150,
+    quick=True,
+)
+FULL = dict(
+    points=tuple(4 << k for k in range(12)),
+    dims=(3, 6),
+    quality_points=(6, 12, 24, 48),
+    quality_dims=(3, 4, 5, 6),
+    starts=32,
+    iters=500,
+    quick=False,
+)
 
 
 class _Steps:
@@ -159,12 +194,18 @@ def compare(options: Options, progress: Callable | None = None, say: Callable[[s
     rapl = Rapl()
     groups = _quality_groups(options, boards)
     simulators = _simulators(boards)
-    total = (len(options.points) * len(options.dims) * 2 + sum(options.starts for _ in groups) + 2 * len(boards)
-             + len(simulators))
+    total = (
+        len(options.points) * len(options.dims) * 2
+        + sum(options.starts for _ in groups)
+        + 2 * len(boards)
+        + len(simulators)
+    )
     load_before = _load()
     if say and simulators:
-        say(f"compare: building {len(simulators)} simulator(s) for the checks, {_build_workers(cores)} at a time "
-            f"(cached after the first time): " + "; ".join(name for name, _ in simulators))
+        say(
+            f"compare: building {len(simulators)} simulator(s) for the checks, {_build_workers(cores)} at a time "
+            f"(cached after the first time): " + "; ".join(name for name, _ in simulators)
+        )
     with progress(total, "step") if progress else contextlib.nullcontext() as bar:
         steps = _Steps(bar)
         _build_simulators(simulators, cores, steps)
@@ -178,11 +219,13 @@ def compare(options: Options, progress: Callable | None = None, say: Callable[[s
         "quick": options.quick,
         "commit": source_commit(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {**_machine(cores, rapl), "load_average": {"start": load_before, "after_timing": load_software,
-                                                                "end": _load()}},
+        "machine": {
+            **_machine(cores, rapl),
+            "load_average": {"start": load_before, "after_timing": load_software, "end": _load()},
+        },
         "options": {k: v for k, v in asdict(options).items() if k != "power"},
         "unit": "one update = the paper's steps 1–5 for all N vectors (its 'iteration'); a force-loosening "
-                "iteration is two updates, on both sides",
+        "iteration is two updates, on both sides",
         "software": software,
         "hardware": hardware,
         "builds": builds,
@@ -244,10 +287,22 @@ def _time_software(vectors: np.ndarray, threads: int, cores: int, rapl: Rapl, po
         source = f"{busy} core(s) × cpu_watts_per_core ({power.kinds['cpu_watts_per_core']})"
     else:
         kind, source = "measured", "RAPL package energy around the timed updates"
-    return {"points": n, "dim": d, "threads": threads, "seconds": seconds, "clock": clock,
-            "wall_seconds": statistics.median(wall), "cpu_seconds": statistics.median(cpu) if threads == 1 else None,
-            "repeats": len(wall), "time": "measured", "watts": watts, "power": kind, "power_source": source,
-            "joules": watts * seconds, "joules_per_pair": watts * seconds / (n * (n - 1))}
+    return {
+        "points": n,
+        "dim": d,
+        "threads": threads,
+        "seconds": seconds,
+        "clock": clock,
+        "wall_seconds": statistics.median(wall),
+        "cpu_seconds": statistics.median(cpu) if threads == 1 else None,
+        "repeats": len(wall),
+        "time": "measured",
+        "watts": watts,
+        "power": kind,
+        "power_source": source,
+        "joules": watts * seconds,
+        "joules_per_pair": watts * seconds / (n * (n - 1)),
+    }
 
 
 def _load() -> float | None:
@@ -270,8 +325,14 @@ def cpu_model() -> str:
 
 
 def _machine(cores: int, rapl: Rapl) -> dict:
-    return {"cpu": cpu_model(), "cores": cores, "python": platform.python_version(), "numpy": np.__version__,
-            "rapl": rapl.available, "platform": platform.platform()}
+    return {
+        "cpu": cpu_model(),
+        "cores": cores,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "rapl": rapl.available,
+        "platform": platform.platform(),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ hardware
@@ -287,16 +348,22 @@ def _build_figures(board: BoardConfig, builds: str) -> dict:
         try:
             r = report(board, folder)
             util = r["utilisation"]
-            return {"fmax_mhz": r["fmax_mhz"], "timing_met": r["timing_met"],
-                    "resources": {k: (v["used"] or 0) for k, v in util.items()},
-                    "source": f"measured: the last `spherecode build` report, {folder / 'report.json'}"}
+            return {
+                "fmax_mhz": r["fmax_mhz"],
+                "timing_met": r["timing_met"],
+                "resources": {k: (v["used"] or 0) for k, v in util.items()},
+                "source": f"measured: the last `spherecode build` report, {folder / 'report.json'}",
+            }
         except (OSError, ValueError, KeyError, TypeError):
             pass
     shipped = board.record
     if shipped is None:
         return {"fmax_mhz": None, "resources": {}, "source": "no build report and no shipped build record"}
-    return {"fmax_mhz": shipped["fmax_mhz"], "resources": {k: v["used"] for k, v in shipped["utilisation"].items()},
-            "source": f"shipped build record (boards/shipped/{board.name}.json)"}
+    return {
+        "fmax_mhz": shipped["fmax_mhz"],
+        "resources": {k: v["used"] for k, v in shipped["utilisation"].items()},
+        "source": f"shipped build record (boards/shipped/{board.name}.json)",
+    }
 
 
 def _board_joules(power: dict, seconds: float, compute_s: float) -> float:
@@ -321,8 +388,12 @@ def _hardware(options: Options, boards: list[BoardConfig]) -> tuple[list[dict], 
                     row["time"] = "modelled"
                     if watts["idle_w"] is not None:
                         joules = _board_joules(watts, t.seconds, t.compute_s)
-                        row.update(watts=joules / t.seconds, joules=joules, joules_per_pair=joules / (n * (n - 1)),
-                                   power="modelled")
+                        row.update(
+                            watts=joules / t.seconds,
+                            joules=joules,
+                            joules_per_pair=joules / (n * (n - 1)),
+                            power="modelled",
+                        )
                     else:
                         row.update(watts=None, joules=None, joules_per_pair=None, power="no model for this board")
                 rows.append(row)
@@ -359,8 +430,9 @@ def _simulators(boards: list[BoardConfig]) -> list[tuple[str, Callable[[], objec
     out = []
     for board in cores:
         kind = ", loosening" if board.core.loosening else ""
-        out.append((f"core {board.fmt}, {board.lanes} lane(s){kind}",
-                    lambda b=board: build_core(UpdaterCore(_small(b).core))))
+        out.append(
+            (f"core {board.fmt}, {board.lanes} lane(s){kind}", lambda b=board: build_core(UpdaterCore(_small(b).core)))
+        )
     for board in tops:
         out.append((f"{board.name}'s twin", lambda b=board: build_twin(b.twin(), TWIN_DIVISOR)))
     return out
@@ -408,8 +480,13 @@ def _check_cycles(board: BoardConfig) -> dict:
     small = _small(board)
     n, d = CHECK_POINTS, board.dmax
     kind = ", the loosening core" if board.core.loosening else ""
-    result = {"boards": board.name, "config": f"{board.fmt}, Nmax {CHECK_NMAX}, Dmax {d}, {board.lanes} lane(s){kind}",
-              "points": n, "dim": d, "formula": core_cycles(small, n, d)}
+    result = {
+        "boards": board.name,
+        "config": f"{board.fmt}, Nmax {CHECK_NMAX}, Dmax {d}, {board.lanes} lane(s){kind}",
+        "points": n,
+        "dim": d,
+        "formula": core_cycles(small, n, d),
+    }
     try:
         with SimBackend(small.core) as sim:
             t0 = time.perf_counter()
@@ -455,8 +532,14 @@ def _check_link(board: BoardConfig) -> dict:
 
     n, d = TWIN_POINTS, board.dmax
     model = exchange_bytes(board, n, d)
-    result = {"board": board.name, "points": n, "dim": d, "bytes_model": model["total"],
-              "bytes_model_parts": model, "cycles_formula": core_cycles(board, n, d)}
+    result = {
+        "board": board.name,
+        "points": n,
+        "dim": d,
+        "bytes_model": model["total"],
+        "bytes_model_parts": model,
+        "cycles_formula": core_cycles(board, n, d),
+    }
     twin = Twin(board.twin(), TWIN_DIVISOR)
     port = None
     try:
@@ -475,9 +558,13 @@ def _check_link(board: BoardConfig) -> dict:
         if port is not None:
             port.close()
         twin.close()
-    result.update(bytes_written=port.written, bytes_read=port.read_bytes,
-                  bytes_measured=port.written + port.read_bytes, cycles_counter=cycles,
-                  twin_uart=f"{TWIN_DIVISOR} clock cycles per bit (the twin's; the board's is its baud rate)")
+    result.update(
+        bytes_written=port.written,
+        bytes_read=port.read_bytes,
+        bytes_measured=port.written + port.read_bytes,
+        cycles_counter=cycles,
+        twin_uart=f"{TWIN_DIVISOR} clock cycles per bit (the twin's; the board's is its baud rate)",
+    )
     result["passed"] = result["bytes_measured"] == result["bytes_model"] and cycles == result["cycles_formula"]
     return result
 
@@ -512,10 +599,15 @@ def _quality(options: Options, groups, steps) -> list[dict]:
 
     rows = []
     for d, n, backend, fmt in groups:
-        opts = {"threads": 1} if backend == "reference" else \
-            {"config": CoreConfig(fmt, max(64, 1 << (n - 1).bit_length()), max(3, d), 1), "threads": 1}
-        tasks = [StartTask(backend, d, n, options.iters, options.seed, k, options.starts, opts)
-                 for k in range(options.starts)]
+        opts = (
+            {"threads": 1}
+            if backend == "reference"
+            else {"config": CoreConfig(fmt, max(64, 1 << (n - 1).bit_length()), max(3, d), 1), "threads": 1}
+        )
+        tasks = [
+            StartTask(backend, d, n, options.iters, options.seed, k, options.starts, opts)
+            for k in range(options.starts)
+        ]
         t0 = time.perf_counter()
         try:
             best, _ = run_starts(tasks, jobs=options.jobs, on_done=lambda _: steps())
@@ -523,20 +615,31 @@ def _quality(options: Options, groups, steps) -> list[dict]:
             raise ValueError("a worker process of the quality runs died (killed, or out of memory?)") from None
         metrics = summary(best.vectors)
         known = best_known(d, n)
-        rows.append({
-            "dim": d, "points": n, "backend": backend, "format": fmt, "starts": options.starts,
-            "iters": options.iters, "seed": options.seed, "best_start": best.index, "seconds": time.perf_counter() - t0,
-            "min_angle_deg": metrics["min_angle_deg"], "min_distance": metrics["min_distance"],
-            "best_known_angle_deg": known.min_angle_deg if known else None,
-            "best_known_distance": known.min_distance if known else None,
-            "best_known_source": known.source if known else None,
-        })
+        rows.append(
+            {
+                "dim": d,
+                "points": n,
+                "backend": backend,
+                "format": fmt,
+                "starts": options.starts,
+                "iters": options.iters,
+                "seed": options.seed,
+                "best_start": best.index,
+                "seconds": time.perf_counter() - t0,
+                "min_angle_deg": metrics["min_angle_deg"],
+                "min_distance": metrics["min_distance"],
+                "best_known_angle_deg": known.min_angle_deg if known else None,
+                "best_known_distance": known.min_distance if known else None,
+                "best_known_source": known.source if known else None,
+            }
+        )
     ref = {(r["dim"], r["points"]): r for r in rows if r["backend"] == "reference"}
     for r in rows:
         base = ref[r["dim"], r["points"]]
         r["delta_angle_deg"] = r["min_angle_deg"] - base["min_angle_deg"]
-        r["short_of_best_known_deg"] = (r["best_known_angle_deg"] - r["min_angle_deg"]
-                                        if r["best_known_angle_deg"] is not None else None)
+        r["short_of_best_known_deg"] = (
+            r["best_known_angle_deg"] - r["min_angle_deg"] if r["best_known_angle_deg"] is not None else None
+        )
     return rows
 
 
@@ -571,8 +674,12 @@ def _speed(report: dict, boards: list[BoardConfig]) -> list[dict]:
             hw = [r for r in report["hardware"] if r["board"] == board.name and r["dim"] == d and r["fits"]]
             entry = {"board": board.name, "dim": d}
             if not hw:
-                entry.update(crossover=None, note=board.fits and "the core does not fit this board's device"
-                             or f"no N in the sweep fits (Nmax {board.nmax}, Dmax {board.dmax})")
+                entry.update(
+                    crossover=None,
+                    note=board.fits
+                    and "the core does not fit this board's device"
+                    or f"no N in the sweep fits (Nmax {board.nmax}, Dmax {board.dmax})",
+                )
                 out.append(entry)
                 continue
             pts = [r["points"] for r in hw]
@@ -581,10 +688,14 @@ def _speed(report: dict, boards: list[BoardConfig]) -> list[dict]:
             biggest = max(n for (dd, n) in one if dd == d)
             per_pair_sw = one[d, biggest] / (biggest * (biggest - 1))
             entry.update(
-                crossover=crossover(pts, sw, ht), largest_fitting=pts[-1], speedup_at_largest=sw[-1] / ht[-1],
+                crossover=crossover(pts, sw, ht),
+                largest_fitting=pts[-1],
+                speedup_at_largest=sw[-1] / ht[-1],
                 compute_only_speedup_at_largest=sw[-1] / hw[-1]["compute_s"],
-                asymptotic_speedup=per_pair_sw * board.lanes * board.clock_hz, software_points=biggest,
-                link_share_at_largest=hw[-1]["link_s"] / hw[-1]["seconds"])
+                asymptotic_speedup=per_pair_sw * board.lanes * board.clock_hz,
+                software_points=biggest,
+                link_share_at_largest=hw[-1]["link_s"] / hw[-1]["seconds"],
+            )
             out.append(entry)
     return out
 
@@ -602,9 +713,15 @@ def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
     rows = []
     for d, n in sorted({(r["dim"], r["points"]) for r in report["software"]}):
         threads = max(t for (dd, nn, t) in sw if (dd, nn) == (d, n))
-        row = {"dim": d, "points": n, "software_1_s": 2 * iterations * sw[d, n, 1],
-               "software_1_j": 2 * iterations * sw[d, n, 1] * watts[d, n, 1],
-               "software_all_s": 2 * iterations * sw[d, n, threads], "threads_all": threads, "boards": {}}
+        row = {
+            "dim": d,
+            "points": n,
+            "software_1_s": 2 * iterations * sw[d, n, 1],
+            "software_1_j": 2 * iterations * sw[d, n, 1] * watts[d, n, 1],
+            "software_all_s": 2 * iterations * sw[d, n, threads],
+            "threads_all": threads,
+            "boards": {},
+        }
         for board in boards:
             if fits(board, n, d) is None:
                 entry = {"host_s": 2 * iterations * update_time(board, n, d).seconds}
@@ -628,10 +745,20 @@ def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
             chip = [r["boards"][board.name]["chip"]["seconds"] for r in at]
             faster = [n for n, a, b in zip(pts, one, chip) if b < a]
             last = at[-1]["boards"][board.name]["chip"]
-            summary.append({"board": board.name, "dim": d, "largest_fitting": pts[-1], "software_1_s": one[-1],
-                            "chip_s": chip[-1], "speedup_at_largest": one[-1] / chip[-1],
-                            "software_1_j": at[-1]["software_1_j"], "chip_j": last.get("joules"),
-                            "crossover": crossover(pts, one, chip), "faster_at": faster})
+            summary.append(
+                {
+                    "board": board.name,
+                    "dim": d,
+                    "largest_fitting": pts[-1],
+                    "software_1_s": one[-1],
+                    "chip_s": chip[-1],
+                    "speedup_at_largest": one[-1] / chip[-1],
+                    "software_1_j": at[-1]["software_1_j"],
+                    "chip_j": last.get("joules"),
+                    "crossover": crossover(pts, one, chip),
+                    "faster_at": faster,
+                }
+            )
     return {"iterations": iterations, "rows": rows, "summary": summary}
 
 
@@ -639,19 +766,32 @@ def _formats(report: dict, boards: list[BoardConfig]) -> list[dict]:
     rows = []
     for board in boards:
         build = report["builds"][board.name]
-        cost = [r for r in report["quality"] if r["backend"] == "model" and r["format"] == str(board.fmt)
-                and fits(board, r["points"], r["dim"]) is None]
-        row = {"board": board.name, "format": str(board.fmt), "lanes": board.lanes, "nmax": board.nmax,
-               "dmax": board.dmax, "clock_mhz": board.clock_hz / 1e6, "fits": board.fits is None,
-               "reason": board.fits, "fmax_mhz": build["fmax_mhz"], "fmax_source": build["source"],
-               "pairs_per_second_compute": board.lanes * board.clock_hz if not board.fits else None}
+        cost = [
+            r
+            for r in report["quality"]
+            if r["backend"] == "model" and r["format"] == str(board.fmt) and fits(board, r["points"], r["dim"]) is None
+        ]
+        row = {
+            "board": board.name,
+            "format": str(board.fmt),
+            "lanes": board.lanes,
+            "nmax": board.nmax,
+            "dmax": board.dmax,
+            "clock_mhz": board.clock_hz / 1e6,
+            "fits": board.fits is None,
+            "reason": board.fits,
+            "fmax_mhz": build["fmax_mhz"],
+            "fmax_source": build["source"],
+            "pairs_per_second_compute": board.lanes * board.clock_hz if not board.fits else None,
+        }
         at = [r for r in report["hardware"] if r["board"] == board.name and r["fits"]]
         if at:
             last = max(at, key=lambda r: (r["points"], r["dim"]))
             row["pairs_per_second_with_link"] = last["points"] * (last["points"] - 1) / last["seconds"]
             row["pairs_per_second_at"] = {"points": last["points"], "dim": last["dim"]}
-        row["quality_cost_deg"] = [{"dim": r["dim"], "points": r["points"], "delta_angle_deg": r["delta_angle_deg"]}
-                                   for r in cost]
+        row["quality_cost_deg"] = [
+            {"dim": r["dim"], "points": r["points"], "delta_angle_deg": r["delta_angle_deg"]} for r in cost
+        ]
         rows.append(row)
     return rows
 
@@ -685,8 +825,17 @@ def write_report(report: dict, out: Path, command_line: str) -> list[Path]:
 MAX_SERIES = 6
 #: Software's two series, then one style per board in the order of the report: colour and marker each.
 _SOFTWARE_STYLES = (("black", "o", "--"), ("0.45", "D", ":"))
-_BOARD_STYLES = (("tab:blue", "s"), ("tab:orange", "^"), ("tab:green", "v"), ("tab:red", "P"), ("tab:purple", "X"),
-                 ("tab:brown", "*"), ("tab:pink", "h"), ("tab:olive", "<"), ("tab:cyan", ">"))
+_BOARD_STYLES = (
+    ("tab:blue", "s"),
+    ("tab:orange", "^"),
+    ("tab:green", "v"),
+    ("tab:red", "P"),
+    ("tab:purple", "X"),
+    ("tab:brown", "*"),
+    ("tab:pink", "h"),
+    ("tab:olive", "<"),
+    ("tab:cyan", ">"),
+)
 
 
 def _merged(series: list[tuple[str, list, list, dict]], rtol: float = 0.1) -> list[tuple[str, list, list, dict]]:
@@ -729,8 +878,10 @@ def _figures(report: dict, folder: Path) -> list[str]:
     dims = sorted({r["dim"] for r in software})
     cores = max(r["threads"] for r in software)
     boards = sorted({r["board"] for r in report["hardware"] if r["fits"]})
-    board_style = {b: dict(zip(("color", "marker"), _BOARD_STYLES[i % len(_BOARD_STYLES)]), linestyle="-")
-                   for i, b in enumerate(boards)}
+    board_style = {
+        b: dict(zip(("color", "marker"), _BOARD_STYLES[i % len(_BOARD_STYLES)]), linestyle="-")
+        for i, b in enumerate(boards)
+    }
 
     def style(threads):
         return dict(zip(("color", "marker", "linestyle"), _SOFTWARE_STYLES[threads != 1]))
@@ -740,8 +891,9 @@ def _figures(report: dict, folder: Path) -> list[str]:
         return (label, [r["points"] for r in rows], [r[key] for r in rows], style(threads))
 
     def hw(d, board, key, label):
-        rows = [r for r in report["hardware"] if r["board"] == board and r["dim"] == d and r["fits"]
-                and r[key] is not None]
+        rows = [
+            r for r in report["hardware"] if r["board"] == board and r["dim"] == d and r["fits"] and r[key] is not None
+        ]
         return (label, [r["points"] for r in rows], [r[key] for r in rows], board_style[board]) if rows else None
 
     def grid(cols: int):
@@ -768,20 +920,37 @@ def _figures(report: dict, folder: Path) -> list[str]:
     fig, axes = grid(1)
     for (ax,), d in zip(axes, dims):
         rows = [r for r in runs["rows"] if r["dim"] == d]
-        series = [("software, 1 thread", [r["points"] for r in rows], [r["software_1_s"] for r in rows], style(1)),
-                  (f"software, {cores} threads", [r["points"] for r in rows], [r["software_all_s"] for r in rows],
-                   style(cores))]
+        series = [
+            ("software, 1 thread", [r["points"] for r in rows], [r["software_1_s"] for r in rows], style(1)),
+            (
+                f"software, {cores} threads",
+                [r["points"] for r in rows],
+                [r["software_all_s"] for r in rows],
+                style(cores),
+            ),
+        ]
         if default:
             at = [r for r in rows if default in r["boards"]]
             if at:
-                series.append((f"{default}, host-run loosening", [r["points"] for r in at],
-                               [r["boards"][default]["host_s"] for r in at],
-                               {**board_style[default], "linestyle": "-."}))
+                series.append(
+                    (
+                        f"{default}, host-run loosening",
+                        [r["points"] for r in at],
+                        [r["boards"][default]["host_s"] for r in at],
+                        {**board_style[default], "linestyle": "-."},
+                    )
+                )
         for b in boards:
             at = [r for r in rows if "chip" in r["boards"].get(b, {})]
             if at:
-                series.append((f"{b}, on chip", [r["points"] for r in at],
-                               [r["boards"][b]["chip"]["seconds"] for r in at], board_style[b]))
+                series.append(
+                    (
+                        f"{b}, on chip",
+                        [r["points"] for r in at],
+                        [r["boards"][b]["chip"]["seconds"] for r in at],
+                        board_style[b],
+                    )
+                )
         _panel(ax, series, f"D = {d}: a whole run of {runs['iterations']} iterations", "seconds per run")
     names += _save(fig, folder, "runs")
 
@@ -805,8 +974,11 @@ def _figures(report: dict, folder: Path) -> list[str]:
             pts = sorted((r["points"], r["min_distance"]) for r in rows if r["format"] == fmt)
             color, marker = _BOARD_STYLES[formats.index(fmt)]
             ax.plot(*zip(*pts), linestyle="none", marker=marker, ms=7, mfc="none", color=color, label=f"model {fmt}")
-        known = sorted((r["points"], r["best_known_distance"]) for r in rows
-                       if r["backend"] == "reference" and r["best_known_distance"] is not None)
+        known = sorted(
+            (r["points"], r["best_known_distance"])
+            for r in rows
+            if r["backend"] == "reference" and r["best_known_distance"] is not None
+        )
         if known:  # markers: the table has gaps, a line would invent values
             ax.plot(*zip(*known), linestyle="none", marker="_", ms=16, mew=2, color="tab:gray", label="best known")
         ticks = sorted({r["points"] for r in rows})
@@ -875,14 +1047,17 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add("")
     made = f" at commit {report['commit']}" if report.get("commit") else ""
     made += f", {report['date']}," if report.get("date") else ""
-    add(f"Written by `{report['command_line']}`{made} on {m['cpu']}, {cores} core(s), Python {m['python']}, "
+    add(
+        f"Written by `{report['command_line']}`{made} on {m['cpu']}, {cores} core(s), Python {m['python']}, "
         f"NumPy {m['numpy']}; 1-minute load average {_load_text(m['load_average'])} — other work shared the "
         "cores, so software times are upper bounds (±20 % on a quiet machine, more under load). "
         f"RAPL {'readable: CPU power measured' if m['rapl'] else 'not readable here: CPU power modelled'}. "
         "Every number below says whether it was **measured** here or **modelled**; the model's constants are "
-        "listed at the end and each can be overridden (`--power FILE.json`, `--cpu-watts`, `--board-watts`).")
+        "listed at the end and each can be overridden (`--power FILE.json`, `--cpu-watts`, `--board-watts`)."
+    )
     add("")
-    add(f"Unit: {report['unit']}. Software: the float64 reference (`host/reference.py`) measured here, median of "
+    add(
+        f"Unit: {report['unit']}. Software: the float64 reference (`host/reference.py`) measured here, median of "
         f"≥ {MIN_REPEATS} updates and ≥ {MIN_SECONDS} s after a warm-up, at β = {BETA:g}; on one thread with BLAS held "
         "to one thread (the paper's baseline: single-threaded), timed as that thread's CPU time so that other "
         "work on the cores does not inflate it (the wall times are in report.json), and on all cores, timed by "
@@ -892,7 +1067,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
         f"{BITS_PER_BYTE} bits per byte and the board's baud rate, for host-run loosening (every update moves all "
         "N·D coordinates both ways). A board whose core loosens on chip (LOOSEN, docs/protocol.md) runs a "
         "whole run per command instead: its whole runs are in their own section below. The *core only* "
-        "curves show what the core alone takes per update.")
+        "curves show what the core alone takes per update."
+    )
     add("")
     add("## Summary")
     add("")
@@ -900,31 +1076,45 @@ def _markdown(report: dict, figures: list[str]) -> str:
         if s.get("crossover", None) is None and "note" in s:
             add(f"- **{s['board']}**, D = {s['dim']}: {s['note']}.")
             continue
-        cross = (f"hardware is faster than one software thread from N ≈ {s['crossover']:.0f}"
-                 if s["crossover"] is not None else
-                 f"hardware is **not** faster than one software thread at any N up to Nmax = {s['largest_fitting']}")
-        add(f"- **{s['board']}**, D = {s['dim']}: {cross}; at N = {s['largest_fitting']} the speed-up is "
+        cross = (
+            f"hardware is faster than one software thread from N ≈ {s['crossover']:.0f}"
+            if s["crossover"] is not None
+            else f"hardware is **not** faster than one software thread at any N up to Nmax = {s['largest_fitting']}"
+        )
+        add(
+            f"- **{s['board']}**, D = {s['dim']}: {cross}; at N = {s['largest_fitting']} the speed-up is "
             f"{s['speedup_at_largest']:.3g}× (core alone: {s['compute_only_speedup_at_largest']:.3g}×; the link "
             f"takes {100 * s['link_share_at_largest']:.0f} % of the hardware's time); asymptotically (N → ∞, "
             f"compute-bound, beyond this board's Nmax) {s['asymptotic_speedup']:.3g}× "
-            f"(software per pair from N = {s['software_points']}).")
-    add("- The paper (Stanojević, Šenk, Milutinović, §III.C, Figure 3): on a Maxeler MAX2 against one thread of an "
-        "i7-3770K, hardware faster for N ≳ 50, asymptotic speed-up (18 ÷ 24)× for D ∈ [3, 6].")
+            f"(software per pair from N = {s['software_points']})."
+        )
+    add(
+        "- The paper (Stanojević, Šenk, Milutinović, §III.C, Figure 3): on a Maxeler MAX2 against one thread of an "
+        "i7-3770K, hardware faster for N ≳ 50, asymptotic speed-up (18 ÷ 24)× for D ∈ [3, 6]."
+    )
     runs = report["runs"]
     for s in runs["summary"]:
         if s["crossover"] is not None:
             cross = f"faster than one software thread from N ≈ {s['crossover']:.0f}"
         elif s["faster_at"]:
-            cross = (f"faster than one software thread at N = {', '.join(map(str, s['faster_at']))} of the sweep, "
-                     f"**not** at N = {s['largest_fitting']}")
+            cross = (
+                f"faster than one software thread at N = {', '.join(map(str, s['faster_at']))} of the sweep, "
+                f"**not** at N = {s['largest_fitting']}"
+            )
         else:
             cross = f"**not** faster than one software thread at any N up to {s['largest_fitting']}"
-        add(f"- **{s['board']}**, D = {s['dim']}, a whole run of {runs['iterations']} force-loosening iterations on "
+        add(
+            f"- **{s['board']}**, D = {s['dim']}, a whole run of {runs['iterations']} force-loosening iterations on "
             f"chip: {cross}; at N = {s['largest_fitting']} {_fmt_s(s['chip_s'])} (modelled) against "
             f"{_fmt_s(s['software_1_s'])} (2 × {runs['iterations']} × the measured update), "
             f"{s['speedup_at_largest']:.3g}×"
-            + (f"; energy {_fmt_j(s['chip_j'])} against {_fmt_j(s['software_1_j'])} (both modelled, as in the "
-               "energy section)." if s.get("chip_j") is not None else "."))
+            + (
+                f"; energy {_fmt_j(s['chip_j'])} against {_fmt_j(s['software_1_j'])} (both modelled, as in the "
+                "energy section)."
+                if s.get("chip_j") is not None
+                else "."
+            )
+        )
     failed = [c for kind in ("cycles", "link") for c in report["checks"][kind] if not c["passed"]]
     add(f"- Checks in this run: {'all passed' if not failed else f'{len(failed)} FAILED'} (below).")
     add("")
@@ -933,8 +1123,11 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add("![time per update](time.svg)")
     add("")
     boards = sorted({r["board"] for r in report["hardware"] if r["fits"]})  # the others: in the summary
-    head = "| D | N | software, 1 thread (measured, CPU time) | software, {} threads (measured, wall) | ".format(cores) + \
-        " | ".join(f"{b} (modelled: core + link)" for b in boards) + " |"
+    head = (
+        "| D | N | software, 1 thread (measured, CPU time) | software, {} threads (measured, wall) | ".format(cores)
+        + " | ".join(f"{b} (modelled: core + link)" for b in boards)
+        + " |"
+    )
     add(head)
     add("|" + "---:|" * (4 + len(boards)))
     sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
@@ -944,8 +1137,11 @@ def _markdown(report: dict, figures: list[str]) -> str:
             cells = [str(d), str(n), _fmt_s(sw[d, n, 1]["seconds"]), _fmt_s(sw[d, n, cores]["seconds"])]
             for b in boards:
                 r = hw[b, d, n]
-                cells.append(f"{_fmt_s(r['seconds'])} ({_fmt_s(r['compute_s'])} + {_fmt_s(r['link_s'])})"
-                             if r["fits"] else f"no point: {r['reason']}")
+                cells.append(
+                    f"{_fmt_s(r['seconds'])} ({_fmt_s(r['compute_s'])} + {_fmt_s(r['link_s'])})"
+                    if r["fits"]
+                    else f"no point: {r['reason']}"
+                )
             add("| " + " | ".join(cells) + " |")
     add("")
     add("### Checks")
@@ -953,31 +1149,37 @@ def _markdown(report: dict, figures: list[str]) -> str:
     for c in report["checks"]["cycles"]:
         verdict = "**pass**" if c["passed"] else "**FAIL**"
         got = c["counter"] if c.get("counter") is not None else f"not measured ({c.get('error')})"
-        add(f"- Cycle formula against the simulated RTL ({c['config']}; one update, N = {c['points']}, D = {c['dim']}, "
-            f"RTL under Verilator via the `sim` backend): counter {got}, formula {c['formula']} — {verdict}.")
+        add(
+            f"- Cycle formula against the simulated RTL ({c['config']}; one update, N = {c['points']}, D = {c['dim']}, "
+            f"RTL under Verilator via the `sim` backend): counter {got}, formula {c['formula']} — {verdict}."
+        )
     for c in report["checks"]["link"]:
         verdict = "**pass**" if c["passed"] else "**FAIL**"
         if c.get("bytes_measured") is None:
             add(f"- Link model against the {c['board']} twin: not measured ({c.get('error')}) — {verdict}.")
             continue
-        add(f"- Link model against one exchange with the {c['board']} twin (its whole top, UART included, under "
-            f"Verilator behind a pty; N = {c['points']}, D = {c['dim']}): {c['bytes_measured']} bytes counted on the pty "
-            f"({c['bytes_written']} written, {c['bytes_read']} read), model {c['bytes_model']}; the twin core's "
-            f"counter {c['cycles_counter']} cycles, formula at the board's configuration {c['cycles_formula']} — "
-            f"{verdict}. The exchange took {_fmt_s(c['wall_s'])} of simulation wall time ({c['twin_uart']}): "
-            "a check of bytes and cycles, not of the board's speed.")
+        add(
+            f"- Link model against one exchange with the {c['board']} twin (its whole top, UART included, under "
+            f"Verilator behind a pty; N = {c['points']}, D = {c['dim']}): {c['bytes_measured']} bytes counted on "
+            f"the pty ({c['bytes_written']} written, {c['bytes_read']} read), model {c['bytes_model']}; the twin "
+            f"core's counter {c['cycles_counter']} cycles, formula at the board's configuration "
+            f"{c['cycles_formula']} — {verdict}. The exchange took {_fmt_s(c['wall_s'])} of simulation wall time "
+            f"({c['twin_uart']}): a check of bytes and cycles, not of the board's speed."
+        )
     add("")
     add(f"## Whole runs: {runs['iterations']} force-loosening iterations")
     add("")
     add("![whole runs](runs.svg)")
     add("")
-    add(f"A force-loosening iteration is two updates (β and β(1 + 1/n)). Software: 2 × {runs['iterations']} × its "
+    add(
+        f"A force-loosening iteration is two updates (β and β(1 + 1/n)). Software: 2 × {runs['iterations']} × its "
         "time per update above (modelled from the measured update). Host-run loosening on a board: 2 × "
         f"{runs['iterations']} × its modelled update (every update a full exchange over the link). Rows where no "
         "board holds N and D are left out. On chip "
         "(a board with LOOSEN): the loosening core's exact run formula (`CoreConfig.run_cycles`: the load, "
         "one sweep of both candidates per iteration, the output) at the board's clock, plus one CONFIGURE, "
-        "LOAD, LOOSEN, RESULT and READ; the host's STATUS polls overlap the run and are not counted.")
+        "LOAD, LOOSEN, RESULT and READ; the host's STATUS polls overlap the run and are not counted."
+    )
     add("")
     run_boards = sorted({b for r in runs["rows"] for b in r["boards"]})
     chip_boards = {b for r in runs["rows"] for b, e in r["boards"].items() if "chip" in e}
@@ -996,8 +1198,11 @@ def _markdown(report: dict, figures: list[str]) -> str:
             e = r["boards"].get(b)
             cells.append(_fmt_s(e["host_s"]) if e else "—")
             if b in chip_boards:
-                cells.append(f"{_fmt_s(e['chip']['seconds'])} ({_fmt_s(e['chip']['compute_s'])} + "
-                             f"{_fmt_s(e['chip']['link_s'])})" if e else "—")
+                cells.append(
+                    f"{_fmt_s(e['chip']['seconds'])} ({_fmt_s(e['chip']['compute_s'])} + {_fmt_s(e['chip']['link_s'])})"
+                    if e
+                    else "—"
+                )
         add("| " + " | ".join(cells) + " |")
     add("")
     add("## Power and energy (the paper's Table II)")
@@ -1011,21 +1216,27 @@ def _markdown(report: dict, figures: list[str]) -> str:
         for n in pick:
             for threads in (1, cores):
                 r = sw[d, n, threads]
-                add(f"| software, {threads} thread(s) | {r['power']} | {r['watts']:.3g} | {n} | {d} | "
-                    f"{_fmt_s(r['seconds'])} (measured) | {_fmt_j(r['joules'])} | {_fmt_j(r['joules_per_pair'])} |")
+                add(
+                    f"| software, {threads} thread(s) | {r['power']} | {r['watts']:.3g} | {n} | {d} | "
+                    f"{_fmt_s(r['seconds'])} (measured) | {_fmt_j(r['joules'])} | {_fmt_j(r['joules_per_pair'])} |"
+                )
             for b in boards:
                 r = hw[b, d, n]
                 if r["fits"] and r.get("joules") is not None:
-                    add(f"| {b} | {r['power']} | {r['watts']:.3g} | {n} | {d} | {_fmt_s(r['seconds'])} (modelled) | "
-                        f"{_fmt_j(r['joules'])} | {_fmt_j(r['joules_per_pair'])} |")
+                    add(
+                        f"| {b} | {r['power']} | {r['watts']:.3g} | {n} | {d} | {_fmt_s(r['seconds'])} (modelled) | "
+                        f"{_fmt_j(r['joules'])} | {_fmt_j(r['joules_per_pair'])} |"
+                    )
                 else:
                     add(f"| {b} | — | — | {n} | {d} | {r.get('reason') or 'no power model'} | — | — |")
     add("")
-    add("Energy = power × time. Software: the CPU's power while it computes (RAPL package power where readable, "
+    add(
+        "Energy = power × time. Software: the CPU's power while it computes (RAPL package power where readable, "
         "else cores busy × `cpu_watts_per_core`); the rest of the host is not counted. Board: idle power over the "
         "whole update plus the core's dynamic power while it computes (clock × Σ resources × energy per cycle × "
         "activity); the host's own power while it drives the link is not counted. The paper measured the whole "
-        "host at the mains: idle 68 W, software 88 W, hardware 74 W (Table II).")
+        "host at the mains: idle 68 W, software 88 W, hardware 74 W (Table II)."
+    )
     add("")
     for b, build in report["builds"].items():
         if b not in boards:
@@ -1033,17 +1244,21 @@ def _markdown(report: dict, figures: list[str]) -> str:
         p = build["power"]
         res = ", ".join(f"{k} {v}" for k, v in build["resources"].items())
         idle = "—" if p["idle_w"] is None else f"{p['idle_w']:.3g} W"
-        add(f"- {b}: resources {res or '—'} ({build['source']}); idle {idle}, dynamic while computing "
-            f"{p['dynamic_w']:.3g} W (modelled).")
+        add(
+            f"- {b}: resources {res or '—'} ({build['source']}); idle {idle}, dynamic while computing "
+            f"{p['dynamic_w']:.3g} W (modelled)."
+        )
     add("")
     add("## Quality against the best known (the paper's Figure 4)")
     add("")
     add("![minimum distance](quality.svg)")
     add("")
     workers = "one after another" if opts["jobs"] == 1 else f"in parallel on {opts['jobs'] or cores} worker processes"
-    add(f"Best of {opts['starts']} starts × {opts['iters']} force-loosening iterations (seed {opts['seed']}, starts "
+    add(
+        f"Best of {opts['starts']} starts × {opts['iters']} force-loosening iterations (seed {opts['seed']}, starts "
         f"{workers}), measured: float64 reference, the bit-exact model in Q3.44 (the paper's format) and in each "
-        "board's format where the board holds N and D. Δ = model − float64 in the minimum angle.")
+        "board's format where the board holds N and D. Δ = model − float64 in the minimum angle."
+    )
     add("")
     add("| D | N | backend | min angle | min distance | Δ vs float64 | best known | short of best known |")
     add("|---:|---:|---|---:|---:|---:|---:|---:|")
@@ -1052,25 +1267,38 @@ def _markdown(report: dict, figures: list[str]) -> str:
         known = f"{r['best_known_angle_deg']:.6f}°" if r["best_known_angle_deg"] is not None else "—"
         short = f"{r['short_of_best_known_deg']:.6f}°" if r["short_of_best_known_deg"] is not None else "—"
         delta = "" if r["backend"] == "reference" else f"{r['delta_angle_deg']:+.6f}°"
-        add(f"| {r['dim']} | {r['points']} | {name} | {r['min_angle_deg']:.6f}° | {r['min_distance']:.9f} | {delta} | "
-            f"{known} | {short} |")
+        add(
+            f"| {r['dim']} | {r['points']} | {name} | {r['min_angle_deg']:.6f}° | {r['min_distance']:.9f} | {delta} | "
+            f"{known} | {short} |"
+        )
     add("")
     add("## Formats and lanes")
     add("")
-    add("| board | format | lanes | Nmax | Dmax | clock | post-route fmax | pairs/s (core) | pairs/s (with link) | "
-        "quality cost vs float64 (Δ min angle, measured) |")
+    add(
+        "| board | format | lanes | Nmax | Dmax | clock | post-route fmax | pairs/s (core) | pairs/s (with link) | "
+        "quality cost vs float64 (Δ min angle, measured) |"
+    )
     add("|---|---|---:|---:|---:|---:|---|---:|---:|---|")
     for f in report["formats"]:
         if not f["fits"]:
-            add(f"| {f['board']} | {f['format']} | {f['lanes']} | {f['nmax']} | {f['dmax']} | {f['clock_mhz']:g} MHz | "
-                f"— | — | — | does not fit: {f['reason']} |")
+            add(
+                f"| {f['board']} | {f['format']} | {f['lanes']} | {f['nmax']} | {f['dmax']} | {f['clock_mhz']:g} MHz | "
+                f"— | — | — | does not fit: {f['reason']} |"
+            )
             continue
         fmax = f"{f['fmax_mhz']:g} MHz ({f['fmax_source']})" if f["fmax_mhz"] else f"— ({f['fmax_source']})"
-        link = (f"{f['pairs_per_second_with_link']:.3g} (N = {f['pairs_per_second_at']['points']}, modelled)"
-                if "pairs_per_second_with_link" in f else "—")
-        cost = ", ".join(f"D{c['dim']} N{c['points']}: {c['delta_angle_deg']:+.4f}°" for c in f["quality_cost_deg"]) or "—"
-        add(f"| {f['board']} | {f['format']} | {f['lanes']} | {f['nmax']} | {f['dmax']} | {f['clock_mhz']:g} MHz | "
-            f"{fmax} | {f['pairs_per_second_compute']:.3g} (modelled) | {link} | {cost} |")
+        link = (
+            f"{f['pairs_per_second_with_link']:.3g} (N = {f['pairs_per_second_at']['points']}, modelled)"
+            if "pairs_per_second_with_link" in f
+            else "—"
+        )
+        cost = (
+            ", ".join(f"D{c['dim']} N{c['points']}: {c['delta_angle_deg']:+.4f}°" for c in f["quality_cost_deg"]) or "—"
+        )
+        add(
+            f"| {f['board']} | {f['format']} | {f['lanes']} | {f['nmax']} | {f['dmax']} | {f['clock_mhz']:g} MHz | "
+            f"{fmax} | {f['pairs_per_second_compute']:.3g} (modelled) | {link} | {cost} |"
+        )
     add("")
     add("## Model constants")
     add("")
@@ -1099,20 +1327,38 @@ def _board_name(text: str) -> str:
 def add_arguments(p) -> None:
     """The options of ``spherecode compare`` (an argparse parser)."""
     p.add_argument("--quick", action="store_true", help="a small report in under two minutes (CI)")
-    p.add_argument("--board", action="append", type=_board_name, default=None,
-                   help=f"board configuration, repeatable (all: {', '.join(BOARDS)})")
-    p.add_argument("--points", nargs="+", type=integer("--points", 4, NMAX_LIMIT),
-                   help=f"N of the timing sweep (4 … {NMAX_LIMIT})")
+    p.add_argument(
+        "--board",
+        action="append",
+        type=_board_name,
+        default=None,
+        help=f"board configuration, repeatable (all: {', '.join(BOARDS)})",
+    )
+    p.add_argument(
+        "--points", nargs="+", type=integer("--points", 4, NMAX_LIMIT), help=f"N of the timing sweep (4 … {NMAX_LIMIT})"
+    )
     p.add_argument("--dims", nargs="+", type=integer("--dims", 2, 64), help="D of the timing sweep (3 6)")
-    p.add_argument("--quality-points", nargs="+", type=integer("--quality-points", 2, NMAX_LIMIT),
-                   help=f"N of the quality runs (2 … {NMAX_LIMIT}: the fixed-point model's Nmax)")
-    p.add_argument("--quality-dims", nargs="+", type=integer("--quality-dims", 2, 7), help="D of the quality runs (3 … 6)")
+    p.add_argument(
+        "--quality-points",
+        nargs="+",
+        type=integer("--quality-points", 2, NMAX_LIMIT),
+        help=f"N of the quality runs (2 … {NMAX_LIMIT}: the fixed-point model's Nmax)",
+    )
+    p.add_argument(
+        "--quality-dims", nargs="+", type=integer("--quality-dims", 2, 7), help="D of the quality runs (3 … 6)"
+    )
     p.add_argument("--starts", type=integer("--starts", 1), help="starts per quality run, best kept (32)")
     p.add_argument("--iters", type=integer("--iters", 1), help="force-loosening iterations per start (500)")
-    p.add_argument("--run-iters", type=integer("--run-iters", 1), default=3000,
-                   help="force-loosening iterations of the modelled whole runs (3000)")
+    p.add_argument(
+        "--run-iters",
+        type=integer("--run-iters", 1),
+        default=3000,
+        help="force-loosening iterations of the modelled whole runs (3000)",
+    )
     p.add_argument("--seed", type=integer("--seed", 0), default=0, help="random seed (0)")
-    p.add_argument("--jobs", type=integer("--jobs", 1), default=None, help="worker processes for the starts (all cores)")
+    p.add_argument(
+        "--jobs", type=integer("--jobs", 1), default=None, help="worker processes for the starts (all cores)"
+    )
     p.add_argument("--power", type=Path, help="JSON object overriding power-model constants (see report.md)")
     p.add_argument("--cpu-watts", type=watts("--cpu-watts"), help="CPU watts per busy core where RAPL is unreadable")
     p.add_argument("--board-watts", type=watts("--board-watts"), help="idle watts of every board")
@@ -1133,12 +1379,21 @@ def options_from(args) -> Options:
     if overrides:
         model = model.with_overrides(overrides, "override (command line)")
     pick = lambda name: tuple(getattr(args, name)) if getattr(args, name) else preset[name]  # noqa: E731
-    return Options(points=tuple(sorted(set(pick("points")))), dims=tuple(sorted(set(pick("dims")))),
-                   quality_points=tuple(sorted(set(pick("quality_points")))),
-                   quality_dims=tuple(sorted(set(pick("quality_dims")))),
-                   starts=args.starts or preset["starts"], iters=args.iters or preset["iters"],
-                   boards=tuple(dict.fromkeys(args.board)) if args.board else tuple(BOARDS), seed=args.seed,
-                   jobs=args.jobs, builds=args.builds, quick=args.quick, power=model, run_iters=args.run_iters)
+    return Options(
+        points=tuple(sorted(set(pick("points")))),
+        dims=tuple(sorted(set(pick("dims")))),
+        quality_points=tuple(sorted(set(pick("quality_points")))),
+        quality_dims=tuple(sorted(set(pick("quality_dims")))),
+        starts=args.starts or preset["starts"],
+        iters=args.iters or preset["iters"],
+        boards=tuple(dict.fromkeys(args.board)) if args.board else tuple(BOARDS),
+        seed=args.seed,
+        jobs=args.jobs,
+        builds=args.builds,
+        quick=args.quick,
+        power=model,
+        run_iters=args.run_iters,
+    )
 
 
 def check_out(out: Path) -> None:
@@ -1171,15 +1426,24 @@ def command(args, progress: Callable | None = None) -> tuple[dict, str, int]:
         if "speedup_at_largest" not in s:
             text.append(f"  {s['board']}, D = {s['dim']}: {s['note']}")
             continue
-        cross = f"faster than 1 thread from N ≈ {s['crossover']:.0f}" if s["crossover"] is not None \
+        cross = (
+            f"faster than 1 thread from N ≈ {s['crossover']:.0f}"
+            if s["crossover"] is not None
             else f"not faster than 1 thread up to N = {s['largest_fitting']}"
-        text.append(f"  {s['board']}, D = {s['dim']}: {cross}; {s['speedup_at_largest']:.3g}× at N = "
-                    f"{s['largest_fitting']}, asymptotically {s['asymptotic_speedup']:.3g}× (modelled)")
+        )
+        text.append(
+            f"  {s['board']}, D = {s['dim']}: {cross}; {s['speedup_at_largest']:.3g}× at N = "
+            f"{s['largest_fitting']}, asymptotically {s['asymptotic_speedup']:.3g}× (modelled)"
+        )
     for s in report["runs"]["summary"]:
-        text.append(f"  {s['board']}, D = {s['dim']}: a whole run of {report['runs']['iterations']} iterations on chip "
-                    f"at N = {s['largest_fitting']}: {_fmt_s(s['chip_s'])} against {_fmt_s(s['software_1_s'])} on "
-                    f"1 thread, {s['speedup_at_largest']:.3g}× (modelled)")
-    text.append("  checks: " + ("all passed" if not failed else
-                                "FAILED: " + "; ".join(c.get("error") or "mismatch" for c in failed)))
+        text.append(
+            f"  {s['board']}, D = {s['dim']}: a whole run of {report['runs']['iterations']} iterations on chip "
+            f"at N = {s['largest_fitting']}: {_fmt_s(s['chip_s'])} against {_fmt_s(s['software_1_s'])} on "
+            f"1 thread, {s['speedup_at_largest']:.3g}× (modelled)"
+        )
+    text.append(
+        "  checks: "
+        + ("all passed" if not failed else "FAILED: " + "; ".join(c.get("error") or "mismatch" for c in failed))
+    )
     result = {**report, "out": str(args.out), "files": [str(f) for f in files]}
     return result, "\n".join(text), 1 if failed else 0

@@ -49,15 +49,23 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def descend(x: np.ndarray, objective: Callable[[np.ndarray], tuple[float, np.ndarray, float]], budget: int, *,
-            max_move: float, tol: float, stall: int = 3,
-            on_step: Callable[[], None] | None = None) -> Descent:
+def descend(
+    x: np.ndarray,
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray, float]],
+    budget: int,
+    *,
+    max_move: float,
+    tol: float,
+    stall: int = 3,
+    on_step: Callable[[], None] | None = None,
+) -> Descent:
     """Descend from unit rows ``x`` (N, D) for at most ``budget`` steps (module doc); ``on_step()`` after each.
     ``max_move`` > 0: the longest move of one point in one step, as a fraction of the smallest distance;
     ``tol`` ≥ 0, ``stall`` ≥ 1: the stall test."""
     if not max_move > 0 or not tol >= 0 or stall < 1 or budget < 0:
-        raise ValueError(f"descend needs max_move > 0, tol ≥ 0, stall ≥ 1 and budget ≥ 0, not "
-                         f"{(max_move, tol, stall, budget)!r}")
+        raise ValueError(
+            f"descend needs max_move > 0, tol ≥ 0, stall ≥ 1 and budget ≥ 0, not {(max_move, tol, stall, budget)!r}"
+        )
     value, grad, d_min = objective(x)
     evals, steps, quiet, alpha = 1, 0, 0, None
     while steps < budget:
@@ -104,8 +112,17 @@ def unit_rows(vectors, iterations, name: str) -> np.ndarray:
     return x / lengths[:, None]
 
 
-def staged_descent(x: np.ndarray, stages: list, objective: Callable, tol: Callable[[object], float], iterations: int,
-                   on_step: Callable[[int], None] | None, *, max_move: float, final: str) -> tuple[np.ndarray, dict]:
+def staged_descent(
+    x: np.ndarray,
+    stages: list,
+    objective: Callable,
+    tol: Callable[[object], float],
+    iterations: int,
+    on_step: Callable[[int], None] | None,
+    *,
+    max_move: float,
+    final: str,
+) -> tuple[np.ndarray, dict]:
     """:func:`descend` through ``stages`` in turn (``objective(stage)`` is that stage's objective, ``tol(stage)``
     its tolerance), each stage given an even share of the steps the earlier ones left, on one BLAS thread.
     ``on_step`` sees the running step count. Returns (x, stats); ``stats[final]`` is the last stage run."""

@@ -19,8 +19,17 @@ from functools import lru_cache
 
 from ..boards import DEFAULT, BoardConfig, get_board
 
-__all__ = ["BITS_PER_BYTE", "HardwareTime", "core_cycles", "exchange_bytes", "chip_run_bytes", "update_time",
-           "chip_run_time", "fits", "iteration_comparison"]
+__all__ = [
+    "BITS_PER_BYTE",
+    "HardwareTime",
+    "core_cycles",
+    "exchange_bytes",
+    "chip_run_bytes",
+    "update_time",
+    "chip_run_time",
+    "fits",
+    "iteration_comparison",
+]
 
 #: 8N1: a start bit, 8 data bits, a stop bit.
 BITS_PER_BYTE = 10
@@ -78,9 +87,13 @@ def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
     update = exchange_bytes(board, n, d)
-    out = {"configure": update["configure"], "load": update["load"],
-           "loosen": _frames(Command.LOOSEN, lay.loosen, TOKEN_BYTES),
-           "result": _frames(Command.RESULT, 0, lay.result), "read": update["read"]}
+    out = {
+        "configure": update["configure"],
+        "load": update["load"],
+        "loosen": _frames(Command.LOOSEN, lay.loosen, TOKEN_BYTES),
+        "result": _frames(Command.RESULT, 0, lay.result),
+        "read": update["read"],
+    }
     out["total"] = sum(out.values())
     return out
 
@@ -145,8 +158,9 @@ def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> Hardwa
     return HardwareTime(board.name, n, d, cycles, board.clock_hz, nbytes, board.baud, compute, link, compute + link)
 
 
-def iteration_comparison(points: int, dim: int, runs: dict[str, dict],
-                         board: str | BoardConfig | None = None) -> tuple[dict, list[str]]:
+def iteration_comparison(
+    points: int, dim: int, runs: dict[str, dict], board: str | BoardConfig | None = None
+) -> tuple[dict, list[str]]:
     """For ``spherecode run``: time per update measured for each backend that ran, beside the modelled time
     on ``board`` (a name or a configuration; None: the default board, for a run on no board). ``runs`` maps
     a backend name to its best start's loosening statistics (``updates``, ``update_seconds``). Returns
@@ -155,9 +169,12 @@ def iteration_comparison(points: int, dim: int, runs: dict[str, dict],
     cfg = board if isinstance(board, BoardConfig) else get_board(board or DEFAULT)
     fields: dict = {"seconds_per_update": {}, "hardware_model": None}
     lines = ["  time per update (steps 1–5 for all N vectors; a loosening iteration is two updates)"]
-    labels = {"reference": "float64 reference, measured here", "model": "bit-exact model, measured here (software)",
-              "sim": "RTL under Verilator: simulation wall time, not hardware speed",
-              "board": "board, measured over its serial port"}
+    labels = {
+        "reference": "float64 reference, measured here",
+        "model": "bit-exact model, measured here (software)",
+        "sim": "RTL under Verilator: simulation wall time, not hardware speed",
+        "board": "board, measured over its serial port",
+    }
     for name, stats in runs.items():
         if stats.get("updates"):
             seconds = stats["update_seconds"] / stats["updates"]
@@ -175,15 +192,19 @@ def iteration_comparison(points: int, dim: int, runs: dict[str, dict],
     else:
         t = update_time(cfg, points, dim)
         fields["hardware_model"] = {"fits": True, **t.as_dict()}
-        lines.append(f"    {cfg.name:<10} {_ms(t.seconds):>12}   modelled: {cfg.fmt} core, {t.cycles} cycles at "
-                     f"{cfg.clock_hz / 1e6:g} MHz ({_ms(t.compute_s)}) + {t.bytes} bytes at {cfg.baud / 1e6:g} Mbaud "
-                     f"({_ms(t.link_s)})")
+        lines.append(
+            f"    {cfg.name:<10} {_ms(t.seconds):>12}   modelled: {cfg.fmt} core, {t.cycles} cycles at "
+            f"{cfg.clock_hz / 1e6:g} MHz ({_ms(t.compute_s)}) + {t.bytes} bytes at {cfg.baud / 1e6:g} Mbaud "
+            f"({_ms(t.link_s)})"
+        )
         for stats in list(chip.values())[:1]:
             run = chip_run_time(cfg, points, dim, stats["iterations"])
             fields["chip_run_model"] = run.as_dict()
-            lines.append(f"    {cfg.name:<10} {_ms(run.seconds):>12}   modelled: the whole run with on-chip loosening "
-                         f"(RTL formula), {run.cycles} cycles ({_ms(run.compute_s)}) + {run.bytes} bytes: one LOAD, LOOSEN, "
-                         f"RESULT and READ ({_ms(run.link_s)})")
+            lines.append(
+                f"    {cfg.name:<10} {_ms(run.seconds):>12}   modelled: the whole run with on-chip loosening "
+                f"(RTL formula), {run.cycles} cycles ({_ms(run.compute_s)}) + {run.bytes} bytes: one LOAD, LOOSEN, "
+                f"RESULT and READ ({_ms(run.link_s)})"
+            )
     return fields, lines
 
 

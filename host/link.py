@@ -28,8 +28,22 @@ try:
 except ImportError:  # pragma: no cover (not POSIX)
     _TermiosError = OSError
 
-__all__ = ["BoardError", "Reset", "Lost", "Refused", "Busy", "PortError", "Identity", "Response", "Link", "Board",
-           "Loosened", "request_frame", "response_frame", "open_port"]
+__all__ = [
+    "BoardError",
+    "Reset",
+    "Lost",
+    "Refused",
+    "Busy",
+    "PortError",
+    "Identity",
+    "Response",
+    "Link",
+    "Board",
+    "Loosened",
+    "request_frame",
+    "response_frame",
+    "open_port",
+]
 
 #: Coordinates per LOAD or READ frame: a retry resends at most this many.
 CHUNK = 512
@@ -111,16 +125,18 @@ class Identity:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
         version = payload[4]
         if version not in p.VERSIONS:
-            raise BoardError(f"the board speaks protocol version {version}, this host "
-                             f"{' or '.join(map(str, p.VERSIONS))}: rebuild and flash")
+            raise BoardError(
+                f"the board speaks protocol version {version}, this host "
+                f"{' or '.join(map(str, p.VERSIONS))}: rebuild and flash"
+            )
         if len(payload) != p.Layout.identity:
             raise BoardError("the device answered, but it is not a spherecode board (wrong identity)")
-        core = payload[5:5 + CoreConfig.IDENTIFY_BYTES]
+        core = payload[5 : 5 + CoreConfig.IDENTIFY_BYTES]
         try:
             config = CoreConfig.from_identify(core)
         except ValueError as exc:
             raise BoardError(f"the board reports a core this host cannot compute with: {exc}") from None
-        rest = payload[5 + CoreConfig.IDENTIFY_BYTES:]
+        rest = payload[5 + CoreConfig.IDENTIFY_BYTES :]
         caps = Capability(rest[8] & Capability.LOOSEN)
         if caps & Capability.LOOSEN:  # the core with the loosening ports (CoreConfig.loosening)
             config = dataclasses.replace(config, loosening=True)
@@ -211,8 +227,15 @@ class Link:
         except _PORT_ERRORS as exc:
             raise PortError(f"the serial port {self.name} closed or failed: {_line(exc)}") from None
 
-    def request(self, cmd: Command, payload: bytes = b"", expect: int | tuple[int, ...] = 0, extra: float = 0.0,
-                state: tuple[int, int] | None = None, token: bytes | None = None) -> Response:
+    def request(
+        self,
+        cmd: Command,
+        payload: bytes = b"",
+        expect: int | tuple[int, ...] = 0,
+        extra: float = 0.0,
+        state: tuple[int, int] | None = None,
+        token: bytes | None = None,
+    ) -> Response:
         """Send one request, return the board's OK response (``expect`` payload bytes, or one of the lengths
         of a tuple; with ``token``, the payload without the token it ends with), with retries."""
         name = _name(cmd)
@@ -230,8 +253,15 @@ class Link:
                 last = str(exc)
         raise BoardError(f"{name}: {last}, {self.retries + 1} attempts")
 
-    def exchange(self, cmd: Command, payload: bytes = b"", expect: int | tuple[int, ...] = 0, extra: float = 0.0,
-                 state: tuple[int, int] | None = None, token: bytes | None = None) -> Response:
+    def exchange(
+        self,
+        cmd: Command,
+        payload: bytes = b"",
+        expect: int | tuple[int, ...] = 0,
+        extra: float = 0.0,
+        state: tuple[int, int] | None = None,
+        token: bytes | None = None,
+    ) -> Response:
         """One attempt of :meth:`request`: raises :class:`_Again` where a new attempt may help, else
         :class:`Reset`, :class:`Refused` or :class:`BoardError`. ``state`` = (mask, value): the state bits
         that this host's own requests imply; an OK response whose ``state & mask`` differs shows that
@@ -256,19 +286,24 @@ class Link:
         if resp.status in (Status.NOT_LOADED, Status.NO_RESULT, Status.NOT_CONFIGURED):
             raise Reset(f"{name}: the board lost its state ({resp.status.name}): was it reset?")
         if resp.status == Status.BAD_TOKEN:
-            raise Reset(f"{name}: the board is configured for another token (BAD_TOKEN): is another process "
-                        "using the port?")
+            raise Reset(
+                f"{name}: the board is configured for another token (BAD_TOKEN): is another process using the port?"
+            )
         if resp.status != Status.OK:
             raise Refused(f"{name}: the board refused the request ({resp.status.name})", resp.status)
         if len(resp.payload) not in (expect if isinstance(expect, tuple) else (expect,)):
             raise BoardError(f"{name}: {len(resp.payload)} payload bytes, expected {expect}")
         if state is not None and resp.state & state[0] != state[1]:
-            raise Reset(f"{name}: the board's state is {_bits(resp.state)}, not what this host's requests "
-                        f"leave ({_bits(state[1])}): is another process using the port?")
+            raise Reset(
+                f"{name}: the board's state is {_bits(resp.state)}, not what this host's requests "
+                f"leave ({_bits(state[1])}): is another process using the port?"
+            )
         if token is not None:
-            if resp.payload[-len(token):] != token:
-                raise Reset(f"{name}: the answer carries another token than this host's: is another process using the port?")
-            resp = dataclasses.replace(resp, payload=resp.payload[:-len(token)])
+            if resp.payload[-len(token) :] != token:
+                raise Reset(
+                    f"{name}: the answer carries another token than this host's: is another process using the port?"
+                )
+            resp = dataclasses.replace(resp, payload=resp.payload[: -len(token)])
         return resp
 
     def _read(self, n: int, deadline: float) -> bytes:
@@ -300,7 +335,6 @@ class Link:
                 raise _Again(f"garbled response (unknown status {head[2]})", lost=True) from None
             return Response(head[0], head[1], status, State(head[3] & 15), rest[:-2])
 
-
     def status(self) -> tuple[int, bool]:
         """STATUS: (iterations completed in the current or last run, whether a run is in progress)."""
         payload = self.request(Command.STATUS, expect=p.Layout.status).payload
@@ -317,8 +351,9 @@ class Link:
             if done != seen:
                 seen, since = done, time.monotonic()
             elif time.monotonic() - since > self.timeout:
-                raise BoardError(f"the board's run has made no progress for {self.timeout:g} s "
-                                 f"({done} iterations done)")
+                raise BoardError(
+                    f"the board's run has made no progress for {self.timeout:g} s ({done} iterations done)"
+                )
             time.sleep(poll)
 
 
@@ -338,8 +373,9 @@ class Board:
 
     def __init__(self, link: Link):
         self.link = link
-        self.identity = Identity.parse(link.request(
-            Command.IDENTIFY, expect=(p.Layout.identity, p.Layout.identity_v1)).payload)
+        self.identity = Identity.parse(
+            link.request(Command.IDENTIFY, expect=(p.Layout.identity, p.Layout.identity_v1)).payload
+        )
         self.config = self.identity.config
         self.dp = self.config.datapath
         self.layout = p.Layout.of(self.dp)
@@ -354,25 +390,41 @@ class Board:
         n, d = raw.shape
         held = (7, State.CONFIGURED | State.RESULT)
         token = new_token()
-        link.request(Command.CONFIGURE, n.to_bytes(2, "little") + bytes([d])
-                     + int(half_beta).to_bytes(lay.half_beta, "little") + int(step).to_bytes(lay.step, "little")
-                     + token, state=(7, State.CONFIGURED))
+        link.request(
+            Command.CONFIGURE,
+            n.to_bytes(2, "little")
+            + bytes([d])
+            + int(half_beta).to_bytes(lay.half_beta, "little")
+            + int(step).to_bytes(lay.step, "little")
+            + token,
+            state=(7, State.CONFIGURED),
+        )
         flat = raw.ravel()
         self._load(flat, token)
         expected = self.config.cycles(n, d)
-        stats = link.request(Command.RUN, expect=lay.stats, state=held, token=token,
-                             extra=expected / max(self.identity.clock_hz, 1)).payload
+        stats = link.request(
+            Command.RUN, expect=lay.stats, state=held, token=token, extra=expected / max(self.identity.clock_hz, 1)
+        ).payload
         cycles = int.from_bytes(stats[:4], "little")
         if cycles != expected:
-            raise Reset(f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
-                        f"{expected}: is another process using the port?")
+            raise Reset(
+                f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
+                f"{expected}: is another process using the port?"
+            )
         new = self._read(n, d, held, token)
-        s = int.from_bytes(stats[4:4 + lay.move_norm], "little")
-        dmin = int.from_bytes(stats[4 + lay.move_norm:], "little")
+        s = int.from_bytes(stats[4 : 4 + lay.move_norm], "little")
+        dmin = int.from_bytes(stats[4 + lay.move_norm :], "little")
         return new, cycles, s, dmin
 
-    def loosen(self, raw: np.ndarray, iterations: int, n: int = 1, l: int = 2 << p.L_FRACTION,
-               progress: Callable[[int, int], None] | None = None, poll: float = 0.02) -> Loosened:
+    def loosen(
+        self,
+        raw: np.ndarray,
+        iterations: int,
+        n: int = 1,
+        l: int = 2 << p.L_FRACTION,
+        progress: Callable[[int, int], None] | None = None,
+        poll: float = 0.02,
+    ) -> Loosened:
         """A whole loosening run on chip (LOOSEN): CONFIGURE, LOAD, LOOSEN, STATUS every ``poll`` s until
         the run ends (``progress(done, iterations)`` after each), RESULT, READ. ``raw`` (N, D): raw
         coordinates; ``iterations`` K ≥ 1; ``n`` and ``l`` (raw UQ18.48) the starting state (the run's
@@ -383,22 +435,33 @@ class Board:
         :class:`Lost` when LOOSEN's answer is lost (it may have started), :class:`BoardError` when the
         board has no LOOSEN (:attr:`Identity.loosens`) or its run stands still for ``timeout`` s."""
         if not self.identity.loosens:
-            raise BoardError("the board runs no whole loosening runs (its IDENTIFY lists no LOOSEN): "
-                             "use --loosening host")
-        for name, value, top in (("iterations", iterations, (1 << 32) - 1), ("n", n, (1 << 16) - 1),
-                                 ("l", l, (1 << p.L_BITS) - 1)):
+            raise BoardError(
+                "the board runs no whole loosening runs (its IDENTIFY lists no LOOSEN): use --loosening host"
+            )
+        for name, value, top in (
+            ("iterations", iterations, (1 << 32) - 1),
+            ("n", n, (1 << 16) - 1),
+            ("l", l, (1 << p.L_BITS) - 1),
+        ):
             low = 0 if name == "l" else 1
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= top:
                 raise ValueError(f"{name} must be an int in {low}..{top}, not {value!r}")
         lay, link = self.layout, self.link
         points, d = raw.shape
         token = new_token()
-        link.request(Command.CONFIGURE, points.to_bytes(2, "little") + bytes([d]) + bytes(lay.half_beta + lay.step)
-                     + token, state=(15, State.CONFIGURED))
+        link.request(
+            Command.CONFIGURE,
+            points.to_bytes(2, "little") + bytes([d]) + bytes(lay.half_beta + lay.step) + token,
+            state=(15, State.CONFIGURED),
+        )
         self._load(raw.ravel(), token)
-        link.request(Command.LOOSEN, int(iterations).to_bytes(4, "little") + int(n).to_bytes(2, "little")
-                     + int(l).to_bytes(p.L_BYTES, "little"), expect=p.TOKEN_BYTES,
-                     state=(15, State.CONFIGURED | State.RUNNING), token=token)
+        link.request(
+            Command.LOOSEN,
+            int(iterations).to_bytes(4, "little") + int(n).to_bytes(2, "little") + int(l).to_bytes(p.L_BYTES, "little"),
+            expect=p.TOKEN_BYTES,
+            state=(15, State.CONFIGURED | State.RUNNING),
+            token=token,
+        )
         seen, since = None, time.monotonic()
         while True:
             resp = link.request(Command.STATUS, expect=lay.status)
@@ -415,17 +478,21 @@ class Board:
             if done != seen:
                 seen, since = done, time.monotonic()
             elif time.monotonic() - since > link.timeout:
-                raise BoardError(f"LOOSEN: the run has made no progress for {link.timeout:g} s "
-                                 f"({done} of {iterations} iterations done)")
+                raise BoardError(
+                    f"LOOSEN: the run has made no progress for {link.timeout:g} s "
+                    f"({done} of {iterations} iterations done)"
+                )
             time.sleep(poll)
         held = (15, State.CONFIGURED | State.RESULT)
         out = link.request(Command.RESULT, expect=lay.result, state=held, token=token).payload
         fields = np.cumsum([0, 6, lay.move_norm, lay.delta_min, 2, p.L_BYTES])
-        cycles, s, dmin, final_n, final_l = (int.from_bytes(out[a:b], "little")
-                                             for a, b in zip(fields[:-1], fields[1:]))
+        cycles, s, dmin, final_n, final_l = (
+            int.from_bytes(out[a:b], "little") for a, b in zip(fields[:-1], fields[1:])
+        )
         if final_n != (n + iterations) & 0xFFFF:
-            raise Reset(f"RESULT: the run ended at n = {final_n}, not {n} + {iterations}: "
-                        "is another process using the port?")
+            raise Reset(
+                f"RESULT: the run ended at n = {final_n}, not {n} + {iterations}: is another process using the port?"
+            )
         return Loosened(self._read(points, d, held, token), cycles, s, dmin, final_n, final_l % (1 << p.L_BITS))
 
     def _read(self, n: int, d: int, held: tuple[int, int], token: bytes) -> np.ndarray:
@@ -434,27 +501,41 @@ class Board:
         out = []
         for k in range(0, n * d, CHUNK):
             count = min(CHUNK, n * d - k)
-            data = link.request(Command.READ, k.to_bytes(2, "little") + count.to_bytes(2, "little"),
-                                expect=lay.read(count), state=held, token=token).payload
+            data = link.request(
+                Command.READ,
+                k.to_bytes(2, "little") + count.to_bytes(2, "little"),
+                expect=lay.read(count),
+                state=held,
+                token=token,
+            ).payload
             out.append(np.frombuffer(data, dtype=np.uint8).reshape(count, lay.coord))
         return _words(np.concatenate(out), self.dp.fmt.width).reshape(n, d)
 
     def _load(self, flat: np.ndarray, token: bytes) -> None:
-        """LOAD all coordinates, CHUNK per request, each quoting ``token``. A failed LOAD makes the board forget its loaded prefix
+        """LOAD all coordinates, CHUNK per request, each quoting ``token``. A failed LOAD makes the board forget its
+        loaded prefix
         (docs/protocol.md), so after any failure — a damaged request (BAD_CRC, TIMEOUT), a lost or garbled
         answer, or BAD_RANGE for a LOAD past the first (the prefix is gone) — the load starts again from
         index 0, at most ``retries`` times."""
         link, lay = self.link, self.layout
         mask = (1 << (8 * lay.coord)) - 1
-        chunks = [token + k.to_bytes(2, "little")
-                  + b"".join((int(x) & mask).to_bytes(lay.coord, "little") for x in flat[k:k + CHUNK])
-                  for k in range(0, flat.size, CHUNK)]
+        chunks = [
+            token
+            + k.to_bytes(2, "little")
+            + b"".join((int(x) & mask).to_bytes(lay.coord, "little") for x in flat[k : k + CHUNK])
+            for k in range(0, flat.size, CHUNK)
+        ]
         i, failures = 0, 0
         while i < len(chunks):
             last = i == len(chunks) - 1
             try:  # before the last chunk the prefix may already be whole, from an earlier pass
-                link.exchange(Command.LOAD, chunks[i], state=(7, State.CONFIGURED | State.LOADED) if last
-                              else (State.CONFIGURED | State.RESULT, State.CONFIGURED))
+                link.exchange(
+                    Command.LOAD,
+                    chunks[i],
+                    state=(7, State.CONFIGURED | State.LOADED)
+                    if last
+                    else (State.CONFIGURED | State.RESULT, State.CONFIGURED),
+                )
                 i += 1
             except (_Again, Refused) as exc:
                 if isinstance(exc, Refused) and (exc.status != Status.BAD_RANGE or i == 0):

@@ -75,18 +75,21 @@ def _rrr(vectors, iterations, on_step):
 
 
 #: name → method, in the order the CLI lists them.
-METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("vrf", "variable-repulsion-force with force loosening (Stanojević, Šenk, Milutinović; on --backend); K iterations",
-           _vrf, backends=None),
-    Method("cg", "Riesz-energy conjugate gradients, exponent doubling (Wang 2008; float64); K CG iterations",
-           _cg),
-    Method("riesz", "projected gradient descent on the Riesz energy, rising exponent (float64); "
-                    "K steps", _riesz),
-    Method("penalty", "max t with a quadratic penalty on pairs closer than t (float64); K steps",
-           _penalty),
-    Method("rrr", "RRR divide-and-concur, target distance by bisection (Elser; float64); K RRR iterations",
-           _rrr),
-)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            "vrf",
+            "variable-repulsion-force with force loosening (Stanojević, Šenk, Milutinović; on --backend); K iterations",
+            _vrf,
+            backends=None,
+        ),
+        Method("cg", "Riesz-energy conjugate gradients, exponent doubling (Wang 2008; float64); K CG iterations", _cg),
+        Method("riesz", "projected gradient descent on the Riesz energy, rising exponent (float64); K steps", _riesz),
+        Method("penalty", "max t with a quadratic penalty on pairs closer than t (float64); K steps", _penalty),
+        Method("rrr", "RRR divide-and-concur, target distance by bisection (Elser; float64); K RRR iterations", _rrr),
+    )
+}
 
 
 def names() -> tuple[str, ...]:

@@ -33,8 +33,16 @@ import numpy as np
 
 from .descent import staged_descent, unit_rows
 
-__all__ = ["penalty_optimize", "penalty_and_gradient", "best_threshold", "MU_FIRST", "MU_GROWTH", "MU_FINAL",
-           "MAX_MOVE", "TOL"]
+__all__ = [
+    "penalty_optimize",
+    "penalty_and_gradient",
+    "best_threshold",
+    "MU_FIRST",
+    "MU_GROWTH",
+    "MU_FINAL",
+    "MAX_MOVE",
+    "TOL",
+]
 
 #: The first penalty weight: t* may sit up to 1/μ = 100 below the largest cosine, so that from a random
 #: start every pair is active and all of them repel (with μ = 10 only the few closest pairs moved, and
@@ -74,8 +82,9 @@ def penalty_and_gradient(x: np.ndarray, mu: float) -> tuple[float, np.ndarray, f
     return value, mu * (v @ x), math.sqrt(max(0.0, 2.0 - 2.0 * float(upper.max())))
 
 
-def penalty_optimize(vectors: np.ndarray, iterations: int,
-                     on_step: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict]:
+def penalty_optimize(
+    vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, dict]:
     """Minimise F_μ from ``vectors`` (N, D) for μ = MU_FIRST … MU_FINAL (module doc).
 
     Returns (unit vectors (N, D), stats): ``stages``, ``final_mu`` (of the last stage run), ``steps``,
@@ -88,5 +97,13 @@ def penalty_optimize(vectors: np.ndarray, iterations: int,
     while mu <= MU_FINAL * (1 + 1e-12):
         mus.append(mu)
         mu *= MU_GROWTH
-    return staged_descent(x, mus, lambda mu: lambda y: penalty_and_gradient(y, mu), lambda mu: TOL / mu, iterations, on_step, max_move=MAX_MOVE,
-                          final="final_mu")
+    return staged_descent(
+        x,
+        mus,
+        lambda mu: lambda y: penalty_and_gradient(y, mu),
+        lambda mu: TOL / mu,
+        iterations,
+        on_step,
+        max_move=MAX_MOVE,
+        final="final_mu",
+    )

@@ -182,18 +182,28 @@ class _Climb:
         nvar = self.movable.size * k
         rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
         # columns: v⁺ (nvar), v⁻ (nvar), σ; v = v⁺ − v⁻ so that the objective can charge μ|v|₁
-        a = self.csr_matrix((np.concatenate([vals, -vals, np.ones(p.size)]),
-                             (np.concatenate([rows, rows, p]), np.concatenate([cols, cols + nvar, np.full(p.size, 2 * nvar)]))),
-                            shape=(p.size, 2 * nvar + 1))
+        a = self.csr_matrix(
+            (
+                np.concatenate([vals, -vals, np.ones(p.size)]),
+                (np.concatenate([rows, rows, p]), np.concatenate([cols, cols + nvar, np.full(p.size, 2 * nvar)])),
+            ),
+            shape=(p.size, 2 * nvar + 1),
+        )
         b = (d**2 - d_min**2) / rho
         c = np.full(2 * nvar + 1, self.mu / nvar)
         c[-1] = -1.0
         bounds = [(0.0, 1.0)] * (2 * nvar) + [(None, None)]
-        res = self.linprog(c, A_ub=a, b_ub=b, bounds=bounds, method="highs-ipm",
-                           options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+        res = self.linprog(
+            c,
+            A_ub=a,
+            b_ub=b,
+            bounds=bounds,
+            method="highs-ipm",
+            options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+        )
         if res.status != 0:
             return None
-        v = (res.x[:nvar] - res.x[nvar:2 * nvar]).reshape(-1, k)
+        v = (res.x[:nvar] - res.x[nvar : 2 * nvar]).reshape(-1, k)
         trial = r.copy()
         moved = r[self.movable] + rho * np.einsum("mdk,mk->md", bases, v)
         trial[self.movable] = moved / np.linalg.norm(moved, axis=1, keepdims=True)
@@ -228,8 +238,13 @@ class _Climb:
         return max_rounds, False
 
 
-def polish(vectors: np.ndarray, *, tol: float = 1e-13, max_rounds: int = 2000,
-           on_round: Callable[[int, float], None] | None = None) -> tuple[np.ndarray, dict]:
+def polish(
+    vectors: np.ndarray,
+    *,
+    tol: float = 1e-13,
+    max_rounds: int = 2000,
+    on_round: Callable[[int, float], None] | None = None,
+) -> tuple[np.ndarray, dict]:
     """Climb from ``vectors`` (N, D) to a local maximum of the minimum distance (see the module docstring).
 
     ``on_round(k, d_min)`` is told after each round of the global climb. Returns ``(unit vectors (N, D)
@@ -251,5 +266,9 @@ def polish(vectors: np.ndarray, *, tol: float = 1e-13, max_rounds: int = 2000,
     after = min_distance(r)
     if not after >= before:  # never happens by construction; the contract does not rest on it
         r, after = r0, before
-    return r, {"rounds": rounds, "min_distance_before": before, "min_distance_after": after,
-               "rattlers": len(contacts(r)["rattlers"])}
+    return r, {
+        "rounds": rounds,
+        "min_distance_before": before,
+        "min_distance_after": after,
+        "rattlers": len(contacts(r)["rattlers"]),
+    }

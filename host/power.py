@@ -31,43 +31,69 @@ class Constant:
 #: The model's constants. Keys are what ``--power FILE.json`` may override (a flat JSON object of numbers).
 CONSTANTS: dict[str, Constant] = {
     "cpu_watts_per_core": Constant(
-        5.5, "W", "assumed",
+        5.5,
+        "W",
+        "assumed",
         "TDP / cores of a 64-core, 350 W 5th-generation Xeon (e.g. Platinum 8592+: 350 W, 64 cores, per the "
         "vendor's specification as listed by serverrental.store/index.php?title=Intel_Xeon_CPUs); this VM shows "
         "'Intel(R) Xeon(R) Processor', family 6 model 207, and no RAPL, so the part and its power are not "
-        "known: used only when RAPL cannot be read"),
+        "known: used only when RAPL cannot be read",
+    ),
     "idle_watts.ulx3s-85f": Constant(
-        0.20, "W", "assumed",
+        0.20,
+        "W",
+        "assumed",
         "configured, idle ULX3S-85F (a figure reported as measured elsewhere; no primary source "
         "was found here). For scale, the board's manual (github.com/emard/ulx3s, doc/MANUAL.md, 'Power') "
-        "says 5 V / 0.5 A (2.5 W) is enough for a fully loaded board"),
+        "says 5 V / 0.5 A (2.5 W) is enough for a fully loaded board",
+    ),
     "idle_watts.ecpix5-85f": Constant(
-        0.20, "W", "assumed",
+        0.20,
+        "W",
+        "assumed",
         "taken equal to the ULX3S-85F's (the same 85k-LUT ECP5 die); the ECPIX-5's other devices (DDR3, "
-        "Ethernet PHY) are not counted"),
+        "Ethernet PHY) are not counted",
+    ),
     "idle_watts.ulx3s-85f-loosening": Constant(
-        0.20, "W", "assumed",
-        "the ULX3S-85F's (the same board, configured with the loosening core's bitstream)"),
+        0.20, "W", "assumed", "the ULX3S-85F's (the same board, configured with the loosening core's bitstream)"
+    ),
     "idle_watts.ecpix5-85f-loosening": Constant(
-        0.20, "W", "assumed",
-        "the ECPIX-5's (the same board, configured with the loosening core's bitstream)"),
+        0.20, "W", "assumed", "the ECPIX-5's (the same board, configured with the loosening core's bitstream)"
+    ),
     "idle_watts.ulx3s-25f": Constant(
-        0.20, "W", "assumed",
+        0.20,
+        "W",
+        "assumed",
         "taken equal to the ULX3S-85F's (the same board with the smaller LFE5U-25F, whose static power is lower: "
-        "an upper figure); no measurement was found here"),
+        "an upper figure); no measurement was found here",
+    ),
     "pj_per_cycle.lut4": Constant(
-        2.0, "pJ", "assumed",
+        2.0,
+        "pJ",
+        "assumed",
         "energy per LUT4 (with its share of routing) per switching event, an order-of-magnitude figure for a "
-        "40 nm FPGA; not from a vendor power calculator"),
-    "pj_per_cycle.ff": Constant(1.0, "pJ", "assumed", "energy per flip-flop per switching event (clock and data), "
-                                                      "order of magnitude, 40 nm"),
-    "pj_per_cycle.dsp": Constant(20.0, "pJ", "assumed", "energy per MULT18X18D per 18×18 product, order of magnitude, "
-                                                        "40 nm"),
+        "40 nm FPGA; not from a vendor power calculator",
+    ),
+    "pj_per_cycle.ff": Constant(
+        1.0, "pJ", "assumed", "energy per flip-flop per switching event (clock and data), order of magnitude, 40 nm"
+    ),
+    "pj_per_cycle.dsp": Constant(
+        20.0, "pJ", "assumed", "energy per MULT18X18D per 18×18 product, order of magnitude, 40 nm"
+    ),
     "pj_per_cycle.bram": Constant(15.0, "pJ", "assumed", "energy per DP16KD access, order of magnitude, 40 nm"),
-    "activity.logic": Constant(0.125, "", "assumed", "fraction of LUTs and flip-flops switching per cycle while the "
-                                                     "core computes (the usual 12.5 % default of FPGA power estimators)"),
-    "activity.arith": Constant(1.0, "", "assumed", "multipliers and block RAMs are used every cycle while the core "
-                                                   "computes (the pipeline takes a pair per cycle)"),
+    "activity.logic": Constant(
+        0.125,
+        "",
+        "assumed",
+        "fraction of LUTs and flip-flops switching per cycle while the "
+        "core computes (the usual 12.5 % default of FPGA power estimators)",
+    ),
+    "activity.arith": Constant(
+        1.0,
+        "",
+        "assumed",
+        "multipliers and block RAMs are used every cycle while the core computes (the pipeline takes a pair per cycle)",
+    ),
 }
 
 
@@ -113,8 +139,15 @@ class PowerModel:
         rows = []
         for key, value in self.values.items():
             c = CONSTANTS.get(key)
-            rows.append({"key": key, "value": value, "unit": c.unit if c else "W", "kind": self.kinds[key],
-                         "source": c.source if c and self.kinds[key] == c.kind else self.kinds[key]})
+            rows.append(
+                {
+                    "key": key,
+                    "value": value,
+                    "unit": c.unit if c else "W",
+                    "kind": self.kinds[key],
+                    "source": c.source if c and self.kinds[key] == c.kind else self.kinds[key],
+                }
+            )
         return rows
 
     def idle_watts(self, board: str) -> float | None:
@@ -127,13 +160,21 @@ def board_power(model: PowerModel, board: str, resources: dict[str, int], clock_
     ``lut4``, ``ff``, ``dsp``, ``bram``). ``idle_w`` is None where the model has no idle figure for the
     board."""
     v = model.values
-    activity = {"lut4": v["activity.logic"], "ff": v["activity.logic"], "dsp": v["activity.arith"],
-                "bram": v["activity.arith"]}
+    activity = {
+        "lut4": v["activity.logic"],
+        "ff": v["activity.logic"],
+        "dsp": v["activity.arith"],
+        "bram": v["activity.arith"],
+    }
     parts = {r: clock_hz * resources.get(r, 0) * v[f"pj_per_cycle.{r}"] * 1e-12 * activity[r] for r in activity}
     idle = model.idle_watts(board)
     dynamic = sum(parts.values())
-    return {"idle_w": idle, "dynamic_w": dynamic, "dynamic_parts_w": parts,
-            "compute_w": None if idle is None else idle + dynamic}
+    return {
+        "idle_w": idle,
+        "dynamic_w": dynamic,
+        "dynamic_parts_w": parts,
+        "compute_w": None if idle is None else idle + dynamic,
+    }
 
 
 class Rapl:

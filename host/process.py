@@ -40,8 +40,11 @@ def signals_deferred():
         yield
         return
     caught = []
-    signums = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
-               if s is not None and signal.getsignal(s) is not None]  # None: a handler not set from Python
+    signums = [
+        s
+        for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+        if s is not None and signal.getsignal(s) is not None
+    ]  # None: a handler not set from Python
     previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in signums}
     try:
         yield

@@ -67,8 +67,13 @@ def _rows(r: np.ndarray, norms: np.ndarray, start: int, stop: int, half_beta: fl
     return d, r[start:stop] * w.sum(axis=1)[:, None] - w @ r
 
 
-def reference_update(vectors: np.ndarray, beta: float, block: int | None = None, threads: int = 1,
-                     on_rows: Callable[[int], None] | None = None) -> Update:
+def reference_update(
+    vectors: np.ndarray,
+    beta: float,
+    block: int | None = None,
+    threads: int = 1,
+    on_rows: Callable[[int], None] | None = None,
+) -> Update:
     """One iteration of steps 1–5 on ``vectors`` (N, D) with exponent ``beta`` > 0, blocked over rows.
 
     Memory is O(N · block · threads); the force is accumulated as r_j Σ_i w_ji − Σ_i w_ji r_i, a matrix

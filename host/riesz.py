@@ -63,8 +63,9 @@ def log_energy_and_gradient(x: np.ndarray, s: float) -> tuple[float, np.ndarray,
     return 0.5 * s * math.log(1.0 / m) + math.log(total), grad, math.sqrt(m)
 
 
-def riesz_optimize(vectors: np.ndarray, iterations: int,
-                   on_step: Callable[[int], None] | None = None) -> tuple[np.ndarray, dict]:
+def riesz_optimize(
+    vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, dict]:
     """Minimise E_s from ``vectors`` (N, D) for s = S_FIRST … S_FINAL (module doc).
 
     Returns (unit vectors (N, D), stats): ``stages``, ``final_exponent`` (of the last stage run),
@@ -77,6 +78,13 @@ def riesz_optimize(vectors: np.ndarray, iterations: int,
     while s <= S_FINAL:
         exponents.append(s)
         s *= GROWTH
-    return staged_descent(x, exponents, lambda s: lambda y: log_energy_and_gradient(y, s), lambda s: TOL, iterations, on_step, max_move=MAX_MOVE,
-                          final="final_exponent")
-
+    return staged_descent(
+        x,
+        exponents,
+        lambda s: lambda y: log_energy_and_gradient(y, s),
+        lambda s: TOL,
+        iterations,
+        on_step,
+        max_move=MAX_MOVE,
+        final="final_exponent",
+    )

@@ -53,8 +53,18 @@ import numpy as np
 
 from .descent import unit_rows
 
-__all__ = ["rrr_optimize", "project_apart", "concur", "BETA", "GAMMA", "SOLVED", "FINE", "ATTEMPTS", "ATTEMPT_MIN",
-           "BRACKET_TOL"]
+__all__ = [
+    "rrr_optimize",
+    "project_apart",
+    "concur",
+    "BETA",
+    "GAMMA",
+    "SOLVED",
+    "FINE",
+    "ATTEMPTS",
+    "ATTEMPT_MIN",
+    "BRACKET_TOL",
+]
 
 #: RRR step (Elser: β = 0.5 in all its experiments).
 BETA = 0.5
@@ -168,9 +178,14 @@ def _default_rng(vectors: np.ndarray) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def rrr_optimize(vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None, *,
-                 attempt_iterations: int | None = None,
-                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
+def rrr_optimize(
+    vectors: np.ndarray,
+    iterations: int,
+    on_step: Callable[[int], None] | None = None,
+    *,
+    attempt_iterations: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, dict]:
     """Raise the smallest distance of ``vectors`` (N, D) by RRR attempts at bisected targets (module doc).
 
     Returns (unit vectors (N, D), stats): ``attempts``, ``solved`` (attempts that succeeded),
@@ -215,7 +230,13 @@ def rrr_optimize(vectors: np.ndarray, iterations: int, on_step: Callable[[int], 
         found = _min_distance(y)
         if found > best_distance:
             best, best_distance = y, found
-    stats = {"attempts": attempts, "solved": solved, "rrr_iterations": done, "target_low": low,
-             "min_distance": best_distance,
-             "target_high": high, "attempt_iterations": int(attempt_iterations)}
+    stats = {
+        "attempts": attempts,
+        "solved": solved,
+        "rrr_iterations": done,
+        "target_low": low,
+        "min_distance": best_distance,
+        "target_high": high,
+        "attempt_iterations": int(attempt_iterations),
+    }
     return best, stats

@@ -211,9 +211,21 @@ class Search:
     #: Seconds between progress calls while no round finishes.
     TICK = 0.5
 
-    def __init__(self, dim: int, points: int, seconds: float, *, method: str = "cg", target: float | None = None,
-                 stop: bool = True, jobs: int | None = None, seed: int = 0, index: int = 0,
-                 processes: bool = True, on_progress: Callable[[Search], None] | None = None):
+    def __init__(
+        self,
+        dim: int,
+        points: int,
+        seconds: float,
+        *,
+        method: str = "cg",
+        target: float | None = None,
+        stop: bool = True,
+        jobs: int | None = None,
+        seed: int = 0,
+        index: int = 0,
+        processes: bool = True,
+        on_progress: Callable[[Search], None] | None = None,
+    ):
         if not (isinstance(dim, int) and dim >= 2 and isinstance(points, int) and points >= 2):
             raise ValueError(f"a search needs D ≥ 2 and N ≥ 2, not D = {dim!r}, N = {points!r}")
         if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):

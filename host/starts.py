@@ -36,8 +36,16 @@ from .metrics import min_squared_distance
 from .process import children_start_deaf, die_with_parent, hear_sigint
 from .reference import random_start
 
-__all__ = ["METHODS", "StartTask", "StartResult", "run_start", "run_starts", "initial_vectors", "worker_pool",
-           "stop_pool"]
+__all__ = [
+    "METHODS",
+    "StartTask",
+    "StartResult",
+    "run_start",
+    "run_starts",
+    "initial_vectors",
+    "worker_pool",
+    "stop_pool",
+]
 
 #: The methods a start can run (the registry's names, :mod:`.methods`).
 METHODS = names()
@@ -92,19 +100,23 @@ def _initial(task: StartTask) -> tuple[np.ndarray, int]:
             return r, redrawn
         r[repeats] = random_start(repeats.size, task.dim, rng)
         redrawn += repeats.size
-    raise ValueError(f"{task.points} points in D = {task.dim} keep coinciding after rounding to {fmt}: "
-                     "use a wider --format or fewer points")
+    raise ValueError(
+        f"{task.points} points in D = {task.dim} keep coinciding after rounding to {fmt}: "
+        "use a wider --format or fewer points"
+    )
 
 
-def run_start(task: StartTask, on_step: Callable[[Step], None] | None = None,
-              on_rows: Callable[[int], None] | None = None) -> StartResult:
+def run_start(
+    task: StartTask, on_step: Callable[[Step], None] | None = None, on_rows: Callable[[int], None] | None = None
+) -> StartResult:
     """Run one start with its method (:mod:`.methods`) to the end; a backend is closed on every way out.
     ``on_rows`` sees progress within an update (blocks of rows) where ``vrf``'s backend reports it
     (``reference``, ``model``). ``ValueError`` for an unknown method or a host method on another backend."""
     method = get_method(task.method)
     if method.host_only and task.backend not in method.backends:
-        raise ValueError(f"method {task.method} runs on backend {' or '.join(method.backends)} only, "
-                         f"not {task.backend!r}")
+        raise ValueError(
+            f"method {task.method} runs on backend {' or '.join(method.backends)} only, not {task.backend!r}"
+        )
     vectors, redrawn = _initial(task)
     if method.host_only:
         vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_step)

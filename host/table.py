@@ -67,8 +67,21 @@ from .starts import StartTask, run_start
 
 __all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows"]
 
-COLUMNS = ("dim", "points", "method", "polish", "iterations", "seed", "start", "min_angle_deg", "min_distance",
-           "best_known_angle_deg", "gap_deg", "seconds", "search")
+COLUMNS = (
+    "dim",
+    "points",
+    "method",
+    "polish",
+    "iterations",
+    "seed",
+    "start",
+    "min_angle_deg",
+    "min_distance",
+    "best_known_angle_deg",
+    "gap_deg",
+    "seconds",
+    "search",
+)
 #: The columns of files written before ``search`` existed: read as rows with ``search`` 0.
 OLD_COLUMNS = COLUMNS[:-1]
 #: The columns that must be the same for every row of a file (one sweep's parameters).
@@ -93,8 +106,16 @@ CLOSE_TIMEOUT = 10.0
 STOP_TIMEOUT = 0.5
 
 
-def table_tasks(dim: int, points: Iterable[int], starts: int, iterations: int, seed: int, method: str = "vrf",
-                polish: bool = False, search: float | None = None) -> list[StartTask | SearchTask]:
+def table_tasks(
+    dim: int,
+    points: Iterable[int],
+    starts: int,
+    iterations: int,
+    seed: int,
+    method: str = "vrf",
+    polish: bool = False,
+    search: float | None = None,
+) -> list[StartTask | SearchTask]:
     """The tasks of a table: for each N of ``points``, starts 0 … ``starts`` − 1, in that order.
 
     ``search``: seconds; each task is then an iterated search of that budget (:mod:`.search`, its code
@@ -102,8 +123,10 @@ def table_tasks(dim: int, points: Iterable[int], starts: int, iterations: int, s
     points = list(points)
     if dim < 2 or not points or min(points) < 2 or starts < 1 or iterations < 0:
         got = f"D = {dim}, N in {min(points)}..{max(points)}" if points else f"D = {dim}, no N"
-        raise ValueError(f"a table needs D ≥ 2, N ≥ 2, at least one start and iterations ≥ 0 "
-                         f"(got {got}, {starts} starts, {iterations} iterations)")
+        raise ValueError(
+            f"a table needs D ≥ 2, N ≥ 2, at least one start and iterations ≥ 0 "
+            f"(got {got}, {starts} starts, {iterations} iterations)"
+        )
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (available: {', '.join(METHODS)})")
     if polish:
@@ -115,12 +138,20 @@ def table_tasks(dim: int, points: Iterable[int], starts: int, iterations: int, s
         from .search import ITERATIONS, METHODS as SEARCH_METHODS
 
         if method not in SEARCH_METHODS or not (math.isfinite(search) and search > 0):
-            raise ValueError(f"a search table needs method {' or '.join(SEARCH_METHODS)} and a positive time "
-                             f"budget (got {method!r}, {search!r} s)")
-        return [SearchTask(dim, n, method, float(search), ITERATIONS[method], seed, k)
-                for n in points for k in range(starts)]
-    return [StartTask("reference", dim, n, iterations, seed, k, starts, {"threads": 1}, method, bool(polish))
-            for n in points for k in range(starts)]
+            raise ValueError(
+                f"a search table needs method {' or '.join(SEARCH_METHODS)} and a positive time "
+                f"budget (got {method!r}, {search!r} s)"
+            )
+        return [
+            SearchTask(dim, n, method, float(search), ITERATIONS[method], seed, k)
+            for n in points
+            for k in range(starts)
+        ]
+    return [
+        StartTask("reference", dim, n, iterations, seed, k, starts, {"threads": 1}, method, bool(polish))
+        for n in points
+        for k in range(starts)
+    ]
 
 
 @dataclass(frozen=True)
@@ -142,15 +173,21 @@ def row_of(task: StartTask) -> dict:
     if isinstance(task, SearchTask):
         from .search import Search
 
-        vectors = Search(task.dim, task.points, task.seconds, method=task.method, seed=task.seed,
-                         index=task.index, processes=False).run()
+        vectors = Search(
+            task.dim, task.points, task.seconds, method=task.method, seed=task.seed, index=task.index, processes=False
+        ).run()
     else:
         vectors = run_start(task).vectors
     seconds = time.perf_counter() - t0
     s = summary(vectors)
-    return {**_key_dict(task), "min_angle_deg": s["min_angle_deg"], "min_distance": s["min_distance"],
-            "best_known_angle_deg": s["best_known_angle_deg"], "gap_deg": s["best_known_gap_deg"],
-            "seconds": round(seconds, 3)}
+    return {
+        **_key_dict(task),
+        "min_angle_deg": s["min_angle_deg"],
+        "min_distance": s["min_distance"],
+        "best_known_angle_deg": s["best_known_angle_deg"],
+        "gap_deg": s["best_known_gap_deg"],
+        "seconds": round(seconds, 3),
+    }
 
 
 def best_rows(rows: Iterable[dict]) -> list[dict]:
@@ -165,8 +202,15 @@ def best_rows(rows: Iterable[dict]) -> list[dict]:
     return sorted(best.values(), key=lambda r: r["points"])
 
 
-def sweep(tasks: list[StartTask], out: Path, *, scheduler: str | None = None, workers: int | None = None,
-          progress: bool = True, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+def sweep(
+    tasks: list[StartTask],
+    out: Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    on_row: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Run the tasks not already in ``out`` on Dask, appending each finished row to ``out`` as it arrives;
     return all rows of the file (old and new), sorted by (points, start).
 
@@ -185,13 +229,15 @@ def sweep(tasks: list[StartTask], out: Path, *, scheduler: str | None = None, wo
         _check_parameters(out, rows.values(), tasks)
     pending = list({_key(_key_dict(t)): t for t in tasks if _key(_key_dict(t)) not in rows}.values())
     if rows and suffix == ".tsv" and _header(out) != "\t".join(COLUMNS):  # an older file: the rows appended
-        _rewrite(out, suffix, _sorted(rows.values()))                       # below must match its header
+        _rewrite(out, suffix, _sorted(rows.values()))  # below must match its header
     if pending and suffix == ".json":  # rewritten whole for every batch: the old copy and the new one
         need = 2 * JSON_ROW_BYTES * (len(rows) + len(pending))
         if _room(out) < need:
-            raise ValueError(f"{out}: a .json table of {len(rows) + len(pending)} rows needs about "
-                             f"{need / 1e6:.3g} MB free for its rewrites, {out.parent} has "
-                             f"{_room(out) / 1e6:.3g} MB (a .tsv table needs no second copy)")
+            raise ValueError(
+                f"{out}: a .json table of {len(rows) + len(pending)} rows needs about "
+                f"{need / 1e6:.3g} MB free for its rewrites, {out.parent} has "
+                f"{_room(out) / 1e6:.3g} MB (a .tsv table needs no second copy)"
+            )
     if pending:
         bar = _bar(len(tasks), len(tasks) - len(pending), progress)
         try:
@@ -222,6 +268,7 @@ def _room(out: Path) -> int:
 
 # -- running on Dask ------------------------------------------------------------------------------------------
 
+
 def _run(tasks: list[StartTask], scheduler: str | None, workers: int | None):
     """Yield lists of finished rows as they come, until all of ``tasks`` are done."""
     try:
@@ -233,8 +280,9 @@ def _run(tasks: list[StartTask], scheduler: str | None, workers: int | None):
         stack.enter_context(_quiet())
         cluster = None
         if scheduler is None:
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="spherecode-dask-",
-                                                                      ignore_cleanup_errors=True))
+            scratch = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="spherecode-dask-", ignore_cleanup_errors=True)
+            )
             stack.enter_context(dask.config.set({"temporary-directory": scratch}))
             stack.enter_context(_workers_ignore_sigint(scratch))
             with signals_deferred():
@@ -320,10 +368,18 @@ def _local_cluster(LocalCluster, scratch: str):
     # dashboard_address=None alone still starts Dask's HTTP server on port 8787 (with a warning when that is
     # taken): no dashboard, and that server on a free loopback port. No worker is started here, so that a
     # Ctrl-C landing in this call leaves no process behind.
-    return LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
-                        security=Security.temporary(), dashboard_address=None, local_directory=scratch,
-                        silence_logs=logging.CRITICAL,
-                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    return LocalCluster(
+        n_workers=0,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        protocol="tls://",
+        security=Security.temporary(),
+        dashboard_address=None,
+        local_directory=scratch,
+        silence_logs=logging.CRITICAL,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    )
 
 
 @contextlib.contextmanager
@@ -372,8 +428,10 @@ def _close(resource) -> None:
 
 def _task_key(task: StartTask) -> str:
     polish = f"-search{task.seconds!r}" if isinstance(task, SearchTask) else "-polish" if task.polish else ""
-    return (f"spherecode-table-d{task.dim}-n{task.points}-{task.method}{polish}-k{task.iterations}"
-            f"-seed{task.seed}-start{task.index}")
+    return (
+        f"spherecode-table-d{task.dim}-n{task.points}-{task.method}{polish}-k{task.iterations}"
+        f"-seed{task.seed}-start{task.index}"
+    )
 
 
 @contextlib.contextmanager
@@ -396,11 +454,19 @@ def _bar(total: int, done: int, progress: bool):
     from tqdm import tqdm
 
     # As the CLI's bars: none off a terminal, none for a sweep shorter than two seconds.
-    return tqdm(total=total, initial=done, unit="start", file=sys.stderr, disable=None if progress else True,
-                delay=2.0, leave=False)
+    return tqdm(
+        total=total,
+        initial=done,
+        unit="start",
+        file=sys.stderr,
+        disable=None if progress else True,
+        delay=2.0,
+        leave=False,
+    )
 
 
 # -- the file -------------------------------------------------------------------------------------------------
+
 
 def _suffix(out: Path) -> str:
     suffix = out.suffix.lower()
@@ -411,9 +477,16 @@ def _suffix(out: Path) -> str:
 
 def _key_dict(task: StartTask | SearchTask) -> dict:
     search = isinstance(task, SearchTask)
-    return {"dim": task.dim, "points": task.points, "method": task.method, "polish": search or task.polish,
-            "iterations": task.iterations, "seed": task.seed, "start": task.index,
-            "search": task.seconds if search else 0.0}
+    return {
+        "dim": task.dim,
+        "points": task.points,
+        "method": task.method,
+        "polish": search or task.polish,
+        "iterations": task.iterations,
+        "seed": task.seed,
+        "start": task.index,
+        "search": task.seconds if search else 0.0,
+    }
 
 
 def _key(row: dict) -> tuple:
@@ -431,8 +504,10 @@ def _check_parameters(out: Path, rows: Iterable[dict], tasks: list[StartTask]) -
     for row in rows:
         p = tuple(row[c] for c in PARAMETERS)
         if p not in wanted:
-            raise ValueError(f"{out} holds rows of other parameters ({_describe(p)}) than this table "
-                             f"({_describe(min(wanted, key=str))}): choose another output file")
+            raise ValueError(
+                f"{out} holds rows of other parameters ({_describe(p)}) than this table "
+                f"({_describe(min(wanted, key=str))}): choose another output file"
+            )
 
 
 def _header(out: Path) -> str:
@@ -458,8 +533,13 @@ def read_rows(out: Path) -> list[dict]:
         doc = parse_json(text, str(out))
         if not isinstance(doc, list):
             raise ValueError(f"{out} is not a JSON table (a list of rows)")
-        rows = [_checked({**row, "search": 0.0} if isinstance(row, dict) and set(row) == set(OLD_COLUMNS) else row,
-                         f"{out}: row {i + 1}") for i, row in enumerate(doc)]
+        rows = [
+            _checked(
+                {**row, "search": 0.0} if isinstance(row, dict) and set(row) == set(OLD_COLUMNS) else row,
+                f"{out}: row {i + 1}",
+            )
+            for i, row in enumerate(doc)
+        ]
     else:
         lines = text.split("\n")
         if lines[0] == "\t".join(OLD_COLUMNS):  # written before the search column: its rows are starts
@@ -497,18 +577,24 @@ def _parsed(line: str, where: str) -> dict:
 
 def _checked(row, where: str) -> dict:
     """``row`` if it has exactly the columns, of their types, else ``ValueError``."""
-    def number(x, optional=False):
-        return (optional and x is None) or (isinstance(x, (int, float)) and not isinstance(x, bool)
-                                            and math.isfinite(x))
 
-    ok = (isinstance(row, dict) and set(row) == set(COLUMNS)
-          and all(isinstance(row[c], int) and not isinstance(row[c], bool) for c in _INT)
-          and all(number(row[c]) for c in _FLOAT) and all(number(row[c], True) for c in _OPTIONAL_FLOAT)
-          and row["method"] in METHODS and isinstance(row["polish"], bool))
+    def number(x, optional=False):
+        return (optional and x is None) or (
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+        )
+
+    ok = (
+        isinstance(row, dict)
+        and set(row) == set(COLUMNS)
+        and all(isinstance(row[c], int) and not isinstance(row[c], bool) for c in _INT)
+        and all(number(row[c]) for c in _FLOAT)
+        and all(number(row[c], True) for c in _OPTIONAL_FLOAT)
+        and row["method"] in METHODS
+        and isinstance(row["polish"], bool)
+    )
     if not ok:
         raise ValueError(f"{where} is damaged: {str(row)[:80]!r}")
-    return {c: float(row[c]) if c in _FLOAT + _OPTIONAL_FLOAT and row[c] is not None else row[c]
-            for c in COLUMNS}
+    return {c: float(row[c]) if c in _FLOAT + _OPTIONAL_FLOAT and row[c] is not None else row[c] for c in COLUMNS}
 
 
 def _tsv_line(row: dict) -> str:

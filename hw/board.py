@@ -23,7 +23,8 @@ class BoardTop(wiring.Component):
     """Ports: ``rx`` (UART line in, idle high), ``tx`` (UART line out), ``busy`` (a request is in progress
     or waiting: drives an LED, and tells the board twin when simulated time may pause).
 
-    Parameters: the core's ``config`` (:class:`~.config.CoreConfig`; default ``CoreConfig()``); ``clock_hz`` and ``baud`` (the UART
+    Parameters: the core's ``config`` (:class:`~.config.CoreConfig`; default ``CoreConfig()``); ``clock_hz`` and
+    ``baud`` (the UART
     divisor is their rounded ratio unless ``divisor`` is given — the twin uses a small one); ``timeout``
     (cycles of silence that abandon a request; default 20 ms of the clock, at least 256 byte times);
     ``core``: the core component (default :class:`~.core.UpdaterCore` of ``config``; another one — a core
@@ -31,8 +32,16 @@ class BoardTop(wiring.Component):
     attributes; ``config`` is then its own).
     """
 
-    def __init__(self, config: CoreConfig | None = None, *, clock_hz: int = 50_000_000, baud: int = 3_000_000,
-                 divisor: int | None = None, timeout: int | None = None, core: wiring.Component | None = None):
+    def __init__(
+        self,
+        config: CoreConfig | None = None,
+        *,
+        clock_hz: int = 50_000_000,
+        baud: int = 3_000_000,
+        divisor: int | None = None,
+        timeout: int | None = None,
+        core: wiring.Component | None = None,
+    ):
         if core is not None and config is not None and config != core.config:
             raise ValueError(f"config must be the core's ({core.config}) when a core is given, not {config!r}")
         self.core = core
@@ -52,9 +61,13 @@ class BoardTop(wiring.Component):
         m.submodules.rx_fifo = rxq = fifo.SyncFIFOBuffered(width=8, depth=RX_FIFO)
         connect(m, link.core, core)
         m.d.comb += [
-            urx.rx.eq(self.rx), self.tx.eq(utx.tx),
-            rxq.w_data.eq(urx.o.payload), rxq.w_en.eq(urx.o.valid),  # a full FIFO drops: the CRC tells
-            link.rx.payload.eq(rxq.r_data), link.rx.valid.eq(rxq.r_rdy), rxq.r_en.eq(link.rx.ready),
+            urx.rx.eq(self.rx),
+            self.tx.eq(utx.tx),
+            rxq.w_data.eq(urx.o.payload),
+            rxq.w_en.eq(urx.o.valid),  # a full FIFO drops: the CRC tells
+            link.rx.payload.eq(rxq.r_data),
+            link.rx.valid.eq(rxq.r_rdy),
+            rxq.r_en.eq(link.rx.ready),
             self.busy.eq(link.busy | rxq.r_rdy),
         ]
         connect(m, link.tx, utx.i)

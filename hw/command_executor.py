@@ -111,14 +111,16 @@ class CommandExecutor(wiring.Component):
         self.clock_hz, self.baud = _check_rate("clock_hz", clock_hz), _check_rate("baud", baud)
         self.loosening = runs_loosening(core.signature)
         self.capabilities = Capability.LOOSEN if self.loosening else Capability(0)
-        super().__init__({
-            "payload": In(stream.Signature(PAYLOAD)),
-            "request": In(stream.Signature(request_layout(self.args))),
-            "header": Out(stream.Signature(HEADER)),
-            "body": Out(stream.Signature(8)),
-            "core": Out(core.signature.flip()),
-            "busy": Out(1),
-        })
+        super().__init__(
+            {
+                "payload": In(stream.Signature(PAYLOAD)),
+                "request": In(stream.Signature(request_layout(self.args))),
+                "header": Out(stream.Signature(HEADER)),
+                "body": Out(stream.Signature(8)),
+                "core": Out(core.signature.flip()),
+                "busy": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -136,25 +138,25 @@ class CommandExecutor(wiring.Component):
         half_beta, step = Signal(dp.half_beta_fmt.width), Signal(dp.step_fmt.width)
         nd = Signal(range(depth + 1))
         configured, result = Signal(), Signal()
-        loosened = Signal()                     # the held result is a LOOSEN's (RESULT), not a RUN's (STATS)
-        running = Signal()                      # a run: the core is fed and drained
-        filled = Signal(range(depth + 1))       # the loaded prefix: buffer[0 … filled) came from OK LOADs
-        token = Signal(8 * p.TOKEN_BYTES)   # the last CONFIGURE's: LOADs quote it, responses carry it
+        loosened = Signal()  # the held result is a LOOSEN's (RESULT), not a RUN's (STATS)
+        running = Signal()  # a run: the core is fed and drained
+        filled = Signal(range(depth + 1))  # the loaded prefix: buffer[0 … filled) came from OK LOADs
+        token = Signal(8 * p.TOKEN_BYTES)  # the last CONFIGURE's: LOADs quote it, responses carry it
 
-        def arg(offset, nbytes, length):        # a field of a fixed-length payload of ``length`` bytes
+        def arg(offset, nbytes, length):  # a field of a fixed-length payload of ``length`` bytes
             lo = 8 * (self.args - length + offset)
-            return req.args[lo:lo + 8 * nbytes]
+            return req.args[lo : lo + 8 * nbytes]
 
         # LOAD: index, word assembly, range check as the bytes arrive.
         index, addr = Signal(16), Signal(16)
         word = Signal(8 * lay.coord)
-        wpos = Signal(range(lay.coord))         # byte of the coordinate (LOAD and READ)
+        wpos = Signal(range(lay.coord))  # byte of the coordinate (LOAD and READ)
         range_err = Signal()
-        foreign = Signal()                      # the LOAD quotes another token than the board's
+        foreign = Signal()  # the LOAD quotes another token than the board's
 
         # The response.
         status, resp_len = Signal(8), Signal(16)
-        kind = Signal(3)        # payload: 0 none, 1 identity, 2 stats, 3 buffer, 4 status, 5 result, 6 token
+        kind = Signal(3)  # payload: 0 none, 1 identity, 2 stats, 3 buffer, 4 status, 5 result, 6 token
         count = Signal(range(max(lay.identity, lay.stats, lay.status, lay.result)))  # byte of 1, 2, 4, 5
         # The run's feed is two stages: the buffer's read port (``pend``: its data is a coordinate to feed)
         # and a register (``feed_data``, ``feed_valid``) that drives ``core.i``. The buffer's DP16KD
@@ -174,28 +176,45 @@ class CommandExecutor(wiring.Component):
         held = Signal(fmt.width)
         m.d.sync += held.eq(rd.data)
         stale = Signal(2)
-        read_end = Signal(17)                   # READ: the index after its last coordinate
+        read_end = Signal(17)  # READ: the index after its last coordinate
 
         m.d.comb += [
-            core.n.eq(n), core.d.eq(d), core.half_beta.eq(half_beta), core.step.eq(step), core.o.ready.eq(1),
+            core.n.eq(n),
+            core.d.eq(d),
+            core.half_beta.eq(half_beta),
+            core.step.eq(step),
+            core.o.ready.eq(1),
         ]
         state_byte = Cat(configured, (filled == nd) & (nd != 0), result, running)
-        pad = lambda value, nbytes: Cat(value, Const(0, 8 * nbytes - len(value)))   # noqa: E731
-        stats = Cat(core.cycles[:32], pad(core.move_norm.as_unsigned(), lay.move_norm),
-                    pad(core.delta_min.as_unsigned(), lay.delta_min), token)
-        ident = Const(int.from_bytes(p.identity(self.config, self.clock_hz, self.baud, self.capabilities),
-                                     "little"), 8 * lay.identity)
+        pad = lambda value, nbytes: Cat(value, Const(0, 8 * nbytes - len(value)))  # noqa: E731
+        stats = Cat(
+            core.cycles[:32],
+            pad(core.move_norm.as_unsigned(), lay.move_norm),
+            pad(core.delta_min.as_unsigned(), lay.delta_min),
+            token,
+        )
+        ident = Const(
+            int.from_bytes(p.identity(self.config, self.clock_hz, self.baud, self.capabilities), "little"),
+            8 * lay.identity,
+        )
         if self.loosening:
             progress = core.progress
-            outcome = Cat(pad(core.cycles[:48], 6), pad(core.move_norm.as_unsigned(), lay.move_norm),
-                          pad(core.delta_min.as_unsigned(), lay.delta_min), pad(core.state_n[:16], 2),
-                          pad(core.state_l[:p.L_BITS], p.L_BYTES), token)
+            outcome = Cat(
+                pad(core.cycles[:48], 6),
+                pad(core.move_norm.as_unsigned(), lay.move_norm),
+                pad(core.delta_min.as_unsigned(), lay.delta_min),
+                pad(core.state_n[:16], 2),
+                pad(core.state_l[: p.L_BITS], p.L_BYTES),
+                token,
+            )
         else:
             progress, outcome = Const(0, 32), Const(0, 8 * lay.result)
         report = Cat(progress[:32], running, Const(0, 7))
         m.d.comb += [
-            self.header.payload.cmd.eq(req.cmd), self.header.payload.seq.eq(req.seq),
-            self.header.payload.status.eq(status), self.header.payload.state.eq(state_byte),
+            self.header.payload.cmd.eq(req.cmd),
+            self.header.payload.seq.eq(req.seq),
+            self.header.payload.status.eq(status),
+            self.header.payload.state.eq(state_byte),
             self.header.payload.length.eq(resp_len),
         ]
 
@@ -204,19 +223,32 @@ class CommandExecutor(wiring.Component):
             m.next = "RESPOND"
 
         def start_run():
-            m.d.comb += [core.start.eq(1), rd.en.eq(1), rd.addr.eq(0)]    # the feed's first read
+            m.d.comb += [core.start.eq(1), rd.en.eq(1), rd.addr.eq(0)]  # the feed's first read
             first = nd != 0
-            m.d.sync += [feed_addr.eq(first), fed.eq(first), pend.eq(first), feed_valid.eq(0), out_addr.eq(0),
-                         done_seen.eq(0), filled.eq(0), result.eq(0), running.eq(1)]
+            m.d.sync += [
+                feed_addr.eq(first),
+                fed.eq(first),
+                pend.eq(first),
+                feed_valid.eq(0),
+                out_addr.eq(0),
+                done_seen.eq(0),
+                filled.eq(0),
+                result.eq(0),
+                running.eq(1),
+            ]
 
         # The run: stream buffer[0 … N·D) into the core at one coordinate per clock while it takes them;
         # its new coordinates come back in the same order, after the last has gone in.
         finished = running & done_seen & (out_addr == nd)
         with m.If(running):
-            take = ~feed_valid | core.i.ready   # the register takes the read port's data (or empties)
-            read = ~pend | take                 # the read port reads the next coordinate (else holds its data)
-            m.d.comb += [rd.en.eq(read), rd.addr.eq(feed_addr),
-                         core.i.valid.eq(feed_valid), core.i.payload.eq(feed_data)]
+            take = ~feed_valid | core.i.ready  # the register takes the read port's data (or empties)
+            read = ~pend | take  # the read port reads the next coordinate (else holds its data)
+            m.d.comb += [
+                rd.en.eq(read),
+                rd.addr.eq(feed_addr),
+                core.i.valid.eq(feed_valid),
+                core.i.payload.eq(feed_data),
+            ]
             with m.If(take):
                 m.d.sync += [feed_data.eq(rd.data), feed_valid.eq(pend)]
             with m.If(read):
@@ -252,13 +284,16 @@ class CommandExecutor(wiring.Component):
                         with m.If(wpos == lay.coord - 1):
                             m.d.sync += [wpos.eq(0), addr.eq(addr + 1)]
                             with m.If(configured & ~foreign & (addr < nd) & (index <= filled) & ~running):
-                                m.d.comb += [wr.en.eq(1), wr.addr.eq(addr),
-                                             wr.data.eq(Cat(word[8:], byte.data)[:fmt.width])]
+                                m.d.comb += [
+                                    wr.en.eq(1),
+                                    wr.addr.eq(addr),
+                                    wr.data.eq(Cat(word[8:], byte.data)[: fmt.width]),
+                                ]
                             with m.Else():
                                 m.d.sync += range_err.eq(1)
 
                 with m.If(self.request.valid):
-                    with m.If(req.status != Status.OK):     # BAD_CRC or TIMEOUT: not executed
+                    with m.If(req.status != Status.OK):  # BAD_CRC or TIMEOUT: not executed
                         with m.If(req.cmd == Command.LOAD):
                             m.d.sync += filled.eq(0)
                         respond(req.status)
@@ -280,13 +315,15 @@ class CommandExecutor(wiring.Component):
                                     respond(Status.BAD_CONFIG)
                                 with m.Else():
                                     m.d.sync += [
-                                        n.eq(new_n), d.eq(new_d),
+                                        n.eq(new_n),
+                                        d.eq(new_d),
                                         half_beta.eq(arg(3, lay.half_beta, lay.configure)),
                                         step.eq(arg(3 + lay.half_beta, lay.step, lay.configure)),
-                                        nd.eq(_times(new_n, new_d)), configured.eq(1), filled.eq(0),
+                                        nd.eq(_times(new_n, new_d)),
+                                        configured.eq(1),
+                                        filled.eq(0),
                                         result.eq(0),
-                                        token.eq(arg(lay.configure - p.TOKEN_BYTES, p.TOKEN_BYTES,
-                                                       lay.configure)),
+                                        token.eq(arg(lay.configure - p.TOKEN_BYTES, p.TOKEN_BYTES, lay.configure)),
                                     ]
                                     respond(Status.OK)
                             with m.Case(Command.LOAD):
@@ -320,10 +357,13 @@ class CommandExecutor(wiring.Component):
                                 with m.Elif((first + many > nd) | (many > (0xFFFF // lay.coord))):
                                     respond(Status.BAD_RANGE)
                                 with m.Else():
-                                    m.d.sync += [feed_addr.eq(first), read_end.eq(first + many), wpos.eq(0),
-                                                 stale.eq(2)]
-                                    respond(Status.OK, _times(many, lay.coord) + p.TOKEN_BYTES,
-                                            Mux(many == 0, 6, 3))
+                                    m.d.sync += [
+                                        feed_addr.eq(first),
+                                        read_end.eq(first + many),
+                                        wpos.eq(0),
+                                        stale.eq(2),
+                                    ]
+                                    respond(Status.OK, _times(many, lay.coord) + p.TOKEN_BYTES, Mux(many == 0, 6, 3))
                             with m.Case(Command.STATS):
                                 with m.If(req.length != 0):
                                     respond(Status.BAD_LENGTH)
@@ -348,8 +388,12 @@ class CommandExecutor(wiring.Component):
                                         respond(Status.BAD_CONFIG)
                                     with m.Else():
                                         start_run()
-                                        m.d.comb += [core.loosen.eq(1), core.iterations.eq(iterations),
-                                                     core.loosen_n.eq(n0), core.loosen_l.eq(l0[:p.L_BITS])]
+                                        m.d.comb += [
+                                            core.loosen.eq(1),
+                                            core.iterations.eq(iterations),
+                                            core.loosen_n.eq(n0),
+                                            core.loosen_l.eq(l0[: p.L_BITS]),
+                                        ]
                                         m.d.sync += loosened.eq(1)
                                         m.next = "STARTED"
                                 with m.Case(Command.RESULT):
@@ -370,8 +414,11 @@ class CommandExecutor(wiring.Component):
 
             with m.State("STARTED"):
                 # The cycle after start: ``error`` shows whether the core took the run.
-                respond(Mux(core.error, Status.BAD_CONFIG, Status.OK), Mux(core.error, 0, p.TOKEN_BYTES),
-                        Mux(core.error, 0, 6))
+                respond(
+                    Mux(core.error, Status.BAD_CONFIG, Status.OK),
+                    Mux(core.error, 0, p.TOKEN_BYTES),
+                    Mux(core.error, 0, 6),
+                )
 
             with m.State("RESPOND"):
                 m.d.comb += self.header.valid.eq(1)
@@ -399,7 +446,7 @@ class CommandExecutor(wiring.Component):
                         m.d.sync += wpos.eq(wpos + 1)
                         with m.If(wpos == lay.coord - 1):
                             m.d.sync += [wpos.eq(0), feed_addr.eq(feed_addr + 1), stale.eq(2)]
-                            with m.If(feed_addr + 1 == read_end):   # the coordinates are out: the token
+                            with m.If(feed_addr + 1 == read_end):  # the coordinates are out: the token
                                 m.d.sync += [kind.eq(6), count.eq(0)]
                 with m.If(self.header.ready):
                     m.d.comb += self.request.ready.eq(1)

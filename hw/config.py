@@ -112,13 +112,17 @@ class CoreConfig:
         if not isinstance(fmt, Q):
             raise ValueError(f"fmt must be a Q or a string such as 'Q3.44', not {fmt!r}")
         if not fmt.signed or fmt.i < 2 or not MIN_FRACTION <= fmt.f <= MAX_FRACTION:
-            raise ValueError(f"fmt must be a signed Qi.f with i ≥ 2 and {MIN_FRACTION} ≤ f ≤ {MAX_FRACTION} "
-                             f"(the widths the units build for), not {str(fmt)!r}")
+            raise ValueError(
+                f"fmt must be a signed Qi.f with i ≥ 2 and {MIN_FRACTION} ≤ f ≤ {MAX_FRACTION} "
+                f"(the widths the units build for), not {str(fmt)!r}"
+            )
         if not _integer(self.nmax) or not 2 <= self.nmax <= NMAX_LIMIT:
             raise ValueError(f"nmax must be an integer in 2..{NMAX_LIMIT}, not {self.nmax!r}")
         if not _integer(self.dmax) or not 2 <= self.dmax <= DMAX_LIMIT:
-            raise ValueError(f"dmax must be an integer in 2..{DMAX_LIMIT} (the datapath supports D ≤ "
-                             f"{DMAX_LIMIT}), not {self.dmax!r}")
+            raise ValueError(
+                f"dmax must be an integer in 2..{DMAX_LIMIT} (the datapath supports D ≤ "
+                f"{DMAX_LIMIT}), not {self.dmax!r}"
+            )
         if not _integer(self.lanes) or self.lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {self.lanes!r}")
         if not isinstance(self.loosening, bool):
@@ -143,11 +147,13 @@ class CoreConfig:
 
             try:
                 self._derived["updater"] = parameters_only(
-                    VectorUpdater(self.datapath, self.lanes, 2 if self.loosening else 1))
+                    VectorUpdater(self.datapath, self.lanes, 2 if self.loosening else 1)
+                )
             except ValueError as exc:
                 message = str(exc).rstrip(".")
-                raise ValueError(message if repr(self.lanes) in message.split()[-1:]
-                                 else f"{message}, not {self.lanes!r}") from None
+                raise ValueError(
+                    message if repr(self.lanes) in message.split()[-1:] else f"{message}, not {self.lanes!r}"
+                ) from None
         return self._derived["updater"]
 
     @property
@@ -212,8 +218,9 @@ class CoreConfig:
         return _memory_blocks(self.fmt.width, self.nmax, self.dmax, self.lanes, ram)
 
     @classmethod
-    def sized(cls, fmt: Q | str, dmax: int, lanes: int, blocks: int, reserved: int,
-              ram: BlockRAM = ECP5_EBR) -> CoreConfig:
+    def sized(
+        cls, fmt: Q | str, dmax: int, lanes: int, blocks: int, reserved: int, ram: BlockRAM = ECP5_EBR
+    ) -> CoreConfig:
         """The configuration with the largest Nmax whose vector memories
         (:meth:`vector_memory_blocks`) fit the ``blocks`` − ``reserved`` blocks of ``ram`` a board leaves
         them — ``reserved``: what the rest of the design takes (its tables; measured by
@@ -227,8 +234,10 @@ class CoreConfig:
             return nmax * dmax <= 1 << 16 and _memory_blocks(base.fmt.width, nmax, dmax, lanes, ram) <= free
 
         if not fits(2):
-            raise ValueError(f"no Nmax fits {free} free blocks for {base.fmt}, Dmax {dmax}, {lanes} lane(s), "
-                             f"not {blocks!r} blocks less {reserved!r} reserved")
+            raise ValueError(
+                f"no Nmax fits {free} free blocks for {base.fmt}, Dmax {dmax}, {lanes} lane(s), "
+                f"not {blocks!r} blocks less {reserved!r} reserved"
+            )
         low, high = 2, NMAX_LIMIT + 1  # fits(low), and the answer is below high; block counts grow with Nmax
         while high - low > 1:
             mid = (low + high) // 2
@@ -253,9 +262,11 @@ class CoreConfig:
         return cls(Q(i, f), int.from_bytes(fields[4:6], "little"), dmax, lanes)
 
     def __str__(self) -> str:
-        return (f"{self.fmt}, Nmax {self.nmax}, Dmax {self.dmax}, {self.lanes} lane(s)"
-                + (", on-chip loosening" if self.loosening else "")
-                + (", GW5A DSP blocks" if self.dsp == "gw5a" else ""))
+        return (
+            f"{self.fmt}, Nmax {self.nmax}, Dmax {self.dmax}, {self.lanes} lane(s)"
+            + (", on-chip loosening" if self.loosening else "")
+            + (", GW5A DSP blocks" if self.dsp == "gw5a" else "")
+        )
 
 
 def _memory_blocks(width: int, nmax: int, dmax: int, lanes: int, ram: BlockRAM) -> int:

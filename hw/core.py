@@ -50,30 +50,36 @@ class UpdaterCore(wiring.Component):
         self.dp = dp = config.datapath
         self.lanes = config.lanes
         fmt, nmax, dmax = config.fmt, config.nmax, config.dmax
-        super().__init__({
-            "i": In(stream.Signature(fmt.shape())),
-            "o": Out(stream.Signature(fmt.shape())),
-            "n": In(range(1 << (nmax.bit_length() + 1))),
-            "d": In(range(1 << ((dmax + 1).bit_length()))),
-            "half_beta": In(dp.half_beta_fmt.shape()),
-            "step": In(dp.step_fmt.shape()),
-            "start": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "error": Out(1),
-            "cycles": Out(48 if config.loosening else 32),
-            "move_norm": Out(dp.s_fmt.shape()),
-            "delta_min": Out(dp.d2_fmt.shape()),
-            **({} if not config.loosening else {
-                "loosen": In(1),
-                "iterations": In(32),
-                "loosen_n": In(N_BITS),
-                "loosen_l": In(config.control.l_width),
-                "progress": Out(32),
-                "state_n": Out(N_BITS),
-                "state_l": Out(config.control.l_width),
-            }),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(fmt.shape())),
+                "o": Out(stream.Signature(fmt.shape())),
+                "n": In(range(1 << (nmax.bit_length() + 1))),
+                "d": In(range(1 << ((dmax + 1).bit_length()))),
+                "half_beta": In(dp.half_beta_fmt.shape()),
+                "step": In(dp.step_fmt.shape()),
+                "start": In(1),
+                "busy": Out(1),
+                "done": Out(1),
+                "error": Out(1),
+                "cycles": Out(48 if config.loosening else 32),
+                "move_norm": Out(dp.s_fmt.shape()),
+                "delta_min": Out(dp.d2_fmt.shape()),
+                **(
+                    {}
+                    if not config.loosening
+                    else {
+                        "loosen": In(1),
+                        "iterations": In(32),
+                        "loosen_n": In(N_BITS),
+                        "loosen_l": In(config.control.l_width),
+                        "progress": Out(32),
+                        "state_n": Out(N_BITS),
+                        "state_l": Out(config.control.l_width),
+                    }
+                ),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -96,10 +102,17 @@ class UpdaterCore(wiring.Component):
         with m.If(go):
             m.d.sync += d.eq(self.d)
         m.d.comb += [
-            sp.d.eq(d), ps.d.eq(d), ps.clear.eq(go),
-            up.n.eq(self.n), up.half_beta.eq(self.half_beta), up.step.eq(self.step), up.start.eq(go),
-            self.busy.eq(up.busy), self.done.eq(up.done),
-            self.move_norm.eq(up.move_norm), self.delta_min.eq(up.delta_min),
+            sp.d.eq(d),
+            ps.d.eq(d),
+            ps.clear.eq(go),
+            up.n.eq(self.n),
+            up.half_beta.eq(self.half_beta),
+            up.step.eq(self.step),
+            up.start.eq(go),
+            self.busy.eq(up.busy),
+            self.done.eq(up.done),
+            self.move_norm.eq(up.move_norm),
+            self.delta_min.eq(up.delta_min),
         ]
         self._count(m, go, self.done)
         return m
@@ -120,8 +133,12 @@ class UpdaterCore(wiring.Component):
         F = ctl.precision
         busy = Signal()
         loosening = Signal()  # the run (or update) now under way is a loosening run
-        state_ok = ((self.iterations >= 1) & (self.loosen_n >= 1) & (self.loosen_l >= (2 << F))
-                    & (self.loosen_l <= (self.loosen_n << (F + 1))))
+        state_ok = (
+            (self.iterations >= 1)
+            & (self.loosen_n >= 1)
+            & (self.loosen_l >= (2 << F))
+            & (self.loosen_l <= (self.loosen_n << (F + 1)))
+        )
         ok_run = ok & (~self.loosen | state_ok)
         go = self.start & ~busy & ok_run
         with m.If(self.start & ~busy):
@@ -133,25 +150,37 @@ class UpdaterCore(wiring.Component):
         kept_s, raised = Signal.like(self.move_norm), Signal()
         constants = ctl.o.payload
         m.d.comb += [
-            sp.d.eq(d), ps.d.eq(d), ps.clear.eq(go), up.n.eq(self.n),
+            sp.d.eq(d),
+            ps.d.eq(d),
+            ps.clear.eq(go),
+            up.n.eq(self.n),
             up.half_beta.eq(Mux(loosening, constants.keep.half_beta, self.half_beta)),
             up.step.eq(Mux(loosening, constants.keep.step, self.step)),
             up.half_beta2.eq(Mux(loosening, constants["raise"].half_beta, self.half_beta)),
             up.step2.eq(Mux(loosening, constants["raise"].step, self.step)),
             up.raised.eq(raised),
-            self.busy.eq(busy), self.delta_min.eq(up.delta_min),
+            self.busy.eq(busy),
+            self.delta_min.eq(up.delta_min),
             self.move_norm.eq(Mux(loosening, kept_s, up.move_norm)),
-            self.state_n.eq(constants.n), self.state_l.eq(constants.l),
-            ctl.i.payload.s_keep.eq(up.move_norm), ctl.i.payload.s_raise.eq(up.move_norm2),
-            ctl.i.payload.n.eq(self.loosen_n), ctl.i.payload.l.eq(self.loosen_l),
+            self.state_n.eq(constants.n),
+            self.state_l.eq(constants.l),
+            ctl.i.payload.s_keep.eq(up.move_norm),
+            ctl.i.payload.s_raise.eq(up.move_norm2),
+            ctl.i.payload.n.eq(self.loosen_n),
+            ctl.i.payload.l.eq(self.loosen_l),
         ]
         s_keep, s_raise = up.move_norm, up.move_norm2
         with m.FSM(name="run"):
             with m.State("IDLE"):
                 with m.If(go & self.loosen):  # load the vectors and the control's start state side by side
                     m.d.comb += [up.load.eq(1), ctl.i.valid.eq(1), ctl.i.payload.load.eq(1)]
-                    m.d.sync += [busy.eq(1), iterations.eq(self.iterations), self.progress.eq(0),
-                                 loaded.eq(0), ready.eq(0)]
+                    m.d.sync += [
+                        busy.eq(1),
+                        iterations.eq(self.iterations),
+                        self.progress.eq(0),
+                        loaded.eq(0),
+                        ready.eq(0),
+                    ]
                     m.next = "PRELUDE"
                 with m.Elif(go):
                     m.d.comb += up.start.eq(1)
@@ -172,8 +201,12 @@ class UpdaterCore(wiring.Component):
                     m.next = "SWEEP"
             with m.State("SWEEP"):  # both candidates; then the choice, on the updater and in the control
                 with m.If(up.done):
-                    m.d.comb += [up.choose.eq(1), up.raised.eq(~(s_keep > s_raise)),
-                                 ctl.i.valid.eq(1), ctl.i.payload.load.eq(0)]
+                    m.d.comb += [
+                        up.choose.eq(1),
+                        up.raised.eq(~(s_keep > s_raise)),
+                        ctl.i.valid.eq(1),
+                        ctl.i.payload.load.eq(0),
+                    ]
                     m.d.sync += [raised.eq(~(s_keep > s_raise)), kept_s.eq(Mux(s_keep > s_raise, s_keep, s_raise))]
                     m.next = "CHOOSE"
             with m.State("CHOOSE"):  # the next constants

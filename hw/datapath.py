@@ -76,9 +76,19 @@ class Datapath:
     :attr:`CoreConfig.datapath <spherecode.hw.config.CoreConfig.datapath>`, where the configuration is
     defaulted and checked; no defaults here."""
 
-    def __init__(self, fmt: Q, nmax: int, dmax: int, *, precision: int | None = None,
-                 d2_diff_frac: int | None = DIFF_FRACTION, force_diff_frac: int | None = DIFF_FRACTION,
-                 weight_bits: int = FORCE_WEIGHT_BITS, direction_frac: int = DIRECTION_FRACTION, dsp: str = "infer"):
+    def __init__(
+        self,
+        fmt: Q,
+        nmax: int,
+        dmax: int,
+        *,
+        precision: int | None = None,
+        d2_diff_frac: int | None = DIFF_FRACTION,
+        force_diff_frac: int | None = DIFF_FRACTION,
+        weight_bits: int = FORCE_WEIGHT_BITS,
+        direction_frac: int = DIRECTION_FRACTION,
+        dsp: str = "infer",
+    ):
         """The keyword arguments override the widths docs/arithmetic.md derives (for measuring their effect):
         ``precision`` the weight's P (default :func:`~.weight.weight_precision`), ``d2_diff_frac`` and
         ``force_diff_frac`` the fraction bits of the truncated differences (None or ≥ f: exact),
@@ -88,8 +98,9 @@ class Datapath:
         if not fmt.signed or fmt.i < 2:
             raise ValueError(f"coordinates need a signed format with at least 2 integer bits, not {fmt}")
         if fmt.f < MIN_FRACTION:
-            raise ValueError(f"coordinates need at least {MIN_FRACTION} fraction bits (the narrowest format "
-                             f"measured), not {fmt}")
+            raise ValueError(
+                f"coordinates need at least {MIN_FRACTION} fraction bits (the narrowest format measured), not {fmt}"
+            )
         if not 2 <= dmax <= 7:
             raise ValueError("dmax must be in 2..7 (|F̂|² < dmax must fit UQ3.f)")
         if nmax < 2:
@@ -122,8 +133,9 @@ class Datapath:
             "running_min": lambda: RunningMin(self.d2_fmt),
             "reciprocal": lambda: Reciprocal(self.d2_fmt, self.weight_precision),
             "weight": lambda: RepulsionWeight(self.d2_fmt, self.weight_precision, dsp=dsp),
-            "force_product": lambda: ForceProduct(w_fmt, self.diff_fmt, self.force_diff_fmt, self.prod_fmt, dmax,
-                                                  self.weight_bits, dsp),
+            "force_product": lambda: ForceProduct(
+                w_fmt, self.diff_fmt, self.force_diff_fmt, self.prod_fmt, dmax, self.weight_bits, dsp
+            ),
             "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax, dsp=dsp),
             # the step's two reciprocal square roots take one input per vector: one product each; |F̂|² in
             # UQ3.(direction bits)

@@ -55,20 +55,25 @@ class SquaredDistance(wiring.Component):
 
     def __init__(self, fmt: Q, dim: int, diff_fmt: Q | None = None, dsp: str = "infer"):
         self.dsp = check_dsp(dsp)
-        if diff_fmt is not None and not (isinstance(diff_fmt, Q) and diff_fmt.signed
-                                         and 2 * diff_fmt.f >= fmt.f + GUARD_BITS and diff_fmt.f <= fmt.f):
-            raise ValueError(f"the truncated difference needs a signed format with {(fmt.f + GUARD_BITS + 1) // 2}"
-                             f"..{fmt.f} fraction bits, not {diff_fmt!r}")
+        if diff_fmt is not None and not (
+            isinstance(diff_fmt, Q) and diff_fmt.signed and 2 * diff_fmt.f >= fmt.f + GUARD_BITS and diff_fmt.f <= fmt.f
+        ):
+            raise ValueError(
+                f"the truncated difference needs a signed format with {(fmt.f + GUARD_BITS + 1) // 2}"
+                f"..{fmt.f} fraction bits, not {diff_fmt!r}"
+            )
         self.fmt, self.dim = fmt, dim
         self.diff_fmt = diff_fmt
         self.out_fmt = d2_format(fmt)
         self.levels = max(0, (dim - 1).bit_length())
         self.latency = 1 + 1 + LimbProduct.LATENCY + 1 + self.levels + 1
         vec = data.ArrayLayout(fmt.shape(), dim)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({"a": vec, "b": vec}), always_ready=True)),
-            "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(data.StructLayout({"a": vec, "b": vec}), always_ready=True)),
+                "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
+            }
+        )
 
     def compute(self, a, b) -> np.ndarray:
         """Bit-exact model: d² for int64 arrays of raw coordinates (…, dim), broadcast together."""
@@ -142,10 +147,12 @@ class SerialSquaredDistance(wiring.Component):
         self.keep = min(2 * fmt.f, out_frac + GUARD_BITS)
         self.drop = self.keep - out_frac
         layout = data.StructLayout({"a": fmt.shape(), "b": fmt.shape(), "first": 1, "last": 1})
-        super().__init__({
-            "i": In(stream.Signature(layout, always_ready=True)),
-            "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(layout, always_ready=True)),
+                "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
+            }
+        )
 
     def compute(self, a, b) -> np.ndarray:
         """Bit-exact model: d² of whole vectors, int64 arrays of raw coordinates (…, n) broadcast together
@@ -200,10 +207,12 @@ class RunningMin(wiring.Component):
     def __init__(self, d2_fmt: Q):
         self.fmt = d2_fmt
         layout = data.StructLayout({"d2": d2_fmt.shape(), "first": 1, "last": 1, "mask": 1})
-        super().__init__({
-            "i": In(stream.Signature(layout, always_ready=True)),
-            "o": Out(stream.Signature(d2_fmt.shape(), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(layout, always_ready=True)),
+                "o": Out(stream.Signature(d2_fmt.shape(), always_ready=True)),
+            }
+        )
 
     def compute(self, d2, first, last, mask) -> np.ndarray:
         """Bit-exact model on the input stream as 1-d int64 arrays of ``d2`` and the flags (the first value

@@ -45,14 +45,15 @@ class ForceProduct(wiring.Component):
     ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    def __init__(self, w_fmt: Q, in_fmt: Q, diff_fmt: Q, o_fmt: Q, dim: int, w_bits: int = LIMB,
-                 dsp: str = "infer"):
+    def __init__(self, w_fmt: Q, in_fmt: Q, diff_fmt: Q, o_fmt: Q, dim: int, w_bits: int = LIMB, dsp: str = "infer"):
         self.dsp = check_dsp(dsp)
         if not isinstance(w_fmt, Q) or w_fmt.signed:
             raise ValueError(f"ForceProduct takes an unsigned weight format, not {w_fmt!r}")
         if not (isinstance(diff_fmt, Q) and diff_fmt.signed and diff_fmt.f <= in_fmt.f):
-            raise ValueError(f"the truncated difference needs a signed format with at most {in_fmt.f} fraction "
-                             f"bits, not {diff_fmt!r}")
+            raise ValueError(
+                f"the truncated difference needs a signed format with at most {in_fmt.f} fraction "
+                f"bits, not {diff_fmt!r}"
+            )
         top = min(w_fmt.width, 63 - diff_fmt.width)  # the model forms M·diff in int64
         if not (isinstance(w_bits, int) and 2 <= w_bits <= top):
             raise ValueError(f"w_bits must be an integer in 2..{top}, not {w_bits!r}")
@@ -61,14 +62,22 @@ class ForceProduct(wiring.Component):
         self.k_max = w_fmt.width - w_bits
         self.base_shift = w_fmt.f + diff_fmt.f - o_fmt.f  # s = base_shift − k
         if self.base_shift - self.k_max < 1:
-            raise ValueError(f"o_fmt must have fewer than {w_fmt.f + diff_fmt.f - self.k_max} fraction bits "
-                             f"(every product rounds), not {o_fmt}")
+            raise ValueError(
+                f"o_fmt must have fewer than {w_fmt.f + diff_fmt.f - self.k_max} fraction bits "
+                f"(every product rounds), not {o_fmt}"
+            )
         self.latency = 2 + LimbProduct.LATENCY + 2
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "w": w_fmt.shape(), "diff": data.ArrayLayout(in_fmt.shape(), dim)}), always_ready=True)),
-            "o": Out(stream.Signature(data.ArrayLayout(o_fmt.shape(), dim), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(
+                    stream.Signature(
+                        data.StructLayout({"w": w_fmt.shape(), "diff": data.ArrayLayout(in_fmt.shape(), dim)}),
+                        always_ready=True,
+                    )
+                ),
+                "o": Out(stream.Signature(data.ArrayLayout(o_fmt.shape(), dim), always_ready=True)),
+            }
+        )
 
     # ---- the bit-exact model ----------------------------------------------------------------------------
 
@@ -125,4 +134,3 @@ class ForceProduct(wiring.Component):
             m.d.sync += self.o.payload[d].eq(saturate((halves + 1) >> 1, self.o_fmt))
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m
-

@@ -40,12 +40,14 @@ class HostLink(wiring.Component):
         self.config, self.dp, self.lanes = core.config, core.dp, core.lanes
         self.layout = self.executor.layout
         self.clock_hz, self.baud, self.timeout = clock_hz, baud, timeout
-        super().__init__({
-            "rx": In(stream.Signature(8)),
-            "tx": Out(stream.Signature(8)),
-            "core": Out(core.signature.flip()),
-            "busy": Out(1),
-        })
+        super().__init__(
+            {
+                "rx": In(stream.Signature(8)),
+                "tx": Out(stream.Signature(8)),
+                "core": Out(core.signature.flip()),
+                "busy": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()

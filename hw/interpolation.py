@@ -66,8 +66,9 @@ class QuadraticTable:
     error_bound: float  #: the Taylor remainder bound B, before the ≤ 3 ulp of rounding
 
     @classmethod
-    def build(cls, name: str, derivative: Callable[[float, int], float], arg_frac: int, frac: int,
-              error: float) -> QuadraticTable:
+    def build(
+        cls, name: str, derivative: Callable[[float, int], float], arg_frac: int, frac: int, error: float
+    ) -> QuadraticTable:
         """The table of the function whose n-th derivative at x is ``derivative(x, n)`` (n = 0: the value),
         with the fewest segments whose remainder bound is ≤ ``error``; |g'''| must be monotone on [0, 1)."""
         if not isinstance(arg_frac, int) or arg_frac < 2:
@@ -85,8 +86,10 @@ class QuadraticTable:
         else:
             raise ValueError(f"{name}: no table of ≤ 2^{MAX_INDEX_BITS} quadratic segments reaches error {error!r}")
         mids = [(s + 0.5) * h for s in range(2**k)]
-        coeffs = [tuple(math.floor(derivative(x, n) * h**n / math.factorial(n) * 2.0**frac + 0.5) for x in mids)
-                  for n in range(3)]
+        coeffs = [
+            tuple(math.floor(derivative(x, n) * h**n / math.factorial(n) * 2.0**frac + 0.5) for x in mids)
+            for n in range(3)
+        ]
         return cls(name, arg_frac, k, frac, *coeffs, bound)
 
     @property

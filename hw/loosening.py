@@ -83,14 +83,37 @@ class LooseningControl(wiring.Component):
         self.latency = 1 + (self.n_bits + 2) + (self.c_bits + 2)
         self.load_latency = self.latency + self.c_bits + 2  # c' as well
         constants = data.StructLayout({"half_beta": self.hb_fmt.shape(), "step": self.step_fmt.shape()})
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "load": 1, "s_keep": self.s_fmt.shape(), "s_raise": self.s_fmt.shape(),
-                "n": unsigned(N_BITS), "l": unsigned(self.l_width)}))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "n": unsigned(N_BITS), "l": unsigned(self.l_width), "raised": 1,
-                "keep": constants, "raise": constants}), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(
+                    stream.Signature(
+                        data.StructLayout(
+                            {
+                                "load": 1,
+                                "s_keep": self.s_fmt.shape(),
+                                "s_raise": self.s_fmt.shape(),
+                                "n": unsigned(N_BITS),
+                                "l": unsigned(self.l_width),
+                            }
+                        )
+                    )
+                ),
+                "o": Out(
+                    stream.Signature(
+                        data.StructLayout(
+                            {
+                                "n": unsigned(N_BITS),
+                                "l": unsigned(self.l_width),
+                                "raised": 1,
+                                "keep": constants,
+                                "raise": constants,
+                            }
+                        ),
+                        always_ready=True,
+                    )
+                ),
+            }
+        )
 
     # ---- the bit-exact model (Python integers: l is wider than int64) ----
 
@@ -132,15 +155,18 @@ class LooseningControl(wiring.Component):
 
     def output(self, state: LooseningState) -> dict:
         """The ``o`` payload for ``state``: n, l, raised and the two (β/2, 1/(2β)) pairs, raw."""
-        return {"n": state.n, "l": state.l, "raised": int(state.raised),
-                "keep": {"half_beta": self.half_beta(state.l), "step": state.step_keep},
-                "raise": {"half_beta": self.half_beta(state.l_raise), "step": state.step_raise}}
+        return {
+            "n": state.n,
+            "l": state.l,
+            "raised": int(state.raised),
+            "keep": {"half_beta": self.half_beta(state.l), "step": state.step_keep},
+            "raise": {"half_beta": self.half_beta(state.l_raise), "step": state.step_raise},
+        }
 
     def constants(self, state: LooseningState) -> tuple[tuple[int, int], tuple[int, int]]:
         """((β'/2, 1/(2β')), (β''/2, 1/(2β''))) raw, for the updater, as ``Datapath.constants`` gives them."""
         out = self.output(state)
-        return ((out["keep"]["half_beta"], out["keep"]["step"]),
-                (out["raise"]["half_beta"], out["raise"]["step"]))
+        return ((out["keep"]["half_beta"], out["keep"]["step"]), (out["raise"]["half_beta"], out["raise"]["step"]))
 
     def l_value(self, state: LooseningState) -> float:
         """l as a float."""
@@ -172,16 +198,24 @@ class LooseningControl(wiring.Component):
 
         def divide(state, then):  # a state of the division: one quotient bit per cycle, then ``then``
             with m.State(state):
-                m.d.sync += [rem.eq(Mux(fits, trial - divisor, trial)), quot.eq((quot << 1) | fits),
-                             low.eq(low << 1), count.eq(count - 1)]
+                m.d.sync += [
+                    rem.eq(Mux(fits, trial - divisor, trial)),
+                    quot.eq((quot << 1) | fits),
+                    low.eq(low << 1),
+                    count.eq(count - 1),
+                ]
                 with m.If(count == 1):
                     m.next = then
 
         def setup_reciprocal(m, x):  # c = ⌊(2^(f + 2 + F) + ⌊x/2⌋) / x⌋, c_bits quotient bits
             dividend = (1 << (f + 2 + F)) + (x >> 1)
-            m.d.sync += [divisor.eq(x), rem.eq(dividend >> self.c_bits),
-                         low.eq((dividend & ((1 << self.c_bits) - 1)) << (qw - self.c_bits)),
-                         quot.eq(0), count.eq(self.c_bits)]
+            m.d.sync += [
+                divisor.eq(x),
+                rem.eq(dividend >> self.c_bits),
+                low.eq((dividend & ((1 << self.c_bits) - 1)) << (qw - self.c_bits)),
+                quot.eq(0),
+                count.eq(self.c_bits),
+            ]
 
         hb_shift = F - self.hb_fmt.f
 
@@ -190,9 +224,15 @@ class LooseningControl(wiring.Component):
             m.d.comb += rounded.eq((x + (1 << hb_shift >> 1)) >> hb_shift)
             return Mux(rounded > self.hb_fmt.max_raw, self.hb_fmt.max_raw, rounded)
 
-        m.d.comb += [self.o.payload.n.eq(n), self.o.payload.l.eq(l), self.o.payload.raised.eq(raised),
-                     self.o.payload.keep.half_beta.eq(to_half_beta(l)), self.o.payload.keep.step.eq(ck),
-                     self.o.payload["raise"].half_beta.eq(to_half_beta(lr)), self.o.payload["raise"].step.eq(cr)]
+        m.d.comb += [
+            self.o.payload.n.eq(n),
+            self.o.payload.l.eq(l),
+            self.o.payload.raised.eq(raised),
+            self.o.payload.keep.half_beta.eq(to_half_beta(l)),
+            self.o.payload.keep.step.eq(ck),
+            self.o.payload["raise"].half_beta.eq(to_half_beta(lr)),
+            self.o.payload["raise"].step.eq(cr),
+        ]
 
         req = self.i.payload
         with m.FSM():
@@ -203,14 +243,18 @@ class LooseningControl(wiring.Component):
                         m.d.sync += [n.eq(req.n), l.eq(req.l), raised.eq(0), loading.eq(1)]
                     with m.Else():
                         keep = req.s_keep > req.s_raise
-                        m.d.sync += [raised.eq(~keep), loading.eq(0),
-                                     n.eq(Mux(n == (1 << N_BITS) - 1, n, n + 1))]
+                        m.d.sync += [raised.eq(~keep), loading.eq(0), n.eq(Mux(n == (1 << N_BITS) - 1, n, n + 1))]
                         with m.If(~keep):
                             m.d.sync += [l.eq(lr), ck.eq(cr)]
                     m.next = "SETUP_N"
             with m.State("SETUP_N"):  # q = ⌊(l + ⌊n/2⌋) / n⌋, n_bits quotient bits, remainder starts at 0
-                m.d.sync += [divisor.eq(n), rem.eq(0), low.eq((l + (n >> 1)) << (qw - self.n_bits)),
-                             quot.eq(0), count.eq(self.n_bits)]
+                m.d.sync += [
+                    divisor.eq(n),
+                    rem.eq(0),
+                    low.eq((l + (n >> 1)) << (qw - self.n_bits)),
+                    quot.eq(0),
+                    count.eq(self.n_bits),
+                ]
                 m.next = "DIVIDE_N"
             divide("DIVIDE_N", "RAISE")
             with m.State("RAISE"):

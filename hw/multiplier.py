@@ -29,8 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fixed import Q, mul_shift, round_shift, rounding_bias, saturate
 
-__all__ = ["LIMB", "DSP_KINDS", "GW5A_LIMBS", "GW5A_LUT_BELOW", "check_dsp", "dsp_blocks", "LimbProduct",
-           "Multiplier"]
+__all__ = ["LIMB", "DSP_KINDS", "GW5A_LIMBS", "GW5A_LUT_BELOW", "check_dsp", "dsp_blocks", "LimbProduct", "Multiplier"]
 
 #: Limb width: 17 unsigned bits (or a signed top limb) fit the 18 × 18 signed DSP multiplier.
 LIMB = 17
@@ -102,11 +101,13 @@ class LimbProduct(wiring.Component):
         self.dsp = check_dsp(dsp)
         both_unsigned = not (a_shape.signed or b_shape.signed)
         width = a_shape.width + b_shape.width
-        super().__init__({
-            "a": In(a_shape),
-            "b": In(b_shape),
-            "p": Out(unsigned(width) if both_unsigned else signed(width)),
-        })
+        super().__init__(
+            {
+                "a": In(a_shape),
+                "b": In(b_shape),
+                "p": Out(unsigned(width) if both_unsigned else signed(width)),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -152,15 +153,36 @@ def _multalu27x18(m: Module, a_part, b_part, suffix: str):
     zero = Const(0, 1)
     m.submodules[f"dsp_{suffix}"] = Instance(
         "MULTALU27X18",
-        p_AREG_CLK="CLK0", p_BREG_CLK="CLK0", p_PREG_CLK="CLK0", p_OREG_CLK="BYPASS", p_MULT_RESET_MODE="SYNC",
-        p_A_SEL=zero, p_P_SEL=zero, p_C_SEL=zero, p_CASI_SEL=zero, p_ACC_SEL=zero,
-        i_A=a_in, i_B=b_in, i_C=Const(0, 48), i_D=Const(0, 26), i_SIA=Const(0, _A_BITS), i_CASI=Const(0, 48),
-        i_ACCSEL=zero, i_PSEL=zero, i_ASEL=zero, i_PADDSUB=zero, i_CSEL=zero, i_CASISEL=zero,
-        i_ADDSUB=Const(0, 2), i_CLK=Cat(ClockSignal(), zero), i_CE=Cat(Const(1, 1), zero),
-        i_RESET=Cat(ResetSignal(), zero), o_DOUT=dout,
+        p_AREG_CLK="CLK0",
+        p_BREG_CLK="CLK0",
+        p_PREG_CLK="CLK0",
+        p_OREG_CLK="BYPASS",
+        p_MULT_RESET_MODE="SYNC",
+        p_A_SEL=zero,
+        p_P_SEL=zero,
+        p_C_SEL=zero,
+        p_CASI_SEL=zero,
+        p_ACC_SEL=zero,
+        i_A=a_in,
+        i_B=b_in,
+        i_C=Const(0, 48),
+        i_D=Const(0, 26),
+        i_SIA=Const(0, _A_BITS),
+        i_CASI=Const(0, 48),
+        i_ACCSEL=zero,
+        i_PSEL=zero,
+        i_ASEL=zero,
+        i_PADDSUB=zero,
+        i_CSEL=zero,
+        i_CASISEL=zero,
+        i_ADDSUB=Const(0, 2),
+        i_CLK=Cat(ClockSignal(), zero),
+        i_CE=Cat(Const(1, 1), zero),
+        i_RESET=Cat(ResetSignal(), zero),
+        o_DOUT=dout,
     )
     pp = Signal(shape, name=f"pp_{suffix}")
-    m.d.comb += pp.eq(dout[:shape.width])  # the exact product fits its shape: the rest is its extension
+    m.d.comb += pp.eq(dout[: shape.width])  # the exact product fits its shape: the rest is its extension
     return pp
 
 
@@ -175,8 +197,15 @@ class Multiplier(wiring.Component):
 
     latency = 1 + LimbProduct.LATENCY + 1
 
-    def __init__(self, a_fmt: Q, b_fmt: Q | None = None, o_fmt: Q | None = None, rounding: str = "nearest",
-                 square: bool = False, dsp: str = "infer"):
+    def __init__(
+        self,
+        a_fmt: Q,
+        b_fmt: Q | None = None,
+        o_fmt: Q | None = None,
+        rounding: str = "nearest",
+        square: bool = False,
+        dsp: str = "infer",
+    ):
         self.dsp = check_dsp(dsp)
         self.a_fmt = a_fmt
         self.b_fmt = a_fmt if square or b_fmt is None else b_fmt
@@ -184,10 +213,12 @@ class Multiplier(wiring.Component):
         self.rounding = rounding
         self.square = square
         fields = {"a": a_fmt.shape()} if square else {"a": a_fmt.shape(), "b": self.b_fmt.shape()}
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
-            "o": Out(stream.Signature(self.o_fmt.shape(), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
+                "o": Out(stream.Signature(self.o_fmt.shape(), always_ready=True)),
+            }
+        )
 
     @property
     def shift(self) -> int:
@@ -205,8 +236,9 @@ class Multiplier(wiring.Component):
         a = Signal(self.a_fmt.shape())
         b = Signal(self.b_fmt.shape())
         m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.a if self.square else self.i.payload.b)]
-        m.submodules.product = product = LimbProduct(self.a_fmt.shape(), self.b_fmt.shape(),
-                                                     rounding_bias(self.shift, self.rounding), self.dsp)
+        m.submodules.product = product = LimbProduct(
+            self.a_fmt.shape(), self.b_fmt.shape(), rounding_bias(self.shift, self.rounding), self.dsp
+        )
         m.d.comb += [product.a.eq(a), product.b.eq(b)]
         m.d.sync += self.o.payload.eq(saturate(round_shift(product.p, self.shift, "trunc"), self.o_fmt))
         valid = Signal(self.latency)

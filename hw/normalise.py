@@ -25,9 +25,17 @@ def normalise(m: Module, x, width: int, name: str = "norm"):
     for bit in range(width):  # the highest set bit wins: it is assigned last
         with m.If(x[bit]):
             m.d.comb += pos_c.eq(bit)
-    pos1, x1, zero1 = Signal.like(pos_c, name=f"{name}_pos1"), Signal(width, name=f"{name}_x1"), Signal(name=f"{name}_z1")
+    pos1, x1, zero1 = (
+        Signal.like(pos_c, name=f"{name}_pos1"),
+        Signal(width, name=f"{name}_x1"),
+        Signal(name=f"{name}_z1"),
+    )
     m.d.sync += [pos1.eq(pos_c), x1.eq(x), zero1.eq(x == 0)]
-    pos2, frac2, zero2 = Signal.like(pos1, name=f"{name}_pos2"), Signal(width - 1, name=f"{name}_frac"), Signal(name=f"{name}_z2")
+    pos2, frac2, zero2 = (
+        Signal.like(pos1, name=f"{name}_pos2"),
+        Signal(width - 1, name=f"{name}_frac"),
+        Signal(name=f"{name}_z2"),
+    )
     shift = Signal(range(width), name=f"{name}_shift")
     m.d.comb += shift.eq(width - 1 - pos1)
     m.d.sync += [pos2.eq(pos1), frac2.eq((x1 << shift)[: width - 1]), zero2.eq(zero1)]

@@ -22,12 +22,14 @@ class ParallelToSerial(wiring.Component):
 
     def __init__(self, fmt: Q, nmax: int, dmax: int):
         self.fmt, self.nmax, self.dmax = fmt, nmax, dmax
-        super().__init__({
-            "i": In(stream.Signature(data.ArrayLayout(fmt.shape(), dmax), always_ready=True)),
-            "o": Out(stream.Signature(fmt.shape())),
-            "d": In(range(dmax + 1)),
-            "clear": In(1),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(data.ArrayLayout(fmt.shape(), dmax), always_ready=True)),
+                "o": Out(stream.Signature(fmt.shape())),
+                "d": In(range(dmax + 1)),
+                "clear": In(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()

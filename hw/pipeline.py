@@ -9,7 +9,16 @@ import contextvars
 from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, Mux, ResetSignal, Signal, Value, unsigned
 from amaranth.lib import memory
 
-__all__ = ["delay", "ram_delay", "RAM_DELAY_MIN", "parameters_only", "SimulationPlatform", "gates_idle_clocks", "gate_when_idle", "RING_MIN"]
+__all__ = [
+    "delay",
+    "ram_delay",
+    "RAM_DELAY_MIN",
+    "parameters_only",
+    "SimulationPlatform",
+    "gates_idle_clocks",
+    "gate_when_idle",
+    "RING_MIN",
+]
 
 
 #: The platform being elaborated for inside ``with SimulationPlatform():`` (else None): :func:`delay` has no
@@ -37,7 +46,11 @@ def delay(m: Module, value, cycles: int, name: str):
         m.d.comb += [write.addr.eq(at), write.data.eq(value), write.en.eq(1), read.addr.eq(at)]
         return read.data  # the word written ``cycles`` edges ago, overwritten at the coming edge
     for k in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{k + 1}") if isinstance(value, Signal) else Signal(value.shape(), name=f"{name}_d{k + 1}")
+        reg = (
+            Signal.like(value, name=f"{name}_d{k + 1}")
+            if isinstance(value, Signal)
+            else Signal(value.shape(), name=f"{name}_d{k + 1}")
+        )
         m.d.sync += reg.eq(value)
         value = reg
     return value
@@ -67,7 +80,11 @@ def ram_delay(m: Module, value, cycles: int, name: str):
     ptr = Signal(range(depth), name=f"{name}_ptr")
     m.d.sync += ptr.eq(ptr + 1)
     m.d.comb += [wp.addr.eq(ptr), wp.data.eq(bits), wp.en.eq(1), rp.addr.eq(ptr - (cycles - 1))]
-    out = Signal.like(value, name=f"{name}_late") if isinstance(value, Signal) else Signal(value.shape(), name=f"{name}_late")
+    out = (
+        Signal.like(value, name=f"{name}_late")
+        if isinstance(value, Signal)
+        else Signal(value.shape(), name=f"{name}_late")
+    )
     m.d.comb += Value.cast(out).eq(rp.data)
     return out
 
@@ -119,8 +136,7 @@ def gate_when_idle(body: Module, want, name: str) -> Module:
     ``body``'s place."""
     outer = Module()
     gate, gated = f"{name}_gate", f"{name}_gated"
-    outer.domains += [ClockDomain(gate, clk_edge="neg", reset_less=True, local=True),
-                      ClockDomain(gated, local=True)]
+    outer.domains += [ClockDomain(gate, clk_edge="neg", reset_less=True, local=True), ClockDomain(gated, local=True)]
     # Both sampled at the falling edge: the gated logic then depends on no top-level input (Verilator
     # re-evaluates logic that depends on an input at every eval(), however many per clock).
     enable = Signal(name=f"{name}_clock_enable", init=1)

@@ -121,12 +121,14 @@ class PiecewisePolynomial(wiring.Component):
         self.latency = table.latency
         #: Fewest cycles between two inputs.
         self.ii = self.latency - 1 if shared else 1  # shared: the last sum is registered before a restart
-        super().__init__({
-            "k": In(table.index_bits),
-            "u": In(signed(table.frac + 1)),
-            **({"start": In(1)} if shared else {}),
-            "y": Out(signed(COEFF_INT + table.frac)),
-        })
+        super().__init__(
+            {
+                "k": In(table.index_bits),
+                "u": In(signed(table.frac + 1)),
+                **({"start": In(1)} if shared else {}),
+                "y": Out(signed(COEFF_INT + table.frac)),
+            }
+        )
 
     def _coefficient(self, m: Module, n: int, address):
         """c_n[address], two cycles later: the block RAM's output is registered before any logic (its
@@ -158,8 +160,9 @@ class PiecewisePolynomial(wiring.Component):
         top = self._coefficient(m, t.degree, self.k)  # read at start, registered at 2
         coeffs = [self._coefficient(m, n, k_held) for n in range(t.degree)]  # steady from 3 on
         acc, y = Signal(acc_shape, name="acc"), Signal(acc_shape, name="y_held")
-        m.submodules.mul = product = LimbProduct(signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"),
-                                                 self.dsp)
+        m.submodules.mul = product = LimbProduct(
+            signed(t.frac + 1), acc_shape, rounding_bias(t.frac, "nearest"), self.dsp
+        )
         m.d.comb += [product.a.eq(u_held), product.b.eq(Mux(clock == 2, top, acc))]
         for j in range(t.degree):
             n = t.degree - 1 - j

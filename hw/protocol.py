@@ -13,9 +13,26 @@ from dataclasses import dataclass
 
 from amaranth.lib import crc
 
-__all__ = ["SYNC_REQUEST", "SYNC_RESPONSE", "VERSION", "VERSIONS", "MAGIC", "CRC", "Command", "Status", "State",
-           "Capability", "Layout", "REQUEST_HEADER", "RESPONSE_HEADER", "TOKEN_BYTES", "LOAD_PREFIX", "L_FRACTION",
-           "L_BITS", "L_BYTES"]
+__all__ = [
+    "SYNC_REQUEST",
+    "SYNC_RESPONSE",
+    "VERSION",
+    "VERSIONS",
+    "MAGIC",
+    "CRC",
+    "Command",
+    "Status",
+    "State",
+    "Capability",
+    "Layout",
+    "REQUEST_HEADER",
+    "RESPONSE_HEADER",
+    "TOKEN_BYTES",
+    "LOAD_PREFIX",
+    "L_FRACTION",
+    "L_BITS",
+    "L_BYTES",
+]
 
 SYNC_REQUEST = 0xA5
 SYNC_RESPONSE = 0x5A
@@ -37,35 +54,36 @@ LOAD_PREFIX = TOKEN_BYTES + 2
 
 
 class Command(enum.IntEnum):
-    IDENTIFY = 0x01   #: → identity (:meth:`Layout.identity`)
+    IDENTIFY = 0x01  #: → identity (:meth:`Layout.identity`)
     CONFIGURE = 0x02  #: N (2), D (1), β/2, 1/(2β), token (4) → nothing
-    LOAD = 0x03       #: token (4), first index (2), coordinates → nothing
-    RUN = 0x04        #: → statistics: cycles (4), S, δ_min, token (4)
-    READ = 0x05       #: first index (2), count (2) → coordinates, token (4)
-    STATS = 0x06      #: → statistics of the last RUN, token (4)
-    LOOSEN = 0x07     #: iterations K (4), n (2), l (9) → token (4): starts a whole loosening run
-    STATUS = 0x08     #: → progress (4), running (1)
-    RESULT = 0x09     #: → the last LOOSEN's result: cycles (6), S, δ_min, n (2), l (9), token (4)
+    LOAD = 0x03  #: token (4), first index (2), coordinates → nothing
+    RUN = 0x04  #: → statistics: cycles (4), S, δ_min, token (4)
+    READ = 0x05  #: first index (2), count (2) → coordinates, token (4)
+    STATS = 0x06  #: → statistics of the last RUN, token (4)
+    LOOSEN = 0x07  #: iterations K (4), n (2), l (9) → token (4): starts a whole loosening run
+    STATUS = 0x08  #: → progress (4), running (1)
+    RESULT = 0x09  #: → the last LOOSEN's result: cycles (6), S, δ_min, n (2), l (9), token (4)
 
 
 #: Commands a host may repeat after a lost or garbled response: they leave the board as one run would.
-IDEMPOTENT = frozenset({Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.READ, Command.STATS,
-                        Command.STATUS, Command.RESULT})
+IDEMPOTENT = frozenset(
+    {Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.READ, Command.STATS, Command.STATUS, Command.RESULT}
+)
 
 
 class Status(enum.IntEnum):
     OK = 0x00
-    BAD_CRC = 0x01          #: the request's CRC did not match
-    TIMEOUT = 0x02          #: the request stopped before its length was reached
+    BAD_CRC = 0x01  #: the request's CRC did not match
+    TIMEOUT = 0x02  #: the request stopped before its length was reached
     UNKNOWN_COMMAND = 0x03
-    BAD_LENGTH = 0x04       #: payload length wrong for the command
-    BAD_CONFIG = 0x05       #: N or D outside the board's range
-    NOT_CONFIGURED = 0x06   #: LOAD before CONFIGURE
-    NOT_LOADED = 0x07       #: RUN before all N·D coordinates were loaded
-    NO_RESULT = 0x08        #: READ or STATS without a RUN since the last CONFIGURE
-    BAD_RANGE = 0x09        #: LOAD or READ outside 0 … N·D, or a LOAD that skips ahead of the loaded prefix
-    BUSY = 0x0A             #: a LOOSEN run is in progress: only IDENTIFY and STATUS are executed
-    BAD_TOKEN = 0x0B      #: a LOAD that quotes another token than the last CONFIGURE's: nothing written
+    BAD_LENGTH = 0x04  #: payload length wrong for the command
+    BAD_CONFIG = 0x05  #: N or D outside the board's range
+    NOT_CONFIGURED = 0x06  #: LOAD before CONFIGURE
+    NOT_LOADED = 0x07  #: RUN before all N·D coordinates were loaded
+    NO_RESULT = 0x08  #: READ or STATS without a RUN since the last CONFIGURE
+    BAD_RANGE = 0x09  #: LOAD or READ outside 0 … N·D, or a LOAD that skips ahead of the loaded prefix
+    BUSY = 0x0A  #: a LOOSEN run is in progress: only IDENTIFY and STATUS are executed
+    BAD_TOKEN = 0x0B  #: a LOAD that quotes another token than the last CONFIGURE's: nothing written
 
 
 class State(enum.IntFlag):
@@ -104,8 +122,13 @@ class Layout:
     @classmethod
     def of(cls, dp) -> Layout:
         """The layout of a :class:`~spherecode.hw.datapath.Datapath`."""
-        return cls(_bytes(dp.fmt.width), _bytes(dp.half_beta_fmt.width), _bytes(dp.step_fmt.width),
-                   _bytes(dp.s_fmt.width), _bytes(dp.d2_fmt.width))
+        return cls(
+            _bytes(dp.fmt.width),
+            _bytes(dp.half_beta_fmt.width),
+            _bytes(dp.step_fmt.width),
+            _bytes(dp.s_fmt.width),
+            _bytes(dp.d2_fmt.width),
+        )
 
     @property
     def configure(self) -> int:
@@ -136,8 +159,14 @@ class Layout:
     status = 5
 
 
-def identity(config, clock_hz: int, baud: int, capabilities: Capability = Capability(0)) -> bytes:
+def identity(config, clock_hz: int, baud: int, capabilities: Capability | int = 0) -> bytes:
     """The IDENTIFY payload of a core ``config`` (:class:`~.config.CoreConfig`, whose
     :meth:`~.config.CoreConfig.to_identify` gives the format, lanes, Dmax and Nmax fields)."""
-    return (MAGIC + bytes([VERSION]) + config.to_identify()
-            + int(clock_hz).to_bytes(4, "little") + int(baud).to_bytes(4, "little") + bytes([int(capabilities)]))
+    return (
+        MAGIC
+        + bytes([VERSION])
+        + config.to_identify()
+        + int(clock_hz).to_bytes(4, "little")
+        + int(baud).to_bytes(4, "little")
+        + bytes([int(capabilities)])
+    )

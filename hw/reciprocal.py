@@ -50,10 +50,12 @@ class Reciprocal(wiring.Component):
         self.in_fmt, self.precision = in_fmt, precision
         self.latency = 1 + norm.LATENCY + precision + 1
         self.o_layout = data.StructLayout({"mant": unsigned(precision + 1), "exp": range(in_fmt.width)})
-        super().__init__({
-            "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
-            "o": Out(stream.Signature(self.o_layout, always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
+                "o": Out(stream.Signature(self.o_layout, always_ready=True)),
+            }
+        )
 
     def compute(self, x) -> tuple[np.ndarray, np.ndarray]:
         """Bit-exact model: (R, p) for an int64 array of raw x (vectorised; the division in chunks of ≤ 28
@@ -89,15 +91,20 @@ class Reciprocal(wiring.Component):
             trial = Signal(pb + 2, name=f"trial{stage}")
             m.d.comb += trial.eq((rem << 1) | 1)
             fits = trial >= divisor
-            rem_n, quot_n, div_n = (Signal(pb + 1, name=f"rem{stage}"), Signal(pb + 1, name=f"quot{stage}"),
-                                    Signal(pb + 1, name=f"div{stage}"))
-            m.d.sync += [rem_n.eq(Mux(fits, trial - divisor, trial)),
-                         quot_n.eq((quot << 1) | fits), div_n.eq(divisor)]
+            rem_n, quot_n, div_n = (
+                Signal(pb + 1, name=f"rem{stage}"),
+                Signal(pb + 1, name=f"quot{stage}"),
+                Signal(pb + 1, name=f"div{stage}"),
+            )
+            m.d.sync += [rem_n.eq(Mux(fits, trial - divisor, trial)), quot_n.eq((quot << 1) | fits), div_n.eq(divisor)]
             rem, quot, divisor = rem_n, quot_n, div_n
         history = Signal(self.latency, name="valid_history")  # bit t − 1: an input came t cycles ago
         m.d.sync += history.eq(Cat(self.i.valid, history[:-1]))
-        m.d.comb += [self.o.payload.mant.eq(quot), self.o.payload.exp.eq(delay(m, pos, pb + 1, "rexp")),
-                     self.o.valid.eq(history[-1])]
+        m.d.comb += [
+            self.o.payload.mant.eq(quot),
+            self.o.payload.exp.eq(delay(m, pos, pb + 1, "rexp")),
+            self.o.valid.eq(history[-1]),
+        ]
         if gates_idle_clocks(platform):  # simulation: clocked only from an input until its result is out
             return gate_when_idle(m, self.i.valid | history.any(), "reciprocal")
         return m

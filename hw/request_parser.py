@@ -69,12 +69,14 @@ class RequestParser(wiring.Component):
     def __init__(self, timeout: int, args: int):
         self.timeout = _check_positive("timeout", timeout)
         self.args = _check_positive("args", args)
-        super().__init__({
-            "i": In(stream.Signature(8)),
-            "payload": Out(stream.Signature(PAYLOAD)),
-            "request": Out(stream.Signature(request_layout(self.args))),
-            "busy": Out(1),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(8)),
+                "payload": Out(stream.Signature(PAYLOAD)),
+                "request": Out(stream.Signature(request_layout(self.args))),
+                "busy": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -82,7 +84,7 @@ class RequestParser(wiring.Component):
         m.submodules.crc = crc = p.CRC.create()
 
         cmd, seq, length = Signal(8), Signal(8), Signal(16)
-        count = Signal(16)                  # bytes taken of the current field (header, payload, CRC)
+        count = Signal(16)  # bytes taken of the current field (header, payload, CRC)
         args = Signal(8 * self.args)
         timer = Signal(range(self.timeout + 1))
         timed_out = Signal()
@@ -90,11 +92,16 @@ class RequestParser(wiring.Component):
 
         m.d.comb += [
             crc.data.eq(i.payload),
-            payload.payload.data.eq(i.payload), payload.payload.offset.eq(count), payload.payload.cmd.eq(cmd),
-            request.payload.cmd.eq(cmd), request.payload.seq.eq(seq), request.payload.length.eq(length),
+            payload.payload.data.eq(i.payload),
+            payload.payload.offset.eq(count),
+            payload.payload.cmd.eq(cmd),
+            request.payload.cmd.eq(cmd),
+            request.payload.seq.eq(seq),
+            request.payload.length.eq(length),
             request.payload.args.eq(args),
-            request.payload.status.eq(Mux(timed_out, Status.TIMEOUT,
-                                          Mux(crc.match_detected, Status.OK, Status.BAD_CRC))),
+            request.payload.status.eq(
+                Mux(timed_out, Status.TIMEOUT, Mux(crc.match_detected, Status.OK, Status.BAD_CRC))
+            ),
         ]
 
         def receiving(stalled=0):

@@ -42,24 +42,26 @@ class ResponseWriter(wiring.Component):
     """
 
     def __init__(self):
-        super().__init__({
-            "header": In(stream.Signature(HEADER)),
-            "body": In(stream.Signature(8)),
-            "o": Out(stream.Signature(8)),
-            "busy": Out(1),
-        })
+        super().__init__(
+            {
+                "header": In(stream.Signature(HEADER)),
+                "body": In(stream.Signature(8)),
+                "o": Out(stream.Signature(8)),
+                "busy": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
         header, body, o = self.header, self.body, self.o
         m.submodules.crc = crc = p.CRC.create()
 
-        count = Signal(16)              # bytes of the current field (header, body, CRC) put in the register
-        byte = Signal(8)                # the byte offered to the output register …
-        offer = Signal()                # … if this is high
-        counted = Signal()              # the byte in the output register counts towards the CRC
+        count = Signal(16)  # bytes of the current field (header, body, CRC) put in the register
+        byte = Signal(8)  # the byte offered to the output register …
+        offer = Signal()  # … if this is high
+        counted = Signal()  # the byte in the output register counts towards the CRC
         counts = Signal()
-        load = ~o.valid | o.ready       # the output register takes a byte this cycle if one is offered
+        load = ~o.valid | o.ready  # the output register takes a byte this cycle if one is offered
 
         with m.If(offer & load):
             m.d.sync += [o.payload.eq(byte), o.valid.eq(1), counted.eq(counts)]
@@ -76,8 +78,7 @@ class ResponseWriter(wiring.Component):
                     m.next = "HEADER"
 
             with m.State("HEADER"):
-                m.d.comb += [byte.eq(header.payload.as_value().word_select(count[:3], 8)), offer.eq(1),
-                             counts.eq(1)]
+                m.d.comb += [byte.eq(header.payload.as_value().word_select(count[:3], 8)), offer.eq(1), counts.eq(1)]
                 with m.If(load):
                     m.d.sync += count.eq(count + 1)
                     with m.If(count == p.RESPONSE_HEADER - 2):

@@ -60,10 +60,12 @@ class RSqrt(wiring.Component):
         #: Fewest cycles between two inputs.
         self.ii = self.table.latency - 1 if shared else 1
         layout = data.StructLayout({"mant": self.mant_fmt.shape(), "exp": signed(8)})
-        super().__init__({
-            "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
-            "o": Out(stream.Signature(layout, always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
+                "o": Out(stream.Signature(layout, always_ready=True)),
+            }
+        )
 
     def compute(self, x) -> tuple[np.ndarray, np.ndarray]:
         """Bit-exact model: (mant, exp) for an int64 array of raw x."""
@@ -95,8 +97,10 @@ class RSqrt(wiring.Component):
         one = 1 << fo
         mant = Signal(signed(fo + 4))  # the rounding add and the clamp in separate cycles
         m.d.sync += mant.eq(round_shift(poly.y, t.frac - fo, "nearest"))
-        out = [self.o.payload.mant.eq(Mux(zero, 0, Mux(mant > one, one, mant))),
-               self.o.payload.exp.eq(Mux(zero, 0, exp))]
+        out = [
+            self.o.payload.mant.eq(Mux(zero, 0, Mux(mant > one, one, mant))),
+            self.o.payload.exp.eq(Mux(zero, 0, exp)),
+        ]
         if not self.shared:
             m.d.sync += out
             m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))

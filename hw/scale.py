@@ -31,10 +31,12 @@ class Scale(wiring.Component):
         self.dsp = check_dsp(dsp)
         self.base_shift = x_fmt.f + mant_fmt.f - out_fmt.f
         layout = data.StructLayout({"x": x_fmt.shape(), "mant": mant_fmt.shape(), "exp": signed(8)})
-        super().__init__({
-            "i": In(stream.Signature(layout, always_ready=True)),
-            "o": Out(stream.Signature(out_fmt.shape(), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(layout, always_ready=True)),
+                "o": Out(stream.Signature(out_fmt.shape(), always_ready=True)),
+            }
+        )
 
     def compute(self, x, mant, exp) -> np.ndarray:
         """Bit-exact model on int64 arrays of raw x, mant and exp (broadcast together); the shift

@@ -18,11 +18,13 @@ class SerialToParallel(wiring.Component):
 
     def __init__(self, fmt: Q, dmax: int):
         self.fmt, self.dmax = fmt, dmax
-        super().__init__({
-            "i": In(stream.Signature(fmt.shape())),
-            "o": Out(stream.Signature(data.ArrayLayout(fmt.shape(), dmax))),
-            "d": In(range(dmax + 1)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(fmt.shape())),
+                "o": Out(stream.Signature(data.ArrayLayout(fmt.shape(), dmax))),
+                "d": In(range(dmax + 1)),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()

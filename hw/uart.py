@@ -40,8 +40,9 @@ def divisor_for(clk_hz: float, baud: int) -> int:
         raise ValueError(f"{clk_hz} Hz is too slow for {baud} baud (divisor {divisor} < {MIN_DIVISOR})")
     error = abs(clk_hz / divisor - baud) / baud
     if error > MAX_BAUD_ERROR:
-        raise ValueError(f"{baud} baud from {clk_hz} Hz: divisor {divisor} is off by {error:.1%} "
-                         f"(more than {MAX_BAUD_ERROR:.0%})")
+        raise ValueError(
+            f"{baud} baud from {clk_hz} Hz: divisor {divisor} is off by {error:.1%} (more than {MAX_BAUD_ERROR:.0%})"
+        )
     return divisor
 
 
@@ -59,10 +60,12 @@ class UARTTransmitter(wiring.Component):
 
     def __init__(self, divisor: int):
         self.divisor = _check_divisor(divisor)
-        super().__init__({
-            "i": In(stream.Signature(8)),
-            "tx": Out(1, init=1),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(8)),
+                "tx": Out(1, init=1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -113,11 +116,13 @@ class UARTReceiver(wiring.Component):
 
     def __init__(self, divisor: int):
         self.divisor = _check_divisor(divisor)
-        super().__init__({
-            "rx": In(1, init=1),
-            "o": Out(stream.Signature(8, always_ready=True)),
-            "error": Out(1),
-        })
+        super().__init__(
+            {
+                "rx": In(1, init=1),
+                "o": Out(stream.Signature(8, always_ready=True)),
+                "error": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()

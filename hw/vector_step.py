@@ -70,12 +70,17 @@ class VectorStep(wiring.Component):
         if candidates == 2:
             fields["second"] = 1
             members["step2"] = In(dp.step_fmt.shape())
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
-            **members,
-            "o": Out(stream.Signature(data.StructLayout({"r": vec(dp.fmt), "s": dp.move_norm.out_fmt.shape()}),
-                                      always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
+                **members,
+                "o": Out(
+                    stream.Signature(
+                        data.StructLayout({"r": vec(dp.fmt), "s": dp.move_norm.out_fmt.shape()}), always_ready=True
+                    )
+                ),
+            }
+        )
 
     def compute(self, r, delta, force, step: int) -> tuple[np.ndarray, np.ndarray]:
         """The bit-exact model: (r', S_j) for rows of raw r (…, D), δ (…) and F* (…, D, accumulator
@@ -119,7 +124,7 @@ class VectorStep(wiring.Component):
             """Simulation only (None otherwise): high in the cycles ``first`` … ``last`` after an input,
             1 ≤ first ≤ last ≤ latency — a unit's gated clock (:func:`.pipeline.gate_when_idle`), from a
             cycle before its first input until a cycle after its output was last read."""
-            return history[first - 1:last].any() if gated else None
+            return history[first - 1 : last].any() if gated else None
 
         # Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1 (F̂ ready at 4).
         w_acc, f = dp.acc_fmt.width, dp.unit_fmt.f
@@ -137,8 +142,7 @@ class VectorStep(wiring.Component):
 
         # F = F̂ / |F̂|, coordinate by coordinate
         fhat_s = _serialise(m, fhat, at(self.fhat_at), "fhat")
-        direction = _divide_by_norm(m, dp, fhat_s, at, self.fhat_at, ("force_norm", "force_rsqrt", "direction"),
-                                    during)
+        direction = _divide_by_norm(m, dp, fhat_s, at, self.fhat_at, ("force_norm", "force_rsqrt", "direction"), during)
 
         # α = δ · 1/(2β), ready at move_at and steady for dm cycles (δ is held); r* = r + α F
         step_in = self.step
@@ -147,22 +151,38 @@ class VectorStep(wiring.Component):
             with m.If(self.i.valid):
                 m.d.sync += second.eq(self.i.payload.second)
             step_in = Mux(delay(m, second, self.move_at - dp.step.latency - 1, "second"), self.step2, self.step)
-        step = _unit(m, dp.make("step"), "step", {"a": delay(m, delta, self.move_at - dp.step.latency - 1, "delta"),
-                                                  "b": step_in},
-                     during(self.move_at - dp.step.latency - 1, self.move_at + dm))
+        step = _unit(
+            m,
+            dp.make("step"),
+            "step",
+            {"a": delay(m, delta, self.move_at - dp.step.latency - 1, "delta"), "b": step_in},
+            during(self.move_at - dp.step.latency - 1, self.move_at + dm),
+        )
         r_s = _serialise(m, r, at(1), "r")
-        mv = _unit(m, dp.make("move"), "move", {"a": step.o.payload, "b": direction},
-                   during(self.move_at - 1, self.move_at + dm + dp.move.latency))
+        mv = _unit(
+            m,
+            dp.make("move"),
+            "move",
+            {"a": step.o.payload, "b": direction},
+            during(self.move_at - 1, self.move_at + dm + dp.move.latency),
+        )
         moved = Signal(dp.fmt.shape())
         m.d.sync += moved.eq(saturate(delay(m, r_s, self.moved_at - 2, "r_moved") + mv.o.payload, dp.fmt))
 
         # r' = r* / |r*|
-        new = _divide_by_norm(m, dp, moved, at, self.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"),
-                              during)
+        new = _divide_by_norm(m, dp, moved, at, self.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"), during)
 
         # S_j = |r' − r|², and r' gathered into a vector as S_j completes
-        s = _serial_norm(m, dp.make("move_norm"), "move_norm", new, delay(m, r_s, self.new_at - 1, "r_new"),
-                         at, self.new_at, during(self.new_at - 1, self.latency))
+        s = _serial_norm(
+            m,
+            dp.make("move_norm"),
+            "move_norm",
+            new,
+            delay(m, r_s, self.new_at - 1, "r_new"),
+            at,
+            self.new_at,
+            during(self.new_at - 1, self.latency),
+        )
         gather_at = self.latency - dm
         out = _gather(m, delay(m, new, gather_at - self.new_at, "new"), dm, "new")
         m.d.comb += [
@@ -203,9 +223,13 @@ def _serial_norm(m: Module, unit, name: str, a, b, at, start: int, want=None):
     ``want``: see :func:`_unit`."""
     dm = unit.dim
     _place(m, unit, name, want)
-    m.d.comb += [unit.i.valid.eq(_or_all(at(start + k) for k in range(dm))), unit.i.payload.a.eq(a),
-                 unit.i.payload.b.eq(b), unit.i.payload.first.eq(at(start)),
-                 unit.i.payload.last.eq(at(start + dm - 1))]
+    m.d.comb += [
+        unit.i.valid.eq(_or_all(at(start + k) for k in range(dm))),
+        unit.i.payload.a.eq(a),
+        unit.i.payload.b.eq(b),
+        unit.i.payload.first.eq(at(start)),
+        unit.i.payload.last.eq(at(start + dm - 1)),
+    ]
     return unit.o.payload
 
 
@@ -222,9 +246,13 @@ def _divide_by_norm(m: Module, dp: Datapath, x, at, start: int, units: tuple[str
     norm = _serial_norm(m, dp.make(norm_name), norm_name, x, 0, at, start, during(start - 1, result + dm))
     rsq = _unit(m, dp.make(rsqrt_name), rsqrt_name, norm, during(result - 1, scaled + dm), valid=at(result))
     late = delay(m, x, scaled - start, f"{norm_name}_x")
-    return _unit(m, dp.make(scale_name), scale_name,
-                 {"x": late, "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp},
-                 during(scaled - 1, last + 1)).o.payload
+    return _unit(
+        m,
+        dp.make(scale_name),
+        scale_name,
+        {"x": late, "mant": rsq.o.payload.mant, "exp": rsq.o.payload.exp},
+        during(scaled - 1, last + 1),
+    ).o.payload
 
 
 def _or_all(values):

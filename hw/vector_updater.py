@@ -10,7 +10,8 @@ F*_{k−1} = Σ_i w(δ_{k−1}, 1/δ_{k−1}, d²(r_{k−1}, r_i)) (r_{k−1} �
 has one squared-distance unit: the δ path's d² row goes into a double-buffered block RAM (2·⌈Nmax/L⌉ words,
 halves by row parity), read back for row k − 1 while row k passes and delayed by ``recip_wait`` to meet the
 force path; the difference r_{k−1} − r_i for the force product is one subtraction. The pair i = j is masked,
-not skipped; lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and F*_{k−1} enters
+not skipped; lanes past N are masked too. At the end of each force row the lanes' accumulators are added (exactly) and
+F*_{k−1} enters
 :class:`~.vector_step.VectorStep` together with r_{k−1} and δ_{k−1} (two small FIFOs keep them in order).
 
 Two candidates (``candidates=2``, on-chip force loosening): one sweep gives both candidates of a loosening
@@ -20,7 +21,8 @@ and two accumulators, and one VectorStep serves both
 candidates: F*'_k enters it with 1/(2β') = ``step`` and, its interval C₁ later, F*''_k with 1/(2β'') =
 ``step2``, giving r'_k, S' and then r''_k, S'' (a row lasts at least 2·C₁ cycles, and the last result
 leaves C₁ cycles later than one candidate's would: :attr:`row_min` and :attr:`tail`). Sharing the step
-halves its cost — in Q3.44 98 of the products, docs/architecture.md — and costs nothing from N ≥ 2·C₁·L. Each lane's bank is three memories (sets): the old
+halves its cost — in Q3.44 98 of the products, docs/architecture.md — and costs nothing from N ≥ 2·C₁·L. Each lane's
+bank is three memories (sets): the old
 set, which the sweep reads, and the two candidates, which the steps write (vector j at bank j mod L,
 address ⌊j/L⌋). ``choose`` makes the kept candidate's set the old set (a pointer swap, no copy); ``sweep``
 starts a sweep on the old set without loading (the vectors stay on chip), ``load`` only loads, ``emit``
@@ -102,16 +104,18 @@ class VectorUpdater(wiring.Component):
             "delta_min": Out(dp.d2_fmt.shape()),
         }
         if candidates == 2:
-            members.update({
-                "half_beta2": In(dp.half_beta_fmt.shape()),
-                "step2": In(dp.step_fmt.shape()),
-                "move_norm2": Out(dp.s_fmt.shape()),
-                "load": In(1),
-                "sweep": In(1),
-                "choose": In(1),
-                "raised": In(1),
-                "emit": In(1),
-            })
+            members.update(
+                {
+                    "half_beta2": In(dp.half_beta_fmt.shape()),
+                    "step2": In(dp.step_fmt.shape()),
+                    "move_norm2": Out(dp.s_fmt.shape()),
+                    "load": In(1),
+                    "sweep": In(1),
+                    "choose": In(1),
+                    "raised": In(1),
+                    "emit": In(1),
+                }
+            )
         super().__init__(members)
 
     def row_cycles(self, n: int) -> int:
@@ -179,20 +183,39 @@ class VectorUpdater(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.busy.eq(0)
                 with m.If(self.start):
-                    m.d.sync += [n.eq(self.n), rows_len.eq(0),
-                                 load_bank.eq(0), load_addr.eq(0), loaded.eq(0), outputs.eq(0)]
+                    m.d.sync += [
+                        n.eq(self.n),
+                        rows_len.eq(0),
+                        load_bank.eq(0),
+                        load_addr.eq(0),
+                        loaded.eq(0),
+                        outputs.eq(0),
+                    ]
                     if two:
                         m.d.sync += [forward.eq(1), load_only.eq(0)]
                     m.next = "LOAD"
                 if two:
                     with m.Elif(self.load):
-                        m.d.sync += [n.eq(self.n), rows_len.eq(0), load_bank.eq(0), load_addr.eq(0), loaded.eq(0),
-                                     load_only.eq(1)]
+                        m.d.sync += [
+                            n.eq(self.n),
+                            rows_len.eq(0),
+                            load_bank.eq(0),
+                            load_addr.eq(0),
+                            loaded.eq(0),
+                            load_only.eq(1),
+                        ]
                         m.next = "LOAD"
                     with m.Elif(self.sweep):  # r_0 is read at address 0 now (tick is 0 while idle)
-                        m.d.sync += [outputs.eq(0), forward.eq(0), priming.eq(1),
-                                     row.eq(0), tick.eq(0), base.eq(0),
-                                     next_bank.eq(1 % lanes), next_addr.eq(1 if lanes == 1 else 0)]
+                        m.d.sync += [
+                            outputs.eq(0),
+                            forward.eq(0),
+                            priming.eq(1),
+                            row.eq(0),
+                            tick.eq(0),
+                            base.eq(0),
+                            next_bank.eq(1 % lanes),
+                            next_addr.eq(1 if lanes == 1 else 0),
+                        ]
                         m.next = "COMPUTE"
                     with m.Elif(self.emit):
                         m.d.sync += [outputs.eq(0), emit_bank.eq(0), emit_addr.eq(0), emit_count.eq(0)]
@@ -218,8 +241,13 @@ class VectorUpdater(wiring.Component):
                     with m.Else():
                         m.d.sync += load_bank.eq(load_bank + 1)
                     with m.If(loaded + 1 == n):
-                        m.d.sync += [row.eq(0), tick.eq(0), base.eq(0),
-                                     next_bank.eq(1 % lanes), next_addr.eq(1 if lanes == 1 else 0)]
+                        m.d.sync += [
+                            row.eq(0),
+                            tick.eq(0),
+                            base.eq(0),
+                            next_bank.eq(1 % lanes),
+                            next_addr.eq(1 if lanes == 1 else 0),
+                        ]
                         if two:
                             with m.If(load_only):
                                 m.d.sync += self.done.eq(1)
@@ -271,12 +299,29 @@ class VectorUpdater(wiring.Component):
                     with m.If(old == k):
                         m.d.comb += out.eq(sets[b][k][1].data)
                 lane_data.append(out)
-        tag = data.StructLayout({"valid": 1, "row": row.shape(), "addr": addr.shape(), "base": base.shape(),
-                                 "first": 1, "last": 1, "here": 1, "bank": next_bank.shape()})
+        tag = data.StructLayout(
+            {
+                "valid": 1,
+                "row": row.shape(),
+                "addr": addr.shape(),
+                "base": base.shape(),
+                "first": 1,
+                "last": 1,
+                "here": 1,
+                "bank": next_bank.shape(),
+            }
+        )
         t0 = Signal(tag)
-        m.d.comb += [t0.valid.eq(reading), t0.row.eq(row), t0.addr.eq(addr), t0.base.eq(base),
-                     t0.first.eq(tick == 0), t0.last.eq(tick == rows_len - 1),
-                     t0.here.eq(reading & (addr == next_addr)), t0.bank.eq(next_bank)]
+        m.d.comb += [
+            t0.valid.eq(reading),
+            t0.row.eq(row),
+            t0.addr.eq(addr),
+            t0.base.eq(base),
+            t0.first.eq(tick == 0),
+            t0.last.eq(tick == rows_len - 1),
+            t0.here.eq(reading & (addr == next_addr)),
+            t0.bank.eq(next_bank),
+        ]
         t1 = delay(m, t0, 1, "tag")
         index = [Signal(range(self.depth * lanes + lanes), name=f"index{b}") for b in range(lanes)]
         for b in range(lanes):
@@ -317,7 +362,9 @@ class VectorUpdater(wiring.Component):
             m.submodules[f"d2_row{b}"] = d2_ram
             d2_w, d2_r = d2_ram.write_port(), d2_ram.read_port(transparent_for=())
             m.d.comb += [
-                d2_w.addr.eq(Cat(ts.addr, ts.row[0])), d2_w.data.eq(sd.o.payload), d2_w.en.eq(ts.valid),
+                d2_w.addr.eq(Cat(ts.addr, ts.row[0])),
+                d2_w.data.eq(sd.o.payload),
+                d2_w.en.eq(ts.valid),
                 d2_r.addr.eq(Cat(ts.addr, ~ts.row[0])),
             ]
             row_d2.append(d2_r.data)
@@ -325,7 +372,9 @@ class VectorUpdater(wiring.Component):
             rm = dp.make("running_min")
             m.submodules[f"delta_min{b}"] = rm
             m.d.comb += [
-                rm.i.valid.eq(ts.valid), rm.i.payload.d2.eq(sd.o.payload), rm.i.payload.first.eq(ts.first),
+                rm.i.valid.eq(ts.valid),
+                rm.i.payload.d2.eq(sd.o.payload),
+                rm.i.payload.first.eq(ts.first),
                 rm.i.payload.last.eq(ts.last),
                 rm.i.payload.mask.eq((idx == ts.row) | (idx >= n) | (ts.row >= n)),
             ]
@@ -376,12 +425,17 @@ class VectorUpdater(wiring.Component):
             weight = {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": self.half_beta}
             if two:
                 weight["half_beta2"] = self.half_beta2
-            wt = _unit(m, RepulsionWeight(dp.d2_fmt, dp.weight_precision, len(half_betas), dp.dsp), f"weight{b}",
-                       weight)
+            wt = _unit(
+                m, RepulsionWeight(dp.d2_fmt, dp.weight_precision, len(half_betas), dp.dsp), f"weight{b}", weight
+            )
             for c in range(len(half_betas)):
                 sfx = "" if c == 0 else f"_{c + 1}"
-                prods = _unit(m, dp.make("force_product"), f"product{b}{sfx}",
-                              {"w": wt.o.payload if not two else wt.o.payload[c], "diff": diff_late}).o.payload
+                prods = _unit(
+                    m,
+                    dp.make("force_product"),
+                    f"product{b}{sfx}",
+                    {"w": wt.o.payload if not two else wt.o.payload[c], "diff": diff_late},
+                ).o.payload
                 acc = Signal(data.ArrayLayout(dp.acc_fmt.shape(), dp.dmax), name=f"acc{b}{sfx}")
                 for d in range(dp.dmax):
                     base = Mux(tp.first, 0, acc[d])
@@ -405,9 +459,13 @@ class VectorUpdater(wiring.Component):
         m.submodules.step = vs = VectorStep(dp, self.candidates)
         if not two:
             m.d.comb += [
-                r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid),
-                vs.i.valid.eq(force_valid), vs.i.payload.force.eq(force), vs.i.payload.delta.eq(delta_fifo.r_data),
-                vs.i.payload.r.eq(r_fifo.r_data), vs.step.eq(self.step),
+                r_fifo.r_en.eq(force_valid),
+                delta_fifo.r_en.eq(force_valid),
+                vs.i.valid.eq(force_valid),
+                vs.i.payload.force.eq(force),
+                vs.i.payload.delta.eq(delta_fifo.r_data),
+                vs.i.payload.r.eq(r_fifo.r_data),
+                vs.step.eq(self.step),
             ]
             m.d.comb += [self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload.r)]
             with m.If(self.start):
@@ -423,8 +481,11 @@ class VectorUpdater(wiring.Component):
             m.d.sync += [force2.eq(forces[1]), r_held.eq(r_fifo.r_data), delta_held.eq(delta_fifo.r_data)]
         again = delay(m, force_valid, self.step_unit.interval, "again")
         m.d.comb += [
-            r_fifo.r_en.eq(force_valid), delta_fifo.r_en.eq(force_valid), vs.step.eq(self.step),
-            vs.i.valid.eq(force_valid | again), vs.i.payload.second.eq(again),
+            r_fifo.r_en.eq(force_valid),
+            delta_fifo.r_en.eq(force_valid),
+            vs.step.eq(self.step),
+            vs.i.valid.eq(force_valid | again),
+            vs.i.payload.second.eq(again),
             vs.i.payload.force.eq(Mux(again, force2, force)),
             vs.i.payload.r.eq(Mux(again, r_held, r_fifo.r_data)),
             vs.i.payload.delta.eq(Mux(again, delta_held, delta_fifo.r_data)),
@@ -439,8 +500,10 @@ class VectorUpdater(wiring.Component):
         for b in range(1, lanes):
             with m.If(emit_lane == b):
                 m.d.comb += emitted.eq(lane_data[b])
-        m.d.comb += [self.o.valid.eq(emit_valid | (forward & vs.o.valid & ~second)),
-                     self.o.payload.eq(Mux(emit_valid, emitted, vs.o.payload.r))]
+        m.d.comb += [
+            self.o.valid.eq(emit_valid | (forward & vs.o.valid & ~second)),
+            self.o.payload.eq(Mux(emit_valid, emitted, vs.o.payload.r)),
+        ]
         with m.If(restart):
             m.d.sync += [self.move_norm.eq(0), self.move_norm2.eq(0), second.eq(0)]
         with m.Elif(vs.o.valid):
@@ -482,6 +545,8 @@ def _fifo_depth(updater: VectorUpdater) -> int:
 def _min_tree(values):
     values = list(values)
     while len(values) > 1:
-        values = [Mux(values[j + 1] < values[j], values[j + 1], values[j]) if j + 1 < len(values) else values[j]
-                  for j in range(0, len(values), 2)]
+        values = [
+            Mux(values[j + 1] < values[j], values[j + 1], values[j]) if j + 1 < len(values) else values[j]
+            for j in range(0, len(values), 2)
+        ]
     return values[0]

@@ -43,8 +43,7 @@ def weight_precision(f: int) -> int:
 
 def _g_derivative():
     """n-th derivative of g(z) = log2(1 + z)/z = (1/ln 2)∫₀¹ dt/(1 + zt)."""
-    return gauss_derivative(
-        lambda t, x, n: (-1) ** n * math.factorial(n) * t**n / (1 + x * t) ** (n + 1) / _LN2)
+    return gauss_derivative(lambda t, x, n: (-1) ** n * math.factorial(n) * t**n / (1 + x * t) ** (n + 1) / _LN2)
 
 
 def _exp_derivative(x: float, n: int) -> float:
@@ -92,15 +91,21 @@ class RepulsionWeight(wiring.Component):
         self.log_table = QuadraticTable.build("log2(1+z)/z", _g_derivative(), p, p + 2, 2.0 ** -(p + 2))
         self.exp_table = QuadraticTable.build("2^-phi", _exp_derivative, p, p + 2, 2.0 ** -(p + 3))
         self.latency = self._LATENCY_BEFORE_TABLES + 2 * QuadraticInterpolator.LATENCY + self._LATENCY_AFTER_TABLES
-        fields = {"delta": d2_fmt.shape(), "d2": d2_fmt.shape(), "recip": self.reciprocal.o_layout,
-                  "half_beta": self.hb_fmt.shape()}
+        fields = {
+            "delta": d2_fmt.shape(),
+            "d2": d2_fmt.shape(),
+            "recip": self.reciprocal.o_layout,
+            "half_beta": self.hb_fmt.shape(),
+        }
         if candidates == 2:
             fields["half_beta2"] = self.hb_fmt.shape()
         out = self.w_fmt.shape() if candidates == 1 else data.ArrayLayout(self.w_fmt.shape(), 2)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
-            "o": Out(stream.Signature(out, always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
+                "o": Out(stream.Signature(out, always_ready=True)),
+            }
+        )
 
     # Stages outside the two tables (see :meth:`elaborate`): X, normalise (2), ρ product, ρ normalise,
     # branch (2) | G | L product, L (2), t product, shift, round | shift, round, flags.
@@ -119,8 +124,13 @@ class RepulsionWeight(wiring.Component):
         (R, p) as :meth:`.Reciprocal.compute` gives it, computed from δ when omitted."""
         f = self.d2_fmt.f
         delta, d2, hb = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (delta, d2, half_beta)))
-        r_mant, r_exp = self.reciprocal.compute(delta) if recip is None else np.broadcast_arrays(
-            np.asarray(recip[0], dtype=np.int64), np.asarray(recip[1], dtype=np.int64), delta)[:2]
+        r_mant, r_exp = (
+            self.reciprocal.compute(delta)
+            if recip is None
+            else np.broadcast_arrays(np.asarray(recip[0], dtype=np.int64), np.asarray(recip[1], dtype=np.int64), delta)[
+                :2
+            ]
+        )
         one = 1 << f
         w = np.zeros(delta.shape, dtype=np.int64)
         # Pairs whose t exceeds f + 3 in float64 (error ≪ 1) have t ≥ f + 2 in the unit too, so w = 0 there:
@@ -183,9 +193,11 @@ class RepulsionWeight(wiring.Component):
         # X = d² − δ (clamped at 0) and the degenerate cases
         x = Signal(width)
         one_in, zero_in = Signal(), Signal()
-        m.d.sync += [x.eq(Mux(pay.d2 > pay.delta, pay.d2 - pay.delta, 0)),
-                     one_in.eq((pay.d2 == 0) | ((pay.delta != 0) & (pay.d2 <= pay.delta))),
-                     zero_in.eq((pay.d2 != 0) & (pay.delta == 0))]
+        m.d.sync += [
+            x.eq(Mux(pay.d2 > pay.delta, pay.d2 - pay.delta, 0)),
+            one_in.eq((pay.d2 == 0) | ((pay.delta != 0) & (pay.d2 <= pay.delta))),
+            zero_in.eq((pay.d2 != 0) & (pay.delta == 0)),
+        ]
         when += 1
         px, frac, _ = norm.normalise(m, x, width, "xnorm")
         when += norm.LATENCY
@@ -199,25 +211,33 @@ class RepulsionWeight(wiring.Component):
         e_shape = signed(max(width, 64).bit_length() + 2)
         m_rho, e_rho = Signal(pb + 1), Signal(e_shape)
         top = rho.p[2 * pb + 1]
-        m.d.sync += [m_rho.eq(Mux(top, rho.p >> (pb + 1), rho.p >> pb)),
-                     e_rho.eq(delay(m, px, LimbProduct.LATENCY, "px") - delay(m, pay.recip.exp, when, "rexp") - 1 + top)]
+        m.d.sync += [
+            m_rho.eq(Mux(top, rho.p >> (pb + 1), rho.p >> pb)),
+            e_rho.eq(delay(m, px, LimbProduct.LATENCY, "px") - delay(m, pay.recip.exp, when, "rexp") - 1 + top),
+        ]
         when += 1
 
         # branch: z (the table's argument) and A (the multiplicand of g)
-        small, z_small, y_big, m_rho2, e_rho2 = (Signal(), Signal(pb), Signal(pb + 2), Signal(pb + 1),
-                                                 Signal(e_shape))
+        small, z_small, y_big, m_rho2, e_rho2 = (Signal(), Signal(pb), Signal(pb + 2), Signal(pb + 1), Signal(e_shape))
         neg = Signal(e_shape.width)
         pos = Signal(e_shape.width)
         m.d.comb += [neg.eq(Mux(e_rho < 0, -e_rho, 0)), pos.eq(Mux(e_rho < 0, 0, e_rho))]
-        m.d.sync += [small.eq(e_rho < 0), z_small.eq(m_rho >> neg),
-                     y_big.eq(m_rho + Mux(pos > pb, 0, Const(1 << pb, pb + 1) >> pos)),
-                     m_rho2.eq(m_rho), e_rho2.eq(pos)]
+        m.d.sync += [
+            small.eq(e_rho < 0),
+            z_small.eq(m_rho >> neg),
+            y_big.eq(m_rho + Mux(pos > pb, 0, Const(1 << pb, pb + 1) >> pos)),
+            m_rho2.eq(m_rho),
+            e_rho2.eq(pos),
+        ]
         when += 1
         z, a, ey, small2 = Signal(pb), Signal(pb + 1), Signal(e_shape.width), Signal()
         carry = y_big[pb + 1]
-        m.d.sync += [z.eq(Mux(small, z_small, Mux(carry, y_big >> 1, y_big)[:pb])),
-                     a.eq(Mux(small, m_rho2, Mux(carry, y_big >> 1, y_big)[:pb])),
-                     ey.eq(e_rho2 + carry), small2.eq(small)]
+        m.d.sync += [
+            z.eq(Mux(small, z_small, Mux(carry, y_big >> 1, y_big)[:pb])),
+            a.eq(Mux(small, m_rho2, Mux(carry, y_big >> 1, y_big)[:pb])),
+            ey.eq(e_rho2 + carry),
+            small2.eq(small),
+        ]
         when += 1
         e_rho_keep = delay(m, e_rho, 2, "erho")  # e_rho at the branch's output
         assert when == self._LATENCY_BEFORE_TABLES
@@ -237,9 +257,12 @@ class RepulsionWeight(wiring.Component):
         small_p2 = delay(m, small2, lat_p2, "small")
         top2 = lmul.p[2 * pb + 1]
         ml_s, el_s, l_fix, small3 = Signal(pb + 1), Signal(e_shape), Signal(pb + 7), Signal()
-        m.d.sync += [ml_s.eq(Mux(top2, lmul.p >> (pb + 1), lmul.p >> pb)),
-                     el_s.eq(delay(m, e_rho_keep, lat_p2, "erho_p") + top2),
-                     l_fix.eq((delay(m, ey, lat_p2, "ey") << pb) + (lmul.p >> pb)), small3.eq(small_p2)]
+        m.d.sync += [
+            ml_s.eq(Mux(top2, lmul.p >> (pb + 1), lmul.p >> pb)),
+            el_s.eq(delay(m, e_rho_keep, lat_p2, "erho_p") + top2),
+            l_fix.eq((delay(m, ey, lat_p2, "ey") << pb) + (lmul.p >> pb)),
+            small3.eq(small_p2),
+        ]
         when += 1
         el_b = Signal(range(8))
         for bit in range(6):  # leading one of l_fix ∈ [2^P, 2^(P+6))
@@ -263,7 +286,6 @@ class RepulsionWeight(wiring.Component):
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m
 
-
     def _exp_part(self, m, half_beta, ml, el, when, sfx):
         """t = (β/2)·L and 2^−t for one candidate, from L = (ml, el) valid at ``when``; returns w (clamped,
         combinational) one cycle before the output register."""
@@ -281,13 +303,14 @@ class RepulsionWeight(wiring.Component):
         exp = QuadraticInterpolator(self.exp_table, self.dsp)
         m.submodules["exp" + sfx] = exp
         m.d.comb += exp.z.eq(t[: self.t_fmt.f])
-        n = delay(m, t[self.t_fmt.f:], exp.latency, "n" + sfx)
+        n = delay(m, t[self.t_fmt.f :], exp.latency, "n" + sfx)
         halves_w = Signal(f + 3, name="halves_w" + sfx)
         m.d.sync += halves_w.eq((exp.y << (f + 1 - self.exp_table.frac)) >> n)
         w = (halves_w + 1) >> 1
         w_clamped = Signal(self.w_fmt.shape(), name="w_clamped" + sfx)
         m.d.comb += w_clamped.eq(Mux(w > (1 << f), 1 << f, w))
         return w_clamped
+
 
 def _floor_product_shift(a: np.ndarray, b: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """⌊a·b / 2^shift⌋ exactly for 0 ≤ a < 2^34, 0 ≤ b < 2^31 and a per-element shift ≥ 0, as long as the

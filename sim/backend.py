@@ -33,8 +33,23 @@ from ..host.loosening import LooseningResult
 from ..hw.config import CoreConfig
 from ..hw.core import UpdaterCore
 from ..hw.pipeline import SimulationPlatform
-from .build import (_OPTIONS, TOP, Build, SimError, _mkdtemp, cache_key, cached, compile_model, end_process,
-                    keep_log, primitive_models, rtlil_to_verilog, spawn, to_rtlil, write_models)
+from .build import (
+    _OPTIONS,
+    TOP,
+    Build,
+    SimError,
+    _mkdtemp,
+    cache_key,
+    cached,
+    compile_model,
+    end_process,
+    keep_log,
+    primitive_models,
+    rtlil_to_verilog,
+    spawn,
+    to_rtlil,
+    write_models,
+)
 
 __all__ = ["SimBackend"]
 
@@ -73,10 +88,26 @@ def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
         (staging / MAIN.name).write_text(main)  # the build folder is self-contained
         # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
         subprocess.run(
-            ["verilator", "--cc", "--exe", "-Mdir", str(staging), "--top-module", TOP, "--prefix", "Vtop",
-             "-o", TOP, *_OPTIONS, *defines, str(staging / MAIN.name), str(staging / f"{TOP}.v"),
-             *write_models(staging, models)],
-            check=True, capture_output=True,
+            [
+                "verilator",
+                "--cc",
+                "--exe",
+                "-Mdir",
+                str(staging),
+                "--top-module",
+                TOP,
+                "--prefix",
+                "Vtop",
+                "-o",
+                TOP,
+                *_OPTIONS,
+                *defines,
+                str(staging / MAIN.name),
+                str(staging / f"{TOP}.v"),
+                *write_models(staging, models),
+            ],
+            check=True,
+            capture_output=True,
         )
         compile_model(staging)
 
@@ -126,9 +157,16 @@ class SimBackend(FixedPointBackend):
         self._finalizer = None
         self._sim = build_core(self.core, board_design)  # at construction, so that no update's time includes a build
         core = self.core
-        self._masks = {name: (1 << len(port)) - 1 for name, port in
-                       (("n", core.n), ("d", core.d), ("half_beta", core.half_beta), ("step", core.step),
-                        ("i", core.i.payload))}
+        self._masks = {
+            name: (1 << len(port)) - 1
+            for name, port in (
+                ("n", core.n),
+                ("d", core.d),
+                ("half_beta", core.half_beta),
+                ("step", core.step),
+                ("i", core.i.payload),
+            )
+        }
 
     @classmethod
     def add_arguments(cls, parser) -> None:
@@ -181,11 +219,23 @@ class SimBackend(FixedPointBackend):
         Raises ``ValueError`` when the core refuses the configuration (its ``error`` flag)."""
         m = self._masks
         coords = [format(int(x) & m["i"], "x") for x in coords]
-        req = " ".join([str(n & m["n"]), str(d & m["d"]), format(half_beta & m["half_beta"], "x"),
-                        format(step & m["step"], "x"), *coords])
+        req = " ".join(
+            [
+                str(n & m["n"]),
+                str(d & m["d"]),
+                format(half_beta & m["half_beta"], "x"),
+                format(step & m["step"], "x"),
+                *coords,
+            ]
+        )
         fields = self._request(req, 4 + len(coords), self.config.cycles(n, d))
-        return {"coords": fields[4:], "move_norm": fields[2], "delta_min": fields[3], "cycles": int(fields[1]),
-                "error": None}
+        return {
+            "coords": fields[4:],
+            "move_norm": fields[2],
+            "delta_min": fields[3],
+            "cycles": int(fields[1]),
+            "error": None,
+        }
 
     def exchange_run(self, n: int, d: int, iterations: int, state_n: int, state_l: int, coords: np.ndarray) -> dict:
         """A whole on-chip loosening run (``loosening="chip"``) with raw inputs: ``iterations`` iterations from
@@ -196,11 +246,27 @@ class SimBackend(FixedPointBackend):
             raise ValueError("this core has no on-chip loosening (loosening='chip' builds one)")
         m = self._masks
         coords = [format(int(x) & m["i"], "x") for x in coords]
-        req = " ".join(["loosen", str(n & m["n"]), str(d & m["d"]), str(iterations & 0xFFFFFFFF),
-                        str(state_n & 0xFFFF), format(state_l & ((1 << len(self.core.loosen_l)) - 1), "x"), *coords])
+        req = " ".join(
+            [
+                "loosen",
+                str(n & m["n"]),
+                str(d & m["d"]),
+                str(iterations & 0xFFFFFFFF),
+                str(state_n & 0xFFFF),
+                format(state_l & ((1 << len(self.core.loosen_l)) - 1), "x"),
+                *coords,
+            ]
+        )
         fields = self._request(req, 7 + len(coords), self.config.run_cycles(n, d, iterations))
-        return {"coords": fields[7:], "move_norm": fields[2], "delta_min": fields[3], "cycles": int(fields[1]),
-                "progress": int(fields[4]), "state_n": int(fields[5]), "state_l": fields[6]}
+        return {
+            "coords": fields[7:],
+            "move_norm": fields[2],
+            "delta_min": fields[3],
+            "cycles": int(fields[1]),
+            "progress": int(fields[4]),
+            "state_n": int(fields[5]),
+            "state_l": fields[6],
+        }
 
     def _request(self, req: str, count: int, cycles: int) -> list[str]:
         """Send one request line; its answer's fields (``count`` of them, the first ``ok``)."""
@@ -236,9 +302,14 @@ class SimBackend(FixedPointBackend):
         out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
         out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
         formula = self.config.run_cycles(n, d, iterations)
-        stats = {"iterations": iterations, "cycles": ans["cycles"], "update_seconds": seconds,
-                 "load_cycles": formula - iterations * self.config.iteration_cycles(n),
-                 "delta_min": int(ans["delta_min"], 16) * dp.d2_fmt.ulp, "final_n": ans["state_n"]}
+        stats = {
+            "iterations": iterations,
+            "cycles": ans["cycles"],
+            "update_seconds": seconds,
+            "load_cycles": formula - iterations * self.config.iteration_cycles(n),
+            "delta_min": int(ans["delta_min"], 16) * dp.d2_fmt.ulp,
+            "final_n": ans["state_n"],
+        }
         return LooseningResult(out * dp.fmt.ulp, int(ans["state_l"], 16) / (1 << control.precision), [], stats)
 
     def update(self, vectors: np.ndarray, beta: float) -> Update:
@@ -274,9 +345,12 @@ class _Server:
                 self.resp = os.open(resp, os.O_RDWR | os.O_NONBLOCK)  # never waits for the simulator
             except OSError as exc:
                 raise SimError(f"cannot make the simulator's pipes in {self.work}: {exc.strerror}") from None
-            self.process = spawn(sim.directory / sim.toplevel, self.work,
-                                 {**os.environ, "SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)},
-                                 self.log)
+            self.process = spawn(
+                sim.directory / sim.toplevel,
+                self.work,
+                {**os.environ, "SPHERECODE_TB_REQ": str(req), "SPHERECODE_TB_RESP": str(resp)},
+                self.log,
+            )
             deadline = time.monotonic() + START_TIMEOUT
             while self.req is None:  # ENXIO until the testbench opens its end
                 try:
@@ -297,7 +371,7 @@ class _Server:
         view = memoryview(data)
         while view:
             try:
-                view = view[os.write(self.req, view):]
+                view = view[os.write(self.req, view) :]
             except BlockingIOError:
                 if not select.select([], [self.req], [], 0.1)[1]:
                     self._check(deadline, late)
@@ -312,7 +386,7 @@ class _Server:
             else:
                 self._check(deadline, late)
         line = bytes(self.buffer[:end])
-        del self.buffer[:end + 1]
+        del self.buffer[: end + 1]
         try:
             return line.decode("ascii")
         except ValueError:

@@ -34,9 +34,25 @@ from amaranth.hdl import Const, Value
 from ..host.process import die_with_parent
 from .toolchain import make_vars, setup
 
-__all__ = ["SimError", "ports", "to_verilog", "to_rtlil", "rtlil_to_verilog", "Build", "build", "spawn", "end_process",
-           "keep_log", "cache_dir", "cache_key", "cached", "compile_model", "PRIMITIVE_MODELS", "primitive_models",
-           "write_models"]
+__all__ = [
+    "SimError",
+    "ports",
+    "to_verilog",
+    "to_rtlil",
+    "rtlil_to_verilog",
+    "Build",
+    "build",
+    "spawn",
+    "end_process",
+    "keep_log",
+    "cache_dir",
+    "cache_key",
+    "cached",
+    "compile_model",
+    "PRIMITIVE_MODELS",
+    "primitive_models",
+    "write_models",
+]
 
 TOP = "top"
 _OPTIONS = ("-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
@@ -108,8 +124,9 @@ class Build:
     directory: Path
     toplevel: str = TOP
 
-    def start(self, test_module: str, work: Path, env: dict[str, str] | None = None,
-              log: Path | None = None) -> subprocess.Popen:
+    def start(
+        self, test_module: str, work: Path, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> subprocess.Popen:
         """Start the simulator on the cocotb ``test_module`` in the folder ``work`` (results in
         ``work/results.xml``, output in ``log``, default ``work/sim.log``) and return its process: the
         caller owns it and ends it (:func:`end_process`); it gets SIGTERM if the calling thread ends
@@ -129,8 +146,12 @@ class Build:
                 raise SimError("cannot find libpython, which cocotb needs to run a simulator")
             env["GPI_USERS"] = f"{libpython};{cfg.pygpi_entry_point()}"
         env.setdefault("COCOTB_TRUST_INERTIAL_WRITES", "1")
-        env.update(COCOTB_TOPLEVEL=self.toplevel, COCOTB_TEST_MODULES=test_module, TOPLEVEL_LANG="verilog",
-                   COCOTB_RESULTS_FILE=str(Path(work) / "results.xml"))
+        env.update(
+            COCOTB_TOPLEVEL=self.toplevel,
+            COCOTB_TEST_MODULES=test_module,
+            TOPLEVEL_LANG="verilog",
+            COCOTB_RESULTS_FILE=str(Path(work) / "results.xml"),
+        )
         return spawn(self.directory / self.toplevel, work, env, log)
 
     def run(self, test_module: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
@@ -153,8 +174,9 @@ class Build:
             except Exception:  # no results, or unreadable ones: the simulator did not finish
                 tests, failed = 0, 0
             if status or not tests or failed:
-                raise SimError(f"cocotb: a test failed in {test_module} (simulator exit status {status})",
-                               keep_log(log, work))
+                raise SimError(
+                    f"cocotb: a test failed in {test_module} (simulator exit status {status})", keep_log(log, work)
+                )
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -168,9 +190,16 @@ def spawn(exe: Path, work: Path, env: dict[str, str], log: Path | None = None) -
     log = log or Path(work) / "sim.log"
     try:
         with open(log, "wb") as out:
-            return subprocess.Popen([str(exe)], cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=functools.partial(die_with_parent, os.getpid()))
+            return subprocess.Popen(
+                [str(exe)],
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
+            )
     except OSError as exc:
         raise SimError(f"cannot start the simulator {exe}: {exc.strerror or exc}") from None
 
@@ -251,8 +280,9 @@ def cached(key: str, target: str, fill: Callable[[Path], None]) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=root))
     except OSError as exc:
-        raise SimError(f"cannot create the simulator cache {root}: {exc.strerror or exc} "
-                       "(set SPHERECODE_SIM_CACHE)") from None
+        raise SimError(
+            f"cannot create the simulator cache {root}: {exc.strerror or exc} (set SPHERECODE_SIM_CACHE)"
+        ) from None
     log = root / f"{key}.log"
     try:
         fill(staging)
@@ -292,8 +322,11 @@ def _valid(directory: Path, target: str) -> bool:
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
         path = directory / target
-        return (manifest["target"] == target and path.stat().st_size == manifest["size"]
-                and _digest(path) == manifest["sha256"])
+        return (
+            manifest["target"] == target
+            and path.stat().st_size == manifest["size"]
+            and _digest(path) == manifest["sha256"]
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -334,11 +367,29 @@ def _verilate(directory: Path, options: tuple[str, ...], sources: list[str] = ()
     (directory / "public.vlt").write_text('`verilator_config\npublic_flat_rw -module "top" -var "*"\n')
     libs = cfg.libs_dir
     subprocess.run(
-        ["verilator", "-cc", "--exe", "-Mdir", str(directory), "--top-module", TOP, "--vpi", "--prefix", "Vtop",
-         "-o", TOP, "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator", *options,
-         str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"), str(directory / "public.vlt"),
-         str(directory / f"{TOP}.v"), *sources],
-        check=True, capture_output=True,
+        [
+            "verilator",
+            "-cc",
+            "--exe",
+            "-Mdir",
+            str(directory),
+            "--top-module",
+            TOP,
+            "--vpi",
+            "--prefix",
+            "Vtop",
+            "-o",
+            TOP,
+            "-LDFLAGS",
+            f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
+            *options,
+            str(cfg.share_dir / "lib" / "verilator" / "verilator.cpp"),
+            str(directory / "public.vlt"),
+            str(directory / f"{TOP}.v"),
+            *sources,
+        ],
+        check=True,
+        capture_output=True,
     )
     compile_model(directory)
 
@@ -346,8 +397,11 @@ def _verilate(directory: Path, options: tuple[str, ...], sources: list[str] = ()
 def compile_model(directory: Path) -> None:
     """Compile what Verilator generated in ``directory`` (``--prefix Vtop``) with :data:`_MAKE_VARS` and
     the running interpreter as make's PYTHON3."""
-    subprocess.run(["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk", *_MAKE_VARS,
-                    *make_vars()], check=True, capture_output=True)
+    subprocess.run(
+        ["make", "-j", str(os.cpu_count() or 1), "-C", str(directory), "-f", "Vtop.mk", *_MAKE_VARS, *make_vars()],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _versions() -> list[str]:

@@ -52,11 +52,15 @@ def stream_through(component, payloads: list, gaps: list[int] | None = None, dra
     sim = build(component)
     with tempfile.TemporaryDirectory(prefix="spherecode-tb-") as work:
         stim, result = Path(work) / "in.json", Path(work) / "out.json"
-        stim.write_text(json.dumps({
-            "payloads": [format(pack(i_shape, p), "x") for p in payloads],
-            "gaps": gaps,
-            "drain": latency + 4 if drain is None else drain,
-        }))
+        stim.write_text(
+            json.dumps(
+                {
+                    "payloads": [format(pack(i_shape, p), "x") for p in payloads],
+                    "gaps": gaps,
+                    "drain": latency + 4 if drain is None else drain,
+                }
+            )
+        )
         sim.run("spherecode.sim.tb_pipeline", {"SPHERECODE_TB_IN": str(stim), "SPHERECODE_TB_OUT": str(result)})
         out = json.loads(result.read_text())
     return [unpack(o_shape, int(p, 16)) for p in out["payloads"]], out["cycles"]

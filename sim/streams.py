@@ -72,23 +72,41 @@ def run_channels(units: dict, channels: dict[str, Channel]) -> dict[str, dict]:
     stim = []
     for name, chan in channels.items():
         unit = units[name]
-        stim.append({
-            "prefix": f"{name}__",
-            "inputs": {port: [{"value": format(pack(_payload_shape(unit, port), item.value), "x"),
-                               "gap": item.gap, "after": list(item.after) if item.after else None}
-                              for item in items] for port, items in chan.inputs.items()},
-            "outputs": {port: {"ready": p, "seed": chan.seed + k} for k, (port, p) in enumerate(chan.ready.items())},
-            "watch": chan.watch, "drain": chan.drain, "limit": chan.limit,
-        })
+        stim.append(
+            {
+                "prefix": f"{name}__",
+                "inputs": {
+                    port: [
+                        {
+                            "value": format(pack(_payload_shape(unit, port), item.value), "x"),
+                            "gap": item.gap,
+                            "after": list(item.after) if item.after else None,
+                        }
+                        for item in items
+                    ]
+                    for port, items in chan.inputs.items()
+                },
+                "outputs": {
+                    port: {"ready": p, "seed": chan.seed + k} for k, (port, p) in enumerate(chan.ready.items())
+                },
+                "watch": chan.watch,
+                "drain": chan.drain,
+                "limit": chan.limit,
+            }
+        )
     with tempfile.TemporaryDirectory(prefix="spherecode-tb-") as work:
         stim_path, result_path = Path(work) / "in.json", Path(work) / "out.json"
         stim_path.write_text(json.dumps({"channels": stim}))
-        sim.run("spherecode.sim.tb_streams", {"SPHERECODE_TB_IN": str(stim_path), "SPHERECODE_TB_OUT": str(result_path)})
+        sim.run(
+            "spherecode.sim.tb_streams", {"SPHERECODE_TB_IN": str(stim_path), "SPHERECODE_TB_OUT": str(result_path)}
+        )
         results = json.loads(result_path.read_text())["channels"]
     out = {}
-    for (name, chan), result in zip(channels.items(), results):
+    for name, result in zip(channels, results):
         unit = units[name]
-        result["outputs"] = {port: [(a, b, unpack(_payload_shape(unit, port), int(v, 16))) for a, b, v in items]
-                             for port, items in result["outputs"].items()}
+        result["outputs"] = {
+            port: [(a, b, unpack(_payload_shape(unit, port), int(v, 16))) for a, b, v in items]
+            for port, items in result["outputs"].items()
+        }
         out[name] = result
     return out

@@ -106,6 +106,9 @@ async def iteration(dut, req, coords, loosening=False):
         "error": False,
     }
     if run is not None:
-        result.update(progress=dut.progress.value.to_unsigned(), state_n=dut.state_n.value.to_unsigned(),
-                      state_l=format(dut.state_l.value.to_unsigned(), "x"))
+        result.update(
+            progress=dut.progress.value.to_unsigned(),
+            state_n=dut.state_n.value.to_unsigned(),
+            state_l=format(dut.state_l.value.to_unsigned(), "x"),
+        )
     return result

@@ -48,13 +48,28 @@ async def channel(dut, chan, result):
     def port(name):
         return getattr(dut, prefix + name)
 
-    inputs = {name: {"items": items, "k": 0, "wait": None, "valid": port(f"{name}__valid"),
-                     "ready": port(f"{name}__ready"), "payload": port(f"{name}__payload")}
-              for name, items in chan.get("inputs", {}).items()}
-    outputs = {name: {"p": spec["ready"], "rng": random.Random(spec.get("seed", 0)), "offered": None,
-                      "valid": port(f"{name}__valid"), "payload": port(f"{name}__payload"),
-                      "ready": getattr(dut, f"{prefix}{name}__ready", None)}
-               for name, spec in chan.get("outputs", {}).items()}
+    inputs = {
+        name: {
+            "items": items,
+            "k": 0,
+            "wait": None,
+            "valid": port(f"{name}__valid"),
+            "ready": port(f"{name}__ready"),
+            "payload": port(f"{name}__payload"),
+        }
+        for name, items in chan.get("inputs", {}).items()
+    }
+    outputs = {
+        name: {
+            "p": spec["ready"],
+            "rng": random.Random(spec.get("seed", 0)),
+            "offered": None,
+            "valid": port(f"{name}__valid"),
+            "payload": port(f"{name}__payload"),
+            "ready": getattr(dut, f"{prefix}{name}__ready", None),
+        }
+        for name, spec in chan.get("outputs", {}).items()
+    }
     watch = {name: port(name) for name in chan.get("watch", [])}
     taken = {name: [] for name in inputs}
     drained = {name: [] for name in outputs}
@@ -65,7 +80,7 @@ async def channel(dut, chan, result):
     drain, limit = chan.get("drain", 16), chan.get("limit", 100_000)
     while True:
         await FallingEdge(dut.clk)
-        for name, s in inputs.items():
+        for s in inputs.values():
             items, k = s["items"], s["k"]
             offer = False
             if k < len(items):
@@ -119,8 +134,9 @@ async def channel(dut, chan, result):
         quiet = 0 if busy or pending else quiet + 1
         if quiet >= drain or cycle >= limit:
             break
-    result.update(inputs=taken, outputs=drained, watch=changes, violations=violations, cycles=cycle,
-                  limit=cycle >= limit)
+    result.update(
+        inputs=taken, outputs=drained, watch=changes, violations=violations, cycles=cycle, limit=cycle >= limit
+    )
 
 
 @cocotb.test()

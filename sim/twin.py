@@ -30,8 +30,17 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .build import _OPTIONS, TOP, cache_key, cached, compile_model, primitive_models, rtlil_to_verilog, to_rtlil, \
-    write_models
+from .build import (
+    _OPTIONS,
+    TOP,
+    cache_key,
+    cached,
+    compile_model,
+    primitive_models,
+    rtlil_to_verilog,
+    to_rtlil,
+    write_models,
+)
 
 __all__ = ["build_twin", "Twin", "serve"]
 
@@ -56,10 +65,27 @@ def build_twin(top: wiring.Component, divisor: int) -> Path:
         (staging / _MAIN.name).write_text(main)  # the build folder is self-contained
         # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
         subprocess.run(
-            ["verilator", "--cc", "--exe", "-Mdir", str(staging), "--top-module", TOP, "--prefix", "Vtop",
-             "-o", _EXE, "-CFLAGS", f"-DTWIN_DIVISOR={divisor}", *_OPTIONS,
-             str(staging / _MAIN.name), str(staging / f"{TOP}.v"), *write_models(staging, models)],
-            check=True, capture_output=True,
+            [
+                "verilator",
+                "--cc",
+                "--exe",
+                "-Mdir",
+                str(staging),
+                "--top-module",
+                TOP,
+                "--prefix",
+                "Vtop",
+                "-o",
+                _EXE,
+                "-CFLAGS",
+                f"-DTWIN_DIVISOR={divisor}",
+                *_OPTIONS,
+                str(staging / _MAIN.name),
+                str(staging / f"{TOP}.v"),
+                *write_models(staging, models),
+            ],
+            check=True,
+            capture_output=True,
         )
         compile_model(staging)
 
@@ -96,9 +122,12 @@ class Twin:
         exe = build_twin(self.top, self.divisor)
         # stderr is inherited (errors, the design's $display, --stats): a pipe nobody reads could fill up
         # and stall the simulator.
-        self.process = subprocess.Popen([str(exe), *(["--stats"] if self.stats else [])],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        env={**os.environ, "SPHERECODE_TWIN_PARENT": str(os.getpid())})
+        self.process = subprocess.Popen(
+            [str(exe), *(["--stats"] if self.stats else [])],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "SPHERECODE_TWIN_PARENT": str(os.getpid())},
+        )
         try:
             line = self._first_line(timeout)
         except BaseException:

@@ -74,8 +74,14 @@ def test_generated_docs_are_current():
 def test_cli_reference_is_the_help_text():
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     # Every section is the parser's help (test_generated_docs_are_current); one is checked as printed.
-    out = subprocess.run([sys.executable, "-m", "spherecode", "run", "--help"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": str(docs.COLUMNS)}, timeout=120, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "spherecode", "run", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": str(docs.COLUMNS)},
+        timeout=120,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert f"## `spherecode run`\n\n```\n{out.stdout.rstrip()}\n```\n" in text
     assert set(re.findall(r"^## `(spherecode[^`]*)`", text, re.M)) == set(docs.commands())

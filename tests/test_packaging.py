@@ -16,9 +16,10 @@ def test_files_read_beside_the_modules_are_package_data():
         for module in (ROOT / folder).glob("*.py"):
             for name in re.findall(r"""with_name\(["']([^"']+)["']\)""", module.read_text(encoding="utf-8")):
                 folder_of_files = (ROOT / folder / name).is_dir()  # then its files: "name/*.json"
-                assert any(p.startswith(f"{name}/") if folder_of_files else fnmatch.fnmatch(name, p)
-                           for p in data.get(package, [])), \
-                    f"{module.relative_to(ROOT)} reads {name}, which is not package data of {package}"
+                assert any(
+                    p.startswith(f"{name}/") if folder_of_files else fnmatch.fnmatch(name, p)
+                    for p in data.get(package, [])
+                ), f"{module.relative_to(ROOT)} reads {name}, which is not package data of {package}"
 
 
 def test_every_package_data_pattern_matches_a_file():

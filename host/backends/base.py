@@ -116,10 +116,15 @@ def add_shared(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
 def add_loosening_argument(parser: argparse.ArgumentParser) -> None:
     """``--loosening chip|host``, declared by the backends that offer ``chip`` (default: None, each
     backend's own default — see :func:`loosening_mode`)."""
-    add_shared(parser, "--loosening", choices=("chip", "host"), default=None,
-               help="force loosening on chip (the choice and β in fixed point, one sweep per iteration; "
-                    "--backend model, its default, and sim) or on the host (the paper's: two updates per "
-                    "iteration; every backend, sim's default)")
+    add_shared(
+        parser,
+        "--loosening",
+        choices=("chip", "host"),
+        default=None,
+        help="force loosening on chip (the choice and β in fixed point, one sweep per iteration; "
+        "--backend model, its default, and sim) or on the host (the paper's: two updates per "
+        "iteration; every backend, sim's default)",
+    )
 
 
 def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...] = ("host",)) -> str:
@@ -129,7 +134,9 @@ def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...
     if mode is None:
         return modes[0]
     if mode not in modes:
-        raise ValueError(f"--loosening {mode} is not offered by backend {backend} (only "
-                         f"{', '.join(modes)})" + ("; on-chip loosening runs on --backend model, sim, or a board that offers it"
-                                                   if mode == "chip" else ""))
+        raise ValueError(
+            f"--loosening {mode} is not offered by backend {backend} (only "
+            f"{', '.join(modes)})"
+            + ("; on-chip loosening runs on --backend model, sim, or a board that offers it" if mode == "chip" else "")
+        )
     return mode

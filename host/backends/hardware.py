@@ -38,10 +38,16 @@ def add_core_arguments(parser: argparse.ArgumentParser) -> None:
     """``--format`` and ``--lanes`` (default: :class:`~spherecode.hw.config.CoreConfig`'s; a board: its
     own)."""
     defaults = {f.name: f.default for f in dataclasses.fields(CoreConfig)}  # without building a datapath
-    add_shared(parser, "--format", type=_format, default=None,
-               help=f"fixed-point coordinates ({defaults['fmt']}; a board: its own)")
-    add_shared(parser, "--lanes", type=_lanes, default=None,
-               help=f"pairs per cycle ({defaults['lanes']}; a board: its own)")
+    add_shared(
+        parser,
+        "--format",
+        type=_format,
+        default=None,
+        help=f"fixed-point coordinates ({defaults['fmt']}; a board: its own)",
+    )
+    add_shared(
+        parser, "--lanes", type=_lanes, default=None, help=f"pairs per cycle ({defaults['lanes']}; a board: its own)"
+    )
 
 
 def run_config(args: argparse.Namespace) -> CoreConfig:
@@ -77,8 +83,11 @@ class FixedPointBackend(Backend):
         loosening ``cycles_per_iteration`` (the mean of the updates' ``cycles``) and
         ``cycles_per_loosening_iteration`` (two updates)."""
         config = options.get("config") or CoreConfig()
-        out: dict[str, Any] = {"format": str(config.fmt), "lanes": config.lanes,
-                               "loosening": options.get("loosening", "host")}
+        out: dict[str, Any] = {
+            "format": str(config.fmt),
+            "lanes": config.lanes,
+            "loosening": options.get("loosening", "host"),
+        }
         if stats.get("updates") and "cycles" in stats:
             out["cycles_per_iteration"] = stats["cycles"] / stats["updates"]
             out["cycles_per_loosening_iteration"] = 2 * out["cycles_per_iteration"]

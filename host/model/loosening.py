@@ -40,8 +40,7 @@ from ..backends.base import add_loosening_argument, loosening_mode
 from ..loosening import LooseningResult, Step
 from .updater import IterationResult, ModelBackend, sweep_rows
 
-__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend",
-           "LOOSENING_MODES"]
+__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend", "LOOSENING_MODES"]
 
 #: ``--loosening``: on chip (the fixed-point control, one sweep per iteration) or on the host (the paper's
 #: system: two updates per iteration, the choice in float64).
@@ -67,8 +66,14 @@ def run_cycles(config: CoreConfig, n: int, d: int, iterations: int) -> int:
     return config.run_cycles(n, d, iterations)
 
 
-def sweep(dp: Datapath, r: np.ndarray, keep: tuple[int, int], raise_: tuple[int, int], threads: int = 1,
-          on_rows: Callable[[int], None] | None = None) -> tuple[IterationResult, IterationResult]:
+def sweep(
+    dp: Datapath,
+    r: np.ndarray,
+    keep: tuple[int, int],
+    raise_: tuple[int, int],
+    threads: int = 1,
+    on_rows: Callable[[int], None] | None = None,
+) -> tuple[IterationResult, IterationResult]:
     """Both candidates of one loosening iteration from raw ``r`` (N, D): ``keep`` and ``raise_`` are the raw
     (β/2, 1/(2β)) pairs; returns (r', S', δ) and (r'', S'', δ), equal to ``iterate(dp, r, *keep)`` and
     ``iterate(dp, r, *raise_)``: the update's row pass (:func:`~.updater.sweep_rows`) with two pairs of
@@ -77,9 +82,15 @@ def sweep(dp: Datapath, r: np.ndarray, keep: tuple[int, int], raise_: tuple[int,
     return IterationResult(new1, s1, delta), IterationResult(new2, s2, delta)
 
 
-def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState | None = None, threads: int = 1,
-           on_step: Callable[[Step], None] | None = None, on_rows: Callable[[int], None] | None = None
-           ) -> tuple[np.ndarray, LooseningState, list[Step], IterationResult]:
+def loosen(
+    dp: Datapath,
+    r: np.ndarray,
+    iterations: int,
+    state: LooseningState | None = None,
+    threads: int = 1,
+    on_step: Callable[[Step], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, LooseningState, list[Step], IterationResult]:
     """``iterations`` on-chip loosening iterations from raw ``r`` (N, D) and the control's ``state`` (its
     reset state when None). Returns (raw vectors, final state, the iterations as :class:`Step` s with the
     chip's β and S as floats, the last kept candidate)."""
@@ -97,8 +108,9 @@ def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState |
         kept = second if after.raised else first
         r = kept.vectors
         hb, s = dp.half_beta_fmt.ulp, dp.s_fmt.ulp
-        step = Step(state.n, 2 * keep[0] * hb, 2 * raise_[0] * hb, first.move_norm * s, second.move_norm * s,
-                    after.raised)
+        step = Step(
+            state.n, 2 * keep[0] * hb, 2 * raise_[0] * hb, first.move_norm * s, second.move_norm * s, after.raised
+        )
         steps.append(step)
         if on_step is not None:
             on_step(step)
@@ -109,11 +121,13 @@ def loosen(dp: Datapath, r: np.ndarray, iterations: int, state: LooseningState |
 class LooseningModelBackend(ModelBackend):
     """The ``model`` backend with ``--loosening chip|host``: ``chip`` (the CLI's default) runs
     :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the RTL
-    with ``CoreConfig(loosening=True)``; ``host`` is the paper's system (:func:`spherecode.host.loosening.force_loosening` over
+    with ``CoreConfig(loosening=True)``; ``host`` is the paper's system
+    (:func:`spherecode.host.loosening.force_loosening` over
     :meth:`update`). The constructor's default is ``host``, which every existing caller assumes.
 
     Statistics of a chip run: ``iterations``, ``sweep_seconds``, ``cycles`` (:func:`run_cycles`) and
-    ``load_cycles`` (the cycles outside the iterations: load and output); :meth:`report` gives its ``cycles_per_loosening_iteration`` (the fixed-point backends'
+    ``load_cycles`` (the cycles outside the iterations: load and output); :meth:`report` gives its
+    ``cycles_per_loosening_iteration`` (the fixed-point backends'
     report gives ``loosening`` and, for host-run loosening, two updates' cycles)."""
 
     def __init__(self, config: CoreConfig | None = None, threads: int = 1, loosening: str = "host"):
@@ -140,8 +154,13 @@ class LooseningModelBackend(ModelBackend):
                 out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
         return out
 
-    def loosen(self, vectors: np.ndarray, iterations: int, on_step: Callable[[Step], None] | None = None,
-               keep_trace: bool = False) -> LooseningResult:
+    def loosen(
+        self,
+        vectors: np.ndarray,
+        iterations: int,
+        on_step: Callable[[Step], None] | None = None,
+        keep_trace: bool = False,
+    ) -> LooseningResult:
         """A whole on-chip run from float64 ``vectors`` (N, D): what the board would answer after one LOAD,
         one run command and one READ."""
         dp = self.datapath
@@ -149,10 +168,20 @@ class LooseningModelBackend(ModelBackend):
         n, d = vectors.shape
         rows = self.on_rows
         t0 = time.perf_counter()
-        new, state, steps, kept = loosen(dp, raw, iterations, threads=self.threads, on_step=on_step,
-                                         on_rows=None if rows is None else (lambda k: rows(2 * k)))
-        stats = {"iterations": iterations, "sweep_seconds": time.perf_counter() - t0,
-                 "cycles": run_cycles(self.config, n, d, iterations),
-                 "load_cycles": run_cycles(self.config, n, d, iterations) - iterations * iteration_cycles(self.config, n, d),
-                 "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp), "final_n": state.n}
+        new, state, steps, kept = loosen(
+            dp,
+            raw,
+            iterations,
+            threads=self.threads,
+            on_step=on_step,
+            on_rows=None if rows is None else (lambda k: rows(2 * k)),
+        )
+        stats = {
+            "iterations": iterations,
+            "sweep_seconds": time.perf_counter() - t0,
+            "cycles": run_cycles(self.config, n, d, iterations),
+            "load_cycles": run_cycles(self.config, n, d, iterations) - iterations * iteration_cycles(self.config, n, d),
+            "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp),
+            "final_n": state.n,
+        }
         return LooseningResult(new * dp.fmt.ulp, control(dp).l_value(state), steps if keep_trace else [], stats)

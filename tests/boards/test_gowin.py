@@ -6,16 +6,24 @@ import json
 from amaranth.back import rtlil
 
 from spherecode.boards import BoardConfig
-from spherecode.boards.gowin import (RESOURCES, GowinDesign, TangMega138K, nextpnr_args, report,
-                                     yosys_script)
+from spherecode.boards.gowin import RESOURCES, GowinDesign, TangMega138K, nextpnr_args, report, yosys_script
 from spherecode.hw.board import BoardTop
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.fixed import Q
 
 
 def small_board(**kw):
-    return BoardConfig("tang-small", "gowin:TangMega138K", "gw5a", CoreConfig(Q(2, 17), 64, 3, 1), 50_000_000,
-                       2_000_000, ("-b", "tangmega138k"), 340, **kw)
+    return BoardConfig(
+        "tang-small",
+        "gowin:TangMega138K",
+        "gw5a",
+        CoreConfig(Q(2, 17), 64, 3, 1),
+        50_000_000,
+        2_000_000,
+        ("-b", "tangmega138k"),
+        340,
+        **kw,
+    )
 
 
 def test_the_tang_mega_138k_constraints_name_every_port_once():
@@ -29,20 +37,28 @@ def test_the_tang_mega_138k_constraints_name_every_port_once():
 
 
 def test_the_design_has_the_boards_ports_and_no_pll():
-    il = rtlil.convert(GowinDesign(BoardTop(CoreConfig(Q(2, 17), 64, 3, 1), clock_hz=50_000_000,
-                                            baud=2_000_000)), name="top")
-    ports = {line.split()[-1] for line in il.splitlines() if line.strip().startswith("wire") and
-             (" input " in line or " output " in line)}
+    il = rtlil.convert(
+        GowinDesign(BoardTop(CoreConfig(Q(2, 17), 64, 3, 1), clock_hz=50_000_000, baud=2_000_000)), name="top"
+    )
+    ports = {
+        line.split()[-1]
+        for line in il.splitlines()
+        if line.strip().startswith("wire") and (" input " in line or " output " in line)
+    }
     assert {r"\osc", r"\uart_rx", r"\uart_tx", r"\led"} <= ports
     assert "PLL" not in il
 
 
 def test_yosys_script_and_nextpnr_arguments():
     script = yosys_script("rename -hide w:*]")
-    assert script.splitlines() == ["read_rtlil top.il", "rename -hide w:*]",
-                                   "synth_gowin -family gw5a -top top -json top.json",
-                                   "tee -q -o stat.json stat -json"]
+    assert script.splitlines() == [
+        "read_rtlil top.il",
+        "rename -hide w:*]",
+        "synth_gowin -family gw5a -top top -json top.json",
+        "tee -q -o stat.json stat -json",
+    ]
     args = nextpnr_args(TangMega138K, 50e6, seed=3, router="router2")
+
     def value(flag):
         return args[args.index(flag) + 1]
 
@@ -52,11 +68,18 @@ def test_yosys_script_and_nextpnr_arguments():
 
 
 def test_report_reads_nextpnr_himbaechel_json(tmp_path):
-    (tmp_path / "report.json").write_text(json.dumps({
-        "fmax": {"osc$TRELLIS_IO_IN": {"achieved": 61.5, "constraint": 50.0}},
-        "utilization": {"LUT4": {"used": 1000, "available": 138240}, "MULTALU27X18": {"used": 36, "available": 298},
-                        "ALU": {"used": 10, "available": 103680}},
-    }))
+    (tmp_path / "report.json").write_text(
+        json.dumps(
+            {
+                "fmax": {"osc$TRELLIS_IO_IN": {"achieved": 61.5, "constraint": 50.0}},
+                "utilization": {
+                    "LUT4": {"used": 1000, "available": 138240},
+                    "MULTALU27X18": {"used": 36, "available": 298},
+                    "ALU": {"used": 10, "available": 103680},
+                },
+            }
+        )
+    )
     r = report(small_board(), tmp_path)
     assert r["fmax_mhz"] == 61.5 and r["timing_met"] is True and r["bitstream"] is None
     assert r["utilisation"]["dsp"] == {"used": 36, "available": 298}

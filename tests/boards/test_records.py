@@ -6,8 +6,16 @@ import pytest
 
 from spherecode.boards import BOARDS, get_board
 from spherecode.boards.build import DEVICES, report
-from spherecode.boards.records import (KEYS, disagreements, mhz, record_of, shipped_record, shipped_records, summary,
-                                       write_record)
+from spherecode.boards.records import (
+    KEYS,
+    disagreements,
+    mhz,
+    record_of,
+    shipped_record,
+    shipped_records,
+    summary,
+    write_record,
+)
 from spherecode.host.cli import main
 
 
@@ -20,8 +28,10 @@ def test_every_record_is_a_board_and_agrees_with_its_config():
         assert cfg.record is record
         assert record["timing_met"] and record["fmax_mhz"] >= record["clock_hz"] / 1e6
         capacity = DEVICES.get(record["device"], {})  # the data sheet's, where the project lists the device
-        assert all(u["available"] == capacity.get(k, u["available"]) and 0 <= u["used"] <= u["available"]
-                   for k, u in record["utilisation"].items())
+        assert all(
+            u["available"] == capacity.get(k, u["available"]) and 0 <= u["used"] <= u["available"]
+            for k, u in record["utilisation"].items()
+        )
         assert {"lut4", "ff", "dsp", "bram"} <= set(record["utilisation"])
 
 
@@ -48,9 +58,14 @@ def test_disagreements_name_the_field():
 def test_record_of_a_report_round_trips(tmp_path):
     cfg = get_board("ulx3s-25f")
     names = {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "bram": "DP16KD"}
-    (tmp_path / "report.json").write_text(json.dumps({
-        "utilization": {v: {"used": 10 + i, "available": 100} for i, v in enumerate(names.values())},
-        "fmax": {"$glbnet$sync_clk": {"achieved": 80.5, "constraint": 75.0}}}))
+    (tmp_path / "report.json").write_text(
+        json.dumps(
+            {
+                "utilization": {v: {"used": 10 + i, "available": 100} for i, v in enumerate(names.values())},
+                "fmax": {"$glbnet$sync_clk": {"achieved": 80.5, "constraint": 75.0}},
+            }
+        )
+    )
     record = record_of(cfg, report(cfg, tmp_path), seed=3)
     assert list(record) == list(KEYS) and disagreements(cfg, record) == []
     assert record["fmax_mhz"] == 80.5 and record["timing_met"] and record["seed"] == 3

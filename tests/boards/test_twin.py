@@ -140,21 +140,49 @@ def test_iteration_is_bit_identical_to_the_model_and_cycles_match(twin):
 
 def test_emulate_and_run_through_the_cli(tmp_path, capsys):
     """Exactly what a user does: `spherecode emulate`, then `spherecode run --backend board --port PTY`."""
-    emu = subprocess.Popen([sys.executable, "-m", "spherecode", "emulate", "--board", DEFAULT],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    emu = subprocess.Popen(
+        [sys.executable, "-m", "spherecode", "emulate", "--board", DEFAULT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         port = emu.stdout.readline().strip()
         assert port.startswith("/dev/"), port
         files = {}
         for backend in ("board", "model"):
             files[backend] = tmp_path / f"{backend}.txt"
-            argv = ["run", "--dim", "3", "--points", "12", "--iters", "15", "--seed", "2", "--starts", "2",
-                    "--backend", backend, "--out", str(files[backend]), "--json", "--timeout", "10"]
+            argv = [
+                "run",
+                "--dim",
+                "3",
+                "--points",
+                "12",
+                "--iters",
+                "15",
+                "--seed",
+                "2",
+                "--starts",
+                "2",
+                "--backend",
+                backend,
+                "--out",
+                str(files[backend]),
+                "--json",
+                "--timeout",
+                "10",
+            ]
             if backend == "board":
                 argv += ["--port", port]
             else:
-                argv += ["--format", str(BOARD.fmt), "--lanes", str(BOARD.lanes),
-                         "--loosening", "host"]  # the board loosens on the host
+                argv += [
+                    "--format",
+                    str(BOARD.fmt),
+                    "--lanes",
+                    str(BOARD.lanes),
+                    "--loosening",
+                    "host",
+                ]  # the board loosens on the host
             assert main(argv) == 0
             result = json.loads(capsys.readouterr().out)
             assert result["format"] == str(BOARD.fmt)
@@ -170,6 +198,7 @@ def test_emulate_and_run_through_the_cli(tmp_path, capsys):
 
 
 # ---- faults --------------------------------------------------------------------------------------------
+
 
 def run_with(twin, fault, n=12, **options):
     proxy = Proxy(twin.port, fault)
@@ -246,8 +275,25 @@ def test_board_reset_without_retries_is_a_clear_error(twin, capsys):
 def test_persistent_corruption_gives_up_with_exit_status_2(twin, capsys):
     proxy = Proxy(twin.port, lambda direction, data: flip(data) if direction == "up" and len(data) > 4 else data)
     try:
-        status = main(["run", "--dim", "3", "--points", "8", "--iters", "2", "--backend", "board",
-                       "--port", proxy.port, "--timeout", "1", "--retries", "1"])
+        status = main(
+            [
+                "run",
+                "--dim",
+                "3",
+                "--points",
+                "8",
+                "--iters",
+                "2",
+                "--backend",
+                "board",
+                "--port",
+                proxy.port,
+                "--timeout",
+                "1",
+                "--retries",
+                "1",
+            ]
+        )
     finally:
         proxy.close()
     err = capsys.readouterr().err.strip().splitlines()
@@ -255,8 +301,21 @@ def test_persistent_corruption_gives_up_with_exit_status_2(twin, capsys):
 
 
 def test_n_above_nmax_is_refused_by_host_and_board(twin, capsys):
-    status = main(["run", "--dim", "3", "--points", str(BOARD.nmax + 1), "--iters", "1", "--backend", "board",
-                   "--port", twin.port])
+    status = main(
+        [
+            "run",
+            "--dim",
+            "3",
+            "--points",
+            str(BOARD.nmax + 1),
+            "--iters",
+            "1",
+            "--backend",
+            "board",
+            "--port",
+            twin.port,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and f"Nmax = {BOARD.nmax}" in err[0], err
     # and the board itself, asked directly
@@ -266,8 +325,10 @@ def test_n_above_nmax_is_refused_by_host_and_board(twin, capsys):
     with serial.Serial(twin.port, timeout=0.05) as port:
         link = Link(port, timeout=5)
         with pytest.raises(BoardError, match="BAD_CONFIG"):
-            link.request(Command.CONFIGURE, (BOARD.nmax + 1).to_bytes(2, "little") + bytes([3])
-                         + bytes(lay.half_beta) + bytes(lay.step) + TOKEN)
+            link.request(
+                Command.CONFIGURE,
+                (BOARD.nmax + 1).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta) + bytes(lay.step) + TOKEN,
+            )
 
 
 def test_board_refuses_out_of_order_commands(twin):
@@ -299,8 +360,25 @@ def test_silent_port_is_a_clear_error(capsys):
     master, slave = os.openpty()
     tty.setraw(slave)
     try:
-        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
-                       "--port", os.ttyname(slave), "--timeout", "0.3", "--retries", "1"])
+        status = main(
+            [
+                "run",
+                "--dim",
+                "3",
+                "--points",
+                "8",
+                "--iters",
+                "1",
+                "--backend",
+                "board",
+                "--port",
+                os.ttyname(slave),
+                "--timeout",
+                "0.3",
+                "--retries",
+                "1",
+            ]
+        )
     finally:
         os.close(master)
         os.close(slave)
@@ -326,8 +404,23 @@ def test_a_device_that_is_not_a_spherecode_board(capsys):
 
     threading.Thread(target=impostor, daemon=True).start()
     try:
-        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
-                       "--port", os.ttyname(slave), "--timeout", "1"])
+        status = main(
+            [
+                "run",
+                "--dim",
+                "3",
+                "--points",
+                "8",
+                "--iters",
+                "1",
+                "--backend",
+                "board",
+                "--port",
+                os.ttyname(slave),
+                "--timeout",
+                "1",
+            ]
+        )
     finally:
         time.sleep(0.1)
         os.close(master)
@@ -367,8 +460,9 @@ def test_damaged_second_load_reloads_from_index_0(twin, damage):
 def test_damaged_second_load_with_its_answer_lost_reloads_from_index_0(twin):
     up = Frames("up", p.SYNC_REQUEST, flip, nth=1, cmd=Command.LOAD)
     down = Frames("down", p.SYNC_RESPONSE, lambda d: b"", nth=1, cmd=Command.LOAD)  # the BAD_CRC answer
-    got, v = run_with(twin, lambda direction, data: down(direction, up(direction, data)), n=LONG, retries=1,
-                      timeout=WAITED_OUT)
+    got, v = run_with(
+        twin, lambda direction, data: down(direction, up(direction, data)), n=LONG, retries=1, timeout=WAITED_OUT
+    )
     assert up.done and down.done
     same(got, model().update(v, 7.0))
 
@@ -379,20 +473,23 @@ def test_persistently_damaged_second_load_gives_up_after_the_retries(twin):
             return flip(data)
         return data
 
-    with pytest.raises(BoardError, match=r"^LOAD: the board received a damaged request \(BAD_CRC\), "
-                                         r"3 attempts from index 0$"):
+    with pytest.raises(
+        BoardError,
+        match=r"^LOAD: the board received a damaged request \(BAD_CRC\), "
+        r"3 attempts from index 0$",
+    ):
         run_with(twin, damage_every_second_load, n=LONG, retries=2, timeout=ANSWERED)
 
 
 # ---- a shared port -------------------------------------------------------------------------------------
+
 
 def test_a_second_host_on_the_port_is_refused(twin, capsys):
     first = BoardBackend(twin.port, timeout=10)
     try:
         with pytest.raises(BoardError, match=f"^serial port {twin.port} is in use by another process$"):
             BoardBackend(twin.port, timeout=10)
-        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
-                       "--port", twin.port])
+        status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board", "--port", twin.port])
         err = capsys.readouterr().err.strip().splitlines()
         assert status == 2 and len(err) == 1 and "in use by another process" in err[0], err
         v = vectors(12)
@@ -413,6 +510,7 @@ def foreign(cmd, payload):
 
 def inject_before(cmd, frames):
     """Fault: ``frames`` reach the board just before this host's first request ``cmd``."""
+
     def fault(direction, data):
         if direction == "up" and not state["done"] and data[:2] == bytes([p.SYNC_REQUEST, cmd]):
             state["done"] = True
@@ -429,8 +527,13 @@ def load_frames(n, d=3, seed=9, token=b"\xf0\x0e\x19\x40"):
     dp = BOARD.core.datapath
     lay = p.Layout.of(dp)
     raw, hb, c = dp.inputs(vectors(n, d, seed), 3.0)
-    configure = (n.to_bytes(2, "little") + bytes([d]) + int(hb).to_bytes(lay.half_beta, "little")
-                 + int(c).to_bytes(lay.step, "little") + token)
+    configure = (
+        n.to_bytes(2, "little")
+        + bytes([d])
+        + int(hb).to_bytes(lay.half_beta, "little")
+        + int(c).to_bytes(lay.step, "little")
+        + token
+    )
     words = b"".join((int(x) & 0xFFFFFF).to_bytes(lay.coord, "little") for x in raw.ravel())
     return foreign(Command.CONFIGURE, configure), foreign(Command.LOAD, token + bytes(2) + words)
 
@@ -505,6 +608,7 @@ def test_foreign_configuration_before_run_is_detected_by_the_cycle_count(twin):
 
 # ---- the port or the twin fails ------------------------------------------------------------------------
 
+
 def test_twin_killed_mid_run_is_a_one_line_error():
     with Twin(BOARD.twin(), 8) as own:
         board = BoardBackend(own.port, timeout=10)
@@ -532,24 +636,59 @@ def test_twin_killed_mid_run_is_a_one_line_error():
 def test_twin_killed_under_the_cli_is_a_one_line_error(capsys):
     with Twin(BOARD.twin(), 8) as own:
         threading.Timer(2.0, own.process.kill).start()
-        status = main(["run", "--dim", "3", "--points", "8", "--iters", "30000", "--backend", "board",
-                       "--port", own.port, "--timeout", "5"])
+        status = main(
+            [
+                "run",
+                "--dim",
+                "3",
+                "--points",
+                "8",
+                "--iters",
+                "30000",
+                "--backend",
+                "board",
+                "--port",
+                own.port,
+                "--timeout",
+                "5",
+            ]
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and f"the serial port {own.port} closed or failed" in err[0], err
 
 
 def test_impossible_baud_rate_is_a_one_line_error(twin, capsys):
-    status = main(["run", "--dim", "3", "--points", "8", "--iters", "1", "--backend", "board",
-                   "--port", twin.port, "--baud", "99999999999"])
+    status = main(
+        [
+            "run",
+            "--dim",
+            "3",
+            "--points",
+            "8",
+            "--iters",
+            "1",
+            "--backend",
+            "board",
+            "--port",
+            twin.port,
+            "--baud",
+            "99999999999",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "--baud must be in 300 … 2147483647" in err[0], err  # the parser's
 
 
 # ---- `spherecode emulate` and its twin live and die together -------------------------------------------
 
+
 def emulate():
-    emu = subprocess.Popen([sys.executable, "-m", "spherecode", "emulate", "--board", DEFAULT],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    emu = subprocess.Popen(
+        [sys.executable, "-m", "spherecode", "emulate", "--board", DEFAULT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     port = emu.stdout.readline().strip()
     assert port.startswith("/dev/"), port
     children = [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _ppid(int(entry)) == emu.pid]
@@ -563,8 +702,6 @@ def _ppid(pid):
             return int(stat.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
-
-
 
 
 def test_twin_dies_with_a_killed_emulate():

@@ -33,7 +33,7 @@ def frames(stream: bytes, sync: int, header: int) -> list[bytes]:
     out, k = [], 0
     while k < len(stream):
         assert stream[k] == sync, f"byte {k} is not a sync byte"
-        end = k + header + int.from_bytes(stream[k + header - 2:k + header], "little") + 2
+        end = k + header + int.from_bytes(stream[k + header - 2 : k + header], "little") + 2
         out.append(stream[k:end])
         k = end
     return out
@@ -49,11 +49,32 @@ def test_a_whole_run_is_one_load_one_loosen_one_read_and_the_models_code(twin, t
     proxy = Proxy(twin.port, record)
     files, results = {}, {}
     try:
-        for backend, extra in (("board", ["--port", proxy.port, "--timeout", "30"]),
-                               ("model", ["--format", str(BOARD.fmt), "--lanes", str(BOARD.lanes)])):
+        for backend, extra in (
+            ("board", ["--port", proxy.port, "--timeout", "30"]),
+            ("model", ["--format", str(BOARD.fmt), "--lanes", str(BOARD.lanes)]),
+        ):
             files[backend] = tmp_path / f"{backend}.txt"
-            argv = ["run", "--dim", "3", "--points", "64", "--iters", "3000", "--seed", "2", "--starts", "1",
-                    "--backend", backend, "--loosening", "chip", "--out", str(files[backend]), "--json", *extra]
+            argv = [
+                "run",
+                "--dim",
+                "3",
+                "--points",
+                "64",
+                "--iters",
+                "3000",
+                "--seed",
+                "2",
+                "--starts",
+                "1",
+                "--backend",
+                backend,
+                "--loosening",
+                "chip",
+                "--out",
+                str(files[backend]),
+                "--json",
+                *extra,
+            ]
             assert main(argv) == 0
             results[backend] = json.loads(capsys.readouterr().out)
     finally:
@@ -61,8 +82,11 @@ def test_a_whole_run_is_one_load_one_loosen_one_read_and_the_models_code(twin, t
     assert files["board"].read_bytes() == files["model"].read_bytes()
     assert results["board"]["loosening"] == "chip" and results["board"]["final_beta"] == results["model"]["final_beta"]
     config = dataclasses.replace(BOARD.core, loosening=True)
-    assert (results["board"]["cycles_per_loosening_iteration"] == results["model"]["cycles_per_loosening_iteration"]
-            == config.iteration_cycles(64))
+    assert (
+        results["board"]["cycles_per_loosening_iteration"]
+        == results["model"]["cycles_per_loosening_iteration"]
+        == config.iteration_cycles(64)
+    )
     cmds = [f[1] for f in frames(bytes(sent["up"]), p.SYNC_REQUEST, 5)]
     # Executed: the requests answered OK. A request the twin timed out under load (a host stalled mid-frame
     # for 256 simulated byte times) is answered TIMEOUT and sent again, by design (docs/protocol.md).
@@ -71,19 +95,27 @@ def test_a_whole_run_is_one_load_one_loosen_one_read_and_the_models_code(twin, t
     assert ok.count(Command.LOAD) == n_chunks and ok.count(Command.READ) == n_chunks
     assert ok.count(Command.LOOSEN) == 1 and ok.count(Command.RESULT) == 1 and Command.RUN not in cmds
     assert set(cmds) - {Command.LOAD, Command.READ, Command.LOOSEN, Command.RESULT} <= {
-        Command.IDENTIFY, Command.CONFIGURE, Command.STATUS}
+        Command.IDENTIFY,
+        Command.CONFIGURE,
+        Command.STATUS,
+    }
     # The link model of a whole run (host/hwtime.py, `spherecode compare`): the bytes of the run's executed
     # requests and their answers, STATUS polls aside, as counted on the pty.
     answered = {(f[1], f[2]): len(f) for f in frames(bytes(sent["down"]), p.SYNC_RESPONSE, 7) if f[3] == Status.OK}
     asked = {(f[1], f[2]): len(f) for f in frames(bytes(sent["up"]), p.SYNC_REQUEST, 5)}  # the last of each
-    run = [key for key in answered if key[0] in (Command.CONFIGURE, Command.LOAD, Command.LOOSEN, Command.RESULT,
-                                                 Command.READ)]
+    run = [
+        key
+        for key in answered
+        if key[0] in (Command.CONFIGURE, Command.LOAD, Command.LOOSEN, Command.RESULT, Command.READ)
+    ]
     assert sum(answered[key] + asked[key] for key in run) == chip_run_bytes(BOARD, 64, 3)["total"]
 
 
 def test_chip_is_the_default_on_a_board_that_offers_it(twin, capsys):
-    assert main(["run", "-d", "3", "-n", "8", "-k", "5", "--starts", "1", "-b", "board", "--port", twin.port,
-                 "--json"]) == 0
+    assert (
+        main(["run", "-d", "3", "-n", "8", "-k", "5", "--starts", "1", "-b", "board", "--port", twin.port, "--json"])
+        == 0
+    )
     r = json.loads(capsys.readouterr().out)
     assert r["loosening"] == "chip"
     # The modelled time printed beside the run is the identified board's, not the default board's.

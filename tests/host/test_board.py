@@ -35,12 +35,17 @@ def test_loosen_repeats_the_run_after_a_reset_or_a_lost_answer(monkeypatch, caps
     raw = b.dp.inputs(v, 4.0)[0]
     new, cycles, s, dmin, n, l = _expected(raw, 5)
     assert np.array_equal(got.vectors, new * b.dp.fmt.ulp)
-    assert got.l == l / 2 ** p.L_FRACTION and got.trace == []
+    assert got.l == l / 2**p.L_FRACTION and got.trace == []
     config = b.config
     assert config.loosening  # from the IDENTIFY's capability
-    assert got.stats == {"iterations": 5, "cycles": cycles, "move_norm": s * b.dp.s_fmt.ulp,
-                         "delta_min": dmin * b.dp.d2_fmt.ulp, "final_n": 6,
-                         "load_cycles": config.run_cycles(8, 3, 5) - 5 * config.iteration_cycles(8)}
+    assert got.stats == {
+        "iterations": 5,
+        "cycles": cycles,
+        "move_norm": s * b.dp.s_fmt.ulp,
+        "delta_min": dmin * b.dp.d2_fmt.ulp,
+        "final_n": 6,
+        "load_cycles": config.run_cycles(8, 3, 5) - 5 * config.iteration_cycles(8),
+    }
     assert told == [None] * 5  # once per iteration the board reported done, never more
     assert b.resets == resets
     err = capsys.readouterr().err.strip().splitlines()

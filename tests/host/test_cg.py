@@ -106,14 +106,17 @@ def test_coincident_start_still_optimises():
     assert angle(v) > 63.0
 
 
-@pytest.mark.parametrize("x, message", [
-    (np.ones((1, 3)), "N ≥ 2"),
-    (np.ones(3), "shape"),
-    (np.array([[1.0, 0, 0], [np.nan, 0, 1]]), "finite"),
-    (np.array([[1.0, 0, 0], [np.inf, 0, 1]]), "finite"),
-    (np.array([[1.0, 0, 0], [0.0, 0, 0]]), "length 0"),
-    (np.zeros((3, 0)), "D ≥ 1"),
-])
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.ones((1, 3)), "N ≥ 2"),
+        (np.ones(3), "shape"),
+        (np.array([[1.0, 0, 0], [np.nan, 0, 1]]), "finite"),
+        (np.array([[1.0, 0, 0], [np.inf, 0, 1]]), "finite"),
+        (np.array([[1.0, 0, 0], [0.0, 0, 0]]), "length 0"),
+        (np.zeros((3, 0)), "D ≥ 1"),
+    ],
+)
 def test_bad_input(x, message):
     with pytest.raises(ValueError, match=message) as info:
         cg_optimize(x, 10)

@@ -10,8 +10,18 @@ from spherecode.host.codefile import read_code, write_code
 
 from .codes import icosahedron
 
-RUN_FIELDS = {"backend", "dim", "points", "iterations", "starts", "seed", "min_distance", "min_angle_deg",
-              "best_known_angle_deg", "seconds"}
+RUN_FIELDS = {
+    "backend",
+    "dim",
+    "points",
+    "iterations",
+    "starts",
+    "seed",
+    "min_distance",
+    "min_angle_deg",
+    "best_known_angle_deg",
+    "seconds",
+}
 
 
 def run_json(capsys, *argv):
@@ -25,12 +35,21 @@ def test_run_json_fields_and_icosahedron(capsys, tmp_path):
     out = tmp_path / "ico.json"
     r = run_json(capsys, "run", "--dim", "3", "--points", "12", "--iters", "1000", "--out", str(out))
     assert RUN_FIELDS <= r.keys()
-    assert (r["backend"], r["dim"], r["points"], r["iterations"], r["starts"], r["seed"]) == ("reference", 3, 12, 1000, 1, 0)
+    assert (r["backend"], r["dim"], r["points"], r["iterations"], r["starts"], r["seed"]) == (
+        "reference",
+        3,
+        12,
+        1000,
+        1,
+        0,
+    )
     assert r["min_angle_deg"] >= 63.434
     assert r["best_known_angle_deg"] == pytest.approx(63.434948823)
     v = read_code(out, 3)
     assert v.shape == (12, 3)
-    assert np.sqrt(min(np.sum((a - b) ** 2) for i, a in enumerate(v) for b in v[:i])) == pytest.approx(r["min_distance"])
+    assert np.sqrt(min(np.sum((a - b) ** 2) for i, a in enumerate(v) for b in v[:i])) == pytest.approx(
+        r["min_distance"]
+    )
 
 
 def test_run_is_reproducible_from_the_seed(capsys, tmp_path):
@@ -124,24 +143,42 @@ def test_installed_entry_point_has_no_traceback(tmp_path):
     exe = [sys.executable, "-m", "spherecode"]
     bad = subprocess.run(exe + ["run", "--dim", "3", "--points", "1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
-    good = subprocess.run(exe + ["run", "--dim", "3", "--points", "4", "--iters", "200", "--json"],
-                          capture_output=True, text=True)
+    good = subprocess.run(
+        exe + ["run", "--dim", "3", "--points", "4", "--iters", "200", "--json"], capture_output=True, text=True
+    )
     assert good.returncode == 0 and json.loads(good.stdout)["min_angle_deg"] == pytest.approx(109.4712206, abs=1e-3)
 
 
 def test_model_backend_json(capsys, tmp_path):
-    r = run_json(capsys, "run", "--dim", "3", "--points", "6", "--iters", "200", "--backend", "model",
-                 "--format", "Q2.20", "--lanes", "2")
+    r = run_json(
+        capsys,
+        "run",
+        "--dim",
+        "3",
+        "--points",
+        "6",
+        "--iters",
+        "200",
+        "--backend",
+        "model",
+        "--format",
+        "Q2.20",
+        "--lanes",
+        "2",
+    )
     assert (r["backend"], r["format"], r["lanes"]) == ("model", "Q2.20", 2)
     assert r["min_angle_deg"] > 80
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--format", "Q3"], "not a fixed-point format"),
-    (["--format", "UQ3.44"], "signed"),
-    (["--lanes", "17"], "lanes must be in 1..16, not 17"),
-    (["--dim", "9"], "D ≤ 7"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "Q3"], "not a fixed-point format"),
+        (["--format", "UQ3.44"], "signed"),
+        (["--lanes", "17"], "lanes must be in 1..16, not 17"),
+        (["--dim", "9"], "D ≤ 7"),
+    ],
+)
 def test_hardware_options_refused(capsys, argv, message):
     base = ["run", "--dim", "3", "--points", "5", "--backend", "model"]
     assert main(base + argv) == 2
@@ -157,8 +194,12 @@ def test_a_failed_write_after_the_run_keeps_the_old_file_and_prints_the_result(t
     out = tmp_path / "c.json"
     out.write_text("old")
     limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))  # noqa: E731
-    r = subprocess.run([sys.executable, "-m", "spherecode", "run", "-d", "3", "-n", "200", "-k", "2", "-o", str(out),
-                        "--json"], capture_output=True, text=True, preexec_fn=limit)
+    r = subprocess.run(
+        [sys.executable, "-m", "spherecode", "run", "-d", "3", "-n", "200", "-k", "2", "-o", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and f"cannot write {out}" in r.stderr and "Traceback" not in r.stderr
     assert json.loads(r.stdout)["points"] == 200
@@ -187,11 +228,14 @@ def test_progress_advances_within_iterations_and_lands_on_whole_ones():
     assert bar.n == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("argv, unit", [
-    (["verify", "code.npy", "-d", "3"], r"\d+/6000 .*row/s"),
-    (["run", "-d", "3", "-n", "3000", "-k", "2"], r"\d\.\d/2 \["),
-    (["bench", "-d", "3", "-n", "3000", "-r", "2"], r"\d\.\d/3 \["),
-])
+@pytest.mark.parametrize(
+    "argv, unit",
+    [
+        (["verify", "code.npy", "-d", "3"], r"\d+/6000 .*row/s"),
+        (["run", "-d", "3", "-n", "3000", "-k", "2"], r"\d\.\d/2 \["),
+        (["bench", "-d", "3", "-n", "3000", "-r", "2"], r"\d\.\d/3 \["),
+    ],
+)
 def test_progress_bars_on_a_terminal(argv, unit, tmp_path, monkeypatch):
     """A long run, bench or verify shows a bar on a terminal (how it advances within iterations: above)."""
     import io
@@ -224,11 +268,14 @@ def test_table_resumes_and_prints_the_best_per_n(tmp_path, capsys):
     assert r["best"][0]["min_angle_deg"] == pytest.approx(109.4712206, abs=1e-3)
 
 
-@pytest.mark.parametrize("argv, phrase", [
-    (["table", "-d", "3", "-n", "5..4", "-o", "t.tsv"], "2 ≤ A ≤ B"),
-    (["table", "-d", "3", "-n", "4..5", "-o", "t.txt"], ".tsv or .json"),
-    (["run", "-d", "3", "-n", "5", "-m", "cg", "-b", "model"], "float64 only"),
-])
+@pytest.mark.parametrize(
+    "argv, phrase",
+    [
+        (["table", "-d", "3", "-n", "5..4", "-o", "t.tsv"], "2 ≤ A ≤ B"),
+        (["table", "-d", "3", "-n", "4..5", "-o", "t.txt"], ".tsv or .json"),
+        (["run", "-d", "3", "-n", "5", "-m", "cg", "-b", "model"], "float64 only"),
+    ],
+)
 def test_table_and_method_bad_input(argv, phrase, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -257,8 +304,11 @@ def test_model_loosens_on_chip_by_default(capsys):
     chip = run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "30", "-b", "model")
     host = run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "30", "-b", "model", "--loosening", "host")
     config = run_config(__import__("argparse").Namespace(points=9, dim=3, format=None, lanes=None))
-    assert chip["loosening"] == "chip" and host["loosening"] == "host" and "loosening" not in run_json(
-        capsys, "run", "-d", "3", "-n", "9", "-k", "3")  # float64 reports no fixed-point loosening
+    assert (
+        chip["loosening"] == "chip"
+        and host["loosening"] == "host"
+        and "loosening" not in run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "3")
+    )  # float64 reports no fixed-point loosening
     assert chip["cycles_per_loosening_iteration"] == iteration_cycles(config, 9, 3)
     assert host["cycles_per_loosening_iteration"] == 2 * config.cycles(9, 3)
     from spherecode.boards import DEFAULT, get_board

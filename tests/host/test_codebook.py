@@ -26,7 +26,9 @@ def test_objective_gradient_matches_finite_differences(target):
     for idx in np.ndindex(c.shape):
         e = np.zeros_like(c)
         e[idx] = h
-        numeric[idx] = (cb.objective(c + e, data, 2.5, target, 0.3)[0] - cb.objective(c - e, data, 2.5, target, 0.3)[0]) / (2 * h)
+        numeric[idx] = (
+            cb.objective(c + e, data, 2.5, target, 0.3)[0] - cb.objective(c - e, data, 2.5, target, 0.3)[0]
+        ) / (2 * h)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
     assert value == pytest.approx(parts["mse_soft"] + 2.5 * parts["penalty"])
 
@@ -136,22 +138,28 @@ def test_adam_without_penalty_is_soft_kmeans():
     assert cb.quantisation_mse(data, c) < 1.05 * cb.quantisation_mse(data, km)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: cb.synthetic(1, 3, 2, 0), "points must be an integer ≥ 2, not 1"),
-    (lambda: cb.synthetic(10, 3, 0, 0), "clusters must be an integer ≥ 1, not 0"),
-    (lambda: cb.synthetic(10, 3, 2, 0, spread=-1.0), "spread must be a finite number ≥ 0, not -1.0"),
-    (lambda: cb.parse_shape("12"), "--synthetic must be M×DIM such as 50000x128, not '12'"),
-    (lambda: cb.parse_shape("10x1"), "--synthetic needs M ≥ 2 and DIM ≥ 2, not '10x1'"),
-    (lambda: cb.adam_codebook(np.eye(4), 5, 1.0, 1.0, 10, 0), "codewords must be an integer in [2, 4]"),
-    (lambda: cb.adam_codebook(np.eye(4), 2, -1.0, 1.0, 10, 0), "lambda must be a finite number ≥ 0, not -1.0"),
-    (lambda: cb.adam_codebook(np.eye(4), 2, 1.0, 1.0, 0, 0), "steps must be an integer ≥ 1, not 0"),
-    (lambda: cb.adam_codebook(np.eye(4), 2, 1.0, 1.0, 5, 0, batch=0), "batch must be an integer ≥ 1, not 0"),
-    (lambda: cb.spherical_kmeans(np.eye(4), 9, 0), "codewords must be an integer in [2, 4] (the data's rows), not 9"),
-    (lambda: cb.ivf_recall(np.eye(4), np.eye(4)[:2], np.eye(4), 3), "probe must be an integer in [1, 2]"),
-    (lambda: cb.ivf_recall(np.eye(4), np.eye(4)[:2], np.eye(4), 1, k=5), "k must be an integer in [1, 4]"),
-    (lambda: cb.joint_codebook(np.eye(4), np.eye(4), 2, 1.0, np.nan, 5, 0, 1), "target must be a finite number"),
-    (lambda: cb.kmeans_baseline(np.eye(4), np.eye(3), 2, 0, 1), "queries must be a non-empty (Q, 4) array"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: cb.synthetic(1, 3, 2, 0), "points must be an integer ≥ 2, not 1"),
+        (lambda: cb.synthetic(10, 3, 0, 0), "clusters must be an integer ≥ 1, not 0"),
+        (lambda: cb.synthetic(10, 3, 2, 0, spread=-1.0), "spread must be a finite number ≥ 0, not -1.0"),
+        (lambda: cb.parse_shape("12"), "--synthetic must be M×DIM such as 50000x128, not '12'"),
+        (lambda: cb.parse_shape("10x1"), "--synthetic needs M ≥ 2 and DIM ≥ 2, not '10x1'"),
+        (lambda: cb.adam_codebook(np.eye(4), 5, 1.0, 1.0, 10, 0), "codewords must be an integer in [2, 4]"),
+        (lambda: cb.adam_codebook(np.eye(4), 2, -1.0, 1.0, 10, 0), "lambda must be a finite number ≥ 0, not -1.0"),
+        (lambda: cb.adam_codebook(np.eye(4), 2, 1.0, 1.0, 0, 0), "steps must be an integer ≥ 1, not 0"),
+        (lambda: cb.adam_codebook(np.eye(4), 2, 1.0, 1.0, 5, 0, batch=0), "batch must be an integer ≥ 1, not 0"),
+        (
+            lambda: cb.spherical_kmeans(np.eye(4), 9, 0),
+            "codewords must be an integer in [2, 4] (the data's rows), not 9",
+        ),
+        (lambda: cb.ivf_recall(np.eye(4), np.eye(4)[:2], np.eye(4), 3), "probe must be an integer in [1, 2]"),
+        (lambda: cb.ivf_recall(np.eye(4), np.eye(4)[:2], np.eye(4), 1, k=5), "k must be an integer in [1, 4]"),
+        (lambda: cb.joint_codebook(np.eye(4), np.eye(4), 2, 1.0, np.nan, 5, 0, 1), "target must be a finite number"),
+        (lambda: cb.kmeans_baseline(np.eye(4), np.eye(3), 2, 0, 1), "queries must be a non-empty (Q, 4) array"),
+    ],
+)
 def test_argument_messages(call, message):
     with pytest.raises(ValueError) as info:
         call()
@@ -160,12 +168,36 @@ def test_argument_messages(call, message):
 
 def test_cli_json_and_out(tmp_path, capsys):
     out = tmp_path / "c.npy"
-    argv = ["codebook", "--synthetic", "1500x12", "--clusters", "8", "-n", "6", "-k", "200", "--queries", "50",
-            "--probe", "2", "--seed", "4", "--out", str(out), "--json"]
+    argv = [
+        "codebook",
+        "--synthetic",
+        "1500x12",
+        "--clusters",
+        "8",
+        "-n",
+        "6",
+        "-k",
+        "200",
+        "--queries",
+        "50",
+        "--probe",
+        "2",
+        "--seed",
+        "4",
+        "--out",
+        str(out),
+        "--json",
+    ]
     assert main(argv) == 0
     r = json.loads(capsys.readouterr().out)
     assert (r["command"], r["points"], r["dim"], r["queries"], r["codewords"], r["out"]) == (
-        "codebook", 1500, 12, 50, 6, str(out))
+        "codebook",
+        1500,
+        12,
+        50,
+        6,
+        str(out),
+    )
     c = np.load(out)
     assert c.shape == (6, 12)
     assert r["joint"]["min_distance"] == pytest.approx(cb.min_distance(c))
@@ -182,8 +214,9 @@ def test_cli_data_file_and_text(tmp_path, capsys):
     assert main(["codebook", "--data", str(tmp_path / "x.npy"), "-n", "5", "-k", "50", "--queries", "100"]) == 0
     text = capsys.readouterr().out
     assert "k-means++" in text and "joint" in text
-    assert main(["codebook", "--data", str(tmp_path / "x.npy"), "-n", "5", "-k", "50", "--queries", "100",
-                 "--json"]) == 0
+    assert (
+        main(["codebook", "--data", str(tmp_path / "x.npy"), "-n", "5", "-k", "50", "--queries", "100", "--json"]) == 0
+    )
     r = json.loads(capsys.readouterr().out)
     assert (r["points"], r["queries"], r["dim"]) == (500, 100, 6)
 
@@ -194,25 +227,40 @@ def _write(path, array):
 
 #: name → (files: name → array or bytes, argv after "codebook", a phrase of the one-line message)
 BAD = {
-    "NaN in the data": ({"x.npy": np.array([[1.0, 0.0], [np.nan, 1.0], [0.0, 1.0]])}, ["--data", "x.npy", "-n", "2"],
-                        "non-finite"),
-    "a zero row": ({"x.npy": np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])}, ["--data", "x.npy", "-n", "2"],
-                   "length 0"),
+    "NaN in the data": (
+        {"x.npy": np.array([[1.0, 0.0], [np.nan, 1.0], [0.0, 1.0]])},
+        ["--data", "x.npy", "-n", "2"],
+        "non-finite",
+    ),
+    "a zero row": (
+        {"x.npy": np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])},
+        ["--data", "x.npy", "-n", "2"],
+        "length 0",
+    ),
     "a flat array": ({"x.npy": np.ones(8)}, ["--data", "x.npy", "-n", "2"], "needs shape (M, dim)"),
     "a 3-d array": ({"x.npy": np.ones((2, 2, 2))}, ["--data", "x.npy", "-n", "2"], "expected N vectors"),
     "an empty file": ({"x.npy": b""}, ["--data", "x.npy", "-n", "2"], "not a .npy array file"),
     "a missing file": ({}, ["--data", "nope.npy", "-n", "2"], "no such file"),
     "not .npy": ({"x.txt": b"1\n0\n0\n1\n"}, ["--data", "x.txt", "-n", "2"], "must be a .npy file"),
-    "--queries above the rows": ({"x.npy": np.eye(4)}, ["--data", "x.npy", "-n", "2", "--queries", "4"],
-                                 "below the data's 4 rows"),
-    "--clusters with --data": ({"x.npy": np.eye(4)}, ["--data", "x.npy", "-n", "2", "--clusters", "3"],
-                               "--synthetic data only"),
+    "--queries above the rows": (
+        {"x.npy": np.eye(4)},
+        ["--data", "x.npy", "-n", "2", "--queries", "4"],
+        "below the data's 4 rows",
+    ),
+    "--clusters with --data": (
+        {"x.npy": np.eye(4)},
+        ["--data", "x.npy", "-n", "2", "--clusters", "3"],
+        "--synthetic data only",
+    ),
     "both sources": ({"x.npy": np.eye(4)}, ["--data", "x.npy", "--synthetic", "10x3", "-n", "2"], "not allowed with"),
     "no source": ({}, ["-n", "2"], "one of the arguments --data --synthetic is required"),
     "bad shape": ({}, ["--synthetic", "10by3", "-n", "2"], "M×DIM"),
     "a huge shape": ({}, ["--synthetic", "1000000000x1000000000", "-n", "2"], "GiB of memory"),
-    "more codewords than rows": ({}, ["--synthetic", "10x3", "-n", "11", "--queries", "2"],
-                                 "needs more than the 11 codewords"),
+    "more codewords than rows": (
+        {},
+        ["--synthetic", "10x3", "-n", "11", "--queries", "2"],
+        "needs more than the 11 codewords",
+    ),
     "--probe above N": ({}, ["--synthetic", "100x3", "-n", "4", "--probe", "5"], "probe must be"),
     "negative λ": ({}, ["--synthetic", "100x3", "-n", "4", "--lambda", "-1"], "lambda must be"),
     "NaN λ": ({}, ["--synthetic", "100x3", "-n", "4", "--lambda", "nan"], "lambda must be"),

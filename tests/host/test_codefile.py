@@ -41,7 +41,7 @@ def test_json_forms(tmp_path):
         ("c.txt", "1\n0\nnan\n1\n", 2, "non-finite"),
         ("d.txt", "1\n0\ninf\n1\n", 2, "non-finite"),
         ("e.txt", "1\n0\n", 2, "at least 2"),
-        ("f.json", "{\"x\": 1}", 2, "'vectors'"),
+        ("f.json", '{"x": 1}', 2, "'vectors'"),
         ("g.json", "[[1, 0], [0]]", 2, "rectangular"),
         ("h.json", "[[1, 0, 0], [0, 1, 0]]", 2, "--dim is 2"),
         ("i.json", "{not json", 2, "not JSON"),
@@ -82,12 +82,15 @@ def _npy_header(shape) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "not a .npy array file"),
-    (None, "not a .npy array file"),  # an .npz archive renamed .npy
-    (_npy_header((10**12, 3)) + b"\0" * 48, "promises 24000000000000 bytes"),
-    (_npy_header((2, 3)) + b"\0" * 40, "promises 48 bytes .* holds 40"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a .npy array file"),
+        (None, "not a .npy array file"),  # an .npz archive renamed .npy
+        (_npy_header((10**12, 3)) + b"\0" * 48, "promises 24000000000000 bytes"),
+        (_npy_header((2, 3)) + b"\0" * 40, "promises 48 bytes .* holds 40"),
+    ],
+)
 def test_damaged_npy(tmp_path, content, message):
     path = tmp_path / "c.npy"
     if content is None:
@@ -99,13 +102,16 @@ def test_damaged_npy(tmp_path, content, message):
         read_code(path, 3)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[" * 5000 + "]" * 5000, "nested too deeply|not a rectangular"),
-    ('[[1, 0], [1' + "0" * 400 + ', 0]]', "too large for float64"),
-    ("[[1e309, 0], [0, 1]]", "non-finite"),
-    ("[[1e300, 1e300], [0, 1]]", "vector 0 has a length beyond"),
-    ("[[0, 0], [0, 1]]", "vector 0 has length 0"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[" * 5000 + "]" * 5000, "nested too deeply|not a rectangular"),
+        ("[[1, 0], [1" + "0" * 400 + ", 0]]", "too large for float64"),
+        ("[[1e309, 0], [0, 1]]", "non-finite"),
+        ("[[1e300, 1e300], [0, 1]]", "vector 0 has a length beyond"),
+        ("[[0, 0], [0, 1]]", "vector 0 has length 0"),
+    ],
+)
 def test_bad_json_numbers_and_vectors(tmp_path, text, message):
     path = tmp_path / "c.json"
     path.write_text(text)

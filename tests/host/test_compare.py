@@ -20,8 +20,29 @@ from spherecode.hw.config import CoreConfig
 from .test_hwtime import protocol_bytes
 
 BOARD = get_board("ulx3s-85f")
-ARGV = ["compare", "--quick", "--board", "ulx3s-85f", "--board", "icebreaker", "--points", "4", "64", "1024", "2048",
-        "--quality-points", "6", "--quality-dims", "3", "--starts", "2", "--iters", "30", "--jobs", "1"]
+ARGV = [
+    "compare",
+    "--quick",
+    "--board",
+    "ulx3s-85f",
+    "--board",
+    "icebreaker",
+    "--points",
+    "4",
+    "64",
+    "1024",
+    "2048",
+    "--quality-points",
+    "6",
+    "--quality-dims",
+    "3",
+    "--starts",
+    "2",
+    "--iters",
+    "30",
+    "--jobs",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +59,11 @@ def test_files_and_json(report):
     status, r, out = report
     assert status == 0
     names = {p.name for p in out.iterdir()}
-    assert names == {"report.md", "report.json", *(f"{s}.{e}" for s in ("time", "runs", "energy", "quality") for e in ("png", "svg"))}
+    assert names == {
+        "report.md",
+        "report.json",
+        *(f"{s}.{e}" for s in ("time", "runs", "energy", "quality") for e in ("png", "svg")),
+    }
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["command_line"].startswith("spherecode compare --quick --board ulx3s-85f --board icebreaker")
     assert {k: v for k, v in r.items() if k not in ("out", "files")} == on_disk
@@ -67,12 +92,20 @@ def test_energy_is_power_times_time(report):
         assert s["time"] == "measured" and s["repeats"] >= 3
         assert s["seconds"] == (s["cpu_seconds"] if s["threads"] == 1 else s["wall_seconds"])
         if not r["machine"]["rapl"]:
-            assert s["power"] == "modelled" and s["watts"] == v["cpu_watts_per_core"] * (1 if s["threads"] == 1 else r["machine"]["cores"])
+            assert s["power"] == "modelled" and s["watts"] == v["cpu_watts_per_core"] * (
+                1 if s["threads"] == 1 else r["machine"]["cores"]
+            )
         assert s["joules"] == pytest.approx(s["watts"] * s["seconds"])
         assert s["joules_per_pair"] == pytest.approx(s["joules"] / (s["points"] * (s["points"] - 1)))
     res = {k: v["used"] for k, v in BOARD.record["utilisation"].items()}  # no build report under --builds
-    dynamic = BOARD.clock_hz * 1e-12 * sum(res[k] * v[f"pj_per_cycle.{k}"] * v["activity.logic" if k in ("lut4", "ff") else "activity.arith"]
-                                           for k in res)
+    dynamic = (
+        BOARD.clock_hz
+        * 1e-12
+        * sum(
+            res[k] * v[f"pj_per_cycle.{k}"] * v["activity.logic" if k in ("lut4", "ff") else "activity.arith"]
+            for k in res
+        )
+    )
     for h in r["hardware"]:
         if h["board"] == BOARD.name and h["fits"]:
             assert h["joules"] == pytest.approx(v[f"idle_watts.{BOARD.name}"] * h["seconds"] + dynamic * h["compute_s"])
@@ -108,10 +141,13 @@ def test_crossover_interpolates_log_log():
 def test_checks_pass_with_their_numbers(report):
     _, r, _ = report
     (cyc,) = r["checks"]["cycles"]
-    assert cyc["passed"] and cyc["counter"] == cyc["formula"] == \
-        CoreConfig(BOARD.fmt, cmp.CHECK_NMAX, BOARD.dmax, BOARD.lanes).cycles(cyc["points"], cyc["dim"])
+    assert cyc["passed"] and cyc["counter"] == cyc["formula"] == CoreConfig(
+        BOARD.fmt, cmp.CHECK_NMAX, BOARD.dmax, BOARD.lanes
+    ).cycles(cyc["points"], cyc["dim"])
     (link,) = r["checks"]["link"]
-    assert link["passed"] and link["bytes_measured"] == link["bytes_model"] == protocol_bytes(BOARD, link["points"], link["dim"])
+    assert link["passed"] and link["bytes_measured"] == link["bytes_model"] == protocol_bytes(
+        BOARD, link["points"], link["dim"]
+    )
     assert link["bytes_written"] + link["bytes_read"] == link["bytes_measured"]
     assert link["cycles_counter"] == link["cycles_formula"]
 
@@ -121,7 +157,11 @@ def test_quality_is_the_best_of_the_starts(report):
     groups = {(q["backend"], q["format"]) for q in r["quality"]}
     assert groups == {("reference", None), ("model", "Q3.44"), ("model", str(BOARD.fmt))}  # the board's format
     for q in r["quality"]:
-        opts = {"threads": 1} if q["backend"] == "reference" else {"config": CoreConfig(q["format"], 64, 3, 1), "threads": 1}
+        opts = (
+            {"threads": 1}
+            if q["backend"] == "reference"
+            else {"config": CoreConfig(q["format"], 64, 3, 1), "threads": 1}
+        )
         tasks = [StartTask(q["backend"], 3, 6, 30, 0, k, 2, opts) for k in range(2)]
         best, _ = run_starts(tasks, jobs=1)
         assert q["min_angle_deg"] == summary(best.vectors)["min_angle_deg"]
@@ -153,8 +193,11 @@ def test_whole_runs_are_two_updates_per_iteration(report):
 
 def test_a_board_that_loosens_on_chip_runs_whole_runs():
     loose = get_board("ulx3s-85f-loosening")
-    software = [{"dim": 3, "points": n, "threads": t, "seconds": s * t, "watts": 5.0 * t}
-                for n, s in ((64, 1e-6), (256, 1e-3), (1024, 1e-3), (2048, 0.03)) for t in (1, 2)]
+    software = [
+        {"dim": 3, "points": n, "threads": t, "seconds": s * t, "watts": 5.0 * t}
+        for n, s in ((64, 1e-6), (256, 1e-3), (1024, 1e-3), (2048, 0.03))
+        for t in (1, 2)
+    ]
     power = {"idle_w": 0.25, "dynamic_w": 1.5}
     runs = cmp._runs({"software": software, "builds": {loose.name: {"power": power}}}, [loose], 100)
     by_n = {row["points"]: row for row in runs["rows"]}
@@ -185,10 +228,19 @@ def test_markdown_states_the_results(report):
 def test_build_report_is_preferred(tmp_path):
     folder = tmp_path / BOARD.name
     folder.mkdir()
-    (folder / "report.json").write_text(json.dumps({
-        "fmax": {"$glbnet$sync_clk": {"achieved": 71.25, "constraint": 60.0}},
-        "utilization": {"TRELLIS_COMB": {"used": 100, "available": 83640}, "TRELLIS_FF": {"used": 200, "available": 83640},
-                        "MULT18X18D": {"used": 3, "available": 156}, "DP16KD": {"used": 1, "available": 208}}}))
+    (folder / "report.json").write_text(
+        json.dumps(
+            {
+                "fmax": {"$glbnet$sync_clk": {"achieved": 71.25, "constraint": 60.0}},
+                "utilization": {
+                    "TRELLIS_COMB": {"used": 100, "available": 83640},
+                    "TRELLIS_FF": {"used": 200, "available": 83640},
+                    "MULT18X18D": {"used": 3, "available": 156},
+                    "DP16KD": {"used": 1, "available": 208},
+                },
+            }
+        )
+    )
     got = cmp._build_figures(BOARD, str(tmp_path))
     assert got["fmax_mhz"] == 71.25 and got["resources"] == {"lut4": 100, "ff": 200, "dsp": 3, "bram": 1}
     assert got["source"].startswith("measured")
@@ -207,28 +259,35 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--points", "3"], "--points must be in 4 … 16384, got 3"),
-    (["--dims", "1"], "--dims must be in 2"),
-    (["--quality-dims", "8"], "--quality-dims must be in 2 … 7"),
-    (["--board", "nosuch"], "unknown board 'nosuch'"),
-    (["--starts", "0"], "--starts must be at least 1"),
-    (["--run-iters", "0"], "--run-iters must be at least 1"),
-    (["--iters", "40000"], "iters must be an integer in 1 … 32767"),
-    (["--cpu-watts", "-1"], "--cpu-watts must be a non-negative number"),
-    (["--power", "{missing}"], "--power"),
-    (["--power", "{bad}"], "not JSON"),
-    (["--power", "{unknown}"], "unknown power constant"),
-    (["--out", "{file}"], "exists and is not a folder"),
-    (["--out", "{nodir}"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--points", "3"], "--points must be in 4 … 16384, got 3"),
+        (["--dims", "1"], "--dims must be in 2"),
+        (["--quality-dims", "8"], "--quality-dims must be in 2 … 7"),
+        (["--board", "nosuch"], "unknown board 'nosuch'"),
+        (["--starts", "0"], "--starts must be at least 1"),
+        (["--run-iters", "0"], "--run-iters must be at least 1"),
+        (["--iters", "40000"], "iters must be an integer in 1 … 32767"),
+        (["--cpu-watts", "-1"], "--cpu-watts must be a non-negative number"),
+        (["--power", "{missing}"], "--power"),
+        (["--power", "{bad}"], "not JSON"),
+        (["--power", "{unknown}"], "unknown power constant"),
+        (["--out", "{file}"], "exists and is not a folder"),
+        (["--out", "{nodir}"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, message):
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "unknown.json").write_text('{"gpu": 1}')
     (tmp_path / "file").write_text("")
-    subs = {"{missing}": str(tmp_path / "missing.json"), "{bad}": str(tmp_path / "bad.json"),
-            "{unknown}": str(tmp_path / "unknown.json"), "{file}": str(tmp_path / "file"),
-            "{nodir}": str(tmp_path / "no" / "report")}
+    subs = {
+        "{missing}": str(tmp_path / "missing.json"),
+        "{bad}": str(tmp_path / "bad.json"),
+        "{unknown}": str(tmp_path / "unknown.json"),
+        "{file}": str(tmp_path / "file"),
+        "{nodir}": str(tmp_path / "no" / "report"),
+    }
     argv = [subs.get(a, a) for a in argv]
     full = ["compare", "--quick", *argv] + ([] if "--out" in argv else ["--out", str(tmp_path / "r")])
     assert main(full) == 2
@@ -283,8 +342,13 @@ def test_figures_one_per_kind_few_distinct_series_legend_outside(tmp_path, monke
 def test_the_simulators_the_checks_build_are_named_and_built_once_each():
     boards = [get_board(b) for b in ("ulx3s-85f", "ecpix5-85f", "icebreaker", "ulx3s-85f-loosening")]
     names = [name for name, _ in cmp._simulators(boards)]
-    assert names == ["core Q3.44, 2 lane(s)", "core Q3.44, 1 lane(s), loosening", "ulx3s-85f's twin",
-                     "ecpix5-85f's twin", "ulx3s-85f-loosening's twin"]
+    assert names == [
+        "core Q3.44, 2 lane(s)",
+        "core Q3.44, 1 lane(s), loosening",
+        "ulx3s-85f's twin",
+        "ecpix5-85f's twin",
+        "ulx3s-85f-loosening's twin",
+    ]
     assert [cmp._build_workers(c) for c in (1, 2, 3, 16)] == [1, 1, 1, 8]
     built, steps = [], []
     cmp._build_simulators([(str(k), lambda k=k: built.append(k)) for k in range(3)], 4, lambda k=1: steps.append(k))

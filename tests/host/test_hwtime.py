@@ -8,8 +8,15 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.host.cli import main
-from spherecode.host.hwtime import (chip_run_bytes, chip_run_time, core_cycles, exchange_bytes, fits,
-                                   iteration_comparison, update_time)
+from spherecode.host.hwtime import (
+    chip_run_bytes,
+    chip_run_time,
+    core_cycles,
+    exchange_bytes,
+    fits,
+    iteration_comparison,
+    update_time,
+)
 from spherecode.hw.config import CoreConfig
 
 BOARD = get_board(DEFAULT)
@@ -100,8 +107,9 @@ def test_what_does_not_fit_is_refused():
 
 
 def test_iteration_comparison_lines():
-    fields, lines = iteration_comparison(12, 3, {"reference": {"updates": 4, "update_seconds": 0.002},
-                                                 "sim": {"updates": 2, "update_seconds": 3.0}})
+    fields, lines = iteration_comparison(
+        12, 3, {"reference": {"updates": 4, "update_seconds": 0.002}, "sim": {"updates": 2, "update_seconds": 3.0}}
+    )
     assert fields["seconds_per_update"] == {"reference": 0.0005, "sim": 1.5}
     model = fields["hardware_model"]
     assert model["fits"] and model["seconds"] == update_time(BOARD, 12, 3).seconds

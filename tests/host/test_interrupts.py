@@ -36,9 +36,14 @@ def _children(pid: int) -> set[int]:
 
 
 def _start(tmp_path, argv=LONG_RUN, processes=2):
-    process = subprocess.Popen([sys.executable, "-m", "spherecode", *argv, "-o", str(tmp_path / "c.json")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                               env={**os.environ, "TMPDIR": str(tmp_path)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spherecode", *argv, "-o", str(tmp_path / "c.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     deadline = time.monotonic() + 600  # a simulator may have to be built first
     while len(_children(process.pid)) < processes:  # workers (and their simulators) started
         assert process.poll() is None, process.communicate()
@@ -48,10 +53,13 @@ def _start(tmp_path, argv=LONG_RUN, processes=2):
     return process, _children(process.pid)
 
 
-@pytest.mark.parametrize("signum, status, word", [
-    (signal.SIGINT, 130, "interrupted"),
-    (signal.SIGTERM, 143, "terminated (SIGTERM)"),
-])
+@pytest.mark.parametrize(
+    "signum, status, word",
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated (SIGTERM)"),
+    ],
+)
 def test_interrupt_is_prompt_one_line_and_leaves_nothing(tmp_path, signum, status, word):
     process, workers = _start(tmp_path)
     t0 = time.monotonic()
@@ -118,9 +126,14 @@ def test_ctrl_c_while_the_workers_start_is_one_line(tmp_path):
     """Ctrl-C at moments of the workers' start-up (before a worker has set its own signal handling): one
     line and status 130 every time, never a worker's traceback."""
     for delay in (0.0, 0.05, 0.1, 0.3):
-        process = subprocess.Popen([sys.executable, "-m", "spherecode", *LONG_RUN], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                   env={**os.environ, "TMPDIR": str(tmp_path)})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spherecode", *LONG_RUN],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+        )
         deadline = time.monotonic() + 60
         while not _children(process.pid):  # the first child: the resource tracker, then the workers
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()

@@ -12,8 +12,19 @@ from serial import SerialException, SerialTimeoutException
 
 from spherecode.hw import protocol as p
 from spherecode.hw.protocol import Command, State, Status
-from spherecode.host.link import (Board, BoardError, Busy, Identity, Link, Lost, PortError, Reset, open_port,
-                                  request_frame, response_frame)
+from spherecode.host.link import (
+    Board,
+    BoardError,
+    Busy,
+    Identity,
+    Link,
+    Lost,
+    PortError,
+    Reset,
+    open_port,
+    request_frame,
+    response_frame,
+)
 
 #: A token for requests sent by hand (the host draws a fresh one per CONFIGURE).
 TOKEN = bytes([0x5E, 0x55, 0x10, 0x4E])
@@ -150,13 +161,21 @@ class FailingPort(ScriptedPort):
         raise self.exc
 
 
-@pytest.mark.parametrize("method, exc", [
-    ("read", SerialException("device reports readiness to read but returned no data (device disconnected "
-                             "or multiple access on port?)")),
-    ("write", SerialTimeoutException("Write timeout")),
-    ("write", SerialException("write failed: [Errno 5] Input/output error")),
-    ("reset_input_buffer", termios.error(5, "Input/output error")),
-])
+@pytest.mark.parametrize(
+    "method, exc",
+    [
+        (
+            "read",
+            SerialException(
+                "device reports readiness to read but returned no data (device disconnected "
+                "or multiple access on port?)"
+            ),
+        ),
+        ("write", SerialTimeoutException("Write timeout")),
+        ("write", SerialException("write failed: [Errno 5] Input/output error")),
+        ("reset_input_buffer", termios.error(5, "Input/output error")),
+    ],
+)
 def test_port_failures_are_one_line_board_errors(method, exc):
     link = Link(FailingPort(method, exc), timeout=0.2)
     with pytest.raises(PortError, match="the serial port /dev/ttyTEST closed or failed: ") as info:
@@ -186,6 +205,7 @@ def test_open_port_errors(tmp_path):
 # Whole loosening runs (LOOSEN), against the Python model of the board (tests/hw/board_model.py) behind a
 # port: requests are parsed from the written frames and answered as docs/protocol.md says.
 
+
 class ModelPort:
     """A board (``board_model.Board``) behind a pyserial-like port. A LOOSEN run advances one iteration
     per STATUS and ends with its K-th. ``faults``: request index → "lost" (executed, no answer) or
@@ -202,7 +222,7 @@ class ModelPort:
 
     def write(self, frame):
         cmd, seq, length = frame[1], frame[2], int.from_bytes(frame[3:5], "little")
-        data = frame[5:5 + length]
+        data = frame[5 : 5 + length]
         fault = self.faults.pop(len(self.sent), None)
         self.sent.append(cmd)
         if fault == "reset":
@@ -253,14 +273,15 @@ def test_loosen_is_one_load_set_and_one_read_set():
     board = Board(Link(port, timeout=1.0))
     assert board.identity.loosens and board.identity.version == p.VERSION == 4
     raw, seen = _vectors(), []
-    out = board.loosen(raw, 7, n=3, l=(1 << 66) - 5, progress=lambda done, total: seen.append((done, total)),
-                       poll=0)
+    out = board.loosen(raw, 7, n=3, l=(1 << 66) - 5, progress=lambda done, total: seen.append((done, total)), poll=0)
     new, cycles, s, dmin, n1, l1 = _expected(raw, 7, 3, (1 << 66) - 5)
     assert np.array_equal(out.vectors, new)
     assert (out.cycles, out.move_norm, out.delta_min, out.n, out.l) == (cycles, s, dmin, n1, l1) and n1 == 10
     assert out.cycles >> 32 == 7  # the cycle count's upper bytes arrive
-    assert port.sent == [Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.LOOSEN] + [Command.STATUS] * 7 \
-        + [Command.RESULT, Command.READ]
+    assert port.sent == [Command.IDENTIFY, Command.CONFIGURE, Command.LOAD, Command.LOOSEN] + [Command.STATUS] * 7 + [
+        Command.RESULT,
+        Command.READ,
+    ]
     assert seen == [(k, 7) for k in range(1, 8)]
 
 
@@ -304,9 +325,12 @@ def test_loosen_after_a_reset_mid_run_is_a_reset():
 def test_loosen_bad_input():
     board = Board(Link(ModelPort(), timeout=0.05))
     raw = _vectors()
-    for name, kwargs, top in (("iterations", {"iterations": 0}, (1 << 32) - 1),
-                              ("iterations", {"iterations": 2.0}, (1 << 32) - 1),
-                              ("n", {"n": 0}, (1 << 16) - 1), ("l", {"l": 1 << 66}, (1 << 66) - 1)):
+    for name, kwargs, top in (
+        ("iterations", {"iterations": 0}, (1 << 32) - 1),
+        ("iterations", {"iterations": 2.0}, (1 << 32) - 1),
+        ("n", {"n": 0}, (1 << 16) - 1),
+        ("l", {"l": 1 << 66}, (1 << 66) - 1),
+    ):
         low = 0 if name == "l" else 1
         args = {"iterations": 3, **kwargs}
         with pytest.raises(ValueError, match=f"^{name} must be an int in {low}..{top}, not {args[name]!r}$"):
@@ -323,12 +347,18 @@ def test_busy_requests_are_retried_once_the_run_ends():
     port = ModelPort()
     board = Board(Link(port, timeout=0.05))
     link = board.link
-    link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(board.layout.half_beta
-                                                                                    + board.layout.step) + TOKEN)
+    link.request(
+        Command.CONFIGURE,
+        (8).to_bytes(2, "little") + bytes([3]) + bytes(board.layout.half_beta + board.layout.step) + TOKEN,
+    )
     board._load(_vectors().ravel(), TOKEN)
-    link.request(Command.LOOSEN, (3).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9),
-                 expect=p.TOKEN_BYTES, token=TOKEN)
-    with pytest.raises(Reset, match="NO_RESULT"):   # STATS after the run: a LOOSEN result is not a RUN's
+    link.request(
+        Command.LOOSEN,
+        (3).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9),
+        expect=p.TOKEN_BYTES,
+        token=TOKEN,
+    )
+    with pytest.raises(Reset, match="NO_RESULT"):  # STATS after the run: a LOOSEN result is not a RUN's
         link.request(Command.STATS, expect=board.layout.stats)
     assert port.answers[-5:] == [Status.BUSY, Status.OK, Status.OK, Status.OK, Status.NO_RESULT]
     assert link.status() == (3, False)
@@ -396,26 +426,33 @@ def test_loosen_through_the_gateware(fake_twin):
         port = CountingPort(serial_port)
         board = Board(Link(port, BAUD, timeout=5.0))
         assert board.identity.loosens
-        raw, seen, k = _vectors(3), [], 50_000     # 40 cycles an iteration: 2 M cycles
+        raw, seen, k = _vectors(3), [], 50_000  # 40 cycles an iteration: 2 M cycles
         out = board.loosen(raw, k, n=2, l=5 << p.L_FRACTION, progress=lambda done, total: seen.append(done))
         new, cycles, s, dmin, n1, l1 = _expected(raw, k, 2, 5 << p.L_FRACTION)
         assert np.array_equal(out.vectors, new)
         assert (out.cycles, out.move_norm, out.delta_min, out.n, out.l) == (cycles, s, dmin, n1, l1)
-        assert [port.sent.count(c) for c in (Command.CONFIGURE, Command.LOAD, Command.LOOSEN, Command.RESULT,
-                                             Command.READ)] == [1, 1, 1, 1, 1]
+        assert [
+            port.sent.count(c) for c in (Command.CONFIGURE, Command.LOAD, Command.LOOSEN, Command.RESULT, Command.READ)
+        ] == [1, 1, 1, 1, 1]
         assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == k and seen[0] < k
         # BUSY: a READ during a run is refused and not executed; after the run it reads the new result.
         link, lay = board.link, board.layout
-        link.request(Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta + lay.step)
-                     + TOKEN)
+        link.request(
+            Command.CONFIGURE, (8).to_bytes(2, "little") + bytes([3]) + bytes(lay.half_beta + lay.step) + TOKEN
+        )
         board._load(raw.ravel(), TOKEN)
-        link.request(Command.LOOSEN, k.to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9),
-                     expect=p.TOKEN_BYTES, token=TOKEN)
+        link.request(
+            Command.LOOSEN,
+            k.to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(9),
+            expect=p.TOKEN_BYTES,
+            token=TOKEN,
+        )
         with pytest.raises(Busy):
             link.exchange(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=lay.read(1))
         assert link.status()[1]
-        first = link.request(Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"),
-                             expect=lay.read(1), token=TOKEN)
+        first = link.request(
+            Command.READ, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), expect=lay.read(1), token=TOKEN
+        )
         assert link.status() == (k, False) and first.state == State.CONFIGURED | State.RESULT
         assert int.from_bytes(first.payload, "little", signed=True) == _expected(raw, k, 1, 0)[0][0, 0]
     finally:

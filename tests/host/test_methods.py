@@ -76,21 +76,47 @@ def test_table_runs_every_method_as_tasks(tmp_path):
 
 def test_table_method_through_the_cli(tmp_path, capsys):
     out = tmp_path / "t.json"
-    assert main(["table", "-d", "3", "-n", "4", "-s", "2", "-k", "400", "-m", "penalty", "-o", str(out),
-                 "--workers", "1", "--json"]) == 0
+    assert (
+        main(
+            [
+                "table",
+                "-d",
+                "3",
+                "-n",
+                "4",
+                "-s",
+                "2",
+                "-k",
+                "400",
+                "-m",
+                "penalty",
+                "-o",
+                str(out),
+                "--workers",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     r = json.loads(capsys.readouterr().out)
     assert r["best"][0]["method"] == "penalty"
     assert r["best"][0]["min_angle_deg"] == pytest.approx(109.4712206, abs=1e-3)
 
 
-@pytest.mark.parametrize("argv, phrase", [
-    (["run", "-d", "3", "-n", "5", "-m", "riesz", "-b", "sim"], "--method riesz runs in float64 only "
-                                                                "(--backend reference), not --backend sim"),
-    (["run", "-d", "3", "-n", "5", "-m", "rrr", "-b", "model"], "not --backend model"),
-    (["run", "-d", "3", "-n", "5", "-m", "penalty", "--vs", "model"], "not --vs model"),
-    (["run", "-d", "3", "-n", "5", "-m", "annealing"], "invalid choice: 'annealing'"),
-    (["table", "-d", "3", "-n", "4..5", "-m", "annealing", "-o", "t.tsv"], "invalid choice: 'annealing'"),
-])
+@pytest.mark.parametrize(
+    "argv, phrase",
+    [
+        (
+            ["run", "-d", "3", "-n", "5", "-m", "riesz", "-b", "sim"],
+            "--method riesz runs in float64 only (--backend reference), not --backend sim",
+        ),
+        (["run", "-d", "3", "-n", "5", "-m", "rrr", "-b", "model"], "not --backend model"),
+        (["run", "-d", "3", "-n", "5", "-m", "penalty", "--vs", "model"], "not --vs model"),
+        (["run", "-d", "3", "-n", "5", "-m", "annealing"], "invalid choice: 'annealing'"),
+        (["table", "-d", "3", "-n", "4..5", "-m", "annealing", "-o", "t.tsv"], "invalid choice: 'annealing'"),
+    ],
+)
 def test_bad_method_input_is_one_line_and_status_2(argv, phrase, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2

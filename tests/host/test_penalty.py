@@ -36,8 +36,9 @@ def test_gradient_matches_finite_differences():
         assert grad[i, k] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
 
 
-@pytest.mark.parametrize("dim, points, degrees", [(3, 4, 109.4712206345), (3, 6, 90.0), (3, 12, 63.4349488229),
-                                                  (3, 24, 43.6907671077)])
+@pytest.mark.parametrize(
+    "dim, points, degrees", [(3, 4, 109.4712206345), (3, 6, 90.0), (3, 12, 63.4349488229), (3, 24, 43.6907671077)]
+)
 def test_known_codes_best_of_3(dim, points, degrees):
     best = max(angle(penalty_optimize(start(dim, points, k), 3000)[0]) for k in range(3))
     assert abs(best - degrees) < 1e-5

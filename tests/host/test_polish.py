@@ -18,8 +18,9 @@ def _loosened(n: int, seed: int, iterations: int = 1000) -> np.ndarray:
     return run_start(StartTask("reference", 3, n, iterations, seed, 0, 1, {"threads": 1})).vectors
 
 
-@pytest.mark.parametrize("dim,n,seed", [(2, 2, 0), (3, 2, 1), (2, 9, 2), (3, 5, 3), (3, 30, 4), (4, 20, 5), (5, 16, 6),
-                                        (8, 20, 7)])
+@pytest.mark.parametrize(
+    "dim,n,seed", [(2, 2, 0), (3, 2, 1), (2, 9, 2), (3, 5, 3), (3, 30, 4), (4, 20, 5), (5, 16, 6), (8, 20, 7)]
+)
 def test_never_below_the_input_from_gaussian_starts(dim, n, seed):
     v = np.random.default_rng(seed).normal(size=(n, dim)) * 3.0  # not unit: polish normalises
     before = min_distance(v / np.linalg.norm(v, axis=1, keepdims=True))
@@ -48,8 +49,9 @@ def test_max_rounds_cuts_short_and_still_never_lowers():
     assert stats["min_distance_after"] == seen[-1][1] >= stats["min_distance_before"]
 
 
-@pytest.mark.parametrize("code,angle", [(icosahedron(), np.degrees(np.arctan(2))), (cross_polytope(3), 90.0),
-                                        (cross_polytope(4), 90.0)])
+@pytest.mark.parametrize(
+    "code,angle", [(icosahedron(), np.degrees(np.arctan(2))), (cross_polytope(3), 90.0), (cross_polytope(4), 90.0)]
+)
 def test_perturbed_exact_codes_polish_back(code, angle):
     v = code + np.random.default_rng(0).normal(scale=1e-3, size=code.shape)
     p, stats = polish(v)
@@ -103,8 +105,17 @@ def test_rattler_of_the_best_known_19_is_centred_in_its_cage():
     assert np.abs(np.delete(q, k, axis=0) - np.delete(p, k, axis=0)).max() < 1e-9
 
 
-@pytest.mark.parametrize("bad", [np.zeros((1, 3)), np.zeros(3), np.zeros((0, 3)), np.array([[1.0, 0, 0], [0, 0, 0]]),
-                                 np.array([[1.0, 0, 0], [np.nan, 1, 0]]), np.array([[1.0, 0, 0], [np.inf, 1, 0]])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((1, 3)),
+        np.zeros(3),
+        np.zeros((0, 3)),
+        np.array([[1.0, 0, 0], [0, 0, 0]]),
+        np.array([[1.0, 0, 0], [np.nan, 1, 0]]),
+        np.array([[1.0, 0, 0], [np.inf, 1, 0]]),
+    ],
+)
 def test_bad_input_raises_one_line(bad):
     with pytest.raises(ValueError) as err:
         polish(bad)

@@ -44,10 +44,16 @@ def test_board_power_is_idle_plus_resources_times_energy_times_activity():
     v = m.values
     res = {"lut4": 1000, "ff": 2000, "dsp": 10, "bram": 4}
     p = board_power(m, "ulx3s-85f", res, 50e6)
-    expect = 50e6 * 1e-12 * (1000 * v["pj_per_cycle.lut4"] * v["activity.logic"]
-                             + 2000 * v["pj_per_cycle.ff"] * v["activity.logic"]
-                             + 10 * v["pj_per_cycle.dsp"] * v["activity.arith"]
-                             + 4 * v["pj_per_cycle.bram"] * v["activity.arith"])
+    expect = (
+        50e6
+        * 1e-12
+        * (
+            1000 * v["pj_per_cycle.lut4"] * v["activity.logic"]
+            + 2000 * v["pj_per_cycle.ff"] * v["activity.logic"]
+            + 10 * v["pj_per_cycle.dsp"] * v["activity.arith"]
+            + 4 * v["pj_per_cycle.bram"] * v["activity.arith"]
+        )
+    )
     assert p["dynamic_w"] == pytest.approx(expect)
     assert p["idle_w"] == v["idle_watts.ulx3s-85f"] and p["compute_w"] == pytest.approx(p["idle_w"] + expect)
     assert board_power(m, "nosuchboard", res, 50e6)["idle_w"] is None

@@ -16,8 +16,9 @@ def angle(v):
     return summary(v)["min_angle_deg"]
 
 
-@pytest.mark.parametrize("dim, points, degrees", [(3, 4, 109.4712206345), (3, 6, 90.0), (3, 12, 63.4349488229),
-                                                  (5, 16, 78.4630409672)])
+@pytest.mark.parametrize(
+    "dim, points, degrees", [(3, 4, 109.4712206345), (3, 6, 90.0), (3, 12, 63.4349488229), (5, 16, 78.4630409672)]
+)
 def test_known_codes_best_of_2(dim, points, degrees):
     best = max(angle(riesz_optimize(start(dim, points, k), 2000)[0]) for k in range(2))
     assert abs(best - degrees) < 1e-6
@@ -33,7 +34,7 @@ def test_gradient_matches_finite_differences():
     x = start(3, 7, 0)
     value, grad, d_min = log_energy_and_gradient(x, 6.0)
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))[np.triu_indices(7, 1)]
-    assert value == pytest.approx(np.log(np.sum(d ** -6.0))) and d_min == pytest.approx(d.min())
+    assert value == pytest.approx(np.log(np.sum(d**-6.0))) and d_min == pytest.approx(d.min())
     h = 1e-6
     for i, k in [(0, 0), (3, 2), (6, 1)]:
         e = np.zeros_like(x)

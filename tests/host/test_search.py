@@ -57,14 +57,17 @@ def test_an_unknown_move_is_refused():
         perturb(np.eye(3), "swap", np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"dim": 1}, "D ≥ 2 and N ≥ 2, not D = 1"),
-    ({"points": 1}, "N = 1"),
-    ({"seconds": 0}, "positive number of seconds, not 0"),
-    ({"method": "rrr"}, "cg or vrf, not 'rrr'"),
-    ({"target": 181.0}, r"\(0, 180\] degrees, not 181.0"),
-    ({"jobs": 0}, "positive integer, not 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dim": 1}, "D ≥ 2 and N ≥ 2, not D = 1"),
+        ({"points": 1}, "N = 1"),
+        ({"seconds": 0}, "positive number of seconds, not 0"),
+        ({"method": "rrr"}, "cg or vrf, not 'rrr'"),
+        ({"target": 181.0}, r"\(0, 180\] degrees, not 181.0"),
+        ({"jobs": 0}, "positive integer, not 0"),
+    ],
+)
 def test_constructor_messages(kwargs, message):
     args = {"dim": 3, "points": 6, "seconds": 1.0, **kwargs}
     with pytest.raises(ValueError, match=message):

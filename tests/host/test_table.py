@@ -31,8 +31,11 @@ def _workers(pid: int = os.getpid()) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
-                    and b"resource_tracker" not in (entry / "cmdline").read_bytes():
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+                and b"resource_tracker" not in (entry / "cmdline").read_bytes()
+            ):
                 found.add(int(entry.name))
         except OSError:
             continue
@@ -97,8 +100,15 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
     (tmp_path / "sweep.py").write_text(script)
     (tmp_path / "home").mkdir()  # a fresh HOME; Dask's scratch folder in TMPDIR
     env = {**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py")], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path, env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(tmp_path / "sweep.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (out.exists() and len(json.loads(out.read_text())) == 2):  # the N = 4 starts, beside N = 400
@@ -108,8 +118,9 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
         workers = _workers(process.pid)
         assert len(workers) == 2
         for pid in workers:  # SIGINT ignored from the start: no worker prints a KeyboardInterrupt, whenever
-            ignored = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                           if line.startswith("SigIgn:"))
+            ignored = next(
+                line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigIgn:")
+            )
             assert int(ignored.split()[1], 16) >> (signal.SIGINT - 1) & 1
         t0 = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)
@@ -128,21 +139,36 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
     assert not list((tmp_path / "home").iterdir())
 
 
-@pytest.mark.parametrize("suffix, text, match", [
-    (".tsv", "dim\tpoints\n", "not a table of these columns"),
-    (".tsv", None, "line 2 is damaged"),  # a row cut short
-    (".tsv", "truncate", "no end of line"),
-    (".tsv", "other", "other parameters"),
-    (".tsv", "twice", "twice"),
-    (".json", '[{"dim": 3', "not JSON"),
-    (".json", "[1]", "row 1 is damaged"),
-    (".json", "other", "other parameters"),
-])
+@pytest.mark.parametrize(
+    "suffix, text, match",
+    [
+        (".tsv", "dim\tpoints\n", "not a table of these columns"),
+        (".tsv", None, "line 2 is damaged"),  # a row cut short
+        (".tsv", "truncate", "no end of line"),
+        (".tsv", "other", "other parameters"),
+        (".tsv", "twice", "twice"),
+        (".json", '[{"dim": 3', "not JSON"),
+        (".json", "[1]", "row 1 is damaged"),
+        (".json", "other", "other parameters"),
+    ],
+)
 def test_bad_files_are_refused_before_anything_runs(tmp_path, suffix, text, match):
     out = tmp_path / f"t{suffix}"
-    row = {"dim": 3, "points": 4, "method": "vrf", "polish": False, "iterations": 30, "seed": 0, "start": 0,
-           "min_angle_deg": 100.0, "min_distance": 1.5, "best_known_angle_deg": None, "gap_deg": None,
-           "seconds": 0.1, "search": 0.0}
+    row = {
+        "dim": 3,
+        "points": 4,
+        "method": "vrf",
+        "polish": False,
+        "iterations": 30,
+        "seed": 0,
+        "start": 0,
+        "min_angle_deg": 100.0,
+        "min_distance": 1.5,
+        "best_known_angle_deg": None,
+        "gap_deg": None,
+        "seconds": 0.1,
+        "search": 0.0,
+    }
     good = table._tsv_line(row)
     header = "\t".join(COLUMNS) + "\n"
     if text is None:
@@ -163,9 +189,24 @@ def test_bad_files_are_refused_before_anything_runs(tmp_path, suffix, text, matc
 
 
 def test_good_rows_read_back(tmp_path):
-    rows = [{"dim": 3, "points": n, "method": "vrf", "polish": False, "iterations": 30, "seed": 0, "start": 0,
-             "min_angle_deg": 0.1 + n, "min_distance": 1 / 3, "best_known_angle_deg": None if n == 5 else 1.0,
-             "gap_deg": None, "seconds": 0.1, "search": 0.0} for n in (5, 4)]
+    rows = [
+        {
+            "dim": 3,
+            "points": n,
+            "method": "vrf",
+            "polish": False,
+            "iterations": 30,
+            "seed": 0,
+            "start": 0,
+            "min_angle_deg": 0.1 + n,
+            "min_distance": 1 / 3,
+            "best_known_angle_deg": None if n == 5 else 1.0,
+            "gap_deg": None,
+            "seconds": 0.1,
+            "search": 0.0,
+        }
+        for n in (5, 4)
+    ]
     for suffix in (".tsv", ".json"):
         out = tmp_path / f"t{suffix}"
         table._rewrite(out, suffix, rows)
@@ -192,8 +233,10 @@ def test_a_search_table_reaches_the_exact_codes_and_resumes(tmp_path):
     out = tmp_path / "s.tsv"
     tasks = table_tasks(3, range(5, 7), 1, 0, 0, "cg", search=30.0)
     rows = sweep(tasks, out, workers=2, progress=False)
-    assert [(r["points"], r["search"], r["polish"], r["method"]) for r in rows] == [(5, 30.0, True, "cg"),
-                                                                                  (6, 30.0, True, "cg")]
+    assert [(r["points"], r["search"], r["polish"], r["method"]) for r in rows] == [
+        (5, 30.0, True, "cg"),
+        (6, 30.0, True, "cg"),
+    ]
     assert all(abs(r["min_angle_deg"] - 90.0) < 1e-8 and r["seconds"] < 30.0 for r in rows)  # stopped at 90°
     assert sweep(tasks, out, scheduler="tcp://127.0.0.1:1") == rows  # resumed: nothing left to run
     with pytest.raises(ValueError, match="search 30 s"):  # a start table is not appended to a search table
@@ -235,8 +278,11 @@ def test_the_local_cluster_refuses_connections_without_its_credentials(tmp_path)
     try:
         address = cluster.scheduler_address
         assert address.startswith("tls://127.0.0.1:")
-        for where, kwargs in ((address.replace("tls://", "tcp://"), {}), (address, {"ssl_context": no_certificate}),
-                              (address, other)):
+        for where, kwargs in (
+            (address.replace("tls://", "tcp://"), {}),
+            (address, {"ssl_context": no_certificate}),
+            (address, other),
+        ):
             with pytest.raises((OSError, asyncio.TimeoutError)):
                 asyncio.run(identity(where, **kwargs))
         assert asyncio.run(identity(address, **cluster.security.get_connection_args("client"))) == "Scheduler"
@@ -245,9 +291,24 @@ def test_the_local_cluster_refuses_connections_without_its_credentials(tmp_path)
 
 
 def _rows_of(tasks):
-    return [{"dim": t.dim, "points": t.points, "method": t.method, "polish": t.polish, "iterations": t.iterations,
-             "seed": t.seed, "start": t.index, "min_angle_deg": 10.0 + t.index, "min_distance": 0.5,
-             "best_known_angle_deg": None, "gap_deg": None, "seconds": 0.1, "search": 0.0} for t in tasks]
+    return [
+        {
+            "dim": t.dim,
+            "points": t.points,
+            "method": t.method,
+            "polish": t.polish,
+            "iterations": t.iterations,
+            "seed": t.seed,
+            "start": t.index,
+            "min_angle_deg": 10.0 + t.index,
+            "min_distance": 0.5,
+            "best_known_angle_deg": None,
+            "gap_deg": None,
+            "seconds": 0.1,
+            "search": 0.0,
+        }
+        for t in tasks
+    ]
 
 
 def test_a_full_disk_does_not_fail_the_resume_of_a_complete_tsv_table(tmp_path, monkeypatch):

@@ -31,12 +31,14 @@ class ExecutorBench(wiring.Component):
 
     def __init__(self):
         self.executor = CommandExecutor(LOOSENING_CORE, CLOCK_HZ, BAUD)
-        super().__init__({
-            "payload": In(stream.Signature(PAYLOAD)),
-            "request": In(stream.Signature(request_layout(self.executor.args))),
-            "o": Out(stream.Signature(8)),
-            "busy": Out(1),
-        })
+        super().__init__(
+            {
+                "payload": In(stream.Signature(PAYLOAD)),
+                "request": In(stream.Signature(request_layout(self.executor.args))),
+                "o": Out(stream.Signature(8)),
+                "busy": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -62,13 +64,23 @@ def channel_stimulus(seed, max_gap):
         if wait:
             board.finish()
         for j, b in enumerate(data):
-            payload_items.append(Item({"data": b, "offset": j, "cmd": cmd}, gap() + (WAIT if wait and not j else 0),
-                                      ("request", k) if j == 0 else None))
+            payload_items.append(
+                Item(
+                    {"data": b, "offset": j, "cmd": cmd},
+                    gap() + (WAIT if wait and not j else 0),
+                    ("request", k) if j == 0 else None,
+                )
+            )
         tail = data[-ARGS:]
-        junk = int.from_bytes(rng.bytes(ARGS - len(tail)), "little")   # earlier bytes: ignored
+        junk = int.from_bytes(rng.bytes(ARGS - len(tail)), "little")  # earlier bytes: ignored
         args = junk | int.from_bytes(tail, "little") << (8 * (ARGS - len(tail)))
-        request_items.append(Item({"cmd": cmd, "seq": seq, "length": length, "status": status, "args": args},
-                                  gap() + (WAIT if wait and not data else 0), ("payload", len(payload_items))))
+        request_items.append(
+            Item(
+                {"cmd": cmd, "seq": seq, "length": length, "status": status, "args": args},
+                gap() + (WAIT if wait and not data else 0),
+                ("payload", len(payload_items)),
+            )
+        )
         if cmd == Command.LOAD:
             board.load_bytes(data)
         code, body = board.execute(cmd, length, status, data)
@@ -85,9 +97,16 @@ STIMULI = {name: channel_stimulus(seed, gap) for name, (seed, gap, _) in CASES.i
 @pytest.fixture(scope="module")
 def results():
     units = {name: ExecutorBench() for name in CASES}
-    channels = {name: Channel(inputs={"payload": STIMULI[name][0], "request": STIMULI[name][1]},
-                              ready={"o": ready}, seed=k, drain=64, limit=200_000)
-                for k, (name, (_, _, ready)) in enumerate(CASES.items())}
+    channels = {
+        name: Channel(
+            inputs={"payload": STIMULI[name][0], "request": STIMULI[name][1]},
+            ready={"o": ready},
+            seed=k,
+            drain=64,
+            limit=200_000,
+        )
+        for k, (name, (_, _, ready)) in enumerate(CASES.items())
+    }
     return run_channels(units, channels)
 
 
@@ -104,8 +123,11 @@ def test_responses_match_the_model(results, name):
     assert not out["limit"] and out["violations"] == []
     assert len(out["outputs"]["o"]) == sum(map(len, expected))
     frames = [bytes(v for _, _, v in f) for f in frames_of(out, expected)]
-    mismatches = [(k, requests[k].value["cmd"], f.hex(), e.hex())
-                  for k, (f, e, w) in enumerate(zip(frames, expected, wild)) if not matches(f, e, w)]
+    mismatches = [
+        (k, requests[k].value["cmd"], f.hex(), e.hex())
+        for k, (f, e, w) in enumerate(zip(frames, expected, wild))
+        if not matches(f, e, w)
+    ]
     assert not mismatches, mismatches[:3]
     assert sum(wild) >= 1  # STATUS met the run in progress
 
@@ -133,10 +155,14 @@ def test_answers_at_once(results):
     for k, (frame, item) in enumerate(zip(frames_of(out, expected), requests)):
         if item.value["cmd"] == Command.RUN and frame_status(expected[k]) in (Status.OK, Status.BAD_CONFIG):
             continue
-        ready = max([request_taken[k - 1] if k else -1] + payload_taken[:item.after[1]][-1:]) + item.gap
-        args = item.value["args"] >> 8 * (args_bytes(LAY) - LAY.loosen)   # LOOSEN's K, n, l
-        started = (item.value["cmd"] == Command.LOOSEN and frame_status(expected[k]) in (Status.OK, Status.BAD_CONFIG)
-                   and args & 0xFFFF_FFFF and args >> 32 & 0xFFFF)   # the core started: K ≥ 1, n ≥ 1
+        ready = max([request_taken[k - 1] if k else -1] + payload_taken[: item.after[1]][-1:]) + item.gap
+        args = item.value["args"] >> 8 * (args_bytes(LAY) - LAY.loosen)  # LOOSEN's K, n, l
+        started = (
+            item.value["cmd"] == Command.LOOSEN
+            and frame_status(expected[k]) in (Status.OK, Status.BAD_CONFIG)
+            and args & 0xFFFF_FFFF
+            and args >> 32 & 0xFFFF
+        )  # the core started: K ≥ 1, n ≥ 1
         # LOOSEN: one cycle more, for the core's error after start
         assert frame[0][0] == ready + 1 + 2 + bool(started), k
 
@@ -145,12 +171,17 @@ def frame_status(frame):
     return frame[3]
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"clock_hz": 0, "baud": 3}, "clock_hz must be an int in 1..4294967295 (IDENTIFY sends it in 4 bytes), not 0"),
-    ({"clock_hz": 1 << 32, "baud": 3},
-     "clock_hz must be an int in 1..4294967295 (IDENTIFY sends it in 4 bytes), not 4294967296"),
-    ({"clock_hz": 10, "baud": 2.5}, "baud must be an int in 1..4294967295 (IDENTIFY sends it in 4 bytes), not 2.5"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"clock_hz": 0, "baud": 3}, "clock_hz must be an int in 1..4294967295 (IDENTIFY sends it in 4 bytes), not 0"),
+        (
+            {"clock_hz": 1 << 32, "baud": 3},
+            "clock_hz must be an int in 1..4294967295 (IDENTIFY sends it in 4 bytes), not 4294967296",
+        ),
+        ({"clock_hz": 10, "baud": 2.5}, "baud must be an int in 1..4294967295 (IDENTIFY sends it in 4 bytes), not 2.5"),
+    ],
+)
 def test_bad_parameters(args, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         CommandExecutor(CORE, **args)

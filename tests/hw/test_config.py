@@ -20,28 +20,35 @@ def test_defaults_and_string_formats():
     assert str(CoreConfig("Q2.20", 1024)) == "Q2.20, Nmax 1024, Dmax 3, 1 lane(s)"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"fmt": "UQ3.44"}, "fmt must be a signed Qi.f with i ≥ 2 and 17 ≤ f ≤ 48 (the widths the units build "
-                        "for), not 'UQ3.44'"),
-    ({"fmt": Q(1, 30)}, "fmt must be a signed Qi.f with i ≥ 2 and 17 ≤ f ≤ 48 (the widths the units build "
-                        "for), not 'Q1.30'"),
-    ({"fmt": "Q2.16"}, ", not 'Q2.16'"),
-    ({"fmt": "Q2.49"}, ", not 'Q2.49'"),
-    ({"fmt": "Q3"}, "not a fixed-point format: 'Q3'"),
-    ({"fmt": 3.44}, "fmt must be a Q or a string such as 'Q3.44', not 3.44"),
-    ({"nmax": 1}, f"nmax must be an integer in 2..{NMAX_LIMIT}, not 1"),
-    ({"nmax": NMAX_LIMIT + 1}, f"nmax must be an integer in 2..{NMAX_LIMIT}, not {NMAX_LIMIT + 1}"),
-    ({"nmax": 64.0}, f"nmax must be an integer in 2..{NMAX_LIMIT}, not 64.0"),
-    ({"dmax": 8}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not 8"),
-    ({"dmax": 1}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not 1"),
-    ({"dmax": True}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not True"),
-    ({"lanes": 0}, "lanes must be a positive integer, not 0"),
-    ({"lanes": "2"}, "lanes must be a positive integer, not '2'"),
-    ({"loosening": 1}, "loosening must be True or False, not 1"),
-    ({"loosening": "yes"}, "loosening must be True or False, not 'yes'"),
-    ({"dsp": "ecp5"}, "dsp must be 'infer' or 'gw5a', not 'ecp5'"),
-    ({"dsp": None}, "dsp must be 'infer' or 'gw5a', not None"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"fmt": "UQ3.44"},
+            "fmt must be a signed Qi.f with i ≥ 2 and 17 ≤ f ≤ 48 (the widths the units build for), not 'UQ3.44'",
+        ),
+        (
+            {"fmt": Q(1, 30)},
+            "fmt must be a signed Qi.f with i ≥ 2 and 17 ≤ f ≤ 48 (the widths the units build for), not 'Q1.30'",
+        ),
+        ({"fmt": "Q2.16"}, ", not 'Q2.16'"),
+        ({"fmt": "Q2.49"}, ", not 'Q2.49'"),
+        ({"fmt": "Q3"}, "not a fixed-point format: 'Q3'"),
+        ({"fmt": 3.44}, "fmt must be a Q or a string such as 'Q3.44', not 3.44"),
+        ({"nmax": 1}, f"nmax must be an integer in 2..{NMAX_LIMIT}, not 1"),
+        ({"nmax": NMAX_LIMIT + 1}, f"nmax must be an integer in 2..{NMAX_LIMIT}, not {NMAX_LIMIT + 1}"),
+        ({"nmax": 64.0}, f"nmax must be an integer in 2..{NMAX_LIMIT}, not 64.0"),
+        ({"dmax": 8}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not 8"),
+        ({"dmax": 1}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not 1"),
+        ({"dmax": True}, "dmax must be an integer in 2..7 (the datapath supports D ≤ 7), not True"),
+        ({"lanes": 0}, "lanes must be a positive integer, not 0"),
+        ({"lanes": "2"}, "lanes must be a positive integer, not '2'"),
+        ({"loosening": 1}, "loosening must be True or False, not 1"),
+        ({"loosening": "yes"}, "loosening must be True or False, not 'yes'"),
+        ({"dsp": "ecp5"}, "dsp must be 'infer' or 'gw5a', not 'ecp5'"),
+        ({"dsp": None}, "dsp must be 'infer' or 'gw5a', not None"),
+    ],
+)
 def test_checks_and_their_messages(kwargs, message):
     with pytest.raises(ValueError) as exc:
         CoreConfig(**kwargs)
@@ -66,7 +73,7 @@ def test_lanes_are_the_vector_updaters_to_decide():
 
 def test_pickles_as_its_fields():
     config = CoreConfig("Q2.20", 256, 4, 2)
-    config.tail  # computed parts are not pickled
+    _ = config.tail  # computed parts are not pickled
     again = pickle.loads(pickle.dumps(config))
     assert again == config and again.tail == config.tail
 

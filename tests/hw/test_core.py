@@ -30,8 +30,9 @@ def run_core(config: CoreConfig, iterations: list[dict], loosening: bool = False
     with tempfile.TemporaryDirectory(prefix="spherecode-tb-") as work:
         stim, result = Path(work) / "in.json", Path(work) / "out.json"
         stim.write_text(json.dumps({"iterations": iterations, "loosening": loosening}))
-        build(UpdaterCore(config)).run("spherecode.sim.tb_core_check",
-                                       {"SPHERECODE_TB_IN": str(stim), "SPHERECODE_TB_OUT": str(result)})
+        build(UpdaterCore(config)).run(
+            "spherecode.sim.tb_core_check", {"SPHERECODE_TB_IN": str(stim), "SPHERECODE_TB_OUT": str(result)}
+        )
         return json.loads(result.read_text())["iterations"]
 
 
@@ -40,9 +41,11 @@ def signed(hexes: list[str], width: int) -> np.ndarray:
     return np.where(raw >> (width - 1), raw - (1 << width), raw)
 
 
-@pytest.mark.parametrize("fmt, nmax, dmax, lanes, n, d, beta1, beta2, dsp", CASES,
-                         ids=[f"{c[0]}-N{c[4]}-D{c[5]}-L{c[3]}" + ("" if c[8] == "infer" else f"-{c[8]}")
-                              for c in CASES])
+@pytest.mark.parametrize(
+    "fmt, nmax, dmax, lanes, n, d, beta1, beta2, dsp",
+    CASES,
+    ids=[f"{c[0]}-N{c[4]}-D{c[5]}-L{c[3]}" + ("" if c[8] == "infer" else f"-{c[8]}") for c in CASES],
+)
 def test_core_is_bit_exact_under_cocotb(fmt, nmax, dmax, lanes, n, d, beta1, beta2, dsp):
     config = CoreConfig(fmt, nmax, dmax, lanes, dsp=dsp)
     dp, width = config.datapath, fmt.width
@@ -51,10 +54,24 @@ def test_core_is_bit_exact_under_cocotb(fmt, nmax, dmax, lanes, n, d, beta1, bet
     hb2, c2 = dp.constants(beta2)
     mask = (1 << width) - 1
     iterations = [
-        {"n": n, "d": d, "half_beta": format(hb1, "x"), "step": format(c1, "x"),
-         "coords": [format(int(v) & mask, "x") for v in raw.ravel()], "in_gaps": [], "out_stalls": []},
-        {"n": n, "d": d, "half_beta": format(hb2, "x"), "step": format(c2, "x"), "coords": None,
-         "in_gaps": rng.choice([0, 0, 1, 3], n * d).tolist(), "out_stalls": rng.choice([0, 0, 1, 2], n * d).tolist()},
+        {
+            "n": n,
+            "d": d,
+            "half_beta": format(hb1, "x"),
+            "step": format(c1, "x"),
+            "coords": [format(int(v) & mask, "x") for v in raw.ravel()],
+            "in_gaps": [],
+            "out_stalls": [],
+        },
+        {
+            "n": n,
+            "d": d,
+            "half_beta": format(hb2, "x"),
+            "step": format(c2, "x"),
+            "coords": None,
+            "in_gaps": rng.choice([0, 0, 1, 3], n * d).tolist(),
+            "out_stalls": rng.choice([0, 0, 1, 2], n * d).tolist(),
+        },
     ]
     assert any(iterations[1]["in_gaps"]) and any(iterations[1]["out_stalls"])
     got = run_core(config, iterations)

@@ -3,7 +3,8 @@
 a whole run of several iterations from the paper's start (n = 1, l = 2) with the coordinates back to back
 (final vectors, n, l, S, δ_min, progress and the cycle counter = ``CoreConfig.run_cycles``), a second run
 that resumes from the first one's state on the core's own vectors with gaps on the input stream and
-backpressure on the output stream (the gaps delay the load one for one), a plain update on the same core (``loosen`` = 0: ``CoreConfig.cycles``),
+backpressure on the output stream (the gaps delay the load one for one), a plain update on the same core (``loosen`` =
+0: ``CoreConfig.cycles``),
 and the refused starts (K = 0, l outside [2, 2n])."""
 
 import numpy as np
@@ -26,8 +27,9 @@ def _hex(values, width):
     return [format(int(v) & mask, "x") for v in np.asarray(values).ravel()]
 
 
-@pytest.mark.parametrize("fmt, nmax, dmax, lanes, n, d, k1, k2", CASES,
-                         ids=[f"{c[0]}-N{c[4]}-D{c[5]}-L{c[3]}" for c in CASES])
+@pytest.mark.parametrize(
+    "fmt, nmax, dmax, lanes, n, d, k1, k2", CASES, ids=[f"{c[0]}-N{c[4]}-D{c[5]}-L{c[3]}" for c in CASES]
+)
 def test_loosening_runs_are_bit_exact_under_cocotb(fmt, nmax, dmax, lanes, n, d, k1, k2):
     config = CoreConfig(fmt, nmax, dmax, lanes, loosening=True)
     dp, width = config.datapath, fmt.width
@@ -43,12 +45,28 @@ def test_loosening_runs_are_bit_exact_under_cocotb(fmt, nmax, dmax, lanes, n, d,
     base = {"d": d, "half_beta": "0", "step": "0", "in_gaps": [], "out_stalls": []}
     iterations = [
         {**base, "n": n, "coords": _hex(raw, width), "loosen": {"iterations": k1, "n": 1, "l": start_l}},
-        {**base, "n": n, "coords": None, "loosen": {"iterations": k2, "n": state1.n, "l": format(state1.l, "x")},
-         "in_gaps": rng.choice([0, 0, 1, 3], n * d).tolist(), "out_stalls": rng.choice([0, 0, 1, 2], n * d).tolist()},
+        {
+            **base,
+            "n": n,
+            "coords": None,
+            "loosen": {"iterations": k2, "n": state1.n, "l": format(state1.l, "x")},
+            "in_gaps": rng.choice([0, 0, 1, 3], n * d).tolist(),
+            "out_stalls": rng.choice([0, 0, 1, 2], n * d).tolist(),
+        },
         {**base, "n": n, "coords": None, "half_beta": format(hb, "x"), "step": format(c, "x")},
         {**base, "n": n, "coords": None, "loosen": {"iterations": 0, "n": 1, "l": start_l}},
-        {**base, "n": n, "coords": None, "loosen": {"iterations": 1, "n": 1, "l": format((2 << unit.precision) - 1, "x")}},
-        {**base, "n": n, "coords": None, "loosen": {"iterations": 1, "n": 2, "l": format((4 << unit.precision) + 1, "x")}},
+        {
+            **base,
+            "n": n,
+            "coords": None,
+            "loosen": {"iterations": 1, "n": 1, "l": format((2 << unit.precision) - 1, "x")},
+        },
+        {
+            **base,
+            "n": n,
+            "coords": None,
+            "loosen": {"iterations": 1, "n": 2, "l": format((4 << unit.precision) + 1, "x")},
+        },
         {**base, "n": 1, "coords": None, "loosen": {"iterations": 1, "n": 1, "l": start_l}},
     ]
     got = run_core(config, iterations, loosening=True)

@@ -16,7 +16,9 @@ def vectors(rng, fmt, n, dim):
     return fmt.from_float(v / np.linalg.norm(v, axis=1, keepdims=True))
 
 
-@pytest.mark.parametrize("fmt, dim", [(FORMATS[0], 3), (FORMATS[1], 3), (FORMATS[1], 6)], ids=["Q3.44-D3", "Q2.20-D3", "Q2.20-D6"])
+@pytest.mark.parametrize(
+    "fmt, dim", [(FORMATS[0], 3), (FORMATS[1], 3), (FORMATS[1], 6)], ids=["Q3.44-D3", "Q2.20-D3", "Q2.20-D6"]
+)
 def test_squared_distance_bit_exact(fmt, dim):
     rng = np.random.default_rng(dim)
     unit = SquaredDistance(fmt, dim)
@@ -69,7 +71,9 @@ def test_squared_distance_of_truncated_differences_bit_exact():
 
 @pytest.mark.parametrize("diff_fmt", [Q(3, 23), Q(3, 45), Q(3, 31, signed=False)])
 def test_truncated_difference_format_is_checked(diff_fmt):
-    with pytest.raises(ValueError, match=rf"signed format with 24\.\.44 fraction bits, not {re.escape(repr(diff_fmt))}"):
+    with pytest.raises(
+        ValueError, match=rf"signed format with 24\.\.44 fraction bits, not {re.escape(repr(diff_fmt))}"
+    ):
         SquaredDistance(FORMATS[0], 3, diff_fmt)
 
 
@@ -86,19 +90,24 @@ def test_serial_squared_distance_is_the_parallel_one_bit_for_bit(fmt, dim):
     expected = unit.compute(a, b)
     np.testing.assert_array_equal(expected, SquaredDistance(fmt, dim).compute(a, b))
     assert expected[55] == d2_format(fmt).max_raw and expected[50:55].tolist() == [0] * 5
-    payloads = [{"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
-                for j in range(count) for k in range(dim)]
+    payloads = [
+        {"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
+        for j in range(count)
+        for k in range(dim)
+    ]
     gaps = [int(rng.integers(0, 3)) if k == dim - 1 else 0 for j in range(count) for k in range(dim)]
     out, cycles = stream_through(unit, payloads, gaps)
     assert out == expected.tolist()
     clock = np.concatenate([[0], np.cumsum(np.array(gaps) + 1)[:-1]])  # the clock each payload goes in
-    lasts = clock[dim - 1::dim]
+    lasts = clock[dim - 1 :: dim]
     assert cycles == (lasts + unit.latency).tolist()
 
 
-@pytest.mark.parametrize("fmt, dim, out_frac", [(FORMATS[0], 3, 88), (FORMATS[0], 3, 60), (FORMATS[1], 3, 40),
-                                                (FORMATS[1], 6, 37)],
-                         ids=["Q3.44-exact", "Q3.44-60", "Q2.20-exact", "Q2.20-37"])
+@pytest.mark.parametrize(
+    "fmt, dim, out_frac",
+    [(FORMATS[0], 3, 88), (FORMATS[0], 3, 60), (FORMATS[1], 3, 40), (FORMATS[1], 6, 37)],
+    ids=["Q3.44-exact", "Q3.44-60", "Q2.20-exact", "Q2.20-37"],
+)
 def test_serial_squared_distance_with_more_fraction_bits(fmt, dim, out_frac):
     """``out_frac`` > f (the move norm S_j, exact at 2f): the model against exact integer arithmetic, then the
     RTL against the model, with moves from one ulp to antipodal and a saturating pair."""
@@ -118,11 +127,15 @@ def test_serial_squared_distance_with_more_fraction_bits(fmt, dim, out_frac):
         want = (total + (1 << unit.drop >> 1)) >> unit.drop
         assert expected[j] == min(want, unit.out_fmt.max_raw)
     if out_frac == 2 * f:  # exact: no rounding at all
-        assert [int(v) for v in expected[6:]] == [sum((int(x) - int(y)) ** 2 for x, y in zip(a[j], b[j]))
-                                                  for j in range(6, count)]
+        assert [int(v) for v in expected[6:]] == [
+            sum((int(x) - int(y)) ** 2 for x, y in zip(a[j], b[j])) for j in range(6, count)
+        ]
     assert expected[:5].tolist() == [0] * 5 and expected[5] == unit.out_fmt.max_raw
-    payloads = [{"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
-                for j in range(count) for k in range(dim)]
+    payloads = [
+        {"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
+        for j in range(count)
+        for k in range(dim)
+    ]
     out, _ = stream_through(unit, payloads)
     assert out == [int(v) for v in expected]
 
@@ -150,8 +163,9 @@ def test_running_min_bit_exact(fmt):
     mask[2:5] = [1, 1, 1]  # a fully masked three-element row
     expected = unit.compute(d2, first, last, mask)
     assert expected[0] == d2f.max_raw and expected[2] == d2f.max_raw and expected[1] == d2[1]
-    payloads = [{"d2": int(v), "first": int(f), "last": int(la), "mask": int(mk)}
-                for v, f, la, mk in zip(d2, first, last, mask)]
+    payloads = [
+        {"d2": int(v), "first": int(f), "last": int(la), "mask": int(mk)} for v, f, la, mk in zip(d2, first, last, mask)
+    ]
     out, cycles = stream_through(unit, payloads)
     assert out == expected.tolist()
     assert cycles == (np.flatnonzero(last) + 1).tolist()

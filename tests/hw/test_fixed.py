@@ -37,15 +37,31 @@ def test_float_conversion_rounds_and_saturates():
 
 # ---- the models' integer primitives ---------------------------------------------------------------------
 
+
 def exact(a, b, s, rounding):
-    return [((x * y) + ((1 << (s - 1)) if rounding == "nearest" and s > 0 else 0)) >> s
-            for x, y in zip(a.tolist(), b.tolist())]
+    return [
+        ((x * y) + ((1 << (s - 1)) if rounding == "nearest" and s > 0 else 0)) >> s
+        for x, y in zip(a.tolist(), b.tolist())
+    ]
 
 
 @pytest.mark.parametrize("rounding", ["nearest", "trunc"])
-@pytest.mark.parametrize("a_bits, b_bits, shift", [
-    (30, 30, 20), (47, 47, 44), (61, 61, 64), (61, 61, 70), (48, 48, 48),  # limbs, 128-bit pair, limbs
-    (46, 46, 40), (45, 47, 42), (20, 58, 30), (58, 20, 30), (40, 40, 22), (44, 40, 22)])
+@pytest.mark.parametrize(
+    "a_bits, b_bits, shift",
+    [
+        (30, 30, 20),
+        (47, 47, 44),
+        (61, 61, 64),
+        (61, 61, 70),
+        (48, 48, 48),  # limbs, 128-bit pair, limbs
+        (46, 46, 40),
+        (45, 47, 42),
+        (20, 58, 30),
+        (58, 20, 30),
+        (40, 40, 22),
+        (44, 40, 22),
+    ],
+)
 def test_wide_products_are_exact(rounding, a_bits, b_bits, shift):
     """Every path of mul_shift (one product, limbs — the bias within them or after —, 128-bit pair)
     against Python's integers."""

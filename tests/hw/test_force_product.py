@@ -16,13 +16,26 @@ UNITS = {
 
 def inputs(unit, rng):
     f = unit.w_fmt.f
-    w = np.concatenate([[0, 1, 2, (1 << 17) - 1, 1 << 17, 1 << f, (1 << f) - 1, 1 << (f - 1)],
-                        log_uniform(rng, -f, 0, RANDOM, f), rng.integers(0, (1 << f) + 1, 200)])
+    w = np.concatenate(
+        [
+            [0, 1, 2, (1 << 17) - 1, 1 << 17, 1 << f, (1 << f) - 1, 1 << (f - 1)],
+            log_uniform(rng, -f, 0, RANDOM, f),
+            rng.integers(0, (1 << f) + 1, 200),
+        ]
+    )
     w = np.minimum(w, 1 << f)
     lim = 2 << unit.in_fmt.f  # differences of unit vectors: [−2, 2]
     diff = rng.integers(-lim, lim + 1, (w.size, unit.dim))
-    diff[:8] = [[lim, -lim, 0], [-lim, lim, 1], [-1, 1, 0], [unit.in_fmt.max_raw, unit.in_fmt.min_raw, -1],
-                [lim, lim, -lim], [1, -1, 3], [-lim, 7, 5], [0, 0, 0]]
+    diff[:8] = [
+        [lim, -lim, 0],
+        [-lim, lim, 1],
+        [-1, 1, 0],
+        [unit.in_fmt.max_raw, unit.in_fmt.min_raw, -1],
+        [lim, lim, -lim],
+        [1, -1, 3],
+        [-lim, 7, 5],
+        [0, 0, 0],
+    ]
     return w, diff
 
 
@@ -38,8 +51,9 @@ def test_force_product_bit_exact(name):
         k = max(wk.bit_length() - unit.w_bits, 0)
         s = f + g - fo - k
         dt = [min(max(x >> (unit.in_fmt.f - g), unit.diff_fmt.min_raw), unit.diff_fmt.max_raw) for x in dk]
-        assert ek == [min(max(((wk >> k) * x + (1 << (s - 1))) >> s, unit.o_fmt.min_raw), unit.o_fmt.max_raw)
-                      for x in dt]
+        assert ek == [
+            min(max(((wk >> k) * x + (1 << (s - 1))) >> s, unit.o_fmt.min_raw), unit.o_fmt.max_raw) for x in dt
+        ]
     # Accuracy on unit-vector differences: relative 2^−(w_bits − 1) of w, 2^−g of diff, ½ ulp of o.
     exact = (w[:, None] * 2.0**-f) * (diff * 2.0**-unit.in_fmt.f)
     bound = (np.abs(exact) * 2.0 ** -(unit.w_bits - 1) + w[:, None] * 2.0**-f * 2.0**-g + 2.0 ** -(fo + 1)) * (1 + 1e-9)
@@ -56,6 +70,9 @@ def test_arguments_are_checked():
         ForceProduct(w, d, Q(3, 45), o, 3)
     with pytest.raises(ValueError, match=r"w_bits must be an integer in 2\.\.29, not 30"):
         ForceProduct(w, d, dt, o, 3, 30)
-    with pytest.raises(ValueError, match=r"o_fmt must have fewer than 47 fraction bits \(every product rounds\), "
-                                         r"not Q4\.47"):
+    with pytest.raises(
+        ValueError,
+        match=r"o_fmt must have fewer than 47 fraction bits \(every product rounds\), "
+        r"not Q4\.47",
+    ):
         ForceProduct(w, d, dt, Q(4, 47), 3)

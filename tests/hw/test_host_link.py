@@ -50,7 +50,7 @@ def stimulus(seed, max_gap):
             board.finish()
             silence += WAIT
         seq = int(rng.integers(0, 256))
-        if status == Status.TIMEOUT:      # header and part of the payload, then silence
+        if status == Status.TIMEOUT:  # header and part of the payload, then silence
             frame = bytes([SYNC_REQUEST, cmd, seq]) + length.to_bytes(2, "little") + data
         else:
             frame = bytearray(request_frame(cmd, seq, data))
@@ -76,9 +76,12 @@ CASES = {"random": (stimulus(4, 3), 0.3), "eager": (stimulus(5, 0), 1.0)}
 @pytest.fixture(scope="module")
 def results():
     units = {name: LinkBench() for name in CASES}
-    channels = {name: Channel(inputs={"rx": items}, ready={"tx": ready}, watch=["busy"], seed=k, drain=2 * TIMEOUT,
-                              limit=200_000)
-                for k, (name, ((items, _, _, _), ready)) in enumerate(CASES.items())}
+    channels = {
+        name: Channel(
+            inputs={"rx": items}, ready={"tx": ready}, watch=["busy"], seed=k, drain=2 * TIMEOUT, limit=200_000
+        )
+        for k, (name, ((items, _, _, _), ready)) in enumerate(CASES.items())
+    }
     return run_channels(units, channels)
 
 
@@ -95,8 +98,9 @@ def test_responses_are_byte_identical_to_the_model(results, name):
     assert not out["limit"] and out["violations"] == []
     assert len(out["inputs"]["rx"]) == len(items)
     frames = [bytes(v for _, _, v in f) for f in frames_of(out, expected)]
-    mismatches = [(k, f.hex(), e.hex()) for k, (f, e, w) in enumerate(zip(frames, expected, wild))
-                  if not matches(f, e, w)]
+    mismatches = [
+        (k, f.hex(), e.hex()) for k, (f, e, w) in enumerate(zip(frames, expected, wild)) if not matches(f, e, w)
+    ]
     assert not mismatches, mismatches[:3]
 
 

@@ -24,8 +24,13 @@ def test_table_error_within_its_bound(arg_frac, frac, error):
     table = QuadraticTable.build("g", d, arg_frac, frac, error)
     assert table.error_bound <= error and table.index_bits <= MAX_INDEX_BITS
     assert table.width(2) <= 17  # u_s · c2: one DSP block
-    z = np.concatenate([np.arange(64), np.random.default_rng(0).integers(0, 1 << arg_frac, 100_000),
-                        (1 << arg_frac) - 1 - np.arange(64)])
+    z = np.concatenate(
+        [
+            np.arange(64),
+            np.random.default_rng(0).integers(0, 1 << arg_frac, 100_000),
+            (1 << arg_frac) - 1 - np.arange(64),
+        ]
+    )
     y = table.compute(z) * 2.0**-frac
     x = z * 2.0**-arg_frac
     ref = np.where(x > 0, np.log2(1 + x) / np.where(x > 0, x, 1), 1 / math.log(2))
@@ -40,12 +45,15 @@ def test_exp_table():
     assert err.max() <= table.error_bound + 3 * 2.0**-22
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"arg_frac": 1}, r"arg_frac must be an integer ≥ 2, not 1"),
-    ({"frac": 0}, r"frac must be an integer in 1\.\.40, not 0"),
-    ({"error": 0.0}, r"error must be positive, not 0\.0"),
-    ({"error": 2.0**-60}, r"g: no table of ≤ 2\^10 quadratic segments reaches error"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"arg_frac": 1}, r"arg_frac must be an integer ≥ 2, not 1"),
+        ({"frac": 0}, r"frac must be an integer in 1\.\.40, not 0"),
+        ({"error": 0.0}, r"error must be positive, not 0\.0"),
+        ({"error": 2.0**-60}, r"g: no table of ≤ 2\^10 quadratic segments reaches error"),
+    ],
+)
 def test_build_arguments_are_checked(kwargs, message):
     args = {"arg_frac": 20, "frac": 22, "error": 2.0**-20} | kwargs
     with pytest.raises(ValueError, match=message):

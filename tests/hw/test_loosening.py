@@ -23,10 +23,26 @@ def _requests(unit, rng, count):
     nmax = (1 << N_BITS) - 1
     choose = lambda a, b: {"load": 0, "s_keep": int(a), "s_raise": int(b), "n": 0, "l": 0}  # noqa: E731
     load = lambda n, l: {"load": 1, "s_keep": 0, "s_raise": 0, "n": int(n), "l": int(l)}  # noqa: E731
-    reqs = [choose(5, 5), choose(0, smax), choose(smax, 0), choose(7, 6), choose(6, 7), choose(0, 0),
-            load(1, 2 * one), choose(smax, smax), load(2, 4 * one), choose(1, 0),
-            load(nmax, 2 * nmax * one), choose(0, 1), choose(0, 1),  # n saturates; β/2 saturates
-            load(nmax - 1, 2 * one), choose(3, 2), choose(3, 2), load(3, 6 * one - 1), choose(1, 1)]
+    reqs = [
+        choose(5, 5),
+        choose(0, smax),
+        choose(smax, 0),
+        choose(7, 6),
+        choose(6, 7),
+        choose(0, 0),
+        load(1, 2 * one),
+        choose(smax, smax),
+        load(2, 4 * one),
+        choose(1, 0),
+        load(nmax, 2 * nmax * one),
+        choose(0, 1),
+        choose(0, 1),  # n saturates; β/2 saturates
+        load(nmax - 1, 2 * one),
+        choose(3, 2),
+        choose(3, 2),
+        load(3, 6 * one - 1),
+        choose(1, 1),
+    ]
     for _ in range(count - len(reqs)):
         kind = rng.random()
         if kind < 0.05:
@@ -55,8 +71,9 @@ def LooseningControl(*args):
     return parameters_only(_Unit(*args))
 
 
-@pytest.mark.parametrize("fmt, precision, count", [(Q(2, 20), 24, RANDOM), (Q(3, 44), 48, 1500)],
-                         ids=["Q2.20-F24", "Q3.44-F48"])
+@pytest.mark.parametrize(
+    "fmt, precision, count", [(Q(2, 20), 24, RANDOM), (Q(3, 44), 48, 1500)], ids=["Q2.20-F24", "Q3.44-F48"]
+)
 def test_loosening_control_is_bit_exact(fmt, precision, count):
     unit = _Unit(Datapath(fmt, 1024, 3), precision)
     rng = np.random.default_rng(precision)
@@ -118,25 +135,31 @@ def test_fixed_l_tracks_float64_over_3000_iterations(pattern):
         assert abs(hb_chip - hb) <= 1 and abs(c_chip - c) <= 1 + c * 2 * rel[n] * 2.0**48
 
 
-@pytest.mark.parametrize("args, message", [
-    (("dp",), r"LooseningControl takes a Datapath, not 'dp'"),
-    ((None,), r"LooseningControl takes a Datapath, not None"),
-    ((Datapath(Q(3, 44), 64, 3), 15), r"precision must be an integer in 16\.\.64, not 15"),
-    ((Datapath(Q(3, 44), 64, 3), 65), r"precision must be an integer in 16\.\.64, not 65"),
-    ((Datapath(Q(3, 44), 64, 3), "48"), r"precision must be an integer in 16\.\.64, not '48'"),
-    ((Datapath(Q(3, 44), 64, 3), True), r"precision must be an integer in 16\.\.64, not True"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("dp",), r"LooseningControl takes a Datapath, not 'dp'"),
+        ((None,), r"LooseningControl takes a Datapath, not None"),
+        ((Datapath(Q(3, 44), 64, 3), 15), r"precision must be an integer in 16\.\.64, not 15"),
+        ((Datapath(Q(3, 44), 64, 3), 65), r"precision must be an integer in 16\.\.64, not 65"),
+        ((Datapath(Q(3, 44), 64, 3), "48"), r"precision must be an integer in 16\.\.64, not '48'"),
+        ((Datapath(Q(3, 44), 64, 3), True), r"precision must be an integer in 16\.\.64, not True"),
+    ],
+)
 def test_loosening_control_arguments_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
         LooseningControl(*args)
 
 
-@pytest.mark.parametrize("n, l, message", [
-    (0, 2 << 48, r"n must be an integer in 1\.\.65535, not 0"),
-    (1 << 16, 2 << 48, r"n must be an integer in 1\.\.65535, not 65536"),
-    (3, (2 << 48) - 1, rf"raw l must be an integer in \[2, 2n\] · 2\^48, not {(2 << 48) - 1}"),
-    (3, (6 << 48) + 1, rf"raw l must be an integer in \[2, 2n\] · 2\^48, not {(6 << 48) + 1}"),
-])
+@pytest.mark.parametrize(
+    "n, l, message",
+    [
+        (0, 2 << 48, r"n must be an integer in 1\.\.65535, not 0"),
+        (1 << 16, 2 << 48, r"n must be an integer in 1\.\.65535, not 65536"),
+        (3, (2 << 48) - 1, rf"raw l must be an integer in \[2, 2n\] · 2\^48, not {(2 << 48) - 1}"),
+        (3, (6 << 48) + 1, rf"raw l must be an integer in \[2, 2n\] · 2\^48, not {(6 << 48) + 1}"),
+    ],
+)
 def test_load_range_is_checked(n, l, message):
     with pytest.raises(ValueError, match=message):
         LooseningControl(Datapath(Q(3, 44), 64, 3)).load(n, l)

@@ -23,8 +23,10 @@ def test_multiply_bit_exact(fmt):
     b = np.concatenate([[p[1] for p in pairs], rng.integers(fmt.min_raw, fmt.max_raw + 1, RANDOM)])
     expected = unit.compute(a, b)
     # The model is the exact product, rounded half up, saturated.
-    exact = [min(max((int(x) * int(y) + (1 << (fmt.f - 1))) >> fmt.f, fmt.min_raw), fmt.max_raw)
-             for x, y in zip(a.tolist(), b.tolist())]
+    exact = [
+        min(max((int(x) * int(y) + (1 << (fmt.f - 1))) >> fmt.f, fmt.min_raw), fmt.max_raw)
+        for x, y in zip(a.tolist(), b.tolist())
+    ]
     assert expected.tolist() == exact
     check_rtl(unit, [{"a": int(x), "b": int(y)} for x, y in zip(a, b)], expected.tolist())
 

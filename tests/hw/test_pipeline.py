@@ -7,8 +7,15 @@ from amaranth.hdl import ClockDomain, Module, Signal, signed
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
-from spherecode.hw.pipeline import (RAM_DELAY_MIN, RING_MIN, SimulationPlatform, delay, gate_when_idle, gates_idle_clocks,
-                                    ram_delay)
+from spherecode.hw.pipeline import (
+    RAM_DELAY_MIN,
+    RING_MIN,
+    SimulationPlatform,
+    delay,
+    gate_when_idle,
+    gates_idle_clocks,
+    ram_delay,
+)
 
 
 def run(m: Module, drive: list[list], probe) -> list[int]:
@@ -62,7 +69,16 @@ def test_delay_is_a_chain_of_registers():
     x, m = Signal(8), Module()
     m.domains.sync = ClockDomain()
     y = delay(m, x, 3, "x")
-    assert run(m, [[(x, v)] for v in range(1, 9)], y) == [0, 0, 1, 2, 3, 4, 5, 6]  # x set before edge k is out after edge k + 2
+    assert run(m, [[(x, v)] for v in range(1, 9)], y) == [
+        0,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]  # x set before edge k is out after edge k + 2
     assert delay(m, x, 0, "none") is x
 
 
@@ -87,7 +103,7 @@ def test_delay_in_simulation_is_the_same_as_the_chain(cycles):
         rings = [name for name in m._named_submodules if name.endswith("_ring")]
         assert len(rings) == (platform is not None and cycles >= RING_MIN)
         outputs.append(run(m, [[(x, v)] for v in values], y))
-    assert outputs[0] == outputs[1] == [0] * (cycles - 1) + values[:len(values) - cycles + 1]
+    assert outputs[0] == outputs[1] == [0] * (cycles - 1) + values[: len(values) - cycles + 1]
 
 
 def test_a_zero_width_delay_stays_a_chain_in_simulation():

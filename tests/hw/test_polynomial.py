@@ -15,7 +15,9 @@ def test_degree_follows_the_error_bound():
 
 
 def test_horner_model_matches_the_function():
-    deriv = lambda x, n: math.log2(1 + x) if n == 0 else (-1) ** (n + 1) * math.factorial(n - 1) / ((1 + x) ** n * math.log(2))  # noqa: E731
+    deriv = lambda x, n: (
+        math.log2(1 + x) if n == 0 else (-1) ** (n + 1) * math.factorial(n - 1) / ((1 + x) ** n * math.log(2))
+    )  # noqa: E731
     k_bits, frac = 6, 40
     t = make_table("l", deriv, [s / 2**k_bits for s in range(2**k_bits)], [2.0**-k_bits] * 2**k_bits, frac, 2.0**-38)
     rng = np.random.default_rng(0)
@@ -30,6 +32,7 @@ def test_shared_is_checked():
     import pytest
 
     from spherecode.hw.polynomial import PiecewisePolynomial
+
     deriv = lambda x, n: (-math.log(2)) ** n * 2.0**-x  # noqa: E731
     table = make_table("e", deriv, [s / 16 for s in range(16)], [1 / 16] * 16, frac=40, error=2.0**-12)
     assert PiecewisePolynomial(table, shared=True).ii == table.latency - 1

@@ -37,12 +37,15 @@ def test_reciprocal_model_is_exact_division():
         assert m == ((1 << 61) - 1) // top and e == v.bit_length() - 1
 
 
-@pytest.mark.parametrize("args, message", [
-    ((Q(3, 44), 30), r"unsigned format, not Q\(i=3, f=44, signed=True\)"),
-    ((Q(3, 20, signed=False), 23), r"precision must be an integer in 2\.\.22, not 23"),
-    ((Q(3, 20, signed=False), 1), r"precision must be an integer in 2\.\.22, not 1"),
-    ((Q(3, 20, signed=False), "8"), r"precision must be an integer in 2\.\.22, not '8'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((Q(3, 44), 30), r"unsigned format, not Q\(i=3, f=44, signed=True\)"),
+        ((Q(3, 20, signed=False), 23), r"precision must be an integer in 2\.\.22, not 23"),
+        ((Q(3, 20, signed=False), 1), r"precision must be an integer in 2\.\.22, not 1"),
+        ((Q(3, 20, signed=False), "8"), r"precision must be an integer in 2\.\.22, not '8'"),
+    ],
+)
 def test_reciprocal_arguments_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
         Reciprocal(*args)

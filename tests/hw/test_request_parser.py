@@ -24,7 +24,7 @@ class Stimulus:
         self.rng = np.random.default_rng(seed)
         self.max_gap = max_gap
         self.items, self.requests, self.payloads = [], [], []
-        self.silence = 0            # idle cycles owed before the next byte (after a frame cut short)
+        self.silence = 0  # idle cycles owed before the next byte (after a frame cut short)
 
     def send(self, data, gaps=None):
         gaps = self.rng.integers(0, self.max_gap + 1, len(data)).tolist() if gaps is None else list(gaps)
@@ -45,13 +45,16 @@ class Stimulus:
             frame[-1 - int(self.rng.integers(0, 2))] ^= 1 << int(self.rng.integers(0, 8))
         sent = bytes(frame if cut is None else frame[:cut])
         self.send(sent, gaps)
-        received = sent[5:5 + len(payload)]
-        self.requests.append({
-            "cmd": sent[1] if len(sent) > 1 else 0, "seq": sent[2] if len(sent) > 2 else 0,
-            "length": int.from_bytes(sent[3:5], "little"),
-            "status": Status.TIMEOUT if cut is not None else Status.BAD_CRC if bad_crc else Status.OK,
-            "payload": received,
-        })
+        received = sent[5 : 5 + len(payload)]
+        self.requests.append(
+            {
+                "cmd": sent[1] if len(sent) > 1 else 0,
+                "seq": sent[2] if len(sent) > 2 else 0,
+                "length": int.from_bytes(sent[3:5], "little"),
+                "status": Status.TIMEOUT if cut is not None else Status.BAD_CRC if bad_crc else Status.OK,
+                "payload": received,
+            }
+        )
         self.payloads.append([{"data": b, "offset": k, "cmd": cmd} for k, b in enumerate(received)])
         if cut is not None:
             self.silence = TIMEOUT + 1 + int(self.rng.integers(0, 4))
@@ -71,11 +74,11 @@ def build_stimulus(seed, max_gap, long_payloads=False):
         if kind == 3:
             s.frame(cmd, payload, bad_crc=True)
         elif kind in (5, 6):
-            s.frame(cmd, payload, cut=int(rng.integers(1, 7 + length)))   # 1 … all but the last byte
+            s.frame(cmd, payload, cut=int(rng.integers(1, 7 + length)))  # 1 … all but the last byte
         else:
             s.frame(cmd, payload)
-    s.frame(0, b"", cut=1)             # a stray sync byte alone: TIMEOUT, nothing received
-    s.junk(3)                          # after the timeout: ignored
+    s.frame(0, b"", cut=1)  # a stray sync byte alone: TIMEOUT, nothing received
+    s.junk(3)  # after the timeout: ignored
     s.frame(2, bytes(range(12)), seq=7)
     return s
 
@@ -90,8 +93,10 @@ CASES = {
 @pytest.fixture(scope="module")
 def results():
     units = {name: RequestParser(TIMEOUT, ARGS) for name in CASES}
-    channels = {name: Channel(inputs={"i": s.items}, ready=ready, watch=["busy"], seed=k, drain=2 * TIMEOUT + 8)
-                for k, (name, (s, ready)) in enumerate(CASES.items())}
+    channels = {
+        name: Channel(inputs={"i": s.items}, ready=ready, watch=["busy"], seed=k, drain=2 * TIMEOUT + 8)
+        for k, (name, (s, ready)) in enumerate(CASES.items())
+    }
     return run_channels(units, channels)
 
 
@@ -100,7 +105,7 @@ def test_requests_and_payload_bytes(results, name):
     s, _ = CASES[name]
     out = results[name]
     assert not out["limit"] and out["violations"] == []
-    assert len(out["inputs"]["i"]) == len(s.items)             # every byte taken, junk included
+    assert len(out["inputs"]["i"]) == len(s.items)  # every byte taken, junk included
     got = [r for _, _, r in out["outputs"]["request"]]
     assert len(got) == len(s.requests)
     for k, (g, e) in enumerate(zip(got, s.requests)):
@@ -141,7 +146,7 @@ def test_exact_latencies(results):
         last = max(c for c in taken if c < offered)
         delay = TIMEOUT + 2 if req["status"] == Status.TIMEOUT else 1
         assert offered - last == delay
-        assert accepted == offered                       # request.ready always high
+        assert accepted == offered  # request.ready always high
         assert s.items[index[rise - 1]].value == SYNC_REQUEST
         assert fall == accepted + 1
     assert all(offered == cycle for offered, cycle, _ in out["outputs"]["payload"])
@@ -153,14 +158,17 @@ def test_stalls_are_not_silence(results):
     waits = [taken - offered for offered, taken, _ in out["outputs"]["payload"]]
     assert max(waits) > 3 * TIMEOUT
     statuses = [r["status"] for _, _, r in out["outputs"]["request"]]
-    assert statuses == [Status.OK] * 6 + [Status.TIMEOUT, Status.OK]   # the stray sync byte's timeout only
+    assert statuses == [Status.OK] * 6 + [Status.TIMEOUT, Status.OK]  # the stray sync byte's timeout only
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"timeout": 0, "args": 4}, "timeout must be a positive int, not 0"),
-    ({"timeout": 1.5, "args": 4}, "timeout must be a positive int, not 1.5"),
-    ({"timeout": 10, "args": True}, "args must be a positive int, not True"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"timeout": 0, "args": 4}, "timeout must be a positive int, not 0"),
+        ({"timeout": 1.5, "args": 4}, "timeout must be a positive int, not 1.5"),
+        ({"timeout": 10, "args": True}, "args must be a positive int, not True"),
+    ],
+)
 def test_bad_parameters(args, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
         RequestParser(**args)

@@ -37,8 +37,10 @@ CASES = {
 @pytest.fixture(scope="module")
 def results():
     units = {name: ResponseWriter() for name in CASES}
-    channels = {name: Channel(inputs={"header": h, "body": b}, ready={"o": p}, watch=["busy"], seed=k, drain=20)
-                for k, (name, ((h, b, _), p)) in enumerate(CASES.items())}
+    channels = {
+        name: Channel(inputs={"header": h, "body": b}, ready={"o": p}, watch=["busy"], seed=k, drain=20)
+        for k, (name, ((h, b, _), p)) in enumerate(CASES.items())
+    }
     return run_channels(units, channels)
 
 
@@ -68,7 +70,7 @@ def test_handshakes(results, name):
     taken_body = iter(out["inputs"]["body"])
     for frame, header_taken, (h, _) in zip(per_frame, out["inputs"]["header"], zip(headers, expected)):
         length = h.value["length"]
-        body_part = frame[7:7 + length]
+        body_part = frame[7 : 7 + length]
         cycles = [next(taken_body) for _ in range(length)]
         assert [offered for offered, _, _ in body_part] == [c + 1 for c in cycles]
         assert frame[-1][0] == header_taken + 1
@@ -80,7 +82,7 @@ def test_exact_latencies(results):
     with one idle cycle before the CRC; the next header follows at once (10 + L cycles per frame)."""
     (headers, _, expected), _ = CASES["exact"]
     out = results["exact"]
-    starts = [0] + [c + 1 for c in out["inputs"]["header"][:-1]]   # each header is offered when the last was taken
+    starts = [0] + [c + 1 for c in out["inputs"]["header"][:-1]]  # each header is offered when the last was taken
     for start, frame, h in zip(starts, split(out, expected), headers):
         length = h.value["length"]
         want = list(range(start + 1, start + 8 + length)) + [start + 9 + length, start + 10 + length]

@@ -39,17 +39,21 @@ def test_shared_rsqrt_bit_exact():
     mant, exp = unit.compute(x)
     gaps = (unit.ii - 1 + rng.integers(0, 3, x.size) * (rng.random(x.size) < 0.2)).tolist()
     from spherecode.sim.pipeline import stream_through
+
     out, cycles = stream_through(unit, [int(v) for v in x], gaps)
     assert out == [{"mant": int(m), "exp": int(e)} for m, e in zip(mant, exp)]
     starts = np.concatenate([[0], np.cumsum(np.array(gaps[:-1]) + 1)])
     assert cycles == (starts + unit.latency).tolist()
 
 
-@pytest.mark.parametrize("args, message", [
-    ((Q(8, 44),), r"RSqrt takes an unsigned format, not Q\(i=8, f=44, signed=True\)"),
-    (("UQ8.44",), r"RSqrt takes an unsigned format, not 'UQ8.44'"),
-    ((Q(8, 44, signed=False), None, 1), r"shared must be a bool, not 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((Q(8, 44),), r"RSqrt takes an unsigned format, not Q\(i=8, f=44, signed=True\)"),
+        (("UQ8.44",), r"RSqrt takes an unsigned format, not 'UQ8.44'"),
+        ((Q(8, 44, signed=False), None, 1), r"shared must be a bool, not 1"),
+    ],
+)
 def test_rsqrt_arguments_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
         RSqrt(*args)

@@ -20,5 +20,4 @@ def test_scale_bit_exact(fmt):
     assert expected[3] == x_fmt.max_raw and expected[4] == x_fmt.min_raw  # ×2 saturates
     exact = x * x_fmt.ulp * mant * mant_fmt.ulp * 2.0**exp
     assert np.abs(expected[6:] * x_fmt.ulp - exact[6:]).max() <= 0.5 * x_fmt.ulp
-    check_rtl(unit, [{"x": int(a), "mant": int(b), "exp": int(c)} for a, b, c in zip(x, mant, exp)],
-              expected.tolist())
+    check_rtl(unit, [{"x": int(a), "mant": int(b), "exp": int(c)} for a, b, c in zip(x, mant, exp)], expected.tolist())

@@ -29,12 +29,14 @@ class Loopback(wiring.Component):
 
     def __init__(self, divisor: int):
         self.divisor = divisor
-        super().__init__({
-            "i": In(stream.Signature(8)),
-            "tx": Out(1, init=1),
-            "o": Out(stream.Signature(8, always_ready=True)),
-            "error": Out(1),
-        })
+        super().__init__(
+            {
+                "i": In(stream.Signature(8)),
+                "tx": Out(1, init=1),
+                "o": Out(stream.Signature(8, always_ready=True)),
+                "error": Out(1),
+            }
+        )
 
     def elaborate(self, platform):
         m = Module()
@@ -92,8 +94,7 @@ def skew_case(divisor):
     first, second = (EDGE_BYTES + rng.integers(0, 256, count).tolist() for _ in range(2))
     bits = lambda data: [bit for byte in data for bit in frame_bits(byte)]
     bit = divisor * PERIOD_PS
-    segments = line(([1], 3 * bit + 1234), (bits(first), fast), ([1], 20 * bit), (bits(second), slow),
-                    ([1], 12 * bit))
+    segments = line(([1], 3 * bit + 1234), (bits(first), fast), ([1], 20 * bit), (bits(second), slow), ([1], 12 * bit))
     return UARTReceiver(divisor), {"mode": "line", "segments": segments}, {"sent": first + second}
 
 
@@ -103,14 +104,24 @@ def errors_case(divisor):
     idle = ([1], 15 * bit + 777)
     good = [0xA5, 0x3C, 0x00, 0xFF]
     segments = line(
-        idle, (frame_bits(good[0]), bit), idle,
-        (frame_bits(0x5A, stop=0), bit), idle,  # framing error
-        ([0], PERIOD_PS // 3), idle,  # glitches: a third of a clock, 1 cycle, just under half a bit
-        ([0], PERIOD_PS), idle,
-        ([0], (divisor // 2 - 3) * PERIOD_PS), idle,
-        (frame_bits(good[1]), bit), idle,
-        ([0], 35 * bit), idle,  # a break: one framing error, then nothing until the line rises
-        (frame_bits(good[2]), bit), (frame_bits(good[3]), bit), idle,
+        idle,
+        (frame_bits(good[0]), bit),
+        idle,
+        (frame_bits(0x5A, stop=0), bit),
+        idle,  # framing error
+        ([0], PERIOD_PS // 3),
+        idle,  # glitches: a third of a clock, 1 cycle, just under half a bit
+        ([0], PERIOD_PS),
+        idle,
+        ([0], (divisor // 2 - 3) * PERIOD_PS),
+        idle,
+        (frame_bits(good[1]), bit),
+        idle,
+        ([0], 35 * bit),
+        idle,  # a break: one framing error, then nothing until the line rises
+        (frame_bits(good[2]), bit),
+        (frame_bits(good[3]), bit),
+        idle,
     )
     bad_stop = 2 * idle[1] + 10 * bit + 9.5 * bit  # the middle of the framing error's stop bit
     return UARTReceiver(divisor), {"mode": "line", "segments": segments}, {"sent": good, "bad_stop": bad_stop}

@@ -21,14 +21,20 @@ class StepAt(wiring.Component):
         self.dp, self.step, self.step2 = dp, step, step2
         unit = VectorStep(dp, 1 if step2 is None else 2)
         self.latency, self.interval = unit.latency, unit.interval
-        super().__init__({"i": In(unit.signature.members["i"].signature),
-                          "o": Out(unit.signature.members["o"].signature)})
+        super().__init__(
+            {"i": In(unit.signature.members["i"].signature), "o": Out(unit.signature.members["o"].signature)}
+        )
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.step = vs = VectorStep(self.dp, 1 if self.step2 is None else 2)
-        m.d.comb += [vs.i.valid.eq(self.i.valid), vs.i.payload.eq(self.i.payload), vs.step.eq(self.step),
-                     self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload)]
+        m.d.comb += [
+            vs.i.valid.eq(self.i.valid),
+            vs.i.payload.eq(self.i.payload),
+            vs.step.eq(self.step),
+            self.o.valid.eq(vs.o.valid),
+            self.o.payload.eq(vs.o.payload),
+        ]
         if self.step2 is not None:
             m.d.comb += vs.step2.eq(self.step2)
         return m
@@ -45,7 +51,7 @@ def test_vector_step_is_bit_exact(fmt, dmax):
     r = rng.standard_normal((COUNT, dmax))
     r = fmt.from_float(r / np.linalg.norm(r, axis=1, keepdims=True))
     force = rng.standard_normal((COUNT, dmax)) * 2.0 ** rng.integers(-20, 6, (COUNT, 1))
-    acc = np.round(force * 2.0 ** dp.acc_fmt.f).astype(np.int64)
+    acc = np.round(force * 2.0**dp.acc_fmt.f).astype(np.int64)
     acc[:3] = 0  # no force: the vector stays
     delta = rng.integers(1, 4 << fmt.f, COUNT)
     new, s = VectorStep(dp).compute(r, delta, acc, c)
@@ -70,14 +76,17 @@ def test_two_candidates_alternate_the_step():
     count = 200
     r = rng.standard_normal((count, dmax))
     r = fmt.from_float(r / np.linalg.norm(r, axis=1, keepdims=True))
-    acc = np.round(rng.standard_normal((count, dmax)) * 2.0 ** rng.integers(-20, 6, (count, 1))
-                   * 2.0 ** dp.acc_fmt.f).astype(np.int64)
+    acc = np.round(
+        rng.standard_normal((count, dmax)) * 2.0 ** rng.integers(-20, 6, (count, 1)) * 2.0**dp.acc_fmt.f
+    ).astype(np.int64)
     delta = rng.integers(1, 4 << fmt.f, count)
     second = np.concatenate([np.arange(count // 2) % 2, rng.integers(0, 2, count - count // 2)])
     new1, s1 = VectorStep(dp).compute(r, delta, acc, c1)
     new2, s2 = VectorStep(dp).compute(r, delta, acc, c2)
-    payloads = [{"force": a.tolist(), "r": x.tolist(), "delta": int(d), "second": int(k)}
-                for a, x, d, k in zip(acc, r, delta, second)]
+    payloads = [
+        {"force": a.tolist(), "r": x.tolist(), "delta": int(d), "second": int(k)}
+        for a, x, d, k in zip(acc, r, delta, second)
+    ]
     out, _ = stream_through(unit, payloads, [unit.interval - 1] * count)
     want = np.where(second[:, None] == 1, new2, new1)
     assert [o["r"] for o in out] == want.tolist()

@@ -34,8 +34,14 @@ def cases(rng):
 
 
 # (format, lanes, board): the board's design, or the sim backend's default elaboration (hw/pipeline.py)
-CONFIGS = [("Q2.20", 16, False), ("Q2.20", 3, True), ("Q2.20", 1, False), ("Q3.44", 1, False), ("Q2.20", 2, True),
-           ("Q3.44", 3, True)]
+CONFIGS = [
+    ("Q2.20", 16, False),
+    ("Q2.20", 3, True),
+    ("Q2.20", 1, False),
+    ("Q3.44", 1, False),
+    ("Q2.20", 2, True),
+    ("Q3.44", 3, True),
+]
 
 
 @pytest.mark.parametrize("lanes", [0, MAX_LANES + 1, -1, 2.0, "3", None])
@@ -53,8 +59,9 @@ def test_candidates_are_checked(candidates):
 def test_two_candidates_have_the_loosening_ports_and_the_same_rows():
     dp = CoreConfig(Q(2, 20), NMAX, DMAX).datapath
     one, two = VectorUpdater(dp, 3), VectorUpdater(dp, 3, 2)
-    assert not hasattr(one, "sweep") and all(hasattr(two, p) for p in ("half_beta2", "step2", "move_norm2", "load",
-                                                                       "sweep", "choose", "raised", "emit"))
+    assert not hasattr(one, "sweep") and all(
+        hasattr(two, p) for p in ("half_beta2", "step2", "move_norm2", "load", "sweep", "choose", "raised", "emit")
+    )
     # one step serves both candidates: candidate 2 enters it one interval after candidate 1
     c = one.step_unit.interval
     assert two.row_min == 2 * one.row_min == 2 * c and two.tail == one.tail + c
@@ -70,8 +77,9 @@ def test_rows_wait_only_when_shorter_than_the_step():
     assert config.updater.row_cycles(2) == c and config.updater.row_cycles(64) == 16
 
 
-@pytest.fixture(scope="module", params=CONFIGS,
-                ids=[f"{f}-L{lanes}-{'board' if board else 'sim'}" for f, lanes, board in CONFIGS])
+@pytest.fixture(
+    scope="module", params=CONFIGS, ids=[f"{f}-L{lanes}-{'board' if board else 'sim'}" for f, lanes, board in CONFIGS]
+)
 def backends(request):
     fmt, lanes, board = request.param
     config = CoreConfig(fmt, NMAX, DMAX, lanes)

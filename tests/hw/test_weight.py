@@ -23,15 +23,25 @@ def inputs(rng, fmt, n):
 
 def edges(fmt):
     one, four, hb1, hbmax = 1 << fmt.f, 4 << fmt.f, 1 << 16, 65536 << 16
-    return np.array([
-        # delta, d2, half_beta
-        [one, one, hb1], [four, four, hbmax], [5, 5, hbmax],  # d² = δ: w = 1
-        [one, one + 1, hbmax], [1, 2, hb1], [1, four, hb1],   # next to contact; smallest δ
-        [1, 1, hbmax], [1, 2, hbmax],                         # w underflows to 0 in the second
-        [one, four, hb1], [one, four, hbmax],                 # d² = 4
-        [0, one, hb1], [0, 0, hb1], [one, 0, hb1],            # degenerate: δ = 0, d² = 0
-        [one, one - 1, hb1],                                  # d² < δ: w = 1
-    ])
+    return np.array(
+        [
+            # delta, d2, half_beta
+            [one, one, hb1],
+            [four, four, hbmax],
+            [5, 5, hbmax],  # d² = δ: w = 1
+            [one, one + 1, hbmax],
+            [1, 2, hb1],
+            [1, four, hb1],  # next to contact; smallest δ
+            [1, 1, hbmax],
+            [1, 2, hbmax],  # w underflows to 0 in the second
+            [one, four, hb1],
+            [one, four, hbmax],  # d² = 4
+            [0, one, hb1],
+            [0, 0, hb1],
+            [one, 0, hb1],  # degenerate: δ = 0, d² = 0
+            [one, one - 1, hb1],  # d² < δ: w = 1
+        ]
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
@@ -50,8 +60,14 @@ def test_weight_bit_exact(fmt):
     assert abs(expected[3] - near * one) <= 4 * 2.0**-unit.precision * one and expected[6] == one and expected[7] == 0
     assert abs(expected[8] - one // 4) <= 1 and expected[9] == 0
     assert expected[10:14].tolist() == [0, one, one, one]
-    check_rtl(unit, [{"delta": int(a), "d2": int(b), "recip": {"mant": int(m), "exp": int(e)}, "half_beta": int(c)}
-                     for a, b, m, e, c in zip(delta, d2, mant, exp, hb)], expected.tolist())
+    check_rtl(
+        unit,
+        [
+            {"delta": int(a), "d2": int(b), "recip": {"mant": int(m), "exp": int(e)}, "half_beta": int(c)}
+            for a, b, m, e, c in zip(delta, d2, mant, exp, hb)
+        ],
+        expected.tolist(),
+    )
 
 
 def test_two_candidate_weight_bit_exact():
@@ -69,10 +85,20 @@ def test_two_candidate_weight_bit_exact():
     mant, exp = unit.reciprocal.compute(delta)
     w1, w2 = one_candidate.compute(delta, d2, hb), one_candidate.compute(delta, d2, hb2)
     assert np.any(w1 != w2)
-    check_rtl(unit, [{"delta": int(a), "d2": int(b), "recip": {"mant": int(m), "exp": int(e)},
-                      "half_beta": int(c), "half_beta2": int(c2)}
-                     for a, b, m, e, c, c2 in zip(delta, d2, mant, exp, hb, hb2)],
-              [[int(x), int(y)] for x, y in zip(w1, w2)])
+    check_rtl(
+        unit,
+        [
+            {
+                "delta": int(a),
+                "d2": int(b),
+                "recip": {"mant": int(m), "exp": int(e)},
+                "half_beta": int(c),
+                "half_beta2": int(c2),
+            }
+            for a, b, m, e, c, c2 in zip(delta, d2, mant, exp, hb, hb2)
+        ],
+        [[int(x), int(y)] for x, y in zip(w1, w2)],
+    )
 
 
 def relative_errors(fmt, rng, n, low, high):
@@ -102,11 +128,14 @@ def test_weight_error_does_not_grow_with_beta():
     assert max(worst) / min(worst) < 4  # flat in β
 
 
-@pytest.mark.parametrize("arg, message", [
-    (Q(3, 44), r"unsigned squared-distance format, not Q\(i=3, f=44, signed=True\)"),
-    ("UQ3.44", r"unsigned squared-distance format, not 'UQ3.44'"),
-    (Q(3, 8, signed=False), r"needs 12 ≤ f and a width ≤ 62, not UQ3.8"),
-])
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        (Q(3, 44), r"unsigned squared-distance format, not Q\(i=3, f=44, signed=True\)"),
+        ("UQ3.44", r"unsigned squared-distance format, not 'UQ3.44'"),
+        (Q(3, 8, signed=False), r"needs 12 ≤ f and a width ≤ 62, not UQ3.8"),
+    ],
+)
 def test_weight_format_is_checked(arg, message):
     with pytest.raises(ValueError, match=message):
         RepulsionWeight(arg)

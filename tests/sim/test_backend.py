@@ -29,8 +29,24 @@ def test_sim_and_model_write_byte_identical_codes(tmp_path, capsys):
     files = {}
     for backend in ("model", "sim"):
         files[backend] = tmp_path / f"{backend}.txt"
-        argv = ["run", "--dim", "3", "--points", "6", "--iters", "25", "--seed", "3", "--starts", "2",
-                "--backend", backend, "--out", str(files[backend]), "--json"]
+        argv = [
+            "run",
+            "--dim",
+            "3",
+            "--points",
+            "6",
+            "--iters",
+            "25",
+            "--seed",
+            "3",
+            "--starts",
+            "2",
+            "--backend",
+            backend,
+            "--out",
+            str(files[backend]),
+            "--json",
+        ]
         if backend == "model":
             argv += ["--loosening", "host"]  # the model's default is chip; the RTL loosens on the host
         assert main(argv) == 0
@@ -51,16 +67,39 @@ def test_sim_and_model_chip_loosening_write_byte_identical_codes(tmp_path, capsy
     files, results = {}, {}
     for backend in ("model", "sim"):
         files[backend] = tmp_path / f"{backend}.txt"
-        argv = ["run", "--dim", "3", "--points", "12", "--iters", "50", "--seed", "4", "--starts", "2", "--jobs", "1",
-                "--backend", backend, "--loosening", "chip", "--out", str(files[backend]), "--json"]
+        argv = [
+            "run",
+            "--dim",
+            "3",
+            "--points",
+            "12",
+            "--iters",
+            "50",
+            "--seed",
+            "4",
+            "--starts",
+            "2",
+            "--jobs",
+            "1",
+            "--backend",
+            backend,
+            "--loosening",
+            "chip",
+            "--out",
+            str(files[backend]),
+            "--json",
+        ]
         assert main(argv) == 0
         results[backend] = json.loads(capsys.readouterr().out)
         assert results[backend]["loosening"] == "chip"
     assert files["sim"].read_bytes() == files["model"].read_bytes()
     assert results["sim"]["final_beta"] == results["model"]["final_beta"]
     config = CoreConfig(loosening=True)  # run_config's: Q3.44, Nmax 64, Dmax 3, one lane
-    assert (results["sim"]["cycles_per_loosening_iteration"] == results["model"]["cycles_per_loosening_iteration"]
-            == config.iteration_cycles(12))
+    assert (
+        results["sim"]["cycles_per_loosening_iteration"]
+        == results["model"]["cycles_per_loosening_iteration"]
+        == config.iteration_cycles(12)
+    )
 
 
 def test_chip_run_whose_load_outlasts_the_control():
@@ -143,8 +182,11 @@ def test_killed_simulator_is_a_sim_error_not_a_hang(small):
     t = time.monotonic()
     # The next request meets the dead process either while writing (a broken pipe) or while reading the
     # answer (end of file), whichever the pipe's buffering makes first: one line with its exit status either way.
-    with pytest.raises(SimError, match=r"^the simulator stopped( reading requests)? \(exit status -9\) "
-                                       r"\(log: .*\)$") as exc:
+    with pytest.raises(
+        SimError,
+        match=r"^the simulator stopped( reading requests)? \(exit status -9\) "
+        r"\(log: .*\)$",
+    ) as exc:
         _update(small, 16)
     assert time.monotonic() - t < 5 and "\n" not in str(exc.value)
     assert not work.exists() and small.process is None
@@ -163,10 +205,13 @@ def test_stuck_simulator_is_a_sim_error(small, monkeypatch):
     exc.value.log.unlink()
 
 
-@pytest.mark.parametrize("script, timeout, message", [
-    ("echo oops; exit 3", 60, r"^the simulator stopped \(exit status 3\) \(log: "),
-    ("exec sleep 60", 1, r"^the simulator did not start within 1 s \(log: "),
-])
+@pytest.mark.parametrize(
+    "script, timeout, message",
+    [
+        ("echo oops; exit 3", 60, r"^the simulator stopped \(exit status 3\) \(log: "),
+        ("exec sleep 60", 1, r"^the simulator did not start within 1 s \(log: "),
+    ],
+)
 def test_simulator_that_never_opens_its_pipe(small, tmp_path, monkeypatch, script, timeout, message):
     monkeypatch.setattr(sim_backend, "START_TIMEOUT", timeout)
     (tmp_path / "top").write_text(f"#!/bin/sh\n{script}\n")
@@ -216,8 +261,10 @@ def test_simulator_dies_with_its_parent(tmp_path):
 
 
 def test_simulator_answering_nonsense_is_a_sim_error(small, tmp_path):
-    (tmp_path / "top").write_text('#!/bin/sh\nexec 3<"$SPHERECODE_TB_REQ"\nread -r line <&3\n'
-                                  'echo "ok 1 2" > "$SPHERECODE_TB_RESP"\nexec sleep 60\n')
+    (tmp_path / "top").write_text(
+        '#!/bin/sh\nexec 3<"$SPHERECODE_TB_REQ"\nread -r line <&3\n'
+        'echo "ok 1 2" > "$SPHERECODE_TB_RESP"\nexec sleep 60\n'
+    )
     (tmp_path / "top").chmod(0o755)
     small._sim = Build(tmp_path)
     with pytest.raises(SimError, match=r"^the simulator answered 'ok 1 2', not an iteration's result \(log: ") as exc:
@@ -230,25 +277,41 @@ def test_testbench_ports_of_every_width(tmp_path):
     """The testbench's hexadecimal port access round-trips values into Verilator's port types, the wide
     ones (VlWide, > 64 bits: coordinates of a wide format, S of a large Nmax) included."""
     root = setup()
-    (tmp_path / "t.cpp").write_text(textwrap.dedent(f"""
+    (tmp_path / "t.cpp").write_text(
+        textwrap.dedent(f"""
         #define CORE_MAIN_PORTS_ONLY
         #include "{sim_backend.MAIN}"
         int main() {{
-            const char* cases[] = {{"0", "1", "ffffffff", "100000000", "2aaaabbbbccccdddd1", "3ffffffffffffffffffffff"}};
+            const char* cases[] = {{"0", "1", "ffffffff", "100000000", "2aaaabbbbccccdddd1",
+                                    "3ffffffffffffffffffffff"}};
             for (const char* c : cases) {{
                 VlWide<3> w; put(w, c);
                 if (hex(w) != c) return 1;
             }}
             VlWide<3> w; put(w, "2aaaabbbbccccdddd1");
             if (w[0] != 0xcccdddd1u || w[1] != 0xaaabbbbcu || w[2] != 0x2au) return 2;
-            QData q; put(q, "7fffffffffffffff"); if (q != 0x7fffffffffffffffULL || hex(q) != "7fffffffffffffff") return 4;
+            QData q; put(q, "7fffffffffffffff");
+            if (q != 0x7fffffffffffffffULL || hex(q) != "7fffffffffffffff") return 4;
             CData b; put(b, "a5"); if (b != 0xa5 || hex(b) != "a5") return 5;
             return 0;
         }}
-    """))
+    """)
+    )
     exe = tmp_path / "t"
-    subprocess.run(["c++", "-std=c++17", "-O0", f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}",
-                    str(tmp_path / "t.cpp"), "-o", str(exe)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "c++",
+            "-std=c++17",
+            "-O0",
+            f"-I{root / 'include'}",
+            f"-I{root / 'include' / 'vltstd'}",
+            str(tmp_path / "t.cpp"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert subprocess.run([str(exe)]).returncode == 0
 
 

@@ -130,9 +130,11 @@ def test_bare_machine_builds_without_python_on_path(tmp_path):
     """Only /usr/bin:/bin on PATH (python3 but no ``python``), an empty cache: Verilator's makefile must
     get the running interpreter."""
     assert shutil.which("python", path="/usr/bin:/bin") is None  # else this test proves nothing
-    script = ("from spherecode.hw.fixed import Q; from spherecode.hw.multiplier import Multiplier; "
-              "from spherecode.sim.pipeline import stream_through; "
-              "print(stream_through(Multiplier(Q(2, 5)), [{'a': 32, 'b': -16}])[0])")
+    script = (
+        "from spherecode.hw.fixed import Q; from spherecode.hw.multiplier import Multiplier; "
+        "from spherecode.sim.pipeline import stream_through; "
+        "print(stream_through(Multiplier(Q(2, 5)), [{'a': 32, 'b': -16}])[0])"
+    )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SPHERECODE_SIM_CACHE": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -166,6 +168,7 @@ def test_interrupted_run_ends_the_simulator_and_removes_its_folder(tmp_path, mon
         sig, expected = signal.SIGINT, KeyboardInterrupt
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     else:
+
         def on_term(*_):
             raise SystemExit(143)
 

@@ -219,10 +219,13 @@ def test_serve_until_sigterm():
     assert signal.getsignal(signal.SIGTERM) is handler
 
 
-@pytest.mark.parametrize("signum, line", [
-    (signal.SIGKILL, "spherecode: error: the board twin was killed by SIGKILL"),
-    (signal.SIGTERM, "spherecode: error: the board twin exited with status 0"),  # stopped by someone else
-])
+@pytest.mark.parametrize(
+    "signum, line",
+    [
+        (signal.SIGKILL, "spherecode: error: the board twin was killed by SIGKILL"),
+        (signal.SIGTERM, "spherecode: error: the board twin exited with status 0"),  # stopped by someone else
+    ],
+)
 def test_serve_reports_a_twin_that_stopped_on_its_own(monkeypatch, capsys, signum, line):
     started = []
 
@@ -281,7 +284,8 @@ def test_twin_stops_when_its_parent_dies(tmp_path):
         "        return m\n"
         "twin = Twin(Echo(), divisor=8).start(timeout=600)\n"
         "print(twin.process.pid, flush=True)\n"
-        "time.sleep(600)\n")
+        "time.sleep(600)\n"
+    )
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         pid = int(parent.stdout.readline())
@@ -289,5 +293,3 @@ def test_twin_stops_when_its_parent_dies(tmp_path):
         parent.kill()
         parent.wait()
     assert gone_or_killed(pid, 2), "the twin outlived its parent"
-
-

@@ -42,8 +42,14 @@ def test_every_option_is_declared_once_and_shared_ones_mean_the_same():
     for flag in ("--format", "--lanes", "--port", "--baud", "--timeout", "--retries", "--loosening"):
         assert flag in flags
     args = p.parse_args(["--dim", "3", "--points", "5"])
-    assert (args.format, args.lanes, args.port, args.baud, args.timeout, args.retries) == (None, None, None,
-                                                                                             3_000_000, 5.0, 3)
+    assert (args.format, args.lanes, args.port, args.baud, args.timeout, args.retries) == (
+        None,
+        None,
+        None,
+        3_000_000,
+        5.0,
+        3,
+    )
     assert args.loosening is None  # each backend's own default
     add_shared(p, "--format", help="declared again")  # a second declaration is a no-op
     assert [a for a in p._actions if "--format" in a.option_strings][0].help != "declared again"
@@ -73,13 +79,16 @@ def test_run_config_defaults_come_from_core_config():
         run_config(argparse.Namespace(dim=8, points=5, format=None, lanes=None))
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--format", "Q2.16"], "17 ≤ f ≤ 48"),
-    (["--format", "UQ3.44"], "signed"),
-    (["--lanes", "17"], "lanes must be in 1..16, not 17"),
-    (["--lanes", "x"], "--lanes must be an integer, got 'x'"),
-    (["--baud", "10"], "--baud must be in 300 … 2147483647"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "Q2.16"], "17 ≤ f ≤ 48"),
+        (["--format", "UQ3.44"], "signed"),
+        (["--lanes", "17"], "lanes must be in 1..16, not 17"),
+        (["--lanes", "x"], "--lanes must be an integer, got 'x'"),
+        (["--baud", "10"], "--baud must be in 300 … 2147483647"),
+    ],
+)
 def test_option_types_refuse_with_one_line(argv, message):
     with pytest.raises(argparse.ArgumentError, match=message):
         parser().parse_args(["--dim", "3", "--points", "5", *argv])
@@ -90,18 +99,38 @@ def test_reports():
     assert backend_class("reference").report({"threads": 1}, stats) == {"format": None, "lanes": None}
     config = CoreConfig("Q2.20", 64, 3, 2)
     assert backend_class("model").report({"config": config}, stats) == {
-        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "loosening": "host",
-        "cycles_per_loosening_iteration": 200.0}
+        "format": "Q2.20",
+        "lanes": 2,
+        "cycles_per_iteration": 100.0,
+        "loosening": "host",
+        "cycles_per_loosening_iteration": 200.0,
+    }
     chip = {"iterations": 4, "cycles": 490, "load_cycles": 90, "sweep_seconds": 1.0}
     assert backend_class("model").report({"config": config, "loosening": "chip"}, chip) == {
-        "format": "Q2.20", "lanes": 2, "loosening": "chip", "cycles_per_loosening_iteration": 100.0}
+        "format": "Q2.20",
+        "lanes": 2,
+        "loosening": "chip",
+        "cycles_per_loosening_iteration": 100.0,
+    }
     assert backend_class("model").report({"config": config, "loosening": "chip"}, stats) == {  # bench: updates
-        "format": "Q2.20", "lanes": 2, "loosening": "chip", "cycles_per_iteration": 100.0}
+        "format": "Q2.20",
+        "lanes": 2,
+        "loosening": "chip",
+        "cycles_per_iteration": 100.0,
+    }
     assert backend_class("sim").report({"config": config}, stats) == {
-        "format": "Q2.20", "lanes": 2, "cycles_per_iteration": 100.0, "sim_cycles_per_second": 200.0,
-        "loosening": "host", "cycles_per_loosening_iteration": 200.0}
+        "format": "Q2.20",
+        "lanes": 2,
+        "cycles_per_iteration": 100.0,
+        "sim_cycles_per_second": 200.0,
+        "loosening": "host",
+        "cycles_per_loosening_iteration": 200.0,
+    }
     assert backend_class("board").report({"config": config}, {"updates": 0}) == {
-        "format": "Q2.20", "lanes": 2, "loosening": "host"}
+        "format": "Q2.20",
+        "lanes": 2,
+        "loosening": "host",
+    }
 
 
 def test_class_attributes():
@@ -148,8 +177,11 @@ def test_loosening_mode_defaults_per_backend_and_refuses_what_it_lacks():
     args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "host"])
     assert loosening_mode(args, "x", ("chip", "host")) == "host"
     args = parser().parse_args(["--dim", "3", "--points", "9", "--loosening", "chip"])
-    with pytest.raises(ValueError, match="--loosening chip is not offered by backend reference \\(only host\\); "
-                                         "on-chip loosening runs on --backend model, sim, or a board that offers it"):
+    with pytest.raises(
+        ValueError,
+        match="--loosening chip is not offered by backend reference \\(only host\\); "
+        "on-chip loosening runs on --backend model, sim, or a board that offers it",
+    ):
         backend_class("reference").options(args, 1)
     assert backend_class("model").options(args, 1)["loosening"] == "chip"
     assert backend_class("sim").options(args, 1)["loosening"] == "chip"

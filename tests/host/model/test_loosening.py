@@ -5,8 +5,7 @@ import pytest
 
 from spherecode.host.loosening import force_loosening
 from spherecode.host.metrics import min_squared_distance
-from spherecode.host.model.loosening import (LooseningModelBackend, control, iteration_cycles, loosen, run_cycles,
-                                             sweep)
+from spherecode.host.model.loosening import LooseningModelBackend, control, iteration_cycles, loosen, run_cycles, sweep
 from spherecode.host.model.updater import iterate
 from spherecode.host.reference import random_start
 from spherecode.hw.config import CoreConfig
@@ -69,9 +68,15 @@ def test_chip_loosening_quality_matches_the_hosts():
         for seed in range(3):
             best, choices = {}, {}
             for mode in ("chip", "host"):
-                runs = [force_loosening(LooseningModelBackend(config, loosening=mode),
-                                        random_start(n, 3, np.random.default_rng([seed, k])), 60, keep_trace=True)
-                        for k in range(2)]
+                runs = [
+                    force_loosening(
+                        LooseningModelBackend(config, loosening=mode),
+                        random_start(n, 3, np.random.default_rng([seed, k])),
+                        60,
+                        keep_trace=True,
+                    )
+                    for k in range(2)
+                ]
                 best[mode] = max(min_squared_distance(r.vectors) for r in runs)
                 choices[mode] = [[s.raised for s in r.trace] for r in runs]
             angle = {m: np.degrees(np.arccos(1 - d2 / 2)) for m, d2 in best.items()}
@@ -112,10 +117,13 @@ def test_large_n_iteration_cycles_are_near_the_rows():
             assert rows < iteration_cycles(config, n, 3) <= 1.05 * rows
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"loosening": "fast"}, r"loosening must be one of chip, host, not 'fast'"),
-    ({"loosening": None}, r"loosening must be one of chip, host, not None"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"loosening": "fast"}, r"loosening must be one of chip, host, not 'fast'"),
+        ({"loosening": None}, r"loosening must be one of chip, host, not None"),
+    ],
+)
 def test_backend_arguments_are_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LooseningModelBackend(CoreConfig(), **kwargs)
