@@ -25,7 +25,7 @@ import numpy as np
 
 from spherecode.hw.config import CoreConfig
 from spherecode.host.reference import random_start
-from spherecode.sim.backend import SimBackend
+from spherecode.host.backends.sim import SimBackend
 
 
 def request(sim: SimBackend, vectors: np.ndarray, beta: float) -> str:

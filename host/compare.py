@@ -423,7 +423,7 @@ def _small(board: BoardConfig) -> BoardConfig:
 def _simulators(boards: list[BoardConfig]) -> list[tuple[str, Callable[[], object]]]:
     """(what, build) for every simulator the checks need: the cycle check's cores and the link check's twins."""
     from ..hw.core import UpdaterCore
-    from ..sim.backend import build_core
+    from ..sim.core_server import build_core
     from ..sim.twin import build_twin
 
     cores, tops = _checked(boards)
@@ -474,7 +474,7 @@ def _checks(boards: list[BoardConfig], steps) -> dict:
 def _check_cycles(board: BoardConfig) -> dict:
     """One update of CHECK_POINTS × Dmax vectors on the RTL under Verilator (the board's format, Dmax and
     lanes, Nmax = CHECK_NMAX): its cycle counter against the formula."""
-    from ..sim.backend import SimBackend
+    from .backends.sim import SimBackend
     from ..sim.build import SimError
 
     small = _small(board)

@@ -315,7 +315,7 @@ class Search:
                 if self.on_progress is not None:
                     self.on_progress(self)
             return self.best
-        from .process import children_start_deaf
+        from ..sim.process import children_start_deaf
 
         with worker_pool(self.jobs) as pool:
             running = {}

@@ -33,7 +33,7 @@ from .backends import get_backend
 from .loosening import Step
 from .methods import get_method, names
 from .metrics import min_squared_distance
-from .process import children_start_deaf, die_with_parent, hear_sigint
+from ..sim.process import children_start_deaf, die_with_parent, hear_sigint
 from .reference import random_start
 
 __all__ = [

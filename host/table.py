@@ -62,7 +62,7 @@ from pathlib import Path
 from .codefile import parse_json, regular_file, write_atomically
 from .metrics import summary
 from .methods import METHODS
-from .process import signals_deferred
+from ..sim.process import signals_deferred
 from .starts import StartTask, run_start
 
 __all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows"]

@@ -97,7 +97,7 @@ def parameters_only(unit):
 
 
 class SimulationPlatform:
-    """The ``platform`` that :mod:`spherecode.sim.backend` elaborates the core for: units that work in
+    """The ``platform`` that :mod:`spherecode.sim.core_server` elaborates the core for: units that work in
     short windows (the per-vector step's units, the reciprocal) run on gated copies of the clock
     (:func:`gate_when_idle`), so that Verilator, which evaluates a clock domain's logic only on that
     domain's edges, skips them while they are idle; and, elaborated inside ``with`` this platform, long

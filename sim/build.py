@@ -31,7 +31,7 @@ from pathlib import Path
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import Const, Value
 
-from ..host.process import die_with_parent
+from .process import die_with_parent
 from .toolchain import make_vars, setup
 
 __all__ = [

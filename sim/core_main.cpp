@@ -22,7 +22,7 @@
 // coordinates taken on each rising edge where `o__valid` is high, then one idle cycle. (Verilator spells
 // the port `i__payload` as `i___05Fpayload` in C++: a double underscore is escaped.)
 
-#ifndef CORE_MAIN_PORTS_ONLY  // defined by the test of put() and hex() (tests/sim/test_backend.py)
+#ifndef CORE_MAIN_PORTS_ONLY  // defined by the test of put() and hex() (tests/host/backends/test_sim.py)
 #include "Vtop.h"
 #endif
 #include "verilated.h"

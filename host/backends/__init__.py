@@ -18,7 +18,7 @@ __all__ = ["BACKENDS", "Backend", "Update", "backend_class", "get_backend"]
 BACKENDS = {
     "reference": "spherecode.host.reference:ReferenceBackend",
     "model": "spherecode.host.model.loosening:LooseningModelBackend",
-    "sim": "spherecode.sim.backend:SimBackend",
+    "sim": "spherecode.host.backends.sim:SimBackend",
     "board": "spherecode.host.board:BoardBackend",
 }
 

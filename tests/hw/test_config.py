@@ -178,7 +178,7 @@ def test_dsp_is_a_field_that_pickles_prints_and_keeps_the_cycles():
 
 def test_loosening_cycle_formulas():
     """The run's cycles (checked against the RTL's counter in tests/hw/test_core_loosening.py and
-    tests/sim/test_backend.py): the update without its load, plus the control, per iteration."""
+    tests/host/backends/test_sim.py): the update without its load, plus the control, per iteration."""
     config = CoreConfig("Q3.44", 1024, 3, 4, loosening=True)
     unit = config.control
     for n in (5, 64, 256, 1024):

@@ -14,7 +14,7 @@ from spherecode.hw.vector_updater import MAX_LANES, VectorUpdater
 from spherecode.host.model.updater import ModelBackend
 from spherecode.host.reference import random_start
 from spherecode.hw.config import CoreConfig
-from spherecode.sim.backend import SimBackend
+from spherecode.host.backends.sim import SimBackend
 
 NMAX, DMAX = 24, 3  # N = 24 rows do not wait in Q3.44 at L = 1 (the step's interval is 21)
 

@@ -1,5 +1,6 @@
-"""The ``sim`` backend: end to end through the CLI, and its simulator process (failures are one-line
-``SimError``s, never a hang; the process and its folder never outlive the backend)."""
+"""The ``sim`` backend (host/backends/sim.py): end to end through the CLI, and its simulator process
+(sim/core_server.py: failures are one-line ``SimError``s, never a hang; the process and its folder never
+outlive the backend)."""
 
 import json
 import os
@@ -16,8 +17,8 @@ import pytest
 from spherecode.host.cli import main
 from spherecode.host.reference import random_start
 from spherecode.hw.config import CoreConfig
-from spherecode.sim import backend as sim_backend
-from spherecode.sim.backend import SimBackend
+from spherecode.host.backends.sim import SimBackend
+from spherecode.sim import core_server
 from spherecode.sim.build import Build, SimError
 from spherecode.sim.toolchain import setup
 
@@ -195,7 +196,7 @@ def test_killed_simulator_is_a_sim_error_not_a_hang(small):
 
 
 def test_stuck_simulator_is_a_sim_error(small, monkeypatch):
-    monkeypatch.setattr(sim_backend, "ANSWER_TIMEOUT", 1.0)
+    monkeypatch.setattr(core_server, "ANSWER_TIMEOUT", 1.0)
     _update(small)
     process = small.process
     os.kill(process.pid, signal.SIGSTOP)
@@ -213,7 +214,7 @@ def test_stuck_simulator_is_a_sim_error(small, monkeypatch):
     ],
 )
 def test_simulator_that_never_opens_its_pipe(small, tmp_path, monkeypatch, script, timeout, message):
-    monkeypatch.setattr(sim_backend, "START_TIMEOUT", timeout)
+    monkeypatch.setattr(core_server, "START_TIMEOUT", timeout)
     (tmp_path / "top").write_text(f"#!/bin/sh\n{script}\n")
     (tmp_path / "top").chmod(0o755)
     small._sim = Build(tmp_path)
@@ -233,7 +234,7 @@ def test_simulator_dies_with_its_parent(tmp_path):
         import os, subprocess, time, numpy as np
         from spherecode.host.reference import random_start
         from spherecode.hw.config import CoreConfig
-        from spherecode.sim.backend import SimBackend
+        from spherecode.host.backends.sim import SimBackend
         sim = SimBackend(CoreConfig({str(SMALL.fmt)!r}, {SMALL.nmax}, {SMALL.dmax}, {SMALL.lanes}))
         sim.update(random_start(5, 3, np.random.default_rng(5)), 4.0)
         fd = os.open(sim._server.work / "req", os.O_WRONLY)
@@ -280,7 +281,7 @@ def test_testbench_ports_of_every_width(tmp_path):
     (tmp_path / "t.cpp").write_text(
         textwrap.dedent(f"""
         #define CORE_MAIN_PORTS_ONLY
-        #include "{sim_backend.MAIN}"
+        #include "{core_server.MAIN}"
         int main() {{
             const char* cases[] = {{"0", "1", "ffffffff", "100000000", "2aaaabbbbccccdddd1",
                                     "3ffffffffffffffffffffff"}};
