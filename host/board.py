@@ -20,7 +20,7 @@ from ..boards import board_for
 from ..hw import protocol as p
 from ..hw.config import CoreConfig
 from .argtypes import integer, positive_float
-from .backends.base import Update, add_loosening_argument, loosening_mode
+from .backends.base import LOOSENING_MODES, Update, add_loosening_argument, loosening_mode
 from .backends.hardware import FixedPointBackend, add_core_arguments
 from .link import Board, BoardError, Identity, Link, Lost, PortError, Reset, open_port
 from .loosening import LooseningResult
@@ -31,7 +31,6 @@ __all__ = ["BoardBackend", "BAUD", "TIMEOUT", "RETRIES"]
 BAUD, TIMEOUT, RETRIES = 3_000_000, 5.0, 3
 #: ``--loosening``: ``chip`` (a whole run per LOOSEN, where the board offers it; then the default) or
 #: ``host`` (the paper's system: two RUNs per iteration, the choice in float64).
-LOOSENING_MODES = ("chip", "host")
 
 
 class BoardBackend(FixedPointBackend):
@@ -128,7 +127,8 @@ class BoardBackend(FixedPointBackend):
                 f"the board at {args.port} runs no whole loosening runs (its IDENTIFY lists no "
                 "LOOSEN): use --loosening host"
             )
-        loosening = loosening_mode(args, cls.name, LOOSENING_MODES if config.loosening else ("host",))
+        modes = LOOSENING_MODES if config.loosening else ("host",)
+        loosening = loosening_mode(args, cls.name, modes, "chip" if config.loosening else "host")
         if args.format is not None and args.format != str(config.fmt):
             raise BoardError(f"the board at {args.port} computes in {config.fmt}, not {args.format}")
         if args.lanes is not None and args.lanes != config.lanes:

@@ -113,13 +113,18 @@ def add_shared(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
         pass
 
 
+#: Where force loosening runs: ``host`` (the paper's system: two updates per iteration, the choice in float64)
+#: or ``chip`` (the choice and β in fixed point, one sweep per iteration, in the core).
+LOOSENING_MODES = ("host", "chip")
+
+
 def add_loosening_argument(parser: argparse.ArgumentParser) -> None:
     """``--loosening chip|host``, declared by the backends that offer ``chip`` (default: None, each
     backend's own default — see :func:`loosening_mode`)."""
     add_shared(
         parser,
         "--loosening",
-        choices=("chip", "host"),
+        choices=LOOSENING_MODES,
         default=None,
         help="force loosening on chip (the choice and β in fixed point, one sweep per iteration; "
         "--backend model, its default, and sim) or on the host (the paper's: two updates per "
@@ -127,12 +132,15 @@ def add_loosening_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def loosening_mode(args: argparse.Namespace, backend: str, modes: tuple[str, ...] = ("host",)) -> str:
-    """The loosening mode of a run on ``backend``, which offers ``modes`` (its default first): ``--loosening``
-    if given, else the default. ``ValueError`` (one line) for a mode the backend does not offer."""
+def loosening_mode(
+    args: argparse.Namespace, backend: str, modes: tuple[str, ...] = ("host",), default: str | None = None
+) -> str:
+    """The loosening mode of a run on ``backend``, which offers ``modes`` (of :data:`LOOSENING_MODES`):
+    ``--loosening`` if given, else ``default`` (the first of ``modes`` if None). ``ValueError`` (one line)
+    for a mode the backend does not offer."""
     mode = getattr(args, "loosening", None)
     if mode is None:
-        return modes[0]
+        return modes[0] if default is None else default
     if mode not in modes:
         raise ValueError(
             f"--loosening {mode} is not offered by backend {backend} (only "

@@ -16,7 +16,7 @@ from ...hw.core import UpdaterCore
 from ...sim import core_server
 from ...sim.core_server import CoreServer, build_core
 from ..loosening import LooseningResult
-from .base import Update, add_loosening_argument, loosening_mode
+from .base import LOOSENING_MODES, Update, add_loosening_argument, loosening_mode
 from .hardware import FixedPointBackend, run_config
 
 __all__ = ["SimBackend"]
@@ -45,11 +45,10 @@ class SimBackend(FixedPointBackend):
     ``ValueError`` when the core refuses N or D. :meth:`close` raises nothing of its own."""
 
     name = "sim"
-    LOOSENING_MODES = ("host", "chip")
 
     def __init__(self, config: CoreConfig | None = None, loosening: str = "host", board_design: bool = False):
-        if loosening not in self.LOOSENING_MODES:
-            raise ValueError(f"loosening must be one of {', '.join(self.LOOSENING_MODES)}, not {loosening!r}")
+        if loosening not in LOOSENING_MODES:
+            raise ValueError(f"loosening must be one of {', '.join(LOOSENING_MODES)}, not {loosening!r}")
         if not isinstance(board_design, bool):
             raise ValueError(f"board_design must be True or False, not {board_design!r}")
         self.loosening = loosening
@@ -82,7 +81,7 @@ class SimBackend(FixedPointBackend):
     @classmethod
     def options(cls, args, threads: int) -> dict:
         """``{"config": run_config(args), "loosening": host|chip}``."""
-        return {"config": run_config(args), "loosening": loosening_mode(args, cls.name, cls.LOOSENING_MODES)}
+        return {"config": run_config(args), "loosening": loosening_mode(args, cls.name, LOOSENING_MODES)}
 
     @classmethod
     def report(cls, options: dict, stats: dict) -> dict:

@@ -36,15 +36,11 @@ from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
 from ...hw.loosening import LooseningControl, LooseningState
 from ...hw.pipeline import parameters_only
-from ..backends.base import add_loosening_argument, loosening_mode
+from ..backends.base import LOOSENING_MODES, add_loosening_argument, loosening_mode
 from ..loosening import LooseningResult, Step
 from .updater import IterationResult, ModelBackend, sweep_rows
 
-__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend", "LOOSENING_MODES"]
-
-#: ``--loosening``: on chip (the fixed-point control, one sweep per iteration) or on the host (the paper's
-#: system: two updates per iteration, the choice in float64).
-LOOSENING_MODES = ("chip", "host")
+__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend"]
 
 
 def control(dp: Datapath) -> LooseningControl:
@@ -143,7 +139,7 @@ class LooseningModelBackend(ModelBackend):
 
     @classmethod
     def options(cls, args, threads: int) -> dict:
-        return {**super().options(args, threads), "loosening": loosening_mode(args, cls.name, LOOSENING_MODES)}
+        return {**super().options(args, threads), "loosening": loosening_mode(args, cls.name, LOOSENING_MODES, "chip")}
 
     @classmethod
     def report(cls, options: dict, stats: dict) -> dict:

@@ -120,8 +120,8 @@ def test_large_n_iteration_cycles_are_near_the_rows():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"loosening": "fast"}, r"loosening must be one of chip, host, not 'fast'"),
-        ({"loosening": None}, r"loosening must be one of chip, host, not None"),
+        ({"loosening": "fast"}, r"loosening must be one of host, chip, not 'fast'"),
+        ({"loosening": None}, r"loosening must be one of host, chip, not None"),
     ],
 )
 def test_backend_arguments_are_checked(kwargs, message):
