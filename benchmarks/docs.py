@@ -110,7 +110,7 @@ def board_table() -> str:
         name = f"`{cfg.name}`" + (" (default)" if cfg.name == DEFAULT else "")
         core = f"{_core(cfg)} ({cfg.nmax}, {cfg.dmax})"
         if rec is None:
-            why = "does not fit (`BoardConfig.fits`, below)" if cfg.fits else "no shipped build"
+            why = "does not fit (`BoardConfig.misfit`, below)" if not cfg.fits else "no shipped build"
             rows.append(
                 f"| {name} | {_device(cfg)} | {core} | {mhz(cfg.clock_hz)} MHz | "
                 f"{cfg.baud / 1e6:g} Mbaud | {why} | | | | |"
@@ -134,7 +134,9 @@ def board_list() -> str:
     lines = []
     for cfg, rec in _records():
         default = ", the default" if cfg.name == DEFAULT else ""
-        built = f"{rec['fmax_mhz']:g} MHz post-route" if rec else "does not fit its device" if cfg.fits else "not built"
+        built = (
+            f"{rec['fmax_mhz']:g} MHz post-route" if rec else "does not fit its device" if not cfg.fits else "not built"
+        )
         lines.append(f"- `{cfg.name}`{default}: {_core(cfg)}, {mhz(cfg.clock_hz)} MHz ({built})")
     return "\n".join(lines)
 

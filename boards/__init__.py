@@ -46,7 +46,7 @@ class BoardConfig:
     cable: tuple[str, ...]
     ram_blocks: int
     note: str = ""
-    fits: str | None = None  #: None, or why this configuration does not fit its device
+    misfit: str | None = None  #: None where the core fits its device, else why it does not
     dsp_min_width: int = 0
     lut_units: tuple[str, ...] = ()
 
@@ -88,6 +88,11 @@ class BoardConfig:
         """The bitstream's file name in the build folder (ecppack's ``.bit``, icepack's ``.bin``,
         gowin_pack's ``.fs``)."""
         return {"ecp5": "top.bit", "ice40": "top.bin", "gw5a": "top.fs"}[self.family]
+
+    @property
+    def fits(self) -> bool:
+        """Whether the core fits the board's device (else :attr:`misfit` says why not)."""
+        return self.misfit is None
 
     @property
     def record(self) -> dict | None:
@@ -248,7 +253,7 @@ BOARDS = {
             1_000_000,
             ("-b", "ice40_generic"),
             30,
-            fits="the iCE40UP5K has 5280 logic cells (one flip-flop each) and 8 SB_MAC16; the updater core "
+            misfit="the iCE40UP5K has 5280 logic cells (one flip-flop each) and 8 SB_MAC16; the updater core "
             "alone, in Q2.17 (the narrowest format its units support) with one lane, Nmax 64, needs "
             "21 563 flip-flops and 58 SB_MAC16 (yosys synth_ice40 -dsp)",
         ),

@@ -226,8 +226,8 @@ def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = 
     nextpnr's router, one of :data:`ROUTERS`."""
     if router not in ROUTERS:
         raise ValueError(f"router must be one of {', '.join(ROUTERS)}, not {router!r}")
-    if config.fits:
-        raise BuildError(f"{config.name}: does not fit: {config.fits}")
+    if not config.fits:
+        raise BuildError(f"{config.name}: does not fit: {config.misfit}")
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,7 @@ from ..boards.records import source_commit
 from ..hw.config import NMAX_LIMIT
 from .argtypes import integer, watts
 from .bestknown import best_known
-from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, fits, update_time
+from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, misfit, update_time
 from .pairs import blas
 from .power import PowerModel, Rapl, board_power
 from .reference import random_start, reference_update
@@ -380,7 +380,7 @@ def _hardware(options: Options, boards: list[BoardConfig]) -> tuple[list[dict], 
         build["power"] = watts
         for d in options.dims:
             for n in options.points:
-                why = fits(board, n, d)
+                why = misfit(board, n, d)
                 row = {"board": board.name, "points": n, "dim": d, "fits": why is None, "reason": why}
                 if why is None:
                     t = update_time(board, n, d)
@@ -408,7 +408,7 @@ def _checked(boards: list[BoardConfig]) -> tuple[list[BoardConfig], list[BoardCo
     and loosening) and those whose twin the link check runs (one per distinct top)."""
     cores, tops = {}, {}
     for board in boards:
-        if not board.fits:
+        if board.fits:
             core = (str(board.fmt), board.dmax, board.lanes, board.core.loosening)
             cores.setdefault(core, board)
             tops.setdefault((core, board.nmax, board.clock_hz, board.baud), board)
@@ -577,7 +577,7 @@ def _quality_groups(options: Options, boards: list[BoardConfig]) -> list[tuple[i
     board holds N and D."""
     formats = {}
     for b in boards:
-        if not b.fits:
+        if b.fits:
             formats.setdefault(str(b.fmt), []).append(b)
     groups = []
     for d in options.quality_dims:
@@ -585,7 +585,7 @@ def _quality_groups(options: Options, boards: list[BoardConfig]) -> list[tuple[i
             groups.append((d, n, "reference", None))
             groups.append((d, n, "model", "Q3.44"))
             for fmt, holders in formats.items():
-                if fmt != "Q3.44" and any(fits(b, n, d) is None for b in holders):
+                if fmt != "Q3.44" and any(misfit(b, n, d) is None for b in holders):
                     groups.append((d, n, "model", fmt))
     return groups
 
@@ -676,7 +676,7 @@ def _speed(report: dict, boards: list[BoardConfig]) -> list[dict]:
             if not hw:
                 entry.update(
                     crossover=None,
-                    note=board.fits
+                    note=board.misfit
                     and "the core does not fit this board's device"
                     or f"no N in the sweep fits (Nmax {board.nmax}, Dmax {board.dmax})",
                 )
@@ -723,7 +723,7 @@ def _runs(report: dict, boards: list[BoardConfig], iterations: int) -> dict:
             "boards": {},
         }
         for board in boards:
-            if fits(board, n, d) is None:
+            if misfit(board, n, d) is None:
                 entry = {"host_s": 2 * iterations * update_time(board, n, d).seconds}
                 if board.core.loosening:
                     entry["chip"] = t = chip_run_time(board, n, d, iterations).as_dict()
@@ -769,7 +769,9 @@ def _formats(report: dict, boards: list[BoardConfig]) -> list[dict]:
         cost = [
             r
             for r in report["quality"]
-            if r["backend"] == "model" and r["format"] == str(board.fmt) and fits(board, r["points"], r["dim"]) is None
+            if r["backend"] == "model"
+            and r["format"] == str(board.fmt)
+            and misfit(board, r["points"], r["dim"]) is None
         ]
         row = {
             "board": board.name,
@@ -778,11 +780,11 @@ def _formats(report: dict, boards: list[BoardConfig]) -> list[dict]:
             "nmax": board.nmax,
             "dmax": board.dmax,
             "clock_mhz": board.clock_hz / 1e6,
-            "fits": board.fits is None,
-            "reason": board.fits,
+            "fits": board.fits,
+            "reason": board.misfit,
             "fmax_mhz": build["fmax_mhz"],
             "fmax_source": build["source"],
-            "pairs_per_second_compute": board.lanes * board.clock_hz if not board.fits else None,
+            "pairs_per_second_compute": board.lanes * board.clock_hz if board.fits else None,
         }
         at = [r for r in report["hardware"] if r["board"] == board.name and r["fits"]]
         if at:

@@ -27,7 +27,7 @@ __all__ = [
     "chip_run_bytes",
     "update_time",
     "chip_run_time",
-    "fits",
+    "misfit",
     "iteration_comparison",
 ]
 
@@ -98,9 +98,9 @@ def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     return out
 
 
-def fits(board: BoardConfig, n: int, d: int) -> str | None:
+def misfit(board: BoardConfig, n: int, d: int) -> str | None:
     """None if N vectors in D dimensions fit ``board``'s core, else why not (one phrase)."""
-    if board.fits:
+    if not board.fits:
         return "the core does not fit this board's device"
     if n > board.nmax:
         return f"N > Nmax = {board.nmax}"
@@ -132,8 +132,8 @@ class HardwareTime:
 
 def update_time(board: BoardConfig, n: int, d: int) -> HardwareTime:
     """The modelled time of one update of N vectors in D dimensions on ``board`` (host-run loosening).
-    ``ValueError`` if they do not fit (:func:`fits`)."""
-    why = fits(board, n, d)
+    ``ValueError`` if they do not fit (:func:`misfit`)."""
+    why = misfit(board, n, d)
     if why:
         raise ValueError(f"{board.name}: N = {n}, D = {d} does not fit: {why}")
     cycles = core_cycles(board, n, d)
@@ -149,7 +149,7 @@ def chip_run_time(board: BoardConfig, n: int, d: int, iterations: int) -> Hardwa
     ``ecpix5-85f-loosening`` are built with it) at the board's clock, plus the bytes of :func:`chip_run_bytes`
     (CONFIGURE, LOAD, LOOSEN, RESULT, READ) at its baud rate. Not counted: the host's wait for its next STATUS
     poll after the run ends (at most one poll interval, 20 ms by default). ``ValueError`` if N, D do not fit."""
-    why = fits(board, n, d)
+    why = misfit(board, n, d)
     if why:
         raise ValueError(f"{board.name}: N = {n}, D = {d} does not fit: {why}")
     cycles = board.core.run_cycles(n, d, iterations)
@@ -185,7 +185,7 @@ def iteration_comparison(
         seconds = stats["sweep_seconds"] / (2 * stats["iterations"])
         fields["seconds_per_update"][name] = seconds
         lines.append(f"    {name:<10} {_ms(seconds):>12}   {labels.get(name, name)}, on-chip loosening: half a sweep")
-    why = fits(cfg, points, dim)
+    why = misfit(cfg, points, dim)
     if why:
         lines.append(f"    {cfg.name:<10} {'—':>12}   modelled: does not fit ({why})")
         fields["hardware_model"] = {"board": cfg.name, "fits": False, "reason": why}

@@ -22,7 +22,7 @@ BOARD = get_board("ulx3s-85f-loosening")
 
 @pytest.fixture(scope="module")
 def twin():
-    assert BOARD.core.loosening and BOARD.fits is None
+    assert BOARD.core.loosening and BOARD.fits
     with Twin(BOARD.twin(8), 8) as t:
         yield t
 

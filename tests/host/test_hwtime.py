@@ -13,7 +13,7 @@ from spherecode.host.hwtime import (
     chip_run_time,
     core_cycles,
     exchange_bytes,
-    fits,
+    misfit,
     iteration_comparison,
     update_time,
 )
@@ -97,11 +97,11 @@ def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
 
 
 def test_what_does_not_fit_is_refused():
-    assert fits(BOARD, BOARD.nmax, BOARD.dmax) is None
-    assert fits(BOARD, BOARD.nmax + 1, 3) == f"N > Nmax = {BOARD.nmax}"
-    assert fits(BOARD, 8, BOARD.dmax + 1) == f"D > Dmax = {BOARD.dmax}"
-    small = [b for b in BOARDS.values() if b.fits][0]
-    assert "does not fit" in fits(small, 8, 3)
+    assert misfit(BOARD, BOARD.nmax, BOARD.dmax) is None
+    assert misfit(BOARD, BOARD.nmax + 1, 3) == f"N > Nmax = {BOARD.nmax}"
+    assert misfit(BOARD, 8, BOARD.dmax + 1) == f"D > Dmax = {BOARD.dmax}"
+    small = [b for b in BOARDS.values() if not b.fits][0]
+    assert "does not fit" in misfit(small, 8, 3)
     with pytest.raises(ValueError, match="does not fit: N > Nmax"):
         update_time(BOARD, BOARD.nmax + 1, 3)
 
