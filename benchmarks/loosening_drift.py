@@ -16,10 +16,10 @@ from fractions import Fraction
 import numpy as np
 
 from spherecode.host.loosening import force_loosening
-from spherecode.host.model.loosening import LooseningModelBackend
-from spherecode.host.reference import random_start
+from spherecode.host.model.chip_loosening import LooseningModelBackend
+from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
-from spherecode.hw.loosening import LooseningControl
+from spherecode.hw.loosening_control import LooseningControl
 from spherecode.hw.pipeline import parameters_only
 
 

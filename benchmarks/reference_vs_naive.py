@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from spherecode.host.reference import naive_update, random_start, reference_update
+from spherecode.host.backends.reference import naive_update, random_start, reference_update
 
 
 def main() -> None:

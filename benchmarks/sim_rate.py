@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from spherecode.hw.config import CoreConfig
-from spherecode.host.reference import random_start
+from spherecode.host.backends.reference import random_start
 from spherecode.host.backends.sim import SimBackend
 
 

@@ -24,7 +24,7 @@ from spherecode.boards.build import HIDE_INDEXED_NAMES, tool
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.core import UpdaterCore
 from spherecode.hw.fixed import Q
-from spherecode.sim.build import ports
+from spherecode.sim.verilator import ports
 
 
 def synthesise(core: UpdaterCore, work: Path) -> dict:

@@ -29,12 +29,12 @@ from spherecode.boards.build import tool
 from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
 from spherecode.hw.fixed import Q
 from spherecode.hw.datapath import Datapath
-from spherecode.hw.loosening import LooseningControl
+from spherecode.hw.loosening_control import LooseningControl
 from spherecode.hw.multiplier import Multiplier
 from spherecode.hw.rsqrt import RSqrt
 from spherecode.hw.reciprocal import Reciprocal
 from spherecode.hw.weight import RepulsionWeight, weight_precision
-from spherecode.sim.build import ports
+from spherecode.sim.verilator import ports
 
 
 def units(fmt: Q) -> dict:

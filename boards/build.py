@@ -1,7 +1,7 @@
 """Bitstreams with the open toolchain from PyPI (YoWASP yosys, nextpnr, ecppack/icepack) through
 amaranth-boards, and the report read from nextpnr's JSON: post-route fmax and utilisation.
 
-The board design is :class:`~spherecode.hw.board.BoardTop` plus what only a board has: the PLL (ECP5
+The board design is :class:`~spherecode.hw.board_top.BoardTop` plus what only a board has: the PLL (ECP5
 EHXPLLL, parameters from YoWASP's ``ecppll``), a reset held until the PLL locks, the UART pins and an LED
 showing ``busy``.
 """
@@ -87,7 +87,7 @@ def ecp5_pll(clkin_hz: float, clkout_hz: float) -> tuple[dict, float]:
 
 
 class BoardDesign(Elaboratable):
-    """A board's whole design: clocking, reset, pins and :class:`~spherecode.hw.board.BoardTop`."""
+    """A board's whole design: clocking, reset, pins and :class:`~spherecode.hw.board_top.BoardTop`."""
 
     def __init__(self, config: BoardConfig):
         self.config = config

@@ -1131,7 +1131,7 @@ def _main(argv: list[str] | None) -> int:
     except OSError as exc:
         return _error(exc)
     except RuntimeError as exc:
-        from spherecode.sim.build import SimError
+        from spherecode.sim.verilator import SimError
 
         if isinstance(exc, SimError):
             return _error(exc)

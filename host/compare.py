@@ -51,7 +51,7 @@ from .bestknown import best_known
 from .hwtime import BITS_PER_BYTE, chip_run_time, core_cycles, exchange_bytes, misfit, update_time
 from .pairs import blas
 from .power import PowerModel, Rapl, board_power
-from .reference import random_start, reference_update
+from .backends.reference import random_start, reference_update
 
 __all__ = ["Options", "QUICK", "FULL", "compare", "write_report", "crossover", "add_arguments", "command"]
 
@@ -449,7 +449,7 @@ def _build_simulators(simulators, cores: int, steps) -> None:
     failed build is left to its check, which reports it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..sim.build import SimError
+    from ..sim.verilator import SimError
 
     def one(build):
         try:
@@ -475,7 +475,7 @@ def _check_cycles(board: BoardConfig) -> dict:
     """One update of CHECK_POINTS × Dmax vectors on the RTL under Verilator (the board's format, Dmax and
     lanes, Nmax = CHECK_NMAX): its cycle counter against the formula."""
     from .backends.sim import SimBackend
-    from ..sim.build import SimError
+    from ..sim.verilator import SimError
 
     small = _small(board)
     n, d = CHECK_POINTS, board.dmax
@@ -527,7 +527,7 @@ def _check_link(board: BoardConfig) -> dict:
     under Verilator behind a pty): the bytes on the pty against :func:`exchange_bytes`, and its core's
     counter against the formula at the board's own configuration."""
     from .link import Board, BoardError, Link, open_port
-    from ..sim.build import SimError
+    from ..sim.verilator import SimError
     from ..sim.twin import Twin
 
     n, d = TWIN_POINTS, board.dmax
@@ -1059,7 +1059,8 @@ def _markdown(report: dict, figures: list[str]) -> str:
     )
     add("")
     add(
-        f"Unit: {report['unit']}. Software: the float64 reference (`host/reference.py`) measured here, median of "
+        f"Unit: {report['unit']}. Software: the float64 reference (`host/backends/reference.py`) measured here, "
+        "median of "
         f"≥ {MIN_REPEATS} updates and ≥ {MIN_SECONDS} s after a warm-up, at β = {BETA:g}; on one thread with BLAS held "
         "to one thread (the paper's baseline: single-threaded), timed as that thread's CPU time so that other "
         "work on the cores does not inflate it (the wall times are in report.json), and on all cores, timed by "

@@ -8,7 +8,7 @@
 
 Written against :class:`~spherecode.host.backends.base.Backend` only, so every execution plugs in unchanged;
 a backend whose ``loosening`` is ``"chip"`` runs the whole run itself (its ``loosen``: the choice and β in
-fixed point, :mod:`spherecode.host.model.loosening`).
+fixed point, :mod:`spherecode.host.model.chip_loosening`).
 """
 
 from __future__ import annotations

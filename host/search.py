@@ -64,7 +64,7 @@ import numpy as np
 from .bestknown import best_known
 from .methods import get_method
 from .polish import contacts, min_distance, polish
-from .reference import random_start
+from .backends.reference import random_start
 
 __all__ = ["Search", "Round", "run_round", "perturb", "MOVES", "METHODS", "angle_deg"]
 

@@ -34,7 +34,7 @@ from .loosening import Step
 from .methods import get_method, names
 from .metrics import min_squared_distance
 from ..sim.process import children_start_deaf, die_with_parent, hear_sigint
-from .reference import random_start
+from .backends.reference import random_start
 
 __all__ = [
     "METHODS",

@@ -179,7 +179,7 @@ class CoreConfig:
     def control(self):
         """The core's :class:`~.loosening.LooseningControl` (parameters only), on-chip loosening or not."""
         if "control" not in self._derived:
-            from .loosening import LooseningControl
+            from .loosening_control import LooseningControl
 
             self._derived["control"] = parameters_only(LooseningControl(self.datapath))
         return self._derived["control"]

@@ -9,7 +9,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from .config import CoreConfig
-from .loosening import N_BITS, LooseningControl
+from .loosening_control import N_BITS, LooseningControl
 from .parallel_to_serial import ParallelToSerial
 from .serial_to_parallel import SerialToParallel
 from .vector_updater import VectorUpdater

@@ -2,13 +2,13 @@
 into a standalone Verilator executable whose C++ testbench (``core_main.cpp``) drives the core's ports directly
 — no cocotb, no VPI — so the compute runs as fast as the model evaluates (docs/benchmarks.md); a
 :class:`CoreServer` runs one and exchanges request and answer lines with it over two named pipes. Builds are
-cached per configuration in :mod:`spherecode.sim.build`'s cache, keyed by the core's RTLIL (no Yosys run for a
+cached per configuration in :mod:`spherecode.sim.verilator`'s cache, keyed by the core's RTLIL (no Yosys run for a
 cached build).
 
 No pipe operation blocks without a bound: the response pipe is opened read-write (its open never waits for the
 simulator), the request pipe is opened non-blocking in a polling loop, and reads and writes wait in
 ``select()`` in short slices, checking that the simulator is alive. Every failure is a
-:class:`~spherecode.sim.build.SimError` naming the simulator's log.
+:class:`~spherecode.sim.verilator.SimError` naming the simulator's log.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..hw.core import UpdaterCore
 from ..hw.pipeline import SimulationPlatform
-from .build import (
+from .verilator import (
     _OPTIONS,
     TOP,
     Build,
@@ -110,7 +110,7 @@ def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
 class CoreServer:
     """A running simulator (:func:`build_core`'s executable), its folder (``spherecode-simb-*``: the two
     pipes and the log) and this process's ends of the pipes. It holds no reference to its owner, so that
-    the owner's finalizer can close it. Raises :class:`~spherecode.sim.build.SimError` if the simulator
+    the owner's finalizer can close it. Raises :class:`~spherecode.sim.verilator.SimError` if the simulator
     does not start within :data:`START_TIMEOUT` seconds."""
 
     def __init__(self, sim: Build):

@@ -2,7 +2,7 @@
 (the testbench :mod:`spherecode.sim.tb_streams`): several units side by side in one simulation.
 
 Payloads are given and returned as Python values shaped like each stream's payload (an int, or a dict for
-a ``StructLayout``; see :func:`~spherecode.sim.pipeline.pack`).
+a ``StructLayout``; see :func:`~spherecode.sim.unit_sim.pack`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from .build import build
-from .pipeline import pack, unpack
+from .verilator import build
+from .unit_sim import pack, unpack
 
 __all__ = ["Bench", "Item", "Channel", "run_channels"]
 

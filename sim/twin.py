@@ -7,7 +7,7 @@ domain. Its UART is 8N1, LSB first, idle high, each bit ``divisor`` clock cycles
 and ignored (inputs held at 0).
 
 The simulator is a standalone executable (``twin_main.cpp``, no cocotb) built once per configuration in the
-Verilator build cache of :mod:`spherecode.sim.build`. It prints ``pty: <path>`` and then runs the clock
+Verilator build cache of :mod:`spherecode.sim.verilator`. It prints ``pty: <path>`` and then runs the clock
 freely, sleeping in ``poll()`` while the design, both UART lines and the host are idle. SIGUSR1 resets the
 design (:meth:`Twin.reset`); SIGTERM, SIGINT and SIGHUP end it with status 0. It also ends when the process
 that started it dies (``SPHERECODE_TWIN_PARENT``; it looks every 5 ms when idle, every 256 cycles when busy;
@@ -30,7 +30,7 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from .build import (
+from .verilator import (
     _OPTIONS,
     TOP,
     cache_key,

@@ -1,9 +1,9 @@
-"""The backends by name: ``reference`` (float64), ``model`` (bit-exact fixed point), ``sim`` (the RTL
-under Verilator) and ``board`` (an FPGA board or its twin over a serial port).
+"""The backends by name, one module each: ``reference`` (float64, :mod:`.reference`), ``model`` (bit-exact
+fixed point, :mod:`spherecode.host.model.chip_loosening`), ``sim`` (the RTL under Verilator, :mod:`.sim`) and
+``board`` (an FPGA board or its twin over a serial port, :mod:`.board`).
 
-Each is imported only when asked for, by module path, so that importing :mod:`spherecode.host` never
-imports :mod:`spherecode.sim` (which imports the host's :mod:`.base`: the dependency runs one way). The
-interface is :class:`.base.Backend`; :mod:`.hardware` holds what the fixed-point backends share.
+Each is imported only when asked for, by module path, so that the command line starts without the simulator's
+machinery. The interface is :class:`.base.Backend`; :mod:`.hardware` holds what the fixed-point backends share.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ __all__ = ["BACKENDS", "Backend", "Update", "backend_class", "get_backend"]
 
 #: Backend name → "module:class", imported on first use.
 BACKENDS = {
-    "reference": "spherecode.host.reference:ReferenceBackend",
-    "model": "spherecode.host.model.loosening:LooseningModelBackend",
+    "reference": "spherecode.host.backends.reference:ReferenceBackend",
+    "model": "spherecode.host.model.chip_loosening:LooseningModelBackend",
     "sim": "spherecode.host.backends.sim:SimBackend",
-    "board": "spherecode.host.board:BoardBackend",
+    "board": "spherecode.host.backends.board:BoardBackend",
 }
 
 

@@ -40,7 +40,7 @@ class SimBackend(FixedPointBackend):
     called). Its statistics: ``iterations``, ``cycles`` (the RTL's counter, start to done),
     ``load_cycles`` (the formula's cycles outside the iterations), ``update_seconds``, ``delta_min`` and
     ``final_n``. The constructor and :meth:`update`/:meth:`exchange` raise
-    :class:`~spherecode.sim.build.SimError` for every failure of the toolchain or the simulator (which
+    :class:`~spherecode.sim.verilator.SimError` for every failure of the toolchain or the simulator (which
     then is ended and its folder removed; the next update starts a fresh one); :meth:`exchange` raises
     ``ValueError`` when the core refuses N or D. :meth:`close` raises nothing of its own."""
 

@@ -50,7 +50,7 @@ def rows(
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Rows j0:j1 of one sweep over raw ``r`` (N, D): δ_j and, for each raw (β/2, 1/(2β)) pair of
     ``constants``, (r'_j, S_j). Steps 1–2 are computed once whatever the number of pairs (the on-chip
-    loosening sweep gives two, :mod:`.loosening`); steps 3–4 once per pair."""
+    loosening sweep gives two, :mod:`.chip_loosening`); steps 3–4 once per pair."""
     n, block, count = r.shape[0], r[j0:j1], j1 - j0
     # 1. δ path: the row of d², then its masked running minimum (a row is i = 0 … N − 1)
     d2 = dp.distance.compute(block[:, None, :], r[None, :, :])  # (count, N)

@@ -310,7 +310,7 @@ def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
 
 def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
     """``ecpix5-85f-loosening`` is ``ulx3s-85f-loosening``'s core and product split on the same die in speed
-    grade 8, so the loosening twin's tests (tests/boards/test_twin_loosening.py) cover its RTL; its clock
+    grade 8, so the loosening twin's tests (tests/boards/test_system_twin_loosening.py) cover its RTL; its clock
     gives an exact UART divisor."""
     from spherecode.boards.build import DEVICES
     from spherecode.hw.uart import divisor_for

@@ -299,7 +299,7 @@ def test_polish_cg_and_contacts_through_the_cli(tmp_path, capsys):
 
 def test_model_loosens_on_chip_by_default(capsys):
     from spherecode.host.backends.hardware import run_config
-    from spherecode.host.model.loosening import iteration_cycles
+    from spherecode.host.model.chip_loosening import iteration_cycles
 
     chip = run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "30", "-b", "model")
     host = run_json(capsys, "run", "-d", "3", "-n", "9", "-k", "30", "-b", "model", "--loosening", "host")
@@ -312,7 +312,7 @@ def test_model_loosens_on_chip_by_default(capsys):
     assert chip["cycles_per_loosening_iteration"] == iteration_cycles(config, 9, 3)
     assert host["cycles_per_loosening_iteration"] == 2 * config.cycles(9, 3)
     from spherecode.boards import DEFAULT, get_board
-    from spherecode.host.model.loosening import run_cycles
+    from spherecode.host.model.chip_loosening import run_cycles
 
     assert chip["chip_run_model"]["cycles"] == run_cycles(get_board(DEFAULT).core, 9, 3, 30)  # the board's core
     assert abs(chip["min_angle_deg"] - host["min_angle_deg"]) < 1e-6

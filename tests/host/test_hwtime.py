@@ -81,7 +81,7 @@ def test_a_whole_chip_run_is_its_cycles_plus_one_exchange():
     latency) + K·(one sweep of both candidates + the control's latency + 1) + N + 2 cycles
     (:meth:`CoreConfig.run_cycles`, equal to the RTL counter under Verilator), and the bytes of one
     CONFIGURE, LOAD, LOOSEN, RESULT and READ, whatever K."""
-    from spherecode.host.model.loosening import control
+    from spherecode.host.model.chip_loosening import control
 
     n, d, k = 1024, 3, 3000
     t = chip_run_time(BOARD, n, d, k)

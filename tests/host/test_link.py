@@ -1,5 +1,5 @@
 """The host's side of the protocol against scripted answers (the board itself is tested through the twin
-in tests/boards/test_twin.py)."""
+in tests/boards/test_system_twin.py)."""
 
 import dataclasses
 import os
@@ -406,7 +406,7 @@ class CountingPort:
 def fake_twin():
     """HostLink on a FakeCore with the loosening ports (tests/hw/board_model.py), UART included, in
     Verilator behind a pty."""
-    from spherecode.hw.board import BoardTop
+    from spherecode.hw.board_top import BoardTop
     from spherecode.sim.twin import Twin
 
     from ..hw.board_model import BAUD, CLOCK_HZ, FakeCore

@@ -3,7 +3,7 @@ import pytest
 
 from spherecode.host.backends.base import Update
 from spherecode.host.loosening import force_loosening
-from spherecode.host.reference import ReferenceBackend, random_start
+from spherecode.host.backends.reference import ReferenceBackend, random_start
 
 
 class Scripted:

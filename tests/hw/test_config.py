@@ -1,5 +1,5 @@
 """CoreConfig: its checks and their messages, the cycle formula (checked against the RTL's counter in
-tests/hw/test_vector_updater.py and tests/boards/test_twin.py), the block-RAM sizing rule and the
+tests/hw/test_vector_updater.py and tests/boards/test_system_twin.py), the block-RAM sizing rule and the
 IDENTIFY fields."""
 
 import pickle
@@ -93,7 +93,7 @@ def test_cycle_formula(fmt, lanes):
 
 
 def test_core_and_board_take_the_config():
-    from spherecode.hw.board import BoardTop
+    from spherecode.hw.board_top import BoardTop
 
     config = CoreConfig("Q2.20", 32, 3, 2)
     core = UpdaterCore(config)

@@ -17,8 +17,8 @@ from spherecode.hw.config import CoreConfig
 from spherecode.hw.core import UpdaterCore
 from spherecode.hw.fixed import Q
 from spherecode.host.model.updater import iterate
-from spherecode.host.reference import random_start
-from spherecode.sim.build import build
+from spherecode.host.backends.reference import random_start
+from spherecode.sim.verilator import build
 
 # (format, Nmax, Dmax, L, N, D, β of the first and of the second iteration, DSP layer)
 # The Q3.44 case builds its products from GW5A DSP blocks; the inferred Q3.44 core is checked by

@@ -1,5 +1,5 @@
 """UpdaterCore with on-chip loosening (``CoreConfig(loosening=True)``) under cocotb + Verilator
-(:mod:`spherecode.sim.tb_core_check`) against the bit-exact model :func:`spherecode.host.model.loosening.loosen`:
+(:mod:`spherecode.sim.tb_core_check`) against the bit-exact model :func:`spherecode.host.model.chip_loosening.loosen`:
 a whole run of several iterations from the paper's start (n = 1, l = 2) with the coordinates back to back
 (final vectors, n, l, S, δ_min, progress and the cycle counter = ``CoreConfig.run_cycles``), a second run
 that resumes from the first one's state on the core's own vectors with gaps on the input stream and
@@ -12,9 +12,9 @@ import pytest
 
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.fixed import Q
-from spherecode.host.model.loosening import control, loosen, run_cycles
+from spherecode.host.model.chip_loosening import control, loosen, run_cycles
 from spherecode.host.model.updater import iterate
-from spherecode.host.reference import random_start
+from spherecode.host.backends.reference import random_start
 
 from .test_core import run_core, signed
 

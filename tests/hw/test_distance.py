@@ -5,7 +5,7 @@ import pytest
 
 from spherecode.hw.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from spherecode.hw.fixed import Q
-from spherecode.sim.pipeline import stream_through
+from spherecode.sim.unit_sim import stream_through
 
 from .rtl import FORMATS, RANDOM, check_rtl, ids
 

@@ -19,8 +19,8 @@ from spherecode.hw.config import CoreConfig
 from spherecode.hw.core import UpdaterCore
 from spherecode.hw.fixed import Q
 from spherecode.hw.multiplier import LimbProduct, Multiplier, check_dsp, dsp_blocks
-from spherecode.sim import build as sim_build
-from spherecode.sim.build import primitive_models, to_verilog
+from spherecode.sim import verilator as sim_build
+from spherecode.sim.verilator import primitive_models, to_verilog
 
 from .rtl import RANDOM, check_rtl
 

@@ -4,7 +4,7 @@ gaps between bytes, the next request's bytes waiting while a response goes out â
 on ``tx``; the response bytes must equal the model's (:class:`~.board_model.Board`) exactly.
 
 The core is :class:`~.board_model.FakeCore`; the real one behind HostLink is tested through the board twin
-(tests/boards/test_twin.py)."""
+(tests/boards/test_system_twin.py)."""
 
 import numpy as np
 import pytest

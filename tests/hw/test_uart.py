@@ -15,7 +15,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spherecode.hw.uart import UARTReceiver, UARTTransmitter, divisor_for
-from spherecode.sim.build import build
+from spherecode.sim.verilator import build
 
 PERIOD_PS = 10_000  # the testbench's clock
 EDGE_BYTES = [0x00, 0xFF, 0x55, 0xAA, 0x01, 0x80, 0xFE, 0x7F]

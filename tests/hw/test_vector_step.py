@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
 from spherecode.hw.vector_step import VectorStep
-from spherecode.sim.pipeline import stream_through
+from spherecode.sim.unit_sim import stream_through
 
 COUNT = 400
 

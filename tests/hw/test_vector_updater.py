@@ -12,7 +12,7 @@ import pytest
 from spherecode.hw.fixed import Q
 from spherecode.hw.vector_updater import MAX_LANES, VectorUpdater
 from spherecode.host.model.updater import ModelBackend
-from spherecode.host.reference import random_start
+from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
 from spherecode.host.backends.sim import SimBackend
 

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from spherecode.host.cli import main
-from spherecode.host.reference import random_start
+from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
 from spherecode.host.backends.sim import SimBackend
 from spherecode.sim import core_server
-from spherecode.sim.build import Build, SimError
+from spherecode.sim.verilator import Build, SimError
 from spherecode.sim.toolchain import setup
 
 #: The smallest configuration already built for tests/hw/test_vector_updater.py (cached once).
@@ -106,7 +106,7 @@ def test_sim_and_model_chip_loosening_write_byte_identical_codes(tmp_path, capsy
 def test_chip_run_whose_load_outlasts_the_control():
     """N·D + 3 > the control's load latency: the run's first term is the load (the cycles are exact), on
     the build of the test above; the core refuses K = 0; a plain update on the same core."""
-    from spherecode.host.model.loosening import loosen
+    from spherecode.host.model.chip_loosening import loosen
     from spherecode.host.model.updater import iterate
 
     with SimBackend(CoreConfig(), loosening="chip") as sim:
@@ -232,7 +232,7 @@ def test_simulator_dies_with_its_parent(tmp_path):
     reads its end): the simulator ends anyway (PR_SET_PDEATHSIG)."""
     child = textwrap.dedent(f"""
         import os, subprocess, time, numpy as np
-        from spherecode.host.reference import random_start
+        from spherecode.host.backends.reference import random_start
         from spherecode.hw.config import CoreConfig
         from spherecode.host.backends.sim import SimBackend
         sim = SimBackend(CoreConfig({str(SMALL.fmt)!r}, {SMALL.nmax}, {SMALL.dmax}, {SMALL.lanes}))

@@ -4,7 +4,7 @@ import pytest
 from spherecode.host.loosening import force_loosening
 from spherecode.host.metrics import summary
 from spherecode.host.model.updater import ModelBackend, iterate
-from spherecode.host.reference import random_start, reference_update
+from spherecode.host.backends.reference import random_start, reference_update
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q

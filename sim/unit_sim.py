@@ -13,7 +13,7 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from .build import build
+from .verilator import build
 
 __all__ = ["pack", "unpack", "stream_through"]
 

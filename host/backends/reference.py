@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .backends.base import Backend, Update, loosening_mode
-from .pairs import blas, block_ranges, squared_distances, squared_norms
+from .base import Backend, Update, loosening_mode
+from ..pairs import blas, block_ranges, squared_distances, squared_norms
 
 __all__ = ["ReferenceBackend", "reference_update", "naive_update", "random_start"]
 

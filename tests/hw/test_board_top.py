@@ -1,11 +1,11 @@
-"""BoardTop's parameters (the whole top runs in the board twin: tests/boards/test_twin.py for the shipped
+"""BoardTop's parameters (the whole top runs in the board twin: tests/boards/test_system_twin.py for the shipped
 core, tests/host/test_link.py for a FakeCore with the loosening ports)."""
 
 import re
 
 import pytest
 
-from spherecode.hw.board import BoardTop
+from spherecode.hw.board_top import BoardTop
 from spherecode.hw.config import CoreConfig
 
 from .board_model import CONFIG, FakeCore

@@ -15,7 +15,7 @@ from spherecode.hw import protocol as p
 from spherecode.hw.protocol import Command, Status
 from spherecode.sim.twin import Twin
 
-from .test_twin import Proxy
+from .test_system_twin import Proxy
 
 BOARD = get_board("ulx3s-85f-loosening")
 
@@ -123,7 +123,7 @@ def test_chip_is_the_default_on_a_board_that_offers_it(twin, capsys):
 
 
 def test_the_board_must_stay_the_one_identified(twin):
-    from spherecode.host.board import BoardBackend
+    from spherecode.host.backends.board import BoardBackend
     from spherecode.host.link import BoardError
 
     backend = BoardBackend(twin.port)

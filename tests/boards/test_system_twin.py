@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from spherecode.boards import DEFAULT, get_board
-from spherecode.host.board import BoardBackend
+from spherecode.host.backends.board import BoardBackend
 from spherecode.host.cli import main
 from spherecode.host.link import BoardError, Link, Refused, request_frame, response_frame
 from spherecode.host.model.updater import ModelBackend

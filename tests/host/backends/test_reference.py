@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from spherecode.host.reference import ReferenceBackend, naive_update, random_start, reference_update
+from spherecode.host.backends.reference import ReferenceBackend, naive_update, random_start, reference_update
 
-from .codes import icosahedron, polygon
+from ..codes import icosahedron, polygon
 
 
 @pytest.mark.parametrize("n, dim", [(2, 2), (7, 2), (50, 3), (64, 6)])

@@ -7,9 +7,9 @@ import pytest
 
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
-from spherecode.hw.loosening import N_BITS, LooseningControl as _Unit
+from spherecode.hw.loosening_control import N_BITS, LooseningControl as _Unit
 from spherecode.hw.pipeline import parameters_only
-from spherecode.sim.pipeline import stream_through
+from spherecode.sim.unit_sim import stream_through
 
 from .rtl import RANDOM
 

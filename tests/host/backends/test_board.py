@@ -1,16 +1,16 @@
 """The ``board`` backend's whole loosening run (``BoardBackend.loosen``) against the board's Python model
 behind a port (tests/host/test_link.py's ``ModelPort``); updates through the real gateware are tested
-with the board twin (tests/boards/test_twin.py)."""
+with the board twin (tests/boards/test_system_twin.py)."""
 
 import numpy as np
 import pytest
 
-from spherecode.host import board as board_module
-from spherecode.host.board import BoardBackend
+from spherecode.host.backends import board as board_module
+from spherecode.host.backends.board import BoardBackend
 from spherecode.host.link import BoardError
 from spherecode.hw import protocol as p
 
-from .test_link import ModelPort, _expected
+from ..test_link import ModelPort, _expected
 
 
 def backend(monkeypatch, port, retries=3):

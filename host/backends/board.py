@@ -16,14 +16,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..boards import board_for
-from ..hw import protocol as p
-from ..hw.config import CoreConfig
-from .argtypes import integer, positive_float
-from .backends.base import LOOSENING_MODES, Update, add_loosening_argument, loosening_mode
-from .backends.hardware import FixedPointBackend, add_core_arguments
-from .link import Board, BoardError, Identity, Link, Lost, PortError, Reset, open_port
-from .loosening import LooseningResult
+from ...boards import board_for
+from ...hw import protocol as p
+from ...hw.config import CoreConfig
+from ..argtypes import integer, positive_float
+from .base import LOOSENING_MODES, Update, add_loosening_argument, loosening_mode
+from .hardware import FixedPointBackend, add_core_arguments
+from ..link import Board, BoardError, Identity, Link, Lost, PortError, Reset, open_port
+from ..loosening import LooseningResult
 
 __all__ = ["BoardBackend", "BAUD", "TIMEOUT", "RETRIES"]
 

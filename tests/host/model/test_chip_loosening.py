@@ -5,9 +5,16 @@ import pytest
 
 from spherecode.host.loosening import force_loosening
 from spherecode.host.metrics import min_squared_distance
-from spherecode.host.model.loosening import LooseningModelBackend, control, iteration_cycles, loosen, run_cycles, sweep
+from spherecode.host.model.chip_loosening import (
+    LooseningModelBackend,
+    control,
+    iteration_cycles,
+    loosen,
+    run_cycles,
+    sweep,
+)
 from spherecode.host.model.updater import iterate
-from spherecode.host.reference import random_start
+from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
 
 

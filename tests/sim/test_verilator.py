@@ -11,8 +11,8 @@ import pytest
 
 from spherecode.hw.fixed import Q
 from spherecode.hw.multiplier import Multiplier
-from spherecode.sim import build as sim_build
-from spherecode.sim.pipeline import pack, stream_through, unpack
+from spherecode.sim import verilator as sim_build
+from spherecode.sim.unit_sim import pack, stream_through, unpack
 
 
 def test_verilog_ports_follow_the_signature():
@@ -132,7 +132,7 @@ def test_bare_machine_builds_without_python_on_path(tmp_path):
     assert shutil.which("python", path="/usr/bin:/bin") is None  # else this test proves nothing
     script = (
         "from spherecode.hw.fixed import Q; from spherecode.hw.multiplier import Multiplier; "
-        "from spherecode.sim.pipeline import stream_through; "
+        "from spherecode.sim.unit_sim import stream_through; "
         "print(stream_through(Multiplier(Q(2, 5)), [{'a': 32, 'b': -16}])[0])"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SPHERECODE_SIM_CACHE": str(tmp_path / "cache")}
