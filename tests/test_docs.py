@@ -99,3 +99,24 @@ def test_changelog_names_this_version():
 
 def test_boards_doc_is_short():
     assert (ROOT / "docs" / "boards.md").stat().st_size <= 15_000
+
+
+def test_the_architecture_lists_every_module():
+    """docs/architecture.md's "Folders" table names every module of the package once, and nothing else."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("## Folders") :].split("\n## ")[0]
+    listed = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("/`"):
+            folder = cells[0].strip("`")
+            listed += [folder + name for name in re.findall(r"`([\w.]+\.py)`", cells[2])]
+    boards_table = ROOT / "boards" / "__init__.py"  # the one package module that holds more than imports
+    actual = [
+        str(p.relative_to(ROOT))
+        for folder in ("hw", "sim", "boards", "host")
+        for p in (ROOT / folder).rglob("*.py")
+        if p.name != "__init__.py" or p == boards_table
+    ]
+    assert sorted(listed) == sorted(set(listed)), "listed twice"
+    assert sorted(listed) == sorted(actual)
