@@ -9,7 +9,9 @@ It sits between a :class:`~.request_parser.RequestParser` (parsed requests and t
 
 from __future__ import annotations
 
+import enum
 import numbers
+from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
@@ -36,6 +38,18 @@ LOOSEN_PORTS = ("loosen", "iterations", "loosen_n", "loosen_l", "progress", "sta
 def runs_loosening(signature) -> bool:
     """Whether a core's signature has every port of :data:`LOOSEN_PORTS`."""
     return all(name in signature.members for name in LOOSEN_PORTS)
+
+
+class Payload(enum.IntEnum):
+    """Where a response's payload bytes come from (the executor's ``kind`` register)."""
+
+    NONE = 0
+    IDENTITY = 1  #: IDENTIFY's identity (a constant)
+    STATS = 2  #: RUN's and STATS's statistics and the token
+    BUFFER = 3  #: READ's coordinates from the vector buffer, then the token
+    STATUS = 4  #: STATUS's progress and running flag
+    RESULT = 5  #: RESULT's outcome and the token
+    TOKEN = 6  #: the token alone (LOOSEN; READ's end)
 
 
 def args_bytes(layout: p.Layout) -> int:
@@ -124,10 +138,40 @@ class CommandExecutor(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        s = self._registers(m)
+        self._payloads(m, s)
+        self._run(m, s)
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                m.d.comb += self.payload.ready.eq(1)
+                self._load_bytes(m, s)
+                self._execute(m, s)
+            with m.State("RUN"):
+                with m.If(self.core.error):
+                    self._respond(m, s, Status.BAD_CONFIG)
+                with m.Elif(s.finished):
+                    self._respond(m, s, Status.OK, self.layout.stats, Payload.STATS)
+            with m.State("STARTED"):
+                # The cycle after start: ``error`` shows whether the core took the run.
+                error = self.core.error
+                self._respond(
+                    m,
+                    s,
+                    Mux(error, Status.BAD_CONFIG, Status.OK),
+                    Mux(error, 0, p.TOKEN_BYTES),
+                    Mux(error, 0, int(Payload.TOKEN)),
+                )
+            with m.State("RESPOND"):
+                self._send(m, s)
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | self.request.valid | s.running)
+        return m
+
+    def _registers(self, m: Module) -> SimpleNamespace:
+        """The vector buffer, the board's state, LOAD's assembly, the run's feed and the response's
+        registers."""
         dp, lay = self.dp, self.layout
         fmt = dp.fmt
         depth = dp.nmax * dp.dmax
-        core, req, byte = self.core, self.request.payload, self.payload.payload
 
         m.submodules.buf = buf = memory.Memory(shape=fmt.width, depth=depth, init=[])
         wr = buf.write_port()
@@ -143,10 +187,6 @@ class CommandExecutor(wiring.Component):
         filled = Signal(range(depth + 1))  # the loaded prefix: buffer[0 … filled) came from OK LOADs
         token = Signal(8 * p.TOKEN_BYTES)  # the last CONFIGURE's: LOADs quote it, responses carry it
 
-        def arg(offset, nbytes, length):  # a field of a fixed-length payload of ``length`` bytes
-            lo = 8 * (self.args - length + offset)
-            return req.args[lo : lo + 8 * nbytes]
-
         # LOAD: index, word assembly, range check as the bytes arrive.
         index, addr = Signal(16), Signal(16)
         word = Signal(8 * lay.coord)
@@ -156,8 +196,8 @@ class CommandExecutor(wiring.Component):
 
         # The response.
         status, resp_len = Signal(8), Signal(16)
-        kind = Signal(3)  # payload: 0 none, 1 identity, 2 stats, 3 buffer, 4 status, 5 result, 6 token
-        count = Signal(range(max(lay.identity, lay.stats, lay.status, lay.result)))  # byte of 1, 2, 4, 5
+        kind = Signal(3)  # the payload's source, a Payload
+        count = Signal(range(max(lay.identity, lay.stats, lay.status, lay.result)))  # byte of a fixed payload
         # The run's feed is two stages: the buffer's read port (``pend``: its data is a coordinate to feed)
         # and a register (``feed_data``, ``feed_valid``) that drives ``core.i``. The buffer's DP16KD
         # clock-to-output (5.8 ns) across the die into the core's input register was the critical path of
@@ -177,280 +217,317 @@ class CommandExecutor(wiring.Component):
         m.d.sync += held.eq(rd.data)
         stale = Signal(2)
         read_end = Signal(17)  # READ: the index after its last coordinate
+        names = (
+            "wr rd n d half_beta step nd configured result loosened running filled token index addr word wpos "
+            "range_err foreign status resp_len kind count feed_addr fed pend feed_valid feed_data out_addr "
+            "done_seen held stale read_end"
+        )
+        scope = locals()
+        return SimpleNamespace(**{name: scope[name] for name in names.split()})
 
+    def _arg(self, offset: int, nbytes: int, length: int):
+        """A field of the request's fixed-length payload of ``length`` bytes: ``nbytes`` from ``offset``."""
+        lo = 8 * (self.args - length + offset)
+        return self.request.payload.args[lo : lo + 8 * nbytes]
+
+    def _payloads(self, m: Module, s: SimpleNamespace) -> None:
+        """The core's configuration inputs, the response header's fields and the fixed payloads' sources
+        (identity, statistics, status report, loosening outcome) as ``s.ident`` … ``s.outcome``."""
+        core, req, lay = self.core, self.request.payload, self.layout
         m.d.comb += [
-            core.n.eq(n),
-            core.d.eq(d),
-            core.half_beta.eq(half_beta),
-            core.step.eq(step),
+            core.n.eq(s.n),
+            core.d.eq(s.d),
+            core.half_beta.eq(s.half_beta),
+            core.step.eq(s.step),
             core.o.ready.eq(1),
         ]
-        state_byte = Cat(configured, (filled == nd) & (nd != 0), result, running)
+        state_byte = Cat(s.configured, (s.filled == s.nd) & (s.nd != 0), s.result, s.running)
         pad = lambda value, nbytes: Cat(value, Const(0, 8 * nbytes - len(value)))  # noqa: E731
-        stats = Cat(
+        s.stats = Cat(
             core.cycles[:32],
             pad(core.move_norm.as_unsigned(), lay.move_norm),
             pad(core.delta_min.as_unsigned(), lay.delta_min),
-            token,
+            s.token,
         )
-        ident = Const(
+        s.ident = Const(
             int.from_bytes(p.identity(self.config, self.clock_hz, self.baud, self.capabilities), "little"),
             8 * lay.identity,
         )
         if self.loosening:
             progress = core.progress
-            outcome = Cat(
+            s.outcome = Cat(
                 pad(core.cycles[:48], 6),
                 pad(core.move_norm.as_unsigned(), lay.move_norm),
                 pad(core.delta_min.as_unsigned(), lay.delta_min),
                 pad(core.state_n[:16], 2),
                 pad(core.state_l[: p.L_BITS], p.L_BYTES),
-                token,
+                s.token,
             )
         else:
-            progress, outcome = Const(0, 32), Const(0, 8 * lay.result)
-        report = Cat(progress[:32], running, Const(0, 7))
+            progress, s.outcome = Const(0, 32), Const(0, 8 * lay.result)
+        s.report = Cat(progress[:32], s.running, Const(0, 7))
         m.d.comb += [
             self.header.payload.cmd.eq(req.cmd),
             self.header.payload.seq.eq(req.seq),
-            self.header.payload.status.eq(status),
+            self.header.payload.status.eq(s.status),
             self.header.payload.state.eq(state_byte),
-            self.header.payload.length.eq(resp_len),
+            self.header.payload.length.eq(s.resp_len),
         ]
 
-        def respond(code, nbytes=0, source=0):
-            m.d.sync += [status.eq(code), resp_len.eq(nbytes), kind.eq(source), count.eq(0)]
-            m.next = "RESPOND"
+    def _respond(self, m: Module, s: SimpleNamespace, code, nbytes=0, source=Payload.NONE) -> None:
+        """Answer with status ``code`` and ``nbytes`` payload bytes from ``source`` (a :class:`Payload`)."""
+        m.d.sync += [s.status.eq(code), s.resp_len.eq(nbytes), s.kind.eq(source), s.count.eq(0)]
+        m.next = "RESPOND"
 
-        def start_run():
-            m.d.comb += [core.start.eq(1), rd.en.eq(1), rd.addr.eq(0)]  # the feed's first read
-            first = nd != 0
-            m.d.sync += [
-                feed_addr.eq(first),
-                fed.eq(first),
-                pend.eq(first),
-                feed_valid.eq(0),
-                out_addr.eq(0),
-                done_seen.eq(0),
-                filled.eq(0),
-                result.eq(0),
-                running.eq(1),
-            ]
+    def _start_run(self, m: Module, s: SimpleNamespace) -> None:
+        """Pulse the core's ``start`` and begin feeding it from buffer[0]."""
+        m.d.comb += [self.core.start.eq(1), s.rd.en.eq(1), s.rd.addr.eq(0)]  # the feed's first read
+        first = s.nd != 0
+        m.d.sync += [
+            s.feed_addr.eq(first),
+            s.fed.eq(first),
+            s.pend.eq(first),
+            s.feed_valid.eq(0),
+            s.out_addr.eq(0),
+            s.done_seen.eq(0),
+            s.filled.eq(0),
+            s.result.eq(0),
+            s.running.eq(1),
+        ]
 
-        # The run: stream buffer[0 … N·D) into the core at one coordinate per clock while it takes them;
-        # its new coordinates come back in the same order, after the last has gone in.
-        finished = running & done_seen & (out_addr == nd)
-        with m.If(running):
-            take = ~feed_valid | core.i.ready  # the register takes the read port's data (or empties)
-            read = ~pend | take  # the read port reads the next coordinate (else holds its data)
+    def _run(self, m: Module, s: SimpleNamespace) -> None:
+        """The run: stream buffer[0 … N·D) into the core at one coordinate per clock while it takes them;
+        its new coordinates come back in the same order, after the last has gone in (``s.finished``)."""
+        core, rd, wr = self.core, s.rd, s.wr
+        s.finished = finished = s.running & s.done_seen & (s.out_addr == s.nd)
+        with m.If(s.running):
+            take = ~s.feed_valid | core.i.ready  # the register takes the read port's data (or empties)
+            read = ~s.pend | take  # the read port reads the next coordinate (else holds its data)
             m.d.comb += [
                 rd.en.eq(read),
-                rd.addr.eq(feed_addr),
-                core.i.valid.eq(feed_valid),
-                core.i.payload.eq(feed_data),
+                rd.addr.eq(s.feed_addr),
+                core.i.valid.eq(s.feed_valid),
+                core.i.payload.eq(s.feed_data),
             ]
             with m.If(take):
-                m.d.sync += [feed_data.eq(rd.data), feed_valid.eq(pend)]
+                m.d.sync += [s.feed_data.eq(rd.data), s.feed_valid.eq(s.pend)]
             with m.If(read):
-                with m.If(fed < nd):
-                    m.d.sync += [feed_addr.eq(feed_addr + 1), fed.eq(fed + 1), pend.eq(1)]
+                with m.If(s.fed < s.nd):
+                    m.d.sync += [s.feed_addr.eq(s.feed_addr + 1), s.fed.eq(s.fed + 1), s.pend.eq(1)]
                 with m.Else():
-                    m.d.sync += pend.eq(0)
+                    m.d.sync += s.pend.eq(0)
             with m.If(core.o.valid):
-                m.d.comb += [wr.en.eq(1), wr.addr.eq(out_addr), wr.data.eq(core.o.payload)]
-                m.d.sync += out_addr.eq(out_addr + 1)
+                m.d.comb += [wr.en.eq(1), wr.addr.eq(s.out_addr), wr.data.eq(core.o.payload)]
+                m.d.sync += s.out_addr.eq(s.out_addr + 1)
             with m.If(core.done):
-                m.d.sync += done_seen.eq(1)
+                m.d.sync += s.done_seen.eq(1)
             with m.If(core.error):
-                m.d.sync += running.eq(0)
+                m.d.sync += s.running.eq(0)
             with m.Elif(finished):
-                m.d.sync += [running.eq(0), result.eq(1)]
+                m.d.sync += [s.running.eq(0), s.result.eq(1)]
 
-        with m.FSM() as fsm:
-            with m.State("IDLE"):
-                m.d.comb += self.payload.ready.eq(1)
-                with m.If(self.payload.valid & (byte.cmd == Command.LOAD)):
-                    quoted = byte.data != token.word_select(byte.offset[:2], 8)
-                    with m.If(byte.offset == 0):
-                        m.d.sync += [foreign.eq(quoted), wpos.eq(0), range_err.eq(0)]
-                    with m.Elif(byte.offset < p.TOKEN_BYTES):
-                        m.d.sync += foreign.eq(foreign | quoted)
-                    with m.Elif(byte.offset == p.TOKEN_BYTES):
-                        m.d.sync += index[:8].eq(byte.data)
-                    with m.Elif(byte.offset == p.TOKEN_BYTES + 1):
-                        m.d.sync += [index[8:].eq(byte.data), addr.eq(Cat(index[:8], byte.data))]
+    def _load_bytes(self, m: Module, s: SimpleNamespace) -> None:
+        """LOAD's payload as it arrives: the token compared, the index, each coordinate written to the buffer
+        when its last byte arrives (or the LOAD marked out of range)."""
+        byte = self.payload.payload
+        with m.If(self.payload.valid & (byte.cmd == Command.LOAD)):
+            quoted = byte.data != s.token.word_select(byte.offset[:2], 8)
+            with m.If(byte.offset == 0):
+                m.d.sync += [s.foreign.eq(quoted), s.wpos.eq(0), s.range_err.eq(0)]
+            with m.Elif(byte.offset < p.TOKEN_BYTES):
+                m.d.sync += s.foreign.eq(s.foreign | quoted)
+            with m.Elif(byte.offset == p.TOKEN_BYTES):
+                m.d.sync += s.index[:8].eq(byte.data)
+            with m.Elif(byte.offset == p.TOKEN_BYTES + 1):
+                m.d.sync += [s.index[8:].eq(byte.data), s.addr.eq(Cat(s.index[:8], byte.data))]
+            with m.Else():
+                m.d.sync += [s.word.eq(Cat(s.word[8:], byte.data)), s.wpos.eq(s.wpos + 1)]
+                with m.If(s.wpos == self.layout.coord - 1):
+                    m.d.sync += [s.wpos.eq(0), s.addr.eq(s.addr + 1)]
+                    writable = s.configured & ~s.foreign & (s.addr < s.nd) & (s.index <= s.filled) & ~s.running
+                    with m.If(writable):
+                        m.d.comb += [
+                            s.wr.en.eq(1),
+                            s.wr.addr.eq(s.addr),
+                            s.wr.data.eq(Cat(s.word[8:], byte.data)[: self.dp.fmt.width]),
+                        ]
                     with m.Else():
-                        m.d.sync += [word.eq(Cat(word[8:], byte.data)), wpos.eq(wpos + 1)]
-                        with m.If(wpos == lay.coord - 1):
-                            m.d.sync += [wpos.eq(0), addr.eq(addr + 1)]
-                            with m.If(configured & ~foreign & (addr < nd) & (index <= filled) & ~running):
-                                m.d.comb += [
-                                    wr.en.eq(1),
-                                    wr.addr.eq(addr),
-                                    wr.data.eq(Cat(word[8:], byte.data)[: fmt.width]),
-                                ]
+                        m.d.sync += s.range_err.eq(1)
+
+    def _execute(self, m: Module, s: SimpleNamespace) -> None:
+        """A request, checked and executed: a damaged one refused, any but IDENTIFY and STATUS ``BUSY``
+        during a run, else its command's checks and action."""
+        req = self.request.payload
+        with m.If(self.request.valid):
+            with m.If(req.status != Status.OK):  # BAD_CRC or TIMEOUT: not executed
+                with m.If(req.cmd == Command.LOAD):
+                    m.d.sync += s.filled.eq(0)
+                self._respond(m, s, req.status)
+            with m.Elif(s.running & (req.cmd != Command.IDENTIFY) & (req.cmd != Command.STATUS)):
+                self._respond(m, s, Status.BUSY)
+            with m.Else():
+                with m.Switch(req.cmd):
+                    with m.Case(Command.IDENTIFY):
+                        self._no_payload_then(m, s, Status.OK, self.layout.identity, Payload.IDENTITY)
+                    with m.Case(Command.CONFIGURE):
+                        self._configure(m, s)
+                    with m.Case(Command.LOAD):
+                        self._load(m, s)
+                    with m.Case(Command.RUN):
+                        self._run_command(m, s)
+                    with m.Case(Command.READ):
+                        self._read(m, s)
+                    with m.Case(Command.STATS):
+                        with m.If(req.length != 0):
+                            self._respond(m, s, Status.BAD_LENGTH)
+                        with m.Elif(~s.result | s.loosened):
+                            self._respond(m, s, Status.NO_RESULT)
+                        with m.Else():
+                            self._respond(m, s, Status.OK, self.layout.stats, Payload.STATS)
+                    with m.Case(Command.STATUS):
+                        self._no_payload_then(m, s, Status.OK, self.layout.status, Payload.STATUS)
+                    if self.loosening:
+                        with m.Case(Command.LOOSEN):
+                            self._loosen(m, s)
+                        with m.Case(Command.RESULT):
+                            with m.If(req.length != 0):
+                                self._respond(m, s, Status.BAD_LENGTH)
+                            with m.Elif(~s.result | ~s.loosened):
+                                self._respond(m, s, Status.NO_RESULT)
                             with m.Else():
-                                m.d.sync += range_err.eq(1)
+                                self._respond(m, s, Status.OK, self.layout.result, Payload.RESULT)
+                    with m.Default():
+                        self._respond(m, s, Status.UNKNOWN_COMMAND)
 
-                with m.If(self.request.valid):
-                    with m.If(req.status != Status.OK):  # BAD_CRC or TIMEOUT: not executed
-                        with m.If(req.cmd == Command.LOAD):
-                            m.d.sync += filled.eq(0)
-                        respond(req.status)
-                    with m.Elif(running & (req.cmd != Command.IDENTIFY) & (req.cmd != Command.STATUS)):
-                        respond(Status.BUSY)
-                    with m.Else():
-                        with m.Switch(req.cmd):
-                            with m.Case(Command.IDENTIFY):
-                                with m.If(req.length != 0):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Else():
-                                    respond(Status.OK, lay.identity, 1)
-                            with m.Case(Command.CONFIGURE):
-                                new_n = arg(0, 2, lay.configure)
-                                new_d = arg(2, 1, lay.configure)
-                                with m.If(req.length != lay.configure):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Elif((new_n < 2) | (new_n > dp.nmax) | (new_d < 2) | (new_d > dp.dmax)):
-                                    respond(Status.BAD_CONFIG)
-                                with m.Else():
-                                    m.d.sync += [
-                                        n.eq(new_n),
-                                        d.eq(new_d),
-                                        half_beta.eq(arg(3, lay.half_beta, lay.configure)),
-                                        step.eq(arg(3 + lay.half_beta, lay.step, lay.configure)),
-                                        nd.eq(_times(new_n, new_d)),
-                                        configured.eq(1),
-                                        filled.eq(0),
-                                        result.eq(0),
-                                        token.eq(arg(lay.configure - p.TOKEN_BYTES, p.TOKEN_BYTES, lay.configure)),
-                                    ]
-                                    respond(Status.OK)
-                            with m.Case(Command.LOAD):
-                                m.d.sync += filled.eq(0)
-                                with m.If((req.length < p.LOAD_PREFIX) | (wpos != 0)):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Elif(~configured):
-                                    respond(Status.NOT_CONFIGURED)
-                                with m.Elif(foreign):
-                                    respond(Status.BAD_TOKEN)
-                                with m.Elif(range_err | (index > filled)):
-                                    respond(Status.BAD_RANGE)
-                                with m.Else():
-                                    m.d.sync += filled.eq(Mux(addr > filled, addr, filled))
-                                    respond(Status.OK)
-                            with m.Case(Command.RUN):
-                                with m.If(req.length != 0):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Elif(~configured | (filled != nd)):
-                                    respond(Status.NOT_LOADED)
-                                with m.Else():
-                                    start_run()
-                                    m.d.sync += loosened.eq(0)
-                                    m.next = "RUN"
-                            with m.Case(Command.READ):
-                                first, many = arg(0, 2, 4), arg(2, 2, 4)
-                                with m.If(req.length != 4):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Elif(~result):
-                                    respond(Status.NO_RESULT)
-                                with m.Elif((first + many > nd) | (many > (0xFFFF // lay.coord))):
-                                    respond(Status.BAD_RANGE)
-                                with m.Else():
-                                    m.d.sync += [
-                                        feed_addr.eq(first),
-                                        read_end.eq(first + many),
-                                        wpos.eq(0),
-                                        stale.eq(2),
-                                    ]
-                                    respond(Status.OK, _times(many, lay.coord) + p.TOKEN_BYTES, Mux(many == 0, 6, 3))
-                            with m.Case(Command.STATS):
-                                with m.If(req.length != 0):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Elif(~result | loosened):
-                                    respond(Status.NO_RESULT)
-                                with m.Else():
-                                    respond(Status.OK, lay.stats, 2)
-                            with m.Case(Command.STATUS):
-                                with m.If(req.length != 0):
-                                    respond(Status.BAD_LENGTH)
-                                with m.Else():
-                                    respond(Status.OK, lay.status, 4)
-                            if self.loosening:
-                                with m.Case(Command.LOOSEN):
-                                    iterations = arg(0, 4, lay.loosen)
-                                    n0, l0 = arg(4, 2, lay.loosen), arg(6, p.L_BYTES, lay.loosen)
-                                    with m.If(req.length != lay.loosen):
-                                        respond(Status.BAD_LENGTH)
-                                    with m.Elif(~configured | (filled != nd)):
-                                        respond(Status.NOT_LOADED)
-                                    with m.Elif((iterations == 0) | (n0 == 0)):
-                                        respond(Status.BAD_CONFIG)
-                                    with m.Else():
-                                        start_run()
-                                        m.d.comb += [
-                                            core.loosen.eq(1),
-                                            core.iterations.eq(iterations),
-                                            core.loosen_n.eq(n0),
-                                            core.loosen_l.eq(l0[: p.L_BITS]),
-                                        ]
-                                        m.d.sync += loosened.eq(1)
-                                        m.next = "STARTED"
-                                with m.Case(Command.RESULT):
-                                    with m.If(req.length != 0):
-                                        respond(Status.BAD_LENGTH)
-                                    with m.Elif(~result | ~loosened):
-                                        respond(Status.NO_RESULT)
-                                    with m.Else():
-                                        respond(Status.OK, lay.result, 5)
-                            with m.Default():
-                                respond(Status.UNKNOWN_COMMAND)
+    def _no_payload_then(self, m: Module, s: SimpleNamespace, code, nbytes, source) -> None:
+        """``BAD_LENGTH`` for a request with a payload, else the answer."""
+        with m.If(self.request.payload.length != 0):
+            self._respond(m, s, Status.BAD_LENGTH)
+        with m.Else():
+            self._respond(m, s, code, nbytes, source)
 
-            with m.State("RUN"):
-                with m.If(core.error):
-                    respond(Status.BAD_CONFIG)
-                with m.Elif(finished):
-                    respond(Status.OK, lay.stats, 2)
+    def _configure(self, m: Module, s: SimpleNamespace) -> None:
+        """CONFIGURE: N, D, β/2, 1/(2β) and the token; the loaded prefix and the result forgotten."""
+        dp, lay, arg = self.dp, self.layout, self._arg
+        new_n = arg(0, 2, lay.configure)
+        new_d = arg(2, 1, lay.configure)
+        with m.If(self.request.payload.length != lay.configure):
+            self._respond(m, s, Status.BAD_LENGTH)
+        with m.Elif((new_n < 2) | (new_n > dp.nmax) | (new_d < 2) | (new_d > dp.dmax)):
+            self._respond(m, s, Status.BAD_CONFIG)
+        with m.Else():
+            m.d.sync += [
+                s.n.eq(new_n),
+                s.d.eq(new_d),
+                s.half_beta.eq(arg(3, lay.half_beta, lay.configure)),
+                s.step.eq(arg(3 + lay.half_beta, lay.step, lay.configure)),
+                s.nd.eq(_times(new_n, new_d)),
+                s.configured.eq(1),
+                s.filled.eq(0),
+                s.result.eq(0),
+                s.token.eq(arg(lay.configure - p.TOKEN_BYTES, p.TOKEN_BYTES, lay.configure)),
+            ]
+            self._respond(m, s, Status.OK)
 
-            with m.State("STARTED"):
-                # The cycle after start: ``error`` shows whether the core took the run.
-                respond(
-                    Mux(core.error, Status.BAD_CONFIG, Status.OK),
-                    Mux(core.error, 0, p.TOKEN_BYTES),
-                    Mux(core.error, 0, 6),
-                )
+    def _load(self, m: Module, s: SimpleNamespace) -> None:
+        """LOAD's verdict, once its bytes are in (:meth:`_load_bytes`): the loaded prefix extended, or reset."""
+        m.d.sync += s.filled.eq(0)
+        with m.If((self.request.payload.length < p.LOAD_PREFIX) | (s.wpos != 0)):
+            self._respond(m, s, Status.BAD_LENGTH)
+        with m.Elif(~s.configured):
+            self._respond(m, s, Status.NOT_CONFIGURED)
+        with m.Elif(s.foreign):
+            self._respond(m, s, Status.BAD_TOKEN)
+        with m.Elif(s.range_err | (s.index > s.filled)):
+            self._respond(m, s, Status.BAD_RANGE)
+        with m.Else():
+            m.d.sync += s.filled.eq(Mux(s.addr > s.filled, s.addr, s.filled))
+            self._respond(m, s, Status.OK)
 
-            with m.State("RESPOND"):
-                m.d.comb += self.header.valid.eq(1)
-                with m.If(kind == 3):
-                    m.d.comb += [rd.en.eq(1), rd.addr.eq(feed_addr)]
-                    with m.If(stale != 0):
-                        m.d.sync += stale.eq(stale - 1)
-                with m.Switch(kind):
-                    with m.Case(1):
-                        m.d.comb += [self.body.payload.eq(ident.word_select(count, 8)), self.body.valid.eq(1)]
-                    with m.Case(2):
-                        m.d.comb += [self.body.payload.eq(stats.word_select(count, 8)), self.body.valid.eq(1)]
-                    with m.Case(3):
-                        data = Cat(held, held[-1].replicate(8 * lay.coord - fmt.width))  # sign-extended
-                        m.d.comb += [self.body.payload.eq(data.word_select(wpos, 8)), self.body.valid.eq(stale == 0)]
-                    with m.Case(4):
-                        m.d.comb += [self.body.payload.eq(report.word_select(count, 8)), self.body.valid.eq(1)]
-                    with m.Case(5):
-                        m.d.comb += [self.body.payload.eq(outcome.word_select(count, 8)), self.body.valid.eq(1)]
-                    with m.Case(6):
-                        m.d.comb += [self.body.payload.eq(token.word_select(count[:2], 8)), self.body.valid.eq(1)]
-                with m.If(self.body.valid & self.body.ready):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(kind == 3):
-                        m.d.sync += wpos.eq(wpos + 1)
-                        with m.If(wpos == lay.coord - 1):
-                            m.d.sync += [wpos.eq(0), feed_addr.eq(feed_addr + 1), stale.eq(2)]
-                            with m.If(feed_addr + 1 == read_end):  # the coordinates are out: the token
-                                m.d.sync += [kind.eq(6), count.eq(0)]
-                with m.If(self.header.ready):
-                    m.d.comb += self.request.ready.eq(1)
-                    m.next = "IDLE"
+    def _run_command(self, m: Module, s: SimpleNamespace) -> None:
+        """RUN: start the core on the loaded coordinates; the answer comes at the run's end (state RUN)."""
+        with m.If(self.request.payload.length != 0):
+            self._respond(m, s, Status.BAD_LENGTH)
+        with m.Elif(~s.configured | (s.filled != s.nd)):
+            self._respond(m, s, Status.NOT_LOADED)
+        with m.Else():
+            self._start_run(m, s)
+            m.d.sync += s.loosened.eq(0)
+            m.next = "RUN"
 
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | self.request.valid | running)
-        return m
+    def _read(self, m: Module, s: SimpleNamespace) -> None:
+        """READ: m coordinates of the held result from index k, then the token."""
+        lay = self.layout
+        first, many = self._arg(0, 2, 4), self._arg(2, 2, 4)
+        with m.If(self.request.payload.length != 4):
+            self._respond(m, s, Status.BAD_LENGTH)
+        with m.Elif(~s.result):
+            self._respond(m, s, Status.NO_RESULT)
+        with m.Elif((first + many > s.nd) | (many > (0xFFFF // lay.coord))):
+            self._respond(m, s, Status.BAD_RANGE)
+        with m.Else():
+            m.d.sync += [
+                s.feed_addr.eq(first),
+                s.read_end.eq(first + many),
+                s.wpos.eq(0),
+                s.stale.eq(2),
+            ]
+            source = Mux(many == 0, int(Payload.TOKEN), int(Payload.BUFFER))
+            self._respond(m, s, Status.OK, _times(many, lay.coord) + p.TOKEN_BYTES, source)
+
+    def _loosen(self, m: Module, s: SimpleNamespace) -> None:
+        """LOOSEN: start a whole loosening run on the loaded coordinates; answered the cycle after start."""
+        lay, core = self.layout, self.core
+        iterations = self._arg(0, 4, lay.loosen)
+        n0, l0 = self._arg(4, 2, lay.loosen), self._arg(6, p.L_BYTES, lay.loosen)
+        with m.If(self.request.payload.length != lay.loosen):
+            self._respond(m, s, Status.BAD_LENGTH)
+        with m.Elif(~s.configured | (s.filled != s.nd)):
+            self._respond(m, s, Status.NOT_LOADED)
+        with m.Elif((iterations == 0) | (n0 == 0)):
+            self._respond(m, s, Status.BAD_CONFIG)
+        with m.Else():
+            self._start_run(m, s)
+            m.d.comb += [
+                core.loosen.eq(1),
+                core.iterations.eq(iterations),
+                core.loosen_n.eq(n0),
+                core.loosen_l.eq(l0[: p.L_BITS]),
+            ]
+            m.d.sync += s.loosened.eq(1)
+            m.next = "STARTED"
+
+    def _send(self, m: Module, s: SimpleNamespace) -> None:
+        """State RESPOND: the header offered, the payload's bytes from its source; READ's coordinates from
+        the buffer (each sign-extended to W bytes), then its token."""
+        lay, body = self.layout, self.body
+        m.d.comb += self.header.valid.eq(1)
+        with m.If(s.kind == Payload.BUFFER):
+            m.d.comb += [s.rd.en.eq(1), s.rd.addr.eq(s.feed_addr)]
+            with m.If(s.stale != 0):
+                m.d.sync += s.stale.eq(s.stale - 1)
+        with m.Switch(s.kind):
+            with m.Case(Payload.IDENTITY):
+                m.d.comb += [body.payload.eq(s.ident.word_select(s.count, 8)), body.valid.eq(1)]
+            with m.Case(Payload.STATS):
+                m.d.comb += [body.payload.eq(s.stats.word_select(s.count, 8)), body.valid.eq(1)]
+            with m.Case(Payload.BUFFER):
+                data = Cat(s.held, s.held[-1].replicate(8 * lay.coord - self.dp.fmt.width))  # sign-extended
+                m.d.comb += [body.payload.eq(data.word_select(s.wpos, 8)), body.valid.eq(s.stale == 0)]
+            with m.Case(Payload.STATUS):
+                m.d.comb += [body.payload.eq(s.report.word_select(s.count, 8)), body.valid.eq(1)]
+            with m.Case(Payload.RESULT):
+                m.d.comb += [body.payload.eq(s.outcome.word_select(s.count, 8)), body.valid.eq(1)]
+            with m.Case(Payload.TOKEN):
+                m.d.comb += [body.payload.eq(s.token.word_select(s.count[:2], 8)), body.valid.eq(1)]
+        with m.If(body.valid & body.ready):
+            m.d.sync += s.count.eq(s.count + 1)
+            with m.If(s.kind == Payload.BUFFER):
+                m.d.sync += s.wpos.eq(s.wpos + 1)
+                with m.If(s.wpos == lay.coord - 1):
+                    m.d.sync += [s.wpos.eq(0), s.feed_addr.eq(s.feed_addr + 1), s.stale.eq(2)]
+                    with m.If(s.feed_addr + 1 == s.read_end):  # the coordinates are out: the token
+                        m.d.sync += [s.kind.eq(Payload.TOKEN), s.count.eq(0)]
+        with m.If(self.header.ready):
+            m.d.comb += self.request.ready.eq(1)
+            m.next = "IDLE"
