@@ -32,6 +32,8 @@ one-candidate updater does, with its cycles.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -138,14 +140,30 @@ class VectorUpdater(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        dp, lanes = self.dp, self.lanes
-        vec = data.ArrayLayout(dp.fmt.shape(), dp.dmax)
+        s = SimpleNamespace(two=self.candidates == 2, vec=data.ArrayLayout(self.dp.fmt.shape(), self.dp.dmax))
+        self._state(m, s)
+        self._control(m, s)
+        self._read_tags(m, s)
+        self._vectors(m, s)
+        self._delta_path(m, s)
+        self._force_path(m, s)
+        # ---- steps 3–5 for vector k − 1
+        m.submodules.step = s.vs = VectorStep(self.dp, self.candidates)
+        if s.two:
+            self._step_pair(m, s)
+        else:
+            self._step_single(m, s)
+        return m
+
+    def _state(self, m: Module, s: SimpleNamespace) -> None:
+        """The row counters, the vector memories (one bank per lane; with two candidates three sets per lane) and
+        the candidates' set pointers."""
+        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
         n = Signal.like(self.n)
         rows_len = Signal(range(self.depth + 1))  # ⌈N/L⌉, counted while loading
         row_len = Signal(range(max(self.depth, self.row_min) + 1))  # max(⌈N/L⌉, row_min), once loaded
         m.d.comb += row_len.eq(Mux(rows_len < self.row_min, self.row_min, rows_len))
 
-        two = self.candidates == 2
         banks = []
         if not two:
             for b in range(lanes):
@@ -167,7 +185,17 @@ class VectorUpdater(wiring.Component):
             load_write = Signal()
             emit_bank, emit_addr = Signal(range(lanes)), Signal(range(self.depth))
             emit_count = Signal(range(dp.nmax + 1))
+        _keep(
+            s,
+            locals(),
+            "banks cand_a cand_b emit_addr emit_bank emit_count emitting forward "
+            "load_only load_write n old priming row_len rows_len sets",
+        )
 
+    def _control(self, m: Module, s: SimpleNamespace) -> None:
+        """The control: IDLE → LOAD → COMPUTE → WAIT → IDLE (and EMIT with two candidates): the load's bank and
+        address, the row and the tick whose reads feed both paths."""
+        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
         # ---- control: IDLE → LOAD → COMPUTE → WAIT → IDLE
         load_bank, load_addr, loaded = Signal(range(lanes)), Signal(range(self.depth)), Signal(range(dp.nmax + 1))
         row, tick = Signal(range(dp.nmax + 2)), Signal(range(max(self.depth, self.row_min)))
@@ -179,182 +207,210 @@ class VectorUpdater(wiring.Component):
         outputs = Signal(range(dp.nmax + 1))
         m.d.comb += self.busy.eq(1)
         m.d.sync += self.done.eq(0)
+        _keep(s, locals(), "addr base load_addr load_bank loaded next_addr next_bank outputs reading row tick")
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.busy.eq(0)
-                with m.If(self.start):
-                    m.d.sync += [
-                        n.eq(self.n),
-                        rows_len.eq(0),
-                        load_bank.eq(0),
-                        load_addr.eq(0),
-                        loaded.eq(0),
-                        outputs.eq(0),
-                    ]
-                    if two:
-                        m.d.sync += [forward.eq(1), load_only.eq(0)]
-                    m.next = "LOAD"
-                if two:
-                    with m.Elif(self.load):
-                        m.d.sync += [
-                            n.eq(self.n),
-                            rows_len.eq(0),
-                            load_bank.eq(0),
-                            load_addr.eq(0),
-                            loaded.eq(0),
-                            load_only.eq(1),
-                        ]
-                        m.next = "LOAD"
-                    with m.Elif(self.sweep):  # r_0 is read at address 0 now (tick is 0 while idle)
-                        m.d.sync += [
-                            outputs.eq(0),
-                            forward.eq(0),
-                            priming.eq(1),
-                            row.eq(0),
-                            tick.eq(0),
-                            base.eq(0),
-                            next_bank.eq(1 % lanes),
-                            next_addr.eq(1 if lanes == 1 else 0),
-                        ]
-                        m.next = "COMPUTE"
-                    with m.Elif(self.emit):
-                        m.d.sync += [outputs.eq(0), emit_bank.eq(0), emit_addr.eq(0), emit_count.eq(0)]
-                        m.next = "EMIT"
-                    with m.Elif(self.choose):  # the kept candidate's set becomes the old set
-                        with m.If(self.raised):
-                            m.d.sync += [old.eq(cand_b), cand_b.eq(old)]
-                        with m.Else():
-                            m.d.sync += [old.eq(cand_a), cand_a.eq(old)]
+                self._idle(m, s)
             with m.State("LOAD"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    if two:
-                        m.d.comb += load_write.eq(1)
-                    else:
-                        for b, (wp, _) in enumerate(banks):
-                            m.d.comb += [wp.addr.eq(load_addr), wp.data.eq(self.i.payload), wp.en.eq(load_bank == b)]
-                    m.d.sync += loaded.eq(loaded + 1)
-                    with m.If(load_bank == 0):
-                        m.d.sync += rows_len.eq(rows_len + 1)
-                    with m.If(load_bank == lanes - 1):
-                        m.d.sync += [load_bank.eq(0), load_addr.eq(load_addr + 1)]
-                    with m.Else():
-                        m.d.sync += load_bank.eq(load_bank + 1)
-                    with m.If(loaded + 1 == n):
-                        m.d.sync += [
-                            row.eq(0),
-                            tick.eq(0),
-                            base.eq(0),
-                            next_bank.eq(1 % lanes),
-                            next_addr.eq(1 if lanes == 1 else 0),
-                        ]
-                        if two:
-                            with m.If(load_only):
-                                m.d.sync += self.done.eq(1)
-                                m.next = "IDLE"
-                            with m.Else():
-                                m.next = "COMPUTE"
-                        else:
-                            m.next = "COMPUTE"
+                self._loading(m, s)
             with m.State("COMPUTE"):
-                m.d.comb += reading.eq(tick < rows_len)
-                with m.If(tick == row_len - 1):
+                m.d.comb += reading.eq(tick < s.rows_len)
+                with m.If(tick == s.row_len - 1):
                     m.d.sync += [tick.eq(0), base.eq(0), row.eq(row + 1)]
                     with m.If(next_bank == lanes - 1):
                         m.d.sync += [next_bank.eq(0), next_addr.eq(next_addr + 1)]
                     with m.Else():
                         m.d.sync += next_bank.eq(next_bank + 1)
-                    with m.If(row == n):
+                    with m.If(row == s.n):
                         m.next = "WAIT"
                 with m.Else():
                     m.d.sync += [tick.eq(tick + 1), base.eq(base + lanes)]
             with m.State("WAIT"):
-                with m.If((outputs == n) & ~self.o.valid):
+                with m.If((outputs == s.n) & ~self.o.valid):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
             if two:
                 with m.State("EMIT"):  # the old set, vector after vector
-                    m.d.comb += [emitting.eq(1), addr.eq(emit_addr)]
-                    m.d.sync += emit_count.eq(emit_count + 1)
-                    with m.If(emit_bank == lanes - 1):
-                        m.d.sync += [emit_bank.eq(0), emit_addr.eq(emit_addr + 1)]
+                    m.d.comb += [s.emitting.eq(1), addr.eq(s.emit_addr)]
+                    m.d.sync += s.emit_count.eq(s.emit_count + 1)
+                    with m.If(s.emit_bank == lanes - 1):
+                        m.d.sync += [s.emit_bank.eq(0), s.emit_addr.eq(s.emit_addr + 1)]
                     with m.Else():
-                        m.d.sync += emit_bank.eq(emit_bank + 1)
-                    with m.If(emit_count + 1 == n):
+                        m.d.sync += s.emit_bank.eq(s.emit_bank + 1)
+                    with m.If(s.emit_count + 1 == s.n):
                         m.next = "WAIT"
 
+    def _idle(self, m: Module, s: SimpleNamespace) -> None:
+        """State IDLE: a start (load, then sweep), or with two candidates a load, a sweep, an emit or the
+        choice of the kept candidate's set."""
+        lanes, two = self.lanes, s.two
+        m.d.comb += self.busy.eq(0)
+        with m.If(self.start):
+            m.d.sync += [
+                s.n.eq(self.n),
+                s.rows_len.eq(0),
+                s.load_bank.eq(0),
+                s.load_addr.eq(0),
+                s.loaded.eq(0),
+                s.outputs.eq(0),
+            ]
+            if two:
+                m.d.sync += [s.forward.eq(1), s.load_only.eq(0)]
+            m.next = "LOAD"
+        if two:
+            with m.Elif(self.load):
+                m.d.sync += [
+                    s.n.eq(self.n),
+                    s.rows_len.eq(0),
+                    s.load_bank.eq(0),
+                    s.load_addr.eq(0),
+                    s.loaded.eq(0),
+                    s.load_only.eq(1),
+                ]
+                m.next = "LOAD"
+            with m.Elif(self.sweep):  # r_0 is read at address 0 now (tick is 0 while idle)
+                m.d.sync += [
+                    s.outputs.eq(0),
+                    s.forward.eq(0),
+                    s.priming.eq(1),
+                    s.row.eq(0),
+                    s.tick.eq(0),
+                    s.base.eq(0),
+                    s.next_bank.eq(1 % lanes),
+                    s.next_addr.eq(1 if lanes == 1 else 0),
+                ]
+                m.next = "COMPUTE"
+            with m.Elif(self.emit):
+                m.d.sync += [s.outputs.eq(0), s.emit_bank.eq(0), s.emit_addr.eq(0), s.emit_count.eq(0)]
+                m.next = "EMIT"
+            with m.Elif(self.choose):  # the kept candidate's set becomes the old set
+                with m.If(self.raised):
+                    m.d.sync += [s.old.eq(s.cand_b), s.cand_b.eq(s.old)]
+                with m.Else():
+                    m.d.sync += [s.old.eq(s.cand_a), s.cand_a.eq(s.old)]
+
+    def _loading(self, m: Module, s: SimpleNamespace) -> None:
+        """State LOAD: each vector to bank j mod L, address ⌊j/L⌋ (with two candidates, into the old set), until
+        N are in; then COMPUTE (or IDLE after a load alone)."""
+        lanes, two = self.lanes, s.two
+        m.d.comb += self.i.ready.eq(1)
+        with m.If(self.i.valid):
+            if two:
+                m.d.comb += s.load_write.eq(1)
+            else:
+                for b, (wp, _) in enumerate(s.banks):
+                    m.d.comb += [wp.addr.eq(s.load_addr), wp.data.eq(self.i.payload), wp.en.eq(s.load_bank == b)]
+            m.d.sync += s.loaded.eq(s.loaded + 1)
+            with m.If(s.load_bank == 0):
+                m.d.sync += s.rows_len.eq(s.rows_len + 1)
+            with m.If(s.load_bank == lanes - 1):
+                m.d.sync += [s.load_bank.eq(0), s.load_addr.eq(s.load_addr + 1)]
+            with m.Else():
+                m.d.sync += s.load_bank.eq(s.load_bank + 1)
+            with m.If(s.loaded + 1 == s.n):
+                m.d.sync += [
+                    s.row.eq(0),
+                    s.tick.eq(0),
+                    s.base.eq(0),
+                    s.next_bank.eq(1 % lanes),
+                    s.next_addr.eq(1 if lanes == 1 else 0),
+                ]
+                if two:
+                    with m.If(s.load_only):
+                        m.d.sync += self.done.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "COMPUTE"
+                else:
+                    m.next = "COMPUTE"
+
+    def _read_tags(self, m: Module, s: SimpleNamespace) -> None:
+        """Stage 1: the memories' data, with the read's tag (row, address, first, last, and whether r_{row+1} is
+        read), and each lane's vector index."""
+        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
         # ---- stage 1: memory data, with the read's tags
         if not two:
-            for _, rp in banks:
-                m.d.comb += rp.addr.eq(addr)
-            lane_data = [rp.data for _, rp in banks]
+            for _, rp in s.banks:
+                m.d.comb += rp.addr.eq(s.addr)
+            lane_data = [rp.data for _, rp in s.banks]
         else:
             lane_data = []
             for b in range(lanes):
-                for _, rp in sets[b]:
-                    m.d.comb += rp.addr.eq(addr)
+                for _, rp in s.sets[b]:
+                    m.d.comb += rp.addr.eq(s.addr)
                 out = Signal(vec, name=f"lane_data{b}")
-                m.d.comb += out.eq(sets[b][0][1].data)
+                m.d.comb += out.eq(s.sets[b][0][1].data)
                 for k in (1, 2):
-                    with m.If(old == k):
-                        m.d.comb += out.eq(sets[b][k][1].data)
+                    with m.If(s.old == k):
+                        m.d.comb += out.eq(s.sets[b][k][1].data)
                 lane_data.append(out)
         tag = data.StructLayout(
             {
                 "valid": 1,
-                "row": row.shape(),
-                "addr": addr.shape(),
-                "base": base.shape(),
+                "row": s.row.shape(),
+                "addr": s.addr.shape(),
+                "base": s.base.shape(),
                 "first": 1,
                 "last": 1,
                 "here": 1,
-                "bank": next_bank.shape(),
+                "bank": s.next_bank.shape(),
             }
         )
         t0 = Signal(tag)
         m.d.comb += [
-            t0.valid.eq(reading),
-            t0.row.eq(row),
-            t0.addr.eq(addr),
-            t0.base.eq(base),
-            t0.first.eq(tick == 0),
-            t0.last.eq(tick == rows_len - 1),
-            t0.here.eq(reading & (addr == next_addr)),
-            t0.bank.eq(next_bank),
+            t0.valid.eq(s.reading),
+            t0.row.eq(s.row),
+            t0.addr.eq(s.addr),
+            t0.base.eq(s.base),
+            t0.first.eq(s.tick == 0),
+            t0.last.eq(s.tick == s.rows_len - 1),
+            t0.here.eq(s.reading & (s.addr == s.next_addr)),
+            t0.bank.eq(s.next_bank),
         ]
         t1 = delay(m, t0, 1, "tag")
         index = [Signal(range(self.depth * lanes + lanes), name=f"index{b}") for b in range(lanes)]
         for b in range(lanes):
             m.d.comb += index[b].eq(t1.base + b)
 
+        _keep(s, locals(), "index lane_data t1")
+
+    def _vectors(self, m: Module, s: SimpleNamespace) -> None:
+        """r_k for the δ path, r_{k−1} (``previous``) for the force path; vector k + 1 passes by in row k."""
+        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
         # r_k for the δ path; r_{k−1} (``previous``) for the force path. Vector k + 1 passes by in row k.
         current, previous, upcoming = Signal(vec), Signal(vec), Signal(vec)
         passing = Signal(vec)
-        m.d.comb += passing.eq(lane_data[0])
+        m.d.comb += passing.eq(s.lane_data[0])
         for b in range(1, lanes):
-            with m.If(t1.bank == b):
-                m.d.comb += passing.eq(lane_data[b])
+            with m.If(s.t1.bank == b):
+                m.d.comb += passing.eq(s.lane_data[b])
         here = Signal()
-        m.d.comb += here.eq(t1.valid & t1.here)
+        m.d.comb += here.eq(s.t1.valid & s.t1.here)
         with m.If(here):
             m.d.sync += upcoming.eq(passing)
-        with m.If(t1.valid & t1.last):  # row boundary: r_{k+1} becomes current
+        with m.If(s.t1.valid & s.t1.last):  # row boundary: r_{k+1} becomes current
             m.d.sync += [previous.eq(current), current.eq(Mux(here, passing, upcoming))]
         with m.If(self.start):
             m.d.sync += upcoming.eq(0)
-        with m.If(loaded == 0):
+        with m.If(s.loaded == 0):
             m.d.sync += current.eq(self.i.payload)  # r_0 (the first vector loaded)
         if two:
             with m.If(self.sweep & ~self.busy):
                 m.d.sync += upcoming.eq(0)
-            with m.If(priming):  # a sweep: r_0 from the old set, read the cycle before
-                m.d.sync += [current.eq(lane_data[0]), priming.eq(0)]
+            with m.If(s.priming):  # a sweep: r_0 from the old set, read the cycle before
+                m.d.sync += [current.eq(s.lane_data[0]), s.priming.eq(0)]
 
+        _keep(s, locals(), "current previous")
+
+    def _delta_path(self, m: Module, s: SimpleNamespace) -> None:
+        """The δ path: d²(r_k, r_i), the masked minimum per lane and across lanes, 1/δ once per row, and the
+        run's δ_min."""
+        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
         # ---- δ path: d²(r_k, r_i), masked min per lane, min across lanes
         lane_mins, row_d2 = [], []
         for b in range(lanes):
-            sd = _unit(m, dp.make("distance"), f"distance{b}", {"a": current, "b": lane_data[b]})
-            ts = delay(m, t1, dp.distance.latency, f"dtag{b}")
+            sd = _unit(m, dp.make("distance"), f"distance{b}", {"a": s.current, "b": s.lane_data[b]})
+            ts = delay(m, s.t1, dp.distance.latency, f"dtag{b}")
             # The d² row, double-buffered by row parity: row k is written as it leaves the unit and read
             # back by the force path while row k + 1 leaves it (same address, the other half), so
             # d²(r_{k−1}, r_i) arrives one cycle after d²(r_k, r_i) left — the force path's one cycle of skew.
@@ -368,7 +424,7 @@ class VectorUpdater(wiring.Component):
                 d2_r.addr.eq(Cat(ts.addr, ~ts.row[0])),
             ]
             row_d2.append(d2_r.data)
-            idx = delay(m, index[b], dp.distance.latency, f"didx{b}")
+            idx = delay(m, s.index[b], dp.distance.latency, f"didx{b}")
             rm = dp.make("running_min")
             m.submodules[f"delta_min{b}"] = rm
             m.d.comb += [
@@ -376,12 +432,12 @@ class VectorUpdater(wiring.Component):
                 rm.i.payload.d2.eq(sd.o.payload),
                 rm.i.payload.first.eq(ts.first),
                 rm.i.payload.last.eq(ts.last),
-                rm.i.payload.mask.eq((idx == ts.row) | (idx >= n) | (ts.row >= n)),
+                rm.i.payload.mask.eq((idx == ts.row) | (idx >= s.n) | (ts.row >= s.n)),
             ]
             lane_mins.append(rm.o)
         delta = Signal(dp.d2_fmt.shape())  # δ_k, held until the next row's is ready
         lane_min = _min_tree([o.payload for o in lane_mins])
-        row_at_min = delay(m, t1.row, dp.distance.latency + 1, "mrow")
+        row_at_min = delay(m, s.t1.row, dp.distance.latency + 1, "mrow")
         delta_fifo = fifo.SyncFIFO(width=dp.d2_fmt.width, depth=_fifo_depth(self))
         m.submodules.delta_fifo = delta_fifo
         with m.If(lane_mins[0].valid):
@@ -393,19 +449,26 @@ class VectorUpdater(wiring.Component):
         with m.If(rec.o.valid):
             m.d.sync += recip.eq(rec.o.payload)
         delta_w = ram_delay(m, delta, self.recip_wait, "delta_w")
-        m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < n))]
+        m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < s.n))]
         restart = self.start if not two else (self.start | self.sweep) & ~self.busy
         with m.If(restart):
             m.d.sync += self.delta_min.eq(dp.d2_fmt.max_raw)
-        with m.Elif(lane_mins[0].valid & (row_at_min < n) & (lane_min < self.delta_min)):
+        with m.Elif(lane_mins[0].valid & (row_at_min < s.n) & (lane_min < self.delta_min)):
             m.d.sync += self.delta_min.eq(lane_min)
 
+        _keep(s, locals(), "delta_fifo delta_w recip restart row_d2")
+
+    def _force_path(self, m: Module, s: SimpleNamespace) -> None:
+        """The force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted and accumulated per
+        lane and candidate, the lanes' accumulators added at the row's end."""
+        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        previous = s.previous
         # ---- force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted, accumulated
         lag = 1 + self.recip_wait
-        t2 = delay(m, t1, lag, "ftag")
+        t2 = delay(m, s.t1, lag, "ftag")
         previous = ram_delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
-        data2 = [ram_delay(m, lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
-        idx2 = [delay(m, index[b], lag, f"fidx{b}") for b in range(lanes)]
+        data2 = [ram_delay(m, s.lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
+        idx2 = [delay(m, s.index[b], lag, f"fidx{b}") for b in range(lanes)]
         r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(self))
         m.submodules.r_fifo = r_fifo
         m.d.comb += [r_fifo.w_data.eq(previous.as_value()), r_fifo.w_en.eq(t2.valid & t2.first & (t2.row >= 1))]
@@ -413,16 +476,16 @@ class VectorUpdater(wiring.Component):
         half_betas = [self.half_beta] + ([self.half_beta2] if two else [])
         lane_acc = [[] for _ in half_betas]  # per candidate, per lane
         for b in range(lanes):
-            wd2 = ram_delay(m, row_d2[b], self.recip_wait, f"fd2{b}")
+            wd2 = ram_delay(m, s.row_d2[b], self.recip_wait, f"fd2{b}")
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):
                 m.d.sync += diff[d].eq(previous[d] - data2[b][d])
             diff_late = ram_delay(m, diff, to_product - 1, f"diff{b}")
             tp = delay(m, t2, to_product + dp.force_product.latency, f"ptag{b}")
             ip = delay(m, idx2[b], to_product + dp.force_product.latency, f"pidx{b}")
-            live = tp.valid & (tp.row >= 1) & (ip < n)
+            live = tp.valid & (tp.row >= 1) & (ip < s.n)
             # the candidates share δ, 1/δ, d², the difference and the weight's L = log2(1 + ρ)
-            weight = {"delta": delta_w, "recip": recip, "d2": wd2, "half_beta": self.half_beta}
+            weight = {"delta": s.delta_w, "recip": s.recip, "d2": wd2, "half_beta": self.half_beta}
             if two:
                 weight["half_beta2"] = self.half_beta2
             wt = _unit(
@@ -455,85 +518,94 @@ class VectorUpdater(wiring.Component):
         force = forces[0]
         force_valid = delay(m, row_done, 1, "fvalid")
 
-        # ---- steps 3–5 for vector k − 1
-        m.submodules.step = vs = VectorStep(dp, self.candidates)
-        if not two:
-            m.d.comb += [
-                r_fifo.r_en.eq(force_valid),
-                delta_fifo.r_en.eq(force_valid),
-                vs.i.valid.eq(force_valid),
-                vs.i.payload.force.eq(force),
-                vs.i.payload.delta.eq(delta_fifo.r_data),
-                vs.i.payload.r.eq(r_fifo.r_data),
-                vs.step.eq(self.step),
-            ]
-            m.d.comb += [self.o.valid.eq(vs.o.valid), self.o.payload.eq(vs.o.payload.r)]
-            with m.If(self.start):
-                m.d.sync += self.move_norm.eq(0)
-            with m.Elif(vs.o.valid):
-                m.d.sync += [self.move_norm.eq(self.move_norm + vs.o.payload.s), outputs.eq(outputs + 1)]
-            return m
+        _keep(s, locals(), "force force_valid forces r_fifo")
 
+    def _step_single(self, m: Module, s: SimpleNamespace) -> None:
+        """Steps 3–5 for vector k − 1 (one candidate): its new vector out on ``o``, its move added to S."""
+        m.d.comb += [
+            s.r_fifo.r_en.eq(s.force_valid),
+            s.delta_fifo.r_en.eq(s.force_valid),
+            s.vs.i.valid.eq(s.force_valid),
+            s.vs.i.payload.force.eq(s.force),
+            s.vs.i.payload.delta.eq(s.delta_fifo.r_data),
+            s.vs.i.payload.r.eq(s.r_fifo.r_data),
+            s.vs.step.eq(self.step),
+        ]
+        m.d.comb += [self.o.valid.eq(s.vs.o.valid), self.o.payload.eq(s.vs.o.payload.r)]
+        with m.If(self.start):
+            m.d.sync += self.move_norm.eq(0)
+        with m.Elif(s.vs.o.valid):
+            m.d.sync += [self.move_norm.eq(self.move_norm + s.vs.o.payload.s), s.outputs.eq(s.outputs + 1)]
+
+    def _step_pair(self, m: Module, s: SimpleNamespace) -> None:
+        """Steps 3–5 for vector k − 1 (two candidates, one interval apart), ``o``'s sources (candidate 1 after a
+        start, the old set after an emit) and the candidates' write-back into their sets."""
+        dp, lanes, vec = self.dp, self.lanes, s.vec
         # Candidate 1 enters the step with the row's force; candidate 2, from copies held since then, one
         # interval later (rows last at least two intervals, so the next row's candidate 1 comes after it).
-        force2, r_held, delta_held = Signal.like(forces[1]), Signal(vec), Signal(dp.d2_fmt.shape())
-        with m.If(force_valid):
-            m.d.sync += [force2.eq(forces[1]), r_held.eq(r_fifo.r_data), delta_held.eq(delta_fifo.r_data)]
-        again = delay(m, force_valid, self.step_unit.interval, "again")
+        force2, r_held, delta_held = Signal.like(s.forces[1]), Signal(vec), Signal(dp.d2_fmt.shape())
+        with m.If(s.force_valid):
+            m.d.sync += [force2.eq(s.forces[1]), r_held.eq(s.r_fifo.r_data), delta_held.eq(s.delta_fifo.r_data)]
+        again = delay(m, s.force_valid, self.step_unit.interval, "again")
         m.d.comb += [
-            r_fifo.r_en.eq(force_valid),
-            delta_fifo.r_en.eq(force_valid),
-            vs.step.eq(self.step),
-            vs.i.valid.eq(force_valid | again),
-            vs.i.payload.second.eq(again),
-            vs.i.payload.force.eq(Mux(again, force2, force)),
-            vs.i.payload.r.eq(Mux(again, r_held, r_fifo.r_data)),
-            vs.i.payload.delta.eq(Mux(again, delta_held, delta_fifo.r_data)),
-            vs.step2.eq(self.step2),
+            s.r_fifo.r_en.eq(s.force_valid),
+            s.delta_fifo.r_en.eq(s.force_valid),
+            s.vs.step.eq(self.step),
+            s.vs.i.valid.eq(s.force_valid | again),
+            s.vs.i.payload.second.eq(again),
+            s.vs.i.payload.force.eq(Mux(again, force2, s.force)),
+            s.vs.i.payload.r.eq(Mux(again, r_held, s.r_fifo.r_data)),
+            s.vs.i.payload.delta.eq(Mux(again, delta_held, s.delta_fifo.r_data)),
+            s.vs.step2.eq(self.step2),
         ]
         second = Signal()  # the step's results alternate: candidate 1, then candidate 2 of the same vector
         # ``o``: candidate 1 after a start; the old set after an emit (its reads, one cycle later)
-        emit_valid = delay(m, emitting, 1, "emit_valid")
-        emit_lane = delay(m, emit_bank, 1, "emit_lane")
+        emit_valid = delay(m, s.emitting, 1, "emit_valid")
+        emit_lane = delay(m, s.emit_bank, 1, "emit_lane")
         emitted = Signal(vec)
-        m.d.comb += emitted.eq(lane_data[0])
+        m.d.comb += emitted.eq(s.lane_data[0])
         for b in range(1, lanes):
             with m.If(emit_lane == b):
-                m.d.comb += emitted.eq(lane_data[b])
+                m.d.comb += emitted.eq(s.lane_data[b])
         m.d.comb += [
-            self.o.valid.eq(emit_valid | (forward & vs.o.valid & ~second)),
-            self.o.payload.eq(Mux(emit_valid, emitted, vs.o.payload.r)),
+            self.o.valid.eq(emit_valid | (s.forward & s.vs.o.valid & ~second)),
+            self.o.payload.eq(Mux(emit_valid, emitted, s.vs.o.payload.r)),
         ]
-        with m.If(restart):
+        with m.If(s.restart):
             m.d.sync += [self.move_norm.eq(0), self.move_norm2.eq(0), second.eq(0)]
-        with m.Elif(vs.o.valid):
+        with m.Elif(s.vs.o.valid):
             m.d.sync += second.eq(~second)
             with m.If(second):
-                m.d.sync += [self.move_norm2.eq(self.move_norm2 + vs.o.payload.s), outputs.eq(outputs + 1)]
+                m.d.sync += [self.move_norm2.eq(self.move_norm2 + s.vs.o.payload.s), s.outputs.eq(s.outputs + 1)]
             with m.Else():
-                m.d.sync += self.move_norm.eq(self.move_norm + vs.o.payload.s)
+                m.d.sync += self.move_norm.eq(self.move_norm + s.vs.o.payload.s)
         with m.Elif(emit_valid):
-            m.d.sync += outputs.eq(outputs + 1)
+            m.d.sync += s.outputs.eq(s.outputs + 1)
         # the candidates into their sets: vector j at bank j mod L, address ⌊j/L⌋ (candidate 1 into the set
         # ``cand_a``, then candidate 2 into ``cand_b``, same address)
         write_bank, write_addr = Signal(range(lanes)), Signal(range(self.depth))
-        with m.If(restart | (self.load & ~self.busy)):
+        with m.If(s.restart | (self.load & ~self.busy)):
             m.d.sync += [write_bank.eq(0), write_addr.eq(0)]
-        with m.Elif(vs.o.valid & second):
+        with m.Elif(s.vs.o.valid & second):
             with m.If(write_bank == lanes - 1):
                 m.d.sync += [write_bank.eq(0), write_addr.eq(write_addr + 1)]
             with m.Else():
                 m.d.sync += write_bank.eq(write_bank + 1)
         for b in range(lanes):
-            for k, (wp, _) in enumerate(sets[b]):
-                loading = load_write & (load_bank == b) & (old == k)
-                target = Mux(second, cand_b == k, cand_a == k)
+            for k, (wp, _) in enumerate(s.sets[b]):
+                loading = s.load_write & (s.load_bank == b) & (s.old == k)
+                target = Mux(second, s.cand_b == k, s.cand_a == k)
                 m.d.comb += [
-                    wp.en.eq(loading | (vs.o.valid & (write_bank == b) & target)),
-                    wp.addr.eq(Mux(loading, load_addr, write_addr)),
-                    wp.data.eq(Mux(loading, self.i.payload, vs.o.payload.r)),
+                    wp.en.eq(loading | (s.vs.o.valid & (write_bank == b) & target)),
+                    wp.addr.eq(Mux(loading, s.load_addr, write_addr)),
+                    wp.data.eq(Mux(loading, self.i.payload, s.vs.o.payload.r)),
                 ]
-        return m
+
+
+def _keep(s: SimpleNamespace, scope: dict, names: str) -> None:
+    """Put a stage's signals ``names`` (space-separated, from its ``locals()``) into ``s`` for the later stages
+    (None where the configuration has no such signal)."""
+    s.__dict__.update({name: scope.get(name) for name in names.split()})
 
 
 def _fifo_depth(updater: VectorUpdater) -> int:
