@@ -509,7 +509,7 @@ class Board:
                 token=token,
             ).payload
             out.append(np.frombuffer(data, dtype=np.uint8).reshape(count, lay.coord))
-        return _words(np.concatenate(out), self.dp.fmt.width).reshape(n, d)
+        return _words(np.concatenate(out), self.dp.fmt).reshape(n, d)
 
     def _load(self, flat: np.ndarray, token: bytes) -> None:
         """LOAD all coordinates, CHUNK per request, each quoting ``token``. A failed LOAD makes the board forget its
@@ -561,10 +561,9 @@ class Loosened:
     l: int
 
 
-def _words(octets: np.ndarray, width: int) -> np.ndarray:
-    """Little-endian byte rows → signed raw values of ``width`` bits (int64)."""
+def _words(octets: np.ndarray, fmt) -> np.ndarray:
+    """Little-endian byte rows → raw values of the format ``fmt`` (:class:`~spherecode.hw.fixed.Q`; int64)."""
     value = np.zeros(len(octets), dtype=np.int64)
     for b in range(octets.shape[1] - 1, -1, -1):
         value = (value << 8) | octets[:, b].astype(np.int64)
-    value &= (1 << width) - 1
-    return np.where(value >> (width - 1), value - (1 << width), value)
+    return fmt.from_bits(value)

@@ -76,6 +76,21 @@ class Q:
 
         return signed(self.width) if self.signed else unsigned(self.width)
 
+    def to_bits(self, raw):
+        """Raw value(s) → their ``width``-bit two's-complement bit pattern(s), unsigned (int, or int64 array)."""
+        if isinstance(raw, (int, np.integer)):
+            return int(raw) & ((1 << self.width) - 1)
+        return np.asarray(raw, dtype=np.int64) & ((1 << self.width) - 1)
+
+    def from_bits(self, bits):
+        """The inverse of :meth:`to_bits`: bit pattern(s) (bits above ``width`` ignored) → raw value(s)."""
+        mask, top = (1 << self.width) - 1, 1 << (self.width - 1)
+        if isinstance(bits, (int, np.integer)):
+            bits = int(bits) & mask
+            return bits - (1 << self.width) if self.signed and bits & top else bits
+        bits = np.asarray(bits, dtype=np.int64) & mask
+        return np.where(bits & top, bits - (1 << self.width), bits) if self.signed else bits
+
     def to_float(self, raw):
         """Raw integer(s) → value(s) as float64 (exact while the width is ≤ 53 bits)."""
         return np.asarray(raw, dtype=np.float64) * self.ulp

@@ -206,7 +206,7 @@ class SimBackend(FixedPointBackend):
         ans = self.exchange_run(n, d, iterations, 1, 2 << control.precision, raw.ravel())
         seconds = time.perf_counter() - t0
         out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
-        out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
+        out = dp.fmt.from_bits(out).reshape(n, d)
         formula = self.config.run_cycles(n, d, iterations)
         stats = {
             "iterations": iterations,
@@ -224,7 +224,7 @@ class SimBackend(FixedPointBackend):
         raw, hb, c = dp.inputs(vectors, beta)
         ans = self.exchange(n, d, hb, c, raw.ravel())
         out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
-        out = np.where(out >> (dp.fmt.width - 1), out - (1 << dp.fmt.width), out).reshape(n, d)
+        out = dp.fmt.from_bits(out).reshape(n, d)
         return Update(
             out * dp.fmt.ulp,
             int(ans["move_norm"], 16) * dp.s_fmt.ulp,

@@ -323,7 +323,7 @@ class Board:
             first, many = int.from_bytes(data[:2], "little"), int.from_bytes(data[2:4], "little")
             if first + many > self.nd or many > 0xFFFF // LAY.coord:
                 return Status.BAD_RANGE, b""
-            signed = lambda v: v - (1 << WIDTH) if v >> (WIDTH - 1) else v
+            signed = DP.fmt.from_bits
             return Status.OK, b"".join(
                 (signed(v) % (1 << 8 * LAY.coord)).to_bytes(LAY.coord, "little") for v in self.buf[first : first + many]
             ) + self.quote()

@@ -37,8 +37,7 @@ def run_core(config: CoreConfig, iterations: list[dict], loosening: bool = False
 
 
 def signed(hexes: list[str], width: int) -> np.ndarray:
-    raw = np.array([int(h, 16) for h in hexes], dtype=np.int64)
-    return np.where(raw >> (width - 1), raw - (1 << width), raw)
+    return Q(width - 1, 0).from_bits(np.array([int(h, 16) for h in hexes], dtype=np.int64))
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,14 @@ def test_saturate_on_amaranth_values_is_gateware():
 def test_bit_length():
     x = np.array([0, 1, 2, 3, 255, 256, (1 << 62) - 1, 1 << 62])
     assert bit_length(x).tolist() == [int(v).bit_length() for v in x.tolist()]
+
+
+def test_bits_round_trip_and_sign():
+    fmt = Q(2, 2)  # 4 bits, two's complement
+    assert [fmt.from_bits(b) for b in (0b0111, 0b1000, 0b1111, 0x1F)] == [7, -8, -1, -1]
+    assert [fmt.to_bits(r) for r in (7, -8, -1)] == [0b0111, 0b1000, 0b1111]
+    assert Q(2, 2, signed=False).from_bits(0b1111) == 15
+    wide = Q(3, 44)
+    raw = np.random.default_rng(0).integers(wide.min_raw, wide.max_raw, 1000, endpoint=True)
+    assert np.array_equal(wide.from_bits(wide.to_bits(raw)), raw)
+    assert int(wide.to_bits(raw).min()) >= 0 and int(wide.to_bits(raw).max()) < 1 << 47
