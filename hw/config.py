@@ -204,6 +204,11 @@ class CoreConfig:
         prelude = max(n * d + 3, self.control.load_latency)
         return prelude + iterations * self.iteration_cycles(n) + n + 2
 
+    def load_cycles(self, n: int, d: int, iterations: int) -> int:
+        """The cycles of a whole on-chip run outside its iterations (the load and the kept vectors out):
+        :meth:`run_cycles` less K·:meth:`iteration_cycles`."""
+        return self.run_cycles(n, d, iterations) - iterations * self.iteration_cycles(n)
+
     def fits(self, n: int, d: int) -> bool:
         """Whether the core computes N vectors of D coordinates (2 ≤ N ≤ Nmax, 2 ≤ D ≤ Dmax)."""
         return 2 <= n <= self.nmax and 2 <= d <= self.dmax

@@ -230,7 +230,7 @@ class BoardBackend(FixedPointBackend):
         stats = {
             "iterations": iterations,
             "cycles": out.cycles,
-            "load_cycles": config.run_cycles(n, d, iterations) - iterations * config.iteration_cycles(n),
+            "load_cycles": config.load_cycles(n, d, iterations),
             "move_norm": out.move_norm * dp.s_fmt.ulp,
             "delta_min": out.delta_min * dp.d2_fmt.ulp,
             "final_n": out.n,

@@ -207,12 +207,11 @@ class SimBackend(FixedPointBackend):
         seconds = time.perf_counter() - t0
         out = np.array([int(c, 16) for c in ans["coords"]], dtype=np.int64)
         out = dp.fmt.from_bits(out).reshape(n, d)
-        formula = self.config.run_cycles(n, d, iterations)
         stats = {
             "iterations": iterations,
             "cycles": ans["cycles"],
             "update_seconds": seconds,
-            "load_cycles": formula - iterations * self.config.iteration_cycles(n),
+            "load_cycles": self.config.load_cycles(n, d, iterations),
             "delta_min": int(ans["delta_min"], 16) * dp.d2_fmt.ulp,
             "final_n": ans["state_n"],
         }

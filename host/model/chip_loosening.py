@@ -176,7 +176,7 @@ class LooseningModelBackend(ModelBackend):
             "iterations": iterations,
             "sweep_seconds": time.perf_counter() - t0,
             "cycles": run_cycles(self.config, n, d, iterations),
-            "load_cycles": run_cycles(self.config, n, d, iterations) - iterations * iteration_cycles(self.config, n, d),
+            "load_cycles": self.config.load_cycles(n, d, iterations),
             "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp),
             "final_n": state.n,
         }

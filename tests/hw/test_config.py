@@ -187,5 +187,6 @@ def test_loosening_cycle_formulas():
         assert config.iteration_cycles(n) == iteration
         for d, k in ((3, 1), (3, 7), (2, 3000)):
             assert config.run_cycles(n, d, k) == max(n * d + 3, unit.load_latency) + k * iteration + n + 2
+            assert config.load_cycles(n, d, k) == max(n * d + 3, unit.load_latency) + n + 2
     for n in (256, 1024):  # the target: within 5 % of (N + 1)⌈N/L⌉ at N ≥ 256
         assert config.iteration_cycles(n) <= 1.05 * (n + 1) * -(-n // 4)
