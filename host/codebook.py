@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from .codefile import CodeFileError, read_code
-from .pairs import squared_distances, squared_norms
+from .pairs import min_distance, squared_distances, squared_norms
 
 __all__ = [
     "LR",
@@ -132,12 +132,6 @@ def load_data(path: str | Path) -> np.ndarray:
         if "needs --dim" in str(exc):
             raise ValueError(f"{path}: a flat array; --data needs shape (M, dim)") from None
         raise ValueError(str(exc)) from None
-
-
-def min_distance(codebook: np.ndarray) -> float:
-    """min_{i<j} ‖c_i − c_j‖ (the codebook note's "gap" with R = 0)."""
-    c = np.asarray(codebook, dtype=np.float64)
-    return float(np.sqrt(squared_distances(c, squared_norms(c), 0, len(c)).min()))
 
 
 def assign(data: np.ndarray, codebook: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,22 +17,12 @@ from collections.abc import Callable
 import numpy as np
 
 from .bestknown import best_known
-from .pairs import squared_distance_blocks
+from .pairs import min_distance
 
-__all__ = ["min_squared_distance", "summary", "edge_occurrences", "gram_checks", "gram_matrix_checks"]
+__all__ = ["summary", "edge_occurrences", "gram_checks", "gram_matrix_checks"]
 
 #: Largest N for which the Gram checks decompose the N × N matrix itself (beyond, the D × D route).
 GRAM_DIRECT_MAX = 2000
-
-
-def min_squared_distance(vectors: np.ndarray, on_rows: Callable[[int], None] | None = None) -> float:
-    """min_{i≠j} |r_i − r_j|², blocked; ``on_rows(k)`` is told after each block of k rows (progress)."""
-    best = np.inf
-    for start, stop, d2 in squared_distance_blocks(np.asarray(vectors, np.float64)):
-        best = min(best, d2.min())
-        if on_rows is not None:
-            on_rows(stop - start)
-    return float(best)
 
 
 def _directions(vectors: np.ndarray) -> np.ndarray:
@@ -52,8 +42,8 @@ def summary(vectors: np.ndarray, on_rows: Callable[[int], None] | None = None) -
         lengths = np.linalg.norm(r, axis=1)
     if not np.all(np.isfinite(lengths) & (lengths > 0)):
         raise ValueError("the code has non-finite coordinates or a vector of length 0: no metric is defined")
-    d_min = float(np.sqrt(min_squared_distance(r, on_rows)))
-    u2 = min_squared_distance(_directions(r), on_rows)
+    d_min = min_distance(r, on_rows)
+    u2 = min_distance(_directions(r), on_rows) ** 2
     angle = float(np.degrees(2.0 * np.arcsin(min(1.0, np.sqrt(u2) / 2.0))))
     best = best_known(dim, n)
     return {

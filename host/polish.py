@@ -37,9 +37,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .pairs import squared_distance_blocks
+from .pairs import min_distance, pairs_below
 
-__all__ = ["polish", "contacts", "min_distance"]
+__all__ = ["polish", "contacts"]
 
 #: Trust radius of the first round (× d_min) and the largest one allowed (× d_min/√(D − 1)): the near pairs
 #: reach out to d_min + 2√(D − 1)ρ, so a larger cap puts nearly all pairs of a D = 8 code into the LP (at
@@ -70,33 +70,6 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return r / lengths[:, None]
 
 
-def _pairs_below(r: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs i < j with |r_i − r_j| < cutoff: (i, j, d) with d measured directly as |r_i − r_j|.
-
-    The blocked pass (d² via norms and a dot product, absolute error ~1e-16) only selects candidates, with a
-    little slack so that no pair at the cutoff is lost."""
-    c2 = (cutoff * (1 + 1e-9) + 1e-12) ** 2
-    ii, jj = [], []
-    for start, _, d2 in squared_distance_blocks(r):
-        rows, cols = np.nonzero(d2 < c2)
-        rows += start
-        keep = rows < cols
-        ii.append(rows[keep])
-        jj.append(cols[keep])
-    i, j = np.concatenate(ii), np.concatenate(jj)
-    d = np.linalg.norm(r[i] - r[j], axis=1)
-    keep = d < cutoff
-    return i[keep], j[keep], d[keep]
-
-
-def min_distance(vectors: np.ndarray) -> float:
-    """min_{i≠j} |r_i − r_j| of (N, D) rows as given, with the closest pairs measured directly."""
-    r = np.asarray(vectors, dtype=np.float64)
-    approx = np.sqrt(min(float(d2.min()) for _, _, d2 in squared_distance_blocks(r)))
-    _, _, d = _pairs_below(r, approx * (1 + 1e-6) + 1e-9)
-    return float(d.min())
-
-
 def contacts(vectors: np.ndarray, tol: float = 1e-9) -> dict:
     """The contact graph of a code (N, D), taken on its directions: pairs whose distance is within ``tol``
     (relative) of the minimum distance.
@@ -105,7 +78,7 @@ def contacts(vectors: np.ndarray, tol: float = 1e-9) -> dict:
     "min_contacts", "max_contacts"}``."""
     r = _unit(vectors)
     d_min = min_distance(r)
-    i, j, _ = _pairs_below(r, d_min * (1 + tol))
+    i, j, _ = pairs_below(r, d_min * (1 + tol))
     per_point = np.bincount(np.concatenate([i, j]), minlength=r.shape[0])
     return {
         "edges": int(i.size),
@@ -147,7 +120,7 @@ class _Climb:
     def pairs(self, r: np.ndarray, cutoff: float):
         """Pairs touching a movable point with distance below ``cutoff``: (i, j, d)."""
         if self.movable.size == r.shape[0]:
-            return _pairs_below(r, cutoff)
+            return pairs_below(r, cutoff)
         i, j = np.meshgrid(self.movable, np.arange(r.shape[0]), indexing="ij")
         i, j = i.ravel(), j.ravel()
         keep = (i != j) & ~((self.column[j] >= 0) & (j < i))  # each movable–movable pair once

@@ -52,6 +52,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .descent import unit_rows
+from .pairs import min_distance
 
 __all__ = [
     "rrr_optimize",
@@ -136,12 +137,6 @@ def concur(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return c / length
 
 
-def _min_distance(y: np.ndarray) -> float:
-    g = y @ y.T
-    np.fill_diagonal(g, -np.inf)
-    return math.sqrt(max(0.0, 2.0 - 2.0 * float(g.max())))
-
-
 def _attempt(y0: np.ndarray, d: float, budget: int, tie: np.ndarray, on_iteration) -> tuple[np.ndarray | None, int]:
     """RRR at target ``d`` from the concurred points ``y0`` (N, D). Returns (the solution's points, or None
     when ε stayed above :data:`SOLVED` for ``budget`` iterations; iterations used)."""
@@ -206,7 +201,7 @@ def rrr_optimize(
     tie = t - t.swapaxes(0, 1)  # antisymmetric: the two copies of a pair get opposite directions
 
     best = x
-    best_distance = low = _min_distance(x)
+    best_distance = low = min_distance(x)
     high = math.sqrt(2.0 * n / (n - 1)) if n <= dim + 1 else math.sqrt(2.0)
     high = max(high, low)
     done = attempts = solved = 0
@@ -227,7 +222,7 @@ def rrr_optimize(
             continue
         solved += 1
         low = target
-        found = _min_distance(y)
+        found = min_distance(y)
         if found > best_distance:
             best, best_distance = y, found
     stats = {

@@ -63,7 +63,8 @@ import numpy as np
 
 from .bestknown import best_known
 from .methods import get_method
-from .polish import contacts, min_distance, polish
+from .pairs import min_distance
+from .polish import contacts, polish
 from .backends.reference import random_start
 
 __all__ = ["Search", "Round", "run_round", "perturb", "MOVES", "METHODS", "angle_deg"]

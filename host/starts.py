@@ -32,7 +32,7 @@ import numpy as np
 from .backends import get_backend
 from .loosening import Step
 from .methods import get_method, names
-from .metrics import min_squared_distance
+from .pairs import min_distance
 from ..sim.process import children_start_deaf, die_with_parent, hear_sigint
 from .backends.reference import random_start
 
@@ -134,7 +134,7 @@ def run_start(
         from .polish import polish
 
         vectors, stats["polish"] = polish(vectors)
-    return StartResult(task.index, vectors, min_squared_distance(vectors), final_beta, stats, redrawn)
+    return StartResult(task.index, vectors, min_distance(vectors) ** 2, final_beta, stats, redrawn)
 
 
 _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

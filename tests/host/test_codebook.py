@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.distance import cdist, pdist
 
 from spherecode.host import codebook as cb
+from spherecode.host.pairs import min_distance
 from spherecode.host.cli import main
 
 
@@ -36,7 +37,7 @@ def test_objective_gradient_matches_finite_differences(target):
 def test_soft_values_bound_and_approach_the_hard_ones():
     data = cb.synthetic(300, 8, 5, seed=3)
     c = cb._unit(_random((10, 8), 4))
-    d_min = cb.min_distance(c)
+    d_min = min_distance(c)
     mse = cb.quantisation_mse(data, c)
     for tau in (0.5, 0.05, 0.001):
         _, _, parts = cb.objective(c, data, 1.0, 0.0, tau)
@@ -49,7 +50,7 @@ def test_soft_values_bound_and_approach_the_hard_ones():
 def test_distances_assignment_and_mse_against_brute_force():
     data = cb.synthetic(500, 6, 4, seed=5)
     c = cb._unit(_random((7, 6), 6))
-    assert cb.min_distance(c) == pytest.approx(pdist(c).min(), rel=1e-12)
+    assert min_distance(c) == pytest.approx(pdist(c).min(), rel=1e-12)
     d2 = cdist(data, c, "sqeuclidean")
     labels, sq = cb.assign(data, c)
     np.testing.assert_array_equal(labels, d2.argmin(axis=1))
@@ -123,7 +124,7 @@ def test_adam_widens_the_gap_over_kmeans_at_small_mse_cost():
         queries = cb.synthetic(200, 32, 20, seed=seed + 100)
         r, c = cb.compare(data, queries, 32, 5.0, 600, seed, probe=3, batch=1024)
         np.testing.assert_allclose(np.linalg.norm(c, axis=1), 1.0)
-        assert r["joint"]["min_distance"] == pytest.approx(cb.min_distance(c))
+        assert r["joint"]["min_distance"] == pytest.approx(min_distance(c))
         assert r["change"]["min_distance_pct"] > 10, r
         assert r["change"]["mse_pct"] < 5, r
         assert r["target"] == pytest.approx(0.9 * r["kmeans"]["min_distance"])
@@ -200,7 +201,7 @@ def test_cli_json_and_out(tmp_path, capsys):
     )
     c = np.load(out)
     assert c.shape == (6, 12)
-    assert r["joint"]["min_distance"] == pytest.approx(cb.min_distance(c))
+    assert r["joint"]["min_distance"] == pytest.approx(min_distance(c))
     rows = cb.synthetic(1550, 12, 8, seed=4, spread=3.0)
     assert r["joint"]["mse"] == pytest.approx(cb.quantisation_mse(rows[:1500], c))
     assert r["joint"]["recall"] == pytest.approx(cb.ivf_recall(rows[:1500], c, rows[1500:], 2))

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from spherecode.host.bestknown import best_known, table
-from spherecode.host.metrics import edge_occurrences, gram_checks, gram_matrix_checks, min_squared_distance, summary
+from spherecode.host.metrics import edge_occurrences, gram_checks, gram_matrix_checks, summary
+from spherecode.host.pairs import min_distance
 
 from .codes import cross_polytope, icosahedron, polygon
 
@@ -72,11 +73,13 @@ def test_large_codes_take_the_small_matrix_route(monkeypatch):
     assert indirect["valid"] and indirect["min_eigenvalue"] == pytest.approx(direct["min_eigenvalue"], abs=1e-12)
 
 
-def test_min_squared_distance_blocked_equals_direct():
+def test_min_distance_blocked_equals_direct_and_reports_its_rows():
     v = np.random.default_rng(1).normal(size=(300, 4))
     d2 = np.sum((v[:, None] - v[None]) ** 2, axis=2)
     np.fill_diagonal(d2, np.inf)
-    assert min_squared_distance(v) == pytest.approx(d2.min(), rel=1e-10)
+    rows = []
+    assert min_distance(v, rows.append) == pytest.approx(np.sqrt(d2.min()), rel=1e-14)
+    assert sum(rows) == 300
 
 
 def test_best_known_table():

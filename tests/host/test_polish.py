@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from spherecode.host.bestknown import best_known
-from spherecode.host.polish import contacts, min_distance, polish
+from spherecode.host.pairs import min_distance
+from spherecode.host.polish import contacts, polish
 from spherecode.host.starts import StartTask, run_start
 
 from .codes import cross_polytope, icosahedron

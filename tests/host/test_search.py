@@ -7,7 +7,7 @@ import pytest
 
 from spherecode.host.cli import main
 from spherecode.host.codefile import read_code
-from spherecode.host.polish import min_distance
+from spherecode.host.pairs import min_distance
 from spherecode.host.backends.reference import random_start
 from spherecode.host.search import MOVES, Search, perturb
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spherecode.host.loosening import force_loosening
-from spherecode.host.metrics import min_squared_distance
+from spherecode.host.pairs import min_distance
 from spherecode.host.model.chip_loosening import (
     LooseningModelBackend,
     control,
@@ -84,7 +84,7 @@ def test_chip_loosening_quality_matches_the_hosts():
                     )
                     for k in range(2)
                 ]
-                best[mode] = max(min_squared_distance(r.vectors) for r in runs)
+                best[mode] = max(min_distance(r.vectors) ** 2 for r in runs)
                 choices[mode] = [[s.raised for s in r.trace] for r in runs]
             angle = {m: np.degrees(np.arccos(1 - d2 / 2)) for m, d2 in best.items()}
             assert choices["chip"] == choices["host"], (n, seed)
