@@ -94,7 +94,7 @@ def test_the_tang_boards_flash_their_fs_bitstream_with_openfpgaloaders_board_nam
     from spherecode.boards import BOARDS
     from spherecode.host.cli import main
 
-    from .test_build import fake_loader
+    from .test_flash import fake_loader
 
     for name in ("tang-mega-138k", "tang-mega-138k-loosening"):
         cfg = BOARDS[name]

@@ -1,9 +1,7 @@
 import numpy as np
 import pytest
 
-from spherecode.host.bestknown import best_known, table
 from spherecode.host.metrics import edge_occurrences, gram_checks, gram_matrix_checks, summary
-from spherecode.host.pairs import min_distance
 
 from .codes import cross_polytope, icosahedron, polygon
 
@@ -73,21 +71,7 @@ def test_large_codes_take_the_small_matrix_route(monkeypatch):
     assert indirect["valid"] and indirect["min_eigenvalue"] == pytest.approx(direct["min_eigenvalue"], abs=1e-12)
 
 
-def test_min_distance_blocked_equals_direct_and_reports_its_rows():
-    v = np.random.default_rng(1).normal(size=(300, 4))
-    d2 = np.sum((v[:, None] - v[None]) ** 2, axis=2)
-    np.fill_diagonal(d2, np.inf)
-    rows = []
-    assert min_distance(v, rows.append) == pytest.approx(np.sqrt(d2.min()), rel=1e-14)
-    assert sum(rows) == 300
-
-
-def test_best_known_table():
-    assert len(table()) > 200
-    assert best_known(4, 120).min_angle_deg == pytest.approx(36.0)
-    assert best_known(3, 24).min_angle_deg == pytest.approx(43.690767108)
-    assert "Robinson" in best_known(3, 24).status
-    assert best_known(3, 10**6) is None
+def test_summary_without_a_best_known_row():
     assert summary(np.random.default_rng(0).normal(size=(5, 9)))["best_known_angle_deg"] is None
 
 
@@ -99,12 +83,3 @@ def test_summary_refuses_what_has_no_metric_and_reports_progress():
     rows = []
     summary(np.vstack([r, -r]), rows.append)
     assert sum(rows) == 12  # 2N rows: distances of the vectors, then of their directions
-
-
-def test_exact_d4_d5_cases_carry_their_sources():
-    row = best_known(4, 10)
-    assert row.min_angle_deg == pytest.approx(np.degrees(np.arccos(1 / 6)), abs=1e-9)
-    assert row.min_distance == pytest.approx(np.sqrt(2 - 2 / 6))
-    assert "0805.0776" in row.source and row.status == "proven optimal"
-    assert "Rankin" in best_known(5, 9).source
-    assert best_known(5, 16).status.startswith("construction")
