@@ -64,6 +64,7 @@ def test_yosys_script_and_nextpnr_arguments():
 
     assert value("--device") == "GW5AST-LV138PG484AC1/I0" and value("--freq") == "50"
     assert value("--seed") == "3" and value("--router") == "router2" and "--timing-allow-fail" in args
+    assert value("--placer-heap-beta") == "0.5"
     assert [args[i + 1] for i, a in enumerate(args) if a == "--vopt"] == ["family=GW5AST-138C", "cst=top.cst"]
 
 
