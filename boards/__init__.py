@@ -144,12 +144,13 @@ class BoardConfig:
 _EBR = {"25F": 56, "85F": 208}
 
 
-#: Lanes of the Tang Mega 138K's update core and of its loosening core (docs/boards.md: what fits the
-#: GW5AST-138C by synthesis, and what its place and route gives).
 #: nextpnr's routers that ``spherecode build --router`` offers; router1 is nextpnr's default.
 ROUTERS = ("router1", "router2")
 
-TANG_LANES, TANG_LOOSENING_LANES = 6, 6
+#: Lanes of the Tang Mega 138K's update core and of its loosening core: what nextpnr-himbaechel places and
+#: routes within a build of a few hours on one core (docs/boards.md: four update lanes stop HeAP's
+#: legaliser at its default density; one update lane takes 52 minutes).
+TANG_LANES, TANG_LOOSENING_LANES = 2, 1
 
 
 def _tang(name: str, core: CoreConfig, note: str) -> BoardConfig:
