@@ -396,18 +396,18 @@ def test_table_scheduler_that_is_not_dask(answer, tmp_path, monkeypatch, capfd):
 def test_a_long_run_off_a_terminal_says_how_long(monkeypatch, capsys):
     """Off a terminal (no bar), after ESTIMATE_AFTER seconds a run that has at least LONG_RUN seconds to go
     says so in one line; a short one says nothing."""
-    from spherecode.host import cli
+    from spherecode.host.cli import common as cli
 
     clock = iter([0.0, 1.0, cli.ESTIMATE_AFTER, cli.ESTIMATE_AFTER + 1])
     monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
     bar = type("Bar", (), {"disable": True, "update": lambda self, k: None})()
-    steps = cli._Iterations(bar, 100, total=1000)
+    steps = cli.Iterations(bar, 100, total=1000)
     steps.on_rows(50)  # 1 s: too early to say
     steps.on_rows(49)  # 0.99 of an iteration in ESTIMATE_AFTER s: about 1000 × ESTIMATE_AFTER to go
     steps.on_step()  # said once only
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("spherecode: note: about ") and " to go (" in err[0], err
     clock = iter([0.0, cli.ESTIMATE_AFTER])
-    quick = cli._Iterations(bar, 100, total=2)
+    quick = cli.Iterations(bar, 100, total=2)
     quick.on_step()
     assert capsys.readouterr().err == ""

@@ -207,7 +207,7 @@ def test_a_failed_write_after_the_run_keeps_the_old_file_and_prints_the_result(t
 
 
 def test_progress_advances_within_iterations_and_lands_on_whole_ones():
-    from spherecode.host.cli import _Iterations
+    from spherecode.host.cli.common import Iterations
 
     class Bar:
         n = 0.0
@@ -217,7 +217,7 @@ def test_progress_advances_within_iterations_and_lands_on_whole_ones():
             self.n += k
 
     bar = Bar()
-    steps = _Iterations(bar, rows=10)
+    steps = Iterations(bar, rows=10)
     for i in range(3):
         steps.on_rows(4)
         assert bar.n == pytest.approx(i + 0.4)
@@ -241,7 +241,7 @@ def test_progress_bars_on_a_terminal(argv, unit, tmp_path, monkeypatch):
     import io
     import re
 
-    import spherecode.host.cli as cli
+    import spherecode.host.cli.common as cli
 
     class Terminal(io.StringIO):
         def isatty(self):
