@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def machine() -> str:
     """The CPU, cores, memory, Python and NumPy, and the 1-minute load average now."""
-    from spherecode.host.compare import cpu_model
+    from spherecode.host.reports.measure import cpu_model
 
     try:
         memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"

@@ -14,13 +14,13 @@ HELP = "software against hardware: time, energy and quality, a report with figur
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..compare import add_arguments as compare_arguments
+    from ..reports.options import add_arguments as compare_arguments
 
     compare_arguments(p)
 
 
 def execute(args) -> tuple[dict, str, int]:
-    from ..compare import command
+    from ..reports.command import command
 
     try:
         return command(args, progress)

@@ -82,7 +82,7 @@ def execute(args) -> tuple[dict, str, int]:
             f"  difference    {result['min_angle_deg'] - other['min_angle_deg']:+.6f}° in the minimum angle",
         ]
     if args.method == "vrf":
-        from ..hwtime import iteration_comparison
+        from ..reports.hwtime import iteration_comparison
 
         on_board = backend_class(args.backend).modelled_board(options[args.backend])
         fields, lines = iteration_comparison(args.points, args.dim, runs, on_board)

@@ -9,7 +9,7 @@ import pytest
 
 from spherecode.boards import get_board
 from spherecode.host.cli import main
-from spherecode.host.hwtime import chip_run_bytes
+from spherecode.host.reports.hwtime import chip_run_bytes
 from spherecode.host.link import CHUNK
 from spherecode.hw import protocol as p
 from spherecode.hw.protocol import Command, Status
@@ -99,7 +99,7 @@ def test_a_whole_run_is_one_load_one_loosen_one_read_and_the_models_code(twin, t
         Command.CONFIGURE,
         Command.STATUS,
     }
-    # The link model of a whole run (host/hwtime.py, `spherecode compare`): the bytes of the run's executed
+    # The link model of a whole run (host/reports/hwtime.py, `spherecode compare`): the bytes of the run's executed
     # requests and their answers, STATUS polls aside, as counted on the pty.
     answered = {(f[1], f[2]): len(f) for f in frames(bytes(sent["down"]), p.SYNC_RESPONSE, 7) if f[3] == Status.OK}
     asked = {(f[1], f[2]): len(f) for f in frames(bytes(sent["up"]), p.SYNC_REQUEST, 5)}  # the last of each

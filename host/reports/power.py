@@ -120,7 +120,7 @@ class PowerModel:
     @classmethod
     def from_file(cls, path: str | Path) -> PowerModel:
         """The defaults overridden by a JSON object in ``path``; ``ValueError`` with one line if unreadable."""
-        from .codefile import parse_json, regular_file
+        from ..codefile import parse_json, regular_file
 
         regular_file(Path(path), "--power ")
         try:

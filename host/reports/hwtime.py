@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from ..boards import DEFAULT, BoardConfig, get_board
+from ...boards import DEFAULT, BoardConfig, get_board
 
 __all__ = [
     "BITS_PER_BYTE",
@@ -43,16 +43,16 @@ def core_cycles(board: BoardConfig, n: int, d: int) -> int:
 
 @lru_cache(maxsize=None)
 def _layout(fmt: str, nmax: int, dmax: int):
-    from ..hw.datapath import Datapath
-    from ..hw.fixed import Q
-    from ..hw.protocol import Layout
+    from ...hw.datapath import Datapath
+    from ...hw.fixed import Q
+    from ...hw.protocol import Layout
 
     return Layout.of(Datapath(Q.parse(fmt), nmax, dmax))
 
 
 def _frames(cmd, request: int, response: int) -> int:
     """Bytes of one request with a ``request``-byte payload and its response with a ``response``-byte one."""
-    from .link import request_frame, response_frame
+    from ..link import request_frame, response_frame
 
     return len(request_frame(cmd, 0, bytes(request))) + len(response_frame(cmd, 0, 0, 0, bytes(response)))
 
@@ -61,8 +61,8 @@ def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     """Bytes on the wire, both directions, for one update on ``board`` as :class:`~spherecode.host.link.Board`
     runs it: ``{"configure", "load", "run", "read", "total"}``, each the request plus its response frame
     (sync byte, header, payload, CRC). No retries."""
-    from ..hw.protocol import LOAD_PREFIX, Command
-    from .link import CHUNK
+    from ...hw.protocol import LOAD_PREFIX, Command
+    from ..link import CHUNK
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
     coords = n * d
@@ -83,7 +83,7 @@ def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     "total"}``, each the request plus its response frame, whatever the number of iterations. Not counted:
     the STATUS polls with which the host follows the run (one request and answer every 20 ms by default),
     which overlap the board's computation. No retries."""
-    from ..hw.protocol import TOKEN_BYTES, Command
+    from ...hw.protocol import TOKEN_BYTES, Command
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
     update = exchange_bytes(board, n, d)

@@ -9,10 +9,12 @@ import math
 import pytest
 
 from spherecode.boards import get_board
-from spherecode.host import compare as cmp
+from spherecode.host.reports import checks, markdown, measure, speedups
+from spherecode.host.reports import figures as figs
+from spherecode.host.reports.options import QUICK, Options
 from spherecode.host.bestknown import best_known
 from spherecode.host.cli import main
-from spherecode.host.hwtime import chip_run_time, update_time
+from spherecode.host.reports.hwtime import chip_run_time, update_time
 from spherecode.host.metrics import summary
 from spherecode.host.starts import StartTask, run_starts
 from spherecode.hw.config import CoreConfig
@@ -132,17 +134,17 @@ def test_crossover_and_speed_up_agree_with_the_table(report):
 
 
 def test_crossover_interpolates_log_log():
-    assert cmp.crossover([10, 100], [1.0, 10.0], [10.0, 1.0]) == pytest.approx(math.sqrt(10 * 100))
-    assert cmp.crossover([10, 100], [1.0, 1.0], [2.0, 2.0]) is None
-    assert cmp.crossover([10, 100], [2.0, 2.0], [1.0, 1.0]) == 10.0
-    assert cmp.crossover([10, 100, 1000], [2.0, 1.0, 4.0], [1.0, 2.0, 1.0]) > 100  # faster, slower, faster again
+    assert speedups.crossover([10, 100], [1.0, 10.0], [10.0, 1.0]) == pytest.approx(math.sqrt(10 * 100))
+    assert speedups.crossover([10, 100], [1.0, 1.0], [2.0, 2.0]) is None
+    assert speedups.crossover([10, 100], [2.0, 2.0], [1.0, 1.0]) == 10.0
+    assert speedups.crossover([10, 100, 1000], [2.0, 1.0, 4.0], [1.0, 2.0, 1.0]) > 100  # faster, slower, faster again
 
 
 def test_checks_pass_with_their_numbers(report):
     _, r, _ = report
     (cyc,) = r["checks"]["cycles"]
     assert cyc["passed"] and cyc["counter"] == cyc["formula"] == CoreConfig(
-        BOARD.fmt, cmp.CHECK_NMAX, BOARD.dmax, BOARD.lanes
+        BOARD.fmt, checks.CHECK_NMAX, BOARD.dmax, BOARD.lanes
     ).cycles(cyc["points"], cyc["dim"])
     (link,) = r["checks"]["link"]
     assert link["passed"] and link["bytes_measured"] == link["bytes_model"] == protocol_bytes(
@@ -199,7 +201,7 @@ def test_a_board_that_loosens_on_chip_runs_whole_runs():
         for t in (1, 2)
     ]
     power = {"idle_w": 0.25, "dynamic_w": 1.5}
-    runs = cmp._runs({"software": software, "builds": {loose.name: {"power": power}}}, [loose], 100)
+    runs = speedups.runs({"software": software, "builds": {loose.name: {"power": power}}}, [loose], 100)
     by_n = {row["points"]: row for row in runs["rows"]}
     for n in (64, 256, 1024):
         chip = dict(by_n[n]["boards"][loose.name]["chip"])
@@ -241,10 +243,10 @@ def test_build_report_is_preferred(tmp_path):
             }
         )
     )
-    got = cmp._build_figures(BOARD, str(tmp_path))
+    got = measure._build_figures(BOARD, str(tmp_path))
     assert got["fmax_mhz"] == 71.25 and got["resources"] == {"lut4": 100, "ff": 200, "dsp": 3, "bram": 1}
     assert got["source"].startswith("measured")
-    assert "shipped" in cmp._build_figures(BOARD, str(tmp_path / "none"))["source"]
+    assert "shipped" in measure._build_figures(BOARD, str(tmp_path / "none"))["source"]
 
 
 def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
@@ -253,9 +255,9 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cmp, "_figures", boom)
+    monkeypatch.setattr(markdown, "draw_figures", boom)
     with pytest.raises(KeyboardInterrupt):
-        cmp.write_report(report, tmp_path / "out", "spherecode compare")
+        markdown.write_report(report, tmp_path / "out", "spherecode compare")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -297,18 +299,18 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, message):
 
 
 def test_options_check_their_arguments():
-    base = dict(cmp.QUICK)
+    base = dict(QUICK)
     with pytest.raises(ValueError, match=r"points must be integers in 4 … 16384, not \(2,\)"):
-        cmp.Options(**{**base, "points": (2,)})
+        Options(**{**base, "points": (2,)})
     with pytest.raises(ValueError, match=r"quality_dims must be integers in 2 … 7, not \(9,\)"):
-        cmp.Options(**{**base, "quality_dims": (9,)})
+        Options(**{**base, "quality_dims": (9,)})
     with pytest.raises(ValueError, match=r"starts must be an integer ≥ 1, not 0"):
-        cmp.Options(**{**base, "starts": 0})
+        Options(**{**base, "starts": 0})
     with pytest.raises(ValueError, match=r"run_iters must be an integer ≥ 1, not 0"):
-        cmp.Options(**{**base, "run_iters": 0})
+        Options(**{**base, "run_iters": 0})
     with pytest.raises(ValueError, match=r"unknown board 'x'"):
-        cmp.Options(**{**base, "boards": ("x",)})
-    assert cmp.Options(**base).command_line("r").endswith("--out r")
+        Options(**{**base, "boards": ("x",)})
+    assert Options(**base).command_line("r").endswith("--out r")
 
 
 def test_merged_folds_only_series_that_coincide():
@@ -316,22 +318,22 @@ def test_merged_folds_only_series_that_coincide():
     b = ("b", [1, 2], [1.05, 10.5], {"color": "r"})
     c = ("c", [1, 2], [1.0, 20.0], {"color": "g"})
     d = ("d", [1, 3], [1.0, 10.0], {"color": "b"})
-    assert [s[0] for s in cmp._merged([a, b, c, d])] == ["a\n= b", "c", "d"]
+    assert [s[0] for s in figs._merged([a, b, c, d])] == ["a\n= b", "c", "d"]
 
 
 def test_figures_one_per_kind_few_distinct_series_legend_outside(tmp_path, monkeypatch):
     # The shipped full report: every board, two D, four quality D.
     from pathlib import Path
 
-    shipped = json.loads((Path(__file__).resolve().parents[2] / "docs" / "report" / "report.json").read_text())
+    shipped = json.loads((Path(__file__).resolve().parents[3] / "docs" / "report" / "report.json").read_text())
     figures = {}  # drawn, not saved (test_files_and_json checks the files)
-    monkeypatch.setattr(cmp, "_save", lambda fig, folder, stem: [figures.setdefault(stem, fig) and stem])
-    assert cmp._figures(shipped, tmp_path) == ["time", "runs", "energy", "quality"]
+    monkeypatch.setattr(figs, "_save", lambda fig, folder, stem: [figures.setdefault(stem, fig) and stem])
+    assert figs.draw_figures(shipped, tmp_path) == ["time", "runs", "energy", "quality"]
     for stem, fig in figures.items():
         fig.canvas.draw()
         for ax in fig.axes:
             lines = [l for l in ax.get_lines() if not l.get_label().startswith("_")]
-            assert len(lines) <= cmp.MAX_SERIES, (stem, [l.get_label() for l in lines])
+            assert len(lines) <= figs.MAX_SERIES, (stem, [l.get_label() for l in lines])
             styles = [(l.get_color(), l.get_marker()) for l in lines]
             assert len(set(styles)) == len(styles), (stem, styles)
             legend = ax.get_legend()
@@ -341,7 +343,7 @@ def test_figures_one_per_kind_few_distinct_series_legend_outside(tmp_path, monke
 
 def test_the_simulators_the_checks_build_are_named_and_built_once_each():
     boards = [get_board(b) for b in ("ulx3s-85f", "ecpix5-85f", "icebreaker", "ulx3s-85f-loosening")]
-    names = [name for name, _ in cmp._simulators(boards)]
+    names = [name for name, _ in checks.board_simulators(boards)]
     assert names == [
         "core Q3.44, 2 lane(s)",
         "core Q3.44, 1 lane(s), loosening",
@@ -349,7 +351,7 @@ def test_the_simulators_the_checks_build_are_named_and_built_once_each():
         "ecpix5-85f's twin",
         "ulx3s-85f-loosening's twin",
     ]
-    assert [cmp._build_workers(c) for c in (1, 2, 3, 16)] == [1, 1, 1, 8]
+    assert [checks.build_workers(c) for c in (1, 2, 3, 16)] == [1, 1, 1, 8]
     built, steps = [], []
-    cmp._build_simulators([(str(k), lambda k=k: built.append(k)) for k in range(3)], 4, lambda k=1: steps.append(k))
+    checks.build_simulators([(str(k), lambda k=k: built.append(k)) for k in range(3)], 4, lambda k=1: steps.append(k))
     assert sorted(built) == [0, 1, 2] and steps == [1, 1, 1]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from spherecode.host.power import CONSTANTS, PowerModel, Rapl, board_power
+from spherecode.host.reports.power import CONSTANTS, PowerModel, Rapl, board_power
 
 
 def test_every_constant_has_a_unit_kind_and_source():

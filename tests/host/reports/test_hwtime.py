@@ -8,7 +8,7 @@ import pytest
 
 from spherecode.boards import BOARDS, DEFAULT, get_board
 from spherecode.host.cli import main
-from spherecode.host.hwtime import (
+from spherecode.host.reports.hwtime import (
     chip_run_bytes,
     chip_run_time,
     core_cycles,
