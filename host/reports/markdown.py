@@ -66,9 +66,32 @@ def _load_text(load: dict) -> str:
 
 
 def _markdown(report: dict, figures: list[str]) -> str:
+    """``report.md``: the sections in order, each from the report's data alone."""
+    lines = []
+    for section in (
+        _header,
+        _summary,
+        _time_section,
+        _checks_section,
+        _runs_section,
+        _energy_section,
+        _quality_section,
+        _formats_section,
+    ):
+        lines += section(report)
+    lines += _constants_section(report, figures)
+    return "\n".join(lines)
+
+
+def _fitting_boards(report: dict) -> list[str]:
+    """The boards that hold at least one (N, D) of the sweep (the others are in the summary)."""
+    return sorted({r["board"] for r in report["hardware"] if r["fits"]})
+
+
+def _header(report: dict) -> list[str]:
+    """The title and how the report was made: command, commit, machine, load; what is measured and modelled."""
     m = report["machine"]
-    opts = report["options"]
-    cores = m["cores"]
+    cores = report["machine"]["cores"]
     L = []
     add = L.append
     add("# spherecode: software against hardware" + (" (quick)" if report["quick"] else ""))
@@ -99,6 +122,14 @@ def _markdown(report: dict, figures: list[str]) -> str:
         "curves show what the core alone takes per update."
     )
     add("")
+    return L
+
+
+def _summary(report: dict) -> list[str]:
+    """One line per board and D: the crossover and speed-ups per update and per whole run; the checks."""
+    runs = report["runs"]
+    L = []
+    add = L.append
     add("## Summary")
     add("")
     for s in report["speed"]:
@@ -121,7 +152,6 @@ def _markdown(report: dict, figures: list[str]) -> str:
         "- The paper (Stanojević, Šenk, Milutinović, §III.C, Figure 3): on a Maxeler MAX2 against one thread of an "
         "i7-3770K, hardware faster for N ≳ 50, asymptotic speed-up (18 ÷ 24)× for D ∈ [3, 6]."
     )
-    runs = report["runs"]
     for s in runs["summary"]:
         if s["crossover"] is not None:
             cross = f"faster than one software thread from N ≈ {s['crossover']:.0f}"
@@ -147,11 +177,22 @@ def _markdown(report: dict, figures: list[str]) -> str:
     failed = [c for kind in ("cycles", "link") for c in report["checks"][kind] if not c["passed"]]
     add(f"- Checks in this run: {'all passed' if not failed else f'{len(failed)} FAILED'} (below).")
     add("")
+    return L
+
+
+def _time_section(report: dict) -> list[str]:
+    """Time per update (the paper's Figure 3): software measured, each fitting board modelled."""
+    opts = report["options"]
+    cores = report["machine"]["cores"]
+    boards = _fitting_boards(report)
+    sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
+    hw = {(r["board"], r["dim"], r["points"]): r for r in report["hardware"]}
+    L = []
+    add = L.append
     add("## Time per update (the paper's Figure 3)")
     add("")
     add("![time per update](time.svg)")
     add("")
-    boards = sorted({r["board"] for r in report["hardware"] if r["fits"]})  # the others: in the summary
     head = (
         "| D | N | software, 1 thread (measured, CPU time) | software, {} threads (measured, wall) | ".format(cores)
         + " | ".join(f"{b} (modelled: core + link)" for b in boards)
@@ -159,8 +200,6 @@ def _markdown(report: dict, figures: list[str]) -> str:
     )
     add(head)
     add("|" + "---:|" * (4 + len(boards)))
-    sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
-    hw = {(r["board"], r["dim"], r["points"]): r for r in report["hardware"]}
     for d in opts["dims"]:
         for n in opts["points"]:
             cells = [str(d), str(n), fmt_s(sw[d, n, 1]["seconds"]), fmt_s(sw[d, n, cores]["seconds"])]
@@ -173,6 +212,13 @@ def _markdown(report: dict, figures: list[str]) -> str:
                 )
             add("| " + " | ".join(cells) + " |")
     add("")
+    return L
+
+
+def _checks_section(report: dict) -> list[str]:
+    """The cycle formula against the RTL counter and the link model against the twin."""
+    L = []
+    add = L.append
     add("### Checks")
     add("")
     for c in report["checks"]["cycles"]:
@@ -196,6 +242,15 @@ def _markdown(report: dict, figures: list[str]) -> str:
             f"({c['twin_uart']}): a check of bytes and cycles, not of the board's speed."
         )
     add("")
+    return L
+
+
+def _runs_section(report: dict) -> list[str]:
+    """Whole force-loosening runs: software, host-run and on-chip loosening per board."""
+    cores = report["machine"]["cores"]
+    runs = report["runs"]
+    L = []
+    add = L.append
     add(f"## Whole runs: {runs['iterations']} force-loosening iterations")
     add("")
     add("![whole runs](runs.svg)")
@@ -234,6 +289,18 @@ def _markdown(report: dict, figures: list[str]) -> str:
                 )
         add("| " + " | ".join(cells) + " |")
     add("")
+    return L
+
+
+def _energy_section(report: dict) -> list[str]:
+    """Power and energy (the paper's Table II), and each board's resources and power."""
+    opts = report["options"]
+    cores = report["machine"]["cores"]
+    boards = _fitting_boards(report)
+    sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
+    hw = {(r["board"], r["dim"], r["points"]): r for r in report["hardware"]}
+    L = []
+    add = L.append
     add("## Power and energy (the paper's Table II)")
     add("")
     add("![energy per update](energy.svg)")
@@ -278,6 +345,15 @@ def _markdown(report: dict, figures: list[str]) -> str:
             f"{p['dynamic_w']:.3g} W (modelled)."
         )
     add("")
+    return L
+
+
+def _quality_section(report: dict) -> list[str]:
+    """Quality against the best known (the paper's Figure 4)."""
+    opts = report["options"]
+    cores = report["machine"]["cores"]
+    L = []
+    add = L.append
     add("## Quality against the best known (the paper's Figure 4)")
     add("")
     add("![minimum distance](quality.svg)")
@@ -301,6 +377,13 @@ def _markdown(report: dict, figures: list[str]) -> str:
             f"{known} | {short} |"
         )
     add("")
+    return L
+
+
+def _formats_section(report: dict) -> list[str]:
+    """Formats and lanes: clock, post-route fmax, pairs/s and the format's quality cost per board."""
+    L = []
+    add = L.append
     add("## Formats and lanes")
     add("")
     add(
@@ -329,6 +412,13 @@ def _markdown(report: dict, figures: list[str]) -> str:
             f"{fmax} | {f['pairs_per_second_compute']:.3g} (modelled) | {link} | {cost} |"
         )
     add("")
+    return L
+
+
+def _constants_section(report: dict, figures: list[str]) -> list[str]:
+    """The power model's constants, and links to the figures and the data."""
+    L = []
+    add = L.append
     add("## Model constants")
     add("")
     add("| constant | value | unit | kind | source |")
@@ -338,4 +428,4 @@ def _markdown(report: dict, figures: list[str]) -> str:
     add("")
     add("Figures: " + ", ".join(f"[{name}]({name})" for name in figures) + ". The data: [report.json](report.json).")
     add("")
-    return "\n".join(L)
+    return L
