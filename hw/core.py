@@ -4,6 +4,8 @@ and the cycle counter. The same core sits under the simulation testbench and beh
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
@@ -11,6 +13,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .config import CoreConfig
 from .loosening_control import N_BITS, LooseningControl
 from .parallel_to_serial import ParallelToSerial
+from .pipeline import keep_locals
 from .serial_to_parallel import SerialToParallel
 from .vector_updater import VectorUpdater
 
@@ -169,6 +172,25 @@ class UpdaterCore(wiring.Component):
             ctl.i.payload.n.eq(self.loosen_n),
             ctl.i.payload.l.eq(self.loosen_l),
         ]
+        s = SimpleNamespace()
+        keep_locals(s, locals(), "busy ctl go iterations kept_s loaded raised ready")
+        self._run_sequence(m, up, s)
+        self._count(m, go, self.done)
+        return m
+
+    def _run_sequence(self, m: Module, up: VectorUpdater, s: SimpleNamespace) -> None:
+        """The run's FSM: a plain update; or the load beside the control's start state, then per iteration
+        a sweep of both candidates, the choice and the next constants, and the output after the last."""
+        busy, ctl, go, iterations, kept_s, loaded, raised, ready = (
+            s.busy,
+            s.ctl,
+            s.go,
+            s.iterations,
+            s.kept_s,
+            s.loaded,
+            s.raised,
+            s.ready,
+        )
         s_keep, s_raise = up.move_norm, up.move_norm2
         with m.FSM(name="run"):
             with m.State("IDLE"):
@@ -223,5 +245,3 @@ class UpdaterCore(wiring.Component):
                     m.d.comb += self.done.eq(1)
                     m.d.sync += busy.eq(0)
                     m.next = "IDLE"
-        self._count(m, go, self.done)
-        return m

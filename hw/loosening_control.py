@@ -18,12 +18,14 @@ come from this one definition; the reset state is the model's :meth:`~LooseningC
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import Datapath
+from .pipeline import keep_locals
 
 __all__ = ["LooseningControl", "LooseningState", "N_BITS", "L_INTEGER"]
 
@@ -176,8 +178,17 @@ class LooseningControl(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        f, F, lw = self.dp.fmt.f, self.precision, self.l_width
-        init = self.initial()
+        s = SimpleNamespace()
+        self._registers(s)
+        self._divider(m, s)
+        self._outputs(m, s)
+        self._sequence(m, s)
+        return m
+
+    def _registers(self, s: SimpleNamespace) -> None:
+        """The loosening state: n, l, the raise candidate's l, both candidates' steps, which one was taken, and
+        whether a load is being set up."""
+        init, lw = self.initial(), self.l_width
         n = Signal(N_BITS, init=init.n)
         l = Signal(lw, init=init.l)
         lr = Signal(lw, init=init.l_raise)
@@ -185,7 +196,12 @@ class LooseningControl(wiring.Component):
         cr = Signal(self.step_fmt.width, init=init.step_raise)
         raised = Signal()
         loading = Signal()
-        # The serial restoring divider: remainder < divisor; the dividend's low bits shift in MSB first.
+        keep_locals(s, locals(), "n l lr ck cr raised loading")
+
+    def _divider(self, m: Module, s: SimpleNamespace) -> None:
+        """The serial restoring divider: remainder < divisor; the dividend's low bits shift in MSB first, one
+        quotient bit per cycle (its states: :meth:`_divide`)."""
+        lw = self.l_width
         qw = max(self.n_bits, self.c_bits)
         divisor = Signal(lw)
         rem = Signal(lw)
@@ -195,87 +211,99 @@ class LooseningControl(wiring.Component):
         trial = Signal(lw + 1)
         m.d.comb += trial.eq((rem << 1) | low[qw - 1])
         fits = trial >= divisor
+        keep_locals(s, locals(), "qw divisor rem low quot count trial fits")
 
-        def divide(state, then):  # a state of the division: one quotient bit per cycle, then ``then``
-            with m.State(state):
-                m.d.sync += [
-                    rem.eq(Mux(fits, trial - divisor, trial)),
-                    quot.eq((quot << 1) | fits),
-                    low.eq(low << 1),
-                    count.eq(count - 1),
-                ]
-                with m.If(count == 1):
-                    m.next = then
-
-        def setup_reciprocal(m, x):  # c = ⌊(2^(f + 2 + F) + ⌊x/2⌋) / x⌋, c_bits quotient bits
-            dividend = (1 << (f + 2 + F)) + (x >> 1)
+    @staticmethod
+    def _divide(m: Module, s: SimpleNamespace, state: str, then: str) -> None:
+        """A state of the division: one quotient bit per cycle, then ``then``."""
+        with m.State(state):
             m.d.sync += [
-                divisor.eq(x),
-                rem.eq(dividend >> self.c_bits),
-                low.eq((dividend & ((1 << self.c_bits) - 1)) << (qw - self.c_bits)),
-                quot.eq(0),
-                count.eq(self.c_bits),
+                s.rem.eq(Mux(s.fits, s.trial - s.divisor, s.trial)),
+                s.quot.eq((s.quot << 1) | s.fits),
+                s.low.eq(s.low << 1),
+                s.count.eq(s.count - 1),
             ]
+            with m.If(s.count == 1):
+                m.next = then
 
-        hb_shift = F - self.hb_fmt.f
+    def _setup_reciprocal(self, m: Module, s: SimpleNamespace, x) -> None:
+        """Start c = ⌊(2^(f + 2 + F) + ⌊x/2⌋) / x⌋, c_bits quotient bits."""
+        dividend = (1 << (self.dp.fmt.f + 2 + self.precision)) + (x >> 1)
+        m.d.sync += [
+            s.divisor.eq(x),
+            s.rem.eq(dividend >> self.c_bits),
+            s.low.eq((dividend & ((1 << self.c_bits) - 1)) << (s.qw - self.c_bits)),
+            s.quot.eq(0),
+            s.count.eq(self.c_bits),
+        ]
 
-        def to_half_beta(x):  # half_beta() of the model
-            rounded = Signal(lw + 1)
+    def _outputs(self, m: Module, s: SimpleNamespace) -> None:
+        """The output payload: the state and both candidates' β/2 (``half_beta()`` of the model) and steps."""
+        hb_shift = self.precision - self.hb_fmt.f
+
+        def to_half_beta(x):
+            rounded = Signal(self.l_width + 1)
             m.d.comb += rounded.eq((x + (1 << hb_shift >> 1)) >> hb_shift)
             return Mux(rounded > self.hb_fmt.max_raw, self.hb_fmt.max_raw, rounded)
 
         m.d.comb += [
-            self.o.payload.n.eq(n),
-            self.o.payload.l.eq(l),
-            self.o.payload.raised.eq(raised),
-            self.o.payload.keep.half_beta.eq(to_half_beta(l)),
-            self.o.payload.keep.step.eq(ck),
-            self.o.payload["raise"].half_beta.eq(to_half_beta(lr)),
-            self.o.payload["raise"].step.eq(cr),
+            self.o.payload.n.eq(s.n),
+            self.o.payload.l.eq(s.l),
+            self.o.payload.raised.eq(s.raised),
+            self.o.payload.keep.half_beta.eq(to_half_beta(s.l)),
+            self.o.payload.keep.step.eq(s.ck),
+            self.o.payload["raise"].half_beta.eq(to_half_beta(s.lr)),
+            self.o.payload["raise"].step.eq(s.cr),
         ]
 
+    def _sequence(self, m: Module, s: SimpleNamespace) -> None:
+        """The FSM: take a load or a choice, then l_raise = l + ⌊(l + ⌊n/2⌋)/n⌋ and the steps by division."""
+        n, l, lr, ck, cr, quot = s.n, s.l, s.lr, s.ck, s.cr, s.quot
         req = self.i.payload
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
                     with m.If(req.load):
-                        m.d.sync += [n.eq(req.n), l.eq(req.l), raised.eq(0), loading.eq(1)]
+                        m.d.sync += [n.eq(req.n), l.eq(req.l), s.raised.eq(0), s.loading.eq(1)]
                     with m.Else():
                         keep = req.s_keep > req.s_raise
-                        m.d.sync += [raised.eq(~keep), loading.eq(0), n.eq(Mux(n == (1 << N_BITS) - 1, n, n + 1))]
+                        m.d.sync += [
+                            s.raised.eq(~keep),
+                            s.loading.eq(0),
+                            n.eq(Mux(n == (1 << N_BITS) - 1, n, n + 1)),
+                        ]
                         with m.If(~keep):
                             m.d.sync += [l.eq(lr), ck.eq(cr)]
                     m.next = "SETUP_N"
             with m.State("SETUP_N"):  # q = ⌊(l + ⌊n/2⌋) / n⌋, n_bits quotient bits, remainder starts at 0
                 m.d.sync += [
-                    divisor.eq(n),
-                    rem.eq(0),
-                    low.eq((l + (n >> 1)) << (qw - self.n_bits)),
+                    s.divisor.eq(n),
+                    s.rem.eq(0),
+                    s.low.eq((l + (n >> 1)) << (s.qw - self.n_bits)),
                     quot.eq(0),
-                    count.eq(self.n_bits),
+                    s.count.eq(self.n_bits),
                 ]
                 m.next = "DIVIDE_N"
-            divide("DIVIDE_N", "RAISE")
+            self._divide(m, s, "DIVIDE_N", "RAISE")
             with m.State("RAISE"):
                 m.d.sync += lr.eq(l + quot)
                 m.next = "SETUP_RAISE"
             with m.State("SETUP_RAISE"):
-                setup_reciprocal(m, lr)
+                self._setup_reciprocal(m, s, lr)
                 m.next = "DIVIDE_RAISE"
-            divide("DIVIDE_RAISE", "STEP_RAISE")
+            self._divide(m, s, "DIVIDE_RAISE", "STEP_RAISE")
             with m.State("STEP_RAISE"):
                 m.d.sync += cr.eq(quot)
                 m.next = "CHECK"
             with m.State("CHECK"):
-                with m.If(loading):
-                    setup_reciprocal(m, l)
+                with m.If(s.loading):
+                    self._setup_reciprocal(m, s, l)
                     m.next = "DIVIDE_KEEP"
                 with m.Else():
                     m.d.comb += self.o.valid.eq(1)
                     m.next = "IDLE"
-            divide("DIVIDE_KEEP", "STEP_KEEP")
+            self._divide(m, s, "DIVIDE_KEEP", "STEP_KEEP")
             with m.State("STEP_KEEP"):
-                m.d.sync += [ck.eq(quot), loading.eq(0)]
+                m.d.sync += [ck.eq(quot), s.loading.eq(0)]
                 m.next = "CHECK"
-        return m

@@ -14,6 +14,7 @@ __all__ = [
     "ram_delay",
     "RAM_DELAY_MIN",
     "parameters_only",
+    "keep_locals",
     "SimulationPlatform",
     "gates_idle_clocks",
     "gate_when_idle",
@@ -87,6 +88,13 @@ def ram_delay(m: Module, value, cycles: int, name: str):
     )
     m.d.comb += Value.cast(out).eq(rp.data)
     return out
+
+
+def keep_locals(s, scope: dict, names: str) -> None:
+    """Put a stage's signals ``names`` (space-separated, from its ``locals()``) into the namespace ``s`` for the
+    later stages of an ``elaborate`` split into named stages (None where the configuration has no such
+    signal). The signals keep the names of the stage's variables."""
+    s.__dict__.update({name: scope.get(name) for name in names.split()})
 
 
 def parameters_only(unit):

@@ -90,32 +90,10 @@ class RequestParser(wiring.Component):
         timed_out = Signal()
         take = i.valid & i.ready
 
-        m.d.comb += [
-            crc.data.eq(i.payload),
-            payload.payload.data.eq(i.payload),
-            payload.payload.offset.eq(count),
-            payload.payload.cmd.eq(cmd),
-            request.payload.cmd.eq(cmd),
-            request.payload.seq.eq(seq),
-            request.payload.length.eq(length),
-            request.payload.args.eq(args),
-            request.payload.status.eq(
-                Mux(timed_out, Status.TIMEOUT, Mux(crc.match_detected, Status.OK, Status.BAD_CRC))
-            ),
-        ]
+        self._outputs(m, crc, count, cmd, seq, length, args, timed_out)
 
         def receiving(stalled=0):
-            """Take bytes into the CRC and run the timer; ``stalled``: a byte waits on back-pressure."""
-            m.d.comb += [crc.valid.eq(take), self.busy.eq(1)]
-            with m.If(take):
-                m.d.sync += timer.eq(0)
-            with m.Elif(stalled):
-                pass
-            with m.Elif(timer == self.timeout):
-                m.d.sync += timed_out.eq(1)
-                m.next = "DONE"
-            with m.Else():
-                m.d.sync += timer.eq(timer + 1)
+            self._receiving(m, crc, take, timer, timed_out, stalled)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -166,3 +144,34 @@ class RequestParser(wiring.Component):
                 with m.If(request.ready):
                     m.next = "IDLE"
         return m
+
+    def _outputs(self, m: Module, crc, count, cmd, seq, length, args, timed_out) -> None:
+        """The payload stream's fields and the request's: the header, the arguments and the status."""
+        i, payload, request = self.i, self.payload, self.request
+        m.d.comb += [
+            crc.data.eq(i.payload),
+            payload.payload.data.eq(i.payload),
+            payload.payload.offset.eq(count),
+            payload.payload.cmd.eq(cmd),
+            request.payload.cmd.eq(cmd),
+            request.payload.seq.eq(seq),
+            request.payload.length.eq(length),
+            request.payload.args.eq(args),
+            request.payload.status.eq(
+                Mux(timed_out, Status.TIMEOUT, Mux(crc.match_detected, Status.OK, Status.BAD_CRC))
+            ),
+        ]
+
+    def _receiving(self, m: Module, crc, take, timer, timed_out, stalled) -> None:
+        """In a receiving state: take bytes into the CRC and run the timer; ``stalled``: a byte waits on
+        back-pressure, which does not count as silence."""
+        m.d.comb += [crc.valid.eq(take), self.busy.eq(1)]
+        with m.If(take):
+            m.d.sync += timer.eq(0)
+        with m.Elif(stalled):
+            pass
+        with m.Elif(timer == self.timeout):
+            m.d.sync += timed_out.eq(1)
+            m.next = "DONE"
+        with m.Else():
+            m.d.sync += timer.eq(timer + 1)

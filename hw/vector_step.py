@@ -126,19 +126,7 @@ class VectorStep(wiring.Component):
             cycle before its first input until a cycle after its output was last read."""
             return history[first - 1 : last].any() if gated else None
 
-        # Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1 (F̂ ready at 4).
-        w_acc, f = dp.acc_fmt.width, dp.unit_fmt.f
-        ored = Signal(unsigned(w_acc))
-        m.d.sync += ored.eq(_or_all(abs(force[d]) for d in range(dm)))
-        length = Signal(range(w_acc + 1))  # bit length of ored
-        for bit in range(w_acc):
-            with m.If(ored[bit]):
-                m.d.comb += length.eq(bit + 1)
-        left = Signal(range(w_acc + 1))
-        m.d.sync += left.eq(w_acc - length)
-        fhat = Signal(vec(dp.unit_fmt))
-        for d in range(dm):
-            m.d.sync += fhat[d].eq((force[d] << left) >> (w_acc - f))
+        fhat = self._block_normalise(m, force)
 
         # F = F̂ / |F̂|, coordinate by coordinate
         fhat_s = _serialise(m, fhat, at(self.fhat_at), "fhat")
@@ -193,6 +181,24 @@ class VectorStep(wiring.Component):
         if gated:  # simulation: clocked only from an input until its result is out
             return gate_when_idle(m, self.i.valid | history.any(), "vector_step")
         return m
+
+    def _block_normalise(self, m: Module, force):
+        """Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1 (F̂ ready at 4 cycles
+        after the input); returns F̂."""
+        dp, dm = self.dp, self.dp.dmax
+        w_acc, f = dp.acc_fmt.width, dp.unit_fmt.f
+        ored = Signal(unsigned(w_acc))
+        m.d.sync += ored.eq(_or_all(abs(force[d]) for d in range(dm)))
+        length = Signal(range(w_acc + 1))  # bit length of ored
+        for bit in range(w_acc):
+            with m.If(ored[bit]):
+                m.d.comb += length.eq(bit + 1)
+        left = Signal(range(w_acc + 1))
+        m.d.sync += left.eq(w_acc - length)
+        fhat = Signal(data.ArrayLayout(dp.unit_fmt.shape(), dm))
+        for d in range(dm):
+            m.d.sync += fhat[d].eq((force[d] << left) >> (w_acc - f))
+        return fhat
 
 
 def _serialise(m: Module, vector, pulse, name: str):

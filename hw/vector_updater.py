@@ -39,7 +39,7 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import Datapath
-from .pipeline import delay, parameters_only, ram_delay
+from .pipeline import delay, keep_locals, parameters_only, ram_delay
 from .vector_step import VectorStep, _unit
 from .weight import RepulsionWeight
 
@@ -185,7 +185,7 @@ class VectorUpdater(wiring.Component):
             load_write = Signal()
             emit_bank, emit_addr = Signal(range(lanes)), Signal(range(self.depth))
             emit_count = Signal(range(dp.nmax + 1))
-        _keep(
+        keep_locals(
             s,
             locals(),
             "banks cand_a cand_b emit_addr emit_bank emit_count emitting forward "
@@ -207,7 +207,7 @@ class VectorUpdater(wiring.Component):
         outputs = Signal(range(dp.nmax + 1))
         m.d.comb += self.busy.eq(1)
         m.d.sync += self.done.eq(0)
-        _keep(s, locals(), "addr base load_addr load_bank loaded next_addr next_bank outputs reading row tick")
+        keep_locals(s, locals(), "addr base load_addr load_bank loaded next_addr next_bank outputs reading row tick")
         with m.FSM():
             with m.State("IDLE"):
                 self._idle(m, s)
@@ -372,7 +372,7 @@ class VectorUpdater(wiring.Component):
         for b in range(lanes):
             m.d.comb += index[b].eq(t1.base + b)
 
-        _keep(s, locals(), "index lane_data t1")
+        keep_locals(s, locals(), "index lane_data t1")
 
     def _vectors(self, m: Module, s: SimpleNamespace) -> None:
         """r_k for the δ path, r_{k−1} (``previous``) for the force path; vector k + 1 passes by in row k."""
@@ -400,7 +400,7 @@ class VectorUpdater(wiring.Component):
             with m.If(s.priming):  # a sweep: r_0 from the old set, read the cycle before
                 m.d.sync += [current.eq(s.lane_data[0]), s.priming.eq(0)]
 
-        _keep(s, locals(), "current previous")
+        keep_locals(s, locals(), "current previous")
 
     def _delta_path(self, m: Module, s: SimpleNamespace) -> None:
         """The δ path: d²(r_k, r_i), the masked minimum per lane and across lanes, 1/δ once per row, and the
@@ -456,7 +456,7 @@ class VectorUpdater(wiring.Component):
         with m.Elif(lane_mins[0].valid & (row_at_min < s.n) & (lane_min < self.delta_min)):
             m.d.sync += self.delta_min.eq(lane_min)
 
-        _keep(s, locals(), "delta_fifo delta_w recip restart row_d2")
+        keep_locals(s, locals(), "delta_fifo delta_w recip restart row_d2")
 
     def _force_path(self, m: Module, s: SimpleNamespace) -> None:
         """The force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted and accumulated per
@@ -518,7 +518,7 @@ class VectorUpdater(wiring.Component):
         force = forces[0]
         force_valid = delay(m, row_done, 1, "fvalid")
 
-        _keep(s, locals(), "force force_valid forces r_fifo")
+        keep_locals(s, locals(), "force force_valid forces r_fifo")
 
     def _step_single(self, m: Module, s: SimpleNamespace) -> None:
         """Steps 3–5 for vector k − 1 (one candidate): its new vector out on ``o``, its move added to S."""
@@ -600,12 +600,6 @@ class VectorUpdater(wiring.Component):
                     wp.addr.eq(Mux(loading, s.load_addr, write_addr)),
                     wp.data.eq(Mux(loading, self.i.payload, s.vs.o.payload.r)),
                 ]
-
-
-def _keep(s: SimpleNamespace, scope: dict, names: str) -> None:
-    """Put a stage's signals ``names`` (space-separated, from its ``locals()``) into ``s`` for the later stages
-    (None where the configuration has no such signal)."""
-    s.__dict__.update({name: scope.get(name) for name in names.split()})
 
 
 def _fifo_depth(updater: VectorUpdater) -> int:

@@ -11,6 +11,7 @@ independently of β (docs/arithmetic.md, "The repulsion weight", derives every w
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
@@ -21,7 +22,7 @@ from . import normalise as norm
 from .fixed import Q, bit_length
 from .interpolation import QuadraticInterpolator, QuadraticTable, gauss_derivative
 from .multiplier import LimbProduct, check_dsp
-from .pipeline import delay, parameters_only
+from .pipeline import delay, keep_locals, parameters_only
 from .reciprocal import Reciprocal, mantissa
 
 __all__ = ["RepulsionWeight", "half_beta_format", "weight_precision"]
@@ -186,11 +187,19 @@ class RepulsionWeight(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        pb, width, f = self.precision, self.d2_fmt.width, self.d2_fmt.f
-        pay = self.i.payload
-        when = 0
+        s = SimpleNamespace(when=0)
+        self._difference(m, s)
+        self._rho(m, s)
+        self._branch(m, s)
+        self._logarithm(m, s)
+        self._weights(m, s)
+        return m
 
-        # X = d² − δ (clamped at 0) and the degenerate cases
+    def _difference(self, m: Module, s: SimpleNamespace) -> None:
+        """X = d² − δ (clamped at 0), the degenerate cases (w = 1, w = 0) and X normalised."""
+        pb, width = self.precision, self.d2_fmt.width
+        pay = self.i.payload
+        when = s.when
         x = Signal(width)
         one_in, zero_in = Signal(), Signal()
         m.d.sync += [
@@ -203,8 +212,15 @@ class RepulsionWeight(wiring.Component):
         when += norm.LATENCY
         m_x = Signal(pb + 1)
         m.d.comb += m_x.eq((1 << pb) | (frac >> (width - 1 - pb)))
+        s.when = when
+        keep_locals(s, locals(), "one_in zero_in px m_x")
 
-        # ρ: product and normalisation
+    def _rho(self, m: Module, s: SimpleNamespace) -> None:
+        """ρ = X/δ: the product of the mantissas and its normalisation."""
+        pb, width = self.precision, self.d2_fmt.width
+        pay = self.i.payload
+        px, m_x = s.px, s.m_x
+        when = s.when
         m.submodules.rho = rho = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), self.dsp)
         m.d.comb += [rho.a.eq(m_x), rho.b.eq(delay(m, pay.recip.mant, when, "rmant"))]
         when += LimbProduct.LATENCY
@@ -216,8 +232,14 @@ class RepulsionWeight(wiring.Component):
             e_rho.eq(delay(m, px, LimbProduct.LATENCY, "px") - delay(m, pay.recip.exp, when, "rexp") - 1 + top),
         ]
         when += 1
+        s.when = when
+        keep_locals(s, locals(), "e_shape m_rho e_rho")
 
-        # branch: z (the table's argument) and A (the multiplicand of g)
+    def _branch(self, m: Module, s: SimpleNamespace) -> None:
+        """The branch: z (the table's argument) and A (the multiplicand of g)."""
+        pb = self.precision
+        e_shape, m_rho, e_rho = s.e_shape, s.m_rho, s.e_rho
+        when = s.when
         small, z_small, y_big, m_rho2, e_rho2 = (Signal(), Signal(pb), Signal(pb + 2), Signal(pb + 1), Signal(e_shape))
         neg = Signal(e_shape.width)
         pos = Signal(e_shape.width)
@@ -241,8 +263,14 @@ class RepulsionWeight(wiring.Component):
         when += 1
         e_rho_keep = delay(m, e_rho, 2, "erho")  # e_rho at the branch's output
         assert when == self._LATENCY_BEFORE_TABLES
+        s.when = when
+        keep_locals(s, locals(), "z a ey small2 e_rho_keep")
 
-        # g(z) and L
+    def _logarithm(self, m: Module, s: SimpleNamespace) -> None:
+        """g(z) from the table, and L = A·g normalised (mantissa ml, exponent el)."""
+        pb = self.precision
+        e_shape, z, a, ey, small2, e_rho_keep = s.e_shape, s.z, s.a, s.ey, s.small2, s.e_rho_keep
+        when = s.when
         m.submodules.log = log = QuadraticInterpolator(self.log_table, self.dsp)
         m.d.comb += log.z.eq(z)
         when += log.latency
@@ -271,8 +299,16 @@ class RepulsionWeight(wiring.Component):
         ml, el = Signal(pb + 1), Signal(e_shape, name="el")  # the name the tracer gave it: the RTLIL stays as it was
         m.d.sync += [ml.eq(Mux(small3, ml_s, l_fix >> el_b)), el.eq(Mux(small3, el_s, el_b))]
         when += 1
+        s.when = when
+        keep_locals(s, locals(), "ml el")
 
-        # per candidate (they share everything above): t = (β/2)·L, rounded half up, saturated; w = 2^−n · 2^−φ
+    def _weights(self, m: Module, s: SimpleNamespace) -> None:
+        """Per candidate (they share everything above): t = (β/2)·L, rounded half up, saturated; w = 2^−n · 2^−φ;
+        the degenerate cases; the output register and valid."""
+        f = self.d2_fmt.f
+        pay = self.i.payload
+        ml, el, one_in, zero_in = s.ml, s.el, s.one_in, s.zero_in
+        when = s.when
         half_betas = [pay.half_beta] + ([pay.half_beta2] if self.candidates == 2 else [])
         before_out = when + LimbProduct.LATENCY + 2 + QuadraticInterpolator.LATENCY + 1
         ws = [self._exp_part(m, hb, ml, el, when, "" if c == 0 else str(c + 1)) for c, hb in enumerate(half_betas)]
@@ -284,7 +320,7 @@ class RepulsionWeight(wiring.Component):
         when = before_out + 1
         assert when == self.latency, (when, self.latency)
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
-        return m
+        s.when = when
 
     def _exp_part(self, m, half_beta, ml, el, when, sfx):
         """t = (β/2)·L and 2^−t for one candidate, from L = (ml, el) valid at ``when``; returns w (clamped,
