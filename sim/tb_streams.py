@@ -42,6 +42,52 @@ def unsigned(value) -> int:
     return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
 
 
+def _offer(inputs: dict, transfers: dict) -> None:
+    """Before a rising edge: each input offers its next item once its gap has passed (and the transfer count
+    its ``after`` names has been reached)."""
+    for s in inputs.values():
+        items, k = s["items"], s["k"]
+        offer = False
+        if k < len(items):
+            item = items[k]
+            if s["wait"] is None:
+                after = item.get("after")
+                if not after or transfers[after[0]] >= after[1]:
+                    s["wait"] = item.get("gap", 0)
+            if s["wait"] is not None:
+                if s["wait"] > 0:
+                    s["wait"] -= 1
+                else:
+                    offer = True
+                    s["payload"].value = int(item["value"], 16)
+        s["valid"].value = int(offer)
+
+
+def _drain(outputs: dict, drained: dict, transfers: dict, violations: list, cycle: int) -> bool:
+    """After the edge's logic settled: record each output's transfer, and a valid dropped or a payload changed
+    before its transfer; whether any output was valid."""
+    busy = False
+    for name, s in outputs.items():
+        valid = bool(s["valid"].value)
+        if s["offered"] is not None and not valid:
+            violations.append(f"{name}: valid dropped in cycle {cycle} before the transfer")
+            s["offered"] = None
+        if not valid:
+            continue
+        busy = True
+        value = unsigned(s["payload"].value)
+        if s["offered"] is None:
+            s["offered"] = (cycle, value)
+        elif s["offered"][1] != value:
+            violations.append(f"{name}: payload changed in cycle {cycle} before the transfer")
+            s["offered"] = (s["offered"][0], value)
+        if s["ready"] is None or s["ready"].value:
+            drained[name].append([s["offered"][0], cycle, format(value, "x")])
+            transfers[name] += 1
+            s["offered"] = None
+    return busy
+
+
 async def channel(dut, chan, result):
     prefix = chan["prefix"]
 
@@ -80,51 +126,18 @@ async def channel(dut, chan, result):
     drain, limit = chan.get("drain", 16), chan.get("limit", 100_000)
     while True:
         await FallingEdge(dut.clk)
-        for s in inputs.values():
-            items, k = s["items"], s["k"]
-            offer = False
-            if k < len(items):
-                item = items[k]
-                if s["wait"] is None:
-                    after = item.get("after")
-                    if not after or transfers[after[0]] >= after[1]:
-                        s["wait"] = item.get("gap", 0)
-                if s["wait"] is not None:
-                    if s["wait"] > 0:
-                        s["wait"] -= 1
-                    else:
-                        offer = True
-                        s["payload"].value = int(item["value"], 16)
-            s["valid"].value = int(offer)
+        _offer(inputs, transfers)
         for s in outputs.values():
             if s["ready"] is not None:
                 s["ready"].value = int(s["rng"].random() < s["p"])
         await ReadOnly()
-        busy = False
         for name, s in inputs.items():
             if s["valid"].value and s["ready"].value:
                 taken[name].append(cycle)
                 transfers[name] += 1
                 s["k"] += 1
                 s["wait"] = None
-        for name, s in outputs.items():
-            valid = bool(s["valid"].value)
-            if s["offered"] is not None and not valid:
-                violations.append(f"{name}: valid dropped in cycle {cycle} before the transfer")
-                s["offered"] = None
-            if not valid:
-                continue
-            busy = True
-            value = unsigned(s["payload"].value)
-            if s["offered"] is None:
-                s["offered"] = (cycle, value)
-            elif s["offered"][1] != value:
-                violations.append(f"{name}: payload changed in cycle {cycle} before the transfer")
-                s["offered"] = (s["offered"][0], value)
-            if s["ready"] is None or s["ready"].value:
-                drained[name].append([s["offered"][0], cycle, format(value, "x")])
-                transfers[name] += 1
-                s["offered"] = None
+        busy = _drain(outputs, drained, transfers, violations, cycle)
         for name, signal in watch.items():
             value = unsigned(signal.value)
             if not changes[name] or changes[name][-1][1] != value:
