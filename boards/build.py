@@ -43,6 +43,15 @@ _RESOURCES = {
 }
 
 
+def _resources(family: str) -> dict[str, str]:
+    """Report names → nextpnr's resource names of ``family`` (the GW5A's in :mod:`.gowin`)."""
+    if family == "gw5a":
+        from .gowin import RESOURCES
+
+        return RESOURCES
+    return _RESOURCES[family]
+
+
 class BuildError(Exception):
     """A failed build step, as one line."""
 
@@ -327,7 +336,7 @@ def report(config: BoardConfig, out_dir: Path, seconds: float | None = None) -> 
     util = data.get("utilization", {})
     used = {
         k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
-        for k, v in _RESOURCES[config.family].items()
+        for k, v in _resources(config.family).items()
     }
     bitstream = Path(out_dir) / config.bitstream_name
     return {

@@ -35,7 +35,6 @@ __all__ = [
     "GowinDesign",
     "TangMega138K",
     "build",
-    "report",
     "synthesis_report",
     "yosys_script",
     "nextpnr_args",
@@ -198,6 +197,8 @@ def build(config, out_dir: Path, seed: int = 1, synth_only: bool = False, router
     )
     if not (out_dir / "top.fs").exists():
         raise BuildError(f"{config.name}: gowin_pack wrote no bitstream: see {out_dir / 'pack.log'}")
+    from .build import report  # nextpnr-himbaechel writes the same report.json as the other nextpnrs
+
     return report(config, out_dir, time.perf_counter() - t0)
 
 
@@ -227,31 +228,5 @@ def synthesis_report(config, out_dir: Path, seconds: float | None = None) -> dic
         "synth_only": True,
         "fits": all(v["used"] <= v["available"] for v in used.values()),
         "utilisation": used,
-        "seconds": seconds,
-    }
-
-
-def report(config, out_dir: Path, seconds: float | None = None) -> dict:
-    """The build report from nextpnr's ``report.json``: post-route fmax, whether it met the clock, use."""
-    from .build import clock_report
-
-    data = json.loads((Path(out_dir) / "report.json").read_text())
-    util = data.get("utilization", {})
-    used = {
-        k: {"used": util.get(v, {}).get("used"), "available": util.get(v, {}).get("available")}
-        for k, v in RESOURCES.items()
-    }
-    bitstream = Path(out_dir) / "top.fs"
-    return {
-        "board": config.name,
-        "device": config.platform_class().device,
-        "format": str(config.fmt),
-        "nmax": config.nmax,
-        "dmax": config.dmax,
-        "lanes": config.lanes,
-        "clock_mhz": config.clock_hz / 1e6,
-        **clock_report(data),
-        "utilisation": used,
-        "bitstream": str(bitstream) if bitstream.exists() else None,
         "seconds": seconds,
     }
