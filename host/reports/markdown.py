@@ -83,6 +83,14 @@ def _markdown(report: dict, figures: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _rows(report: dict) -> tuple[dict, int, list[str], dict, dict]:
+    """The options, the cores, the fitting boards, and the software and board rows by (D, N, threads) and
+    (board, D, N)."""
+    sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
+    hw = {(r["board"], r["dim"], r["points"]): r for r in report["hardware"]}
+    return report["options"], report["machine"]["cores"], _fitting_boards(report), sw, hw
+
+
 def _fitting_boards(report: dict) -> list[str]:
     """The boards that hold at least one (N, D) of the sweep (the others are in the summary)."""
     return sorted({r["board"] for r in report["hardware"] if r["fits"]})
@@ -182,11 +190,7 @@ def _summary(report: dict) -> list[str]:
 
 def _time_section(report: dict) -> list[str]:
     """Time per update (the paper's Figure 3): software measured, each fitting board modelled."""
-    opts = report["options"]
-    cores = report["machine"]["cores"]
-    boards = _fitting_boards(report)
-    sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
-    hw = {(r["board"], r["dim"], r["points"]): r for r in report["hardware"]}
+    opts, cores, boards, sw, hw = _rows(report)
     L = []
     add = L.append
     add("## Time per update (the paper's Figure 3)")
@@ -294,11 +298,7 @@ def _runs_section(report: dict) -> list[str]:
 
 def _energy_section(report: dict) -> list[str]:
     """Power and energy (the paper's Table II), and each board's resources and power."""
-    opts = report["options"]
-    cores = report["machine"]["cores"]
-    boards = _fitting_boards(report)
-    sw = {(r["dim"], r["points"], r["threads"]): r for r in report["software"]}
-    hw = {(r["board"], r["dim"], r["points"]): r for r in report["hardware"]}
+    opts, cores, boards, sw, hw = _rows(report)
     L = []
     add = L.append
     add("## Power and energy (the paper's Table II)")
