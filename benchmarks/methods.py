@@ -7,7 +7,7 @@ after polish, and wall time — the numbers behind docs/methods.md.
 
 Each (case, method, start) runs as one task (start k of seed 0 — the same initial vectors as
 ``spherecode run --seed 0`` start k — float64 ``reference``, one BLAS thread) on ``--jobs`` worker processes:
-the method for ``--iters`` of its own iterations (timed), then :func:`~spherecode.host.polish.polish` on its
+the method for ``--iters`` of its own iterations (timed), then :func:`~spherecode.host.methods.polish.polish` on its
 result (timed apart). Rows go to ``--raw`` as they finish (a finished row is not run again when the script is
 rerun with the same file); the summary table (markdown) goes to stdout: per case and method, the best angle of
 the starts and its shortfall to the best known, without and with polish, the starts within 1e-6° of the best
@@ -35,7 +35,7 @@ HIT = 1e-6
 def _one(dim: int, points: int, method: str, start: int, starts: int, iters: int, with_polish: bool = True) -> dict:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from spherecode.host.metrics import summary
-    from spherecode.host.polish import polish
+    from spherecode.host.methods.polish import polish
     from spherecode.host.starts import StartTask, run_start
 
     task = StartTask("reference", dim, points, iters, 0, start, starts, {"threads": 1}, method)

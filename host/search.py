@@ -64,7 +64,7 @@ import numpy as np
 from .bestknown import best_known
 from .methods import get_method
 from .pairs import min_distance
-from .polish import contacts, polish
+from .methods.polish import contacts, polish
 from .backends.reference import random_start
 
 __all__ = ["Search", "Round", "run_round", "perturb", "MOVES", "METHODS", "angle_deg"]
@@ -169,7 +169,7 @@ def run_round(task: Round) -> tuple[np.ndarray, float]:
         iterations = ITERATIONS[task.method]
     if method.host_only:
         if task.method == "cg":
-            from .cg import cg_optimize
+            from .methods.cg import cg_optimize
 
             vectors, _ = cg_optimize(vectors, iterations, rng=rng)
         else:

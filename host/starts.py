@@ -131,7 +131,7 @@ def run_start(
             if close is not None:
                 close()
     if task.polish:
-        from .polish import polish
+        from .methods.polish import polish
 
         vectors, stats["polish"] = polish(vectors)
     return StartResult(task.index, vectors, min_distance(vectors) ** 2, final_beta, stats, redrawn)

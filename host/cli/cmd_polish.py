@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args) -> tuple[dict, str]:
-    from ..polish import polish
+    from ..methods.polish import polish
 
     try:
         vectors = read_code(args.file, args.dim)

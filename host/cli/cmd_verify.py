@@ -62,6 +62,6 @@ def execute(args) -> tuple[dict, str, int]:
 
 def _contacts(vectors: np.ndarray) -> dict | None:
     """The contact graph (pairs within 1e−9 of the minimum distance), for N ≤ ``EDGE_LIST_MAX``."""
-    from ..polish import contacts
+    from ..methods.polish import contacts
 
     return contacts(vectors) if len(vectors) <= EDGE_LIST_MAX else None

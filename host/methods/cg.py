@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .pairs import blas, block_ranges, squared_distances, squared_norms
+from ..pairs import blas, block_ranges, squared_distances, squared_norms
 
 __all__ = ["cg_optimize", "energy_and_gradient", "START_EXPONENTS", "FINAL_EXPONENT", "PROJECT_FROM"]
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .pairs import min_distance, pairs_below
+from ..pairs import min_distance, pairs_below
 
 __all__ = ["polish", "contacts"]
 

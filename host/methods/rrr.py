@@ -52,7 +52,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .descent import unit_rows
-from .pairs import min_distance
+from ..pairs import min_distance
 
 __all__ = [
     "rrr_optimize",

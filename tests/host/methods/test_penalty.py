@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spherecode.host.metrics import summary
-from spherecode.host.penalty import best_threshold, penalty_and_gradient, penalty_optimize
+from spherecode.host.methods.penalty import best_threshold, penalty_and_gradient, penalty_optimize
 from spherecode.host.starts import StartTask, initial_vectors
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spherecode.host.metrics import summary
-from spherecode.host.riesz import log_energy_and_gradient, riesz_optimize
+from spherecode.host.methods.riesz import log_energy_and_gradient, riesz_optimize
 from spherecode.host.starts import StartTask, initial_vectors
 
 

@@ -126,7 +126,7 @@ def staged_descent(
     """:func:`descend` through ``stages`` in turn (``objective(stage)`` is that stage's objective, ``tol(stage)``
     its tolerance), each stage given an even share of the steps the earlier ones left, on one BLAS thread.
     ``on_step`` sees the running step count. Returns (x, stats); ``stats[final]`` is the last stage run."""
-    from .pairs import blas
+    from ..pairs import blas
 
     stats = {"stages": 0, final: None, "steps": 0, "evaluations": 0, "converged_stages": 0}
     counter = [0]

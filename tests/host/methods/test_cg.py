@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from spherecode.host.cg import cg_optimize, energy_and_gradient
+from spherecode.host.methods.cg import cg_optimize, energy_and_gradient
 from spherecode.host.metrics import summary
 from spherecode.host.backends.reference import random_start
 from spherecode.host.starts import StartTask, initial_vectors, run_start

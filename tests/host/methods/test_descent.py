@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spherecode.host.descent import descend, tangent, unit_rows
+from spherecode.host.methods.descent import descend, tangent, unit_rows
 
 E = np.array([0.0, 0.0, 1.0])
 

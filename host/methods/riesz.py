@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .descent import staged_descent, unit_rows
-from .pairs import squared_distances, squared_norms
+from ..pairs import squared_distances, squared_norms
 
 __all__ = ["riesz_optimize", "log_energy_and_gradient", "S_FIRST", "S_FINAL", "GROWTH", "MAX_MOVE", "TOL"]
 

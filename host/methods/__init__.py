@@ -44,7 +44,7 @@ class Method:
 
 
 def _vrf(vectors, iterations, on_step, *, backend):
-    from .loosening import force_loosening
+    from ..loosening import force_loosening
 
     result = force_loosening(backend, vectors, iterations, on_step=on_step)
     return result.vectors, result.stats, 2.0 * result.l
