@@ -15,7 +15,7 @@ import time
 
 from spherecode.host.bestknown import best_known
 from spherecode.host.metrics import summary
-from spherecode.host.starts import StartTask, run_starts
+from spherecode.host.sweeps.starts import StartTask, run_starts
 
 TARGETS = [5, 7, 8, 13, 17, 19, 24, 30, 40, 48, 60, 72, 90, 110, 120, 130]
 

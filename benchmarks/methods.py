@@ -36,7 +36,7 @@ def _one(dim: int, points: int, method: str, start: int, starts: int, iters: int
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from spherecode.host.metrics import summary
     from spherecode.host.methods.polish import polish
-    from spherecode.host.starts import StartTask, run_start
+    from spherecode.host.sweeps.starts import StartTask, run_start
 
     task = StartTask("reference", dim, points, iters, 0, start, starts, {"threads": 1}, method)
     t0 = time.perf_counter()

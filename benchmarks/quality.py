@@ -17,7 +17,7 @@ import os
 
 from spherecode.host.bestknown import best_known
 from spherecode.host.metrics import summary
-from spherecode.host.starts import StartTask, run_starts
+from spherecode.host.sweeps.starts import StartTask, run_starts
 from spherecode.hw.config import CoreConfig
 
 

@@ -10,7 +10,7 @@ import time
 from ..argtypes import integer, positive_float
 from ..backends import BACKENDS, backend_class
 from ..link import BoardError
-from ..starts import StartTask, initial_vectors
+from ..sweeps.starts import StartTask, initial_vectors
 from .common import (
     Iterations,
     UsageError,

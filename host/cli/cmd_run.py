@@ -12,7 +12,7 @@ from ..argtypes import integer
 from ..backends import BACKENDS, backend_class
 from ..codefile import SUFFIXES, write_code
 from ..link import BoardError
-from ..starts import StartTask, run_starts
+from ..sweeps.starts import StartTask, run_starts
 from .common import (
     Iterations,
     UsageError,

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args) -> tuple[dict, str]:
-    from ..search import Search
+    from ..sweeps.search import Search
 
     check_memory(args)
     with progress(math.ceil(args.time), "s") as bar:
@@ -125,6 +125,6 @@ def _search_meta(args, search) -> dict:
 
 
 def _search_methods() -> tuple[str, ...]:
-    from ..search import METHODS
+    from ..sweeps.search import METHODS
 
     return METHODS

@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args) -> tuple[dict, str]:
-    from ..table import best_rows, sweep, table_tasks
+    from ..sweeps.table import best_rows, sweep, table_tasks
 
     if args.starts is None:
         args.starts = 8 if args.search is None else 1
@@ -109,7 +109,7 @@ def _points_range(text: str) -> range:
 
 
 def _table_path(text: str) -> Path:
-    from ..table import SUFFIXES as TABLE_SUFFIXES
+    from ..sweeps.table import SUFFIXES as TABLE_SUFFIXES
 
     path = Path(text)
     if path.suffix.lower() not in TABLE_SUFFIXES:

@@ -276,7 +276,7 @@ def _quality(options: Options, groups, steps) -> list[dict]:
 
     from ...hw.config import CoreConfig
     from ..metrics import summary
-    from ..starts import StartTask, run_starts
+    from ..sweeps.starts import StartTask, run_starts
 
     rows = []
     for d, n, backend, fmt in groups:

@@ -350,7 +350,7 @@ def test_table_scheduler_that_is_not_dask(answer, tmp_path, monkeypatch, capfd):
     import socket
     import threading
 
-    from spherecode.host import table
+    from spherecode.host.sweeps import table
 
     monkeypatch.setattr(table, "CONNECT_TIMEOUT", 0.5)
     server = socket.create_server(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from spherecode.host.backends import BACKENDS, backend_class, get_backend
 from spherecode.host.backends.base import Backend, Update, add_shared, loosening_mode
 from spherecode.host.backends.hardware import run_config
 from spherecode.host.backends.reference import random_start
-from spherecode.host.starts import StartTask
+from spherecode.host.sweeps.starts import StartTask
 from spherecode.hw.config import CoreConfig
 
 

@@ -6,7 +6,7 @@ import pytest
 from spherecode.host.methods.cg import cg_optimize, energy_and_gradient
 from spherecode.host.metrics import summary
 from spherecode.host.backends.reference import random_start
-from spherecode.host.starts import StartTask, initial_vectors, run_start
+from spherecode.host.sweeps.starts import StartTask, initial_vectors, run_start
 
 ICOSAHEDRON_DEG = 63.43494882292201  # 2 arcsin(d/2), d² = 2 − 2/√5
 

@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from spherecode.host import methods, starts, table
+from spherecode.host import methods
+from spherecode.host.sweeps import starts, table
 from spherecode.host.cli import _parser, main
 from spherecode.host.methods import METHODS, Method, get_method
 from spherecode.host.metrics import summary
-from spherecode.host.starts import StartTask, initial_vectors, run_start
-from spherecode.host.table import best_rows, sweep, table_tasks
+from spherecode.host.sweeps.starts import StartTask, initial_vectors, run_start
+from spherecode.host.sweeps.table import best_rows, sweep, table_tasks
 
 ALL = ("vrf", "cg", "riesz", "penalty", "rrr")
 

@@ -5,7 +5,7 @@ import pytest
 
 from spherecode.host.metrics import summary
 from spherecode.host.methods.penalty import best_threshold, penalty_and_gradient, penalty_optimize
-from spherecode.host.starts import StartTask, initial_vectors
+from spherecode.host.sweeps.starts import StartTask, initial_vectors
 
 
 def start(dim, points, k, seed=1):

@@ -6,7 +6,7 @@ import pytest
 from spherecode.host.bestknown import best_known
 from spherecode.host.pairs import min_distance
 from spherecode.host.methods.polish import contacts, polish
-from spherecode.host.starts import StartTask, run_start
+from spherecode.host.sweeps.starts import StartTask, run_start
 
 from ..codes import cross_polytope, icosahedron
 

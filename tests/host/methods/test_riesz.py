@@ -5,7 +5,7 @@ import pytest
 
 from spherecode.host.metrics import summary
 from spherecode.host.methods.riesz import log_energy_and_gradient, riesz_optimize
-from spherecode.host.starts import StartTask, initial_vectors
+from spherecode.host.sweeps.starts import StartTask, initial_vectors
 
 
 def start(dim, points, k, seed=1):

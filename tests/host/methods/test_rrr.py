@@ -8,7 +8,7 @@ import pytest
 from spherecode.host.metrics import summary
 from spherecode.host.methods.polish import polish
 from spherecode.host.methods.rrr import concur, project_apart, rrr_optimize
-from spherecode.host.starts import StartTask, initial_vectors
+from spherecode.host.sweeps.starts import StartTask, initial_vectors
 
 ICOSAHEDRON_DEG = math.degrees(math.acos(1 / math.sqrt(5)))  # 63.4349488…°
 

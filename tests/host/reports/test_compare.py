@@ -16,7 +16,7 @@ from spherecode.host.bestknown import best_known
 from spherecode.host.cli import main
 from spherecode.host.reports.hwtime import chip_run_time, update_time
 from spherecode.host.metrics import summary
-from spherecode.host.starts import StartTask, run_starts
+from spherecode.host.sweeps.starts import StartTask, run_starts
 from spherecode.hw.config import CoreConfig
 
 from .test_hwtime import protocol_bytes

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from spherecode.host import table
+from spherecode.host.sweeps import table
 from spherecode.host.metrics import summary
-from spherecode.host.starts import run_start
-from spherecode.host.table import COLUMNS, best_rows, read_rows, sweep, table_tasks
+from spherecode.host.sweeps.starts import run_start
+from spherecode.host.sweeps.table import COLUMNS, best_rows, read_rows, sweep, table_tasks
 
-from ..processes import gone
+from ...processes import gone
 
 TASKS = table_tasks(3, range(4, 8), 2, 30, 0)  # 8 tasks of about 10 ms
 
@@ -86,7 +86,7 @@ def test_ctrl_c_stops_the_cluster_promptly_and_keeps_the_rows(tmp_path):
     script = textwrap.dedent(f"""
         import signal
         import sys
-        from spherecode.host.table import sweep, table_tasks
+        from spherecode.host.sweeps.table import sweep, table_tasks
         if __name__ == "__main__":
             # Ctrl-C as a terminal's Python has it, also where the tests run as a background job (which
             # starts with SIGINT ignored, and a Python started so keeps ignoring it).

@@ -1,4 +1,4 @@
-"""The iterated local search (host/search.py) and ``spherecode search``."""
+"""The iterated local search (host/sweeps/search.py) and ``spherecode search``."""
 
 import json
 
@@ -9,7 +9,7 @@ from spherecode.host.cli import main
 from spherecode.host.codefile import read_code
 from spherecode.host.pairs import min_distance
 from spherecode.host.backends.reference import random_start
-from spherecode.host.search import MOVES, Search, perturb
+from spherecode.host.sweeps.search import MOVES, Search, perturb
 
 
 def test_the_octahedron_is_reached_and_the_search_stops_there():

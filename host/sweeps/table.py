@@ -59,10 +59,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .codefile import parse_json, regular_file, write_atomically
-from .metrics import summary
-from .methods import METHODS
-from ..sim.process import signals_deferred
+from ..codefile import parse_json, regular_file, write_atomically
+from ..metrics import summary
+from ..methods import METHODS
+from ...sim.process import signals_deferred
 from .starts import StartTask, run_start
 
 __all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows"]

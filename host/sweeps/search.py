@@ -61,11 +61,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bestknown import best_known
-from .methods import get_method
-from .pairs import min_distance
-from .methods.polish import contacts, polish
-from .backends.reference import random_start
+from ..bestknown import best_known
+from ..methods import get_method
+from ..pairs import min_distance
+from ..methods.polish import contacts, polish
+from ..backends.reference import random_start
 
 __all__ = ["Search", "Round", "run_round", "perturb", "MOVES", "METHODS", "angle_deg"]
 
@@ -169,13 +169,13 @@ def run_round(task: Round) -> tuple[np.ndarray, float]:
         iterations = ITERATIONS[task.method]
     if method.host_only:
         if task.method == "cg":
-            from .methods.cg import cg_optimize
+            from ..methods.cg import cg_optimize
 
             vectors, _ = cg_optimize(vectors, iterations, rng=rng)
         else:
             vectors, _, _ = method.optimize(vectors, iterations, None)
     else:
-        from .backends import get_backend
+        from ..backends import get_backend
 
         backend = get_backend("reference", threads=1)
         try:
@@ -316,7 +316,7 @@ class Search:
                 if self.on_progress is not None:
                     self.on_progress(self)
             return self.best
-        from ..sim.process import children_start_deaf
+        from ...sim.process import children_start_deaf
 
         with worker_pool(self.jobs) as pool:
             running = {}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spherecode.host.metrics import summary
-from spherecode.host.starts import StartTask, initial_vectors, run_start, run_starts
+from spherecode.host.sweeps.starts import StartTask, initial_vectors, run_start, run_starts
 
 
 def tasks(dim, points, iterations, starts, seed=0):

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backends import get_backend
-from .loosening import Step
-from .methods import get_method, names
-from .pairs import min_distance
-from ..sim.process import children_start_deaf, die_with_parent, hear_sigint
-from .backends.reference import random_start
+from ..backends import get_backend
+from ..loosening import Step
+from ..methods import get_method, names
+from ..pairs import min_distance
+from ...sim.process import children_start_deaf, die_with_parent, hear_sigint
+from ..backends.reference import random_start
 
 __all__ = [
     "METHODS",
@@ -131,7 +131,7 @@ def run_start(
             if close is not None:
                 close()
     if task.polish:
-        from .methods.polish import polish
+        from ..methods.polish import polish
 
         vectors, stats["polish"] = polish(vectors)
     return StartResult(task.index, vectors, min_distance(vectors) ** 2, final_beta, stats, redrawn)
