@@ -214,7 +214,7 @@ class ModelPort:
     board sends the header before the payload, and a run can end in between."""
 
     def __init__(self, loosening=True, faults=None, late_end=False):
-        from ..hw.board_model import Board
+        from ...hw.board_model import Board
 
         self.make = lambda: Board(loosening)
         self.board, self.faults, self.sent, self.answers, self.pending = self.make(), dict(faults or {}), [], [], b""
@@ -251,14 +251,14 @@ class ModelPort:
 
 
 def _vectors(seed=0, n=8, d=3):
-    from ..hw.board_model import WIDTH
+    from ...hw.board_model import WIDTH
 
     rng = np.random.default_rng(seed)
     return rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), (n, d))
 
 
 def _expected(raw, k, n0=1, l0=2 << p.L_FRACTION):
-    from ..hw.board_model import WIDTH, loosened
+    from ...hw.board_model import WIDTH, loosened
 
     n, d = raw.shape
     new, cycles, s, dmin, n1, l1 = loosened([int(v) % (1 << WIDTH) for v in raw.ravel()], n, d, k, n0, l0)
@@ -409,7 +409,7 @@ def fake_twin():
     from spherecode.hw.board_top import BoardTop
     from spherecode.sim.twin import Twin
 
-    from ..hw.board_model import BAUD, CLOCK_HZ, FakeCore
+    from ...hw.board_model import BAUD, CLOCK_HZ, FakeCore
 
     with Twin(BoardTop(clock_hz=CLOCK_HZ, baud=BAUD, divisor=8, core=FakeCore()), 8) as twin:
         yield twin
@@ -419,7 +419,7 @@ def test_loosen_through_the_gateware(fake_twin):
     """The host's whole run against the gateware: one LOAD, one READ, STATUS polls with progress rising
     to K, FakeCore's result field by field; a request during a run meets BUSY, is not executed, and goes
     through once the run has ended."""
-    from ..hw.board_model import BAUD
+    from ...hw.board_model import BAUD
 
     serial_port = open_port(fake_twin.port, BAUD)
     try:
