@@ -251,7 +251,7 @@ def adam_codebook(
     steps: int,
     seed: int,
     batch: int | None = None,
-    on_step: Callable[[], None] | None = None,
+    on_iteration: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, dict]:
     """The note's joint optimisation from a random start on the sphere: ``steps`` Adam steps (lr = LR) on
     :func:`objective` with τ_t = max(TAU_MIN, TAU0 · TAU_DECAY^(t · SEED_STEPS/steps)) (the note's
@@ -290,8 +290,8 @@ def adam_codebook(
         var = BETA2 * var + (1 - BETA2) * g * g
         step = LR * (mom / (1 - BETA1 ** (t + 1))) / (np.sqrt(var / (1 - BETA2 ** (t + 1))) + EPS)
         c = _unit(c - step)
-        if on_step:
-            on_step()
+        if on_iteration:
+            on_iteration()
     return c, {**parts, "tau": tau}
 
 
@@ -365,7 +365,7 @@ def joint_codebook(
     seed: int,
     probe: int,
     batch: int | None = None,
-    on_step: Callable[[], None] | None = None,
+    on_iteration: Callable[[], None] | None = None,
 ) -> tuple[dict, np.ndarray]:
     """:func:`adam_codebook` measured like :func:`kmeans_baseline`: ({"mse", "min_distance", "recall",
     "seconds", "last_step"}, the codebook)."""
@@ -373,7 +373,7 @@ def joint_codebook(
     if not (np.isfinite(target) and target >= 0):
         raise ValueError(f"target must be a finite number ≥ 0, not {target!r}")
     t0 = time.perf_counter()
-    c, last = adam_codebook(data, n, lam, target, steps, seed, batch, on_step=on_step)
+    c, last = adam_codebook(data, n, lam, target, steps, seed, batch, on_iteration=on_iteration)
     return {**_metrics(data, c, queries, probe, time.perf_counter() - t0), "last_step": last}, c
 
 
@@ -411,5 +411,5 @@ def compare(
         raise ValueError(f"the data has {distinct} distinct rows: it needs more than the {n} codewords")
     kmeans, _ = kmeans_baseline(data, queries, n, seed, probe, kmeans_iters, on_iter=on_progress)
     target = TARGET_RATIO * kmeans["min_distance"]
-    joint, joint_c = joint_codebook(data, queries, n, lam, target, steps, seed, probe, batch, on_step=on_progress)
+    joint, joint_c = joint_codebook(data, queries, n, lam, target, steps, seed, probe, batch, on_iteration=on_progress)
     return {"target": target, "kmeans": kmeans, "joint": joint, "change": change(kmeans, joint)}, joint_c

@@ -21,11 +21,11 @@ import numpy as np
 
 from .backends.base import Backend, Update
 
-__all__ = ["Step", "LooseningResult", "force_loosening", "max_beta"]
+__all__ = ["LooseningIteration", "LooseningResult", "force_loosening", "max_beta"]
 
 
 @dataclass(frozen=True)
-class Step:
+class LooseningIteration:
     """One loosening iteration: the two candidates and which one was kept."""
 
     n: int
@@ -40,7 +40,7 @@ class Step:
 class LooseningResult:
     vectors: np.ndarray  #: (N, D) the vectors after the last iteration
     l: float  #: final l (the last kept β is 2l or 2l/(1 + 1/n))
-    trace: list[Step] = field(default_factory=list)
+    trace: list[LooseningIteration] = field(default_factory=list)
     #: ``updates`` made, the seconds spent in them and, from hardware, their ``cycles``
     stats: dict = field(default_factory=dict)
 
@@ -56,17 +56,17 @@ def force_loosening(
     backend: Backend,
     vectors: np.ndarray,
     iterations: int,
-    on_step: Callable[[Step], None] | None = None,
+    on_iteration: Callable[[LooseningIteration], None] | None = None,
     keep_trace: bool = False,
 ) -> LooseningResult:
     """Run ``iterations`` loosening iterations (each computes two updates) from ``vectors`` (N, D)."""
     if iterations < 1:
         raise ValueError("iterations must be at least 1")
     if getattr(backend, "loosening", "host") == "chip":  # the backend runs the whole run itself (on chip)
-        return backend.loosen(vectors, iterations, on_step=on_step, keep_trace=keep_trace)
+        return backend.loosen(vectors, iterations, on_iteration=on_iteration, keep_trace=keep_trace)
     r = vectors
     l = 2.0
-    trace: list[Step] = []
+    trace: list[LooseningIteration] = []
     stats: dict = {}
     for n in range(1, iterations + 1):
         grow = 1.0 + 1.0 / n
@@ -75,7 +75,7 @@ def force_loosening(
         second: Update = backend.update(r, 2.0 * l * grow)
         stats["update_seconds"] = stats.get("update_seconds", 0.0) + time.perf_counter() - t0
         raised = not first.move_norm > second.move_norm
-        step = Step(n, 2.0 * l, 2.0 * l * grow, first.move_norm, second.move_norm, raised)
+        record = LooseningIteration(n, 2.0 * l, 2.0 * l * grow, first.move_norm, second.move_norm, raised)
         if raised:
             r = second.vectors
             l *= grow
@@ -86,7 +86,7 @@ def force_loosening(
             if "cycles" in update.stats:
                 stats["cycles"] = stats.get("cycles", 0) + update.stats["cycles"]
         if keep_trace:
-            trace.append(step)
-        if on_step is not None:
-            on_step(step)
+            trace.append(record)
+        if on_iteration is not None:
+            on_iteration(record)
     return LooseningResult(r, l, trace, stats)

@@ -174,6 +174,6 @@ class Datapath:
         half, (low, high) = beta / 2, HALF_BETA_RANGE
         if not low <= half <= high:
             raise ValueError(f"β/2 = {half:g} is outside the hardware's range [{low}, {high}]")
-        hb = int(self.half_beta_fmt.from_float(half))
-        c = int(self.step_fmt.from_float(1 / (2 * beta)))
-        return hb, c
+        half_beta = int(self.half_beta_fmt.from_float(half))
+        step = int(self.step_fmt.from_float(1 / (2 * beta)))
+        return half_beta, step

@@ -100,7 +100,7 @@ class Backend(Protocol):
         """Release what the backend holds (a simulator, a serial port). Idempotent."""
 
     # A backend that runs whole force-loosening runs itself (the choice on chip) has ``loosening = "chip"``
-    # and ``loosen(vectors, iterations, on_step, keep_trace) -> LooseningResult``;
+    # and ``loosen(vectors, iterations, on_iteration, keep_trace) -> LooseningResult``;
     # :func:`spherecode.host.loosening.force_loosening` then hands the run to it.
 
 

@@ -203,7 +203,7 @@ class BoardBackend(FixedPointBackend):
         self,
         vectors: np.ndarray,
         iterations: int,
-        on_step: Callable[[None], None] | None = None,
+        on_iteration: Callable[[None], None] | None = None,
         keep_trace: bool = False,
     ) -> LooseningResult:
         """A whole loosening run on the board (LOOSEN, docs/protocol.md) from float64 ``vectors`` (N, D),
@@ -212,15 +212,15 @@ class BoardBackend(FixedPointBackend):
         LOOSEN answer (at most ``retries`` times). Statistics: ``iterations``, ``cycles`` (the board's
         counter, start to done), ``load_cycles`` (those outside the iterations, from
         :meth:`CoreConfig.run_cycles`), ``move_norm`` and ``delta_min`` (the last iteration's), ``final_n``.
-        ``on_step(None)`` is told once per iteration the board reports done (its STATUS polls; the board
+        ``on_iteration(None)`` is told once per iteration the board reports done (its STATUS polls; the board
         keeps no per-iteration trace, so ``keep_trace`` gives none). :class:`BoardError` for a board without
         LOOSEN."""
         told = [0]
 
         def progress(done: int, total: int) -> None:
-            if on_step is not None:
+            if on_iteration is not None:
                 for _ in range(done - told[0]):
-                    on_step(None)
+                    on_iteration(None)
             told[0] = max(told[0], done)
 
         dp, config = self.dp, self.config

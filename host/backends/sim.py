@@ -36,7 +36,7 @@ class SimBackend(FixedPointBackend):
     ``loosening`` (``--loosening``): ``host`` (the default; the paper's system, two updates per iteration)
     or ``chip`` — the core is built with on-chip loosening (``config`` with ``loosening=True``) and
     :meth:`loosen` runs a whole run in the simulator: one request with the N·D coordinates, K iterations
-    on the RTL, one answer with the final vectors and state (no per-iteration trace: ``on_step`` is not
+    on the RTL, one answer with the final vectors and state (no per-iteration trace: ``on_iteration`` is not
     called). Its statistics: ``iterations``, ``cycles`` (the RTL's counter, start to done),
     ``load_cycles`` (the formula's cycles outside the iterations), ``update_seconds``, ``delta_min`` and
     ``final_n``. The constructor and :meth:`update`/:meth:`exchange` raise
@@ -193,9 +193,11 @@ class SimBackend(FixedPointBackend):
             raise
         return fields
 
-    def loosen(self, vectors: np.ndarray, iterations: int, on_step=None, keep_trace: bool = False) -> LooseningResult:
+    def loosen(
+        self, vectors: np.ndarray, iterations: int, on_iteration=None, keep_trace: bool = False
+    ) -> LooseningResult:
         """A whole on-chip run from float64 ``vectors`` (N, D) on the simulated core, from the paper's start
-        (n = 1, l = 2): the coordinates in, K iterations on the RTL, the kept vectors out. ``on_step`` is
+        (n = 1, l = 2): the coordinates in, K iterations on the RTL, the kept vectors out. ``on_iteration`` is
         not called and the trace is empty (the core reports the final state only)."""
         if iterations < 1:
             raise ValueError(f"iterations must be at least 1, not {iterations!r}")

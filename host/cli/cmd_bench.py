@@ -55,7 +55,7 @@ def execute(args) -> tuple[dict, str]:
             if hasattr(backend, "on_rows"):
                 backend.on_rows = steps.on_rows
             vectors = backend.update(vectors, args.beta).vectors  # warm-up, not timed
-            steps.on_step()
+            steps.on_iteration()
             t0 = time.perf_counter()
             for _ in range(args.repeats):
                 t = time.perf_counter()
@@ -63,7 +63,7 @@ def execute(args) -> tuple[dict, str]:
                 times.append(time.perf_counter() - t)
                 vectors = update.vectors
                 cycles += update.stats.get("cycles", 0)
-                steps.on_step()
+                steps.on_iteration()
             seconds = time.perf_counter() - t0
     except (ValueError, BoardError) as exc:
         raise UsageError(f"backend {args.backend}: {exc}") from None

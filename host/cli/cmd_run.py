@@ -114,7 +114,7 @@ def _run_backend(args, backend: str, options: dict) -> tuple[dict, object]:
                 tasks,
                 jobs=args.jobs,
                 on_done=None if single else (lambda _: bar.update(1)),
-                on_step=steps.on_step if single else None,
+                on_iteration=steps.on_iteration if single else None,
                 on_rows=steps.on_rows if single else None,
             )
         except ValueError as exc:  # e.g. points that keep coinciding in a narrow format

@@ -208,7 +208,7 @@ class Iterations:
             self.done += k
             self._advance(k / self.rows)
 
-    def on_step(self, _=None) -> None:
+    def on_iteration(self, _=None) -> None:
         self._advance(1 - self.done / self.rows)
         self.done = 0
 

@@ -1,8 +1,8 @@
 """The method registry: every way a start can turn its initial vectors into a code, by name.
 
 A :class:`Method` is a name, a one-line description (the CLI's ``--method`` help) and a function
-``optimize(vectors0, iterations, on_step) -> (vectors, stats, final_beta)``: ``vectors0`` (N, D) float64 unit
-rows, ``iterations`` the method's own budget (``--iters``), ``on_step`` None or called after each of its
+``optimize(vectors0, iterations, on_iteration) -> (vectors, stats, final_beta)``: ``vectors0`` (N, D) float64 unit
+rows, ``iterations`` the method's own budget (``--iters``), ``on_iteration`` None or called after each of its
 iterations; it returns unit rows (N, D), a stats dict (JSON-able numbers) and the final β of force loosening,
 or None for methods that have none. ``vrf`` alone runs on the task's backend (``reference``, ``model``,
 ``sim``, ``board``): its ``optimize`` takes the backend as a keyword; every other method is a float64 host
@@ -43,35 +43,35 @@ class Method:
         return self.backends is not None
 
 
-def _vrf(vectors, iterations, on_step, *, backend):
+def _vrf(vectors, iterations, on_iteration, *, backend):
     from ..loosening import force_loosening
 
-    result = force_loosening(backend, vectors, iterations, on_step=on_step)
+    result = force_loosening(backend, vectors, iterations, on_iteration=on_iteration)
     return result.vectors, result.stats, 2.0 * result.l
 
 
-def _cg(vectors, iterations, on_step):
+def _cg(vectors, iterations, on_iteration):
     from .cg import cg_optimize
 
-    return (*cg_optimize(vectors, iterations, on_step), None)
+    return (*cg_optimize(vectors, iterations, on_iteration), None)
 
 
-def _riesz(vectors, iterations, on_step):
+def _riesz(vectors, iterations, on_iteration):
     from .riesz import riesz_optimize
 
-    return (*riesz_optimize(vectors, iterations, on_step), None)
+    return (*riesz_optimize(vectors, iterations, on_iteration), None)
 
 
-def _penalty(vectors, iterations, on_step):
+def _penalty(vectors, iterations, on_iteration):
     from .penalty import penalty_optimize
 
-    return (*penalty_optimize(vectors, iterations, on_step), None)
+    return (*penalty_optimize(vectors, iterations, on_iteration), None)
 
 
-def _rrr(vectors, iterations, on_step):
+def _rrr(vectors, iterations, on_iteration):
     from .rrr import rrr_optimize
 
-    return (*rrr_optimize(vectors, iterations, on_step), None)
+    return (*rrr_optimize(vectors, iterations, on_iteration), None)
 
 
 #: name → method, in the order the CLI lists them.

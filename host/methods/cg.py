@@ -30,7 +30,7 @@ long; terms below 1e-300 are dropped. Pairwise work is blocked (:mod:`.pairs`): 
 evaluations per CG iteration.
 
 Contract: :func:`cg_optimize` returns unit float64 vectors, never NaN, deterministic for the same inputs; at
-most ``iterations`` CG iterations in all, ``on_step`` called once per iteration.
+most ``iterations`` CG iterations in all, ``on_iteration`` called once per iteration.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def _default_rng(vectors: np.ndarray) -> np.random.Generator:
 def cg_optimize(
     vectors: np.ndarray,
     iterations: int,
-    on_step: Callable[[int], None] | None = None,
+    on_iteration: Callable[[int], None] | None = None,
     *,
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, dict]:
@@ -231,7 +231,7 @@ def cg_optimize(
 
     Returns (unit vectors (N, D) float64, stats): ``start_exponent``, ``final_exponent`` (of the last stage
     run), ``stages``, ``cg_iterations``, ``evaluations`` (energy-and-gradient passes), ``converged_stages``.
-    ``on_step(k)`` is called after CG iteration k = 1, 2, … The start exponent comes from ``rng``, or from a
+    ``on_iteration(k)`` is called after CG iteration k = 1, 2, … The start exponent comes from ``rng``, or from a
     generator seeded by the input's bytes when ``rng`` is None: the same inputs give the same result.
     Raises ``ValueError`` for N < 2, D < 1, non-finite or zero rows, or a negative ``iterations``.
     """
@@ -249,10 +249,10 @@ def cg_optimize(
     # One BLAS thread: the products are skinny ((block, N) by (N, D)); measured N = 2000, D = 3 on 2 busy
     # cores: 27 ms an evaluation with one thread, 80–240 ms with two.
     with blas().limit(limits=1, user_api="blas"):
-        return _optimize(x / lengths[:, None], iterations, on_step, rng)
+        return _optimize(x / lengths[:, None], iterations, on_iteration, rng)
 
 
-def _optimize(x, iterations, on_step, rng) -> tuple[np.ndarray, dict]:
+def _optimize(x, iterations, on_iteration, rng) -> tuple[np.ndarray, dict]:
     x = _separate(x, rng)
     lo, hi = START_EXPONENTS
     s0 = float(lo * (hi / lo) ** rng.random())
@@ -271,7 +271,7 @@ def _optimize(x, iterations, on_step, rng) -> tuple[np.ndarray, dict]:
         c2 = _min_d2(x)
         if budget <= 0 or not c2 > 0.0:  # c2 = 0: rows that no jitter separates (D = 1)
             continue
-        x, used, evals, converged = _stage(x, c2, s, budget, on_step, done)
+        x, used, evals, converged = _stage(x, c2, s, budget, on_iteration, done)
         done += used
         stats["stages"] += 1
         stats["final_exponent"] = s
@@ -281,7 +281,7 @@ def _optimize(x, iterations, on_step, rng) -> tuple[np.ndarray, dict]:
     return x, stats
 
 
-def _stage(x, c2, s, budget, on_step, done) -> tuple[np.ndarray, int, int, bool]:
+def _stage(x, c2, s, budget, on_iteration, done) -> tuple[np.ndarray, int, int, bool]:
     """Minimise E_s from ``x`` with HS conjugate gradients for at most ``budget`` iterations.
     Returns (x, iterations used, evaluations, converged)."""
     project = s >= PROJECT_FROM
@@ -318,8 +318,8 @@ def _stage(x, c2, s, budget, on_step, done) -> tuple[np.ndarray, int, int, bool]
         alpha = min(alpha, MAX_MOVE * np.sqrt(min_d2) / move)
         t, used = _line_search(x, p, energy, slope, alpha, c2, s)
         evals += used
-        if on_step is not None:
-            on_step(done + k + 1)
+        if on_iteration is not None:
+            on_iteration(done + k + 1)
         if t is None:
             return x, k + 1, evals, True  # no step lowers E: converged to rounding
         stall = stall + 1 if energy - t.energy <= REL_TOL * energy else 0

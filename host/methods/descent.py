@@ -57,9 +57,9 @@ def descend(
     max_move: float,
     tol: float,
     stall: int = 3,
-    on_step: Callable[[], None] | None = None,
+    on_iteration: Callable[[], None] | None = None,
 ) -> Descent:
-    """Descend from unit rows ``x`` (N, D) for at most ``budget`` steps (module doc); ``on_step()`` after each.
+    """Descend from unit rows ``x`` (N, D) for at most ``budget`` steps (module doc); ``on_iteration()`` after each.
     ``max_move`` > 0: the longest move of one point in one step, as a fraction of the smallest distance;
     ``tol`` ≥ 0, ``stall`` ≥ 1: the stall test."""
     if not max_move > 0 or not tol >= 0 or stall < 1 or budget < 0:
@@ -88,8 +88,8 @@ def descend(
         quiet = quiet + 1 if value - new < tol else 0
         x, value, grad, d_min = y, new, new_grad, new_d_min
         steps += 1
-        if on_step is not None:
-            on_step()
+        if on_iteration is not None:
+            on_iteration()
         if quiet >= stall:
             return Descent(x, value, steps, evals, True)
     return Descent(x, value, steps, evals, False)
@@ -118,14 +118,14 @@ def staged_descent(
     objective: Callable,
     tol: Callable[[object], float],
     iterations: int,
-    on_step: Callable[[int], None] | None,
+    on_iteration: Callable[[int], None] | None,
     *,
     max_move: float,
     final: str,
 ) -> tuple[np.ndarray, dict]:
     """:func:`descend` through ``stages`` in turn (``objective(stage)`` is that stage's objective, ``tol(stage)``
     its tolerance), each stage given an even share of the steps the earlier ones left, on one BLAS thread.
-    ``on_step`` sees the running step count. Returns (x, stats); ``stats[final]`` is the last stage run."""
+    ``on_iteration`` sees the running step count. Returns (x, stats); ``stats[final]`` is the last stage run."""
     from ..pairs import blas
 
     stats = {"stages": 0, final: None, "steps": 0, "evaluations": 0, "converged_stages": 0}
@@ -133,15 +133,15 @@ def staged_descent(
 
     def step():
         counter[0] += 1
-        if on_step is not None:
-            on_step(counter[0])
+        if on_iteration is not None:
+            on_iteration(counter[0])
 
     with blas().limit(limits=1, user_api="blas"):
         for index, stage in enumerate(stages):
             budget = (iterations - stats["steps"]) // (len(stages) - index)
             if budget <= 0:
                 continue
-            result = descend(x, objective(stage), budget, max_move=max_move, tol=tol(stage), on_step=step)
+            result = descend(x, objective(stage), budget, max_move=max_move, tol=tol(stage), on_iteration=step)
             x = result.x
             stats["stages"] += 1
             stats[final] = stage

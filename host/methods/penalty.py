@@ -21,7 +21,7 @@ set. Stages μ = MU_FIRST · MU_GROWTH^k up to MU_FINAL (our values; the thread 
 Pairs come from one BLAS Gram matrix: memory O(N²), time O(N² D) an evaluation; one BLAS thread.
 
 Contract: :func:`penalty_optimize` returns unit float64 rows (N, D), deterministic for the same inputs; at
-most ``iterations`` steps, ``on_step(k)`` after step k.
+most ``iterations`` steps, ``on_iteration(k)`` after step k.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def penalty_and_gradient(x: np.ndarray, mu: float) -> tuple[float, np.ndarray, f
 
 
 def penalty_optimize(
-    vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None
+    vectors: np.ndarray, iterations: int, on_iteration: Callable[[int], None] | None = None
 ) -> tuple[np.ndarray, dict]:
     """Minimise F_μ from ``vectors`` (N, D) for μ = MU_FIRST … MU_FINAL (module doc).
 
@@ -103,7 +103,7 @@ def penalty_optimize(
         lambda mu: lambda y: penalty_and_gradient(y, mu),
         lambda mu: TOL / mu,
         iterations,
-        on_step,
+        on_iteration,
         max_move=MAX_MOVE,
         final="final_mu",
     )

@@ -18,7 +18,7 @@ Pairs come from one BLAS Gram matrix (:mod:`.pairs`): memory O(N²) (N = 3000: 7
 an evaluation; one BLAS thread.
 
 Contract: :func:`riesz_optimize` returns unit float64 rows (N, D), deterministic for the same inputs; at most
-``iterations`` steps, ``on_step(k)`` after step k.
+``iterations`` steps, ``on_iteration(k)`` after step k.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def log_energy_and_gradient(x: np.ndarray, s: float) -> tuple[float, np.ndarray,
 
 
 def riesz_optimize(
-    vectors: np.ndarray, iterations: int, on_step: Callable[[int], None] | None = None
+    vectors: np.ndarray, iterations: int, on_iteration: Callable[[int], None] | None = None
 ) -> tuple[np.ndarray, dict]:
     """Minimise E_s from ``vectors`` (N, D) for s = S_FIRST … S_FINAL (module doc).
 
@@ -84,7 +84,7 @@ def riesz_optimize(
         lambda s: lambda y: log_energy_and_gradient(y, s),
         lambda s: TOL,
         iterations,
-        on_step,
+        on_iteration,
         max_move=MAX_MOVE,
         final="final_exponent",
     )

@@ -40,7 +40,7 @@ diagonal X[i, i] is unused (weight 0). P_A pairs X[i, j] with X[j, i] (the trans
 weighted sum over axis 1. Memory 3 · N² · D float64 (N = 1000, D = 8: 190 MB); each iteration O(N² · D).
 
 Contract: :func:`rrr_optimize` returns unit float64 vectors (N, D) at least as far apart as the start,
-deterministic for the same inputs; at most ``iterations`` RRR iterations, ``on_step(k)`` after each.
+deterministic for the same inputs; at most ``iterations`` RRR iterations, ``on_iteration(k)`` after each.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def concur(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return c / length
 
 
-def _attempt(y0: np.ndarray, d: float, budget: int, tie: np.ndarray, on_iteration) -> tuple[np.ndarray | None, int]:
+def _attempt(y0: np.ndarray, d: float, budget: int, tie: np.ndarray, count_iteration) -> tuple[np.ndarray | None, int]:
     """RRR at target ``d`` from the concurred points ``y0`` (N, D). Returns (the solution's points, or None
     when ε stayed above :data:`SOLVED` for ``budget`` iterations; iterations used)."""
     n = y0.shape[0]
@@ -151,7 +151,7 @@ def _attempt(y0: np.ndarray, d: float, budget: int, tie: np.ndarray, on_iteratio
         a = project_apart(x, d, tie)
         y = concur(2.0 * a - x, g)
         step = y[:, None, :] - a  # P_B(R_A(x)) − P_A(x), copy by copy
-        on_iteration()
+        count_iteration()
         e2 = np.einsum("ijk,ijk->ij", step, step)
         e2 *= off
         eps = math.sqrt(float(e2.sum())) * BETA / math.sqrt(n)
@@ -176,7 +176,7 @@ def _default_rng(vectors: np.ndarray) -> np.random.Generator:
 def rrr_optimize(
     vectors: np.ndarray,
     iterations: int,
-    on_step: Callable[[int], None] | None = None,
+    on_iteration: Callable[[int], None] | None = None,
     *,
     attempt_iterations: int | None = None,
     rng: np.random.Generator | None = None,
@@ -207,14 +207,14 @@ def rrr_optimize(
     done = attempts = solved = 0
     counter = [0]
 
-    def on_iteration():
+    def count_iteration():
         counter[0] += 1
-        if on_step is not None:
-            on_step(counter[0])
+        if on_iteration is not None:
+            on_iteration(counter[0])
 
     while done < iterations and high - low > BRACKET_TOL:
         target = 0.5 * (low + high)
-        y, used = _attempt(best, target, min(attempt_iterations, iterations - done), tie, on_iteration)
+        y, used = _attempt(best, target, min(attempt_iterations, iterations - done), tie, count_iteration)
         done += used
         attempts += 1
         if y is None:

@@ -37,7 +37,7 @@ from ...hw.datapath import Datapath
 from ...hw.loosening_control import LooseningControl, LooseningState
 from ...hw.pipeline import parameters_only
 from ..backends.base import LOOSENING_MODES, add_loosening_argument, loosening_mode
-from ..loosening import LooseningResult, Step
+from ..loosening import LooseningResult, LooseningIteration
 from .updater import IterationResult, ModelBackend, sweep_rows
 
 __all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend"]
@@ -84,18 +84,18 @@ def loosen(
     iterations: int,
     state: LooseningState | None = None,
     threads: int = 1,
-    on_step: Callable[[Step], None] | None = None,
+    on_iteration: Callable[[LooseningIteration], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
-) -> tuple[np.ndarray, LooseningState, list[Step], IterationResult]:
+) -> tuple[np.ndarray, LooseningState, list[LooseningIteration], IterationResult]:
     """``iterations`` on-chip loosening iterations from raw ``r`` (N, D) and the control's ``state`` (its
-    reset state when None). Returns (raw vectors, final state, the iterations as :class:`Step` s with the
-    chip's β and S as floats, the last kept candidate)."""
+    reset state when None). Returns (raw vectors, final state, the iterations as :class:`LooseningIteration`
+    records with the chip's β and S as floats, the last kept candidate)."""
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, not {iterations!r}")
     unit = control(dp)
     state = unit.initial() if state is None else state
     r = np.asarray(r, dtype=np.int64)
-    steps: list[Step] = []
+    trace: list[LooseningIteration] = []
     kept = None
     for _ in range(iterations):
         keep, raise_ = unit.constants(state)
@@ -103,15 +103,20 @@ def loosen(
         after = unit.compute(state, first.move_norm, second.move_norm)
         kept = second if after.raised else first
         r = kept.vectors
-        hb, s = dp.half_beta_fmt.ulp, dp.s_fmt.ulp
-        step = Step(
-            state.n, 2 * keep[0] * hb, 2 * raise_[0] * hb, first.move_norm * s, second.move_norm * s, after.raised
+        half_beta_ulp, s_ulp = dp.half_beta_fmt.ulp, dp.s_fmt.ulp
+        record = LooseningIteration(
+            state.n,
+            2 * keep[0] * half_beta_ulp,
+            2 * raise_[0] * half_beta_ulp,
+            first.move_norm * s_ulp,
+            second.move_norm * s_ulp,
+            after.raised,
         )
-        steps.append(step)
-        if on_step is not None:
-            on_step(step)
+        trace.append(record)
+        if on_iteration is not None:
+            on_iteration(record)
         state = after
-    return r, state, steps, kept
+    return r, state, trace, kept
 
 
 class LooseningModelBackend(ModelBackend):
@@ -154,7 +159,7 @@ class LooseningModelBackend(ModelBackend):
         self,
         vectors: np.ndarray,
         iterations: int,
-        on_step: Callable[[Step], None] | None = None,
+        on_iteration: Callable[[LooseningIteration], None] | None = None,
         keep_trace: bool = False,
     ) -> LooseningResult:
         """A whole on-chip run from float64 ``vectors`` (N, D): what the board would answer after one LOAD,
@@ -164,12 +169,12 @@ class LooseningModelBackend(ModelBackend):
         n, d = vectors.shape
         rows = self.on_rows
         t0 = time.perf_counter()
-        new, state, steps, kept = loosen(
+        new, state, trace, kept = loosen(
             dp,
             raw,
             iterations,
             threads=self.threads,
-            on_step=on_step,
+            on_iteration=on_iteration,
             on_rows=None if rows is None else (lambda k: rows(2 * k)),
         )
         stats = {
@@ -180,4 +185,4 @@ class LooseningModelBackend(ModelBackend):
             "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp),
             "final_n": state.n,
         }
-        return LooseningResult(new * dp.fmt.ulp, control(dp).l_value(state), steps if keep_trace else [], stats)
+        return LooseningResult(new * dp.fmt.ulp, control(dp).l_value(state), trace if keep_trace else [], stats)

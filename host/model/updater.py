@@ -46,7 +46,7 @@ class IterationResult:
 
 
 def rows(
-    dp: Datapath, step: VectorStep, r: np.ndarray, j0: int, j1: int, constants: Sequence[tuple[int, int]]
+    dp: Datapath, vector_step: VectorStep, r: np.ndarray, j0: int, j1: int, constants: Sequence[tuple[int, int]]
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Rows j0:j1 of one sweep over raw ``r`` (N, D): δ_j and, for each raw (β/2, 1/(2β)) pair of
     ``constants``, (r'_j, S_j). Steps 1–2 are computed once whatever the number of pairs (the on-chip
@@ -61,16 +61,16 @@ def rows(
     # 2. 1/δ_j, once per row
     r_mant, r_exp = dp.reciprocal.compute(delta)
     out = []
-    for hb, c in constants:
+    for half_beta, step in constants:
         # 3. force path: w_ji on the d² row, w_ji·(r_j − r_i) (the difference exact), summed exactly
-        w = dp.weight.compute(delta[:, None], d2, hb, (r_mant[:, None], r_exp[:, None]))
+        w = dp.weight.compute(delta[:, None], d2, half_beta, (r_mant[:, None], r_exp[:, None]))
         jj, ii = np.nonzero(w)  # row-major: jj ascending
         prods = dp.force_product.compute(w[jj, ii], block[jj] - r[ii])
         sums = np.concatenate([np.zeros((1, r.shape[1]), dtype=np.int64), np.cumsum(prods, axis=0)])
         ends = np.searchsorted(jj, np.arange(count + 1))
         force = sums[ends[1:]] - sums[ends[:-1]]  # F*_j, in the accumulator format
         # 4. steps 3–5
-        out.append(step.compute(block, delta, force, c))
+        out.append(vector_step.compute(block, delta, force, step))
     return delta, out
 
 
@@ -86,10 +86,10 @@ def sweep_rows(
     ``on_rows(k)`` is told after each block of k rows."""
     r = np.asarray(r, dtype=np.int64)
     n = r.shape[0]
-    step = parameters_only(VectorStep(dp))
+    vector_step = parameters_only(VectorStep(dp))
 
     def work(block):
-        out = rows(dp, step, r, *block, constants)
+        out = rows(dp, vector_step, r, *block, constants)
         if on_rows is not None:
             on_rows(block[1] - block[0])
         return out
@@ -108,11 +108,16 @@ def sweep_rows(
 
 
 def iterate(
-    dp: Datapath, r: np.ndarray, hb: int, c: int, threads: int = 1, on_rows: Callable[[int], None] | None = None
+    dp: Datapath,
+    r: np.ndarray,
+    half_beta: int,
+    step: int,
+    threads: int = 1,
+    on_rows: Callable[[int], None] | None = None,
 ) -> IterationResult:
     """One iteration on raw coordinates ``r`` (N, D), D ≤ dmax, N ≤ nmax, with raw β/2 and 1/(2β);
     ``on_rows(k)`` is told after each block of k rows (progress)."""
-    delta, [(new, s)] = sweep_rows(dp, r, [(hb, c)], threads, on_rows)
+    delta, [(new, s)] = sweep_rows(dp, r, [(half_beta, step)], threads, on_rows)
     return IterationResult(new, s, delta)
 
 

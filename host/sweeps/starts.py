@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backends import get_backend
-from ..loosening import Step
+from ..loosening import LooseningIteration
 from ..methods import get_method, names
 from ..pairs import min_distance
 from ...sim.process import children_start_deaf, die_with_parent, hear_sigint
@@ -107,7 +107,9 @@ def _initial(task: StartTask) -> tuple[np.ndarray, int]:
 
 
 def run_start(
-    task: StartTask, on_step: Callable[[Step], None] | None = None, on_rows: Callable[[int], None] | None = None
+    task: StartTask,
+    on_iteration: Callable[[LooseningIteration], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> StartResult:
     """Run one start with its method (:mod:`.methods`) to the end; a backend is closed on every way out.
     ``on_rows`` sees progress within an update (blocks of rows) where ``vrf``'s backend reports it
@@ -119,13 +121,13 @@ def run_start(
         )
     vectors, redrawn = _initial(task)
     if method.host_only:
-        vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_step)
+        vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_iteration)
     else:
         backend = get_backend(task.backend, **task.options)
         if on_rows is not None and hasattr(backend, "on_rows"):
             backend.on_rows = on_rows
         try:
-            vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_step, backend=backend)
+            vectors, stats, final_beta = method.optimize(vectors, task.iterations, on_iteration, backend=backend)
         finally:
             close = getattr(backend, "close", None)
             if close is not None:
@@ -144,20 +146,20 @@ def run_starts(
     tasks: list[StartTask],
     jobs: int | None = None,
     on_done: Callable[[StartResult], None] | None = None,
-    on_step: Callable[[Step], None] | None = None,
+    on_iteration: Callable[[LooseningIteration], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> tuple[StartResult, list[StartResult]]:
     """Run ``tasks`` on ``jobs`` worker processes (default: all cores); return (best, all by index).
 
     The best start has the largest minimum distance; ties go to the lower index. With one task or one job
-    the starts run in this process, and ``on_step`` sees every loosening iteration and ``on_rows`` the
+    the starts run in this process, and ``on_iteration`` sees every loosening iteration and ``on_rows`` the
     progress within updates (see :func:`run_start`).
     """
     jobs = max(1, min(len(tasks), jobs or os.cpu_count() or 1))
     results: list[StartResult] = []
     if jobs == 1:
         for task in tasks:
-            results.append(run_start(task, on_step, on_rows))
+            results.append(run_start(task, on_iteration, on_rows))
             if on_done:
                 on_done(results[-1])
     else:

@@ -404,10 +404,10 @@ def test_a_long_run_off_a_terminal_says_how_long(monkeypatch, capsys):
     steps = cli.Iterations(bar, 100, total=1000)
     steps.on_rows(50)  # 1 s: too early to say
     steps.on_rows(49)  # 0.99 of an iteration in ESTIMATE_AFTER s: about 1000 × ESTIMATE_AFTER to go
-    steps.on_step()  # said once only
+    steps.on_iteration()  # said once only
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("spherecode: note: about ") and " to go (" in err[0], err
     clock = iter([0.0, cli.ESTIMATE_AFTER])
     quick = cli.Iterations(bar, 100, total=2)
-    quick.on_step()
+    quick.on_iteration()
     assert capsys.readouterr().err == ""

@@ -224,7 +224,7 @@ def test_progress_advances_within_iterations_and_lands_on_whole_ones():
         for k in (4, 4):  # more rows reported than an iteration has: the bar waits for its end
             steps.on_rows(k)
         assert bar.n == pytest.approx(i + 0.9)
-        steps.on_step()
+        steps.on_iteration()
     assert bar.n == pytest.approx(3.0)
 
 

@@ -51,7 +51,7 @@ def test_keeping_the_first_candidate_keeps_its_vectors():
 
 def test_callback_sees_every_step():
     seen = []
-    force_loosening(Scripted([(1, 2)] * 5), np.zeros((2, 2)), 5, on_step=seen.append)
+    force_loosening(Scripted([(1, 2)] * 5), np.zeros((2, 2)), 5, on_iteration=seen.append)
     assert [s.n for s in seen] == [1, 2, 3, 4, 5]
 
 

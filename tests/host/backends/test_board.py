@@ -31,7 +31,7 @@ def test_loosen_repeats_the_run_after_a_reset_or_a_lost_answer(monkeypatch, caps
     b = backend(monkeypatch, port)
     v = unit_vectors()
     told = []
-    got = b.loosen(v, 5, on_step=told.append)
+    got = b.loosen(v, 5, on_iteration=told.append)
     raw = b.dp.inputs(v, 4.0)[0]
     new, cycles, s, dmin, n, l = _expected(raw, 5)
     assert np.array_equal(got.vectors, new * b.dp.fmt.ulp)
