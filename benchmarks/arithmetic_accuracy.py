@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.hw.units.distance import RunningMin, SquaredDistance, d2_format
 from spherecode.hw.fixed import Q
-from spherecode.hw.multiplier import Multiplier
-from spherecode.hw.rsqrt import RSqrt
-from spherecode.hw.reciprocal import Reciprocal
-from spherecode.hw.weight import RepulsionWeight, weight_precision
+from spherecode.hw.units.multiplier import Multiplier
+from spherecode.hw.units.rsqrt import RSqrt
+from spherecode.hw.units.reciprocal import Reciprocal
+from spherecode.hw.units.weight import RepulsionWeight, weight_precision
 
 
 def log_uniform(rng, lo, hi, n, frac):

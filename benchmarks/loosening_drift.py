@@ -19,7 +19,7 @@ from spherecode.host.loosening import force_loosening
 from spherecode.host.model.chip_loosening import LooseningModelBackend
 from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
-from spherecode.hw.loosening_control import LooseningControl
+from spherecode.hw.dataflow.loosening_control import LooseningControl
 from spherecode.hw.pipeline import parameters_only
 
 

@@ -22,7 +22,7 @@ from amaranth.back import rtlil
 
 from spherecode.boards.build import HIDE_INDEXED_NAMES, tool
 from spherecode.hw.config import CoreConfig
-from spherecode.hw.core import UpdaterCore
+from spherecode.hw.dataflow.core import UpdaterCore
 from spherecode.hw.fixed import Q
 from spherecode.sim.verilator import ports
 

@@ -26,14 +26,14 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from spherecode.boards.build import tool
-from spherecode.hw.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.hw.units.distance import RunningMin, SquaredDistance, d2_format
 from spherecode.hw.fixed import Q
 from spherecode.hw.datapath import Datapath
-from spherecode.hw.loosening_control import LooseningControl
-from spherecode.hw.multiplier import Multiplier
-from spherecode.hw.rsqrt import RSqrt
-from spherecode.hw.reciprocal import Reciprocal
-from spherecode.hw.weight import RepulsionWeight, weight_precision
+from spherecode.hw.dataflow.loosening_control import LooseningControl
+from spherecode.hw.units.multiplier import Multiplier
+from spherecode.hw.units.rsqrt import RSqrt
+from spherecode.hw.units.reciprocal import Reciprocal
+from spherecode.hw.units.weight import RepulsionWeight, weight_precision
 from spherecode.sim.verilator import ports
 
 

@@ -1,7 +1,7 @@
 """Board configurations: which amaranth-boards platform, which core (a
 :class:`~spherecode.hw.config.CoreConfig`: format, Nmax, Dmax, lanes), which clock and baud rate. :mod:`.build` turns
 one into a bitstream, :mod:`.flash` programs it, and
-:func:`twin` gives the same :class:`~spherecode.hw.board_top.BoardTop` for the Verilator twin."""
+:func:`twin` gives the same :class:`~spherecode.hw.board_link.board_top.BoardTop` for the Verilator twin."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class BoardConfig:
     ``dsp_min_width`` (products whose narrower operand has fewer bits than this are built from LUTs —
     :func:`~.build.lut_products_script` — instead of taking a whole DSP block; 0: every product in DSP
     blocks) and ``lut_units`` (units of the core by their path in
-    :class:`~spherecode.hw.core.UpdaterCore`, such as ``"updater.step"``, whose products are all built from
+    :class:`~spherecode.hw.dataflow.core.UpdaterCore`, such as ``"updater.step"``, whose products are all built from
     LUTs whatever their width: a unit used once per row, like the per-vector step, leaves its DSP blocks
     to the lanes)."""
 
@@ -122,11 +122,11 @@ class BoardConfig:
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)
 
     def top(self, divisor: int | None = None, timeout: int | None = None, loosening: bool = False):
-        """The board's :class:`~spherecode.hw.board_top.BoardTop` (``divisor``/``timeout`` for the twin);
+        """The board's :class:`~spherecode.hw.board_link.board_top.BoardTop` (``divisor``/``timeout`` for the twin);
         ``loosening``: its core with on-chip loosening (``CoreConfig.loosening``, the LOOSEN command) — for
         the two-lane boards a design their device has no room for (docs/boards.md); ``ulx3s-85f-loosening``
         and ``ecpix5-85f-loosening`` are the built loosening configurations."""
-        from ..hw.board_top import BoardTop
+        from ..hw.board_link.board_top import BoardTop
 
         core = dataclasses.replace(self.core, loosening=True) if loosening else self.core
         return BoardTop(core, clock_hz=self.clock_hz, baud=self.baud, divisor=divisor, timeout=timeout)

@@ -1,7 +1,7 @@
 """Bitstreams with the open toolchain from PyPI (YoWASP yosys, nextpnr, ecppack/icepack) through
 amaranth-boards, and the report read from nextpnr's JSON: post-route fmax and utilisation.
 
-The board design is :class:`~spherecode.hw.board_top.BoardTop` plus what only a board has: the PLL (ECP5
+The board design is :class:`~spherecode.hw.board_link.board_top.BoardTop` plus what only a board has: the PLL (ECP5
 EHXPLLL, parameters from YoWASP's ``ecppll``), a reset held until the PLL locks, the UART pins and an LED
 showing ``busy``.
 """
@@ -96,7 +96,7 @@ def ecp5_pll(clkin_hz: float, clkout_hz: float) -> tuple[dict, float]:
 
 
 class BoardDesign(Elaboratable):
-    """A board's whole design: clocking, reset, pins and :class:`~spherecode.hw.board_top.BoardTop`."""
+    """A board's whole design: clocking, reset, pins and :class:`~spherecode.hw.board_link.board_top.BoardTop`."""
 
     def __init__(self, config: BoardConfig):
         self.config = config
@@ -188,7 +188,7 @@ def lut_products_script(min_width: int, units: tuple[str, ...] = ()) -> str:
     of the ``units`` (paths in the core such as ``"updater.step"``; a unit's submodules included): radix-4
     Booth (yosys ``booth``) where both operands have 4 bits or more, yosys' generic array multiplier
     (``techmap``) for the rest, which ``booth`` leaves; ``""`` (nothing) for 0 and no units. The limb
-    products of :mod:`~spherecode.hw.multiplier` leave many narrow products (a 5 × 18 top limb otherwise
+    products of :mod:`~spherecode.hw.units.multiplier` leave many narrow products (a 5 × 18 top limb otherwise
     takes a whole MULT18X18D)."""
     parts = []
     if min_width:

@@ -7,9 +7,9 @@ so the board description and the three tool calls here are the project's own, ke
 an oscillator, the USB-UART's two pins and an LED.
 
 A board is a :class:`GowinBoard` (part, chip database, oscillator, pin sites and their I/O attributes);
-:class:`GowinDesign` puts :class:`~spherecode.hw.board_top.BoardTop` between those pins; :func:`build` runs the
-tools and returns the same report as the ECP5 flow (:func:`spherecode.boards.build.build` calls it for the
-``gw5a`` family).
+:class:`GowinDesign` puts :class:`~spherecode.hw.board_link.board_top.BoardTop` between those pins;
+:func:`build` runs the tools and returns the same report as the ECP5 flow
+(:func:`spherecode.boards.build.build` calls it for the ``gw5a`` family).
 
 No PLL: Apycula's GW5AST-138C chip database has no PLL site (nextpnr stops with "no BELs remaining to
 implement cell type 'PLLA'"; Apycula places the GW5A PLL on the GW5A-25A only), so the core runs from the
@@ -92,7 +92,7 @@ class GowinDesign(wiring.Component):
     """A Gowin board's whole design: the oscillator clocks ``sync`` (no PLL, see the module's docstring), a
     reset released in step with the clock after configuration (the synchroniser's flip-flops start set:
     GW5A flip-flops take their initial values from the bitstream), the UART lines and an LED showing
-    ``busy`` around ``top`` (a :class:`~spherecode.hw.board_top.BoardTop`)."""
+    ``busy`` around ``top`` (a :class:`~spherecode.hw.board_link.board_top.BoardTop`)."""
 
     def __init__(self, top):
         self.top = top

@@ -27,7 +27,7 @@ from math import ceil
 
 from .datapath import Datapath, MIN_FRACTION
 from .fixed import Q
-from .multiplier import DSP_KINDS
+from .units.multiplier import DSP_KINDS
 from .pipeline import parameters_only
 
 __all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR", "GW5A_BSRAM"]
@@ -143,7 +143,7 @@ class CoreConfig:
 
     def _updater(self):
         if "updater" not in self._derived:
-            from .vector_updater import VectorUpdater
+            from .dataflow.vector_updater import VectorUpdater
 
             try:
                 self._derived["updater"] = parameters_only(
@@ -179,7 +179,7 @@ class CoreConfig:
     def control(self):
         """The core's :class:`~.loosening.LooseningControl` (parameters only), on-chip loosening or not."""
         if "control" not in self._derived:
-            from .loosening_control import LooseningControl
+            from .dataflow.loosening_control import LooseningControl
 
             self._derived["control"] = parameters_only(LooseningControl(self.datapath))
         return self._derived["control"]

@@ -37,15 +37,15 @@ S turns the choice into noise and β drifts up (measured: docs/arithmetic.md, "T
 
 from __future__ import annotations
 
-from .distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
+from .units.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from .fixed import Q
-from .force_product import ForceProduct
-from .multiplier import Multiplier, check_dsp
+from .units.force_product import ForceProduct
+from .units.multiplier import Multiplier, check_dsp
 from .pipeline import parameters_only
-from .reciprocal import Reciprocal
-from .rsqrt import RSqrt
-from .scale import Scale
-from .weight import RepulsionWeight, half_beta_format, weight_precision
+from .units.reciprocal import Reciprocal
+from .units.rsqrt import RSqrt
+from .units.scale import Scale
+from .units.weight import RepulsionWeight, half_beta_format, weight_precision
 
 __all__ = ["Datapath", "MIN_FRACTION", "HALF_BETA_RANGE"]
 

@@ -1,9 +1,9 @@
-"""The simulated core as a process: :func:`build_core` builds the RTL (:class:`~spherecode.hw.core.UpdaterCore`)
-into a standalone Verilator executable whose C++ testbench (``core_main.cpp``) drives the core's ports directly
-— no cocotb, no VPI — so the compute runs as fast as the model evaluates (docs/benchmarks.md); a
-:class:`CoreServer` runs one and exchanges request and answer lines with it over two named pipes. Builds are
-cached per configuration in :mod:`spherecode.sim.verilator`'s cache, keyed by the core's RTLIL (no Yosys run for a
-cached build).
+"""The simulated core as a process: :func:`build_core` builds the RTL
+(:class:`~spherecode.hw.dataflow.core.UpdaterCore`) into a standalone Verilator executable whose C++ testbench
+(``core_main.cpp``) drives the core's ports directly — no cocotb, no VPI — so the compute runs as fast as the
+model evaluates (docs/benchmarks.md); a :class:`CoreServer` runs one and exchanges request and answer lines with
+it over two named pipes. Builds are cached per configuration in :mod:`spherecode.sim.verilator`'s cache, keyed
+by the core's RTLIL (no Yosys run for a cached build).
 
 No pipe operation blocks without a bound: the response pipe is opened read-write (its open never waits for the
 simulator), the request pipe is opened non-blocking in a polling loop, and reads and writes wait in
@@ -21,7 +21,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from ..hw.core import UpdaterCore
+from ..hw.dataflow.core import UpdaterCore
 from ..hw.pipeline import SimulationPlatform
 from .verilator import (
     _OPTIONS,

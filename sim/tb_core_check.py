@@ -1,4 +1,4 @@
-"""cocotb testbench: iterations of :class:`~spherecode.hw.core.UpdaterCore`, with gaps on the input stream
+"""cocotb testbench: iterations of :class:`~spherecode.hw.dataflow.core.UpdaterCore`, with gaps on the input stream
 and backpressure on the output stream, for checking the whole core against the bit-exact model.
 
 Stimulus and results travel as JSON files named by SPHERECODE_TB_IN and SPHERECODE_TB_OUT. The stimulus is

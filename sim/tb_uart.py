@@ -1,4 +1,4 @@
-"""cocotb testbench for :mod:`spherecode.hw.uart`: channels of a bench design, all driven at once.
+"""cocotb testbench for :mod:`spherecode.hw.board_link.uart`: channels of a bench design, all driven at once.
 
 Each channel is a group of the DUT's ports sharing a name prefix. Stimulus and results travel as JSON
 files named by SPHERECODE_TB_IN (``{"channels": [channel, …]}``) and SPHERECODE_TB_OUT (``{"channels":

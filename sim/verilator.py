@@ -6,7 +6,7 @@ lives in ``$SPHERECODE_SIM_CACHE`` (default ``~/.cache/spherecode/verilator``). 
 its manifest (written last, at the end of a successful build) matches its executable's size and SHA-256;
 anything else — an interrupted build, a truncated or deleted executable — is moved aside and rebuilt.
 
-A design that instantiates an FPGA primitive (the GW5A DSP block, :mod:`spherecode.hw.multiplier`) is
+A design that instantiates an FPGA primitive (the GW5A DSP block, :mod:`spherecode.hw.units.multiplier`) is
 built with the primitive's simulation model (:data:`PRIMITIVE_MODELS`), whose source is part of the key.
 
 Every failure a user can meet here (no cache folder, a failed build, a simulator that dies or fails) is a

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ...boards import board_for
-from ...hw import protocol as p
+from ...hw.board_link import protocol as p
 from ...hw.config import CoreConfig
 from ..argtypes import integer, positive_float
 from .base import LOOSENING_MODES, Update, add_loosening_argument, loosening_mode

@@ -1,4 +1,4 @@
-"""The ``sim`` backend: every update runs on the RTL (:class:`~spherecode.hw.core.UpdaterCore`) under
+"""The ``sim`` backend: every update runs on the RTL (:class:`~spherecode.hw.dataflow.core.UpdaterCore`) under
 Verilator, in one simulator process per backend (:class:`~spherecode.sim.core_server.CoreServer`) that serves
 all its updates.
 """
@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 
 from ...hw.config import CoreConfig
-from ...hw.core import UpdaterCore
+from ...hw.dataflow.core import UpdaterCore
 from ...sim import core_server
 from ...sim.core_server import CoreServer, build_core
 from ..loosening import LooseningResult

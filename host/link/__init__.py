@@ -1,7 +1,7 @@
 """The host's side of the framed command protocol (docs/protocol.md): frames, a request/response client
 with timeouts and retries, and the board's identity.
 
-It mirrors :class:`~spherecode.hw.host_link.HostLink` and speaks to anything with pyserial's
+It mirrors :class:`~spherecode.hw.board_link.host_link.HostLink` and speaks to anything with pyserial's
 ``read``/``write``/``reset_input_buffer``: a board's serial port or the board twin's pseudo-terminal.
 Every failure, the port's own included, is a :class:`BoardError` with a one-line message.
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...hw import protocol as p
-from ...hw.protocol import Command, State, Status
+from ...hw.board_link import protocol as p
+from ...hw.board_link.protocol import Command, State, Status
 from .errors import BoardError, Refused, Reset
 from .frames import Identity
 from .transport import Again, Link, state_bits

@@ -3,7 +3,7 @@ message."""
 
 from __future__ import annotations
 
-from ...hw.protocol import Status
+from ...hw.board_link.protocol import Status
 
 try:
     from termios import error as _TermiosError  # pyserial's reset_input_buffer() raises it on a dead tty

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ...hw import protocol as p
+from ...hw.board_link import protocol as p
 from ...hw.config import CoreConfig
 from ...hw.fixed import Q
-from ...hw.protocol import Capability, Command, State, Status
+from ...hw.board_link.protocol import Capability, Command, State, Status
 from .errors import BoardError
 
 

@@ -7,8 +7,8 @@ import dataclasses
 import secrets
 import time
 
-from ...hw import protocol as p
-from ...hw.protocol import Command, State, Status
+from ...hw.board_link import protocol as p
+from ...hw.board_link.protocol import Command, State, Status
 from .errors import PORT_ERRORS, BoardError, Busy, Lost, PortError, Refused, Reset, one_line
 from .frames import Response, command_name, frame_crc, request_frame
 
@@ -112,7 +112,7 @@ class Link:
         :class:`Reset`, :class:`Refused` or :class:`BoardError`. ``state`` = (mask, value): the state bits
         that this host's own requests imply; an OK response whose ``state & mask`` differs shows that
         someone else's requests reached the board in between, and is a :class:`Reset`. ``token``: this
-        host's token (:data:`~spherecode.hw.protocol.TOKEN_BYTES` bytes), which the OK response's payload
+        host's token (:data:`~spherecode.hw.board_link.protocol.TOKEN_BYTES` bytes), which the OK response's payload
         must end with (else someone else's CONFIGURE came in between: a :class:`Reset`); it is cut off."""
         name = command_name(cmd)
         self._seq = (self._seq + 1) & 0xFF

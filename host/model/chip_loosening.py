@@ -3,11 +3,11 @@
 A loosening iteration needs r', S' (β = 2l) and r'', S'' (β = 2l(1 + 1/n)) from the same r. Everything up
 to the repulsion weight's log is common to both: one pass over the pairs computes d², δ_j and 1/δ_j once;
 then two weights (the same L = log2(1 + ρ), t = (β/2)·L with the two β/2), two force accumulators and two
-per-vector steps (:meth:`~spherecode.hw.vector_step.VectorStep.compute`) give the two candidates. The
+per-vector steps (:meth:`~spherecode.hw.dataflow.vector_step.VectorStep.compute`) give the two candidates. The
 choice and the next iteration's (β/2, 1/(2β)) pairs come from
-:class:`~spherecode.hw.loosening_control.LooseningControl`'s own model, so a run of K iterations is fixed point
+:class:`~spherecode.hw.dataflow.loosening_control.LooseningControl`'s own model, so a run of K iterations is fixed point
 from the first LOAD to the last READ. It is the model of the RTL's on-chip loosening
-(:class:`~spherecode.hw.core.UpdaterCore` with ``CoreConfig(loosening=True)``: whole runs equal
+(:class:`~spherecode.hw.dataflow.core.UpdaterCore` with ``CoreConfig(loosening=True)``: whole runs equal
 :func:`loosen` bit for bit under Verilator, tests/hw/test_core_loosening.py); :func:`sweep` equals two
 :func:`~.updater.iterate` calls bit for bit (tested).
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
-from ...hw.loosening_control import LooseningControl, LooseningState
+from ...hw.dataflow.loosening_control import LooseningControl, LooseningState
 from ...hw.pipeline import parameters_only
 from ..backends.base import LOOSENING_MODES, add_loosening_argument, loosening_mode
 from ..loosening import LooseningResult, LooseningIteration

@@ -1,14 +1,14 @@
 """The bit-exact whole-iteration model (the ``model`` backend): the paper's steps 1–5 on raw fixed-point
-integers, written as the RTL (:class:`~spherecode.hw.vector_updater.VectorUpdater`) computes a row, each
+integers, written as the RTL (:class:`~spherecode.hw.dataflow.vector_updater.VectorUpdater`) computes a row, each
 step the ``compute`` model of the unit that does it in the gateware (:class:`~spherecode.hw.datapath.Datapath`
 holds them):
 
-1. δ path: d²(r_j, r_i) for every i (:class:`~spherecode.hw.distance.SquaredDistance`), and
-   δ_j = min_i d² with the pair i = j masked (:class:`~spherecode.hw.distance.RunningMin`);
-2. 1/δ_j, once per row (:class:`~spherecode.hw.reciprocal.Reciprocal`);
-3. force path, on the same d² row: w_ji (:class:`~spherecode.hw.weight.RepulsionWeight`), the force product
-   w_ji·(r_j − r_i) (:class:`~spherecode.hw.multiplier.Multiplier`) and the exact accumulation F*_j;
-4. steps 3–5 for r_j (:class:`~spherecode.hw.vector_step.VectorStep`).
+1. δ path: d²(r_j, r_i) for every i (:class:`~spherecode.hw.units.distance.SquaredDistance`), and
+   δ_j = min_i d² with the pair i = j masked (:class:`~spherecode.hw.units.distance.RunningMin`);
+2. 1/δ_j, once per row (:class:`~spherecode.hw.units.reciprocal.Reciprocal`);
+3. force path, on the same d² row: w_ji (:class:`~spherecode.hw.units.weight.RepulsionWeight`), the force product
+   w_ji·(r_j − r_i) (:class:`~spherecode.hw.units.multiplier.Multiplier`) and the exact accumulation F*_j;
+4. steps 3–5 for r_j (:class:`~spherecode.hw.dataflow.vector_step.VectorStep`).
 
 Rows are processed in blocks (memory O(N · block · D)), every step vectorised over the block. The RTL's
 lanes each see every L-th i and take the minimum and the sum across lanes at the end of a row; both are
@@ -28,7 +28,7 @@ import numpy as np
 from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
 from ...hw.pipeline import parameters_only
-from ...hw.vector_step import VectorStep
+from ...hw.dataflow.vector_step import VectorStep
 from ..backends.base import Update
 from ..backends.hardware import FixedPointBackend, run_config
 from ..pairs import block_ranges

@@ -41,7 +41,7 @@ def _small(board: BoardConfig) -> BoardConfig:
 
 def board_simulators(boards: list[BoardConfig]) -> list[tuple[str, Callable[[], object]]]:
     """(what, build) for every simulator the checks need: the cycle check's cores and the link check's twins."""
-    from ...hw.core import UpdaterCore
+    from ...hw.dataflow.core import UpdaterCore
     from ...sim.core_server import build_core
     from ...sim.twin import build_twin
 

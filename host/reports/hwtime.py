@@ -7,7 +7,7 @@ two updates. With host-run loosening every update is one protocol exchange — C
 :data:`~spherecode.host.link.CHUNK` coordinates, RUN, READ in chunks — so all N·D coordinates cross the
 link both ways every update. Nothing here is hard-coded: the cycle count comes from the core's own
 formula and the byte count from the frames :mod:`spherecode.host.link` builds, with the field widths of
-the board's :class:`~spherecode.hw.protocol.Layout`.
+the board's :class:`~spherecode.hw.board_link.protocol.Layout`.
 
 Times are in seconds; a UART byte is 10 bits on the wire (8N1: start, 8 data, stop).
 """
@@ -45,7 +45,7 @@ def core_cycles(board: BoardConfig, n: int, d: int) -> int:
 def _layout(fmt: str, nmax: int, dmax: int):
     from ...hw.datapath import Datapath
     from ...hw.fixed import Q
-    from ...hw.protocol import Layout
+    from ...hw.board_link.protocol import Layout
 
     return Layout.of(Datapath(Q.parse(fmt), nmax, dmax))
 
@@ -61,7 +61,7 @@ def exchange_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     """Bytes on the wire, both directions, for one update on ``board`` as :class:`~spherecode.host.link.Board`
     runs it: ``{"configure", "load", "run", "read", "total"}``, each the request plus its response frame
     (sync byte, header, payload, CRC). No retries."""
-    from ...hw.protocol import LOAD_PREFIX, Command
+    from ...hw.board_link.protocol import LOAD_PREFIX, Command
     from ..link import CHUNK
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
@@ -83,7 +83,7 @@ def chip_run_bytes(board: BoardConfig, n: int, d: int) -> dict[str, int]:
     "total"}``, each the request plus its response frame, whatever the number of iterations. Not counted:
     the STATUS polls with which the host follows the run (one request and answer every 20 ms by default),
     which overlap the board's computation. No retries."""
-    from ...hw.protocol import TOKEN_BYTES, Command
+    from ...hw.board_link.protocol import TOKEN_BYTES, Command
 
     lay = _layout(str(board.fmt), board.nmax, board.dmax)
     update = exchange_bytes(board, n, d)

@@ -267,7 +267,7 @@ def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
     grade 8, so the loosening twin's tests (tests/boards/test_system_twin_loosening.py) cover its RTL; its clock
     gives an exact UART divisor."""
     from spherecode.boards.build import DEVICES
-    from spherecode.hw.uart import divisor_for
+    from spherecode.hw.board_link.uart import divisor_for
 
     ulx3s, ecpix5 = BOARDS["ulx3s-85f-loosening"], BOARDS["ecpix5-85f-loosening"]
     assert ecpix5.core.loosening and (ecpix5.core, ecpix5.dsp_min_width, ecpix5.lut_units) == (

@@ -8,7 +8,7 @@ from amaranth.back import rtlil
 from spherecode.boards import BoardConfig
 from spherecode.boards.build import report
 from spherecode.boards.gowin import RESOURCES, GowinDesign, TangMega138K, nextpnr_args, yosys_script
-from spherecode.hw.board_top import BoardTop
+from spherecode.hw.board_link.board_top import BoardTop
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.fixed import Q
 

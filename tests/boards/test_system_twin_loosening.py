@@ -11,8 +11,8 @@ from spherecode.boards import get_board
 from spherecode.host.cli import main
 from spherecode.host.reports.hwtime import chip_run_bytes
 from spherecode.host.link import CHUNK
-from spherecode.hw import protocol as p
-from spherecode.hw.protocol import Command, Status
+from spherecode.hw.board_link import protocol as p
+from spherecode.hw.board_link.protocol import Command, Status
 from spherecode.sim.twin import Twin
 
 from .test_system_twin import Proxy

@@ -1,5 +1,5 @@
 """Shared by the CommandExecutor, HostLink and host-side tests: a small core configuration, :class:`FakeCore`
-(the UpdaterCore's ports plus the loosening ports of :data:`~spherecode.hw.command_executor.LOOSEN_PORTS`,
+(the UpdaterCore's ports plus the loosening ports of :data:`~spherecode.hw.board_link.command_executor.LOOSEN_PORTS`,
 with a behaviour a test can predict), :class:`Board` (docs/protocol.md's board, as a Python model: the
 expected response to each request) and :func:`script` (requests for every command and every status)."""
 
@@ -8,11 +8,11 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from spherecode.hw import protocol as p
+from spherecode.hw.board_link import protocol as p
 from spherecode.hw.config import CoreConfig
-from spherecode.hw.core import UpdaterCore
+from spherecode.hw.dataflow.core import UpdaterCore
 from spherecode.hw.pipeline import parameters_only
-from spherecode.hw.protocol import Command, Status
+from spherecode.hw.board_link.protocol import Command, Status
 
 CONFIG = CoreConfig("Q2.20", nmax=8, dmax=3)
 CORE = parameters_only(UpdaterCore(CONFIG))  # for its signature only: never elaborated
@@ -69,7 +69,7 @@ def loosened(x, n, d, iterations, n0, l0):
 
 
 class FakeCore(wiring.Component):
-    """The :class:`~spherecode.hw.core.UpdaterCore`'s ports (and, with ``loosening``, those of
+    """The :class:`~spherecode.hw.dataflow.core.UpdaterCore`'s ports (and, with ``loosening``, those of
     :data:`LOOSENING_SIGNATURE`) with a behaviour a test can predict: ``start`` (refused, ``error`` set,
     unless 2 ≤ N ≤ nmax, 2 ≤ D ≤ dmax and N ≠ :data:`REFUSED_N`); takes N·D coordinates x_k on ``i``
     (``ready`` pseudo-random), then offers y_k = x_k + k + 1 (mod 2^width) on ``o`` (``valid``

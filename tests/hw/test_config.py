@@ -1,5 +1,5 @@
 """CoreConfig: its checks and their messages, the cycle formula (checked against the RTL's counter in
-tests/hw/test_vector_updater.py and tests/boards/test_system_twin.py), the block-RAM sizing rule and the
+tests/hw/dataflow/test_vector_updater.py and tests/boards/test_system_twin.py), the block-RAM sizing rule and the
 IDENTIFY fields."""
 
 import pickle
@@ -7,9 +7,9 @@ import pickle
 import pytest
 
 from spherecode.hw.config import ECP5_EBR, NMAX_LIMIT, BlockRAM, CoreConfig
-from spherecode.hw.core import UpdaterCore
+from spherecode.hw.dataflow.core import UpdaterCore
 from spherecode.hw.fixed import Q
-from spherecode.hw.vector_updater import VectorUpdater
+from spherecode.hw.dataflow.vector_updater import VectorUpdater
 
 
 def test_defaults_and_string_formats():
@@ -93,7 +93,7 @@ def test_cycle_formula(fmt, lanes):
 
 
 def test_core_and_board_take_the_config():
-    from spherecode.hw.board_top import BoardTop
+    from spherecode.hw.board_link.board_top import BoardTop
 
     config = CoreConfig("Q2.20", 32, 3, 2)
     core = UpdaterCore(config)
@@ -109,7 +109,7 @@ def test_fits():
 
 
 def test_identify_fields_round_trip():
-    from spherecode.hw import protocol as p
+    from spherecode.hw.board_link import protocol as p
 
     config = CoreConfig("Q3.44", 16384, 6, 4)
     fields = config.to_identify()

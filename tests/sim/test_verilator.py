@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from spherecode.hw.fixed import Q
-from spherecode.hw.multiplier import Multiplier
+from spherecode.hw.units.multiplier import Multiplier
 from spherecode.sim import verilator as sim_build
 from spherecode.sim.unit_sim import pack, stream_through, unpack
 
@@ -131,7 +131,7 @@ def test_bare_machine_builds_without_python_on_path(tmp_path):
     get the running interpreter."""
     assert shutil.which("python", path="/usr/bin:/bin") is None  # else this test proves nothing
     script = (
-        "from spherecode.hw.fixed import Q; from spherecode.hw.multiplier import Multiplier; "
+        "from spherecode.hw.fixed import Q; from spherecode.hw.units.multiplier import Multiplier; "
         "from spherecode.sim.unit_sim import stream_through; "
         "print(stream_through(Multiplier(Q(2, 5)), [{'a': 32, 'b': -16}])[0])"
     )

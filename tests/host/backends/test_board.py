@@ -8,7 +8,7 @@ import pytest
 from spherecode.host.backends import board as board_module
 from spherecode.host.backends.board import BoardBackend
 from spherecode.host.link import BoardError
-from spherecode.hw import protocol as p
+from spherecode.hw.board_link import protocol as p
 
 from ..link.test_link import ModelPort, _expected
 

@@ -22,7 +22,7 @@ from spherecode.sim import core_server
 from spherecode.sim.verilator import Build, SimError
 from spherecode.sim.toolchain import setup
 
-#: The smallest configuration already built for tests/hw/test_vector_updater.py (cached once).
+#: The smallest configuration already built for tests/hw/dataflow/test_vector_updater.py (cached once).
 SMALL = CoreConfig("Q2.20", 16, 3, 1)
 
 

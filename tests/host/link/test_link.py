@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from serial import SerialException, SerialTimeoutException
 
-from spherecode.hw import protocol as p
-from spherecode.hw.protocol import Command, State, Status
+from spherecode.hw.board_link import protocol as p
+from spherecode.hw.board_link.protocol import Command, State, Status
 from spherecode.host.link import (
     Board,
     BoardError,
@@ -406,7 +406,7 @@ class CountingPort:
 def fake_twin():
     """HostLink on a FakeCore with the loosening ports (tests/hw/board_model.py), UART included, in
     Verilator behind a pty."""
-    from spherecode.hw.board_top import BoardTop
+    from spherecode.hw.board_link.board_top import BoardTop
     from spherecode.sim.twin import Twin
 
     from ...hw.board_model import BAUD, CLOCK_HZ, FakeCore

@@ -1,0 +1,39 @@
+"""The protocol's shared constants and layouts (hw/board_link/protocol.py), against docs/protocol.md's tables."""
+
+from spherecode.hw.board_link import protocol as p
+from spherecode.hw.config import CoreConfig
+from spherecode.hw.board_link.protocol import IDEMPOTENT, Capability, Command, Layout, Status
+
+
+def test_codes_are_distinct_and_the_documented_ones():
+    assert [int(c) for c in Command] == list(range(1, 10))
+    assert [int(s) for s in Status] == list(range(0, 12))
+    assert Status.BAD_TOKEN == 0x0B and Capability.LOOSEN == 1
+    assert (p.SYNC_REQUEST, p.SYNC_RESPONSE) == (0xA5, 0x5A)
+    assert IDEMPOTENT == set(Command) - {Command.RUN, Command.LOOSEN}  # the two that change the vectors
+    assert (p.REQUEST_HEADER, p.RESPONSE_HEADER, p.TOKEN_BYTES, p.LOAD_PREFIX) == (5, 7, 4, 6)
+
+
+def test_the_crc_is_ccitt_false():
+    assert p.CRC.compute(b"123456789") == 0x29B1
+
+
+def test_layout_of_the_q344_board_matches_the_documented_widths():
+    """docs/protocol.md, "Field widths", for Q3.44 and Nmax 1024: W = 6, 1/(2β) 7 bytes, S 13, δ_min 6."""
+    lay = Layout.of(CoreConfig("Q3.44", 1024, 3, 2).datapath)
+    assert (lay.coord, lay.half_beta, lay.step, lay.move_norm, lay.delta_min) == (6, 5, 7, 13, 6)
+    assert lay.configure == 3 + 5 + 7 + 4
+    assert lay.stats == 4 + 13 + 6 + 4
+    assert lay.result == 6 + 13 + 6 + 2 + 9 + 4
+    assert lay.read(512) == 512 * 6 + 4 and lay.read(0) == 4
+    assert (Layout.identity, Layout.identity_v1, Layout.loosen, Layout.status) == (20, 19, 15, 5)
+
+
+def test_identity_bytes():
+    config = CoreConfig("Q2.20", 256, 4, 3)
+    ident = p.identity(config, 60_000_000, 3_000_000, Capability.LOOSEN)
+    assert len(ident) == Layout.identity and ident[:4] == p.MAGIC and ident[4] == p.VERSION == 4
+    assert ident[5:11] == config.to_identify() == bytes([2, 20, 3, 4]) + (256).to_bytes(2, "little")
+    assert int.from_bytes(ident[11:15], "little") == 60_000_000 and int.from_bytes(ident[15:19], "little") == 3_000_000
+    assert ident[19] == 1 and p.identity(config, 1, 1)[19] == 0
+    assert CoreConfig.from_identify(ident[5:11]) == config
