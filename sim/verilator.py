@@ -359,13 +359,16 @@ def _install(staging: Path, directory: Path, target: str) -> None:
 _MAKE_VARS = ("OPT_FAST=-O3", "OPT_SLOW=-O1", "CFG_CXXFLAGS_PCH_I=-include")
 
 
-def verilate_main(staging: Path, text: str, main: Path, exe: str, options: tuple[str, ...], models: dict) -> None:
-    """Build a simulator of our own C++ ``main`` (a file beside this module) around the design ``text``
-    (RTLIL, as Verilog) in ``staging``: the executable ``exe``, with the primitives' ``models``. The build
-    folder is self-contained (the Verilog and the main are copied in). Only the top's ports are reachable
-    from C++ (Verilator's default): internals stay optimisable."""
+def verilate_main(
+    staging: Path, text: str, main: Path, main_text: str, exe: str, options: tuple[str, ...], models: dict
+) -> None:
+    """Build a simulator of our own C++ ``main`` (a file beside this module, whose text ``main_text`` is the
+    one the caller's cache key holds) around the design ``text`` (RTLIL, as Verilog) in ``staging``: the
+    executable ``exe``, with the primitives' ``models``. The build folder is self-contained (the Verilog and
+    the main are copied in). Only the top's ports are reachable from C++ (Verilator's default): internals
+    stay optimisable."""
     (staging / f"{TOP}.v").write_text(rtlil_to_verilog(text))
-    (staging / main.name).write_text(main.read_text())
+    (staging / main.name).write_text(main_text)
     subprocess.run(
         [
             "verilator",

@@ -7,8 +7,8 @@ terminal, after two seconds. Ctrl-C ends a command with one line and status 130 
 129), its worker processes and simulators stopped and no partial output file left.
 
 One module per command (``cmd_<command>.py``): its ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``execute(args)``, which returns (result, text) or (result, text, exit status), or an exit status where the
-command prints its own output; :mod:`.common` holds what they share.
+``execute(args)``, which returns (result, text, exit status), or an exit status where the command prints its
+own output; :mod:`.common` holds what they share.
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"spherecode {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
-        command.add_arguments(sub.add_parser(command.NAME, help=command.HELP))
+        parser = sub.add_parser(command.NAME, help=command.HELP)
+        command.add_arguments(parser)
+        parser.set_defaults(execute=command.execute)
     return p
 
 
@@ -96,10 +98,10 @@ def _main(argv: list[str] | None) -> int:
     args = None
     try:
         args = _parser().parse_args(argv)
-        outcome = {command.NAME: command for command in COMMANDS}[args.command].execute(args)
+        outcome = args.execute(args)
         if isinstance(outcome, int):  # the command printed its own output
             return outcome
-        result, text, status = outcome if len(outcome) == 3 else (*outcome, 0)
+        result, text, status = outcome
         print_result(args, result, text)
         return status
     except Terminated as exc:

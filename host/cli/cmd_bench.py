@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=integer("--threads", 1), default=None, help="threads (all cores)")
 
 
-def execute(args) -> tuple[dict, str]:
+def execute(args) -> tuple[dict, str, int]:
     prepare(args, [args.backend])
     threads = args.threads or os.cpu_count() or 1
     cls = backend_class(args.backend)
@@ -92,4 +92,4 @@ def execute(args) -> tuple[dict, str]:
         f"  {median * 1e3:.3f} ms per iteration (median; min {min(times) * 1e3:.3f}, max {max(times) * 1e3:.3f})\n"
         f"  {pairs / median:.4g} ordered pairs (i ≠ j) per second"
     )
-    return result, text
+    return result, text, 0

@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def execute(args) -> tuple[dict, str]:
+def execute(args) -> tuple[dict, str, int]:
     from .. import codebook as cb
 
     try:
@@ -114,4 +114,4 @@ def execute(args) -> tuple[dict, str]:
         f"{ch['recall_points']:+.2f} pt   (target min distance {result['target']:.6f})",
     ]
     write_out(args, result, text, joint, {"codebook": source, "lambda": args.lam, "seed": args.seed}, "  wrote       ")
-    return result, "\n".join(text)
+    return result, "\n".join(text), 0

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def execute(args) -> tuple[dict, str]:
+def execute(args) -> tuple[dict, str, int]:
     from spherecode.boards.flash import FlashError, flash
 
     cfg = args.board
@@ -34,4 +34,5 @@ def execute(args) -> tuple[dict, str]:
     return (
         {"command": "flash", "board": cfg.name, "bitstream": str(bitstream), "message": last},
         f"spherecode flash: {cfg.name} programmed from {bitstream}: {last}",
+        0,
     )

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", type=out_path, help=f"write the polished code ({', '.join(SUFFIXES)})")
 
 
-def execute(args) -> tuple[dict, str]:
+def execute(args) -> tuple[dict, str, int]:
     from ..methods.polish import polish
 
     try:
@@ -59,4 +59,4 @@ def execute(args) -> tuple[dict, str]:
         quality_table(result),
     ]
     write_out(args, result, text, polished, {"polished_from": args.file}, "  wrote         ")
-    return result, "\n".join(text)
+    return result, "\n".join(text), 0

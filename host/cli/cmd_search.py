@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", type=out_path, help=f"write the best code ({', '.join(SUFFIXES)})")
 
 
-def execute(args) -> tuple[dict, str]:
+def execute(args) -> tuple[dict, str, int]:
     from ..sweeps.search import Search
 
     check_memory(args)
@@ -111,7 +111,7 @@ def execute(args) -> tuple[dict, str]:
         quality_table(result),
     ]
     write_out(args, result, text, best, _search_meta(args, search), "  wrote         ")
-    return result, "\n".join(text)
+    return result, "\n".join(text), 0
 
 
 def _search_meta(args, search) -> dict:

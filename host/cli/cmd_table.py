@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def execute(args) -> tuple[dict, str]:
+def execute(args) -> tuple[dict, str, int]:
     from ..sweeps.table import best_rows, sweep, table_tasks
 
     if args.starts is None:
@@ -94,7 +94,7 @@ def execute(args) -> tuple[dict, str]:
             f"  {r['points']:5d}   {r['min_angle_deg']:.9f}°  "
             + (f"{known:.9f}°  {r['gap_deg']:.9f}°" if known is not None else "—")
         )
-    return result, "\n".join(lines)
+    return result, "\n".join(lines), 0
 
 
 def _points_range(text: str) -> range:
