@@ -19,8 +19,7 @@ from spherecode.host.loosening import force_loosening
 from spherecode.host.model.chip_loosening import LooseningModelBackend
 from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
-from spherecode.hw.dataflow.loosening_control import LooseningControl
-from spherecode.hw.pipeline import parameters_only
+from spherecode.hw.dataflow.loosening_control import LooseningControl, LooseningControlParameters
 
 
 def drift(unit: LooseningControl, dp, raises) -> tuple[float, float, float, float]:
@@ -55,7 +54,7 @@ def main() -> None:
     args = p.parse_args()
     config = CoreConfig(args.format, nmax=64)
     dp = config.datapath
-    unit = parameters_only(LooseningControl(dp, args.precision))
+    unit = LooseningControlParameters(dp, args.precision)
     rng = np.random.default_rng(0)
     k = args.iters
     patterns = {

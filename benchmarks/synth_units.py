@@ -26,28 +26,28 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from spherecode.boards.build import tool
-from spherecode.hw.units.distance import RunningMin, SquaredDistance, d2_format
+from spherecode.hw.units.distance import RunningMinParameters, SquaredDistanceParameters, d2_format
 from spherecode.hw.fixed import Q
 from spherecode.hw.datapath import Datapath
-from spherecode.hw.dataflow.loosening_control import LooseningControl
-from spherecode.hw.units.multiplier import Multiplier
-from spherecode.hw.units.rsqrt import RSqrt
-from spherecode.hw.units.reciprocal import Reciprocal
-from spherecode.hw.units.weight import RepulsionWeight, weight_precision
+from spherecode.hw.dataflow.loosening_control import LooseningControlParameters
+from spherecode.hw.units.multiplier import MultiplierParameters
+from spherecode.hw.units.rsqrt import RSqrtParameters
+from spherecode.hw.units.reciprocal import ReciprocalParameters
+from spherecode.hw.units.weight import RepulsionWeightParameters, weight_precision
 from spherecode.sim.verilator import ports
 
 
 def units(fmt: Q) -> dict:
     d2f = d2_format(fmt)
     return {
-        "multiply": lambda: Multiplier(fmt, fmt, fmt),
-        "square": lambda: Multiplier(fmt, square=True),
-        "squared_distance_d3": lambda: SquaredDistance(fmt, 3),
-        "running_min": lambda: RunningMin(d2f),
-        "reciprocal": lambda: Reciprocal(d2f, weight_precision(fmt.f)),
-        "repulsion_weight": lambda: RepulsionWeight(d2f),
-        "rsqrt": lambda: RSqrt(Q(8, fmt.f, signed=False)),
-        "loosening_control": lambda: LooseningControl(Datapath(fmt, 1024, 3)),
+        "multiply": lambda: MultiplierParameters(fmt, fmt, fmt).create(),
+        "square": lambda: MultiplierParameters(fmt, square=True).create(),
+        "squared_distance_d3": lambda: SquaredDistanceParameters(fmt, 3).create(),
+        "running_min": lambda: RunningMinParameters(d2f).create(),
+        "reciprocal": lambda: ReciprocalParameters(d2f, weight_precision(fmt.f)).create(),
+        "repulsion_weight": lambda: RepulsionWeightParameters(d2f).create(),
+        "rsqrt": lambda: RSqrtParameters(Q(8, fmt.f, signed=False)).create(),
+        "loosening_control": lambda: LooseningControlParameters(Datapath(fmt, 1024, 3)).create(),
     }
 
 

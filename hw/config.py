@@ -25,10 +25,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from math import ceil
 
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
 from .datapath import Datapath, MIN_FRACTION
 from .fixed import Q
 from .units.multiplier import DSP_KINDS
-from .pipeline import parameters_only
 
 __all__ = ["CoreConfig", "MAX_FRACTION", "NMAX_LIMIT", "DMAX_LIMIT", "BlockRAM", "ECP5_EBR", "ICE40_EBR", "GW5A_BSRAM"]
 
@@ -143,11 +145,11 @@ class CoreConfig:
 
     def _updater(self):
         if "updater" not in self._derived:
-            from .dataflow.vector_updater import VectorUpdater
+            from .dataflow.vector_updater import VectorUpdaterParameters
 
             try:
-                self._derived["updater"] = parameters_only(
-                    VectorUpdater(self.datapath, self.lanes, 2 if self.loosening else 1)
+                self._derived["updater"] = VectorUpdaterParameters(
+                    self.datapath, self.lanes, 2 if self.loosening else 1
                 )
             except ValueError as exc:
                 message = str(exc).rstrip(".")
@@ -157,8 +159,49 @@ class CoreConfig:
         return self._derived["updater"]
 
     @property
+    def signature(self) -> wiring.Signature:
+        """The ports of this configuration's :class:`~.core.UpdaterCore` (described there)."""
+        from .dataflow.loosening_control import N_BITS
+
+        dp, nmax, dmax = self.datapath, self.nmax, self.dmax
+        members = {
+            "i": In(stream.Signature(self.fmt.shape())),
+            "o": Out(stream.Signature(self.fmt.shape())),
+            "n": In(range(1 << (nmax.bit_length() + 1))),
+            "d": In(range(1 << ((dmax + 1).bit_length()))),
+            "half_beta": In(dp.half_beta_fmt.shape()),
+            "step": In(dp.step_fmt.shape()),
+            "start": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "error": Out(1),
+            "cycles": Out(48 if self.loosening else 32),
+            "move_norm": Out(dp.s_fmt.shape()),
+            "delta_min": Out(dp.d2_fmt.shape()),
+        }
+        if self.loosening:
+            members.update(
+                {
+                    "loosen": In(1),
+                    "iterations": In(32),
+                    "loosen_n": In(N_BITS),
+                    "loosen_l": In(self.control.l_width),
+                    "progress": Out(32),
+                    "state_n": Out(N_BITS),
+                    "state_l": Out(self.control.l_width),
+                }
+            )
+        return wiring.Signature(members)
+
+    def create(self):
+        """A new :class:`~.core.UpdaterCore` of this configuration."""
+        from .dataflow.core import UpdaterCore
+
+        return UpdaterCore(self)
+
+    @property
     def updater(self):
-        """The configuration's :class:`~.vector_updater.VectorUpdater`, parameters only (never elaborated):
+        """The configuration's :class:`~.vector_updater.VectorUpdaterParameters`:
         its lane check, row length and latencies are the source of :meth:`cycles`."""
         return self._updater()
 
@@ -177,11 +220,11 @@ class CoreConfig:
 
     @property
     def control(self):
-        """The core's :class:`~.loosening.LooseningControl` (parameters only), on-chip loosening or not."""
+        """The core's :class:`~.loosening_control.LooseningControlParameters`, on-chip loosening or not."""
         if "control" not in self._derived:
-            from .dataflow.loosening_control import LooseningControl
+            from .dataflow.loosening_control import LooseningControlParameters
 
-            self._derived["control"] = parameters_only(LooseningControl(self.datapath))
+            self._derived["control"] = LooseningControlParameters(self.datapath)
         return self._derived["control"]
 
     def iteration_cycles(self, n: int) -> int:

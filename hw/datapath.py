@@ -37,15 +37,14 @@ S turns the choice into noise and β drifts up (measured: docs/arithmetic.md, "T
 
 from __future__ import annotations
 
-from .units.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
 from .fixed import Q
-from .units.force_product import ForceProduct
-from .units.multiplier import Multiplier, check_dsp
-from .pipeline import parameters_only
-from .units.reciprocal import Reciprocal
-from .units.rsqrt import RSqrt
-from .units.scale import Scale
-from .units.weight import RepulsionWeight, half_beta_format, weight_precision
+from .units.distance import RunningMinParameters, SerialSquaredDistanceParameters, SquaredDistanceParameters, d2_format
+from .units.force_product import ForceProductParameters
+from .units.multiplier import MultiplierParameters, check_dsp
+from .units.reciprocal import ReciprocalParameters
+from .units.rsqrt import RSqrtParameters
+from .units.scale import ScaleParameters
+from .units.weight import RepulsionWeightParameters, half_beta_format, weight_precision
 
 __all__ = ["Datapath", "MIN_FRACTION", "HALF_BETA_RANGE"]
 
@@ -128,34 +127,36 @@ class Datapath:
         w_fmt = Q(1, f, signed=False)
         self.weight_bits = min(weight_bits, w_fmt.width)  # Q2.20: the whole UQ1.20 w, as exact as before
         mant_fmt = Q(1, f, signed=False)  # RSqrt(d2_fmt)'s mantissa
-        self._factories = {
-            "distance": lambda: SquaredDistance(fmt, dmax, self.d2_diff_fmt, dsp),
-            "running_min": lambda: RunningMin(self.d2_fmt),
-            "reciprocal": lambda: Reciprocal(self.d2_fmt, self.weight_precision),
-            "weight": lambda: RepulsionWeight(self.d2_fmt, self.weight_precision, dsp=dsp),
-            "force_product": lambda: ForceProduct(
+        self._factories = {  # the parameters of each unit, by name
+            "distance": lambda: SquaredDistanceParameters(fmt, dmax, self.d2_diff_fmt, dsp),
+            "running_min": lambda: RunningMinParameters(self.d2_fmt),
+            "reciprocal": lambda: ReciprocalParameters(self.d2_fmt, self.weight_precision),
+            "weight": lambda: RepulsionWeightParameters(self.d2_fmt, self.weight_precision, dsp=dsp),
+            "force_product": lambda: ForceProductParameters(
                 w_fmt, self.diff_fmt, self.force_diff_fmt, self.prod_fmt, dmax, self.weight_bits, dsp
             ),
-            "force_norm": lambda: SerialSquaredDistance(self.unit_fmt, dmax, dsp=dsp),
+            "force_norm": lambda: SerialSquaredDistanceParameters(self.unit_fmt, dmax, dsp=dsp),
             # the step's two reciprocal square roots take one input per vector: one product each; |F̂|² in
             # UQ3.(direction bits)
-            "force_rsqrt": lambda: RSqrt(d2_format(self.unit_fmt), shared=True, dsp=dsp),
-            "direction": lambda: Scale(self.unit_fmt, Q(1, self.unit_fmt.f, signed=False), self.unit_fmt, dsp),
-            "step": lambda: Multiplier(self.d2_fmt, self.step_fmt, self.step_fmt, dsp=dsp),
-            "move": lambda: Multiplier(self.step_fmt, self.unit_fmt, fmt, dsp=dsp),
-            "moved_norm": lambda: SerialSquaredDistance(fmt, dmax, dsp=dsp),
-            "moved_rsqrt": lambda: RSqrt(self.d2_fmt, shared=True, dsp=dsp),
-            "renormalise": lambda: Scale(fmt, mant_fmt, fmt, dsp),
-            "move_norm": lambda: SerialSquaredDistance(fmt, dmax, out_frac=2 * f, dsp=dsp),  # exact
+            "force_rsqrt": lambda: RSqrtParameters(d2_format(self.unit_fmt), shared=True, dsp=dsp),
+            "direction": lambda: ScaleParameters(
+                self.unit_fmt, Q(1, self.unit_fmt.f, signed=False), self.unit_fmt, dsp
+            ),
+            "step": lambda: MultiplierParameters(self.d2_fmt, self.step_fmt, self.step_fmt, dsp=dsp),
+            "move": lambda: MultiplierParameters(self.step_fmt, self.unit_fmt, fmt, dsp=dsp),
+            "moved_norm": lambda: SerialSquaredDistanceParameters(fmt, dmax, dsp=dsp),
+            "moved_rsqrt": lambda: RSqrtParameters(self.d2_fmt, shared=True, dsp=dsp),
+            "renormalise": lambda: ScaleParameters(fmt, mant_fmt, fmt, dsp),
+            "move_norm": lambda: SerialSquaredDistanceParameters(fmt, dmax, out_frac=2 * f, dsp=dsp),  # exact
         }
-        # One instance of each, for the model and for reading latencies; the gateware makes its own
-        # copies with :meth:`make` (an elaboratable can be placed in a design only once).
-        for name in self._factories:
-            setattr(self, name, parameters_only(self.make(name)))
+        # One parameter object of each (formats, tables, latency, the bit-exact model); the gateware makes
+        # its own units from them with :meth:`make`.
+        for name, parameters in self._factories.items():
+            setattr(self, name, parameters())
 
     def make(self, name: str):
         """A new instance of the unit called ``name``, with this configuration's parameters."""
-        return self._factories[name]()
+        return getattr(self, name).create()
 
     def inputs(self, vectors, beta: float):
         """What the host sends for one iteration: raw coordinates (N, D), raw β/2 and raw 1/(2β).

@@ -13,7 +13,7 @@ __all__ = [
     "delay",
     "ram_delay",
     "RAM_DELAY_MIN",
-    "parameters_only",
+    "check_parameters",
     "keep_locals",
     "SimulationPlatform",
     "gates_idle_clocks",
@@ -97,11 +97,12 @@ def keep_locals(s, scope: dict, names: str) -> None:
     s.__dict__.update({name: scope.get(name) for name in names.split()})
 
 
-def parameters_only(unit):
-    """Mark ``unit`` as a holder of parameters (formats, tables, latency) for a model or a parent's
-    arithmetic, never placed in a design: Amaranth then does not warn that it went unused."""
-    unit._MustUse__silence = True
-    return unit
+def check_parameters(parameters, kind: type):
+    """``parameters`` if it is a ``kind`` (a unit's parameter object, whose ``create()`` builds the unit);
+    else a ``TypeError`` naming both."""
+    if not isinstance(parameters, kind):
+        raise TypeError(f"expected {kind.__name__}, not {parameters!r}")
+    return parameters
 
 
 class SimulationPlatform:

@@ -34,8 +34,7 @@ import numpy as np
 
 from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
-from ...hw.dataflow.loosening_control import LooseningControl, LooseningState
-from ...hw.pipeline import parameters_only
+from ...hw.dataflow.loosening_control import LooseningControlParameters, LooseningState
 from ..backends.base import LOOSENING_MODES, add_loosening_argument, loosening_mode
 from ..loosening import LooseningResult, LooseningIteration
 from .updater import IterationResult, ModelBackend, sweep_rows
@@ -43,9 +42,9 @@ from .updater import IterationResult, ModelBackend, sweep_rows
 __all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend"]
 
 
-def control(dp: Datapath) -> LooseningControl:
-    """The loosening control of ``dp``'s configuration (parameters only, for its model)."""
-    return parameters_only(LooseningControl(dp))
+def control(dp: Datapath) -> LooseningControlParameters:
+    """The loosening control of ``dp``'s configuration (its parameters and model)."""
+    return LooseningControlParameters(dp)
 
 
 def iteration_cycles(config: CoreConfig, n: int, d: int) -> int:

@@ -27,8 +27,7 @@ import numpy as np
 
 from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
-from ...hw.pipeline import parameters_only
-from ...hw.dataflow.vector_step import VectorStep
+from ...hw.dataflow.vector_step import VectorStep, VectorStepParameters
 from ..backends.base import Update
 from ..backends.hardware import FixedPointBackend, run_config
 from ..pairs import block_ranges
@@ -86,7 +85,7 @@ def sweep_rows(
     ``on_rows(k)`` is told after each block of k rows."""
     r = np.asarray(r, dtype=np.int64)
     n = r.shape[0]
-    vector_step = parameters_only(VectorStep(dp))
+    vector_step = VectorStepParameters(dp)
 
     def work(block):
         out = rows(dp, vector_step, r, *block, constants)

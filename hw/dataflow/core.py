@@ -7,15 +7,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out, connect
+from amaranth.lib import wiring
+from amaranth.lib.wiring import connect
 
 from ..config import CoreConfig
-from .loosening_control import N_BITS, LooseningControl
 from .parallel_to_serial import ParallelToSerial
 from ..pipeline import keep_locals
 from .serial_to_parallel import SerialToParallel
 from .vector_updater import VectorUpdater
+
 
 __all__ = ["UpdaterCore"]
 
@@ -50,46 +50,16 @@ class UpdaterCore(wiring.Component):
 
     def __init__(self, config: CoreConfig | None = None):
         self.config = config = config if config is not None else CoreConfig()
-        self.dp = dp = config.datapath
+        self.dp = config.datapath
         self.lanes = config.lanes
-        fmt, nmax, dmax = config.fmt, config.nmax, config.dmax
-        super().__init__(
-            {
-                "i": In(stream.Signature(fmt.shape())),
-                "o": Out(stream.Signature(fmt.shape())),
-                "n": In(range(1 << (nmax.bit_length() + 1))),
-                "d": In(range(1 << ((dmax + 1).bit_length()))),
-                "half_beta": In(dp.half_beta_fmt.shape()),
-                "step": In(dp.step_fmt.shape()),
-                "start": In(1),
-                "busy": Out(1),
-                "done": Out(1),
-                "error": Out(1),
-                "cycles": Out(48 if config.loosening else 32),
-                "move_norm": Out(dp.s_fmt.shape()),
-                "delta_min": Out(dp.d2_fmt.shape()),
-                **(
-                    {}
-                    if not config.loosening
-                    else {
-                        "loosen": In(1),
-                        "iterations": In(32),
-                        "loosen_n": In(N_BITS),
-                        "loosen_l": In(config.control.l_width),
-                        "progress": Out(32),
-                        "state_n": Out(N_BITS),
-                        "state_l": Out(config.control.l_width),
-                    }
-                ),
-            }
-        )
+        super().__init__(config.signature)
 
     def elaborate(self, platform):
         m = Module()
         dp = self.dp
         m.submodules.sp = sp = SerialToParallel(dp.fmt, dp.dmax)
         two = self.config.loosening
-        m.submodules.updater = up = VectorUpdater(dp, self.lanes, 2 if two else 1)
+        m.submodules.updater = up = self.config.updater.create()
         m.submodules.ps = ps = ParallelToSerial(dp.fmt, dp.nmax, dp.dmax)
         connect(m, wiring.flipped(self.i), sp.i)
         connect(m, sp.o, up.i)
@@ -132,8 +102,8 @@ class UpdaterCore(wiring.Component):
     def _loosening(self, m: Module, up: VectorUpdater, sp, ps, d, ok):
         """The core with on-chip loosening: the run's sequence around the two-candidate updater and the
         loosening control (see the class docstring)."""
-        m.submodules.control = ctl = LooseningControl(self.dp)
-        F = ctl.precision
+        m.submodules.control = ctl = self.config.control.create()
+        F = self.config.control.precision
         busy = Signal()
         loosening = Signal()  # the run (or update) now under way is a loosening run
         state_ok = (

@@ -25,9 +25,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datapath import Datapath
-from ..pipeline import keep_locals
+from ..pipeline import check_parameters, keep_locals
 
-__all__ = ["LooseningControl", "LooseningState", "N_BITS", "L_INTEGER"]
+__all__ = ["LooseningControlParameters", "LooseningControl", "LooseningState", "N_BITS", "L_INTEGER"]
 
 #: Width of n: n saturates at 2^16 − 1 (a run of K ≤ 32767 iterations, the weight unit's β range, never
 #: gets there).
@@ -50,25 +50,10 @@ class LooseningState:
     raised: bool = False
 
 
-class LooseningControl(wiring.Component):
-    """The loosening state and its arithmetic (see the module docstring).
-
-    Parameters: ``dp`` — the :class:`~.datapath.Datapath` whose formats the constants take (β/2 in
-    UQ17.16, 1/(2β) in UQ1.(f + 4), S in ``dp.s_fmt``); ``precision`` — F, the fraction bits of l,
-    16 ≤ F ≤ 64 (default 48: l drifts from float64's by < 4·10⁻¹² relative over 3000 iterations,
-    docs/arithmetic.md).
-
-    Ports: ``i`` — stream of ``{load, s_keep, s_raise, n, l}``: ``load`` = 0 makes the choice for the
-    current iteration from S' = ``s_keep`` and S'' = ``s_raise`` (raw, ``dp.s_fmt``); ``load`` = 1 sets
-    n := ``n``, l := ``l`` (raw UQ18.F; 1 ≤ n < 2^16 and 2 ≤ l ≤ 2n, what a run can reach) and clears
-    ``raised`` — a run's start (n = 1, l = 2, also the reset state) or a resumed run. ``i.ready`` is high
-    while the unit is idle. ``o`` — stream (always ready) of ``{n, l, raised, keep: {half_beta, step},
-    raise: {half_beta, step}}``: the payload always shows the current state and constants; ``o.valid`` is
-    high for one cycle when new ones are ready, :attr:`latency` cycles after a choice was accepted and
-    :attr:`load_latency` cycles after a load (:attr:`latency` = F + f + 26 and :attr:`load_latency` =
-    F + 2f + 30, one quotient bit per cycle: 118 and 164 at f = 44, F = 48 — beside ≈ N²/L cycles of the
-    sweep). The next input may come the cycle after ``o.valid``.
-    """
+class LooseningControlParameters:
+    """The parameters of a :class:`LooseningControl`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`LooseningControl`)."""
 
     def __init__(self, dp: Datapath, precision: int = 48):
         if not isinstance(dp, Datapath):
@@ -85,7 +70,7 @@ class LooseningControl(wiring.Component):
         self.latency = 1 + (self.n_bits + 2) + (self.c_bits + 2)
         self.load_latency = self.latency + self.c_bits + 2  # c' as well
         constants = data.StructLayout({"half_beta": self.hb_fmt.shape(), "step": self.step_fmt.shape()})
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(
                     stream.Signature(
@@ -174,6 +159,36 @@ class LooseningControl(wiring.Component):
         """l as a float."""
         return state.l / (1 << self.precision)
 
+    def create(self) -> LooseningControl:
+        """A new :class:`LooseningControl` with these parameters."""
+        return LooseningControl(self)
+
+
+class LooseningControl(wiring.Component):
+    """The loosening state and its arithmetic (see the module docstring).
+
+    Parameters: ``dp`` — the :class:`~.datapath.Datapath` whose formats the constants take (β/2 in
+    UQ17.16, 1/(2β) in UQ1.(f + 4), S in ``dp.s_fmt``); ``precision`` — F, the fraction bits of l,
+    16 ≤ F ≤ 64 (default 48: l drifts from float64's by < 4·10⁻¹² relative over 3000 iterations,
+    docs/arithmetic.md).
+
+    Ports: ``i`` — stream of ``{load, s_keep, s_raise, n, l}``: ``load`` = 0 makes the choice for the
+    current iteration from S' = ``s_keep`` and S'' = ``s_raise`` (raw, ``dp.s_fmt``); ``load`` = 1 sets
+    n := ``n``, l := ``l`` (raw UQ18.F; 1 ≤ n < 2^16 and 2 ≤ l ≤ 2n, what a run can reach) and clears
+    ``raised`` — a run's start (n = 1, l = 2, also the reset state) or a resumed run. ``i.ready`` is high
+    while the unit is idle. ``o`` — stream (always ready) of ``{n, l, raised, keep: {half_beta, step},
+    raise: {half_beta, step}}``: the payload always shows the current state and constants; ``o.valid`` is
+    high for one cycle when new ones are ready, :attr:`latency` cycles after a choice was accepted and
+    :attr:`load_latency` cycles after a load (:attr:`latency` = F + f + 26 and :attr:`load_latency` =
+    F + 2f + 30, one quotient bit per cycle: 118 and 164 at f = 44, F = 48 — beside ≈ N²/L cycles of the
+    sweep). The next input may come the cycle after ``o.valid``.
+    """
+
+    def __init__(self, parameters: LooseningControlParameters):
+        self.parameters = check_parameters(parameters, LooseningControlParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     # ---- the gateware ----
 
     def elaborate(self, platform):
@@ -188,12 +203,13 @@ class LooseningControl(wiring.Component):
     def _registers(self, s: SimpleNamespace) -> None:
         """The loosening state: n, l, the raise candidate's l, both candidates' steps, which one was taken, and
         whether a load is being set up."""
-        init, lw = self.initial(), self.l_width
+        par = self.parameters
+        init, lw = par.initial(), par.l_width
         n = Signal(N_BITS, init=init.n)
         l = Signal(lw, init=init.l)
         lr = Signal(lw, init=init.l_raise)
-        ck = Signal(self.step_fmt.width, init=init.step_keep)
-        cr = Signal(self.step_fmt.width, init=init.step_raise)
+        ck = Signal(par.step_fmt.width, init=init.step_keep)
+        cr = Signal(par.step_fmt.width, init=init.step_raise)
         raised = Signal()
         loading = Signal()
         keep_locals(s, locals(), "n l lr ck cr raised loading")
@@ -201,8 +217,9 @@ class LooseningControl(wiring.Component):
     def _divider(self, m: Module, s: SimpleNamespace) -> None:
         """The serial restoring divider: remainder < divisor; the dividend's low bits shift in MSB first, one
         quotient bit per cycle (its states: :meth:`_divide`)."""
-        lw = self.l_width
-        qw = max(self.n_bits, self.c_bits)
+        par = self.parameters
+        lw = par.l_width
+        qw = max(par.n_bits, par.c_bits)
         divisor = Signal(lw)
         rem = Signal(lw)
         low = Signal(qw)
@@ -228,23 +245,25 @@ class LooseningControl(wiring.Component):
 
     def _setup_reciprocal(self, m: Module, s: SimpleNamespace, x) -> None:
         """Start c = ⌊(2^(f + 2 + F) + ⌊x/2⌋) / x⌋, c_bits quotient bits."""
-        dividend = (1 << (self.dp.fmt.f + 2 + self.precision)) + (x >> 1)
+        par = self.parameters
+        dividend = (1 << (par.dp.fmt.f + 2 + par.precision)) + (x >> 1)
         m.d.sync += [
             s.divisor.eq(x),
-            s.rem.eq(dividend >> self.c_bits),
-            s.low.eq((dividend & ((1 << self.c_bits) - 1)) << (s.qw - self.c_bits)),
+            s.rem.eq(dividend >> par.c_bits),
+            s.low.eq((dividend & ((1 << par.c_bits) - 1)) << (s.qw - par.c_bits)),
             s.quot.eq(0),
-            s.count.eq(self.c_bits),
+            s.count.eq(par.c_bits),
         ]
 
     def _outputs(self, m: Module, s: SimpleNamespace) -> None:
         """The output payload: the state and both candidates' β/2 (``half_beta()`` of the model) and steps."""
-        hb_shift = self.precision - self.hb_fmt.f
+        par = self.parameters
+        hb_shift = par.precision - par.hb_fmt.f
 
         def to_half_beta(x):
-            rounded = Signal(self.l_width + 1)
+            rounded = Signal(par.l_width + 1)
             m.d.comb += rounded.eq((x + (1 << hb_shift >> 1)) >> hb_shift)
-            return Mux(rounded > self.hb_fmt.max_raw, self.hb_fmt.max_raw, rounded)
+            return Mux(rounded > par.hb_fmt.max_raw, par.hb_fmt.max_raw, rounded)
 
         m.d.comb += [
             self.o.payload.n.eq(s.n),
@@ -258,6 +277,7 @@ class LooseningControl(wiring.Component):
 
     def _sequence(self, m: Module, s: SimpleNamespace) -> None:
         """The FSM: take a load or a choice, then l_raise = l + ⌊(l + ⌊n/2⌋)/n⌋ and the steps by division."""
+        par = self.parameters
         n, l, lr, ck, cr, quot = s.n, s.l, s.lr, s.ck, s.cr, s.quot
         req = self.i.payload
         with m.FSM():
@@ -280,9 +300,9 @@ class LooseningControl(wiring.Component):
                 m.d.sync += [
                     s.divisor.eq(n),
                     s.rem.eq(0),
-                    s.low.eq((l + (n >> 1)) << (s.qw - self.n_bits)),
+                    s.low.eq((l + (n >> 1)) << (s.qw - par.n_bits)),
                     quot.eq(0),
-                    s.count.eq(self.n_bits),
+                    s.count.eq(par.n_bits),
                 ]
                 m.next = "DIVIDE_N"
             self._divide(m, s, "DIVIDE_N", "RAISE")

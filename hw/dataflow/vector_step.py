@@ -27,26 +27,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..datapath import Datapath
 from ..fixed import bit_length, saturate
-from ..pipeline import delay, gate_when_idle, gates_idle_clocks
+from ..pipeline import check_parameters, delay, gate_when_idle, gates_idle_clocks
 
-__all__ = ["VectorStep"]
+__all__ = ["VectorStepParameters", "VectorStep"]
 
 
-class VectorStep(wiring.Component):
-    """Ports: ``i`` — stream of ``{force, r, delta}`` (F*_j raw in the accumulator format, r_j, δ_j), at
-    most one valid input every :attr:`interval` cycles; ``step`` — 1/(2β) raw (UQ1.(f + 4)), held during an
-    iteration; ``o`` — stream of ``{r, s}`` (r'_j and S_j). Always ready; :attr:`latency` cycles from an
-    input to its output; coordinates beyond the runtime D are zero in and out.
-
-    Schedule (cycles after the input; Dm = ``dmax``, each serial stage takes coordinate d at its start + d):
-    F̂ at 4 (block normalisation), |F̂|² → 1/|F̂| → F = F̂/|F̂| → r* = r + α F → |r*|² → 1/|r*| →
-    r' = r*/|r*| → S_j = |r' − r|²; :attr:`latency` = 4 + 3(Dm − 1 + L_norm) + 2 L_rsqrt + 2 L_scale
-    + L_move + 1, the L being the units' latencies.
-
-    ``candidates=2`` (on-chip force loosening: one step serves both candidates of a sweep, one after the
-    other): the input also has ``second`` (0 or 1) and there is a port ``step2``; an input with ``second``
-    set takes 1/(2β) from ``step2`` instead of ``step``. Same interval, latency and arithmetic; the
-    single-candidate step (the default) is unchanged."""
+class VectorStepParameters:
+    """The parameters of a :class:`VectorStep`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`VectorStep`)."""
 
     def __init__(self, dp: Datapath, candidates: int = 1):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
@@ -70,7 +59,7 @@ class VectorStep(wiring.Component):
         if candidates == 2:
             fields["second"] = 1
             members["step2"] = In(dp.step_fmt.shape())
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
                 **members,
@@ -103,9 +92,36 @@ class VectorStep(wiring.Component):
         # S_j = |r' − r|²
         return new, dp.move_norm.compute(new, r)
 
+    def create(self) -> VectorStep:
+        """A new :class:`VectorStep` with these parameters."""
+        return VectorStep(self)
+
+
+class VectorStep(wiring.Component):
+    """Ports: ``i`` — stream of ``{force, r, delta}`` (F*_j raw in the accumulator format, r_j, δ_j), at
+    most one valid input every :attr:`interval` cycles; ``step`` — 1/(2β) raw (UQ1.(f + 4)), held during an
+    iteration; ``o`` — stream of ``{r, s}`` (r'_j and S_j). Always ready; :attr:`latency` cycles from an
+    input to its output; coordinates beyond the runtime D are zero in and out.
+
+    Schedule (cycles after the input; Dm = ``dmax``, each serial stage takes coordinate d at its start + d):
+    F̂ at 4 (block normalisation), |F̂|² → 1/|F̂| → F = F̂/|F̂| → r* = r + α F → |r*|² → 1/|r*| →
+    r' = r*/|r*| → S_j = |r' − r|²; :attr:`latency` = 4 + 3(Dm − 1 + L_norm) + 2 L_rsqrt + 2 L_scale
+    + L_move + 1, the L being the units' latencies.
+
+    ``candidates=2`` (on-chip force loosening: one step serves both candidates of a sweep, one after the
+    other): the input also has ``second`` (0 or 1) and there is a port ``step2``; an input with ``second``
+    set takes 1/(2β) from ``step2`` instead of ``step``. Same interval, latency and arithmetic; the
+    single-candidate step (the default) is unchanged."""
+
+    def __init__(self, parameters: VectorStepParameters):
+        self.parameters = check_parameters(parameters, VectorStepParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        dp, dm = self.dp, self.dp.dmax
+        dp, dm = par.dp, par.dp.dmax
         vec = lambda fmt: data.ArrayLayout(fmt.shape(), dm)  # noqa: E731
         # The input, held until the next one (at least ``interval`` cycles).
         force, r, delta = Signal(vec(dp.acc_fmt)), Signal(vec(dp.fmt)), Signal(dp.d2_fmt.shape())
@@ -129,22 +145,22 @@ class VectorStep(wiring.Component):
         fhat = self._block_normalise(m, force)
 
         # F = F̂ / |F̂|, coordinate by coordinate
-        fhat_s = _serialise(m, fhat, at(self.fhat_at), "fhat")
-        direction = _divide_by_norm(m, dp, fhat_s, at, self.fhat_at, ("force_norm", "force_rsqrt", "direction"), during)
+        fhat_s = _serialise(m, fhat, at(par.fhat_at), "fhat")
+        direction = _divide_by_norm(m, dp, fhat_s, at, par.fhat_at, ("force_norm", "force_rsqrt", "direction"), during)
 
         # α = δ · 1/(2β), ready at move_at and steady for dm cycles (δ is held); r* = r + α F
         step_in = self.step
-        if self.candidates == 2:  # which 1/(2β): held with the input and delayed with δ, so the two agree
+        if par.candidates == 2:  # which 1/(2β): held with the input and delayed with δ, so the two agree
             second = Signal()
             with m.If(self.i.valid):
                 m.d.sync += second.eq(self.i.payload.second)
-            step_in = Mux(delay(m, second, self.move_at - dp.step.latency - 1, "second"), self.step2, self.step)
+            step_in = Mux(delay(m, second, par.move_at - dp.step.latency - 1, "second"), self.step2, self.step)
         step = _unit(
             m,
             dp.make("step"),
             "step",
-            {"a": delay(m, delta, self.move_at - dp.step.latency - 1, "delta"), "b": step_in},
-            during(self.move_at - dp.step.latency - 1, self.move_at + dm),
+            {"a": delay(m, delta, par.move_at - dp.step.latency - 1, "delta"), "b": step_in},
+            during(par.move_at - dp.step.latency - 1, par.move_at + dm),
         )
         r_s = _serialise(m, r, at(1), "r")
         mv = _unit(
@@ -152,13 +168,13 @@ class VectorStep(wiring.Component):
             dp.make("move"),
             "move",
             {"a": step.o.payload, "b": direction},
-            during(self.move_at - 1, self.move_at + dm + dp.move.latency),
+            during(par.move_at - 1, par.move_at + dm + dp.move.latency),
         )
         moved = Signal(dp.fmt.shape())
-        m.d.sync += moved.eq(saturate(delay(m, r_s, self.moved_at - 2, "r_moved") + mv.o.payload, dp.fmt))
+        m.d.sync += moved.eq(saturate(delay(m, r_s, par.moved_at - 2, "r_moved") + mv.o.payload, dp.fmt))
 
         # r' = r* / |r*|
-        new = _divide_by_norm(m, dp, moved, at, self.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"), during)
+        new = _divide_by_norm(m, dp, moved, at, par.moved_at, ("moved_norm", "moved_rsqrt", "renormalise"), during)
 
         # S_j = |r' − r|², and r' gathered into a vector as S_j completes
         s = _serial_norm(
@@ -166,13 +182,13 @@ class VectorStep(wiring.Component):
             dp.make("move_norm"),
             "move_norm",
             new,
-            delay(m, r_s, self.new_at - 1, "r_new"),
+            delay(m, r_s, par.new_at - 1, "r_new"),
             at,
-            self.new_at,
-            during(self.new_at - 1, self.latency),
+            par.new_at,
+            during(par.new_at - 1, self.latency),
         )
         gather_at = self.latency - dm
-        out = _gather(m, delay(m, new, gather_at - self.new_at, "new"), dm, "new")
+        out = _gather(m, delay(m, new, gather_at - par.new_at, "new"), dm, "new")
         m.d.comb += [
             self.o.payload.r.eq(out),
             self.o.payload.s.eq(s),
@@ -185,7 +201,8 @@ class VectorStep(wiring.Component):
     def _block_normalise(self, m: Module, force):
         """Block normalisation: the leading one of max_d |F*_d| moves to bit f − 1 (F̂ ready at 4 cycles
         after the input); returns F̂."""
-        dp, dm = self.dp, self.dp.dmax
+        par = self.parameters
+        dp, dm = par.dp, par.dp.dmax
         w_acc, f = dp.acc_fmt.width, dp.unit_fmt.f
         ored = Signal(unsigned(w_acc))
         m.d.sync += ored.eq(_or_all(abs(force[d]) for d in range(dm)))
@@ -227,7 +244,7 @@ def _serial_norm(m: Module, unit, name: str, a, b, at, start: int, want=None):
     """|a − b|² of the coordinate streams ``a`` and ``b`` that begin ``start`` cycles after the input;
     the result is valid ``dmax − 1 + unit.latency`` cycles after ``start`` and held until the next.
     ``want``: see :func:`_unit`."""
-    dm = unit.dim
+    dm = unit.parameters.dim
     _place(m, unit, name, want)
     m.d.comb += [
         unit.i.valid.eq(_or_all(at(start + k) for k in range(dm))),

@@ -39,39 +39,20 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datapath import Datapath
-from ..pipeline import delay, keep_locals, parameters_only, ram_delay
-from .vector_step import VectorStep, _unit
-from ..units.weight import RepulsionWeight
+from ..pipeline import check_parameters, delay, keep_locals, ram_delay
+from .vector_step import VectorStepParameters, _unit
+from ..units.weight import RepulsionWeightParameters
 
-__all__ = ["VectorUpdater", "MAX_LANES"]
+__all__ = ["VectorUpdaterParameters", "VectorUpdater", "MAX_LANES"]
 
 #: Most lanes a :class:`VectorUpdater` builds (memory banks, squared-distance units, weights).
 MAX_LANES = 16
 
 
-class VectorUpdater(wiring.Component):
-    """Ports:
-
-    - ``i`` — stream of vectors (``dmax`` raw coordinates, unused ones 0), accepted while loading;
-    - ``o`` — stream of the new vectors r'_0 … r'_{N−1}, in order, always ready (one per row at most);
-    - ``n``, ``half_beta``, ``step`` — runtime N (2 ≤ N ≤ nmax), β/2 and 1/(2β), held during a run;
-    - ``start`` — a pulse: load N vectors, then compute; ``busy`` while running; ``done`` pulses at the end;
-    - ``move_norm`` — S = Σ_j |r'_j − r_j|²; ``delta_min`` — min_j δ_j; both valid from ``done``.
-
-    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
-    :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
-    :class:`~.vector_step.VectorStep`'s interval C₁ (21 in Q3.44 at Dmax ≤ 21) times the candidates (1 or 2: both
-    candidates go through one step). ``lanes`` must be an int in 1..16.
-
-    With ``candidates=2`` (1 or 2; default 1, the design above unchanged) there are also: ``half_beta2``,
-    ``step2`` (candidate 2's β''/2 and 1/(2β'')), ``move_norm2`` (S''), and pulses accepted while idle
-    (one at a time): ``load`` — load N vectors into the old set, ``done`` the cycle after the last;
-    ``sweep`` — both candidates from the old set into the candidate sets, ``done``
-    :meth:`sweep_cycles` + 1 cycles after the pulse;
-    ``choose`` — with ``raised`` (0: keep candidate 1, 1: candidate 2): the kept set becomes the old set
-    at once; ``emit`` — the old set's N vectors to ``o``, one per cycle from the second cycle after the
-    pulse, ``done`` N + 3 cycles after the pulse.
-    """
+class VectorUpdaterParameters:
+    """The parameters of a :class:`VectorUpdater`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`VectorUpdater`)."""
 
     def __init__(self, dp: Datapath, lanes: int = 1, candidates: int = 1):
         if not (isinstance(lanes, int) and 1 <= lanes <= MAX_LANES):
@@ -80,7 +61,7 @@ class VectorUpdater(wiring.Component):
             raise ValueError(f"candidates must be 1 or 2, not {candidates!r}")
         self.dp, self.lanes, self.candidates = dp, lanes, candidates
         self.depth = -(-dp.nmax // lanes)
-        self.step_unit = parameters_only(VectorStep(dp, candidates))
+        self.step_unit = VectorStepParameters(dp, candidates)
         #: Fewest cycles a row lasts: the per-vector step takes a vector at most every ``interval`` cycles,
         #: and each row gives it one vector per candidate.
         self.row_min = self.step_unit.interval * candidates
@@ -118,7 +99,7 @@ class VectorUpdater(wiring.Component):
                     "emit": In(1),
                 }
             )
-        super().__init__(members)
+        self.signature = wiring.Signature(members)
 
     def row_cycles(self, n: int) -> int:
         """Cycles of one row: max(⌈N/L⌉, :attr:`row_min`) — a row shorter than the per-vector step's
@@ -138,9 +119,43 @@ class VectorUpdater(wiring.Component):
         the cycle after ``sweep`` (``sweep`` reads r_0 as the load's last cycle would)."""
         return self.cycles(n) - n
 
+    def create(self) -> VectorUpdater:
+        """A new :class:`VectorUpdater` with these parameters."""
+        return VectorUpdater(self)
+
+
+class VectorUpdater(wiring.Component):
+    """Ports:
+
+    - ``i`` — stream of vectors (``dmax`` raw coordinates, unused ones 0), accepted while loading;
+    - ``o`` — stream of the new vectors r'_0 … r'_{N−1}, in order, always ready (one per row at most);
+    - ``n``, ``half_beta``, ``step`` — runtime N (2 ≤ N ≤ nmax), β/2 and 1/(2β), held during a run;
+    - ``start`` — a pulse: load N vectors, then compute; ``busy`` while running; ``done`` pulses at the end;
+    - ``move_norm`` — S = Σ_j |r'_j − r_j|²; ``delta_min`` — min_j δ_j; both valid from ``done``.
+
+    Cycles from ``start`` to ``done``, with a vector offered every cycle while loading, exactly:
+    :meth:`cycles` = N + N·max(⌈N/L⌉, :attr:`row_min`) + ⌈N/L⌉ + :attr:`tail`, where :attr:`row_min` is
+    :class:`~.vector_step.VectorStep`'s interval C₁ (21 in Q3.44 at Dmax ≤ 21) times the candidates (1 or 2: both
+    candidates go through one step). ``lanes`` must be an int in 1..16.
+
+    With ``candidates=2`` (1 or 2; default 1, the design above unchanged) there are also: ``half_beta2``,
+    ``step2`` (candidate 2's β''/2 and 1/(2β'')), ``move_norm2`` (S''), and pulses accepted while idle
+    (one at a time): ``load`` — load N vectors into the old set, ``done`` the cycle after the last;
+    ``sweep`` — both candidates from the old set into the candidate sets, ``done``
+    :meth:`sweep_cycles` + 1 cycles after the pulse;
+    ``choose`` — with ``raised`` (0: keep candidate 1, 1: candidate 2): the kept set becomes the old set
+    at once; ``emit`` — the old set's N vectors to ``o``, one per cycle from the second cycle after the
+    pulse, ``done`` N + 3 cycles after the pulse.
+    """
+
+    def __init__(self, parameters: VectorUpdaterParameters):
+        self.parameters = check_parameters(parameters, VectorUpdaterParameters)
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        s = SimpleNamespace(two=self.candidates == 2, vec=data.ArrayLayout(self.dp.fmt.shape(), self.dp.dmax))
+        s = SimpleNamespace(two=par.candidates == 2, vec=data.ArrayLayout(par.dp.fmt.shape(), par.dp.dmax))
         self._state(m, s)
         self._control(m, s)
         self._read_tags(m, s)
@@ -148,7 +163,7 @@ class VectorUpdater(wiring.Component):
         self._delta_path(m, s)
         self._force_path(m, s)
         # ---- steps 3–5 for vector k − 1
-        m.submodules.step = s.vs = VectorStep(self.dp, self.candidates)
+        m.submodules.step = s.vs = par.step_unit.create()
         if s.two:
             self._step_pair(m, s)
         else:
@@ -158,16 +173,17 @@ class VectorUpdater(wiring.Component):
     def _state(self, m: Module, s: SimpleNamespace) -> None:
         """The row counters, the vector memories (one bank per lane; with two candidates three sets per lane) and
         the candidates' set pointers."""
-        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        par = self.parameters
+        dp, lanes, two, vec = par.dp, par.lanes, s.two, s.vec
         n = Signal.like(self.n)
-        rows_len = Signal(range(self.depth + 1))  # ⌈N/L⌉, counted while loading
-        row_len = Signal(range(max(self.depth, self.row_min) + 1))  # max(⌈N/L⌉, row_min), once loaded
-        m.d.comb += row_len.eq(Mux(rows_len < self.row_min, self.row_min, rows_len))
+        rows_len = Signal(range(par.depth + 1))  # ⌈N/L⌉, counted while loading
+        row_len = Signal(range(max(par.depth, par.row_min) + 1))  # max(⌈N/L⌉, row_min), once loaded
+        m.d.comb += row_len.eq(Mux(rows_len < par.row_min, par.row_min, rows_len))
 
         banks = []
         if not two:
             for b in range(lanes):
-                mem = memory.Memory(shape=vec, depth=self.depth, init=[])
+                mem = memory.Memory(shape=vec, depth=par.depth, init=[])
                 m.submodules[f"bank{b}"] = mem
                 banks.append((mem.write_port(), mem.read_port(transparent_for=())))
         else:  # three sets per lane: the old set and the two candidates, by the pointers old, ca, cb
@@ -175,7 +191,7 @@ class VectorUpdater(wiring.Component):
             for b in range(lanes):
                 ports = []
                 for k in range(3):
-                    mem = memory.Memory(shape=vec, depth=self.depth, init=[])
+                    mem = memory.Memory(shape=vec, depth=par.depth, init=[])
                     m.submodules[f"bank{b}_set{k}"] = mem
                     ports.append((mem.write_port(), mem.read_port(transparent_for=())))
                 sets.append(ports)
@@ -183,7 +199,7 @@ class VectorUpdater(wiring.Component):
             forward = Signal()  # a start (load + sweep): candidate 1 also goes to ``o``
             load_only, priming, emitting = Signal(), Signal(), Signal()
             load_write = Signal()
-            emit_bank, emit_addr = Signal(range(lanes)), Signal(range(self.depth))
+            emit_bank, emit_addr = Signal(range(lanes)), Signal(range(par.depth))
             emit_count = Signal(range(dp.nmax + 1))
         keep_locals(
             s,
@@ -195,14 +211,15 @@ class VectorUpdater(wiring.Component):
     def _control(self, m: Module, s: SimpleNamespace) -> None:
         """The control: IDLE → LOAD → COMPUTE → WAIT → IDLE (and EMIT with two candidates): the load's bank and
         address, the row and the tick whose reads feed both paths."""
-        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        par = self.parameters
+        dp, lanes, two, vec = par.dp, par.lanes, s.two, s.vec
         # ---- control: IDLE → LOAD → COMPUTE → WAIT → IDLE
-        load_bank, load_addr, loaded = Signal(range(lanes)), Signal(range(self.depth)), Signal(range(dp.nmax + 1))
-        row, tick = Signal(range(dp.nmax + 2)), Signal(range(max(self.depth, self.row_min)))
-        addr = Signal(range(self.depth))  # the read address: tick, while the row reads
+        load_bank, load_addr, loaded = Signal(range(lanes)), Signal(range(par.depth)), Signal(range(dp.nmax + 1))
+        row, tick = Signal(range(dp.nmax + 2)), Signal(range(max(par.depth, par.row_min)))
+        addr = Signal(range(par.depth))  # the read address: tick, while the row reads
         m.d.comb += addr.eq(tick)
-        base = Signal(range(self.depth * lanes + 1))  # addr · L, counted: index of lane 0's vector
-        next_bank, next_addr = Signal(range(lanes)), Signal(range(self.depth + 1))  # where r_{row+1} lies
+        base = Signal(range(par.depth * lanes + 1))  # addr · L, counted: index of lane 0's vector
+        next_bank, next_addr = Signal(range(lanes)), Signal(range(par.depth + 1))  # where r_{row+1} lies
         reading = Signal()
         outputs = Signal(range(dp.nmax + 1))
         m.d.comb += self.busy.eq(1)
@@ -243,7 +260,8 @@ class VectorUpdater(wiring.Component):
     def _idle(self, m: Module, s: SimpleNamespace) -> None:
         """State IDLE: a start (load, then sweep), or with two candidates a load, a sweep, an emit or the
         choice of the kept candidate's set."""
-        lanes, two = self.lanes, s.two
+        par = self.parameters
+        lanes, two = par.lanes, s.two
         m.d.comb += self.busy.eq(0)
         with m.If(self.start):
             m.d.sync += [
@@ -292,7 +310,8 @@ class VectorUpdater(wiring.Component):
     def _loading(self, m: Module, s: SimpleNamespace) -> None:
         """State LOAD: each vector to bank j mod L, address ⌊j/L⌋ (with two candidates, into the old set), until
         N are in; then COMPUTE (or IDLE after a load alone)."""
-        lanes, two = self.lanes, s.two
+        par = self.parameters
+        lanes, two = par.lanes, s.two
         m.d.comb += self.i.ready.eq(1)
         with m.If(self.i.valid):
             if two:
@@ -327,7 +346,8 @@ class VectorUpdater(wiring.Component):
     def _read_tags(self, m: Module, s: SimpleNamespace) -> None:
         """Stage 1: the memories' data, with the read's tag (row, address, first, last, and whether r_{row+1} is
         read), and each lane's vector index."""
-        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        par = self.parameters
+        dp, lanes, two, vec = par.dp, par.lanes, s.two, s.vec
         # ---- stage 1: memory data, with the read's tags
         if not two:
             for _, rp in s.banks:
@@ -368,7 +388,7 @@ class VectorUpdater(wiring.Component):
             t0.bank.eq(s.next_bank),
         ]
         t1 = delay(m, t0, 1, "tag")
-        index = [Signal(range(self.depth * lanes + lanes), name=f"index{b}") for b in range(lanes)]
+        index = [Signal(range(par.depth * lanes + lanes), name=f"index{b}") for b in range(lanes)]
         for b in range(lanes):
             m.d.comb += index[b].eq(t1.base + b)
 
@@ -376,7 +396,8 @@ class VectorUpdater(wiring.Component):
 
     def _vectors(self, m: Module, s: SimpleNamespace) -> None:
         """r_k for the δ path, r_{k−1} (``previous``) for the force path; vector k + 1 passes by in row k."""
-        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        par = self.parameters
+        dp, lanes, two, vec = par.dp, par.lanes, s.two, s.vec
         # r_k for the δ path; r_{k−1} (``previous``) for the force path. Vector k + 1 passes by in row k.
         current, previous, upcoming = Signal(vec), Signal(vec), Signal(vec)
         passing = Signal(vec)
@@ -405,7 +426,8 @@ class VectorUpdater(wiring.Component):
     def _delta_path(self, m: Module, s: SimpleNamespace) -> None:
         """The δ path: d²(r_k, r_i), the masked minimum per lane and across lanes, 1/δ once per row, and the
         run's δ_min."""
-        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        par = self.parameters
+        dp, lanes, two, vec = par.dp, par.lanes, s.two, s.vec
         # ---- δ path: d²(r_k, r_i), masked min per lane, min across lanes
         lane_mins, row_d2 = [], []
         for b in range(lanes):
@@ -414,7 +436,7 @@ class VectorUpdater(wiring.Component):
             # The d² row, double-buffered by row parity: row k is written as it leaves the unit and read
             # back by the force path while row k + 1 leaves it (same address, the other half), so
             # d²(r_{k−1}, r_i) arrives one cycle after d²(r_k, r_i) left — the force path's one cycle of skew.
-            d2_ram = memory.Memory(shape=dp.d2_fmt.shape(), depth=2 << (self.depth - 1).bit_length(), init=[])
+            d2_ram = memory.Memory(shape=dp.d2_fmt.shape(), depth=2 << (par.depth - 1).bit_length(), init=[])
             m.submodules[f"d2_row{b}"] = d2_ram
             d2_w, d2_r = d2_ram.write_port(), d2_ram.read_port(transparent_for=())
             m.d.comb += [
@@ -438,17 +460,17 @@ class VectorUpdater(wiring.Component):
         delta = Signal(dp.d2_fmt.shape())  # δ_k, held until the next row's is ready
         lane_min = _min_tree([o.payload for o in lane_mins])
         row_at_min = delay(m, s.t1.row, dp.distance.latency + 1, "mrow")
-        delta_fifo = fifo.SyncFIFO(width=dp.d2_fmt.width, depth=_fifo_depth(self))
+        delta_fifo = fifo.SyncFIFO(width=dp.d2_fmt.width, depth=_fifo_depth(par))
         m.submodules.delta_fifo = delta_fifo
         with m.If(lane_mins[0].valid):
             m.d.sync += delta.eq(lane_min)
         # 1/δ_k once per row; the force path sees δ_k and 1/δ_k together, recip_wait cycles later
         m.submodules.reciprocal = rec = dp.make("reciprocal")
         m.d.comb += [rec.i.payload.eq(lane_min), rec.i.valid.eq(lane_mins[0].valid)]
-        recip = Signal(rec.o_layout)
+        recip = Signal(dp.reciprocal.o_layout)
         with m.If(rec.o.valid):
             m.d.sync += recip.eq(rec.o.payload)
-        delta_w = ram_delay(m, delta, self.recip_wait, "delta_w")
+        delta_w = ram_delay(m, delta, par.recip_wait, "delta_w")
         m.d.comb += [delta_fifo.w_data.eq(lane_min), delta_fifo.w_en.eq(lane_mins[0].valid & (row_at_min < s.n))]
         restart = self.start if not two else (self.start | self.sweep) & ~self.busy
         with m.If(restart):
@@ -461,22 +483,23 @@ class VectorUpdater(wiring.Component):
     def _force_path(self, m: Module, s: SimpleNamespace) -> None:
         """The force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted and accumulated per
         lane and candidate, the lanes' accumulators added at the row's end."""
-        dp, lanes, two, vec = self.dp, self.lanes, s.two, s.vec
+        par = self.parameters
+        dp, lanes, two, vec = par.dp, par.lanes, s.two, s.vec
         previous = s.previous
         # ---- force path: the same reads ``lag`` cycles later, r_{k−1} against r_i, weighted, accumulated
-        lag = 1 + self.recip_wait
+        lag = 1 + par.recip_wait
         t2 = delay(m, s.t1, lag, "ftag")
         previous = ram_delay(m, previous, lag, "previous")  # r_{k−1} as the force path, lag cycles behind, needs it
         data2 = [ram_delay(m, s.lane_data[b], lag, f"fdata{b}") for b in range(lanes)]
         idx2 = [delay(m, s.index[b], lag, f"fidx{b}") for b in range(lanes)]
-        r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(self))
+        r_fifo = fifo.SyncFIFO(width=vec.size, depth=_fifo_depth(par))
         m.submodules.r_fifo = r_fifo
         m.d.comb += [r_fifo.w_data.eq(previous.as_value()), r_fifo.w_en.eq(t2.valid & t2.first & (t2.row >= 1))]
         to_product = dp.distance.latency + dp.weight.latency
         half_betas = [self.half_beta] + ([self.half_beta2] if two else [])
         lane_acc = [[] for _ in half_betas]  # per candidate, per lane
         for b in range(lanes):
-            wd2 = ram_delay(m, s.row_d2[b], self.recip_wait, f"fd2{b}")
+            wd2 = ram_delay(m, s.row_d2[b], par.recip_wait, f"fd2{b}")
             diff = Signal(data.ArrayLayout(dp.diff_fmt.shape(), dp.dmax), name=f"diff{b}")
             for d in range(dp.dmax):
                 m.d.sync += diff[d].eq(previous[d] - data2[b][d])
@@ -489,7 +512,10 @@ class VectorUpdater(wiring.Component):
             if two:
                 weight["half_beta2"] = self.half_beta2
             wt = _unit(
-                m, RepulsionWeight(dp.d2_fmt, dp.weight_precision, len(half_betas), dp.dsp), f"weight{b}", weight
+                m,
+                RepulsionWeightParameters(dp.d2_fmt, dp.weight_precision, len(half_betas), dp.dsp).create(),
+                f"weight{b}",
+                weight,
             )
             for c in range(len(half_betas)):
                 sfx = "" if c == 0 else f"_{c + 1}"
@@ -540,13 +566,14 @@ class VectorUpdater(wiring.Component):
     def _step_pair(self, m: Module, s: SimpleNamespace) -> None:
         """Steps 3–5 for vector k − 1 (two candidates, one interval apart), ``o``'s sources (candidate 1 after a
         start, the old set after an emit) and the candidates' write-back into their sets."""
-        dp, lanes, vec = self.dp, self.lanes, s.vec
+        par = self.parameters
+        dp, lanes, vec = par.dp, par.lanes, s.vec
         # Candidate 1 enters the step with the row's force; candidate 2, from copies held since then, one
         # interval later (rows last at least two intervals, so the next row's candidate 1 comes after it).
         force2, r_held, delta_held = Signal.like(s.forces[1]), Signal(vec), Signal(dp.d2_fmt.shape())
         with m.If(s.force_valid):
             m.d.sync += [force2.eq(s.forces[1]), r_held.eq(s.r_fifo.r_data), delta_held.eq(s.delta_fifo.r_data)]
-        again = delay(m, s.force_valid, self.step_unit.interval, "again")
+        again = delay(m, s.force_valid, par.step_unit.interval, "again")
         m.d.comb += [
             s.r_fifo.r_en.eq(s.force_valid),
             s.delta_fifo.r_en.eq(s.force_valid),
@@ -583,7 +610,7 @@ class VectorUpdater(wiring.Component):
             m.d.sync += s.outputs.eq(s.outputs + 1)
         # the candidates into their sets: vector j at bank j mod L, address ⌊j/L⌋ (candidate 1 into the set
         # ``cand_a``, then candidate 2 into ``cand_b``, same address)
-        write_bank, write_addr = Signal(range(lanes)), Signal(range(self.depth))
+        write_bank, write_addr = Signal(range(lanes)), Signal(range(par.depth))
         with m.If(s.restart | (self.load & ~self.busy)):
             m.d.sync += [write_bank.eq(0), write_addr.eq(0)]
         with m.Elif(s.vs.o.valid & second):
@@ -602,7 +629,7 @@ class VectorUpdater(wiring.Component):
                 ]
 
 
-def _fifo_depth(updater: VectorUpdater) -> int:
+def _fifo_depth(updater: VectorUpdaterParameters) -> int:
     # Rows can be one cycle long; a row's F* leaves the force pipeline ``force_latency`` cycles after its
     # r and δ were queued, so that many entries can wait at once.
     return 1 << (updater.force_latency + 4).bit_length()

@@ -10,9 +10,18 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixed import Q, mul_shift, round_shift, saturate
 from .multiplier import LimbProduct, check_dsp
-from ..pipeline import delay
+from ..pipeline import check_parameters, delay
 
-__all__ = ["SquaredDistance", "SerialSquaredDistance", "RunningMin", "GUARD_BITS", "d2_format"]
+__all__ = [
+    "SquaredDistanceParameters",
+    "SquaredDistance",
+    "SerialSquaredDistanceParameters",
+    "SerialSquaredDistance",
+    "RunningMinParameters",
+    "RunningMin",
+    "GUARD_BITS",
+    "d2_format",
+]
 
 #: Fraction bits kept below the output's when each square is truncated before the sum.
 GUARD_BITS = 4
@@ -38,20 +47,10 @@ def _compute_squared_distance(fmt: Q, a, b, diff_fmt: Q | None = None) -> np.nda
     return saturate(round_shift(squares.sum(axis=-1), GUARD_BITS, "nearest"), d2_format(fmt))
 
 
-class SquaredDistance(wiring.Component):
-    """``o = d² = Σ_k (a_k − b_k)²`` for two ``dim``-vectors of raw ``fmt`` coordinates.
-
-    Each difference is exact; each square is exact, then truncated to f + ``GUARD_BITS`` fraction bits;
-    the sum is exact and rounded to nearest at f bits, then saturated to :func:`d2_format`. Error ≤ ½ +
-    dim · 2^−GUARD_BITS ulp. Ports: ``i`` — stream of ``{a, b}`` (arrays of ``dim`` raw values); ``o`` —
-    stream of raw d². II = 1; :attr:`latency` = 7 + ⌈log2 dim⌉ cycles.
-
-    With ``diff_fmt`` (signed, g ≤ f fraction bits), each difference is first floored to g fraction bits
-    and saturated to ``diff_fmt`` (so the square takes fewer DSP blocks: two 17-bit limbs for Q3.31); the
-    square of the truncated difference is exact and truncated to f + ``GUARD_BITS`` fraction bits as above.
-    Added error: ≤ 2|a_k − b_k|·2^−g per coordinate (docs/arithmetic.md).
-    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
-    """
+class SquaredDistanceParameters:
+    """The parameters of a :class:`SquaredDistance`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`SquaredDistance`)."""
 
     def __init__(self, fmt: Q, dim: int, diff_fmt: Q | None = None, dsp: str = "infer"):
         self.dsp = check_dsp(dsp)
@@ -68,7 +67,7 @@ class SquaredDistance(wiring.Component):
         self.levels = max(0, (dim - 1).bit_length())
         self.latency = 1 + 1 + LimbProduct.LATENCY + 1 + self.levels + 1
         vec = data.ArrayLayout(fmt.shape(), dim)
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(data.StructLayout({"a": vec, "b": vec}), always_ready=True)),
                 "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
@@ -79,24 +78,50 @@ class SquaredDistance(wiring.Component):
         """Bit-exact model: d² for int64 arrays of raw coordinates (…, dim), broadcast together."""
         return _compute_squared_distance(self.fmt, a, b, self.diff_fmt)
 
+    def create(self) -> SquaredDistance:
+        """A new :class:`SquaredDistance` with these parameters."""
+        return SquaredDistance(self)
+
+
+class SquaredDistance(wiring.Component):
+    """``o = d² = Σ_k (a_k − b_k)²`` for two ``dim``-vectors of raw ``fmt`` coordinates.
+
+    Each difference is exact; each square is exact, then truncated to f + ``GUARD_BITS`` fraction bits;
+    the sum is exact and rounded to nearest at f bits, then saturated to :func:`d2_format`. Error ≤ ½ +
+    dim · 2^−GUARD_BITS ulp. Ports: ``i`` — stream of ``{a, b}`` (arrays of ``dim`` raw values); ``o`` —
+    stream of raw d². II = 1; :attr:`latency` = 7 + ⌈log2 dim⌉ cycles.
+
+    With ``diff_fmt`` (signed, g ≤ f fraction bits), each difference is first floored to g fraction bits
+    and saturated to ``diff_fmt`` (so the square takes fewer DSP blocks: two 17-bit limbs for Q3.31); the
+    square of the truncated difference is exact and truncated to f + ``GUARD_BITS`` fraction bits as above.
+    Added error: ≤ 2|a_k − b_k|·2^−g per coordinate (docs/arithmetic.md).
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
+    """
+
+    def __init__(self, parameters: SquaredDistanceParameters):
+        self.parameters = check_parameters(parameters, SquaredDistanceParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        f, w = self.fmt.f, self.fmt.width
-        a = Signal(data.ArrayLayout(self.fmt.shape(), self.dim))
-        b = Signal(data.ArrayLayout(self.fmt.shape(), self.dim))
+        f, w = par.fmt.f, par.fmt.width
+        a = Signal(data.ArrayLayout(par.fmt.shape(), par.dim))
+        b = Signal(data.ArrayLayout(par.fmt.shape(), par.dim))
         m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.b)]
-        dfmt = self.diff_fmt
+        dfmt = par.diff_fmt
         d_width, d_frac = (w + 1, f) if dfmt is None else (dfmt.width, dfmt.f)
         drop = 2 * d_frac - (f + GUARD_BITS)  # low bits of the exact square below f + GUARD_BITS
         sq_width = 2 * d_width - drop
         terms = []
-        for k in range(self.dim):
+        for k in range(par.dim):
             diff = Signal(signed(d_width), name=f"diff{k}")
             if dfmt is None:
                 m.d.sync += diff.eq(a[k] - b[k])
             else:
                 m.d.sync += diff.eq(saturate((a[k] - b[k]) >> (f - d_frac), dfmt))
-            sq = LimbProduct(diff.shape(), diff.shape(), dsp=self.dsp)
+            sq = LimbProduct(diff.shape(), diff.shape(), dsp=par.dsp)
             m.submodules[f"sq{k}"] = sq
             m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
             trunc = Signal(unsigned(sq_width), name=f"sqt{k}")
@@ -110,9 +135,51 @@ class SquaredDistance(wiring.Component):
                 m.d.sync += s.eq(terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j])
                 nxt.append(s)
             terms, level = nxt, level + 1
-        m.d.sync += self.o.payload.eq(saturate(round_shift(terms[0], GUARD_BITS, "nearest"), self.out_fmt))
+        m.d.sync += self.o.payload.eq(saturate(round_shift(terms[0], GUARD_BITS, "nearest"), par.out_fmt))
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m
+
+
+class SerialSquaredDistanceParameters:
+    """The parameters of a :class:`SerialSquaredDistance`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`SerialSquaredDistance`)."""
+
+    latency = 1 + 1 + LimbProduct.LATENCY + 1 + 1 + 1
+
+    def __init__(self, fmt: Q, dim: int, out_frac: int | None = None, dsp: str = "infer"):
+        self.dsp = check_dsp(dsp)
+        if out_frac is None:
+            out_frac = fmt.f
+        if not (isinstance(out_frac, int) and fmt.f <= out_frac <= 2 * fmt.f):
+            raise ValueError(f"out_frac must be an integer in {fmt.f}..{2 * fmt.f} (f..2f), not {out_frac!r}")
+        self.fmt, self.dim, self.out_frac = fmt, dim, out_frac
+        self.out_fmt = Q(3, out_frac, signed=False)
+        #: fraction bits each square keeps, and the bits the sum's rounding drops
+        self.keep = min(2 * fmt.f, out_frac + GUARD_BITS)
+        self.drop = self.keep - out_frac
+        layout = data.StructLayout({"a": fmt.shape(), "b": fmt.shape(), "first": 1, "last": 1})
+        self.signature = wiring.Signature(
+            {
+                "i": In(stream.Signature(layout, always_ready=True)),
+                "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
+            }
+        )
+
+    def compute(self, a, b) -> np.ndarray:
+        """Bit-exact model: d² of whole vectors, int64 arrays of raw coordinates (…, n) broadcast together
+        (the n coordinates of one vector are what the stream carries from ``first`` to ``last``). With
+        ``out_frac`` above f the result is an array of Python ints (it may not fit int64)."""
+        if self.out_frac == self.fmt.f:
+            return _compute_squared_distance(self.fmt, a, b)
+        diff = (np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)).astype(object)  # exact
+        total = ((diff * diff) >> (2 * self.fmt.f - self.keep)).sum(axis=-1)  # floor of each square; exact sum
+        rounded = round_shift(np.asarray(total, dtype=object), self.drop, "nearest")  # as the RTL's last step
+        return np.minimum(rounded, self.out_fmt.max_raw)
+
+    def create(self) -> SerialSquaredDistance:
+        """A new :class:`SerialSquaredDistance` with these parameters."""
+        return SerialSquaredDistance(self)
 
 
 class SerialSquaredDistance(wiring.Component):
@@ -133,51 +200,26 @@ class SerialSquaredDistance(wiring.Component):
     ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
 
-    latency = 1 + 1 + LimbProduct.LATENCY + 1 + 1 + 1
+    latency = SerialSquaredDistanceParameters.latency
 
-    def __init__(self, fmt: Q, dim: int, out_frac: int | None = None, dsp: str = "infer"):
-        self.dsp = check_dsp(dsp)
-        if out_frac is None:
-            out_frac = fmt.f
-        if not (isinstance(out_frac, int) and fmt.f <= out_frac <= 2 * fmt.f):
-            raise ValueError(f"out_frac must be an integer in {fmt.f}..{2 * fmt.f} (f..2f), not {out_frac!r}")
-        self.fmt, self.dim, self.out_frac = fmt, dim, out_frac
-        self.out_fmt = Q(3, out_frac, signed=False)
-        #: fraction bits each square keeps, and the bits the sum's rounding drops
-        self.keep = min(2 * fmt.f, out_frac + GUARD_BITS)
-        self.drop = self.keep - out_frac
-        layout = data.StructLayout({"a": fmt.shape(), "b": fmt.shape(), "first": 1, "last": 1})
-        super().__init__(
-            {
-                "i": In(stream.Signature(layout, always_ready=True)),
-                "o": Out(stream.Signature(self.out_fmt.shape(), always_ready=True)),
-            }
-        )
-
-    def compute(self, a, b) -> np.ndarray:
-        """Bit-exact model: d² of whole vectors, int64 arrays of raw coordinates (…, n) broadcast together
-        (the n coordinates of one vector are what the stream carries from ``first`` to ``last``). With
-        ``out_frac`` above f the result is an array of Python ints (it may not fit int64)."""
-        if self.out_frac == self.fmt.f:
-            return _compute_squared_distance(self.fmt, a, b)
-        diff = (np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)).astype(object)  # exact
-        total = ((diff * diff) >> (2 * self.fmt.f - self.keep)).sum(axis=-1)  # floor of each square; exact sum
-        rounded = round_shift(np.asarray(total, dtype=object), self.drop, "nearest")  # as the RTL's last step
-        return np.minimum(rounded, self.out_fmt.max_raw)
+    def __init__(self, parameters: SerialSquaredDistanceParameters):
+        self.parameters = check_parameters(parameters, SerialSquaredDistanceParameters)
+        super().__init__(parameters.signature)
 
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        f, w = self.fmt.f, self.fmt.width
+        f, w = par.fmt.f, par.fmt.width
         p = self.i.payload
-        a, b = Signal(self.fmt.shape()), Signal(self.fmt.shape())
+        a, b = Signal(par.fmt.shape()), Signal(par.fmt.shape())
         m.d.sync += [a.eq(p.a), b.eq(p.b)]
         diff = Signal(signed(w + 1))
         m.d.sync += diff.eq(a - b)
-        m.submodules.sq = sq = LimbProduct(diff.shape(), diff.shape(), dsp=self.dsp)
+        m.submodules.sq = sq = LimbProduct(diff.shape(), diff.shape(), dsp=par.dsp)
         m.d.comb += [sq.a.eq(diff), sq.b.eq(diff)]
-        sq_width = 2 * (w + 1) - (2 * f - self.keep)
+        sq_width = 2 * (w + 1) - (2 * f - par.keep)
         trunc = Signal(unsigned(sq_width))
-        m.d.sync += trunc.eq(sq.p >> (2 * f - self.keep))
+        m.d.sync += trunc.eq(sq.p >> (2 * f - par.keep))
         to_trunc = 1 + 1 + LimbProduct.LATENCY + 1
         valid = delay(m, self.i.valid, to_trunc, "valid")
         first = delay(m, self.i.valid & p.first, to_trunc, "first")
@@ -188,26 +230,22 @@ class SerialSquaredDistance(wiring.Component):
         done = Signal()
         m.d.sync += done.eq(last)
         with m.If(done):
-            m.d.sync += self.o.payload.eq(saturate(round_shift(acc, self.drop, "nearest"), self.out_fmt))
+            m.d.sync += self.o.payload.eq(saturate(round_shift(acc, par.drop, "nearest"), par.out_fmt))
         m.d.sync += self.o.valid.eq(done)
         return m
 
 
-class RunningMin(wiring.Component):
-    """δ: the minimum of a row of d² values.
-
-    Ports: ``i`` — stream of ``{d2, first, last, mask}``: ``first`` starts a row, ``last`` ends it,
-    ``mask`` leaves the value out (the pair i = j is masked, not skipped); ``o`` — the row's minimum, valid
-    for one cycle after its ``last`` input (:attr:`latency` = 1). A row whose values are all masked gives
-    the format's largest value. :meth:`compute` is the bit-exact model.
-    """
+class RunningMinParameters:
+    """The parameters of a :class:`RunningMin`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`RunningMin`)."""
 
     latency = 1
 
     def __init__(self, d2_fmt: Q):
         self.fmt = d2_fmt
         layout = data.StructLayout({"d2": d2_fmt.shape(), "first": 1, "last": 1, "mask": 1})
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(layout, always_ready=True)),
                 "o": Out(stream.Signature(d2_fmt.shape(), always_ready=True)),
@@ -224,11 +262,32 @@ class RunningMin(wiring.Component):
         ends = np.flatnonzero(np.asarray(last) != 0)
         return mins[np.searchsorted(starts, ends, side="right") - 1]
 
+    def create(self) -> RunningMin:
+        """A new :class:`RunningMin` with these parameters."""
+        return RunningMin(self)
+
+
+class RunningMin(wiring.Component):
+    """δ: the minimum of a row of d² values.
+
+    Ports: ``i`` — stream of ``{d2, first, last, mask}``: ``first`` starts a row, ``last`` ends it,
+    ``mask`` leaves the value out (the pair i = j is masked, not skipped); ``o`` — the row's minimum, valid
+    for one cycle after its ``last`` input (:attr:`latency` = 1). A row whose values are all masked gives
+    the format's largest value. :meth:`RunningMinParameters.compute` is the bit-exact model.
+    """
+
+    latency = RunningMinParameters.latency
+
+    def __init__(self, parameters: RunningMinParameters):
+        self.parameters = check_parameters(parameters, RunningMinParameters)
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
         p = self.i.payload
-        best = Signal(self.fmt.shape(), init=self.fmt.max_raw)
-        start = Mux(p.first, self.fmt.max_raw, best)
+        best = Signal(par.fmt.shape(), init=par.fmt.max_raw)
+        start = Mux(p.first, par.fmt.max_raw, best)
         candidate = Mux(p.mask | (p.d2 >= start), start, p.d2)
         with m.If(self.i.valid):
             m.d.sync += best.eq(candidate)

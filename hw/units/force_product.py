@@ -18,9 +18,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..fixed import Q, bit_length, saturate
 from .multiplier import LIMB, LimbProduct, check_dsp
-from ..pipeline import delay
+from ..pipeline import check_parameters, delay
 
-__all__ = ["ForceProduct", "truncate_difference"]
+__all__ = ["ForceProductParameters", "ForceProduct", "truncate_difference"]
 
 
 def truncate_difference(diff, in_fmt: Q, out_fmt: Q):
@@ -30,20 +30,10 @@ def truncate_difference(diff, in_fmt: Q, out_fmt: Q):
     return np.clip(x, out_fmt.min_raw, out_fmt.max_raw)
 
 
-class ForceProduct(wiring.Component):
-    """``o_d = round_half_up(M · ⌊diff_d⌋ · 2^k)`` in ``o_fmt`` for every coordinate d of one pair.
-
-    w (raw UQ1.f, ``w_fmt``) = M·2^k + e: M the top ``w_bits`` bits below and including w's leading one
-    (k = max(0, bit length of w − ``w_bits``), truncated: 0 ≤ e < 2^k raw, relative error < 2^−(w_bits−1));
-    ⌊diff_d⌋ each difference (``in_fmt``) floored to ``diff_fmt`` and saturated to its range. The product is
-    exact, then shifted right by s = f_w + f_diff − f_o − k ≥ 1 with half-up rounding and saturated to
-    ``o_fmt``. w = 0 gives 0.
-
-    Ports: ``i`` — stream of ``{w, diff}`` (``diff`` an array of ``dim`` raw ``in_fmt`` values); ``o`` —
-    stream of an array of ``dim`` raw ``o_fmt`` values. II = 1; :attr:`latency` = 2 + 4 + 2 cycles
-    (leading one and mantissa, :class:`~.multiplier.LimbProduct`, shift, round and saturate).
-    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
-    """
+class ForceProductParameters:
+    """The parameters of a :class:`ForceProduct`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`ForceProduct`)."""
 
     def __init__(self, w_fmt: Q, in_fmt: Q, diff_fmt: Q, o_fmt: Q, dim: int, w_bits: int = LIMB, dsp: str = "infer"):
         self.dsp = check_dsp(dsp)
@@ -67,7 +57,7 @@ class ForceProduct(wiring.Component):
                 f"(every product rounds), not {o_fmt}"
             )
         self.latency = 2 + LimbProduct.LATENCY + 2
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(
                     stream.Signature(
@@ -96,11 +86,37 @@ class ForceProduct(wiring.Component):
         out = (((p << 1) >> s) + 1) >> 1
         return np.clip(out, self.o_fmt.min_raw, self.o_fmt.max_raw)
 
+    def create(self) -> ForceProduct:
+        """A new :class:`ForceProduct` with these parameters."""
+        return ForceProduct(self)
+
+
+class ForceProduct(wiring.Component):
+    """``o_d = round_half_up(M · ⌊diff_d⌋ · 2^k)`` in ``o_fmt`` for every coordinate d of one pair.
+
+    w (raw UQ1.f, ``w_fmt``) = M·2^k + e: M the top ``w_bits`` bits below and including w's leading one
+    (k = max(0, bit length of w − ``w_bits``), truncated: 0 ≤ e < 2^k raw, relative error < 2^−(w_bits−1));
+    ⌊diff_d⌋ each difference (``in_fmt``) floored to ``diff_fmt`` and saturated to its range. The product is
+    exact, then shifted right by s = f_w + f_diff − f_o − k ≥ 1 with half-up rounding and saturated to
+    ``o_fmt``. w = 0 gives 0.
+
+    Ports: ``i`` — stream of ``{w, diff}`` (``diff`` an array of ``dim`` raw ``in_fmt`` values); ``o`` —
+    stream of an array of ``dim`` raw ``o_fmt`` values. II = 1; :attr:`latency` = 2 + 4 + 2 cycles
+    (leading one and mantissa, :class:`~.multiplier.LimbProduct`, shift, round and saturate).
+    ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
+    """
+
+    def __init__(self, parameters: ForceProductParameters):
+        self.parameters = check_parameters(parameters, ForceProductParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     # ---- the gateware -----------------------------------------------------------------------------------
 
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        width, nb = self.w_fmt.width, self.w_bits
+        width, nb = par.w_fmt.width, par.w_bits
         pay = self.i.payload
         # stage 1: leading one of w; differences truncated and saturated
         w1 = Signal(width)
@@ -108,13 +124,13 @@ class ForceProduct(wiring.Component):
         for bit in range(width):
             with m.If(pay.w[bit]):
                 m.d.comb += length.eq(bit + 1)
-        k1 = Signal(range(self.k_max + 1))
+        k1 = Signal(range(par.k_max + 1))
         m.d.sync += [w1.eq(pay.w), k1.eq(Mux(length > nb, length - nb, 0))]
-        shift = self.in_fmt.f - self.diff_fmt.f
+        shift = par.in_fmt.f - par.diff_fmt.f
         dts = []
-        for d in range(self.dim):
-            dt = Signal(self.diff_fmt.shape(), name=f"dt{d}")
-            m.d.sync += dt.eq(saturate(pay.diff[d] >> shift, self.diff_fmt))
+        for d in range(par.dim):
+            dt = Signal(par.diff_fmt.shape(), name=f"dt{d}")
+            m.d.sync += dt.eq(saturate(pay.diff[d] >> shift, par.diff_fmt))
             dts.append(dt)
         # stage 2: the mantissa
         mant = Signal(unsigned(nb))
@@ -123,14 +139,14 @@ class ForceProduct(wiring.Component):
         dts = [delay(m, dt, 1, f"dt{d}") for d, dt in enumerate(dts)]
         # products, then s = base_shift − k and half-up rounding: halves = (2p) >> s, out = (halves + 1) >> 1
         k_p = delay(m, k2, LimbProduct.LATENCY, "kp")
-        s = Signal(range(self.base_shift + 1))
-        m.d.comb += s.eq(self.base_shift - k_p)
+        s = Signal(range(par.base_shift + 1))
+        m.d.comb += s.eq(par.base_shift - k_p)
         for d, dt in enumerate(dts):
-            prod = LimbProduct(unsigned(nb), self.diff_fmt.shape(), dsp=self.dsp)
+            prod = LimbProduct(unsigned(nb), par.diff_fmt.shape(), dsp=par.dsp)
             m.submodules[f"product{d}"] = prod
             m.d.comb += [prod.a.eq(mant), prod.b.eq(dt)]
             halves = Signal(signed(prod.p.shape().width + 1), name=f"halves{d}")
             m.d.sync += halves.eq((prod.p << 1) >> s)
-            m.d.sync += self.o.payload[d].eq(saturate((halves + 1) >> 1, self.o_fmt))
+            m.d.sync += self.o.payload[d].eq(saturate((halves + 1) >> 1, par.o_fmt))
         m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m

@@ -28,8 +28,19 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..fixed import Q, mul_shift, round_shift, rounding_bias, saturate
+from ..pipeline import check_parameters
 
-__all__ = ["LIMB", "DSP_KINDS", "GW5A_LIMBS", "GW5A_LUT_BELOW", "check_dsp", "dsp_blocks", "LimbProduct", "Multiplier"]
+__all__ = [
+    "LIMB",
+    "DSP_KINDS",
+    "GW5A_LIMBS",
+    "GW5A_LUT_BELOW",
+    "check_dsp",
+    "dsp_blocks",
+    "LimbProduct",
+    "MultiplierParameters",
+    "Multiplier",
+]
 
 #: Limb width: 17 unsigned bits (or a signed top limb) fit the 18 × 18 signed DSP multiplier.
 LIMB = 17
@@ -186,14 +197,10 @@ def _multalu27x18(m: Module, a_part, b_part, suffix: str):
     return pp
 
 
-class Multiplier(wiring.Component):
-    """``o = saturate(round_shift(a · b, a.f + b.f − o.f, rounding), o_fmt)``; with ``square``, ``o = a²``.
-
-    Ports: ``i`` — stream of ``{a, b}`` (or ``{a}`` for a square) raw values in ``a_fmt``/``b_fmt``; ``o``
-    — stream of raw ``o_fmt`` values. One result per clock, :attr:`latency` = 6 cycles (input register,
-    :class:`LimbProduct`, round and saturate). No backpressure: both streams are always ready.
-    :meth:`compute` is the bit-exact model. ``dsp``: the product's DSP layer (:class:`LimbProduct`).
-    """
+class MultiplierParameters:
+    """The parameters of a :class:`Multiplier`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`Multiplier`)."""
 
     latency = 1 + LimbProduct.LATENCY + 1
 
@@ -213,7 +220,7 @@ class Multiplier(wiring.Component):
         self.rounding = rounding
         self.square = square
         fields = {"a": a_fmt.shape()} if square else {"a": a_fmt.shape(), "b": self.b_fmt.shape()}
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
                 "o": Out(stream.Signature(self.o_fmt.shape(), always_ready=True)),
@@ -231,16 +238,38 @@ class Multiplier(wiring.Component):
         b = a if self.square or b is None else np.asarray(b, dtype=np.int64)
         return saturate(mul_shift(a, b, self.shift, self.rounding, self.a_fmt.width + self.b_fmt.width), self.o_fmt)
 
+    def create(self) -> Multiplier:
+        """A new :class:`Multiplier` with these parameters."""
+        return Multiplier(self)
+
+
+class Multiplier(wiring.Component):
+    """``o = saturate(round_shift(a · b, a.f + b.f − o.f, rounding), o_fmt)``; with ``square``, ``o = a²``.
+
+    Ports: ``i`` — stream of ``{a, b}`` (or ``{a}`` for a square) raw values in ``a_fmt``/``b_fmt``; ``o``
+    — stream of raw ``o_fmt`` values. One result per clock, :attr:`latency` = 6 cycles (input register,
+    :class:`LimbProduct`, round and saturate). No backpressure: both streams are always ready.
+    :meth:`MultiplierParameters.compute` is the bit-exact model. ``dsp``: the product's DSP layer
+    (:class:`LimbProduct`).
+    """
+
+    latency = MultiplierParameters.latency
+
+    def __init__(self, parameters: MultiplierParameters):
+        self.parameters = check_parameters(parameters, MultiplierParameters)
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        a = Signal(self.a_fmt.shape())
-        b = Signal(self.b_fmt.shape())
-        m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.a if self.square else self.i.payload.b)]
+        a = Signal(par.a_fmt.shape())
+        b = Signal(par.b_fmt.shape())
+        m.d.sync += [a.eq(self.i.payload.a), b.eq(self.i.payload.a if par.square else self.i.payload.b)]
         m.submodules.product = product = LimbProduct(
-            self.a_fmt.shape(), self.b_fmt.shape(), rounding_bias(self.shift, self.rounding), self.dsp
+            par.a_fmt.shape(), par.b_fmt.shape(), rounding_bias(par.shift, par.rounding), par.dsp
         )
         m.d.comb += [product.a.eq(a), product.b.eq(b)]
-        m.d.sync += self.o.payload.eq(saturate(round_shift(product.p, self.shift, "trunc"), self.o_fmt))
+        m.d.sync += self.o.payload.eq(saturate(round_shift(product.p, par.shift, "trunc"), par.o_fmt))
         valid = Signal(self.latency)
         m.d.sync += valid.eq((valid << 1) | self.i.valid)
         m.d.comb += self.o.valid.eq(valid[-1])

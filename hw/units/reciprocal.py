@@ -19,9 +19,9 @@ from amaranth.lib.wiring import In, Out
 
 from . import normalise as norm
 from ..fixed import Q
-from ..pipeline import delay, gate_when_idle, gates_idle_clocks
+from ..pipeline import check_parameters, delay, gate_when_idle, gates_idle_clocks
 
-__all__ = ["Reciprocal", "mantissa"]
+__all__ = ["ReciprocalParameters", "Reciprocal", "mantissa"]
 
 
 def mantissa(x: np.ndarray, width: int, precision: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,15 +32,10 @@ def mantissa(x: np.ndarray, width: int, precision: int) -> tuple[np.ndarray, np.
     return (1 << precision) | (frac >> (width - 1 - precision)), p
 
 
-class Reciprocal(wiring.Component):
-    """``o = {mant: R, exp: p}`` with 1/x ≈ R·2^−(P + 1 + p), for raw x in ``in_fmt`` (unsigned).
-
-    Parameters: ``in_fmt`` — the input format (only its width matters: R and p do not depend on the binary
-    point); ``precision`` — P, 2 ≤ P ≤ width − 1. Ports: ``i`` — stream of raw x; ``o`` — stream of
-    ``{mant, exp}``, mant in [2^P, 2^(P+1)) (P + 1 bits), exp in [0, width). x = 0 gives R = 2^(P+1) − 1,
-    p = 0 (a caller treats δ = 0 itself). II = 1; :attr:`latency` = P + 4 cycles. Relative error of
-    R·2^−(P+1+p) against 1/x: below 2^−P in magnitude.
-    """
+class ReciprocalParameters:
+    """The parameters of a :class:`Reciprocal`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`Reciprocal`)."""
 
     def __init__(self, in_fmt: Q, precision: int):
         if not isinstance(in_fmt, Q) or in_fmt.signed:
@@ -50,7 +45,7 @@ class Reciprocal(wiring.Component):
         self.in_fmt, self.precision = in_fmt, precision
         self.latency = 1 + norm.LATENCY + precision + 1
         self.o_layout = data.StructLayout({"mant": unsigned(precision + 1), "exp": range(in_fmt.width)})
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
                 "o": Out(stream.Signature(self.o_layout, always_ready=True)),
@@ -75,9 +70,30 @@ class Reciprocal(wiring.Component):
             left -= c
         return q, p
 
+    def create(self) -> Reciprocal:
+        """A new :class:`Reciprocal` with these parameters."""
+        return Reciprocal(self)
+
+
+class Reciprocal(wiring.Component):
+    """``o = {mant: R, exp: p}`` with 1/x ≈ R·2^−(P + 1 + p), for raw x in ``in_fmt`` (unsigned).
+
+    Parameters: ``in_fmt`` — the input format (only its width matters: R and p do not depend on the binary
+    point); ``precision`` — P, 2 ≤ P ≤ width − 1. Ports: ``i`` — stream of raw x; ``o`` — stream of
+    ``{mant, exp}``, mant in [2^P, 2^(P+1)) (P + 1 bits), exp in [0, width). x = 0 gives R = 2^(P+1) − 1,
+    p = 0 (a caller treats δ = 0 itself). II = 1; :attr:`latency` = P + 4 cycles. Relative error of
+    R·2^−(P+1+p) against 1/x: below 2^−P in magnitude.
+    """
+
+    def __init__(self, parameters: ReciprocalParameters):
+        self.parameters = check_parameters(parameters, ReciprocalParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        w, pb = self.in_fmt.width, self.precision
+        w, pb = par.in_fmt.width, par.precision
         x = Signal(w)
         m.d.sync += x.eq(self.i.payload)
         pos, frac, _ = norm.normalise(m, x, w, "rnorm")

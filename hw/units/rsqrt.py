@@ -15,10 +15,10 @@ from amaranth.lib.wiring import In, Out
 from . import normalise as norm
 from ..fixed import Q, round_shift
 from .multiplier import check_dsp
-from ..pipeline import delay
+from ..pipeline import check_parameters, delay
 from .polynomial import PiecewisePolynomial, make_table
 
-__all__ = ["RSqrt", "SEGMENT_BITS"]
+__all__ = ["RSqrtParameters", "RSqrt", "SEGMENT_BITS"]
 
 SEGMENT_BITS = 8
 
@@ -30,18 +30,10 @@ def _rsqrt_derivative(x: float, n: int) -> float:
     return c * x ** (-0.5 - n)
 
 
-class RSqrt(wiring.Component):
-    """``1/√x ≈ mant · 2^−out_frac · 2^exp`` for ``x`` > 0 in ``in_fmt`` (unsigned).
-
-    Ports: ``i`` — stream of raw ``in_fmt`` values; ``o`` — stream of ``{mant, exp}``: ``mant`` raw
-    UQ1.``out_frac`` in (½, 1], ``exp`` a signed integer. ``x = 0`` gives ``mant = 0, exp = 0`` (the
-    zero force has no direction). II = 1; :attr:`latency` cycles. :meth:`compute` is the bit-exact model.
-
-    ``shared=True``: the polynomial's Horner steps share one product
-    (:class:`~.polynomial.PiecewisePolynomial`), so an input may come at most every :attr:`ii` cycles
-    (1 + 5·degree; 21 in Q3.44); the output is valid :attr:`latency` cycles after its input and held until
-    the next. Same latency and arithmetic. ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
-    """
+class RSqrtParameters:
+    """The parameters of a :class:`RSqrt`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`RSqrt`)."""
 
     def __init__(self, in_fmt: Q, out_frac: int | None = None, shared: bool = False, dsp: str = "infer"):
         if not isinstance(in_fmt, Q) or in_fmt.signed:
@@ -60,7 +52,7 @@ class RSqrt(wiring.Component):
         #: Fewest cycles between two inputs.
         self.ii = self.table.latency - 1 if shared else 1
         layout = data.StructLayout({"mant": self.mant_fmt.shape(), "exp": signed(8)})
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(in_fmt.shape(), always_ready=True)),
                 "o": Out(stream.Signature(layout, always_ready=True)),
@@ -79,18 +71,43 @@ class RSqrt(wiring.Component):
         zero = x == 0
         return np.where(zero, 0, mant), np.where(zero, 0, -(q >> 1))
 
+    def create(self) -> RSqrt:
+        """A new :class:`RSqrt` with these parameters."""
+        return RSqrt(self)
+
+
+class RSqrt(wiring.Component):
+    """``1/√x ≈ mant · 2^−out_frac · 2^exp`` for ``x`` > 0 in ``in_fmt`` (unsigned).
+
+    Ports: ``i`` — stream of raw ``in_fmt`` values; ``o`` — stream of ``{mant, exp}``: ``mant`` raw
+    UQ1.``out_frac`` in (½, 1], ``exp`` a signed integer. ``x = 0`` gives ``mant = 0, exp = 0`` (the
+    zero force has no direction). II = 1; :attr:`latency` cycles. :meth:`RSqrtParameters.compute` is the
+    bit-exact model.
+
+    ``shared=True``: the polynomial's Horner steps share one product
+    (:class:`~.polynomial.PiecewisePolynomial`), so an input may come at most every :attr:`ii` cycles
+    (1 + 5·degree; 21 in Q3.44); the output is valid :attr:`latency` cycles after its input and held until
+    the next. Same latency and arithmetic. ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
+    """
+
+    def __init__(self, parameters: RSqrtParameters):
+        self.parameters = check_parameters(parameters, RSqrtParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     def elaborate(self, platform):
+        par = self.parameters
         m = Module()
-        w, t, fo = self.in_fmt.width, self.table, self.mant_fmt.f
+        w, t, fo = par.in_fmt.width, par.table, par.mant_fmt.f
         x = Signal(w)
         m.d.sync += x.eq(self.i.payload)
         pos, frac, zero = norm.normalise(m, x, w)
         q = Signal(signed(8))  # x ∈ [2^q, 2^(q+1))
-        m.d.comb += q.eq(pos - self.in_fmt.f)
+        m.d.comb += q.eq(pos - par.in_fmt.f)
         k, u = norm.segment(frac, w - 1, SEGMENT_BITS, t.frac)
-        m.submodules.poly = poly = PiecewisePolynomial(t, self.shared, self.dsp)
+        m.submodules.poly = poly = PiecewisePolynomial(t, par.shared, par.dsp)
         m.d.comb += [poly.k.eq(q[0] << SEGMENT_BITS | k), poly.u.eq(u)]
-        if self.shared:
+        if par.shared:
             m.d.comb += poly.start.eq(delay(m, self.i.valid, 1 + norm.LATENCY, "start"))
         exp = delay(m, -(q >> 1), t.latency + 1, "exp")
         zero = delay(m, zero, t.latency + 1, "zero")
@@ -101,7 +118,7 @@ class RSqrt(wiring.Component):
             self.o.payload.mant.eq(Mux(zero, 0, Mux(mant > one, one, mant))),
             self.o.payload.exp.eq(Mux(zero, 0, exp)),
         ]
-        if not self.shared:
+        if not par.shared:
             m.d.sync += out
             m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
             return m

@@ -22,10 +22,10 @@ from . import normalise as norm
 from ..fixed import Q, bit_length
 from .interpolation import QuadraticInterpolator, QuadraticTable, gauss_derivative
 from .multiplier import LimbProduct, check_dsp
-from ..pipeline import delay, keep_locals, parameters_only
-from .reciprocal import Reciprocal, mantissa
+from ..pipeline import check_parameters, delay, keep_locals
+from .reciprocal import ReciprocalParameters, mantissa
 
-__all__ = ["RepulsionWeight", "half_beta_format", "weight_precision"]
+__all__ = ["RepulsionWeightParameters", "RepulsionWeight", "half_beta_format", "weight_precision"]
 
 _LN2 = math.log(2)
 
@@ -52,25 +52,10 @@ def _exp_derivative(x: float, n: int) -> float:
     return (-_LN2) ** n * 2.0**-x
 
 
-class RepulsionWeight(wiring.Component):
-    """``o = w = (δ / d²)^(β/2)`` as raw UQ1.f, for δ ≤ d² in ``d2_fmt`` (unsigned) and β/2 in UQ17.16.
-
-    Ports: ``i`` — stream of ``{delta, d2, recip, half_beta}`` where ``recip = {mant, exp}`` is
-    :class:`~.reciprocal.Reciprocal`'s output for ``delta`` (the updater computes it once per row);
-    ``o`` — stream of raw ``w_fmt`` values in [0, 1]. Degenerate inputs, as the float64 reference defines
-    them: d² = 0 → w = 1 (a coincident pair); δ = 0 < d² → w = 0; d² ≤ δ → w = 1. II = 1;
-    :attr:`latency` cycles.
-
-    Range and error (docs/arithmetic.md): any 1 ≤ β/2 ≤ 65536; t = (β/2)·L is UQ6.P, saturating (t ≥ 64
-    gives w = 0, as does t ≥ f + 2 after rounding); |w − w_exact| ≤ w·(ln 2·t·ε_L + 2.1·2^−P) + ½ ulp with
-    ε_L < 6·2^−P, P = :func:`weight_precision` (30 for Q3.44, 16 for Q2.20).
-
-    ``candidates=2`` (on-chip force loosening: the two β candidates of a sweep): the input also has
-    ``half_beta2`` and ``o`` is an array of two weights, ``o[0]`` for ``half_beta`` and ``o[1]`` for
-    ``half_beta2``. The two share everything up to L = log2(1 + ρ) (X, ρ, the log table, L); each has its own
-    t product and exp2 table. Same latency, and each weight is bit for bit the one-candidate unit's
-    (:meth:`compute` with that β/2). ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
-    """
+class RepulsionWeightParameters:
+    """The parameters of a :class:`RepulsionWeight`, checked (the arguments its description names): its
+    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
+    :class:`RepulsionWeight`)."""
 
     def __init__(self, d2_fmt: Q, precision: int | None = None, candidates: int = 1, dsp: str = "infer"):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates not in (1, 2):
@@ -88,7 +73,7 @@ class RepulsionWeight(wiring.Component):
         self.hb_fmt = half_beta_format()
         self.w_fmt = Q(1, f, signed=False)
         self.t_fmt = Q(6, p, signed=False)
-        self.reciprocal = parameters_only(Reciprocal(d2_fmt, p))
+        self.reciprocal = ReciprocalParameters(d2_fmt, p)
         self.log_table = QuadraticTable.build("log2(1+z)/z", _g_derivative(), p, p + 2, 2.0 ** -(p + 2))
         self.exp_table = QuadraticTable.build("2^-phi", _exp_derivative, p, p + 2, 2.0 ** -(p + 3))
         self.latency = self._LATENCY_BEFORE_TABLES + 2 * QuadraticInterpolator.LATENCY + self._LATENCY_AFTER_TABLES
@@ -101,7 +86,7 @@ class RepulsionWeight(wiring.Component):
         if candidates == 2:
             fields["half_beta2"] = self.hb_fmt.shape()
         out = self.w_fmt.shape() if candidates == 1 else data.ArrayLayout(self.w_fmt.shape(), 2)
-        super().__init__(
+        self.signature = wiring.Signature(
             {
                 "i": In(stream.Signature(data.StructLayout(fields), always_ready=True)),
                 "o": Out(stream.Signature(out, always_ready=True)),
@@ -122,7 +107,7 @@ class RepulsionWeight(wiring.Component):
 
     def compute(self, delta, d2, half_beta, recip=None) -> np.ndarray:
         """Bit-exact model of the unit on int64 arrays of raw δ, d², β/2 (broadcast together); ``recip`` is
-        (R, p) as :meth:`.Reciprocal.compute` gives it, computed from δ when omitted."""
+        (R, p) as :meth:`.ReciprocalParameters.compute` gives it, computed from δ when omitted."""
         f = self.d2_fmt.f
         delta, d2, hb = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (delta, d2, half_beta)))
         r_mant, r_exp = (
@@ -183,6 +168,36 @@ class RepulsionWeight(wiring.Component):
         w[live] = np.minimum(((ex >> n[live]) + 1) >> 1, one)
         return w
 
+    def create(self) -> RepulsionWeight:
+        """A new :class:`RepulsionWeight` with these parameters."""
+        return RepulsionWeight(self)
+
+
+class RepulsionWeight(wiring.Component):
+    """``o = w = (δ / d²)^(β/2)`` as raw UQ1.f, for δ ≤ d² in ``d2_fmt`` (unsigned) and β/2 in UQ17.16.
+
+    Ports: ``i`` — stream of ``{delta, d2, recip, half_beta}`` where ``recip = {mant, exp}`` is
+    :class:`~.reciprocal.Reciprocal`'s output for ``delta`` (the updater computes it once per row);
+    ``o`` — stream of raw ``w_fmt`` values in [0, 1]. Degenerate inputs, as the float64 reference defines
+    them: d² = 0 → w = 1 (a coincident pair); δ = 0 < d² → w = 0; d² ≤ δ → w = 1. II = 1;
+    :attr:`latency` cycles.
+
+    Range and error (docs/arithmetic.md): any 1 ≤ β/2 ≤ 65536; t = (β/2)·L is UQ6.P, saturating (t ≥ 64
+    gives w = 0, as does t ≥ f + 2 after rounding); |w − w_exact| ≤ w·(ln 2·t·ε_L + 2.1·2^−P) + ½ ulp with
+    ε_L < 6·2^−P, P = :func:`weight_precision` (30 for Q3.44, 16 for Q2.20).
+
+    ``candidates=2`` (on-chip force loosening: the two β candidates of a sweep): the input also has
+    ``half_beta2`` and ``o`` is an array of two weights, ``o[0]`` for ``half_beta`` and ``o[1]`` for
+    ``half_beta2``. The two share everything up to L = log2(1 + ρ) (X, ρ, the log table, L); each has its own
+    t product and exp2 table. Same latency, and each weight is bit for bit the one-candidate unit's
+    (:meth:`compute` with that β/2). ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
+    """
+
+    def __init__(self, parameters: RepulsionWeightParameters):
+        self.parameters = check_parameters(parameters, RepulsionWeightParameters)
+        self.latency = parameters.latency
+        super().__init__(parameters.signature)
+
     # ---- the gateware -------------------------------------------------------------------------------------
 
     def elaborate(self, platform):
@@ -197,7 +212,8 @@ class RepulsionWeight(wiring.Component):
 
     def _difference(self, m: Module, s: SimpleNamespace) -> None:
         """X = d² − δ (clamped at 0), the degenerate cases (w = 1, w = 0) and X normalised."""
-        pb, width = self.precision, self.d2_fmt.width
+        par = self.parameters
+        pb, width = par.precision, par.d2_fmt.width
         pay = self.i.payload
         when = s.when
         x = Signal(width)
@@ -217,11 +233,12 @@ class RepulsionWeight(wiring.Component):
 
     def _rho(self, m: Module, s: SimpleNamespace) -> None:
         """ρ = X/δ: the product of the mantissas and its normalisation."""
-        pb, width = self.precision, self.d2_fmt.width
+        par = self.parameters
+        pb, width = par.precision, par.d2_fmt.width
         pay = self.i.payload
         px, m_x = s.px, s.m_x
         when = s.when
-        m.submodules.rho = rho = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), self.dsp)
+        m.submodules.rho = rho = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), par.dsp)
         m.d.comb += [rho.a.eq(m_x), rho.b.eq(delay(m, pay.recip.mant, when, "rmant"))]
         when += LimbProduct.LATENCY
         e_shape = signed(max(width, 64).bit_length() + 2)
@@ -237,7 +254,8 @@ class RepulsionWeight(wiring.Component):
 
     def _branch(self, m: Module, s: SimpleNamespace) -> None:
         """The branch: z (the table's argument) and A (the multiplicand of g)."""
-        pb = self.precision
+        par = self.parameters
+        pb = par.precision
         e_shape, m_rho, e_rho = s.e_shape, s.m_rho, s.e_rho
         when = s.when
         small, z_small, y_big, m_rho2, e_rho2 = (Signal(), Signal(pb), Signal(pb + 2), Signal(pb + 1), Signal(e_shape))
@@ -262,23 +280,24 @@ class RepulsionWeight(wiring.Component):
         ]
         when += 1
         e_rho_keep = delay(m, e_rho, 2, "erho")  # e_rho at the branch's output
-        assert when == self._LATENCY_BEFORE_TABLES
+        assert when == par._LATENCY_BEFORE_TABLES
         s.when = when
         keep_locals(s, locals(), "z a ey small2 e_rho_keep")
 
     def _logarithm(self, m: Module, s: SimpleNamespace) -> None:
         """g(z) from the table, and L = A·g normalised (mantissa ml, exponent el)."""
-        pb = self.precision
+        par = self.parameters
+        pb = par.precision
         e_shape, z, a, ey, small2, e_rho_keep = s.e_shape, s.z, s.a, s.ey, s.small2, s.e_rho_keep
         when = s.when
-        m.submodules.log = log = QuadraticInterpolator(self.log_table, self.dsp)
+        m.submodules.log = log = QuadraticInterpolator(par.log_table, par.dsp)
         m.d.comb += log.z.eq(z)
         when += log.latency
         g = Signal(pb + 1)
         m.d.sync += g.eq((log.y + 2) >> 2)
         when += 1
         lat_g = log.latency + 1
-        m.submodules.lmul = lmul = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), self.dsp)
+        m.submodules.lmul = lmul = LimbProduct(unsigned(pb + 1), unsigned(pb + 1), 1 << (pb - 1), par.dsp)
         m.d.comb += [lmul.a.eq(delay(m, a, lat_g, "a")), lmul.b.eq(g)]
         when += LimbProduct.LATENCY
         lat_p2 = lat_g + LimbProduct.LATENCY
@@ -305,17 +324,18 @@ class RepulsionWeight(wiring.Component):
     def _weights(self, m: Module, s: SimpleNamespace) -> None:
         """Per candidate (they share everything above): t = (β/2)·L, rounded half up, saturated; w = 2^−n · 2^−φ;
         the degenerate cases; the output register and valid."""
-        f = self.d2_fmt.f
+        par = self.parameters
+        f = par.d2_fmt.f
         pay = self.i.payload
         ml, el, one_in, zero_in = s.ml, s.el, s.one_in, s.zero_in
         when = s.when
-        half_betas = [pay.half_beta] + ([pay.half_beta2] if self.candidates == 2 else [])
+        half_betas = [pay.half_beta] + ([pay.half_beta2] if par.candidates == 2 else [])
         before_out = when + LimbProduct.LATENCY + 2 + QuadraticInterpolator.LATENCY + 1
         ws = [self._exp_part(m, hb, ml, el, when, "" if c == 0 else str(c + 1)) for c, hb in enumerate(half_betas)]
         one = 1 << f
         one_late, zero_late = delay(m, one_in, before_out - 1, "one"), delay(m, zero_in, before_out - 1, "zero")
         for c, w_c in enumerate(ws):
-            target = self.o.payload if self.candidates == 1 else self.o.payload[c]
+            target = self.o.payload if par.candidates == 1 else self.o.payload[c]
             m.d.sync += target.eq(Mux(one_late, one, Mux(zero_late, 0, w_c)))
         when = before_out + 1
         assert when == self.latency, (when, self.latency)
@@ -325,25 +345,26 @@ class RepulsionWeight(wiring.Component):
     def _exp_part(self, m, half_beta, ml, el, when, sfx):
         """t = (β/2)·L and 2^−t for one candidate, from L = (ml, el) valid at ``when``; returns w (clamped,
         combinational) one cycle before the output register."""
-        f = self.d2_fmt.f
-        tmul = LimbProduct(self.hb_fmt.shape(), unsigned(self.precision + 1), dsp=self.dsp)
+        par = self.parameters
+        f = par.d2_fmt.f
+        tmul = LimbProduct(par.hb_fmt.shape(), unsigned(par.precision + 1), dsp=par.dsp)
         m.submodules["tmul" + sfx] = tmul
         m.d.comb += [tmul.a.eq(delay(m, half_beta, when, "hb" + sfx)), tmul.b.eq(ml)]
         shift = Signal(el.shape().width, name="shift" + sfx)
-        m.d.comb += shift.eq(self._halves_shift - delay(m, el, LimbProduct.LATENCY, "el" + sfx))
+        m.d.comb += shift.eq(par._halves_shift - delay(m, el, LimbProduct.LATENCY, "el" + sfx))
         halves = Signal(tmul.p.shape(), name="halves" + sfx)
         m.d.sync += halves.eq(tmul.p >> shift)
-        t = Signal(self.t_fmt.shape(), name="t" + sfx)
+        t = Signal(par.t_fmt.shape(), name="t" + sfx)
         rounded = (halves + 1) >> 1
-        m.d.sync += t.eq(Mux(rounded > self.t_fmt.max_raw, self.t_fmt.max_raw, rounded))
-        exp = QuadraticInterpolator(self.exp_table, self.dsp)
+        m.d.sync += t.eq(Mux(rounded > par.t_fmt.max_raw, par.t_fmt.max_raw, rounded))
+        exp = QuadraticInterpolator(par.exp_table, par.dsp)
         m.submodules["exp" + sfx] = exp
-        m.d.comb += exp.z.eq(t[: self.t_fmt.f])
-        n = delay(m, t[self.t_fmt.f :], exp.latency, "n" + sfx)
+        m.d.comb += exp.z.eq(t[: par.t_fmt.f])
+        n = delay(m, t[par.t_fmt.f :], exp.latency, "n" + sfx)
         halves_w = Signal(f + 3, name="halves_w" + sfx)
-        m.d.sync += halves_w.eq((exp.y << (f + 1 - self.exp_table.frac)) >> n)
+        m.d.sync += halves_w.eq((exp.y << (f + 1 - par.exp_table.frac)) >> n)
         w = (halves_w + 1) >> 1
-        w_clamped = Signal(self.w_fmt.shape(), name="w_clamped" + sfx)
+        w_clamped = Signal(par.w_fmt.shape(), name="w_clamped" + sfx)
         m.d.comb += w_clamped.eq(Mux(w > (1 << f), 1 << f, w))
         return w_clamped
 

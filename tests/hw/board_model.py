@@ -10,17 +10,14 @@ from amaranth.lib.wiring import In, Out
 
 from spherecode.hw.board_link import protocol as p
 from spherecode.hw.config import CoreConfig
-from spherecode.hw.dataflow.core import UpdaterCore
-from spherecode.hw.pipeline import parameters_only
 from spherecode.hw.board_link.protocol import Command, Status
 
 CONFIG = CoreConfig("Q2.20", nmax=8, dmax=3)
-CORE = parameters_only(UpdaterCore(CONFIG))  # for its signature only: never elaborated
 #: The loosening core (two candidates per sweep, K iterations on chip): the UpdaterCore's ports, the
 #: loosening ports, and a 48-bit cycle counter.
 LOOSENING_SIGNATURE = wiring.Signature(
     {
-        **dict(CORE.signature.members.items()),
+        **dict(CONFIG.signature.members.items()),
         "loosen": In(1),
         "iterations": In(32),
         "loosen_n": In(16),
@@ -33,16 +30,18 @@ LOOSENING_SIGNATURE = wiring.Signature(
 )
 
 
-class LooseningCore:
-    """What CommandExecutor reads of a core: its configuration and signature (never elaborated)."""
+class StandInCore:
+    """What CommandExecutor reads of a core: its configuration and signature (nothing to elaborate)."""
 
-    config, dp, lanes, signature = CONFIG, CORE.dp, CORE.lanes, LOOSENING_SIGNATURE
+    def __init__(self, signature: wiring.Signature):
+        self.config, self.dp, self.lanes, self.signature = CONFIG, CONFIG.datapath, CONFIG.lanes, signature
 
 
-LOOSENING_CORE = LooseningCore()
+CORE = StandInCore(CONFIG.signature)
+LOOSENING_CORE = StandInCore(LOOSENING_SIGNATURE)
 #: FakeCore's cycles per loosening iteration.
 ITERATION = 40
-DP = CORE.dp
+DP = CONFIG.datapath
 LAY = p.Layout.of(DP)
 WIDTH = DP.fmt.width
 CLOCK_HZ, BAUD = 50_000_000, 3_000_000
@@ -82,8 +81,8 @@ class FakeCore(wiring.Component):
 
     def __init__(self, loosening: bool = True):
         self.loosening = loosening
-        self.config, self.dp, self.lanes = CONFIG, DP, CORE.lanes
-        super().__init__(LOOSENING_SIGNATURE if loosening else CORE.signature)
+        self.config, self.dp, self.lanes = CONFIG, DP, CONFIG.lanes
+        super().__init__(LOOSENING_SIGNATURE if loosening else CONFIG.signature)
 
     def elaborate(self, platform):
         m = Module()

@@ -9,7 +9,7 @@ import pytest
 from spherecode.hw.config import ECP5_EBR, NMAX_LIMIT, BlockRAM, CoreConfig
 from spherecode.hw.dataflow.core import UpdaterCore
 from spherecode.hw.fixed import Q
-from spherecode.hw.dataflow.vector_updater import VectorUpdater
+from spherecode.hw.dataflow.vector_updater import VectorUpdaterParameters
 
 
 def test_defaults_and_string_formats():
@@ -61,7 +61,7 @@ def test_lanes_are_the_vector_updaters_to_decide():
     config = CoreConfig()
     for lanes in range(1, 17):
         try:
-            VectorUpdater(config.datapath, lanes)
+            VectorUpdaterParameters(config.datapath, lanes)
         except ValueError as exc:
             with pytest.raises(ValueError) as ours:
                 CoreConfig(lanes=lanes)
@@ -83,7 +83,7 @@ def test_cycle_formula(fmt, lanes):
     """N·D + N·max(⌈N/L⌉, C) + ⌈N/L⌉ + T, C the per-vector step's interval, T from the RTL's latency
     attributes (the updater's tail + the core's 2)."""
     config = CoreConfig(fmt, 64, 3, lanes)
-    updater = VectorUpdater(config.datapath, lanes)
+    updater = VectorUpdaterParameters(config.datapath, lanes)
     assert config.tail == updater.tail + 2
     for n, d in [(2, 2), (5, 3), (64, 3), (17, 2)]:
         rows = -(-n // lanes)

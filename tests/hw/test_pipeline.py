@@ -3,7 +3,7 @@ values, cycle for cycle, from a memory ring) and the gated clock of ``gate_when_
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Module, Signal, signed
+from amaranth.hdl import ClockDomain, Fragment, Module, Signal, signed
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
@@ -16,6 +16,8 @@ from spherecode.hw.pipeline import (
     gates_idle_clocks,
     ram_delay,
 )
+from spherecode.hw.fixed import Q
+from spherecode.hw.units.reciprocal import Reciprocal, ReciprocalParameters
 
 
 def run(m: Module, drive: list[list], probe) -> list[int]:
@@ -111,6 +113,7 @@ def test_a_zero_width_delay_stays_a_chain_in_simulation():
     with SimulationPlatform():
         delay(m, Signal(0), 5, "empty")
     assert not m._named_submodules
+    Fragment.get(m, None)
 
 
 @pytest.mark.parametrize("cycles", [0, 1, RAM_DELAY_MIN, 4, 5, 34, 58])
@@ -146,3 +149,13 @@ def test_ram_delay_equals_register_delay(cycles):
     # and that is the delay: a value set before tick t is seen after tick t + cycles − 1 (0: at once)
     lag = max(cycles - 1, 0)
     np.testing.assert_array_equal(got_regs[lag:], words[: len(words) - lag])
+
+
+def test_a_unit_takes_its_parameter_object():
+    with pytest.raises(TypeError, match=r"^expected ReciprocalParameters, not Q\(i=3, f=44, signed=False\)$"):
+        Reciprocal(Q(3, 44, signed=False))
+    parameters = ReciprocalParameters(Q(3, 44, signed=False), 30)
+    unit = parameters.create()
+    assert unit.parameters is parameters and unit.latency == parameters.latency
+    assert unit.signature == parameters.signature
+    Fragment.get(unit, None)  # placed, so not reported unused

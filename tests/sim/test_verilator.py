@@ -10,13 +10,13 @@ import threading
 import pytest
 
 from spherecode.hw.fixed import Q
-from spherecode.hw.units.multiplier import Multiplier
+from spherecode.hw.units.multiplier import MultiplierParameters
 from spherecode.sim import verilator as sim_build
 from spherecode.sim.unit_sim import pack, stream_through, unpack
 
 
 def test_verilog_ports_follow_the_signature():
-    text = sim_build.to_verilog(Multiplier(Q(2, 6)))
+    text = sim_build.to_verilog(MultiplierParameters(Q(2, 6)).create())
     for port in ("clk", "rst", "i__payload", "i__valid", "o__payload", "o__valid"):
         assert port in text
     assert "i__ready" not in text  # always ready: a constant, not a port
@@ -24,19 +24,19 @@ def test_verilog_ports_follow_the_signature():
 
 def test_build_is_cached_per_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path))
-    unit = Multiplier(Q(2, 6))
+    unit = MultiplierParameters(Q(2, 6)).create()
     first = sim_build.build(unit)
     stamp = (first.directory / first.toplevel).stat().st_mtime_ns
-    again = sim_build.build(Multiplier(Q(2, 6)))
+    again = sim_build.build(MultiplierParameters(Q(2, 6)).create())
     assert again.directory == first.directory and (again.directory / again.toplevel).stat().st_mtime_ns == stamp
-    other = sim_build.build(Multiplier(Q(2, 7)))
+    other = sim_build.build(MultiplierParameters(Q(2, 7)).create())
     assert other.directory != first.directory
     out, cycles = stream_through(unit, [{"a": 64, "b": -32}, {"a": 127, "b": 127}], gaps=[3, 0])
     assert out == [-32, 127] and cycles == [6, 10]  # 127 · 127 / 64 saturates
 
 
 def test_pack_round_trip():
-    unit = Multiplier(Q(3, 44))
+    unit = MultiplierParameters(Q(3, 44)).create()
     layout = unit.signature.members["i"].signature.members["payload"].shape
     value = {"a": -5, "b": (1 << 46) - 1}
     assert unpack(layout, pack(layout, value)) == value
@@ -44,7 +44,7 @@ def test_pack_round_trip():
 
 def test_failing_testbench_raises(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path))
-    build = sim_build.build(Multiplier(Q(2, 6)))
+    build = sim_build.build(MultiplierParameters(Q(2, 6)).create())
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     failed = r"^cocotb: a test failed in spherecode.sim.tb_pipeline .*\(log: .*\)$"
     with pytest.raises(sim_build.SimError, match=failed) as exc:
@@ -60,7 +60,7 @@ def _entries(cache):
 
 def test_truncated_target_is_detected_and_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path))
-    unit = Multiplier(Q(2, 6))
+    unit = MultiplierParameters(Q(2, 6)).create()
     top = sim_build.build(unit).directory / sim_build.TOP
     size = top.stat().st_size
     with open(top, "r+b") as f:  # what a full disk or a killed copy leaves
@@ -74,7 +74,7 @@ def test_truncated_target_is_detected_and_rebuilt(tmp_path, monkeypatch):
 
 def test_deleted_target_is_rebuilt_and_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path))
-    unit = Multiplier(Q(2, 6))
+    unit = MultiplierParameters(Q(2, 6)).create()
     first = sim_build.build(unit)
     (first.directory / first.toplevel).unlink()
     again = sim_build.build(unit)
@@ -108,14 +108,14 @@ def test_unwritable_cache_is_a_one_line_sim_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path / "file" / "cache"))
     unwritable = r"^cannot create the simulator cache .*file/cache: .*\(set SPHERECODE_SIM_CACHE\)$"
     with pytest.raises(sim_build.SimError, match=unwritable) as exc:
-        sim_build.build(Multiplier(Q(2, 6)))
+        sim_build.build(MultiplierParameters(Q(2, 6)).create())
     assert "\n" not in str(exc.value)
 
 
 def test_failed_build_is_a_sim_error_naming_its_log(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path))
     with pytest.raises(sim_build.SimError, match=r"^Verilator build failed \(log: .*\)$") as exc:
-        sim_build.build(Multiplier(Q(2, 6)), extra_options=("--no-such-option",))
+        sim_build.build(MultiplierParameters(Q(2, 6)).create(), extra_options=("--no-such-option",))
     assert "no-such-option" in exc.value.log.read_text()
     assert _entries(tmp_path) == []  # no staging folder left
 
@@ -131,9 +131,9 @@ def test_bare_machine_builds_without_python_on_path(tmp_path):
     get the running interpreter."""
     assert shutil.which("python", path="/usr/bin:/bin") is None  # else this test proves nothing
     script = (
-        "from spherecode.hw.fixed import Q; from spherecode.hw.units.multiplier import Multiplier; "
+        "from spherecode.hw.fixed import Q; from spherecode.hw.units.multiplier import MultiplierParameters; "
         "from spherecode.sim.unit_sim import stream_through; "
-        "print(stream_through(Multiplier(Q(2, 5)), [{'a': 32, 'b': -16}])[0])"
+        "print(stream_through(MultiplierParameters(Q(2, 5)).create(), [{'a': 32, 'b': -16}])[0])"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SPHERECODE_SIM_CACHE": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
@@ -152,7 +152,7 @@ def _slow_run(build, tmp_path):
 def multiplier(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPHERECODE_SIM_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return sim_build.build(Multiplier(Q(2, 6)))
+        return sim_build.build(MultiplierParameters(Q(2, 6)).create())
 
 
 @pytest.mark.parametrize("how", ["KeyboardInterrupt", "SIGTERM handler raising SystemExit"])

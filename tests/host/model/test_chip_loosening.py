@@ -1,7 +1,11 @@
 """On-chip force loosening in the model: the one-sweep candidates, the fixed-point run against the host's."""
 
+import gc
+import warnings
+
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment, UnusedElaboratable
 
 from spherecode.host.loosening import force_loosening
 from spherecode.host.pairs import min_distance
@@ -140,3 +144,19 @@ def test_loosen_needs_an_iteration():
     dp = CoreConfig().datapath
     with pytest.raises(ValueError, match="iterations must be at least 1, not 0"):
         loosen(dp, np.zeros((4, 3), dtype=np.int64), 0)
+
+
+def test_the_models_make_no_unit():
+    """The models read parameter objects only: a whole loosening run and a plain update of the model make
+    no Amaranth unit that is then left unused (Amaranth warns of each one when it is collected)."""
+    config = CoreConfig("Q2.20", nmax=16, dmax=3, loosening=True)
+    dp = config.datapath
+    Fragment.get(dp.make("running_min"), None)  # Amaranth reports unused units once one was elaborated
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = dp.fmt.from_float(random_start(8, 3, np.random.default_rng(0)))
+        loosen(dp, r, 2)
+        iterate(dp, r, *dp.constants(4.0))
+        config.run_cycles(8, 3, 2)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, UnusedElaboratable)]

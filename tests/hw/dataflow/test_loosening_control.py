@@ -7,8 +7,7 @@ import pytest
 
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
-from spherecode.hw.dataflow.loosening_control import N_BITS, LooseningControl as _Unit
-from spherecode.hw.pipeline import parameters_only
+from spherecode.hw.dataflow.loosening_control import N_BITS, LooseningControlParameters
 from spherecode.sim.unit_sim import stream_through
 
 from ..rtl import RANDOM
@@ -66,21 +65,16 @@ def _model(unit, reqs):
     return out
 
 
-def LooseningControl(*args):
-    """A unit for its model only (never elaborated)."""
-    return parameters_only(_Unit(*args))
-
-
 @pytest.mark.parametrize(
     "fmt, precision, count", [(Q(2, 20), 24, RANDOM), (Q(3, 44), 48, 1500)], ids=["Q2.20-F24", "Q3.44-F48"]
 )
 def test_loosening_control_is_bit_exact(fmt, precision, count):
-    unit = _Unit(Datapath(fmt, 1024, 3), precision)
+    unit = LooseningControlParameters(Datapath(fmt, 1024, 3), precision)
     rng = np.random.default_rng(precision)
     reqs = _requests(unit, rng, count)
     expected = _model(unit, reqs)
     gaps = [(unit.load_latency if r["load"] else unit.latency) + int(rng.integers(0, 2)) for r in reqs]
-    out, cycles = stream_through(unit, reqs, gaps, drain=unit.load_latency + 2)
+    out, cycles = stream_through(unit.create(), reqs, gaps, drain=unit.load_latency + 2)
     mismatches = [(k, o, e) for k, (o, e) in enumerate(zip(out, expected)) if o != e]
     assert len(out) == len(expected) and not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[:2]}"
     start = np.concatenate([[0], np.cumsum(np.array(gaps) + 1)[:-1]])
@@ -92,7 +86,7 @@ def test_loosening_control_is_bit_exact(fmt, precision, count):
 
 def test_reset_state_is_the_paper_start():
     dp = Datapath(Q(3, 44), 64, 3)
-    unit = LooseningControl(dp)
+    unit = LooseningControlParameters(dp)
     s = unit.initial()
     assert (s.n, unit.l_value(s)) == (1, 2.0)
     assert unit.constants(s) == (dp.constants(4.0), dp.constants(8.0))
@@ -115,7 +109,7 @@ def test_fixed_l_tracks_float64_over_3000_iterations(pattern):
     k = 3000
     raises = {"always": np.ones(k, bool), "random": rng.random(k) < 0.5, "sparse": rng.random(k) < 0.05}[pattern]
     dp = Datapath(Q(3, 44), 64, 3)
-    unit = LooseningControl(dp)
+    unit = LooseningControlParameters(dp)
     state, fixed = unit.initial(), []
     for up in raises:
         fixed.append(state.l)
@@ -148,7 +142,7 @@ def test_fixed_l_tracks_float64_over_3000_iterations(pattern):
 )
 def test_loosening_control_arguments_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
-        LooseningControl(*args)
+        LooseningControlParameters(*args)
 
 
 @pytest.mark.parametrize(
@@ -162,4 +156,4 @@ def test_loosening_control_arguments_are_checked(args, message):
 )
 def test_load_range_is_checked(n, l, message):
     with pytest.raises(ValueError, match=message):
-        LooseningControl(Datapath(Q(3, 44), 64, 3)).load(n, l)
+        LooseningControlParameters(Datapath(Q(3, 44), 64, 3)).load(n, l)

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
-from spherecode.hw.dataflow.vector_step import VectorStep
+from spherecode.hw.dataflow.vector_step import VectorStepParameters
 from spherecode.sim.unit_sim import stream_through
 
 COUNT = 400
@@ -19,7 +19,7 @@ class StepAt(wiring.Component):
 
     def __init__(self, dp: Datapath, step: int, step2: int | None = None):
         self.dp, self.step, self.step2 = dp, step, step2
-        unit = VectorStep(dp, 1 if step2 is None else 2)
+        unit = VectorStepParameters(dp, 1 if step2 is None else 2)
         self.latency, self.interval = unit.latency, unit.interval
         super().__init__(
             {"i": In(unit.signature.members["i"].signature), "o": Out(unit.signature.members["o"].signature)}
@@ -27,7 +27,7 @@ class StepAt(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.step = vs = VectorStep(self.dp, 1 if self.step2 is None else 2)
+        m.submodules.step = vs = VectorStepParameters(self.dp, 1 if self.step2 is None else 2).create()
         m.d.comb += [
             vs.i.valid.eq(self.i.valid),
             vs.i.payload.eq(self.i.payload),
@@ -54,7 +54,7 @@ def test_vector_step_is_bit_exact(fmt, dmax):
     acc = np.round(force * 2.0**dp.acc_fmt.f).astype(np.int64)
     acc[:3] = 0  # no force: the vector stays
     delta = rng.integers(1, 4 << fmt.f, COUNT)
-    new, s = VectorStep(dp).compute(r, delta, acc, c)
+    new, s = VectorStepParameters(dp).compute(r, delta, acc, c)
     payloads = [{"force": a.tolist(), "r": x.tolist(), "delta": int(d)} for a, x, d in zip(acc, r, delta)]
     gaps = (unit.interval - 1 + rng.integers(0, 3, COUNT)).tolist()  # as close as the interval allows
     out, cycles = stream_through(unit, payloads, gaps)
@@ -81,8 +81,8 @@ def test_two_candidates_alternate_the_step():
     ).astype(np.int64)
     delta = rng.integers(1, 4 << fmt.f, count)
     second = np.concatenate([np.arange(count // 2) % 2, rng.integers(0, 2, count - count // 2)])
-    new1, s1 = VectorStep(dp).compute(r, delta, acc, c1)
-    new2, s2 = VectorStep(dp).compute(r, delta, acc, c2)
+    new1, s1 = VectorStepParameters(dp).compute(r, delta, acc, c1)
+    new2, s2 = VectorStepParameters(dp).compute(r, delta, acc, c2)
     payloads = [
         {"force": a.tolist(), "r": x.tolist(), "delta": int(d), "second": int(k)}
         for a, x, d, k in zip(acc, r, delta, second)
@@ -98,4 +98,4 @@ def test_candidates_are_checked():
     dp = Datapath(Q(2, 20), 64, 3)
     for bad in (0, 3, True, "2", 2.0):
         with pytest.raises(ValueError, match=f"candidates must be 1 or 2, not {bad!r}"):
-            VectorStep(dp, bad)
+            VectorStepParameters(dp, bad)

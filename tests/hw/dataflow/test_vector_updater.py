@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spherecode.hw.fixed import Q
-from spherecode.hw.dataflow.vector_updater import MAX_LANES, VectorUpdater
+from spherecode.hw.dataflow.vector_updater import MAX_LANES, VectorUpdaterParameters
 from spherecode.host.model.updater import ModelBackend
 from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
@@ -47,20 +47,21 @@ CONFIGS = [
 @pytest.mark.parametrize("lanes", [0, MAX_LANES + 1, -1, 2.0, "3", None])
 def test_lanes_are_checked(lanes):
     with pytest.raises(ValueError, match=rf"lanes must be in 1\.\.16, not {lanes!r}"):
-        VectorUpdater(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, lanes)
+        VectorUpdaterParameters(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, lanes)
 
 
 @pytest.mark.parametrize("candidates", [0, 3, True, 2.0, "2", None])
 def test_candidates_are_checked(candidates):
     with pytest.raises(ValueError, match=rf"candidates must be 1 or 2, not {re.escape(repr(candidates))}"):
-        VectorUpdater(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, 1, candidates)
+        VectorUpdaterParameters(CoreConfig(Q(2, 20), NMAX, DMAX).datapath, 1, candidates)
 
 
 def test_two_candidates_have_the_loosening_ports_and_the_same_rows():
     dp = CoreConfig(Q(2, 20), NMAX, DMAX).datapath
-    one, two = VectorUpdater(dp, 3), VectorUpdater(dp, 3, 2)
-    assert not hasattr(one, "sweep") and all(
-        hasattr(two, p) for p in ("half_beta2", "step2", "move_norm2", "load", "sweep", "choose", "raised", "emit")
+    one, two = VectorUpdaterParameters(dp, 3), VectorUpdaterParameters(dp, 3, 2)
+    assert "sweep" not in one.signature.members and all(
+        p in two.signature.members
+        for p in ("half_beta2", "step2", "move_norm2", "load", "sweep", "choose", "raised", "emit")
     )
     # one step serves both candidates: candidate 2 enters it one interval after candidate 1
     c = one.step_unit.interval

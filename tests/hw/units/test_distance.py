@@ -3,7 +3,12 @@ import re
 import numpy as np
 import pytest
 
-from spherecode.hw.units.distance import RunningMin, SerialSquaredDistance, SquaredDistance, d2_format
+from spherecode.hw.units.distance import (
+    RunningMinParameters,
+    SerialSquaredDistanceParameters,
+    SquaredDistanceParameters,
+    d2_format,
+)
 from spherecode.hw.fixed import Q
 from spherecode.sim.unit_sim import stream_through
 
@@ -21,7 +26,7 @@ def vectors(rng, fmt, n, dim):
 )
 def test_squared_distance_bit_exact(fmt, dim):
     rng = np.random.default_rng(dim)
-    unit = SquaredDistance(fmt, dim)
+    unit = SquaredDistanceParameters(fmt, dim).create()
     a, b = vectors(rng, fmt, RANDOM, dim), vectors(rng, fmt, RANDOM, dim)
     b[:100] = a[:100] + rng.integers(-3, 4, (100, dim))  # near-coincident pairs
     b[100:110] = a[100:110]  # coincident: d² = 0
@@ -31,7 +36,7 @@ def test_squared_distance_bit_exact(fmt, dim):
     e[2, :], e[3, :] = fmt.max_raw, fmt.min_raw  # far outside the sphere: saturates
     a = np.concatenate([a, e[[0, 2]]])
     b = np.concatenate([b, e[[1, 3]]])
-    expected = unit.compute(a, b)
+    expected = unit.parameters.compute(a, b)
     assert expected[100:110].tolist() == [0] * 10
     assert expected[-2] == 4 << fmt.f and expected[-1] == d2_format(fmt).max_raw
     # Accuracy: within ½ + dim/16 ulp of the exact value.
@@ -44,7 +49,7 @@ def test_squared_distance_of_truncated_differences_bit_exact():
     """The datapath's Q3.44 unit: differences floored to Q3.31 (two limbs per square), saturated."""
     fmt, dim, g = FORMATS[0], 3, 31
     rng = np.random.default_rng(31)
-    unit = SquaredDistance(fmt, dim, Q(3, g))
+    unit = SquaredDistanceParameters(fmt, dim, Q(3, g)).create()
     a, b = vectors(rng, fmt, RANDOM, dim), vectors(rng, fmt, RANDOM, dim)
     b[:100] = a[:100] + rng.integers(-1 << 14, 1 << 14, (100, dim))  # closer than the truncation's ulp
     b[100:110] = a[100:110]
@@ -53,7 +58,7 @@ def test_squared_distance_of_truncated_differences_bit_exact():
     e[0, 0], e[1, 0] = one, -one
     e[2, :], e[3, :] = fmt.max_raw, fmt.min_raw  # differences beyond Q3.31's range saturate
     a, b = np.concatenate([a, e[[0, 2]]]), np.concatenate([b, e[[1, 3]]])
-    expected = unit.compute(a, b)
+    expected = unit.parameters.compute(a, b)
     assert expected[100:110].tolist() == [0] * 10
     assert expected[-2] == 4 << fmt.f and expected[-1] == d2_format(fmt).max_raw
     # Python integers: floor each difference to g bits, square, truncate to f + 4 bits, sum, round.
@@ -74,21 +79,21 @@ def test_truncated_difference_format_is_checked(diff_fmt):
     with pytest.raises(
         ValueError, match=rf"signed format with 24\.\.44 fraction bits, not {re.escape(repr(diff_fmt))}"
     ):
-        SquaredDistance(FORMATS[0], 3, diff_fmt)
+        SquaredDistanceParameters(FORMATS[0], 3, diff_fmt).create()
 
 
 @pytest.mark.parametrize("fmt, dim", [(FORMATS[0], 3), (FORMATS[1], 7)], ids=["Q3.44-D3", "Q2.20-D7"])
 def test_serial_squared_distance_is_the_parallel_one_bit_for_bit(fmt, dim):
     """The coordinates one per cycle, vectors back to back and with gaps: the model of SquaredDistance."""
     rng = np.random.default_rng(dim + 1)
-    unit = SerialSquaredDistance(fmt, dim)
+    unit = SerialSquaredDistanceParameters(fmt, dim).create()
     count = RANDOM // dim
     a, b = vectors(rng, fmt, count, dim), vectors(rng, fmt, count, dim)
     b[:50] = a[:50] + rng.integers(-3, 4, (50, dim))
     b[50:55] = a[50:55]
     a[55], b[55] = fmt.max_raw, fmt.min_raw  # saturates
-    expected = unit.compute(a, b)
-    np.testing.assert_array_equal(expected, SquaredDistance(fmt, dim).compute(a, b))
+    expected = unit.parameters.compute(a, b)
+    np.testing.assert_array_equal(expected, SquaredDistanceParameters(fmt, dim).compute(a, b))
     assert expected[55] == d2_format(fmt).max_raw and expected[50:55].tolist() == [0] * 5
     payloads = [
         {"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
@@ -112,25 +117,28 @@ def test_serial_squared_distance_with_more_fraction_bits(fmt, dim, out_frac):
     """``out_frac`` > f (the move norm S_j, exact at 2f): the model against exact integer arithmetic, then the
     RTL against the model, with moves from one ulp to antipodal and a saturating pair."""
     rng = np.random.default_rng(out_frac)
-    unit = SerialSquaredDistance(fmt, dim, out_frac=out_frac)
-    assert unit.out_fmt == Q(3, out_frac, signed=False) and unit.latency == SerialSquaredDistance(fmt, dim).latency
+    unit = SerialSquaredDistanceParameters(fmt, dim, out_frac=out_frac).create()
+    assert (
+        unit.parameters.out_fmt == Q(3, out_frac, signed=False)
+        and unit.latency == SerialSquaredDistanceParameters(fmt, dim).latency
+    )
     count = RANDOM // dim
     a = vectors(rng, fmt, count, dim)
     scale = 2 ** rng.integers(0, fmt.f + 1, (count, 1))  # moves of every binade down to one ulp
     b = a + (rng.integers(-1 << 20, 1 << 20, (count, dim)) * scale >> 20)
     b[:5] = a[:5]
     a[5], b[5] = fmt.max_raw, fmt.min_raw  # saturates
-    expected = unit.compute(a, b)
+    expected = unit.parameters.compute(a, b)
     f = fmt.f
     for j in range(count):
-        total = sum(((int(x) - int(y)) ** 2) >> (2 * f - unit.keep) for x, y in zip(a[j], b[j]))
-        want = (total + (1 << unit.drop >> 1)) >> unit.drop
-        assert expected[j] == min(want, unit.out_fmt.max_raw)
+        total = sum(((int(x) - int(y)) ** 2) >> (2 * f - unit.parameters.keep) for x, y in zip(a[j], b[j]))
+        want = (total + (1 << unit.parameters.drop >> 1)) >> unit.parameters.drop
+        assert expected[j] == min(want, unit.parameters.out_fmt.max_raw)
     if out_frac == 2 * f:  # exact: no rounding at all
         assert [int(v) for v in expected[6:]] == [
             sum((int(x) - int(y)) ** 2 for x, y in zip(a[j], b[j])) for j in range(6, count)
         ]
-    assert expected[:5].tolist() == [0] * 5 and expected[5] == unit.out_fmt.max_raw
+    assert expected[:5].tolist() == [0] * 5 and expected[5] == unit.parameters.out_fmt.max_raw
     payloads = [
         {"a": int(a[j, k]), "b": int(b[j, k]), "first": int(k == 0), "last": int(k == dim - 1)}
         for j in range(count)
@@ -143,14 +151,14 @@ def test_serial_squared_distance_with_more_fraction_bits(fmt, dim, out_frac):
 @pytest.mark.parametrize("out_frac", [43, 89, 60.0])
 def test_serial_squared_distance_out_frac_is_checked(out_frac):
     with pytest.raises(ValueError, match=rf"out_frac must be an integer in 44\.\.88 \(f\.\.2f\), not {out_frac!r}"):
-        SerialSquaredDistance(FORMATS[0], 3, out_frac=out_frac)
+        SerialSquaredDistanceParameters(FORMATS[0], 3, out_frac=out_frac)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_running_min_bit_exact(fmt):
     rng = np.random.default_rng(fmt.f)
     d2f = d2_format(fmt)
-    unit = RunningMin(d2f)
+    unit = RunningMinParameters(d2f).create()
     lengths = np.concatenate([[1, 1, 3], rng.integers(1, 30, RANDOM // 15)])
     n = int(lengths.sum())
     d2 = rng.integers(0, 4 << fmt.f, n)
@@ -161,7 +169,7 @@ def test_running_min_bit_exact(fmt):
     mask = (rng.random(n) < 0.1).astype(np.int64)
     mask[0] = 1  # a one-element row, masked: all masked gives the largest value
     mask[2:5] = [1, 1, 1]  # a fully masked three-element row
-    expected = unit.compute(d2, first, last, mask)
+    expected = unit.parameters.compute(d2, first, last, mask)
     assert expected[0] == d2f.max_raw and expected[2] == d2f.max_raw and expected[1] == d2[1]
     payloads = [
         {"d2": int(v), "first": int(f), "last": int(la), "mask": int(mk)} for v, f, la, mk in zip(d2, first, last, mask)

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.dataflow.core import UpdaterCore
 from spherecode.hw.fixed import Q
-from spherecode.hw.units.multiplier import LimbProduct, Multiplier, check_dsp, dsp_blocks
+from spherecode.hw.units.multiplier import LimbProduct, MultiplierParameters, check_dsp, dsp_blocks
 from spherecode.sim import verilator as sim_build
 from spherecode.sim.verilator import primitive_models, to_verilog
 
@@ -110,7 +110,7 @@ def test_every_core_product_is_bit_exact_from_gw5a_blocks():
 def test_gw5a_block_counts(a, b, blocks):
     assert dsp_blocks(a.shape(), b.shape(), "gw5a") == blocks
     assert dsp_blocks(a.shape(), b.shape(), "infer") == 0
-    assert to_verilog(Multiplier(a, b, dsp="gw5a")).count("MULTALU27X18 #(") == blocks
+    assert to_verilog(MultiplierParameters(a, b, dsp="gw5a").create()).count("MULTALU27X18 #(") == blocks
 
 
 def test_dsp_is_checked():
@@ -118,22 +118,22 @@ def test_dsp_is_checked():
         with pytest.raises(ValueError, match=f"dsp must be 'infer' or 'gw5a', not {re.escape(repr(bad))}"):
             check_dsp(bad)
         with pytest.raises(ValueError, match="dsp must be 'infer' or 'gw5a'"):
-            Multiplier(Q(3, 44), dsp=bad)
+            MultiplierParameters(Q(3, 44), dsp=bad)
         with pytest.raises(ValueError, match="dsp must be 'infer' or 'gw5a'"):
             LimbProduct(Q(3, 44).shape(), Q(3, 44).shape(), dsp=bad)
 
 
 def test_the_model_is_built_only_where_a_design_instantiates_the_block_and_keys_its_build(tmp_path, monkeypatch):
     fmt = Q(3, 44)
-    assert primitive_models(to_verilog(Multiplier(fmt))) == {}
-    assert list(primitive_models(to_verilog(Multiplier(fmt, dsp="gw5a")))) == ["gowin_dsp.v"]
+    assert primitive_models(to_verilog(MultiplierParameters(fmt).create())) == {}
+    assert list(primitive_models(to_verilog(MultiplierParameters(fmt, dsp="gw5a").create()))) == ["gowin_dsp.v"]
     keys = []
     monkeypatch.setattr(sim_build, "cached", lambda key, target, fill: keys.append(key) or tmp_path)
     model = tmp_path / "gowin_dsp.v"
     for source in ("// one model\n", "// another\n"):  # the build's key follows the model's source
         model.write_text(source)
         monkeypatch.setitem(sim_build.PRIMITIVE_MODELS, "MULTALU27X18", model)
-        sim_build.build(Multiplier(fmt, dsp="gw5a"))
+        sim_build.build(MultiplierParameters(fmt, dsp="gw5a").create())
     assert len(set(keys)) == 2
 
 
@@ -144,7 +144,7 @@ def test_yosys_synth_gowin_maps_a_gw5a_multiplier_to_its_blocks():
     from spherecode.boards.build import tool
 
     fmt = Q(3, 44)
-    unit = Multiplier(fmt, fmt, fmt, dsp="gw5a")
+    unit = MultiplierParameters(fmt, fmt, fmt, dsp="gw5a").create()
     with tempfile.TemporaryDirectory(prefix="spherecode-gw5a-") as work:
         (Path(work) / "top.v").write_text(to_verilog(unit))
         script = (

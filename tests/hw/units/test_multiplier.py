@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spherecode.hw.fixed import Q
-from spherecode.hw.units.multiplier import Multiplier
+from spherecode.hw.units.multiplier import MultiplierParameters
 
 from ..rtl import FORMATS, RANDOM, check_rtl, ids
 
@@ -17,11 +17,11 @@ def edges(fmt):
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_multiply_bit_exact(fmt):
     rng = np.random.default_rng(fmt.width)
-    unit = Multiplier(fmt, fmt, fmt)
+    unit = MultiplierParameters(fmt, fmt, fmt).create()
     pairs = list(itertools.product(edges(fmt), repeat=2))
     a = np.concatenate([[p[0] for p in pairs], rng.integers(fmt.min_raw, fmt.max_raw + 1, RANDOM)])
     b = np.concatenate([[p[1] for p in pairs], rng.integers(fmt.min_raw, fmt.max_raw + 1, RANDOM)])
-    expected = unit.compute(a, b)
+    expected = unit.parameters.compute(a, b)
     # The model is the exact product, rounded half up, saturated.
     exact = [
         min(max((int(x) * int(y) + (1 << (fmt.f - 1))) >> fmt.f, fmt.min_raw), fmt.max_raw)
@@ -35,8 +35,8 @@ def test_multiply_bit_exact(fmt):
 def test_square_truncating_bit_exact(fmt):
     rng = np.random.default_rng(fmt.width + 1)
     out = Q(3, fmt.f, signed=False)
-    unit = Multiplier(fmt, o_fmt=out, rounding="trunc", square=True)
+    unit = MultiplierParameters(fmt, o_fmt=out, rounding="trunc", square=True).create()
     a = np.concatenate([edges(fmt), rng.integers(fmt.min_raw, fmt.max_raw + 1, RANDOM)])
-    expected = unit.compute(a)
+    expected = unit.parameters.compute(a)
     assert expected.tolist() == [min((int(x) ** 2) >> fmt.f, out.max_raw) for x in a.tolist()]
     check_rtl(unit, [{"a": int(x)} for x in a], expected.tolist())

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from spherecode.hw.fixed import Q
-from spherecode.hw.units.rsqrt import RSqrt
+from spherecode.hw.units.rsqrt import RSqrtParameters
 
 from ..rtl import FORMATS, RANDOM, check_rtl, ids, log_uniform
 
@@ -10,13 +10,13 @@ from ..rtl import FORMATS, RANDOM, check_rtl, ids, log_uniform
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_rsqrt_bit_exact_within_2_ulp(fmt):
     in_fmt = Q(8, fmt.f, signed=False)  # |F*|² and |r*|² ranges fit with room
-    unit = RSqrt(in_fmt)
+    unit = RSqrtParameters(in_fmt).create()
     rng = np.random.default_rng(9)
     one = 1 << fmt.f
     edges = [0, 1, 2, 3, one, 2 * one, 4 * one, one - 1, in_fmt.max_raw]
     x = np.concatenate([edges, log_uniform(rng, -fmt.f, 8, RANDOM, fmt.f)])
     x = np.minimum(x, in_fmt.max_raw)
-    mant, exp = unit.compute(x)
+    mant, exp = unit.parameters.compute(x)
     assert (mant[0], exp[0]) == (0, 0)
     assert (mant[4], exp[4]) == (one, 0) and (mant[6], exp[6]) == (one, -1)
     value = mant[1:] * 2.0**-fmt.f * 2.0 ** exp[1:].astype(float)
@@ -31,13 +31,17 @@ def test_shared_rsqrt_bit_exact():
     for inputs ``ii`` or more cycles apart (Q3.44, 10⁴ random inputs and the edges)."""
     fmt = FORMATS[0]
     in_fmt = Q(8, fmt.f, signed=False)
-    unit, parallel = RSqrt(in_fmt, shared=True), RSqrt(in_fmt)
-    assert unit.latency == parallel.latency and unit.ii == 1 + 5 * unit.table.degree and parallel.ii == 1
+    unit, parallel = RSqrtParameters(in_fmt, shared=True).create(), RSqrtParameters(in_fmt).create()
+    assert (
+        unit.latency == parallel.latency
+        and unit.parameters.ii == 1 + 5 * unit.parameters.table.degree
+        and parallel.parameters.ii == 1
+    )
     rng = np.random.default_rng(19)
     edges = [0, 1, 2, 3, 1 << fmt.f, in_fmt.max_raw]
     x = np.minimum(np.concatenate([edges, log_uniform(rng, -fmt.f, 8, RANDOM, fmt.f)]), in_fmt.max_raw)
-    mant, exp = unit.compute(x)
-    gaps = (unit.ii - 1 + rng.integers(0, 3, x.size) * (rng.random(x.size) < 0.2)).tolist()
+    mant, exp = unit.parameters.compute(x)
+    gaps = (unit.parameters.ii - 1 + rng.integers(0, 3, x.size) * (rng.random(x.size) < 0.2)).tolist()
     from spherecode.sim.unit_sim import stream_through
 
     out, cycles = stream_through(unit, [int(v) for v in x], gaps)
@@ -56,4 +60,4 @@ def test_shared_rsqrt_bit_exact():
 )
 def test_rsqrt_arguments_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
-        RSqrt(*args)
+        RSqrtParameters(*args)

@@ -3,8 +3,7 @@ import pytest
 
 from spherecode.hw.units.distance import d2_format
 from spherecode.hw.fixed import Q
-from spherecode.hw.pipeline import parameters_only
-from spherecode.hw.units.weight import RepulsionWeight, weight_precision
+from spherecode.hw.units.weight import RepulsionWeightParameters, weight_precision
 
 from ..rtl import FORMATS, RANDOM, check_rtl, ids, log_uniform
 
@@ -46,18 +45,22 @@ def edges(fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=ids)
 def test_weight_bit_exact(fmt):
-    unit = RepulsionWeight(d2_format(fmt))
+    unit = RepulsionWeightParameters(d2_format(fmt)).create()
     rng = np.random.default_rng(10)
     edge = edges(fmt)
     delta, d2, hb = inputs(rng, fmt, RANDOM)
     delta, d2, hb = (np.concatenate([edge[:, k], v]) for k, v in enumerate((delta, d2, hb)))
-    mant, exp = unit.reciprocal.compute(delta)
-    expected = unit.compute(delta, d2, hb, (mant, exp))
-    np.testing.assert_array_equal(expected, unit.compute(delta, d2, hb))  # recip computed when omitted
+    mant, exp = unit.parameters.reciprocal.compute(delta)
+    expected = unit.parameters.compute(delta, d2, hb, (mant, exp))
+    np.testing.assert_array_equal(expected, unit.parameters.compute(delta, d2, hb))  # recip computed when omitted
     one = 1 << fmt.f
     assert expected[:3].tolist() == [one] * 3
     near = (1 + 2.0**-fmt.f) ** -65536  # d² = δ + 1 ulp at β/2 = 65536
-    assert abs(expected[3] - near * one) <= 4 * 2.0**-unit.precision * one and expected[6] == one and expected[7] == 0
+    assert (
+        abs(expected[3] - near * one) <= 4 * 2.0**-unit.parameters.precision * one
+        and expected[6] == one
+        and expected[7] == 0
+    )
     assert abs(expected[8] - one // 4) <= 1 and expected[9] == 0
     assert expected[10:14].tolist() == [0, one, one, one]
     check_rtl(
@@ -74,15 +77,15 @@ def test_two_candidate_weight_bit_exact():
     """candidates=2 (on-chip loosening): both outputs are the one-candidate unit's weights, for two
     independent β/2 per input, at the one-candidate latency (Q3.44, 10⁴ random inputs and the edges)."""
     fmt = FORMATS[0]
-    unit = RepulsionWeight(d2_format(fmt), candidates=2)
-    one_candidate = parameters_only(RepulsionWeight(d2_format(fmt)))
+    unit = RepulsionWeightParameters(d2_format(fmt), candidates=2).create()
+    one_candidate = RepulsionWeightParameters(d2_format(fmt))
     assert unit.latency == one_candidate.latency
     rng = np.random.default_rng(12)
     edge = edges(fmt)
     delta, d2, hb = inputs(rng, fmt, RANDOM)
     delta, d2, hb = (np.concatenate([edge[:, k], v]) for k, v in enumerate((delta, d2, hb)))
     hb2 = np.concatenate([edge[::-1, 2], inputs(rng, fmt, RANDOM)[2]])
-    mant, exp = unit.reciprocal.compute(delta)
+    mant, exp = unit.parameters.reciprocal.compute(delta)
     w1, w2 = one_candidate.compute(delta, d2, hb), one_candidate.compute(delta, d2, hb2)
     assert np.any(w1 != w2)
     check_rtl(
@@ -102,7 +105,7 @@ def test_two_candidate_weight_bit_exact():
 
 
 def relative_errors(fmt, rng, n, low, high):
-    unit = parameters_only(RepulsionWeight(d2_format(fmt)))
+    unit = RepulsionWeightParameters(d2_format(fmt))
     delta, d2, _ = inputs(rng, fmt, n)
     hb = (2.0 ** rng.uniform(low, high, n) * 2**16).astype(np.int64)
     w = unit.compute(delta, d2, hb) * 2.0**-fmt.f
@@ -138,16 +141,16 @@ def test_weight_error_does_not_grow_with_beta():
 )
 def test_weight_format_is_checked(arg, message):
     with pytest.raises(ValueError, match=message):
-        RepulsionWeight(arg)
+        RepulsionWeightParameters(arg)
 
 
 @pytest.mark.parametrize("precision", [7, 41, 2.5])
 def test_weight_precision_is_checked(precision):
     with pytest.raises(ValueError, match=rf"precision must be an integer in 8\.\.30, not {precision!r}"):
-        RepulsionWeight(Q(3, 44, signed=False), precision)
+        RepulsionWeightParameters(Q(3, 44, signed=False), precision)
 
 
 @pytest.mark.parametrize("candidates", [0, 3, True, 2.0])
 def test_weight_candidates_are_checked(candidates):
     with pytest.raises(ValueError, match=rf"candidates must be 1 or 2, not {candidates!r}"):
-        RepulsionWeight(Q(3, 44, signed=False), candidates=candidates)
+        RepulsionWeightParameters(Q(3, 44, signed=False), candidates=candidates)
