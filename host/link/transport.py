@@ -8,9 +8,9 @@ import secrets
 import time
 
 from ...hw.board_link import protocol as p
-from ...hw.board_link.protocol import Command, State, Status
+from ...hw.board_link.protocol import Command, State, Status, frame_crc, request_frame
 from .errors import PORT_ERRORS, BoardError, Busy, Lost, PortError, Refused, Reset, one_line
-from .frames import Response, command_name, frame_crc, request_frame
+from .frames import Response, command_name
 
 
 def open_port(port: str, baud: int):

@@ -32,6 +32,9 @@ __all__ = [
     "L_FRACTION",
     "L_BITS",
     "L_BYTES",
+    "frame_crc",
+    "request_frame",
+    "response_frame",
 ]
 
 SYNC_REQUEST = 0xA5
@@ -170,3 +173,20 @@ def identity(config, clock_hz: int, baud: int, capabilities: Capability | int = 
         + int(baud).to_bytes(4, "little")
         + bytes([int(capabilities)])
     )
+
+
+def frame_crc(body: bytes) -> bytes:
+    """The CRC of a frame's ``body`` (every byte after the sync byte), most significant byte first."""
+    return CRC.compute(body).to_bytes(2, "big")
+
+
+def request_frame(cmd: int, seq: int, payload: bytes = b"") -> bytes:
+    """A request: sync, command, sequence number, payload length, payload, CRC."""
+    body = bytes([cmd, seq]) + len(payload).to_bytes(2, "little") + payload
+    return bytes([SYNC_REQUEST]) + body + frame_crc(body)
+
+
+def response_frame(cmd: int, seq: int, status: int, state: int, payload: bytes = b"") -> bytes:
+    """A response: sync, command and sequence number echoed, status, state, payload length, payload, CRC."""
+    body = bytes([cmd, seq, status, state]) + len(payload).to_bytes(2, "little") + payload
+    return bytes([SYNC_RESPONSE]) + body + frame_crc(body)

@@ -22,7 +22,6 @@ from spherecode.host.link import (
     PortError,
     Reset,
     open_port,
-    request_frame,
     response_frame,
 )
 
@@ -57,13 +56,6 @@ def garbled(frame):
     good = bytearray(ok(b"\x01\x02")(frame))
     good[-3] ^= 0x10
     return bytes(good)
-
-
-def test_request_frame_layout_and_crc_residue():
-    frame = request_frame(Command.LOAD, 7, b"\x00\x00\x01\x02\x03")
-    assert frame[:5] == bytes([0xA5, 0x03, 7, 5, 0])
-    assert p.CRC.compute(frame[1:]) == 0  # what the gateware checks
-    assert p.CRC.compute(b"123456789") == 0x29B1
 
 
 def test_ok_response_is_returned():

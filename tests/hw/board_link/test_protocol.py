@@ -16,6 +16,18 @@ def test_codes_are_distinct_and_the_documented_ones():
 
 def test_the_crc_is_ccitt_false():
     assert p.CRC.compute(b"123456789") == 0x29B1
+    assert p.frame_crc(b"123456789") == bytes([0x29, 0xB1])  # most significant byte first
+
+
+def test_frames_layout_and_crc_residue():
+    """docs/protocol.md, "Frames": the CRC over everything after the sync byte, the CRC included, is 0."""
+    frame = p.request_frame(Command.LOAD, 7, b"\x00\x00\x01\x02\x03")
+    assert frame[:5] == bytes([0xA5, 0x03, 7, 5, 0]) and frame[5:-2] == b"\x00\x00\x01\x02\x03"
+    assert len(frame) == p.REQUEST_HEADER + 5 + 2 and p.CRC.compute(frame[1:]) == 0  # what the gateware checks
+    answer = p.response_frame(Command.READ, 7, Status.BAD_RANGE, 3, b"\x09" * 300)
+    assert answer[:7] == bytes([0x5A, 0x05, 7, 0x09, 3]) + (300).to_bytes(2, "little")
+    assert len(answer) == p.RESPONSE_HEADER + 300 + 2 and p.CRC.compute(answer[1:]) == 0
+    assert p.request_frame(Command.RUN, 0) == bytes([0xA5, 0x04, 0, 0, 0]) + p.frame_crc(bytes([0x04, 0, 0, 0]))
 
 
 def test_layout_of_the_q344_board_matches_the_documented_widths():
