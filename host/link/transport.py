@@ -183,8 +183,8 @@ class Link:
 
     def status(self) -> tuple[int, bool]:
         """STATUS: (iterations completed in the current or last run, whether a run is in progress)."""
-        payload = self.request(Command.STATUS, expect=p.Layout.status).payload
-        return int.from_bytes(payload[:4], "little"), bool(payload[4] & 1)
+        done, running = p.unpack(p.Layout.status_fields, self.request(Command.STATUS, expect=p.Layout.status).payload)
+        return done, bool(running & 1)
 
     def wait_idle(self, poll: float = 0.02) -> None:
         """Poll STATUS every ``poll`` s until no run is in progress; :class:`BoardError` when the run's

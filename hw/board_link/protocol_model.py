@@ -191,15 +191,13 @@ class ProtocolModel:
         lay, dp = self.layout, self.dp
         if length != lay.configure:
             return Status.BAD_LENGTH, b""
-        n, d = int.from_bytes(data[:2], "little"), data[2]
+        n, d, half_beta, step = p.unpack(lay.configure_fields, data)
         if not (2 <= n <= dp.nmax and 2 <= d <= dp.dmax):
             return Status.BAD_CONFIG, b""
-        fields = np.cumsum([3, lay.half_beta, lay.step])
         self.n, self.d = n, d
-        # the bits above the formats' widths are ignored
-        self.half_beta = int.from_bytes(data[fields[0] : fields[1]], "little") % (1 << dp.half_beta_fmt.width)
-        self.step = int.from_bytes(data[fields[1] : fields[2]], "little") % (1 << dp.step_fmt.width)
-        self.token = int.from_bytes(data[fields[2] :], "little")
+        self.half_beta = _cut(half_beta, dp.half_beta_fmt.width)  # the bits above the formats' widths are ignored
+        self.step = _cut(step, dp.step_fmt.width)
+        self.token = int.from_bytes(data[-p.TOKEN_BYTES :], "little")
         self.configured, self.prefix, self.held = True, 0, _Held.NONE
         return Status.OK, b""
 
@@ -259,10 +257,11 @@ class ProtocolModel:
             return Status.BAD_CONFIG, b""
         self.progress = 0
         self.buffer[: self.nd] = dp.fmt.from_bits(np.asarray(out.vectors).ravel())
-        self.stats = (
-            _field(out.cycles, 32, 4)
-            + _field(out.move_norm, dp.s_fmt.width, self.layout.move_norm)
-            + _field(out.delta_min, dp.d2_fmt.width, self.layout.delta_min)
+        self.stats = p.pack(
+            self.layout.stats_fields,
+            _cut(out.cycles, 32),  # the counter's low 32 bits
+            _cut(out.move_norm, dp.s_fmt.width),
+            _cut(out.delta_min, dp.d2_fmt.width),
         )
         self.held = _Held.RUN
         return Status.OK, self.stats + self._quote()
@@ -273,36 +272,36 @@ class ProtocolModel:
             return Status.BAD_LENGTH, b""
         if not (self.configured and self.prefix == self.nd):
             return Status.NOT_LOADED, b""
-        k, n = int.from_bytes(data[:4], "little"), int.from_bytes(data[4:6], "little")
-        l = int.from_bytes(data[6:], "little") % (1 << p.L_BITS)
+        k, n, l = p.unpack(lay.loosen_fields, data)
         if k == 0 or n == 0:
             return Status.BAD_CONFIG, b""
         self._start()
-        out = self.core.loosen(self._vectors(), k, n, l)
+        out = self.core.loosen(self._vectors(), k, n, _cut(l, p.L_BITS))
         if out is None:
             return Status.BAD_CONFIG, b""
         self._pending = dp.fmt.from_bits(np.asarray(out.vectors).ravel())
         self.iterations, self.progress, self.running = k, 0, True
-        self.outcome = (
-            _field(out.cycles, 48, 6)
-            + _field(out.move_norm, dp.s_fmt.width, lay.move_norm)
-            + _field(out.delta_min, dp.d2_fmt.width, lay.delta_min)
-            + _field(out.n, 16, 2)
-            + _field(out.l, p.L_BITS, p.L_BYTES)
+        self.outcome = p.pack(
+            lay.result_fields,
+            _cut(out.cycles, 48),
+            _cut(out.move_norm, dp.s_fmt.width),
+            _cut(out.delta_min, dp.d2_fmt.width),
+            _cut(out.n, 16),
+            _cut(out.l, p.L_BITS),
         )
         return Status.OK, self._quote()
 
     def _read(self, length, data):
         coord = self.layout.coord
-        if length != 4:
+        if length != sum(self.layout.read_fields):
             return Status.BAD_LENGTH, b""
         if self.held == _Held.NONE:
             return Status.NO_RESULT, b""
-        first, count = int.from_bytes(data[:2], "little"), int.from_bytes(data[2:4], "little")
+        first, count = p.unpack(self.layout.read_fields, data)
         if first + count > self.nd or count > 0xFFFF // coord:  # the answer's length must fit its field
             return Status.BAD_RANGE, b""
-        words = self.buffer[first : first + count]
-        return Status.OK, b"".join(_field(w, 8 * coord, coord) for w in words) + self._quote()  # sign-extended
+        words = [_cut(w, 8 * coord) for w in self.buffer[first : first + count]]  # sign-extended to W bytes
+        return Status.OK, p.pack((coord,) * count, *words) + self._quote()
 
     def _stats(self, length, data):
         if length:
@@ -318,9 +317,9 @@ class ProtocolModel:
         if length:
             return Status.BAD_LENGTH, b""
         self.progress_varies = self.running
-        return Status.OK, self.progress.to_bytes(4, "little") + bytes([self.running])
+        return Status.OK, p.pack(self.layout.status_fields, self.progress, self.running)
 
 
-def _field(value: int, bits: int, size: int) -> bytes:
-    """``value`` cut to a port of ``bits`` bits (two's complement), in a little-endian field of ``size`` bytes."""
-    return (int(value) % (1 << bits)).to_bytes(size, "little")
+def _cut(value: int, bits: int) -> int:
+    """``value`` cut to a port of ``bits`` bits (two's complement)."""
+    return int(value) % (1 << bits)

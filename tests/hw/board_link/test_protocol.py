@@ -1,5 +1,7 @@
 """The protocol's shared constants and layouts (hw/board_link/protocol.py), against docs/protocol.md's tables."""
 
+import pytest
+
 from spherecode.hw.board_link import protocol as p
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.board_link.protocol import IDEMPOTENT, Capability, Command, Layout, Status
@@ -49,3 +51,24 @@ def test_identity_bytes():
     assert int.from_bytes(ident[11:15], "little") == 60_000_000 and int.from_bytes(ident[15:19], "little") == 3_000_000
     assert ident[19] == 1 and p.identity(config, 1, 1)[19] == 0
     assert CoreConfig.from_identify(ident[5:11]) == config
+
+
+def test_fields_are_the_documented_ones():
+    """docs/protocol.md, "Commands": each payload's fields, in order, before the token that ends it."""
+    lay = Layout.of(CoreConfig("Q3.44", 1024, 3, 2).datapath)
+    assert lay.configure_fields == (2, 1, 5, 7) and lay.stats_fields == (4, 13, 6)
+    assert lay.result_fields == (6, 13, 6, 2, 9)
+    assert (Layout.loosen_fields, Layout.status_fields, Layout.read_fields) == ((4, 2, 9), (4, 1), (2, 2))
+
+
+def test_pack_and_unpack():
+    assert p.pack((2, 1, 4), 0x0102, 3, 0x04050607) == bytes([2, 1, 3, 7, 6, 5, 4])
+    assert p.unpack((2, 1, 4), bytes([2, 1, 3, 7, 6, 5, 4, 99])) == (0x0102, 3, 0x04050607)  # the rest: not a field
+    l = (1 << p.L_BITS) - 1
+    assert p.unpack(Layout.loosen_fields, p.pack(Layout.loosen_fields, 7, 1, l)) == (7, 1, l)
+    with pytest.raises(ValueError, match=r"^values must be 2, one per field, not 1$"):
+        p.pack((2, 2), 5)
+    with pytest.raises(ValueError, match=r"^payload must hold 4 bytes, not 3$"):
+        p.unpack((2, 2), b"abc")
+    with pytest.raises(OverflowError):
+        p.pack((1,), 256)
