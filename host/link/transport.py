@@ -125,7 +125,7 @@ class Link:
             resp = self._receive(cmd, self._seq, deadline)
         except TimeoutError:
             raise Again(f"no answer within {self.timeout:g} s", lost=True) from None
-        if resp.status in (Status.BAD_CRC, Status.TIMEOUT):  # the request was damaged: not executed
+        if resp.status in p.DAMAGED:  # not executed
             raise Again(f"the board received a damaged request ({resp.status.name})", lost=False)
         if resp.status == Status.BUSY:
             raise Busy(f"{name}: the board is busy with a loosening run")
@@ -172,7 +172,7 @@ class Link:
             if frame_crc(body) != rest[-2:]:
                 raise Again("garbled response (CRC mismatch)", lost=True)
             if head[1] != seq or head[0] != cmd:
-                if head[2] in (Status.BAD_CRC, Status.TIMEOUT):
+                if head[2] in p.DAMAGED:
                     return Response(head[0], head[1], Status(head[2]), State(head[3] & 15), rest[:-2])
                 continue  # an answer to an earlier request
             try:

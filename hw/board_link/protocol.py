@@ -23,6 +23,7 @@ __all__ = [
     "CRC",
     "Command",
     "Status",
+    "DAMAGED",
     "State",
     "Capability",
     "Layout",
@@ -90,6 +91,11 @@ class Status(enum.IntEnum):
     BAD_RANGE = 0x09  #: LOAD or READ outside 0 … N·D, or a LOAD that skips ahead of the loaded prefix
     BUSY = 0x0A  #: a LOOSEN run is in progress: only IDENTIFY and STATUS are executed
     BAD_TOKEN = 0x0B  #: a LOAD that quotes another token than the last CONFIGURE's: nothing written
+
+
+#: The parser's verdicts on a damaged request (its CRC, or its bytes stopped arriving): it was not executed,
+#: and the answer echoes whatever command and sequence number arrived.
+DAMAGED = frozenset({Status.BAD_CRC, Status.TIMEOUT})
 
 
 class State(enum.IntFlag):

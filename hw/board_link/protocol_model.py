@@ -157,10 +157,12 @@ class ProtocolModel:
         """(status, payload) for the request ``cmd`` with the payload length field ``length``, after the
         parser's verdict ``received`` (OK, ``BAD_CRC``, or ``TIMEOUT``: then ``data`` holds the bytes that
         arrived). A LOAD's coordinates are written as they arrive, before the verdict."""
+        if received != Status.OK and received not in p.DAMAGED:
+            raise ValueError(f"received must be OK, BAD_CRC or TIMEOUT (the parser's verdicts), not {received!r}")
         self.progress_varies = False
         if cmd == Command.LOAD:
             self._receive_load(data)
-        if received != Status.OK:
+        if received in p.DAMAGED:
             if cmd == Command.LOAD:
                 self.prefix = 0
             return received, b""

@@ -13,6 +13,7 @@ def test_codes_are_distinct_and_the_documented_ones():
     assert Status.BAD_TOKEN == 0x0B and Capability.LOOSEN == 1
     assert (p.SYNC_REQUEST, p.SYNC_RESPONSE) == (0xA5, 0x5A)
     assert IDEMPOTENT == set(Command) - {Command.RUN, Command.LOOSEN}  # the two that change the vectors
+    assert p.DAMAGED == {Status.BAD_CRC, Status.TIMEOUT}
     assert (p.REQUEST_HEADER, p.RESPONSE_HEADER, p.TOKEN_BYTES, p.LOAD_PREFIX) == (5, 7, 4, 6)
 
 

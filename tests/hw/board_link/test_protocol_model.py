@@ -149,6 +149,9 @@ def test_damaged_and_unknown_requests():
     assert answer == p.response_frame(Command.CONFIGURE, 3, Status.BAD_CRC, 0)
     assert model.execute(Command.CONFIGURE, LAY.configure, Status.TIMEOUT, configure(4, 3)[:5]) == (Status.TIMEOUT, b"")
     assert model.state() == State(0)
+    message = "received must be OK, BAD_CRC or TIMEOUT (the parser's verdicts), not <Status.BUSY: 10>"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        model.execute(Command.IDENTIFY, 0, Status.BUSY, b"")
     assert ask(model, 0x7F)[0] == Status.UNKNOWN_COMMAND
     plain = board(False)
     assert [ask(plain, c)[0] for c in (Command.LOOSEN, Command.RESULT)] == [Status.UNKNOWN_COMMAND] * 2
