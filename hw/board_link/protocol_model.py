@@ -105,7 +105,7 @@ class ProtocolModel:
         self.configured = False
         self.prefix = 0  #: P, the loaded prefix
         self.buffer = np.zeros(self.dp.nmax * self.dp.dmax, dtype=np.int64)  #: raw coordinates
-        self.held = _Held.NONE
+        self._held = _Held.NONE
         self.stats = self.outcome = b""  # the held RUN's statistics, LOOSEN's outcome (without the token)
         self.running = False  #: a LOOSEN run is in progress
         self.progress = self.iterations = 0  #: STATUS's progress, and the current or last run's K
@@ -124,7 +124,7 @@ class ProtocolModel:
         return (
             (State.CONFIGURED if self.configured else State(0))
             | (State.LOADED if self.nd and self.prefix == self.nd else State(0))
-            | (State.RESULT if self.held != _Held.NONE else State(0))
+            | (State.RESULT if self._held != _Held.NONE else State(0))
             | (State.RUNNING if self.running else State(0))
         )
 
@@ -136,7 +136,7 @@ class ProtocolModel:
         self.progress = min(self.progress + iterations, self.iterations)
         if self.progress == self.iterations:
             self.buffer[: self.nd] = self._pending
-            self.running, self.held = False, _Held.LOOSEN
+            self.running, self._held = False, _Held.LOOSEN
 
     def finish(self) -> None:
         """The run in progress ends (if any)."""
@@ -200,7 +200,7 @@ class ProtocolModel:
         self.half_beta = _cut(half_beta, dp.half_beta_fmt.width)  # the bits above the formats' widths are ignored
         self.step = _cut(step, dp.step_fmt.width)
         self.token = int.from_bytes(data[-p.TOKEN_BYTES :], "little")
-        self.configured, self.prefix, self.held = True, 0, _Held.NONE
+        self.configured, self.prefix, self._held = True, 0, _Held.NONE
         return Status.OK, b""
 
     def _receive_load(self, data: bytes) -> None:
@@ -245,7 +245,7 @@ class ProtocolModel:
         """Whether a RUN or LOOSEN may start (all N·D loaded); either consumes the load and the result."""
         loaded = self.configured and self.prefix == self.nd
         if loaded:
-            self.prefix, self.held = 0, _Held.NONE
+            self.prefix, self._held = 0, _Held.NONE
         return loaded
 
     def _run(self, length, data):
@@ -265,7 +265,7 @@ class ProtocolModel:
             _cut(out.move_norm, dp.s_fmt.width),
             _cut(out.delta_min, dp.d2_fmt.width),
         )
-        self.held = _Held.RUN
+        self._held = _Held.RUN
         return Status.OK, self.stats + self._quote()
 
     def _loosen(self, length, data):
@@ -297,7 +297,7 @@ class ProtocolModel:
         coord = self.layout.coord
         if length != sum(self.layout.read_fields):
             return Status.BAD_LENGTH, b""
-        if self.held == _Held.NONE:
+        if self._held == _Held.NONE:
             return Status.NO_RESULT, b""
         first, count = p.unpack(self.layout.read_fields, data)
         if first + count > self.nd or count > 0xFFFF // coord:  # the answer's length must fit its field
@@ -306,14 +306,16 @@ class ProtocolModel:
         return Status.OK, p.pack((coord,) * count, *words) + self._quote()
 
     def _stats(self, length, data):
-        if length:
-            return Status.BAD_LENGTH, b""
-        return (Status.OK, self.stats + self._quote()) if self.held == _Held.RUN else (Status.NO_RESULT, b"")
+        return self._held_fields(length, _Held.RUN, self.stats)
 
     def _result(self, length, data):
+        return self._held_fields(length, _Held.LOOSEN, self.outcome)
+
+    def _held_fields(self, length: int, held: _Held, fields: bytes) -> tuple[Status, bytes]:
+        """STATS's and RESULT's answer: ``fields`` and the token where the result held is ``held``'s."""
         if length:
             return Status.BAD_LENGTH, b""
-        return (Status.OK, self.outcome + self._quote()) if self.held == _Held.LOOSEN else (Status.NO_RESULT, b"")
+        return (Status.OK, fields + self._quote()) if self._held == held else (Status.NO_RESULT, b"")
 
     def _status(self, length, data):
         if length:
