@@ -9,9 +9,11 @@ Modules: :mod:`.errors`, :mod:`.frames`, :mod:`.transport` and :mod:`.driver`; t
 here too.
 """
 
-from .driver import CHUNK, Board, Loosened, new_token
+from ...hw.board_link.protocol import request_frame, response_frame
+from ...hw.board_link.protocol_model import Loosened
+from .driver import CHUNK, Board, new_token
 from .errors import BoardError, Busy, Lost, PortError, Refused, Reset
-from .frames import Identity, Response, request_frame, response_frame
+from .frames import Identity, Response
 from .transport import Link, open_port
 
 __all__ = [

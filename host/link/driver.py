@@ -7,12 +7,12 @@ import numbers
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from ...hw.board_link import protocol as p
 from ...hw.board_link.protocol import Command, State, Status
+from ...hw.board_link.protocol_model import Loosened
 from .errors import BoardError, Refused, Reset
 from .frames import Identity
 from .transport import Again, Link, state_bits
@@ -51,13 +51,7 @@ class Board:
         held = (7, State.CONFIGURED | State.RESULT)
         token = new_token()
         link.request(
-            Command.CONFIGURE,
-            n.to_bytes(2, "little")
-            + bytes([d])
-            + int(half_beta).to_bytes(lay.half_beta, "little")
-            + int(step).to_bytes(lay.step, "little")
-            + token,
-            state=(7, State.CONFIGURED),
+            Command.CONFIGURE, p.pack(lay.configure_fields, n, d, half_beta, step) + token, state=(7, State.CONFIGURED)
         )
         flat = raw.ravel()
         self._load(flat, token)
@@ -65,16 +59,13 @@ class Board:
         stats = link.request(
             Command.RUN, expect=lay.stats, state=held, token=token, extra=expected / max(self.identity.clock_hz, 1)
         ).payload
-        cycles = int.from_bytes(stats[:4], "little")
+        cycles, s, dmin = p.unpack(lay.stats_fields, stats)
         if cycles != expected:
             raise Reset(
                 f"RUN: the board counted {cycles} cycles, N = {n}, D = {d} takes "
                 f"{expected}: is another process using the port?"
             )
-        new = self._read(n, d, held, token)
-        s = int.from_bytes(stats[4 : 4 + lay.move_norm], "little")
-        dmin = int.from_bytes(stats[4 + lay.move_norm :], "little")
-        return new, cycles, s, dmin
+        return self._read(n, d, held, token), cycles, s, dmin
 
     def loosen(
         self,
@@ -110,14 +101,12 @@ class Board:
         points, d = raw.shape
         token = new_token()
         link.request(
-            Command.CONFIGURE,
-            points.to_bytes(2, "little") + bytes([d]) + bytes(lay.half_beta + lay.step) + token,
-            state=(15, State.CONFIGURED),
+            Command.CONFIGURE, p.pack(lay.configure_fields, points, d, 0, 0) + token, state=(15, State.CONFIGURED)
         )
         self._load(raw.ravel(), token)
         link.request(
             Command.LOOSEN,
-            int(iterations).to_bytes(4, "little") + int(n).to_bytes(2, "little") + int(l).to_bytes(p.L_BYTES, "little"),
+            p.pack(p.Layout.loosen_fields, iterations, n, l),
             expect=p.TOKEN_BYTES,
             state=(15, State.CONFIGURED | State.RUNNING),
             token=token,
@@ -125,7 +114,8 @@ class Board:
         seen, since = None, time.monotonic()
         while True:
             resp = link.request(Command.STATUS, expect=lay.status)
-            done, running = int.from_bytes(resp.payload[:4], "little"), bool(resp.payload[4] & 1)
+            done, running = p.unpack(p.Layout.status_fields, resp.payload)
+            running = bool(running & 1)
             if not running and resp.state & 15 == State.CONFIGURED | State.RUNNING:
                 continue  # the run ended between the header's state and the payload's flag: ask again
             want = State.CONFIGURED | (State.RUNNING if running else State.RESULT)
@@ -147,10 +137,7 @@ class Board:
             time.sleep(poll)
         held = (15, State.CONFIGURED | State.RESULT)
         out = link.request(Command.RESULT, expect=lay.result, state=held, token=token).payload
-        fields = np.cumsum([0, 6, lay.move_norm, lay.delta_min, 2, p.L_BYTES])
-        cycles, s, dmin, final_n, final_l = (
-            int.from_bytes(out[a:b], "little") for a, b in zip(fields[:-1], fields[1:])
-        )
+        cycles, s, dmin, final_n, final_l = p.unpack(lay.result_fields, out)
         if final_n != (n + iterations) & 0xFFFF:
             raise Reset(
                 f"RESULT: the run ended at n = {final_n}, not {n} + {iterations}: is another process using the port?"
@@ -165,7 +152,7 @@ class Board:
             count = min(CHUNK, n * d - k)
             data = link.request(
                 Command.READ,
-                k.to_bytes(2, "little") + count.to_bytes(2, "little"),
+                p.pack(p.Layout.read_fields, k, count),
                 expect=lay.read(count),
                 state=held,
                 token=token,
@@ -208,19 +195,6 @@ class Board:
                     raise BoardError(f"LOAD: {reason}, {failures} attempts from index 0") from None
                 link.retried += 1
                 i = 0
-
-
-@dataclass(frozen=True)
-class Loosened:
-    """A LOOSEN run's result, raw: ``vectors`` (N, D), ``cycles`` (start to done), S and δ_min of the last
-    iteration, the final ``n`` and ``l`` (UQ18.48)."""
-
-    vectors: np.ndarray
-    cycles: int
-    move_norm: int
-    delta_min: int
-    n: int
-    l: int
 
 
 def _words(octets: np.ndarray, fmt) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The protocol's frames (docs/protocol.md): requests and responses with their CRC, and the board's identity."""
+"""The protocol's frames on the host (docs/protocol.md): a response as received, and the board's identity. The
+frames' bytes are built and checked by :mod:`~spherecode.hw.board_link.protocol`'s functions."""
 
 from __future__ import annotations
 
@@ -76,21 +77,6 @@ class Response:
     status: Status
     state: State
     payload: bytes
-
-
-def frame_crc(body: bytes) -> bytes:
-    return p.CRC.compute(body).to_bytes(2, "big")
-
-
-def request_frame(cmd: int, seq: int, payload: bytes = b"") -> bytes:
-    body = bytes([cmd, seq]) + len(payload).to_bytes(2, "little") + payload
-    return bytes([p.SYNC_REQUEST]) + body + frame_crc(body)
-
-
-def response_frame(cmd: int, seq: int, status: int, state: int, payload: bytes = b"") -> bytes:
-    """A board's response (for tests and fault injection)."""
-    body = bytes([cmd, seq, status, state]) + len(payload).to_bytes(2, "little") + payload
-    return bytes([p.SYNC_RESPONSE]) + body + frame_crc(body)
 
 
 def command_name(cmd: int) -> str:

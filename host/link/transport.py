@@ -8,9 +8,9 @@ import secrets
 import time
 
 from ...hw.board_link import protocol as p
-from ...hw.board_link.protocol import Command, State, Status
+from ...hw.board_link.protocol import Command, State, Status, frame_crc, request_frame
 from .errors import PORT_ERRORS, BoardError, Busy, Lost, PortError, Refused, Reset, one_line
-from .frames import Response, command_name, frame_crc, request_frame
+from .frames import Response, command_name
 
 
 def open_port(port: str, baud: int):
@@ -125,7 +125,7 @@ class Link:
             resp = self._receive(cmd, self._seq, deadline)
         except TimeoutError:
             raise Again(f"no answer within {self.timeout:g} s", lost=True) from None
-        if resp.status in (Status.BAD_CRC, Status.TIMEOUT):  # the request was damaged: not executed
+        if resp.status in p.DAMAGED:  # not executed
             raise Again(f"the board received a damaged request ({resp.status.name})", lost=False)
         if resp.status == Status.BUSY:
             raise Busy(f"{name}: the board is busy with a loosening run")
@@ -172,7 +172,7 @@ class Link:
             if frame_crc(body) != rest[-2:]:
                 raise Again("garbled response (CRC mismatch)", lost=True)
             if head[1] != seq or head[0] != cmd:
-                if head[2] in (Status.BAD_CRC, Status.TIMEOUT):
+                if head[2] in p.DAMAGED:
                     return Response(head[0], head[1], Status(head[2]), State(head[3] & 15), rest[:-2])
                 continue  # an answer to an earlier request
             try:
@@ -183,8 +183,8 @@ class Link:
 
     def status(self) -> tuple[int, bool]:
         """STATUS: (iterations completed in the current or last run, whether a run is in progress)."""
-        payload = self.request(Command.STATUS, expect=p.Layout.status).payload
-        return int.from_bytes(payload[:4], "little"), bool(payload[4] & 1)
+        done, running = p.unpack(p.Layout.status_fields, self.request(Command.STATUS, expect=p.Layout.status).payload)
+        return done, bool(running & 1)
 
     def wait_idle(self, poll: float = 0.02) -> None:
         """Poll STATUS every ``poll`` s until no run is in progress; :class:`BoardError` when the run's

@@ -9,6 +9,7 @@ the CRC bytes too ends on the residue 0. Every other multi-byte field is little-
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass
 
 from amaranth.lib import crc
@@ -22,6 +23,7 @@ __all__ = [
     "CRC",
     "Command",
     "Status",
+    "DAMAGED",
     "State",
     "Capability",
     "Layout",
@@ -32,6 +34,11 @@ __all__ = [
     "L_FRACTION",
     "L_BITS",
     "L_BYTES",
+    "pack",
+    "unpack",
+    "frame_crc",
+    "request_frame",
+    "response_frame",
 ]
 
 SYNC_REQUEST = 0xA5
@@ -86,6 +93,11 @@ class Status(enum.IntEnum):
     BAD_TOKEN = 0x0B  #: a LOAD that quotes another token than the last CONFIGURE's: nothing written
 
 
+#: The parser's verdicts on a damaged request (its CRC, or its bytes stopped arriving): it was not executed,
+#: and the answer echoes whatever command and sequence number arrived.
+DAMAGED = frozenset({Status.BAD_CRC, Status.TIMEOUT})
+
+
 class State(enum.IntFlag):
     CONFIGURED = 1
     LOADED = 2
@@ -131,19 +143,34 @@ class Layout:
         )
 
     @property
+    def configure_fields(self) -> tuple[int, ...]:
+        """CONFIGURE's fields before the token (:func:`pack`, :func:`unpack`): N (2), D (1), β/2, 1/(2β)."""
+        return (2, 1, self.half_beta, self.step)
+
+    @property
     def configure(self) -> int:
         """CONFIGURE's payload: N (2), D (1), β/2, 1/(2β), the token."""
-        return 3 + self.half_beta + self.step + TOKEN_BYTES
+        return sum(self.configure_fields) + TOKEN_BYTES
+
+    @property
+    def stats_fields(self) -> tuple[int, ...]:
+        """RUN's and STATS's fields before the token: cycles (4), S, δ_min."""
+        return (4, self.move_norm, self.delta_min)
 
     @property
     def stats(self) -> int:
         """RUN's and STATS's payload: cycles (4), S, δ_min, the token."""
-        return 4 + self.move_norm + self.delta_min + TOKEN_BYTES
+        return sum(self.stats_fields) + TOKEN_BYTES
+
+    @property
+    def result_fields(self) -> tuple[int, ...]:
+        """RESULT's fields before the token: cycles (6), S, δ_min, n (2), l."""
+        return (6, self.move_norm, self.delta_min, 2, L_BYTES)
 
     @property
     def result(self) -> int:
         """RESULT's payload: cycles (6), S, δ_min, n (2), l, the token."""
-        return 6 + self.move_norm + self.delta_min + 2 + L_BYTES + TOKEN_BYTES
+        return sum(self.result_fields) + TOKEN_BYTES
 
     def read(self, count: int) -> int:
         """READ's payload for ``count`` coordinates: the coordinates, the token."""
@@ -153,10 +180,29 @@ class Layout:
     identity = 20
     #: version 1's identity (no capability byte): refused, but read, so that the message names the version
     identity_v1 = 19
-    #: LOOSEN's payload: iterations K (4), n (2), l
-    loosen = 4 + 2 + L_BYTES
-    #: STATUS's payload: progress (4), running (1)
-    status = 5
+    #: LOOSEN's fields: iterations K (4), n (2), l
+    loosen_fields = (4, 2, L_BYTES)
+    loosen = sum(loosen_fields)
+    #: STATUS's answer's fields: progress (4), running (1)
+    status_fields = (4, 1)
+    status = sum(status_fields)
+    #: READ's request's fields: first index k (2), count m (2)
+    read_fields = (2, 2)
+
+
+def pack(sizes: tuple[int, ...], *values: int) -> bytes:
+    """``values`` as consecutive little-endian fields of ``sizes`` bytes (a :class:`Layout`'s ``…_fields``)."""
+    if len(values) != len(sizes):
+        raise ValueError(f"values must be {len(sizes)}, one per field, not {len(values)}")
+    return b"".join(int(value).to_bytes(size, "little") for value, size in zip(values, sizes))
+
+
+def unpack(sizes: tuple[int, ...], payload: bytes) -> tuple[int, ...]:
+    """The consecutive little-endian fields of ``sizes`` bytes at the start of ``payload``."""
+    ends = list(itertools.accumulate(sizes))
+    if len(payload) < ends[-1]:
+        raise ValueError(f"payload must hold {ends[-1]} bytes, not {len(payload)}")
+    return tuple(int.from_bytes(payload[end - size : end], "little") for end, size in zip(ends, sizes))
 
 
 def identity(config, clock_hz: int, baud: int, capabilities: Capability | int = 0) -> bytes:
@@ -170,3 +216,20 @@ def identity(config, clock_hz: int, baud: int, capabilities: Capability | int = 
         + int(baud).to_bytes(4, "little")
         + bytes([int(capabilities)])
     )
+
+
+def frame_crc(body: bytes) -> bytes:
+    """The CRC of a frame's ``body`` (every byte after the sync byte), most significant byte first."""
+    return CRC.compute(body).to_bytes(2, "big")
+
+
+def request_frame(cmd: int, seq: int, payload: bytes = b"") -> bytes:
+    """A request: sync, command, sequence number, payload length, payload, CRC."""
+    body = bytes([cmd, seq]) + len(payload).to_bytes(2, "little") + payload
+    return bytes([SYNC_REQUEST]) + body + frame_crc(body)
+
+
+def response_frame(cmd: int, seq: int, status: int, state: int, payload: bytes = b"") -> bytes:
+    """A response: sync, command and sequence number echoed, status, state, payload length, payload, CRC."""
+    body = bytes([cmd, seq, status, state]) + len(payload).to_bytes(2, "little") + payload
+    return bytes([SYNC_RESPONSE]) + body + frame_crc(body)

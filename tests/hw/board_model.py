@@ -1,7 +1,7 @@
 """Shared by the CommandExecutor, HostLink and host-side tests: a small core configuration, :class:`FakeCore`
 (the UpdaterCore's ports plus the loosening ports of :data:`~spherecode.hw.board_link.command_executor.LOOSEN_PORTS`,
-with a behaviour a test can predict), :class:`Board` (docs/protocol.md's board, as a Python model: the
-expected response to each request) and :func:`script` (requests for every command and every status)."""
+with a behaviour a test can predict), :func:`protocol_model` (docs/protocol.md's board on it: the expected
+response to each request) and :func:`script` (requests for every command and every status)."""
 
 import numpy as np
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 from spherecode.hw.board_link import protocol as p
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.board_link.protocol import Command, Status
+from spherecode.hw.board_link.protocol_model import Loosened, ProtocolModel, Updated
 
 CONFIG = CoreConfig("Q2.20", nmax=8, dmax=3)
 #: The loosening core (two candidates per sweep, K iterations on chip): the UpdaterCore's ports, the
@@ -48,23 +49,44 @@ CLOCK_HZ, BAUD = 50_000_000, 3_000_000
 REFUSED_N = 7  # FakeCore refuses this N, as a core refuses an N outside its range
 
 
-def loosened(x, n, d, iterations, n0, l0):
-    """FakeCore's LOOSEN run on coordinates ``x`` (unsigned raw) → (new coordinates, cycles, S, δ_min,
-    final n, final l): y_k = x_k + k + K, cycles = (Σ x_k mod 2^32) + K·2^32 (mod 2^48), S = K, δ_min =
-    (XOR of x_k) ^ n0, n = n0 + K (mod 2^16), l = l0 + K·2^40 (mod 2^66)."""
-    xor = 0
-    for v in x:
-        xor ^= v
-    new = [(v + k + iterations) % (1 << WIDTH) for k, v in enumerate(x)]
-    cycles = (sum(x) % (1 << 32) + (iterations << 32)) % (1 << 48)
-    return (
-        new,
-        cycles,
-        iterations % (1 << DP.s_fmt.width),
-        (xor ^ n0) % (1 << DP.d2_fmt.width),
-        (n0 + iterations) % (1 << 16),
-        (l0 + (iterations << 40)) % (1 << p.L_BITS),
-    )
+class FakeBehaviour:
+    """:class:`FakeCore`'s behaviour, the :class:`~spherecode.hw.board_link.protocol_model.CoreBehaviour` of
+    its :class:`~spherecode.hw.board_link.protocol_model.ProtocolModel`, on the coordinates' unsigned words
+    x_k (k = 0 … N·D − 1): it refuses N = :data:`REFUSED_N`."""
+
+    def update(self, vectors, half_beta, step):
+        """y_k = x_k + k + 1, cycles = Σ x_k (mod 2^32), S = β/2 + 1/(2β), δ_min = (XOR of x_k) ^ (N << 8) ^ D."""
+        n, d = vectors.shape
+        if n == REFUSED_N:
+            return None
+        x = DP.fmt.to_bits(vectors.ravel())
+        return Updated(
+            DP.fmt.from_bits(x + np.arange(x.size) + 1).reshape(n, d),
+            int(x.sum()) % (1 << 32),
+            (half_beta + step) % (1 << DP.s_fmt.width),
+            (int(np.bitwise_xor.reduce(x)) ^ (n << 8) ^ d) % (1 << DP.d2_fmt.width),
+        )
+
+    def loosen(self, vectors, iterations, n, l):
+        """y_k = x_k + k + K, cycles = (Σ x_k mod 2^32) + K·2^32 (mod 2^48), S = K, δ_min = (XOR of x_k) ^ n,
+        final n + K (mod 2^16) and l + K·2^40 (mod 2^66)."""
+        rows, d = vectors.shape
+        if rows == REFUSED_N:
+            return None
+        x = DP.fmt.to_bits(vectors.ravel())
+        return Loosened(
+            DP.fmt.from_bits(x + np.arange(x.size) + iterations).reshape(rows, d),
+            (int(x.sum()) % (1 << 32) + (iterations << 32)) % (1 << 48),
+            iterations % (1 << DP.s_fmt.width),
+            (int(np.bitwise_xor.reduce(x)) ^ n) % (1 << DP.d2_fmt.width),
+            (n + iterations) % (1 << 16),
+            (l + (iterations << 40)) % (1 << p.L_BITS),
+        )
+
+
+def protocol_model(loosening: bool = True) -> ProtocolModel:
+    """docs/protocol.md's board on a :class:`FakeCore` (``FakeCore(loosening)``)."""
+    return ProtocolModel(CONFIG, FakeBehaviour(), CLOCK_HZ, BAUD, loosening)
 
 
 class FakeCore(wiring.Component):
@@ -76,7 +98,7 @@ class FakeCore(wiring.Component):
     ``move_norm`` = β/2 + 1/(2β), ``delta_min`` = (XOR of x_k) ^ (N << 8) ^ D.
 
     With ``loosen`` high at ``start``: after the coordinates, K = ``iterations`` iterations of
-    :data:`ITERATION` cycles each (``progress`` counts them from 0), then the output of :func:`loosened`
+    :data:`ITERATION` cycles each (``progress`` counts them from 0), then the output of :meth:`FakeBehaviour.loosen`
     (y_k, cycles, S, δ_min, ``state_n``, ``state_l``), offered and pulsing ``done`` as above."""
 
     def __init__(self, loosening: bool = True):
@@ -164,177 +186,6 @@ class FakeCore(wiring.Component):
         return m
 
 
-class Board:
-    """docs/protocol.md's board, for the FakeCore: the expected response to each request."""
-
-    def __init__(self, loosening: bool = True):
-        self.loosening = loosening  # the core runs LOOSEN (FakeCore(loosening))
-        self.n = self.d = self.nd = self.filled = 0
-        self.configured = self.result = False
-        self.half_beta = self.step = 0
-        self.token = 0  # the last CONFIGURE's; every response carries it
-        self.foreign = False  # the LOAD quotes another token
-        self.buf = [0] * (DP.nmax * DP.dmax)
-        self.stats = b""
-        self.range_err = False
-        self.running = self.loosened = False  # a LOOSEN run is in progress; the result is a LOOSEN's
-        self.progress, self.iterations = 0, 0
-        self.outcome, self.pending = b"", None
-        self.wild = False  # the last answer's progress is not predictable (a run goes on)
-
-    def state(self):
-        return (
-            self.configured
-            | ((self.filled == self.nd and self.nd != 0) << 1)
-            | (self.result << 2)
-            | (self.running << 3)
-        )
-
-    def quote(self):
-        """The token, as RUN's, STATS's, READ's, LOOSEN's and RESULT's answers end with it."""
-        return self.token.to_bytes(p.TOKEN_BYTES, "little")
-
-    def finish(self):
-        """The LOOSEN run in progress ends (the test waited long enough)."""
-        if self.running:
-            self.buf[: self.nd] = self.pending
-            self.running, self.result, self.progress = False, True, self.iterations
-
-    def load_bytes(self, data):
-        """LOAD's coordinates as they arrive, before the request's verdict."""
-        if not data:
-            return
-        quoted = self.token.to_bytes(p.TOKEN_BYTES, "little")
-        self.foreign = data[: p.TOKEN_BYTES] != quoted[: len(data[: p.TOKEN_BYTES])]
-        self.range_err = False
-        if len(data) < p.LOAD_PREFIX:
-            return
-        index = int.from_bytes(data[p.TOKEN_BYTES : p.LOAD_PREFIX], "little")
-        for k in range((len(data) - p.LOAD_PREFIX) // LAY.coord):
-            addr = index + k
-            word = int.from_bytes(data[p.LOAD_PREFIX + k * LAY.coord : p.LOAD_PREFIX + (k + 1) * LAY.coord], "little")
-            if self.configured and not self.foreign and addr < self.nd and index <= self.filled and not self.running:
-                self.buf[addr] = word & ((1 << WIDTH) - 1)
-            else:
-                self.range_err = True
-
-    def execute(self, cmd, length, status, data):
-        """(status, payload) for a request whose payload bytes ``data`` have arrived."""
-        self.wild = False
-        if status != Status.OK:
-            if cmd == Command.LOAD:
-                self.filled = 0
-            return status, b""
-        if self.running and cmd not in (Command.IDENTIFY, Command.STATUS):
-            return Status.BUSY, b""
-        if cmd == Command.STATUS:
-            if length:
-                return Status.BAD_LENGTH, b""
-            self.wild = self.running
-            return Status.OK, self.progress.to_bytes(4, "little") + bytes([self.running])
-        if cmd == Command.LOOSEN and self.loosening:
-            if length != LAY.loosen:
-                return Status.BAD_LENGTH, b""
-            if not self.configured or self.filled != self.nd:
-                return Status.NOT_LOADED, b""
-            k, n0 = int.from_bytes(data[:4], "little"), int.from_bytes(data[4:6], "little")
-            l0 = int.from_bytes(data[6:], "little") % (1 << p.L_BITS)
-            if k == 0 or n0 == 0:
-                return Status.BAD_CONFIG, b""
-            self.filled, self.result = 0, False
-            if self.n == REFUSED_N:
-                return Status.BAD_CONFIG, b""
-            new, cycles, s, dmin, n, l = loosened(self.buf[: self.nd], self.n, self.d, k, n0, l0)
-            self.pending, self.iterations, self.progress = new, k, 0
-            self.outcome = (
-                cycles.to_bytes(6, "little")
-                + s.to_bytes(LAY.move_norm, "little")
-                + dmin.to_bytes(LAY.delta_min, "little")
-                + n.to_bytes(2, "little")
-                + l.to_bytes(p.L_BYTES, "little")
-            )
-            self.running = self.loosened = True
-            return Status.OK, self.quote()
-        if cmd == Command.RESULT and self.loosening:
-            if length:
-                return Status.BAD_LENGTH, b""
-            return (
-                (Status.OK, self.outcome + self.quote()) if self.result and self.loosened else (Status.NO_RESULT, b"")
-            )
-        if cmd == Command.IDENTIFY:
-            caps = p.Capability.LOOSEN if self.loosening else p.Capability(0)
-            return (Status.BAD_LENGTH, b"") if length else (Status.OK, p.identity(CONFIG, CLOCK_HZ, BAUD, caps))
-        if cmd == Command.CONFIGURE:
-            if length != LAY.configure:
-                return Status.BAD_LENGTH, b""
-            n, d = int.from_bytes(data[:2], "little"), data[2]
-            if not (2 <= n <= DP.nmax and 2 <= d <= DP.dmax):
-                return Status.BAD_CONFIG, b""
-            self.n, self.d, self.nd = n, d, n * d
-            # bits above the formats' widths are ignored
-            self.half_beta = int.from_bytes(data[3 : 3 + LAY.half_beta], "little") % (1 << DP.half_beta_fmt.width)
-            self.step = int.from_bytes(data[3 + LAY.half_beta : -p.TOKEN_BYTES], "little") % (1 << DP.step_fmt.width)
-            self.token = int.from_bytes(data[-p.TOKEN_BYTES :], "little")
-            self.configured, self.filled, self.result = True, 0, False
-            return Status.OK, b""
-        if cmd == Command.LOAD:
-            old, self.filled = self.filled, 0
-            if length < p.LOAD_PREFIX or (length - p.LOAD_PREFIX) % LAY.coord:
-                return Status.BAD_LENGTH, b""
-            if not self.configured:
-                return Status.NOT_CONFIGURED, b""
-            if self.foreign:
-                return Status.BAD_TOKEN, b""
-            index = int.from_bytes(data[p.TOKEN_BYTES : p.LOAD_PREFIX], "little")
-            if self.range_err or index > old:
-                return Status.BAD_RANGE, b""
-            self.filled = max(old, index + (length - p.LOAD_PREFIX) // LAY.coord)
-            return Status.OK, b""
-        if cmd == Command.RUN:
-            if length:
-                return Status.BAD_LENGTH, b""
-            if not self.configured or self.filled != self.nd:
-                return Status.NOT_LOADED, b""
-            self.filled, self.result = 0, False
-            if self.n == REFUSED_N:
-                return Status.BAD_CONFIG, b""
-            self.loosened, self.progress = False, 0
-            x = self.buf[: self.nd]
-            xor = 0
-            for v in x:
-                xor ^= v
-            cycles = sum(x) % (1 << 32)
-            move_norm = (self.half_beta + self.step) % (1 << DP.s_fmt.width)
-            delta_min = (xor ^ (self.n << 8) ^ self.d) % (1 << DP.d2_fmt.width)
-            self.buf[: self.nd] = [(v + k + 1) % (1 << WIDTH) for k, v in enumerate(x)]
-            self.stats = (
-                cycles.to_bytes(4, "little")
-                + move_norm.to_bytes(LAY.move_norm, "little")
-                + delta_min.to_bytes(LAY.delta_min, "little")
-            )
-            self.result = True
-            return Status.OK, self.stats + self.quote()
-        if cmd == Command.READ:
-            if length != 4:
-                return Status.BAD_LENGTH, b""
-            if not self.result:
-                return Status.NO_RESULT, b""
-            first, many = int.from_bytes(data[:2], "little"), int.from_bytes(data[2:4], "little")
-            if first + many > self.nd or many > 0xFFFF // LAY.coord:
-                return Status.BAD_RANGE, b""
-            signed = DP.fmt.from_bits
-            return Status.OK, b"".join(
-                (signed(v) % (1 << 8 * LAY.coord)).to_bytes(LAY.coord, "little") for v in self.buf[first : first + many]
-            ) + self.quote()
-        if cmd == Command.STATS:
-            if length:
-                return Status.BAD_LENGTH, b""
-            return (
-                (Status.OK, self.stats + self.quote()) if self.result and not self.loosened else (Status.NO_RESULT, b"")
-            )
-        return Status.UNKNOWN_COMMAND, b""
-
-
 #: A LOOSEN run's iterations in :func:`script`: long enough (ITERATION cycles each) that the requests after
 #: it meet the run in progress, even with a slow response line.
 SCRIPT_K = 40
@@ -349,7 +200,7 @@ def loosen_payload(k, n0, l0):
 def script(rng):
     """(cmd, payload bytes as received, length field, parser status, wait) for every command and status;
     ``wait``: the request comes :data:`WAIT` cycles after the previous one (a LOOSEN run has ended: call
-    :meth:`Board.finish` first)."""
+    :meth:`ProtocolModel.finish` first)."""
     words = lambda values: b"".join((int(v) % (1 << 8 * LAY.coord)).to_bytes(LAY.coord, "little") for v in values)
     coords = lambda m: rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), m)
     token = [0]  # the board's token, as the valid CONFIGUREs so far leave it

@@ -22,7 +22,6 @@ from spherecode.host.link import (
     PortError,
     Reset,
     open_port,
-    request_frame,
     response_frame,
 )
 
@@ -57,13 +56,6 @@ def garbled(frame):
     good = bytearray(ok(b"\x01\x02")(frame))
     good[-3] ^= 0x10
     return bytes(good)
-
-
-def test_request_frame_layout_and_crc_residue():
-    frame = request_frame(Command.LOAD, 7, b"\x00\x00\x01\x02\x03")
-    assert frame[:5] == bytes([0xA5, 0x03, 7, 5, 0])
-    assert p.CRC.compute(frame[1:]) == 0  # what the gateware checks
-    assert p.CRC.compute(b"123456789") == 0x29B1
 
 
 def test_ok_response_is_returned():
@@ -202,45 +194,40 @@ def test_open_port_errors(tmp_path):
         os.close(slave)
 
 
-# Whole loosening runs (LOOSEN), against the Python model of the board (tests/hw/board_model.py) behind a
-# port: requests are parsed from the written frames and answered as docs/protocol.md says.
+# Whole loosening runs (LOOSEN), against the protocol's model of the board (ProtocolModel, on the FakeCore's
+# behaviour of tests/hw/board_model.py) behind a port: each written frame is answered as docs/protocol.md says.
 
 
 class ModelPort:
-    """A board (``board_model.Board``) behind a pyserial-like port. A LOOSEN run advances one iteration
+    """A board (:class:`~spherecode.hw.board_link.protocol_model.ProtocolModel`) behind a pyserial-like port. A
+    LOOSEN run advances one iteration
     per STATUS and ends with its K-th. ``faults``: request index → "lost" (executed, no answer) or
     "reset" (the board is reset before the request). ``late_end``: the STATUS answer on which a run ends
     carries the state from before its end (RUNNING) in its header and running = 0 in its payload — the
     board sends the header before the payload, and a run can end in between."""
 
     def __init__(self, loosening=True, faults=None, late_end=False):
-        from ...hw.board_model import Board
+        from ...hw.board_model import protocol_model
 
-        self.make = lambda: Board(loosening)
+        self.make = lambda: protocol_model(loosening)
         self.board, self.faults, self.sent, self.answers, self.pending = self.make(), dict(faults or {}), [], [], b""
         self.late_end = late_end
 
     def write(self, frame):
-        cmd, seq, length = frame[1], frame[2], int.from_bytes(frame[3:5], "little")
-        data = frame[5 : 5 + length]
+        cmd = frame[1]
         fault = self.faults.pop(len(self.sent), None)
         self.sent.append(cmd)
         if fault == "reset":
             self.board = self.make()
-        board = self.board
-        header_state = None
-        if cmd == Command.STATUS and board.running:
-            board.progress += 1
-            if board.progress == board.iterations:
-                header_state = board.state() if self.late_end else None
-                board.finish()
-        if cmd == Command.LOAD:
-            board.load_bytes(data)
-        status, payload = board.execute(cmd, length, Status.OK, data)
-        self.answers.append(status)
+        board, before = self.board, self.board.state()
+        if cmd == Command.STATUS:
+            board.advance()
+        answer = board.answer(frame)
+        self.answers.append(answer[3])
+        if self.late_end and before & State.RUNNING and not board.running:  # the header went out before the end
+            answer = response_frame(answer[1], answer[2], answer[3], before, answer[p.RESPONSE_HEADER : -2])
         if fault != "lost":
-            state = board.state() if header_state is None else header_state
-            self.pending += response_frame(cmd, seq, status, state, payload)
+            self.pending += answer
 
     def read(self, n):
         out, self.pending = self.pending[:n], self.pending[n:]
@@ -258,12 +245,10 @@ def _vectors(seed=0, n=8, d=3):
 
 
 def _expected(raw, k, n0=1, l0=2 << p.L_FRACTION):
-    from ...hw.board_model import WIDTH, loosened
+    from ...hw.board_model import FakeBehaviour
 
-    n, d = raw.shape
-    new, cycles, s, dmin, n1, l1 = loosened([int(v) % (1 << WIDTH) for v in raw.ravel()], n, d, k, n0, l0)
-    signed = np.array([v - (1 << WIDTH) if v >> (WIDTH - 1) else v for v in new]).reshape(n, d)
-    return signed, cycles, s, dmin, n1, l1
+    out = FakeBehaviour().loosen(raw, k, n0, l0)
+    return out.vectors, out.cycles, out.move_norm, out.delta_min, out.n, out.l
 
 
 def test_loosen_is_one_load_set_and_one_read_set():

@@ -1,8 +1,8 @@
 """CommandExecutor under Verilator (testbench :mod:`spherecode.sim.tb_streams`): scripted requests — every
 command and every status of docs/protocol.md — offered as a RequestParser would (payload bytes, then the
 request, with gaps), answered through a ResponseWriter with random ``ready`` on its output, and checked
-byte for byte against a Python model of the board (:class:`~.board_model.Board`, written from
-docs/protocol.md).
+byte for byte against a Python model of the board (:class:`~spherecode.hw.board_link.protocol_model.ProtocolModel`,
+written from docs/protocol.md).
 
 The core is :class:`~.board_model.FakeCore`: the UpdaterCore's signature with a simple, checkable behaviour (so that the
 executor's RUN — feed with back-pressure, write-back, done, error — is tested without the updater's build);
@@ -16,14 +16,13 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from spherecode.host.link import response_frame
 from spherecode.hw.board_link.command_executor import CommandExecutor, args_bytes, runs_loosening
-from spherecode.hw.board_link.protocol import Capability, Command, Status
+from spherecode.hw.board_link.protocol import Capability, Command, Status, response_frame
 from spherecode.hw.board_link.request_parser import PAYLOAD, request_layout
 from spherecode.hw.board_link.response_writer import ResponseWriter
 from spherecode.sim.streams import Channel, Item, run_channels
 
-from ..board_model import BAUD, CLOCK_HZ, CORE, LAY, LOOSENING_CORE, WAIT, Board, FakeCore, matches, script
+from ..board_model import BAUD, CLOCK_HZ, CORE, LAY, LOOSENING_CORE, WAIT, FakeCore, matches, protocol_model, script
 
 
 class ExecutorBench(wiring.Component):
@@ -58,7 +57,7 @@ class ExecutorBench(wiring.Component):
 def channel_stimulus(seed, max_gap):
     rng = np.random.default_rng(seed)
     gap = lambda: int(rng.integers(0, max_gap + 1))
-    board, payload_items, request_items, expected, wild = Board(), [], [], [], []
+    board, payload_items, request_items, expected, wild = protocol_model(), [], [], [], []
     for k, (cmd, data, length, status, wait) in enumerate(script(rng)):
         seq = int(rng.integers(0, 256))
         if wait:
@@ -81,11 +80,9 @@ def channel_stimulus(seed, max_gap):
                 ("payload", len(payload_items)),
             )
         )
-        if cmd == Command.LOAD:
-            board.load_bytes(data)
         code, body = board.execute(cmd, length, status, data)
         expected.append(response_frame(cmd, seq, code, board.state(), body))
-        wild.append(board.wild)
+        wild.append(board.progress_varies)
     return payload_items, request_items, expected, wild
 
 

@@ -1,7 +1,8 @@
 """HostLink (parser → executor → writer) under Verilator (testbench :mod:`spherecode.sim.tb_streams`):
 the script of every command and status as whole frames on ``rx`` — damaged CRCs, requests cut short,
 gaps between bytes, the next request's bytes waiting while a response goes out — with random ``ready``
-on ``tx``; the response bytes must equal the model's (:class:`~.board_model.Board`) exactly.
+on ``tx``; the response bytes must equal the model's
+(:class:`~spherecode.hw.board_link.protocol_model.ProtocolModel`) exactly.
 
 The core is :class:`~.board_model.FakeCore`; the real one behind HostLink is tested through the board twin
 (tests/boards/test_system_twin.py)."""
@@ -12,12 +13,11 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from spherecode.host.link import request_frame, response_frame
 from spherecode.hw.board_link.host_link import HostLink
-from spherecode.hw.board_link.protocol import SYNC_REQUEST, Command, Status
+from spherecode.hw.board_link.protocol import SYNC_REQUEST, Status, request_frame, response_frame
 from spherecode.sim.streams import Channel, Item, run_channels
 
-from ..board_model import BAUD, CLOCK_HZ, LOOSENING_CORE, WAIT, Board, FakeCore, matches, script
+from ..board_model import BAUD, CLOCK_HZ, LOOSENING_CORE, WAIT, FakeCore, matches, protocol_model, script
 
 TIMEOUT = 20
 
@@ -43,7 +43,7 @@ class LinkBench(wiring.Component):
 def stimulus(seed, max_gap):
     """Bytes for ``rx``, the index of each request's first byte, and the expected responses."""
     rng = np.random.default_rng(seed)
-    board, items, firsts, expected, wild = Board(), [], [], [], []
+    board, items, firsts, expected, wild = protocol_model(), [], [], [], []
     silence = 0
     for cmd, data, length, status, wait in script(rng):
         if wait:
@@ -62,11 +62,9 @@ def stimulus(seed, max_gap):
         gaps[0] += silence
         items += [Item(b, g) for b, g in zip(frame, gaps)]
         silence = TIMEOUT + 5 if status == Status.TIMEOUT else 0
-        if cmd == Command.LOAD:
-            board.load_bytes(data)
         code, body = board.execute(cmd, length, status, data)
         expected.append(response_frame(cmd, seq, code, board.state(), body))
-        wild.append(board.wild)
+        wild.append(board.progress_varies)
     return items, firsts, expected, wild
 
 
