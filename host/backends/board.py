@@ -155,18 +155,6 @@ class BoardBackend(FixedPointBackend):
         identity = options.get("identity")
         return None if identity is None else board_for(identity.config, identity.clock_hz, identity.baud)
 
-    @classmethod
-    def report(cls, options: dict, stats: dict) -> dict:
-        """:meth:`FixedPointBackend.report`; for a chip run, ``cycles_per_loosening_iteration`` from the
-        board's counter (its cycles less the load and the output, :meth:`CoreConfig.run_cycles`, per
-        iteration)."""
-        out = super().report(options, stats)
-        if out["loosening"] == "chip":
-            out.pop("cycles_per_loosening_iteration", None)
-            if stats.get("iterations"):
-                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
-        return out
-
     def close(self):
         if self._serial is not None:
             self._serial.close()

@@ -81,7 +81,9 @@ class FixedPointBackend(Backend):
     def report(cls, options: dict[str, Any], stats: dict) -> dict[str, Any]:
         """``format``, ``lanes``, ``loosening`` (the options' mode, default ``host``), and for host-run
         loosening ``cycles_per_iteration`` (the mean of the updates' ``cycles``) and
-        ``cycles_per_loosening_iteration`` (two updates)."""
+        ``cycles_per_loosening_iteration`` (two updates); for a chip run, ``cycles_per_loosening_iteration``
+        is the run's counter less its load and output (``load_cycles``, :meth:`CoreConfig.load_cycles`) per
+        iteration (one sweep: none is reported for bare updates)."""
         config = options.get("config") or CoreConfig()
         out: dict[str, Any] = {
             "format": str(config.fmt),
@@ -91,4 +93,8 @@ class FixedPointBackend(Backend):
         if stats.get("updates") and "cycles" in stats:
             out["cycles_per_iteration"] = stats["cycles"] / stats["updates"]
             out["cycles_per_loosening_iteration"] = 2 * out["cycles_per_iteration"]
+        if out["loosening"] == "chip":
+            out.pop("cycles_per_loosening_iteration", None)
+            if stats.get("iterations"):
+                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
         return out

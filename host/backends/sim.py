@@ -89,10 +89,6 @@ class SimBackend(FixedPointBackend):
         the time spent in updates (``update_seconds``); for a chip run, ``cycles_per_loosening_iteration``
         from the RTL's counter (its cycles less the formula's load and output, per iteration)."""
         out = super().report(options, stats)
-        if out["loosening"] == "chip":
-            out.pop("cycles_per_loosening_iteration", None)
-            if stats.get("iterations"):
-                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
         if stats.get("update_seconds") and "cycles" in stats:
             out["sim_cycles_per_second"] = stats["cycles"] / stats["update_seconds"]
         return out

@@ -145,15 +145,6 @@ class LooseningModelBackend(ModelBackend):
     def options(cls, args, threads: int) -> dict:
         return {**super().options(args, threads), "loosening": loosening_mode(args, cls.name, LOOSENING_MODES, "chip")}
 
-    @classmethod
-    def report(cls, options: dict, stats: dict) -> dict:
-        out = super().report(options, stats)
-        if out["loosening"] == "chip":  # not two updates' cycles: one sweep (none reported for bare updates)
-            out.pop("cycles_per_loosening_iteration", None)
-            if stats.get("iterations"):
-                out["cycles_per_loosening_iteration"] = (stats["cycles"] - stats["load_cycles"]) / stats["iterations"]
-        return out
-
     def loosen(
         self,
         vectors: np.ndarray,
