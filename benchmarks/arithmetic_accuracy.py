@@ -45,13 +45,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = []
 
-    unit = MultiplierParameters(fmt, fmt, fmt).create()
+    unit = MultiplierParameters(fmt, fmt, fmt)
     a, b = rng.integers(-(1 << f), 1 << f, (2, n))
     out, dt = timed(unit.compute, a, b)
     err = np.abs(out * fmt.ulp - (a * fmt.ulp) * (b * fmt.ulp)) / fmt.ulp
     rows.append(("multiply (round to nearest)", f"{err.max():.3f} ulp", "", unit.latency, n / dt))
 
-    unit = SquaredDistanceParameters(fmt, 3).create()
+    unit = SquaredDistanceParameters(fmt, 3)
     v = rng.standard_normal((2, n, 3))
     a, b = fmt.from_float(v / np.linalg.norm(v, axis=2, keepdims=True))  # points on the unit sphere
     out, dt = timed(unit.compute, a, b)
@@ -66,7 +66,7 @@ def main() -> None:
         )
     )
 
-    unit = RunningMinParameters(d2f).create()
+    unit = RunningMinParameters(d2f)
     d2 = rng.integers(0, 4 << f, n)
     first = (np.arange(n) % 64 == 0).astype(np.int64)
     last = (np.arange(n) % 64 == 63).astype(np.int64)
@@ -74,7 +74,7 @@ def main() -> None:
     out, dt = timed(unit.compute, d2, first, last, mask)
     rows.append(("running minimum (δ)", "exact", "", unit.latency, n / dt))
 
-    unit = RSqrtParameters(Q(8, f, signed=False)).create()
+    unit = RSqrtParameters(Q(8, f, signed=False))
     x = np.minimum(log_uniform(rng, -f, 8, n, f), unit.in_fmt.max_raw)
     (mant, e), dt = timed(unit.compute, x)
     scale = 2.0 ** e.astype(float)
@@ -83,14 +83,14 @@ def main() -> None:
     rel = np.abs(mant * unit.mant_fmt.ulp * scale - ref) / ref
     rows.append(("rsqrt (mantissa)", f"{ulps.max():.3f} ulp", f"2^{np.log2(rel.max()):.1f}", unit.latency, n / dt))
 
-    unit = ReciprocalParameters(d2f, weight_precision(f)).create()
+    unit = ReciprocalParameters(d2f, weight_precision(f))
     x = np.minimum(log_uniform(rng, -f, 3, n, f), d2f.max_raw)
     (mant, e), dt = timed(unit.compute, x)
     rel = np.abs(mant * 2.0 ** -(unit.precision + 1 + e) * x - 1)
     rows.append((f"reciprocal 1/δ (P = {unit.precision})", "", f"2^{np.log2(rel.max()):.1f}", unit.latency, n / dt))
 
     # δ in every binade, d² = δ(1 + ρ) with ρ log-uniform in [2^−44, 2^48) (near contact to far), d² ≤ 4
-    unit = RepulsionWeightParameters(d2f).create()
+    unit = RepulsionWeightParameters(d2f)
     delta = log_uniform(rng, -f, 2, n, f)
     d2 = np.maximum(np.floor(np.minimum(delta * (1 + 2.0 ** rng.uniform(-44, 48, n)), 4 << f)).astype(np.int64), delta)
     for lo, hi in ((0, 4), (4, 8), (8, 12), (12, 16)):
