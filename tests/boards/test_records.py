@@ -16,7 +16,6 @@ from spherecode.boards.records import (
     summary,
     write_record,
 )
-from spherecode.host.cli import main
 
 
 def test_every_record_is_a_board_and_agrees_with_its_config():
@@ -84,12 +83,6 @@ def test_record_of_a_report_round_trips(tmp_path):
 
 def test_mhz():
     assert [mhz(f) for f in (66_666_667, 65_625_000, 100_000_000)] == ["66.667", "65.625", "100"]
-
-
-def test_record_refuses_a_synthesis_only_build(capsys):
-    assert main(["build", "--board", "ulx3s-85f", "--synth-only", "--record"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["spherecode: error: --record: a synthesis-only build has no post-route figures to record"]
 
 
 def test_source_commit_only_of_a_checkout_that_tracks_the_package(tmp_path):

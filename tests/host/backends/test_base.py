@@ -11,7 +11,6 @@ import pytest
 
 from spherecode.host.backends import BACKENDS, backend_class, get_backend
 from spherecode.host.backends.base import Backend, Update, add_shared, loosening_mode
-from spherecode.host.backends.hardware import run_config
 from spherecode.host.backends.reference import random_start
 from spherecode.host.sweeps.starts import StartTask
 from spherecode.hw.config import CoreConfig
@@ -65,18 +64,6 @@ def test_options_build_each_backend():
     assert backend.config == CoreConfig("Q2.20", 128, 4, 2) and backend.threads == 2
     update = get_backend("model", **model).update(random_start(5, 4, np.random.default_rng(0)), 8.0)
     assert isinstance(update, Update) and update.stats["cycles"] == model["config"].cycles(5, 4)
-
-
-def test_run_config_defaults_come_from_core_config():
-    args = argparse.Namespace(dim=2, points=65, format=None, lanes=None)
-    config = run_config(args)
-    assert (config.fmt, config.lanes) == (CoreConfig().fmt, CoreConfig().lanes)
-    assert (config.nmax, config.dmax) == (128, 3)
-    assert run_config(argparse.Namespace(dim=7, points=3, format=None, lanes=None)).nmax == 64
-    with pytest.raises(ValueError, match="--points 16385: the hardware holds at most Nmax = 16384"):
-        run_config(argparse.Namespace(dim=3, points=16385, format=None, lanes=None))
-    with pytest.raises(ValueError, match="the datapath supports D ≤ 7"):
-        run_config(argparse.Namespace(dim=8, points=5, format=None, lanes=None))
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The ``board`` backend's whole loosening run (``BoardBackend.loosen``) against the board's Python model
-behind a port (tests/host/link/test_link.py's ``ModelPort``); updates through the real gateware are tested
+behind a port (tests/host/link/ports.py's ``ModelPort``); updates through the real gateware are tested
 with the board twin (tests/boards/test_system_twin.py)."""
 
 import numpy as np
@@ -10,7 +10,7 @@ from spherecode.host.backends.board import BoardBackend
 from spherecode.host.link import BoardError
 from spherecode.hw.board_link import protocol as p
 
-from ..link.test_link import ModelPort, _expected
+from ..link.ports import ModelPort, _expected
 
 
 def backend(monkeypatch, port, retries=3):

@@ -1,13 +1,8 @@
-"""The iterated local search (host/sweeps/search.py) and ``spherecode search``."""
-
-import json
+"""The iterated local search (host/sweeps/search.py); ``spherecode search``: tests/host/cli."""
 
 import numpy as np
 import pytest
 
-from spherecode.host.cli import main
-from spherecode.host.codefile import read_code
-from spherecode.host.pairs import min_distance
 from spherecode.host.backends.reference import random_start
 from spherecode.host.sweeps.search import MOVES, Search, perturb
 
@@ -18,15 +13,6 @@ def test_the_octahedron_is_reached_and_the_search_stops_there():
     assert search.reached and abs(search.angle - 90.0) < 1e-8
     assert search.elapsed < 60.0  # stopped at the best known, not at the budget
     assert best.shape == (6, 3) and np.allclose(np.linalg.norm(best, axis=1), 1.0)
-
-
-def test_the_icosahedron_through_the_cli(tmp_path, capsys):
-    out = tmp_path / "c.json"
-    assert main(["search", "-d", "3", "-n", "12", "--time", "60", "-j", "2", "-o", str(out), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["reached"] and abs(result["min_angle_deg"] - 63.434948823) < 1e-8
-    assert result["starts"] >= 1 and result["rounds"] >= 0 and result["accepted"] <= result["rounds"]
-    assert min_distance(read_code(out, 3)) == pytest.approx(result["min_distance"], abs=1e-15)
 
 
 def test_the_time_budget_is_kept_with_no_stop():

@@ -1,5 +1,5 @@
 """BoardTop's parameters (the whole top runs in the board twin: tests/boards/test_system_twin.py for the shipped
-core, tests/host/link/test_link.py for a FakeCore with the loosening ports)."""
+core, tests/host/link/test_driver.py for a FakeCore with the loosening ports)."""
 
 import re
 
