@@ -282,9 +282,14 @@ def synthesis_report(config: BoardConfig, out_dir: Path, seconds: float | None =
     """Yosys's cell counts (``stat.json``) against the device: whether the design fits, before placement.
     LUT4 counts a carry cell (CCU2C) as two LUTs; nextpnr's figure after packing differs by a few %."""
     cells = json.loads((Path(out_dir) / "stat.json").read_text())["design"]["num_cells_by_type"]
-    device = config.platform_class().device
-    cap = DEVICES[device]
-    if config.family == "ecp5":
+    board = config.platform_class()
+    device = board.device
+    if config.family == "gw5a":
+        from .gowin import cell_counts
+
+        cap, count = dict(board.capacity), cell_counts(cells)
+    elif config.family == "ecp5":
+        cap = DEVICES[device]
         count = {
             "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
             "ff": cells.get("TRELLIS_FF", 0),
@@ -292,6 +297,7 @@ def synthesis_report(config: BoardConfig, out_dir: Path, seconds: float | None =
             "bram": cells.get("DP16KD", 0),
         }
     else:
+        cap = DEVICES[device]
         count = {
             "lut4": cells.get("SB_LUT4", 0),
             "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),

