@@ -263,28 +263,18 @@ class VectorUpdater(wiring.Component):
         par = self.parameters
         lanes, two = par.lanes, s.two
         m.d.comb += self.busy.eq(0)
+
+        def begin_load():  # a start or a load: N taken, the load's counters from 0
+            return [s.n.eq(self.n), s.rows_len.eq(0), s.load_bank.eq(0), s.load_addr.eq(0), s.loaded.eq(0)]
+
         with m.If(self.start):
-            m.d.sync += [
-                s.n.eq(self.n),
-                s.rows_len.eq(0),
-                s.load_bank.eq(0),
-                s.load_addr.eq(0),
-                s.loaded.eq(0),
-                s.outputs.eq(0),
-            ]
+            m.d.sync += [*begin_load(), s.outputs.eq(0)]
             if two:
                 m.d.sync += [s.forward.eq(1), s.load_only.eq(0)]
             m.next = "LOAD"
         if two:
             with m.Elif(self.load):
-                m.d.sync += [
-                    s.n.eq(self.n),
-                    s.rows_len.eq(0),
-                    s.load_bank.eq(0),
-                    s.load_addr.eq(0),
-                    s.loaded.eq(0),
-                    s.load_only.eq(1),
-                ]
+                m.d.sync += [*begin_load(), s.load_only.eq(1)]
                 m.next = "LOAD"
             with m.Elif(self.sweep):  # r_0 is read at address 0 now (tick is 0 while idle)
                 m.d.sync += [
