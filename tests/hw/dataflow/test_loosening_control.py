@@ -9,8 +9,8 @@ from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
 from spherecode.hw.dataflow.loosening_control import N_BITS, LooseningControl as _Unit
 from spherecode.hw.pipeline import parameters_only
-from spherecode.sim.unit_sim import stream_through
 
+from ...benches.streams import stream_through
 from ..rtl import RANDOM
 
 
