@@ -26,15 +26,11 @@ Cycle c is the c-th clock after reset; a transfer "in cycle c" completes at the 
 stream rules of ``amaranth.lib.stream``). Python runs every clock here: keep stimuli to thousands of cycles.
 """
 
-import json
-import os
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
-
-PERIOD_PS = 10_000
+from cocotb_io import reset, start_clock, stimulus, write_result
 
 
 def unsigned(value) -> int:
@@ -167,9 +163,8 @@ async def channel(dut, chan, result):
 
 @cocotb.test()
 async def streams(dut):
-    with open(os.environ["SPHERECODE_TB_IN"]) as f:
-        channels = json.load(f)["channels"]
-    cocotb.start_soon(Clock(dut.clk, PERIOD_PS, "ps").start())
+    channels = stimulus()["channels"]
+    start_clock(dut)
     for chan in channels:
         for name in chan.get("inputs", {}):
             getattr(dut, f"{chan['prefix']}{name}__valid").value = 0
@@ -178,13 +173,9 @@ async def streams(dut):
             ready = getattr(dut, f"{chan['prefix']}{name}__ready", None)
             if ready is not None:
                 ready.value = 0
-    dut.rst.value = 1
-    for _ in range(2):
-        await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await reset(dut)
     results = [{} for _ in channels]
     tasks = [cocotb.start_soon(channel(dut, chan, result)) for chan, result in zip(channels, results)]
     for task in tasks:
         await task
-    with open(os.environ["SPHERECODE_TB_OUT"], "w") as f:
-        json.dump({"channels": results}, f)
+    write_result({"channels": results})

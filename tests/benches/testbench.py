@@ -2,8 +2,9 @@
 result out.
 
 A testbench reads its stimulus from the JSON file named by SPHERECODE_TB_IN and writes its result to the
-one named by SPHERECODE_TB_OUT. The testbenches are not part of the package: the simulator imports them
-from this folder, which :func:`run_testbench` puts on its Python path.
+one named by SPHERECODE_TB_OUT (``cocotb_io.py``, the simulator's side). The testbenches are not part of
+the package: the simulator imports them from this folder, which :func:`run_testbench` puts on its Python
+path.
 """
 
 import json
