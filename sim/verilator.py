@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,20 +126,28 @@ class Build:
     toplevel: str = TOP
 
     def start(
-        self, test_module: str, work: Path, env: dict[str, str] | None = None, log: Path | None = None
+        self,
+        test_module: str,
+        work: Path,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        python_path: Sequence[Path] = (),
     ) -> subprocess.Popen:
         """Start the simulator on the cocotb ``test_module`` in the folder ``work`` (results in
         ``work/results.xml``, output in ``log``, default ``work/sim.log``) and return its process: the
         caller owns it and ends it (:func:`end_process`); it gets SIGTERM if the calling thread ends
         first. The command and environment are those of ``cocotb_tools.runner``'s Verilator runner, ``env``
-        taking precedence over the inherited environment. Raises :class:`SimError` if it cannot start."""
+        taking precedence over the inherited environment. The simulator's Python path is ``python_path``
+        (the folders of a testbench that is not importable from here, e.g. the tests') before this
+        interpreter's ``sys.path``; it runs in ``work``, so the folders are made absolute. Raises
+        :class:`SimError` if it cannot start."""
         import cocotb_tools.config as cfg
         import find_libpython
 
         setup()
         env = {**os.environ, **(env or {})}
         env["PATH"] = env.get("PATH", "") + os.pathsep + str(cfg.libs_dir)
-        env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        env["PYTHONPATH"] = os.pathsep.join([*(str(Path(p).resolve()) for p in python_path), *sys.path])
         env["PYGPI_PYTHON_BIN"] = sys.executable
         if "GPI_USERS" not in env:
             libpython = env.get("LIBPYTHON_LOC") or find_libpython.find_libpython()
@@ -155,17 +163,23 @@ class Build:
         )
         return spawn(self.directory / self.toplevel, work, env, log)
 
-    def run(self, test_module: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
-        """Run the cocotb ``test_module`` against this build and wait for it; raise :class:`SimError` (a
-        ``RuntimeError``) if a test fails or the simulator does, naming its log (kept where ``log`` was not
-        given). The temporary folder is removed and the simulator ended on every way out, interrupts
-        included."""
+    def run(
+        self,
+        test_module: str,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        python_path: Sequence[Path] = (),
+    ) -> None:
+        """Run the cocotb ``test_module`` (found on ``python_path``, see :meth:`start`) against this build
+        and wait for it; raise :class:`SimError` (a ``RuntimeError``) if a test fails or the simulator does,
+        naming its log (kept where ``log`` was not given). The temporary folder is removed and the simulator
+        ended on every way out, interrupts included."""
         from cocotb_tools.check_results import get_results
 
         work = _mkdtemp("spherecode-sim-")
         try:
             log = log or work / "sim.log"
-            process = self.start(test_module, work, env, log)
+            process = self.start(test_module, work, env, log, python_path)
             try:
                 status = process.wait()
             finally:

@@ -3,7 +3,8 @@
 import numpy as np
 
 from spherecode.hw.fixed import Q
-from spherecode.sim.unit_sim import stream_through
+
+from ..benches.streams import stream_through
 
 #: The paper's format and a narrow one.
 FORMATS = [Q(3, 44), Q(2, 20)]

@@ -1,4 +1,3 @@
-import json
 import os
 import shutil
 import signal
@@ -6,13 +5,18 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
 from spherecode.hw.fixed import Q
 from spherecode.hw.units.multiplier import MultiplierParameters
 from spherecode.sim import verilator as sim_build
-from spherecode.sim.unit_sim import pack, stream_through, unpack
+
+from ..benches.streams import pack, stream_through, unpack
+from ..benches.testbench import BENCHES, run_testbench
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_verilog_ports_follow_the_signature():
@@ -46,9 +50,9 @@ def test_failing_testbench_raises(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHERECODE_SIM_CACHE", str(tmp_path))
     build = sim_build.build(MultiplierParameters(Q(2, 6)).create())
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    failed = r"^cocotb: a test failed in spherecode.sim.tb_pipeline .*\(log: .*\)$"
+    failed = r"^cocotb: a test failed in tb_streams .*\(log: .*\)$"
     with pytest.raises(sim_build.SimError, match=failed) as exc:
-        build.run("spherecode.sim.tb_pipeline", {"SPHERECODE_TB_IN": str(tmp_path / "missing.json")})
+        build.run("tb_streams", {"SPHERECODE_TB_IN": str(tmp_path / "missing.json")}, python_path=[BENCHES])
     assert isinstance(exc.value, RuntimeError) and "\n" not in str(exc.value)
     assert "missing.json" in exc.value.log.read_text()  # the log is kept, out of the removed folder
     assert not [p for p in tmp_path.glob("spherecode-sim-*") if p.is_dir()]
@@ -132,7 +136,7 @@ def test_bare_machine_builds_without_python_on_path(tmp_path):
     assert shutil.which("python", path="/usr/bin:/bin") is None  # else this test proves nothing
     script = (
         "from spherecode.hw.fixed import Q; from spherecode.hw.units.multiplier import MultiplierParameters; "
-        "from spherecode.sim.unit_sim import stream_through; "
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tests.benches.streams import stream_through; "
         "print(stream_through(MultiplierParameters(Q(2, 5)).create(), [{'a': 32, 'b': -16}])[0])"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SPHERECODE_SIM_CACHE": str(tmp_path / "cache")}
@@ -141,11 +145,9 @@ def test_bare_machine_builds_without_python_on_path(tmp_path):
     assert done.stdout.strip() == "[-16]"
 
 
-def _slow_run(build, tmp_path):
+def _slow_run(build):
     """Build.run of a testbench that would run for hours (Python wakes every clock)."""
-    stim = tmp_path / "in.json"
-    stim.write_text(json.dumps({"payloads": [], "gaps": None, "drain": 10**9}))
-    build.run("spherecode.sim.tb_pipeline", {"SPHERECODE_TB_IN": str(stim), "SPHERECODE_TB_OUT": str(tmp_path / "o")})
+    run_testbench(build, "tb_streams", {"channels": [{"prefix": "", "drain": 10**9, "limit": 10**9}]})
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +180,7 @@ def test_interrupted_run_ends_the_simulator_and_removes_its_folder(tmp_path, mon
     timer.start()
     try:
         with pytest.raises(expected):
-            _slow_run(build, tmp_path)
+            _slow_run(build)
     finally:
         timer.cancel()
         signal.signal(sig, previous)

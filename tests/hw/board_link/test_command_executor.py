@@ -1,4 +1,4 @@
-"""CommandExecutor under Verilator (testbench :mod:`spherecode.sim.tb_streams`): scripted requests — every
+"""CommandExecutor under Verilator (testbench ``tests/benches/tb_streams.py``): scripted requests — every
 command and every status of docs/protocol.md — offered as a RequestParser would (payload bytes, then the
 request, with gaps), answered through a ResponseWriter with random ``ready`` on its output, and checked
 byte for byte against a Python model of the board (:class:`~spherecode.hw.board_link.protocol_model.ProtocolModel`,
@@ -20,8 +20,8 @@ from spherecode.hw.board_link.command_executor import CommandExecutor, args_byte
 from spherecode.hw.board_link.protocol import Capability, Command, Status, response_frame
 from spherecode.hw.board_link.request_parser import PAYLOAD, request_layout
 from spherecode.hw.board_link.response_writer import ResponseWriter
-from spherecode.sim.streams import Channel, Item, run_channels
 
+from ...benches.streams import Channel, Item, run_channels
 from ..board_model import BAUD, CLOCK_HZ, CORE, LAY, LOOSENING_CORE, WAIT, FakeCore, matches, protocol_model, script
 
 

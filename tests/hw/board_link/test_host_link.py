@@ -1,4 +1,4 @@
-"""HostLink (parser → executor → writer) under Verilator (testbench :mod:`spherecode.sim.tb_streams`):
+"""HostLink (parser → executor → writer) under Verilator (testbench ``tests/benches/tb_streams.py``):
 the script of every command and status as whole frames on ``rx`` — damaged CRCs, requests cut short,
 gaps between bytes, the next request's bytes waiting while a response goes out — with random ``ready``
 on ``tx``; the response bytes must equal the model's
@@ -15,8 +15,8 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 
 from spherecode.hw.board_link.host_link import HostLink
 from spherecode.hw.board_link.protocol import SYNC_REQUEST, Status, request_frame, response_frame
-from spherecode.sim.streams import Channel, Item, run_channels
 
+from ...benches.streams import Channel, Item, run_channels
 from ..board_model import BAUD, CLOCK_HZ, LOOSENING_CORE, WAIT, FakeCore, matches, protocol_model, script
 
 TIMEOUT = 20

@@ -1,4 +1,4 @@
-"""RequestParser under Verilator (testbench :mod:`spherecode.sim.tb_streams`): frames built by the host's
+"""RequestParser under Verilator (testbench ``tests/benches/tb_streams.py``): frames built by the host's
 own ``request_frame``, with junk between them, gaps on the input, random ``ready`` on both outputs, bad
 CRCs, frames cut short (timeouts) and long back-pressure stalls that must not count as silence.
 
@@ -11,7 +11,8 @@ import pytest
 from spherecode.host.link import request_frame
 from spherecode.hw.board_link.protocol import SYNC_REQUEST, Status
 from spherecode.hw.board_link.request_parser import RequestParser
-from spherecode.sim.streams import Channel, Item, run_channels
+
+from ...benches.streams import Channel, Item, run_channels
 
 TIMEOUT = 12
 ARGS = 12

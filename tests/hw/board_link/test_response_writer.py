@@ -1,4 +1,4 @@
-"""ResponseWriter under Verilator (testbench :mod:`spherecode.sim.tb_streams`): random headers and
+"""ResponseWriter under Verilator (testbench ``tests/benches/tb_streams.py``): random headers and
 payloads (0 to 300 bytes), gaps on both inputs, random ``ready`` on the output; every frame must equal the
 host's own ``response_frame``, byte for byte.
 
@@ -10,7 +10,8 @@ import pytest
 
 from spherecode.host.link import response_frame
 from spherecode.hw.board_link.response_writer import ResponseWriter
-from spherecode.sim.streams import Channel, Item, run_channels
+
+from ...benches.streams import Channel, Item, run_channels
 
 
 def frames(seed, count, max_gap):

@@ -1,12 +1,8 @@
-"""The UART under Verilator (testbench :mod:`spherecode.sim.tb_uart`): loopback at full rate with exact
+"""The UART under Verilator (testbench ``tests/benches/tb_uart.py``): loopback at full rate with exact
 line timing, a receiver against a bit-banged line off by ±3 %, framing errors, glitches and a break.
 
 Every case is a channel of one bench design, simulated once for the module: one Verilator build, one
 simulator start."""
-
-import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +12,9 @@ from amaranth.lib.wiring import In, Out
 
 from spherecode.hw.board_link.uart import UARTReceiver, UARTTransmitter, divisor_for
 from spherecode.sim.verilator import build
+
+from ...benches.streams import Bench
+from ...benches.testbench import run_testbench
 
 PERIOD_PS = 10_000  # the testbench's clock
 EDGE_BYTES = [0x00, 0xFF, 0x55, 0xAA, 0x01, 0x80, 0xFE, 0x7F]
@@ -45,21 +44,6 @@ class Loopback(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i), transmitter.i)
         wiring.connect(m, receiver.o, wiring.flipped(self.o))
         m.d.comb += [receiver.rx.eq(transmitter.tx), self.tx.eq(transmitter.tx), self.error.eq(receiver.error)]
-        return m
-
-
-class Bench(wiring.Component):
-    """Independent units side by side, each unit's ports brought out under its name."""
-
-    def __init__(self, units: dict):
-        self.units = units
-        super().__init__({name: Out(unit.signature) for name, unit in units.items()})
-
-    def elaborate(self, platform):
-        m = Module()
-        for name, unit in self.units.items():
-            m.submodules[name] = unit
-            wiring.connect(m, wiring.flipped(getattr(self, name)), unit)
         return m
 
 
@@ -135,11 +119,7 @@ def bench():
     cases["errors"] = errors_case(ERRORS_DIVISOR)
     sim = build(Bench({name: unit for name, (unit, _, _) in cases.items()}))
     channels = [{"prefix": f"{name}__", **stim} for name, (_, stim, _) in cases.items()]
-    with tempfile.TemporaryDirectory(prefix="spherecode-tb-") as work:
-        stim_path, result_path = Path(work) / "in.json", Path(work) / "out.json"
-        stim_path.write_text(json.dumps({"channels": channels}))
-        sim.run("spherecode.sim.tb_uart", {"SPHERECODE_TB_IN": str(stim_path), "SPHERECODE_TB_OUT": str(result_path)})
-        results = json.loads(result_path.read_text())["channels"]
+    results = run_testbench(sim, "tb_uart", {"channels": channels})["channels"]
     return {name: {**result, **expect} for (name, (_, _, expect)), result in zip(cases.items(), results)}
 
 

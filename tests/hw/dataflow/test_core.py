@@ -1,14 +1,10 @@
-"""The whole updater (UpdaterCore) under cocotb + Verilator (:mod:`spherecode.sim.tb_core_check`) against
+"""The whole updater (UpdaterCore) under cocotb + Verilator (``tests/benches/tb_core_check.py``) against
 the bit-exact model: N random unit vectors, one iteration with the coordinates back to back (coordinates,
 S, δ_min and the cycle counter = ``CoreConfig.cycles``), then a second iteration on the core's own result
 with another β, random gaps on the input stream and backpressure on the output stream (coordinates, S and
 δ_min; the cycle formula assumes back-to-back loading). The sim backend's C++ testbench is for speed; this
 is the core's check under cocotb. The Q3.44 case builds every product from GW5A DSP blocks (``dsp="gw5a"``, the
 blocks simulated by sim/gowin_dsp.v): the same results and cycle counts."""
-
-import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +16,8 @@ from spherecode.host.model.updater import iterate
 from spherecode.host.backends.reference import random_start
 from spherecode.sim.verilator import build
 
+from ...benches.testbench import run_testbench
+
 # (format, Nmax, Dmax, L, N, D, β of the first and of the second iteration, DSP layer)
 # The Q3.44 case builds its products from GW5A DSP blocks; the inferred Q3.44 core is checked by
 # test_core_loosening.py and the sim backend's tests.
@@ -27,13 +25,8 @@ CASES = [(Q(2, 20), 16, 3, 3, 11, 3, 6.0, 40.0, "infer"), (Q(3, 44), 8, 4, 2, 7,
 
 
 def run_core(config: CoreConfig, iterations: list[dict], loosening: bool = False) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="spherecode-tb-") as work:
-        stim, result = Path(work) / "in.json", Path(work) / "out.json"
-        stim.write_text(json.dumps({"iterations": iterations, "loosening": loosening}))
-        build(UpdaterCore(config)).run(
-            "spherecode.sim.tb_core_check", {"SPHERECODE_TB_IN": str(stim), "SPHERECODE_TB_OUT": str(result)}
-        )
-        return json.loads(result.read_text())["iterations"]
+    stim = {"iterations": iterations, "loosening": loosening}
+    return run_testbench(build(UpdaterCore(config)), "tb_core_check", stim)["iterations"]
 
 
 def signed(hexes: list[str], width: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """UpdaterCore with on-chip loosening (``CoreConfig(loosening=True)``) under cocotb + Verilator
-(:mod:`spherecode.sim.tb_core_check`) against the bit-exact model :func:`spherecode.host.model.chip_loosening.loosen`:
+(``tests/benches/tb_core_check.py``) against the bit-exact model :func:`spherecode.host.model.chip_loosening.loosen`:
 a whole run of several iterations from the paper's start (n = 1, l = 2) with the coordinates back to back
 (final vectors, n, l, S, δ_min, progress and the cycle counter = ``CoreConfig.run_cycles``), a second run
 that resumes from the first one's state on the core's own vectors with gaps on the input stream and

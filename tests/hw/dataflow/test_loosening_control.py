@@ -8,8 +8,8 @@ import pytest
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
 from spherecode.hw.dataflow.loosening_control import N_BITS, LooseningControlParameters
-from spherecode.sim.unit_sim import stream_through
 
+from ...benches.streams import stream_through
 from ..rtl import RANDOM
 
 

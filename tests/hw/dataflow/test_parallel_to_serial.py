@@ -1,4 +1,4 @@
-"""The P/S converter (hw/dataflow/parallel_to_serial.py) under Verilator (:mod:`spherecode.sim.tb_streams`): vectors in
+"""The P/S converter (hw/dataflow/parallel_to_serial.py) under Verilator (``tests/benches/tb_streams.py``): vectors in
 (always taken, with gaps), coordinates out under random ``ready``; the first D of each vector, in order, none
 lost, and the updater never waits."""
 
@@ -10,7 +10,8 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 
 from spherecode.hw.fixed import Q
 from spherecode.hw.dataflow.parallel_to_serial import ParallelToSerial
-from spherecode.sim.streams import Channel, Item, run_channels
+
+from ...benches.streams import Channel, Item, run_channels
 
 FMT, NMAX, DMAX = Q(2, 6), 32, 4
 

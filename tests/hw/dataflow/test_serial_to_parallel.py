@@ -1,4 +1,4 @@
-"""The S/P converter (hw/dataflow/serial_to_parallel.py) under Verilator (:mod:`spherecode.sim.tb_streams`): coordinates
+"""The S/P converter (hw/dataflow/serial_to_parallel.py) under Verilator (``tests/benches/tb_streams.py``): coordinates
 in with random gaps, vectors out under random ``ready``; every vector D-wide with zeros above D, none lost or
 repeated, and a vector offered the cycle after its last coordinate is taken."""
 
@@ -10,7 +10,8 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 
 from spherecode.hw.fixed import Q
 from spherecode.hw.dataflow.serial_to_parallel import SerialToParallel
-from spherecode.sim.streams import Channel, Item, run_channels
+
+from ...benches.streams import Channel, Item, run_channels
 
 FMT, DMAX = Q(2, 6), 4
 

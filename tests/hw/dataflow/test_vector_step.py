@@ -9,7 +9,8 @@ from amaranth.lib.wiring import In, Out
 from spherecode.hw.datapath import Datapath
 from spherecode.hw.fixed import Q
 from spherecode.hw.dataflow.vector_step import VectorStepParameters
-from spherecode.sim.unit_sim import stream_through
+
+from ...benches.streams import stream_through
 
 COUNT = 400
 

@@ -10,8 +10,8 @@ from spherecode.hw.units.distance import (
     d2_format,
 )
 from spherecode.hw.fixed import Q
-from spherecode.sim.unit_sim import stream_through
 
+from ...benches.streams import stream_through
 from ..rtl import FORMATS, RANDOM, check_rtl, ids
 
 

@@ -42,7 +42,7 @@ def test_shared_rsqrt_bit_exact():
     x = np.minimum(np.concatenate([edges, log_uniform(rng, -fmt.f, 8, RANDOM, fmt.f)]), in_fmt.max_raw)
     mant, exp = unit.parameters.compute(x)
     gaps = (unit.parameters.ii - 1 + rng.integers(0, 3, x.size) * (rng.random(x.size) < 0.2)).tolist()
-    from spherecode.sim.unit_sim import stream_through
+    from ...benches.streams import stream_through
 
     out, cycles = stream_through(unit, [int(v) for v in x], gaps)
     assert out == [{"mant": int(m), "exp": int(e)} for m, e in zip(mant, exp)]

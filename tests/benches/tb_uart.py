@@ -16,15 +16,10 @@ files named by SPHERECODE_TB_IN (``{"channels": [channel, …]}``) and SPHERECOD
 Python wakes once per handshake, line change or received byte, not every clock.
 """
 
-import json
-import os
-
 import cocotb
-from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
-
-PERIOD_PS = 10_000
+from cocotb_io import PERIOD_PS, reset, start_clock, stimulus, write_result
 
 
 def now_ps() -> int:
@@ -72,9 +67,8 @@ async def line(dut, port, chan, result):
 
 @cocotb.test()
 async def uart(dut):
-    with open(os.environ["SPHERECODE_TB_IN"]) as f:
-        channels = json.load(f)["channels"]
-    cocotb.start_soon(Clock(dut.clk, PERIOD_PS, "ps").start())
+    channels = stimulus()["channels"]
+    start_clock(dut)
     ports = [lambda name, prefix=chan["prefix"]: getattr(dut, prefix + name) for chan in channels]
     for chan, port in zip(channels, ports):
         if chan["mode"] == "loopback":
@@ -82,10 +76,7 @@ async def uart(dut):
             port("i__payload").value = 0
         else:
             port("rx").value = 1
-    dut.rst.value = 1
-    for _ in range(2):
-        await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await reset(dut)
     results, tasks = [], []
     for chan, port in zip(channels, ports):
         result = {"received": [], "errors": []}
@@ -97,5 +88,4 @@ async def uart(dut):
         results.append(result)
     for task in tasks:
         await task
-    with open(os.environ["SPHERECODE_TB_OUT"], "w") as f:
-        json.dump({"channels": results}, f)
+    write_result({"channels": results})

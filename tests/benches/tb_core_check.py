@@ -14,29 +14,22 @@ On a core with on-chip loosening (the stimulus says ``"loosening": true``) each 
 result adds ``progress``, ``state_n`` and ``state_l`` (hex).
 """
 
-import json
-import os
-
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb_io import reset, start_clock, stimulus, write_result
 
 
 @cocotb.test()
 async def iterations(dut):
-    with open(os.environ["SPHERECODE_TB_IN"]) as f:
-        stim = json.load(f)
-    cocotb.start_soon(Clock(dut.clk, 10, "ns").start())
-    dut.rst.value = 1
+    stim = stimulus()
+    start_clock(dut)
     dut.start.value = 0
     dut.i__valid.value = 0
     dut.i__payload.value = 0
     dut.o__ready.value = 0
     if stim.get("loosening"):
         dut.loosen.value = 0
-    for _ in range(2):
-        await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await reset(dut)
     results, previous = [], None
     for req in stim["iterations"]:
         coords = previous if req["coords"] is None else [int(c, 16) for c in req["coords"]]
@@ -44,8 +37,7 @@ async def iterations(dut):
         if not result["error"]:
             previous = [int(c, 16) for c in result["coords"]]
         results.append(result)
-    with open(os.environ["SPHERECODE_TB_OUT"], "w") as f:
-        json.dump({"iterations": results}, f)
+    write_result({"iterations": results})
 
 
 async def iteration(dut, req, coords, loosening=False):

@@ -1,5 +1,5 @@
-"""cocotb testbench: drive a design's input streams and drain its output streams, with gaps on the inputs
-and random ``ready`` on the outputs — back-pressure tests of stream components.
+"""cocotb testbench, the one stream driver of the tests: drive a design's input streams and drain its output
+streams, with gaps on the inputs and ``ready`` high or random on the outputs.
 
 Stimulus and results travel as JSON files named by SPHERECODE_TB_IN (``{"channels": [channel, …]}``) and
 SPHERECODE_TB_OUT (``{"channels": [result, …]}``, in the same order). A channel is a group of the DUT's
@@ -12,9 +12,10 @@ ports sharing a name prefix (several independent units can share one simulation)
 
 Each input stream offers its items in order: an item waits until ``after``'s port (input or output) has
 completed ``count`` transfers, then ``gap`` cycles with ``valid`` low, then holds ``valid`` and its payload
-until taken. Each output's ``ready`` is high in a cycle with the given probability (a seeded
-``random.Random``). The channel ends when every input item is taken and no output has been valid for
-``drain`` cycles, or after ``limit`` cycles. Result::
+until taken (at once where the input is always ready: it has no ``ready`` port). Each output's ``ready``
+is high in a cycle with the given probability (a seeded ``random.Random``; always at 1), and an output
+without a ``ready`` port is always taken. The channel ends when every input item is taken and no output
+has been valid for ``drain`` cycles, or after ``limit`` cycles. Result::
 
     {"inputs": {port: [cycle taken, …]}, "outputs": {port: [[cycle offered, cycle taken, hex], …]},
      "watch": {name: [[cycle, value], …] (each change)}, "violations": [text, …], "cycles": int,
@@ -25,15 +26,11 @@ Cycle c is the c-th clock after reset; a transfer "in cycle c" completes at the 
 stream rules of ``amaranth.lib.stream``). Python runs every clock here: keep stimuli to thousands of cycles.
 """
 
-import json
-import os
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
-
-PERIOD_PS = 10_000
+from cocotb_io import reset, start_clock, stimulus, write_result
 
 
 def unsigned(value) -> int:
@@ -44,7 +41,7 @@ def unsigned(value) -> int:
 
 def _offer(inputs: dict, transfers: dict) -> None:
     """Before a rising edge: each input offers its next item once its gap has passed (and the transfer count
-    its ``after`` names has been reached)."""
+    its ``after`` names has been reached). Only changes are written to the simulator."""
     for s in inputs.values():
         items, k = s["items"], s["k"]
         offer = False
@@ -59,8 +56,12 @@ def _offer(inputs: dict, transfers: dict) -> None:
                     s["wait"] -= 1
                 else:
                     offer = True
-                    s["payload"].value = int(item["value"], 16)
-        s["valid"].value = int(offer)
+                    if s["loaded"] != k:
+                        s["payload"].value = int(item["value"], 16)
+                        s["loaded"] = k
+        if offer != s["offering"]:
+            s["valid"].value = int(offer)
+            s["offering"] = offer
 
 
 def _drain(outputs: dict, drained: dict, transfers: dict, violations: list, cycle: int) -> bool:
@@ -81,7 +82,7 @@ def _drain(outputs: dict, drained: dict, transfers: dict, violations: list, cycl
         elif s["offered"][1] != value:
             violations.append(f"{name}: payload changed in cycle {cycle} before the transfer")
             s["offered"] = (s["offered"][0], value)
-        if s["ready"] is None or s["ready"].value:
+        if s["taking"]:
             drained[name].append([s["offered"][0], cycle, format(value, "x")])
             transfers[name] += 1
             s["offered"] = None
@@ -99,8 +100,10 @@ async def channel(dut, chan, result):
             "items": items,
             "k": 0,
             "wait": None,
+            "loaded": None,
+            "offering": False,
             "valid": port(f"{name}__valid"),
-            "ready": port(f"{name}__ready"),
+            "ready": getattr(dut, f"{prefix}{name}__ready", None),
             "payload": port(f"{name}__payload"),
         }
         for name, items in chan.get("inputs", {}).items()
@@ -113,6 +116,7 @@ async def channel(dut, chan, result):
             "valid": port(f"{name}__valid"),
             "payload": port(f"{name}__payload"),
             "ready": getattr(dut, f"{prefix}{name}__ready", None),
+            "taking": True,
         }
         for name, spec in chan.get("outputs", {}).items()
     }
@@ -124,15 +128,20 @@ async def channel(dut, chan, result):
     transfers = {name: 0 for name in [*inputs, *outputs]}
     quiet, cycle = 0, 0
     drain, limit = chan.get("drain", 16), chan.get("limit", 100_000)
+    random_ready = [s for s in outputs.values() if s["ready"] is not None and s["p"] < 1]
+    always_ready = [s["ready"] for s in outputs.values() if s["ready"] is not None and s["p"] >= 1]
     while True:
         await FallingEdge(dut.clk)
         _offer(inputs, transfers)
-        for s in outputs.values():
-            if s["ready"] is not None:
-                s["ready"].value = int(s["rng"].random() < s["p"])
+        if cycle == 0:
+            for ready in always_ready:
+                ready.value = 1
+        for s in random_ready:
+            s["taking"] = s["rng"].random() < s["p"]
+            s["ready"].value = int(s["taking"])
         await ReadOnly()
         for name, s in inputs.items():
-            if s["valid"].value and s["ready"].value:
+            if s["offering"] and (s["ready"] is None or s["ready"].value):
                 taken[name].append(cycle)
                 transfers[name] += 1
                 s["k"] += 1
@@ -154,9 +163,8 @@ async def channel(dut, chan, result):
 
 @cocotb.test()
 async def streams(dut):
-    with open(os.environ["SPHERECODE_TB_IN"]) as f:
-        channels = json.load(f)["channels"]
-    cocotb.start_soon(Clock(dut.clk, PERIOD_PS, "ps").start())
+    channels = stimulus()["channels"]
+    start_clock(dut)
     for chan in channels:
         for name in chan.get("inputs", {}):
             getattr(dut, f"{chan['prefix']}{name}__valid").value = 0
@@ -165,13 +173,9 @@ async def streams(dut):
             ready = getattr(dut, f"{chan['prefix']}{name}__ready", None)
             if ready is not None:
                 ready.value = 0
-    dut.rst.value = 1
-    for _ in range(2):
-        await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await reset(dut)
     results = [{} for _ in channels]
     tasks = [cocotb.start_soon(channel(dut, chan, result)) for chan, result in zip(channels, results)]
     for task in tasks:
         await task
-    with open(os.environ["SPHERECODE_TB_OUT"], "w") as f:
-        json.dump({"channels": results}, f)
+    write_result({"channels": results})
