@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from spherecode.host.loosening import force_loosening
-from spherecode.host.model.chip_loosening import LooseningModelBackend
+from spherecode.host.backends.model import LooseningModelBackend
 from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.dataflow.loosening_control import LooseningControl, LooseningControlParameters

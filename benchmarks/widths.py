@@ -26,7 +26,7 @@ import numpy as np
 from spherecode.host.backends import get_backend
 from spherecode.host.loosening import force_loosening
 from spherecode.host.metrics import summary
-from spherecode.host.model.updater import ModelBackend
+from spherecode.host.backends.model import ModelBackend
 from spherecode.host.sweeps.starts import StartTask, initial_vectors
 from spherecode.hw.config import CoreConfig
 from spherecode.hw.datapath import Datapath

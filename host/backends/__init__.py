@@ -1,5 +1,5 @@
 """The backends by name, one module each: ``reference`` (float64, :mod:`.reference`), ``model`` (bit-exact
-fixed point, :mod:`spherecode.host.model.chip_loosening`), ``sim`` (the RTL under Verilator, :mod:`.sim`) and
+fixed point, :mod:`.model`), ``sim`` (the RTL under Verilator, :mod:`.sim`) and
 ``board`` (an FPGA board or its twin over a serial port, :mod:`.board`).
 
 Each is imported only when asked for, by module path, so that the command line starts without the simulator's
@@ -17,7 +17,7 @@ __all__ = ["BACKENDS", "Backend", "Update", "backend_class", "get_backend"]
 #: Backend name → "module:class", imported on first use.
 BACKENDS = {
     "reference": "spherecode.host.backends.reference:ReferenceBackend",
-    "model": "spherecode.host.model.chip_loosening:LooseningModelBackend",
+    "model": "spherecode.host.backends.model:LooseningModelBackend",
     "sim": "spherecode.host.backends.sim:SimBackend",
     "board": "spherecode.host.backends.board:BoardBackend",
 }

@@ -27,7 +27,6 @@ control's start state), K iterations, and the kept vectors streamed out.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -35,11 +34,10 @@ import numpy as np
 from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
 from ...hw.dataflow.loosening_control import LooseningControlParameters, LooseningState
-from ..backends.base import LOOSENING_MODES, add_loosening_argument, loosening_mode
-from ..loosening import LooseningResult, LooseningIteration
-from .updater import IterationResult, ModelBackend, sweep_rows
+from ..loosening import LooseningIteration
+from .updater import IterationResult, sweep_rows
 
-__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control", "LooseningModelBackend"]
+__all__ = ["sweep", "loosen", "iteration_cycles", "run_cycles", "control"]
 
 
 def control(dp: Datapath) -> LooseningControlParameters:
@@ -116,63 +114,3 @@ def loosen(
             on_iteration(record)
         state = after
     return r, state, trace, kept
-
-
-class LooseningModelBackend(ModelBackend):
-    """The ``model`` backend with ``--loosening chip|host``: ``chip`` (the CLI's default) runs
-    :func:`loosen` — one sweep per iteration, the choice and the constants in fixed point, as the RTL
-    with ``CoreConfig(loosening=True)``; ``host`` is the paper's system
-    (:func:`spherecode.host.loosening.force_loosening` over
-    :meth:`update`). The constructor's default is ``host``, which every existing caller assumes.
-
-    Statistics of a chip run: ``iterations``, ``sweep_seconds``, ``cycles`` (:func:`run_cycles`) and
-    ``load_cycles`` (the cycles outside the iterations: load and output); :meth:`report` gives its
-    ``cycles_per_loosening_iteration`` (the fixed-point backends'
-    report gives ``loosening`` and, for host-run loosening, two updates' cycles)."""
-
-    def __init__(self, config: CoreConfig | None = None, threads: int = 1, loosening: str = "host"):
-        if loosening not in LOOSENING_MODES:
-            raise ValueError(f"loosening must be one of {', '.join(LOOSENING_MODES)}, not {loosening!r}")
-        super().__init__(config, threads)
-        self.loosening = loosening
-
-    @classmethod
-    def add_arguments(cls, parser) -> None:
-        super().add_arguments(parser)
-        add_loosening_argument(parser)
-
-    @classmethod
-    def options(cls, args, threads: int) -> dict:
-        return {**super().options(args, threads), "loosening": loosening_mode(args, cls.name, LOOSENING_MODES, "chip")}
-
-    def loosen(
-        self,
-        vectors: np.ndarray,
-        iterations: int,
-        on_iteration: Callable[[LooseningIteration], None] | None = None,
-        keep_trace: bool = False,
-    ) -> LooseningResult:
-        """A whole on-chip run from float64 ``vectors`` (N, D): what the board would answer after one LOAD,
-        one run command and one READ."""
-        dp = self.datapath
-        raw, _, _ = dp.inputs(vectors, 4.0)
-        n, d = vectors.shape
-        rows = self.on_rows
-        t0 = time.perf_counter()
-        new, state, trace, kept = loosen(
-            dp,
-            raw,
-            iterations,
-            threads=self.threads,
-            on_iteration=on_iteration,
-            on_rows=None if rows is None else (lambda k: rows(2 * k)),
-        )
-        stats = {
-            "iterations": iterations,
-            "sweep_seconds": time.perf_counter() - t0,
-            "cycles": run_cycles(self.config, n, d, iterations),
-            "load_cycles": self.config.load_cycles(n, d, iterations),
-            "delta_min": float(kept.delta.min() * dp.d2_fmt.ulp),
-            "final_n": state.n,
-        }
-        return LooseningResult(new * dp.fmt.ulp, control(dp).l_value(state), trace if keep_trace else [], stats)

@@ -1,7 +1,7 @@
-"""The bit-exact whole-iteration model (the ``model`` backend): the paper's steps 1–5 on raw fixed-point
-integers, written as the RTL (:class:`~spherecode.hw.dataflow.vector_updater.VectorUpdater`) computes a row, each
-step the ``compute`` model of the unit that does it in the gateware (:class:`~spherecode.hw.datapath.Datapath`
-holds them):
+"""The bit-exact whole-iteration model, what the ``model`` backend (:mod:`spherecode.host.backends.model`)
+computes with: the paper's steps 1–5 on raw fixed-point integers, written as the RTL
+(:class:`~spherecode.hw.dataflow.vector_updater.VectorUpdater`) computes a row, each step the ``compute``
+model of the unit that does it in the gateware (:class:`~spherecode.hw.datapath.Datapath` holds them):
 
 1. δ path: d²(r_j, r_i) for every i (:class:`~spherecode.hw.units.distance.SquaredDistance`), and
    δ_j = min_i d² with the pair i = j masked (:class:`~spherecode.hw.units.distance.RunningMin`);
@@ -25,14 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...hw.config import CoreConfig
 from ...hw.datapath import Datapath
 from ...hw.dataflow.vector_step import VectorStep, VectorStepParameters
-from ..backends.base import Update
-from ..backends.hardware import FixedPointBackend, run_config
 from ..pairs import block_ranges
 
-__all__ = ["IterationResult", "iterate", "sweep_rows", "ModelBackend"]
+__all__ = ["IterationResult", "iterate", "sweep_rows"]
 
 _BLOCK_PAIRS = 1 << 16
 
@@ -118,39 +115,3 @@ def iterate(
     ``on_rows(k)`` is told after each block of k rows (progress)."""
     delta, [(new, s)] = sweep_rows(dp, r, [(half_beta, step)], threads, on_rows)
     return IterationResult(new, s, delta)
-
-
-class ModelBackend(FixedPointBackend):
-    """The bit-exact fixed-point model as a backend: float64 in and out, exact conversions at the edges.
-    Options: ``--format``, ``--lanes`` (:mod:`~spherecode.host.backends.hardware`).
-
-    Parameters
-    ----------
-    config : CoreConfig
-        The core modelled (default ``CoreConfig()``); N ≤ Nmax and D ≤ Dmax are checked. Each update
-        reports the ``cycles`` that core takes (:meth:`CoreConfig.cycles`, the exact formula).
-    threads : int
-        Threads sharing the row blocks.
-    """
-
-    name = "model"
-
-    def __init__(self, config: CoreConfig | None = None, threads: int = 1):
-        self.config = config if config is not None else CoreConfig()
-        self.datapath = self.config.datapath
-        self.threads = threads
-        self.on_rows: Callable[[int], None] | None = None  #: progress: told after each block of rows
-
-    @classmethod
-    def options(cls, args, threads: int) -> dict:
-        return {"config": run_config(args), "threads": threads}
-
-    def update(self, vectors: np.ndarray, beta: float) -> Update:
-        dp = self.datapath
-        out = iterate(dp, *dp.inputs(vectors, beta), self.threads, self.on_rows)
-        return Update(
-            out.vectors * dp.fmt.ulp,
-            out.move_norm * dp.s_fmt.ulp,
-            out.delta * dp.d2_fmt.ulp,
-            {"cycles": self.config.cycles(*vectors.shape)},
-        )

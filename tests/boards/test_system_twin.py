@@ -17,7 +17,7 @@ from spherecode.boards import DEFAULT, get_board
 from spherecode.host.backends.board import BoardBackend
 from spherecode.host.cli import main
 from spherecode.host.link import BoardError, Link, Refused, request_frame, response_frame
-from spherecode.host.model.updater import ModelBackend
+from spherecode.host.backends.model import ModelBackend
 from spherecode.hw.board_link import protocol as p
 from spherecode.hw.board_link.protocol import Command, Status
 from spherecode.sim.twin import Twin

@@ -11,7 +11,7 @@ import pytest
 
 from spherecode.hw.fixed import Q
 from spherecode.hw.dataflow.vector_updater import MAX_LANES, VectorUpdaterParameters
-from spherecode.host.model.updater import ModelBackend
+from spherecode.host.backends.model import ModelBackend
 from spherecode.host.backends.reference import random_start
 from spherecode.hw.config import CoreConfig
 from spherecode.host.backends.sim import SimBackend
