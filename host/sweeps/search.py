@@ -44,6 +44,14 @@ restarts after :data:`STALL` rounds; 60 s searches at N = 90, 110, 120 ended on 
 ``STALL`` = 10 and without restarts (22.140781847°, 20.096120236°, 19.26472–19.26474°), so 10 rests on the
 rounds' cost (a restart costs about two rounds) rather than on a measured gain.
 
+``overlap`` against ``cg`` (docs/quality.md, one core each, 60 s, 3 seeds): two to four times as many
+rounds, no better best of three at N = 90, 110, 120, 130. IDNS's own loop — kicks of 1 … N/10 random points
+by 0.5·d, each followed by an energy descent at the fixed target and kept when the energy is lower — was
+measured in this module's setting and left out: a descent after a kick is far from converged after 200 or 300
+L-BFGS iterations (N = 90: its energy still falls by a factor of 2 … 20 up to 3000 iterations, 0.08 against
+0.36 s), so the comparison of energies rejects nearly every kick, and from the ``cg`` + polish optima at
+N = 90 (0.061° short) and N = 130 (0.023° short) 800 … 870 kicked descents in 40 s found no better code.
+
 Rounds run on ``jobs`` worker processes (spawned, one BLAS thread each, SIGINT ignored, ended with their
 parent, as :mod:`.starts`), ``jobs`` rounds in flight: when one finishes the next perturbs the code current
 then. The outcome therefore depends on timing when ``jobs`` > 1; round k's move and perturbation come from
