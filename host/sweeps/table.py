@@ -137,9 +137,10 @@ def table_tasks(
     if search is not None:
         from .search import ITERATIONS, METHODS as SEARCH_METHODS
 
-        if method not in SEARCH_METHODS or not (math.isfinite(search) and search > 0):
+        search_methods = [m for m in SEARCH_METHODS if m in METHODS]  # the registry's (overlap is search's own)
+        if method not in search_methods or not (math.isfinite(search) and search > 0):
             raise ValueError(
-                f"a search table needs method {' or '.join(SEARCH_METHODS)} and a positive time "
+                f"a search table needs method {' or '.join(search_methods)} and a positive time "
                 f"budget (got {method!r}, {search!r} s)"
             )
         return [
