@@ -5,6 +5,7 @@ import pytest
 
 from spherecode.host.backends.reference import random_start
 from spherecode.host.methods.polish import polish
+from spherecode.host.pairs import min_distance
 from spherecode.host.sweeps.search import MOVES, Round, Search, angle_deg, perturb, run_round
 
 
