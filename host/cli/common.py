@@ -196,11 +196,13 @@ class Iterations:
 
     Where the bar is not shown (stderr is not a terminal) and ``total`` iterations are expected: once
     :data:`ESTIMATE_AFTER` seconds have passed, one line on stderr with the time still to go, if that is at
-    least :data:`LONG_RUN` seconds (measured progress, extrapolated)."""
+    least :data:`LONG_RUN` seconds: the progress since the first report, extrapolated (the time before it — a
+    simulator's start, a board's load — is paid once, and is not a rate)."""
 
     def __init__(self, bar, rows: int, total: float | None = None):
         self.bar, self.rows, self.done = bar, rows, 0
         self.total, self.count, self.noted, self.t0 = total, 0.0, False, time.perf_counter()
+        self.first: tuple[float, float] | None = None  # (time, count) of the first report
 
     def on_rows(self, k: int) -> None:
         k = min(k, self.rows - 1 - self.done)  # never a whole iteration before it has ended
@@ -217,11 +219,15 @@ class Iterations:
         self.count += x
         if self.noted or not self.total or not getattr(self.bar, "disable", False):
             return
-        elapsed = time.perf_counter() - self.t0
-        if elapsed < ESTIMATE_AFTER or self.count <= 0:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (now, self.count)
+            return
+        elapsed, (t1, c1) = now - self.t0, self.first
+        if elapsed < ESTIMATE_AFTER or self.count <= c1:
             return
         self.noted = True
-        left = elapsed * max(self.total - self.count, 0.0) / self.count
+        left = (now - t1) * max(self.total - self.count, 0.0) / (self.count - c1)
         if left >= LONG_RUN:
             print(
                 f"spherecode: note: about {duration(left)} to go ({100 * self.count / self.total:.2g} % of "

@@ -31,6 +31,27 @@ def test_progress_advances_within_iterations_and_lands_on_whole_ones():
     assert bar.n == pytest.approx(3.0)
 
 
+def test_the_time_to_go_leaves_out_the_start(monkeypatch, capsys):
+    """A run whose first iteration carries a one-off start (a simulator's: 18 s) and whose others are quick
+    is not extrapolated from the start: the time to go is measured from the first report on."""
+    from spherecode.host.cli import common
+
+    clock = iter([0.0, 18.0, 18.06, 18.12])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(clock))
+    bar = type("Bar", (), {"disable": True, "update": lambda self, k: None})()
+    steps = common.Iterations(bar, 100, total=300)
+    for _ in range(3):
+        steps.on_iteration()
+    assert capsys.readouterr().err == ""  # 0.06 s an iteration: 18 s to go, under LONG_RUN
+    clock = iter([0.0, 18.0, 36.0])  # every iteration 18 s: 298 × 18 s to go
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(clock))
+    slow = common.Iterations(bar, 100, total=300)
+    slow.on_iteration()
+    slow.on_iteration()
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("spherecode: note: about 1.49 h to go"), err
+
+
 @pytest.mark.parametrize(
     "argv, unit",
     [
