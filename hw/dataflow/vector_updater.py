@@ -51,8 +51,9 @@ MAX_LANES = 16
 
 class VectorUpdaterParameters:
     """The parameters of a :class:`VectorUpdater`, checked (the arguments its description names): its
-    ``signature``, latency and formats, :meth:`compute` (the bit-exact model) and :meth:`create` (a new
-    :class:`VectorUpdater`)."""
+    ``signature``, its row length and tail, the exact cycle counts (:meth:`row_cycles`, :meth:`cycles`,
+    :meth:`sweep_cycles`) and :meth:`create` (a new :class:`VectorUpdater`). Its model is
+    :mod:`spherecode.host.model`, built from the units' parameter objects."""
 
     def __init__(self, dp: Datapath, lanes: int = 1, candidates: int = 1):
         if not (isinstance(lanes, int) and 1 <= lanes <= MAX_LANES):
