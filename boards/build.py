@@ -27,6 +27,7 @@ from . import ROUTERS, BoardConfig
 __all__ = [
     "BoardDesign",
     "BuildError",
+    "design_rtlil",
     "HIDE_INDEXED_NAMES",
     "build",
     "lut_products_script",
@@ -226,6 +227,26 @@ def _module_patterns(unit: str) -> list[str]:
     return [p + tail for p in paths for tail in ("", ".*")]
 
 
+def design_rtlil(config: BoardConfig) -> str:
+    """The RTLIL text that :func:`build` hands to yosys for ``config`` (``top.il`` in its build folder): the
+    board's whole design, as :func:`~.records.design_fingerprint` identifies it."""
+    if config.family == "gw5a":
+        from .gowin import design_rtlil as gowin_rtlil
+
+        return gowin_rtlil(config)
+    plan = config.platform_class()().prepare(BoardDesign(config), name="top", **toolchain_overrides(config))
+    text = plan.files["top.il"]
+    return text.decode() if isinstance(text, bytes) else text
+
+
+def _design(out_dir: Path) -> str | None:
+    """The fingerprint of the design a build folder's ``top.il`` holds (None without one)."""
+    from .records import design_fingerprint
+
+    path = Path(out_dir) / "top.il"
+    return design_fingerprint(path.read_text()) if path.exists() else None
+
+
 def build(config: BoardConfig, out_dir: Path, seed: int = 1, synth_only: bool = False, router: str = "router1") -> dict:
     """Build ``config``'s bitstream into ``out_dir``; return the report (fmax, utilisation, files).
 
@@ -314,6 +335,7 @@ def synthesis_report(config: BoardConfig, out_dir: Path, seconds: float | None =
         "lanes": config.lanes,
         "clock_mhz": config.clock_hz / 1e6,
         "synth_only": True,
+        "design": _design(out_dir),
         "fits": all(v["used"] <= v["available"] for v in used.values()),
         "utilisation": used,
         "seconds": seconds,
@@ -354,6 +376,7 @@ def report(config: BoardConfig, out_dir: Path, seconds: float | None = None) -> 
         "lanes": config.lanes,
         "clock_mhz": config.clock_hz / 1e6,
         **clock_report(data),
+        "design": _design(out_dir),
         "utilisation": used,
         "bitstream": str(bitstream) if bitstream.exists() else None,
         "seconds": seconds,

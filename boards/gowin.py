@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 __all__ = [
     "GowinBoard",
     "GowinDesign",
+    "design_rtlil",
     "TangMega138K",
     "build",
     "cell_counts",
@@ -167,6 +168,11 @@ def _run(step: str, cmd: list[str], cwd: Path, log: str):
         raise BuildError(f"{step} failed: {' '.join(tail) or 'see ' + str(cwd / log)}")
 
 
+def design_rtlil(config) -> str:
+    """The RTLIL of ``config``'s (a ``gw5a`` :class:`~spherecode.boards.BoardConfig`) whole design."""
+    return rtlil.convert(GowinDesign(config.top()), name="top")
+
+
 def build(config, out_dir: Path, seed: int = 1, synth_only: bool = False, router: str = "router1") -> dict:
     """Build ``config``'s (a ``gw5a`` :class:`~spherecode.boards.BoardConfig`) bitstream ``top.fs`` into
     ``out_dir``; return the report. ``synth_only``: yosys alone, its cell counts against the device."""
@@ -174,8 +180,7 @@ def build(config, out_dir: Path, seed: int = 1, synth_only: bool = False, router
 
     board = config.platform_class()
     out_dir = Path(out_dir)
-    design = GowinDesign(config.top())
-    (out_dir / "top.il").write_text(rtlil.convert(design, name="top"))
+    (out_dir / "top.il").write_text(design_rtlil(config))
     (out_dir / "top.cst").write_text(board.cst())
     (out_dir / "top.ys").write_text(yosys_script(toolchain_overrides(config, seed)["script_after_read"]))
     t0 = time.perf_counter()

@@ -8,10 +8,15 @@ figure — :attr:`BoardConfig.record <spherecode.boards.BoardConfig.record>`, ``
 board table of docs/boards.md and the README's board list (``benchmarks/docs.py``) — reads it from here, and
 :func:`disagreements` says where a record and its board's configuration differ.
 
+A record's ``design`` is the :func:`design_fingerprint` of the RTLIL its build synthesised: a test checks that
+each shipped record's design is the one the board's configuration elaborates now, so that no shipped figure
+outlives a change to the hardware it was measured on.
+
 The format (every key present; ``null`` where a figure is not known)::
 
     {"board": "ulx3s-85f", "device": "LFE5U-85F",
      "core": {"format": "Q3.44", "nmax": 1024, "dmax": 3, "lanes": 2, "loosening": false, "dsp": "infer"},
+     "design": "<64 hex digits>" or null,
      "clock_hz": 66666667, "baud": 3000000, "dsp_min_width": 14, "lut_units": [],
      "fmax_mhz": 68.34, "timing_met": true,
      "utilisation": {"lut4": {"used": 49774, "available": 83640}, "ff": …, "dsp": …, "bram": …},
@@ -23,6 +28,7 @@ The format (every key present; ``null`` where a figure is not known)::
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -41,6 +47,7 @@ __all__ = [
     "record_of",
     "write_record",
     "disagreements",
+    "design_fingerprint",
     "summary",
     "mhz",
     "tool_versions",
@@ -54,6 +61,7 @@ KEYS = (
     "board",
     "device",
     "core",
+    "design",
     "clock_hz",
     "baud",
     "dsp_min_width",
@@ -139,7 +147,7 @@ def source_commit() -> str | None:
 def record_of(config, report: dict, seed: int, router: str = "router1") -> dict:
     """The record of a place-and-route ``report`` (:func:`~.build.report`) of ``config``'s design built with
     nextpnr seed ``seed`` and router ``router`` (named in the record's command where not the default): the
-    report's figures, the configuration, :func:`tool_versions`,
+    report's figures and design fingerprint, the configuration, :func:`tool_versions`,
     :func:`source_commit` and today's date (UTC)."""
     if report.get("synth_only"):
         raise ValueError("a synthesis-only report has no post-route figures to record")
@@ -147,6 +155,7 @@ def record_of(config, report: dict, seed: int, router: str = "router1") -> dict:
         "board": config.name,
         "device": report["device"],
         "core": _core(config.core),
+        "design": report.get("design"),
         "clock_hz": config.clock_hz,
         "baud": config.baud,
         "dsp_min_width": config.dsp_min_width,
@@ -163,6 +172,41 @@ def record_of(config, report: dict, seed: int, router: str = "router1") -> dict:
         + " --record",
     }
     return {k: record[k] for k in KEYS}
+
+
+#: RTLIL statements that declare a name local to their module (the name is their last word).
+_LOCAL_DECLARATIONS = ("wire", "cell", "memory", "process")
+
+
+def design_fingerprint(rtlil_text: str) -> str:
+    """SHA-256 (hex) of a design's RTLIL with its names and source locations left out: two texts have the same
+    fingerprint when they are the same netlist, whatever the names of its wires, cells, memories, processes
+    and modules and wherever its source lies. Every other word counts (cell types, widths, constants,
+    parameters, memory contents, connections, statement order).
+
+    The ``src`` attributes are dropped; each module's name becomes its position among the modules, and each name
+    a module declares becomes its position of first use in that module."""
+    statements = [line.split() for line in rtlil_text.splitlines()]
+    statements = [s for s in statements if s and s[:2] != ["attribute", "\\src"]]
+    modules = {s[-1]: f"@{i}" for i, s in enumerate(s for s in statements if s[0] == "module")}
+    declared, local = [], None
+    for s in statements:
+        if s[0] == "module":
+            local = set()
+            declared.append(local)
+        elif s[0] in _LOCAL_DECLARATIONS and local is not None:
+            local.add(s[-1])
+    canonical, index, names, local = [], -1, {}, set()
+    for s in statements:
+        if s[0] == "module":
+            index += 1
+            names, local = {}, declared[index]
+        canonical.append(
+            " ".join(
+                modules[w] if w in modules else names.setdefault(w, f"%{len(names)}") if w in local else w for w in s
+            )
+        )
+    return hashlib.sha256("\n".join(canonical).encode()).hexdigest()
 
 
 def write_record(record: dict, folder: Path = SHIPPED) -> Path:

@@ -8,6 +8,7 @@ from spherecode.boards import BOARDS, get_board
 from spherecode.boards.build import DEVICES, report
 from spherecode.boards.records import (
     KEYS,
+    design_fingerprint,
     disagreements,
     mhz,
     record_of,
@@ -32,6 +33,50 @@ def test_every_record_is_a_board_and_agrees_with_its_config():
             for k, u in record["utilisation"].items()
         )
         assert {"lut4", "ff", "dsp", "bram"} <= set(record["utilisation"])
+
+
+@pytest.mark.parametrize("name", sorted(shipped_records()))
+def test_each_record_is_the_design_its_board_builds_now(name):
+    # A shipped figure holds only for the hardware it was measured on: a change to the design of a shipped
+    # board needs that board built and recorded again. A record that predates the fingerprint has none.
+    from spherecode.boards.build import design_rtlil
+
+    record = shipped_record(name)
+    if record["design"] is not None:
+        assert design_fingerprint(design_rtlil(get_board(name))) == record["design"], (
+            f"{name}: the design differs from its recorded build's; build it again with --record"
+        )
+
+
+_RTLIL = """attribute \\src "a.py:1"
+module \\top.inner
+  wire width 4 input 0 \\x
+  wire width 4 output 1 \\y
+  cell $add $1
+    parameter \\A_WIDTH 4
+    connect \\A \\x
+    connect \\B 4'0011
+    connect \\Y \\y
+  end
+end
+module \\top
+  wire width 4 \\x
+  cell \\top.inner \\inner
+    connect \\x \\x
+  end
+end
+"""
+
+
+def test_design_fingerprint_leaves_out_names_and_sources_only():
+    base = design_fingerprint(_RTLIL)
+    assert len(base) == 64 and base == design_fingerprint(_RTLIL.replace('"a.py:1"', '"/elsewhere/b.py:9"'))
+    renamed = _RTLIL.replace("\\y", "\\sum").replace("top.inner", "top.adder").replace("$1", "$7")
+    assert design_fingerprint(renamed) == base
+    for change in [("4'0011", "4'0111"), ("$add", "$sub"), ("width 4 \\x", "width 5 \\x"), ("A_WIDTH 4", "A_WIDTH 3")]:
+        assert design_fingerprint(_RTLIL.replace(*change)) != base, change
+    swapped = _RTLIL.replace("connect \\A \\x", "connect \\A \\y").replace("connect \\Y \\y", "connect \\Y \\x")
+    assert design_fingerprint(swapped) != base
 
 
 def test_a_board_that_does_not_fit_has_no_record():
