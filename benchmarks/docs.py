@@ -7,6 +7,8 @@
 - The board table of ``docs/boards.md`` and the board list of ``README.md``, each between the markers
   ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``, from the build records in ``boards/shipped/``
   (:func:`board_table`, :func:`board_list`).
+- The table of whole on-chip loosening runs in ``docs/benchmarks.md``, between the same markers, from the
+  boards' configurations and the hardware time model (:func:`whole_run_table`).
 
 Help texts are formatted at :data:`COLUMNS` columns whatever the terminal, so the reference does not depend
 on who generates it. ``tests/test_docs.py`` checks that every generated part is current.
@@ -126,6 +128,31 @@ def board_table() -> str:
     return "\n".join(rows)
 
 
+def whole_run_table(points: int = 1024, dim: int = 3, iterations: int = 3000) -> str:
+    """docs/benchmarks.md's table of whole on-chip loosening runs: each loosening board's modelled time
+    (:func:`~spherecode.host.reports.hwtime.chip_run_time`) with 1, 2, 4 and 8 lanes, "(built)" beside the
+    lane count every board is built with."""
+    import dataclasses
+
+    from spherecode.boards.records import mhz
+    from spherecode.host.reports.hwtime import chip_run_time
+
+    boards = [cfg for cfg, _ in _records() if cfg.core.loosening and cfg.fits]
+    lanes = (1, 2, 4, 8)
+    built = {cfg.lanes for cfg in boards}
+    rows = [
+        "| board | clock | " + " | ".join(f"L = {n}" + (" (built)" if built == {n} else "") for n in lanes) + " |",
+        "|---|---:|" + "---:|" * len(lanes),
+    ]
+    for cfg in boards:
+        times = []
+        for n in lanes:
+            board = dataclasses.replace(cfg, core=dataclasses.replace(cfg.core, lanes=n))
+            times.append(f"{chip_run_time(board, points, dim, iterations).seconds:.2f} s")
+        rows.append(f"| `{cfg.name}` | {mhz(cfg.clock_hz)} MHz | " + " | ".join(times) + " |")
+    return "\n".join(rows)
+
+
 def board_list() -> str:
     """The README's board list, from the boards and their records."""
     from spherecode.boards import DEFAULT
@@ -146,6 +173,7 @@ TARGETS = {
     "docs/cli.md": {None: cli_reference},
     "docs/boards.md": {"board table": board_table},
     "README.md": {"board list": board_list},
+    "docs/benchmarks.md": {"whole runs": whole_run_table},
 }
 
 
