@@ -123,7 +123,7 @@ def board_table() -> str:
         cells = " | ".join(f"{u[k]['used']} / {u[k]['available']}" for k in ("lut4", "ff", "dsp", "bram"))
         rows.append(
             f"| {name} | {rec['device']} | {core} | {mhz(rec['clock_hz'])} MHz | {rec['baud'] / 1e6:g} Mbaud | "
-            f"{rec['fmax_mhz']:g} MHz ({verdict}, seed {rec['seed']}) | {cells} |"
+            f"{rec['fmax_mhz']:.2f} MHz ({verdict}, seed {rec['seed']}) | {cells} |"
         )
     return "\n".join(rows)
 
@@ -162,7 +162,11 @@ def board_list() -> str:
     for cfg, rec in _records():
         default = ", the default" if cfg.name == DEFAULT else ""
         built = (
-            f"{rec['fmax_mhz']:g} MHz post-route" if rec else "does not fit its device" if not cfg.fits else "not built"
+            f"{rec['fmax_mhz']:.2f} MHz post-route"
+            if rec
+            else "does not fit its device"
+            if not cfg.fits
+            else "not built"
         )
         lines.append(f"- `{cfg.name}`{default}: {_core(cfg)}, {mhz(cfg.clock_hz)} MHz ({built})")
     return "\n".join(lines)

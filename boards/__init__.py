@@ -204,25 +204,25 @@ BOARDS = {
             "85F",
             name="ulx3s-85f-loosening",
             core=CoreConfig(Q(3, 44), nmax=1024, dmax=3, lanes=1, loosening=True),
-            clock_hz=65_625_000,
+            clock_hz=60_000_000,
             dsp_min_width=14,
             note="on-chip force loosening (LOOSEN: a whole run per command), Q3.44, one lane (two do not fit "
-            "with the loosening core), products below 14 bits in LUTs; the PLL makes 25 MHz × 21/8, the "
-            "UART's divisor 22 gives 2.983 Mbaud (0.57 % off)",
+            "with the loosening core), products below 14 bits in LUTs; the PLL makes 25 MHz × 12/5 (the "
+            "UART's divisor 20 is exact)",
         ),
         BoardConfig(
             "ecpix5-85f-loosening",
             "ecpix5:ECPIX585Platform",
             "ecp5",
             CoreConfig(Q(3, 44), 1024, 3, 1, loosening=True),
-            96_000_000,
+            87_500_000,
             3_000_000,
             ("-c", "ft2232"),
             208,
             dsp_min_width=14,
             note="LFE5UM5G-85F (speed grade 8): the loosening board's design (on-chip force loosening, Q3.44, "
-            "one lane) at 96 MHz, clocked by the PLL from the board's 100 MHz oscillator (the UART's "
-            "divisor 32 is exact)",
+            "one lane) at 87.5 MHz, clocked by the PLL from the board's 100 MHz oscillator (the UART's "
+            "divisor 29 gives 3.017 Mbaud, 0.57 % off)",
         ),
         _tang(
             "tang-mega-138k",

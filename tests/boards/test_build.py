@@ -265,7 +265,7 @@ def test_synthesis_of_the_default_board_fits(tmp_path, capsys):
 def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
     """``ecpix5-85f-loosening`` is ``ulx3s-85f-loosening``'s core and product split on the same die in speed
     grade 8, so the loosening twin's tests (tests/boards/test_system_twin_loosening.py) cover its RTL; its clock
-    gives an exact UART divisor."""
+    gives a UART divisor within 1 % of the baud rate."""
     from spherecode.boards.build import DEVICES
     from spherecode.hw.board_link.uart import divisor_for
 
@@ -276,7 +276,7 @@ def test_the_ecpix5_loosening_board_carries_the_loosening_boards_design():
         ulx3s.lut_units,
     )
     assert DEVICES[ecpix5.platform_class().device] == DEVICES[ulx3s.platform_class().device]
-    assert ecpix5.clock_hz == divisor_for(ecpix5.clock_hz, ecpix5.baud) * ecpix5.baud
+    assert abs(ecpix5.clock_hz / divisor_for(ecpix5.clock_hz, ecpix5.baud) / ecpix5.baud - 1) < 0.01
 
 
 def test_a_board_is_found_by_its_identity():
