@@ -16,7 +16,7 @@ from . import normalise as norm
 from ..fixed import Q, round_shift
 from .multiplier import check_dsp
 from ..pipeline import check_parameters, delay
-from .polynomial import PiecewisePolynomial, make_table
+from .piecewise import PiecewisePolynomial
 
 __all__ = ["RSqrtParameters", "RSqrt", "SEGMENT_BITS"]
 
@@ -47,7 +47,9 @@ class RSqrtParameters:
         starts = [1 + s / 2**k for s in range(2**k)] + [2 + 2 * s / 2**k for s in range(2**k)]
         widths = [2.0**-k] * 2**k + [2.0 ** (1 - k)] * 2**k
         fo = self.mant_fmt.f
-        self.table = make_table("1/sqrt(m)", _rsqrt_derivative, starts, widths, frac=fo + 4, error=2.0 ** -(fo + 3))
+        self.table = PiecewisePolynomial.lowest_degree(
+            "1/sqrt(m)", _rsqrt_derivative, starts, widths, frac=fo + 4, error=2.0 ** -(fo + 3)
+        )
         self.latency = 1 + norm.LATENCY + self.table.latency + 2
         #: Fewest cycles between two inputs.
         self.ii = self.table.latency - 1 if shared else 1
@@ -85,7 +87,7 @@ class RSqrt(wiring.Component):
     bit-exact model.
 
     ``shared=True``: the polynomial's Horner steps share one product
-    (:class:`~.polynomial.PiecewisePolynomial`), so an input may come at most every :attr:`ii` cycles
+    (:class:`~.piecewise.PolynomialEvaluator`), so an input may come at most every :attr:`ii` cycles
     (1 + 5·degree; 21 in Q3.44); the output is valid :attr:`latency` cycles after its input and held until
     the next. Same latency and arithmetic. ``dsp``: the products' DSP layer (:class:`~.multiplier.LimbProduct`).
     """
@@ -105,7 +107,7 @@ class RSqrt(wiring.Component):
         q = Signal(signed(8))  # x ∈ [2^q, 2^(q+1))
         m.d.comb += q.eq(pos - par.in_fmt.f)
         k, u = norm.segment(frac, w - 1, SEGMENT_BITS, t.frac)
-        m.submodules.poly = poly = PiecewisePolynomial(t, par.shared, par.dsp)
+        m.submodules.poly = poly = t.create(par.shared, par.dsp)
         m.d.comb += [poly.k.eq(q[0] << SEGMENT_BITS | k), poly.u.eq(u)]
         if par.shared:
             m.d.comb += poly.start.eq(delay(m, self.i.valid, 1 + norm.LATENCY, "start"))

@@ -3,7 +3,7 @@
 1/δ comes once per row from :class:`~.reciprocal.Reciprocal`; per pair the unit forms ρ as a mantissa
 and an exponent (near-contact pairs have tiny ρ, which keeps every bit), L = log2(1 + ρ) as a mantissa and
 an exponent from one interpolated table of g(z) = log2(1 + z)/z on [0, 1), t = (β/2)·L in fixed point,
-and 2^−t from a second table (:mod:`.interpolation`). The relative error of L enters t multiplied by t
+and 2^−t from a second table (:mod:`.piecewise`). The relative error of L enters t multiplied by t
 itself, not by β/2, and w matters only while t ≲ f + 2: the weight's relative error is bounded
 independently of β (docs/arithmetic.md, "The repulsion weight", derives every width).
 """
@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import normalise as norm
 from ..fixed import Q, bit_length
-from .interpolation import QuadraticInterpolator, QuadraticTable, gauss_derivative
+from .piecewise import PiecewisePolynomial, gauss_derivative
 from .multiplier import LimbProduct, check_dsp
 from ..pipeline import check_parameters, delay, keep_locals
 from .reciprocal import ReciprocalParameters, mantissa
@@ -74,9 +74,11 @@ class RepulsionWeightParameters:
         self.w_fmt = Q(1, f, signed=False)
         self.t_fmt = Q(6, p, signed=False)
         self.reciprocal = ReciprocalParameters(d2_fmt, p)
-        self.log_table = QuadraticTable.build("log2(1+z)/z", _g_derivative(), p, p + 2, 2.0 ** -(p + 2))
-        self.exp_table = QuadraticTable.build("2^-phi", _exp_derivative, p, p + 2, 2.0 ** -(p + 3))
-        self.latency = self._LATENCY_BEFORE_TABLES + 2 * QuadraticInterpolator.LATENCY + self._LATENCY_AFTER_TABLES
+        self.log_table = PiecewisePolynomial.fewest_segments("log2(1+z)/z", _g_derivative(), p, p + 2, 2.0 ** -(p + 2))
+        self.exp_table = PiecewisePolynomial.fewest_segments("2^-phi", _exp_derivative, p, p + 2, 2.0 ** -(p + 3))
+        self.latency = (
+            self._LATENCY_BEFORE_TABLES + self.log_table.latency + self.exp_table.latency + self._LATENCY_AFTER_TABLES
+        )
         fields = {
             "delta": d2_fmt.shape(),
             "d2": d2_fmt.shape(),
@@ -148,7 +150,7 @@ class RepulsionWeightParameters:
         z_big = (y >> carry) - (1 << p_bits)
         ey = e + carry
         z = np.where(small, z_small, z_big)
-        g = (self.log_table.compute(z) + 2) >> 2  # P fraction bits
+        g = (self.log_table.compute_argument(z) + 2) >> 2  # P fraction bits
         pi2 = np.where(small, m_rho, z) * g + (1 << (p_bits - 1))
         top2 = pi2 >> (2 * p_bits + 1)
         ml_small, el_small = pi2 >> (p_bits + top2), e_rho + top2
@@ -164,7 +166,7 @@ class RepulsionWeightParameters:
         n = t >> self.t_fmt.f
         w = np.zeros(t.shape, dtype=np.int64)
         live = n < f + 2
-        ex = self.exp_table.compute(t[live] & ((1 << self.t_fmt.f) - 1)) << (f + 1 - self.exp_table.frac)
+        ex = self.exp_table.compute_argument(t[live] & ((1 << self.t_fmt.f) - 1)) << (f + 1 - self.exp_table.frac)
         w[live] = np.minimum(((ex >> n[live]) + 1) >> 1, one)
         return w
 
@@ -290,7 +292,7 @@ class RepulsionWeight(wiring.Component):
         pb = par.precision
         e_shape, z, a, ey, small2, e_rho_keep = s.e_shape, s.z, s.a, s.ey, s.small2, s.e_rho_keep
         when = s.when
-        m.submodules.log = log = QuadraticInterpolator(par.log_table, par.dsp)
+        m.submodules.log = log = par.log_table.create(dsp=par.dsp, reads="together")
         m.d.comb += log.z.eq(z)
         when += log.latency
         g = Signal(pb + 1)
@@ -330,7 +332,7 @@ class RepulsionWeight(wiring.Component):
         ml, el, one_in, zero_in = s.ml, s.el, s.one_in, s.zero_in
         when = s.when
         half_betas = [pay.half_beta] + ([pay.half_beta2] if par.candidates == 2 else [])
-        before_out = when + LimbProduct.LATENCY + 2 + QuadraticInterpolator.LATENCY + 1
+        before_out = when + LimbProduct.LATENCY + 2 + par.exp_table.latency + 1
         ws = [self._exp_part(m, hb, ml, el, when, "" if c == 0 else str(c + 1)) for c, hb in enumerate(half_betas)]
         one = 1 << f
         one_late, zero_late = delay(m, one_in, before_out - 1, "one"), delay(m, zero_in, before_out - 1, "zero")
@@ -357,7 +359,7 @@ class RepulsionWeight(wiring.Component):
         t = Signal(par.t_fmt.shape(), name="t" + sfx)
         rounded = (halves + 1) >> 1
         m.d.sync += t.eq(Mux(rounded > par.t_fmt.max_raw, par.t_fmt.max_raw, rounded))
-        exp = QuadraticInterpolator(par.exp_table, par.dsp)
+        exp = par.exp_table.create(dsp=par.dsp, reads="together")
         m.submodules["exp" + sfx] = exp
         m.d.comb += exp.z.eq(t[: par.t_fmt.f])
         n = delay(m, t[par.t_fmt.f :], exp.latency, "n" + sfx)
