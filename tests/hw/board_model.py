@@ -200,7 +200,8 @@ def loosen_payload(k, n0, l0):
 def script(rng):
     """(cmd, payload bytes as received, length field, parser status, wait) for every command and status;
     ``wait``: the request comes :data:`WAIT` cycles after the previous one (a LOOSEN run has ended: call
-    :meth:`ProtocolModel.finish` first)."""
+    :meth:`ProtocolModel.finish` first). Over 80 lines because it is the script itself: one line per request,
+    in the order the board receives them."""
     words = lambda values: b"".join((int(v) % (1 << 8 * LAY.coord)).to_bytes(LAY.coord, "little") for v in values)
     coords = lambda m: rng.integers(-(1 << (WIDTH - 1)), 1 << (WIDTH - 1), m)
     token = [0]  # the board's token, as the valid CONFIGUREs so far leave it
