@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", "-o", type=_table_path, required=True, help="the table, .tsv or .json; an existing one is resumed"
     )
+    p.add_argument(
+        "--codes",
+        type=Path,
+        metavar="DIR",
+        help="also write each new row's code to DIR (made if missing), one .txt file per row, named by its key",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -73,7 +79,9 @@ def execute(args) -> tuple[dict, str, int]:
         tasks = table_tasks(
             args.dim, args.points, args.starts, args.iters, args.seed, args.method, args.polish, args.search
         )
-        rows = sweep(tasks, args.out, scheduler=args.scheduler, workers=args.workers)
+        if args.codes is not None:
+            _make_folder(args.codes)
+        rows = sweep(tasks, args.out, scheduler=args.scheduler, workers=args.workers, codes=args.codes)
     except ValueError as exc:  # bad parameters or file, no scheduler there, no Dask
         raise UsageError(str(exc)) from None
     best = [r for r in best_rows(rows) if r["points"] in args.points]  # the file may hold other N too
@@ -128,3 +136,11 @@ def _table_path(text: str) -> Path:
     except OSError as exc:
         raise argparse.ArgumentTypeError(f"--out {text}: cannot write: {exc.strerror or exc}") from None
     return path
+
+
+def _make_folder(path: Path) -> None:
+    """Make ``path`` (and its parents) if missing; ``ValueError`` (one line) where it cannot be made."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot make the codes folder {path}: {exc.strerror or exc}") from None

@@ -59,13 +59,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codefile import parse_json, regular_file, write_atomically
+from ..codefile import parse_json, regular_file, write_atomically, write_code
 from ..metrics import summary
 from ..methods import METHODS
 from ...sim.process import signals_deferred
 from .starts import StartTask, run_start
 
-__all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows"]
+__all__ = ["COLUMNS", "SUFFIXES", "SearchTask", "table_tasks", "sweep", "best_rows", "read_rows", "code_name"]
 
 COLUMNS = (
     "dim",
@@ -169,7 +169,8 @@ class SearchTask:
 
 
 def row_of(task: StartTask) -> dict:
-    """Run one task (on a worker) and return its table row; ``seconds``: the start's own wall time."""
+    """Run one task (on a worker) and return its table row; ``seconds``: the start's own wall time, and
+    ``vectors`` the code (not a column: :func:`sweep` takes it out)."""
     t0 = time.perf_counter()
     if isinstance(task, SearchTask):
         from .search import Search
@@ -188,7 +189,17 @@ def row_of(task: StartTask) -> dict:
         "best_known_angle_deg": s["best_known_angle_deg"],
         "gap_deg": s["best_known_gap_deg"],
         "seconds": round(seconds, 3),
+        "vectors": vectors,
     }
+
+
+def code_name(row: dict) -> str:
+    """The file name of a row's code in a sweep's ``codes`` folder: the row's key, ``.txt``."""
+    kind = f"-search{row['search']!r}" if row["search"] else "-polish" if row["polish"] else ""
+    return (
+        f"d{row['dim']}-n{row['points']}-{row['method']}{kind}-k{row['iterations']}"
+        f"-seed{row['seed']}-start{row['start']}.txt"
+    )
 
 
 def best_rows(rows: Iterable[dict]) -> list[dict]:
@@ -211,6 +222,7 @@ def sweep(
     workers: int | None = None,
     progress: bool = True,
     on_row: Callable[[dict], None] | None = None,
+    codes: Path | None = None,
 ) -> list[dict]:
     """Run the tasks not already in ``out`` on Dask, appending each finished row to ``out`` as it arrives;
     return all rows of the file (old and new), sorted by (points, start).
@@ -218,7 +230,9 @@ def sweep(
     ``scheduler``: the address of an existing cluster's scheduler (``tcp://host:8786``), else a LocalCluster
     of ``workers`` processes (default: the cores this process may use, at most one per task) is started and
     closed. ``progress``: a tqdm bar on stderr, shown only on a terminal. ``on_row`` sees each new row once it
-    is in the file. Raises ``ValueError`` (one line) for a bad ``out`` (see the module) or a scheduler that
+    is in the file. ``codes``: a folder that receives each new row's code (:func:`code_name`, the ``.txt``
+    format ``verify`` reads), written before its row, so that every row this sweep adds has its code. Raises
+    ``ValueError`` (one line) for a bad ``out`` (see the module) or a scheduler that
     cannot be reached within :data:`CONNECT_TIMEOUT` seconds; a task's exception goes on as it is.
     """
     out = Path(out)
@@ -226,6 +240,8 @@ def sweep(
     rows = {_key(r): r for r in read_rows(out)}
     if not os.access(out.parent, os.W_OK):  # before the cluster runs anything
         raise ValueError(f"cannot write {out}: {out.parent} is not a writable folder")
+    if codes is not None and not (Path(codes).is_dir() and os.access(codes, os.W_OK)):
+        raise ValueError(f"cannot write codes to {codes}: not a writable folder")
     if tasks:
         _check_parameters(out, rows.values(), tasks)
     pending = list({_key(_key_dict(t)): t for t in tasks if _key(_key_dict(t)) not in rows}.values())
@@ -246,6 +262,10 @@ def sweep(
             # traceback holding the generator is dropped.
             with contextlib.closing(_run(pending, scheduler, workers)) as batches:
                 for batch in batches:
+                    for row in batch:
+                        vectors = row.pop("vectors")
+                        if codes is not None:
+                            write_code(Path(codes) / code_name(row), vectors)
                     _append(out, suffix, rows, batch)
                     bar.update(len(batch))
                     if on_row is not None:

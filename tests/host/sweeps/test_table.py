@@ -19,7 +19,8 @@ import pytest
 from spherecode.host.sweeps import table
 from spherecode.host.metrics import summary
 from spherecode.host.sweeps.starts import run_start
-from spherecode.host.sweeps.table import COLUMNS, best_rows, read_rows, sweep, table_tasks
+from spherecode.host.codefile import read_code
+from spherecode.host.sweeps.table import COLUMNS, best_rows, code_name, read_rows, sweep, table_tasks
 
 from ...processes import gone
 
@@ -230,9 +231,16 @@ def test_unreachable_scheduler_is_one_line_within_seconds(tmp_path, monkeypatch,
 
 def test_a_search_table_reaches_the_exact_codes_and_resumes(tmp_path):
     """table --search: a task per N is a whole iterated search (in the worker's own process); rows say so."""
-    out = tmp_path / "s.tsv"
+    out, codes = tmp_path / "s.tsv", tmp_path / "codes"
     tasks = table_tasks(3, range(5, 7), 1, 0, 0, "cg", search=30.0)
-    rows = sweep(tasks, out, workers=2, progress=False)
+    with pytest.raises(ValueError, match=f"cannot write codes to {codes}: not a writable folder"):
+        sweep(tasks, out, scheduler="tcp://127.0.0.1:1", codes=codes)
+    codes.mkdir()
+    rows = sweep(tasks, out, workers=2, progress=False, codes=codes)
+    assert sorted(p.name for p in codes.iterdir()) == [code_name(r) for r in rows]
+    assert code_name(rows[0]) == "d3-n5-cg-search30.0-k1500-seed0-start0.txt"
+    for row in rows:  # each row's code, as verify reads it
+        assert summary(read_code(codes / code_name(row), 3))["min_angle_deg"] == row["min_angle_deg"]
     assert [(r["points"], r["search"], r["polish"], r["method"]) for r in rows] == [
         (5, 30.0, True, "cg"),
         (6, 30.0, True, "cg"),
