@@ -192,13 +192,13 @@ BOARDS = {
             "ecpix5:ECPIX585Platform",
             "ecp5",
             CoreConfig(Q(3, 44), 1024, 3, 2),
-            100_000_000,
+            90_000_000,
             3_000_000,
             ("-c", "ft2232"),
             208,
             dsp_min_width=14,
-            note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design at 100 MHz, the board's oscillator "
-            "(no PLL; the UART's divisor 33 gives 3.03 Mbaud, 1.0 % off)",
+            note="LFE5UM5G-85F (speed grade 8): the ULX3S-85F's design at 90 MHz, clocked by the PLL from "
+            "the board's 100 MHz oscillator (the UART's divisor 30 is exact)",
         ),
         _ulx3s(
             "85F",
