@@ -7,18 +7,29 @@ Operations Research 151:106121 (2023), angles recomputed from their published co
 constructions (simplex, cross-polytope, 24-cell, 600-cell, …) computed from coordinates. The exactly known
 D = 4, 5 cases come from ``best_known_d45.tsv``, each row with its own source (the Rankin bound, Wang
 arXiv:0805.0776, Cohn's table notes, the error-correction zoo), and take precedence over the same rows of
-the first table.
+the first table. Below both, ``data/searched_d45.tsv`` holds the project's own D = 4, 5 codes (the best of
+one iterated search per N, each row's code in ``data/searched/``, made and checked by
+``benchmarks/searched_tables.py``): a row there counts where no outside table has the (D, N), and says so
+in its status.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["BestKnown", "best_known", "table"]
+__all__ = ["BestKnown", "best_known", "table", "outside_table", "searched_table", "searched_code"]
+
+#: The outside tables, each taking precedence over the ones before it.
+OUTSIDE = ("best_known.tsv", "best_known_d45.tsv")
+#: The project's own rows, below the outside tables.
+SEARCHED = "searched_d45.tsv"
+#: How the status of each of the project's own rows begins.
+OWN_STATUS = "this project's search"
 
 
 @dataclass(frozen=True)
@@ -31,22 +42,58 @@ class BestKnown:
     source: str
     status: str
 
+    @property
+    def own(self) -> bool:
+        """True for a row of the project's own search (:data:`SEARCHED`), not of an outside table."""
+        return self.status.startswith(OWN_STATUS)
+
+
+@cache
+def outside_table() -> dict[tuple[int, int], BestKnown]:
+    """The rows of the outside tables (:data:`OUTSIDE`), keyed by (D, N)."""
+    rows = {}
+    for name in OUTSIDE:
+        rows.update(_read(name))
+    return rows
+
+
+@cache
+def searched_table() -> dict[tuple[int, int], BestKnown]:
+    """The project's own rows (:data:`SEARCHED`), keyed by (D, N)."""
+    return _read(SEARCHED)
+
 
 @cache
 def table() -> dict[tuple[int, int], BestKnown]:
-    """All rows, keyed by (D, N)."""
+    """All rows, keyed by (D, N): the outside tables' over the project's own."""
+    return {**searched_table(), **outside_table()}
+
+
+def searched_code(dim: int, points: int):
+    """The code of the project's own row for (D, N), an (N, D) array, or None where there is none."""
+    import numpy as np
+
+    path = resources.files(__package__).joinpath("data", "searched", f"d{dim}-n{points}.txt")
+    if not path.is_file():
+        return None
+    return np.loadtxt(io.StringIO(path.read_text(encoding="utf-8"))).reshape(points, dim)
+
+
+def _read(name: str) -> dict[tuple[int, int], BestKnown]:
+    """The rows of one shipped table (none where it is not there)."""
+    path = resources.files(__package__).joinpath("data", name)
+    if not path.is_file():
+        return {}
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
     rows = {}
-    for name in ("best_known.tsv", "best_known_d45.tsv"):
-        text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
-        lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-        for row in csv.DictReader(lines, delimiter="\t"):
-            angle = float(row["min_angle_deg"])
-            distance = float(row["min_distance"]) if "min_distance" in row else 2 * math.sin(math.radians(angle) / 2)
-            source = row["source"] if "configuration" not in row else f"{row['configuration']}: {row['source']}"
-            entry = BestKnown(
-                int(row["D"]), int(row["N"]), angle, distance, float(row["max_cosine"]), source, row["status"]
-            )
-            rows[entry.dim, entry.points] = entry
+    for row in csv.DictReader(lines, delimiter="\t"):
+        angle = float(row["min_angle_deg"])
+        distance = float(row["min_distance"]) if "min_distance" in row else 2 * math.sin(math.radians(angle) / 2)
+        source = row["source"] if "configuration" not in row else f"{row['configuration']}: {row['source']}"
+        entry = BestKnown(
+            int(row["D"]), int(row["N"]), angle, distance, float(row["max_cosine"]), source, row["status"]
+        )
+        rows[entry.dim, entry.points] = entry
     return rows
 
 

@@ -58,6 +58,7 @@ def summary(vectors: np.ndarray, on_rows: Callable[[int], None] | None = None) -
         "best_known_gap_deg": (best.min_angle_deg - angle) if best else None,
         "best_known_source": best.source if best else None,
         "best_known_status": best.status if best else None,
+        "best_known_own": best.own if best else None,
     }
 
 

@@ -256,7 +256,8 @@ def measured_summary(vectors: np.ndarray) -> dict:
 def quality_table(r: dict) -> str:
     lines = [f"  min angle     {r['min_angle_deg']:.6f}°"]
     if r["best_known_angle_deg"] is not None:
-        lines[0] += f"   best known {r['best_known_angle_deg']:.6f}° (short by {r['best_known_gap_deg']:.6f}°)"
+        own = "this project's own search; " if r.get("best_known_own") else ""
+        lines[0] += f"   best known {r['best_known_angle_deg']:.6f}° ({own}short by {r['best_known_gap_deg']:.6f}°)"
     lines += [
         f"  min distance  {r['min_distance']:.9f}",
         f"  max cosine    {r['max_cosine']:.9f}",

@@ -370,6 +370,7 @@ def _quality_section(report: dict) -> list[str]:
     for r in report["quality"]:
         name = "float64" if r["backend"] == "reference" else f"model {r['format']}"
         known = f"{r['best_known_angle_deg']:.6f}°" if r["best_known_angle_deg"] is not None else "—"
+        known += " (own search)" if r.get("best_known_own") else ""
         short = f"{r['short_of_best_known_deg']:.6f}°" if r["short_of_best_known_deg"] is not None else "—"
         delta = "" if r["backend"] == "reference" else f"{r['delta_angle_deg']:+.6f}°"
         add(

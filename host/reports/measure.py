@@ -312,6 +312,7 @@ def _quality(options: Options, groups, steps) -> list[dict]:
                 "best_known_angle_deg": known.min_angle_deg if known else None,
                 "best_known_distance": known.min_distance if known else None,
                 "best_known_source": known.source if known else None,
+                "best_known_own": known.own if known else None,
             }
         )
     ref = {(r["dim"], r["points"]): r for r in rows if r["backend"] == "reference"}
