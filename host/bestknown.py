@@ -16,11 +16,12 @@ in its status.
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+from .codefile import read_code
 
 __all__ = ["BestKnown", "best_known", "table", "outside_table", "searched_table", "searched_code"]
 
@@ -70,13 +71,13 @@ def table() -> dict[tuple[int, int], BestKnown]:
 
 
 def searched_code(dim: int, points: int):
-    """The code of the project's own row for (D, N), an (N, D) array, or None where there is none."""
-    import numpy as np
-
+    """The code of the project's own row for (D, N), an (N, D) array (:func:`~.codefile.read_code`), or None
+    where there is none."""
     path = resources.files(__package__).joinpath("data", "searched", f"d{dim}-n{points}.txt")
     if not path.is_file():
         return None
-    return np.loadtxt(io.StringIO(path.read_text(encoding="utf-8"))).reshape(points, dim)
+    with resources.as_file(path) as file:
+        return read_code(file, dim)
 
 
 def _read(name: str) -> dict[tuple[int, int], BestKnown]:

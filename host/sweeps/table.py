@@ -195,10 +195,15 @@ def row_of(task: StartTask) -> dict:
 
 def code_name(row: dict) -> str:
     """The file name of a row's code in a sweep's ``codes`` folder: the row's key, ``.txt``."""
+    return f"{_key_name(row)}.txt"
+
+
+def _key_name(row: dict) -> str:
+    """A row's key (:data:`KEY`) as one name: ``d3-n5-cg-search30.0-k1500-seed0-start0``."""
     kind = f"-search{row['search']!r}" if row["search"] else "-polish" if row["polish"] else ""
     return (
         f"d{row['dim']}-n{row['points']}-{row['method']}{kind}-k{row['iterations']}"
-        f"-seed{row['seed']}-start{row['start']}.txt"
+        f"-seed{row['seed']}-start{row['start']}"
     )
 
 
@@ -448,11 +453,7 @@ def _close(resource) -> None:
 
 
 def _task_key(task: StartTask) -> str:
-    polish = f"-search{task.seconds!r}" if isinstance(task, SearchTask) else "-polish" if task.polish else ""
-    return (
-        f"spherecode-table-d{task.dim}-n{task.points}-{task.method}{polish}-k{task.iterations}"
-        f"-seed{task.seed}-start{task.index}"
-    )
+    return f"spherecode-table-{_key_name(_key_dict(task))}"
 
 
 @contextlib.contextmanager
